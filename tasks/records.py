@@ -1,0 +1,180 @@
+"""The frozen records that pass between stages.
+
+One record per stage boundary. Field names match the columns of the table each record
+lands in (`warehouse/schema.py`); `tests/warehouse/test_schema.py` holds them together.
+Times are timezone-aware `datetime`s in UTC unless a field says otherwise.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Literal
+
+SourceKind = Literal["feed", "sitemap", "urls"]
+
+
+@dataclass(frozen=True, slots=True)
+class Selectors:
+    """Per-source CSS selectors that take precedence over the generic extractor."""
+
+    body: str | None = None
+    title: str | None = None
+    authors: str | None = None
+    published: str | None = None
+    drop: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Source:
+    """One entry of a sources file (`seeds/sources.toml`)."""
+
+    id: str
+    kind: SourceKind
+    location: str | None = None
+    urls: tuple[str, ...] = ()
+    name: str = ""
+    enabled: bool = True
+    max_articles: int | None = None
+    language: str | None = None
+    crawl_delay: float | None = None
+    selectors: Selectors = field(default_factory=Selectors)
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """Who is running and for which logical date; passed down, never read from a clock."""
+
+    run_id: str
+    run_date: date
+    started_at: datetime
+    scope: str  # deterministic name of this run's files within a run_date partition
+
+
+@dataclass(frozen=True, slots=True)
+class Discovered:
+    """A URL found by discovery, with what the feed or sitemap said about it."""
+
+    url: str
+    source_id: str
+    found_in: str  # the feed, sitemap or list that named the URL
+    title: str | None = None
+    published_at: datetime | None = None
+    modified_at: datetime | None = None
+    authors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class FetchLogEntry:
+    """One fetch attempt sequence for one URL: a `fetch_log` row."""
+
+    source_id: str
+    url: str
+    final_url: str | None
+    status: int | None
+    reason: str  # closed set: tasks.fetch.REASONS
+    attempts: int
+    bytes: int
+    elapsed_ms: int
+    fetched_at: datetime
+    content_type: str | None = None
+    purpose: str = "article"  # article | feed | sitemap | robots
+    raw_record_id: str | None = None
+    etag: str | None = None
+    last_modified: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class FetchedPage:
+    """A page whose body was downloaded successfully and is HTML."""
+
+    source_id: str
+    url: str
+    final_url: str
+    status: int
+    content_type: str | None
+    body: bytes
+    fetched_at: datetime
+    raw_record_id: str | None = None
+    discovered: Discovered | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Rejected:
+    """A URL that did not become an article, with a machine-readable reason."""
+
+    source_id: str
+    url: str
+    stage: str  # discover | frontier | fetch | extract | clean
+    reason: str
+    detail: str = ""
+    raw_record_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Article:
+    """What extraction and cleaning make of one page.
+
+    `provenance` maps a field name to the method that produced it (``jsonld``, ``meta``,
+    ``time_element``, ``url``, ``feed``, ``selector``, ``generic`` ...).
+    """
+
+    source_id: str
+    url: str
+    final_url: str
+    canonical_url: str
+    title: str | None
+    body: str  # paragraphs joined by a blank line
+    fetched_at: datetime
+    authors: tuple[str, ...] = ()
+    published_at: datetime | None = None
+    published_source: str | None = None
+    modified_at: datetime | None = None
+    modified_source: str | None = None
+    lead: str | None = None
+    highlights: tuple[str, ...] = ()
+    section: str | None = None
+    language: str | None = None
+    site_name: str | None = None
+    image_url: str | None = None
+    credit_lines: tuple[str, ...] = ()
+    paywalled: bool = False
+    page_kind: str = "article"
+    provenance: tuple[tuple[str, str], ...] = ()
+    raw_record_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class DedupDecision:
+    """Where one article stands among the stories already known."""
+
+    article_id: str
+    cluster_id: str
+    duplicate_of: str | None  # None: the article is the representative of its story
+    duplicate_kind: str | None  # canonical_url | exact | near
+    similarity: float  # to the cluster's origin, 1.0 for the origin itself
+    body_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class Mention:
+    """A named entity in an article body: a `mentions` row."""
+
+    article_id: str
+    text: str
+    label: str
+    start_char: int
+    end_char: int
+
+
+@dataclass(frozen=True, slots=True)
+class Quote:
+    """A direct quotation with its speaker, where one is named: a `quotes` row."""
+
+    article_id: str
+    text: str
+    speaker: str | None
+    start_char: int
+    end_char: int
+    cue: str | None = None  # the attribution verb, e.g. "said"
+    method: str = "rule"

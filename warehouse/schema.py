@@ -1,0 +1,147 @@
+"""The one schema: every warehouse table as a pyarrow schema.
+
+Parquet files, DuckDB views and the records in `tasks/records.py` are all checked against
+these declarations (`tests/warehouse/test_schema.py`). Every table carries `run_id` and
+`run_date` (the hive partition key, written into the path, not into the file).
+"""
+
+from __future__ import annotations
+
+import pyarrow as pa
+
+UTC_TS = pa.timestamp("us", tz="UTC")
+STRINGS = pa.list_(pa.string())
+
+LINEAGE = [
+    pa.field("run_id", pa.string(), nullable=False),
+    pa.field("source_id", pa.string(), nullable=False),
+]
+
+RUNS = pa.schema(
+    [
+        pa.field("run_id", pa.string(), nullable=False),
+        pa.field("flow", pa.string(), nullable=False),
+        pa.field("scope", pa.string(), nullable=False),
+        pa.field("started_at", UTC_TS, nullable=False),
+        pa.field("finished_at", UTC_TS, nullable=False),
+        pa.field("status", pa.string(), nullable=False),
+        pa.field("parameters", pa.string()),  # JSON
+        pa.field("sources", STRINGS),
+        pa.field("discovered", pa.int64()),
+        pa.field("fetched", pa.int64()),
+        pa.field("articles", pa.int64()),
+        pa.field("duplicates", pa.int64()),
+        pa.field("rejected", pa.int64()),
+        pa.field("newsflow_version", pa.string()),
+    ]
+)
+
+FETCH_LOG = pa.schema(
+    [
+        *LINEAGE,
+        pa.field("url", pa.string(), nullable=False),
+        pa.field("final_url", pa.string()),
+        pa.field("status", pa.int32()),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("attempts", pa.int32(), nullable=False),
+        pa.field("bytes", pa.int64(), nullable=False),
+        pa.field("elapsed_ms", pa.int64(), nullable=False),
+        pa.field("fetched_at", UTC_TS, nullable=False),
+        pa.field("content_type", pa.string()),
+        pa.field("purpose", pa.string(), nullable=False),
+        pa.field("raw_record_id", pa.string()),
+        pa.field("etag", pa.string()),
+        pa.field("last_modified", pa.string()),
+    ]
+)
+
+REJECTED = pa.schema(
+    [
+        *LINEAGE,
+        pa.field("url", pa.string(), nullable=False),
+        pa.field("stage", pa.string(), nullable=False),
+        pa.field("reason", pa.string(), nullable=False),
+        pa.field("detail", pa.string()),
+        pa.field("raw_record_id", pa.string()),
+    ]
+)
+
+ARTICLES = pa.schema(
+    [
+        *LINEAGE,
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("version", pa.int32(), nullable=False),
+        pa.field("url", pa.string(), nullable=False),
+        pa.field("final_url", pa.string(), nullable=False),
+        pa.field("canonical_url", pa.string(), nullable=False),
+        pa.field("title", pa.string()),
+        pa.field("authors", STRINGS),
+        pa.field("published_at", UTC_TS),
+        pa.field("published_source", pa.string()),
+        pa.field("modified_at", UTC_TS),
+        pa.field("modified_source", pa.string()),
+        pa.field("lead", pa.string()),
+        pa.field("highlights", STRINGS),
+        pa.field("body", pa.string(), nullable=False),
+        pa.field("word_count", pa.int32(), nullable=False),
+        pa.field("section", pa.string()),
+        pa.field("language", pa.string()),
+        pa.field("site_name", pa.string()),
+        pa.field("image_url", pa.string()),
+        pa.field("credit_lines", STRINGS),
+        pa.field("paywalled", pa.bool_(), nullable=False),
+        pa.field("page_kind", pa.string(), nullable=False),
+        pa.field("provenance", pa.map_(pa.string(), pa.string())),
+        pa.field("fetched_at", UTC_TS, nullable=False),
+        pa.field("raw_record_id", pa.string()),
+        pa.field("body_hash", pa.string(), nullable=False),
+        pa.field("cluster_id", pa.string(), nullable=False),
+        pa.field("duplicate_of", pa.string()),
+        pa.field("duplicate_kind", pa.string()),
+        pa.field("similarity", pa.float32(), nullable=False),
+    ]
+)
+
+MENTIONS = pa.schema(
+    [
+        *LINEAGE,
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("label", pa.string(), nullable=False),
+        pa.field("start_char", pa.int32(), nullable=False),
+        pa.field("end_char", pa.int32(), nullable=False),
+    ]
+)
+
+QUOTES = pa.schema(
+    [
+        *LINEAGE,
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("text", pa.string(), nullable=False),
+        pa.field("speaker", pa.string()),
+        pa.field("start_char", pa.int32(), nullable=False),
+        pa.field("end_char", pa.int32(), nullable=False),
+        pa.field("cue", pa.string()),
+        pa.field("method", pa.string(), nullable=False),
+    ]
+)
+
+DEDUP_SIGNATURES = pa.schema(
+    [
+        *LINEAGE,
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("cluster_id", pa.string(), nullable=False),
+        pa.field("band", pa.int16(), nullable=False),
+        pa.field("band_hash", pa.int64(), nullable=False),
+    ]
+)
+
+TABLES: dict[str, pa.Schema] = {
+    "runs": RUNS,
+    "fetch_log": FETCH_LOG,
+    "rejected": REJECTED,
+    "articles": ARTICLES,
+    "mentions": MENTIONS,
+    "quotes": QUOTES,
+    "dedup_signatures": DEDUP_SIGNATURES,
+}
