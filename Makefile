@@ -1,0 +1,52 @@
+# newsflow: `make run` ingests the bundled sample site; `make test` runs the test suite.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export PREFECT_SERVER_ANALYTICS_ENABLED := false
+export DO_NOT_TRACK := 1
+
+.DEFAULT_GOAL := help
+.PHONY: help install run test lint typecheck server serve bench lock clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -c constraints.txt -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install pinned dependencies
+
+run: $(STAMP) ## ingest the bundled sample site into ./data and query it
+	$(BIN)/newsflow run
+	@echo
+	$(BIN)/newsflow sql "SELECT source_id, title, cluster_id FROM articles ORDER BY published_at DESC LIMIT 5"
+
+test: $(STAMP) ## run the test suite (offline; starts its own servers)
+	$(BIN)/pytest
+
+lint: $(STAMP) ## ruff
+	$(BIN)/ruff check flows tasks warehouse tests benchmarks
+
+typecheck: $(STAMP) ## mypy
+	$(BIN)/mypy
+
+server: $(STAMP) ## start a Prefect server on 127.0.0.1:4200 (telemetry off)
+	$(BIN)/newsflow server
+
+serve: $(STAMP) ## register and serve the deployments (needs PREFECT_API_URL)
+	$(BIN)/newsflow serve
+
+bench: $(STAMP) ## run the benchmarks on ../shared/bench (not part of the tests)
+	$(BIN)/python benchmarks/extraction.py ../shared/bench/article-extraction --peers
+	$(BIN)/python benchmarks/fetch.py
+	$(BIN)/python benchmarks/dedup.py ../shared/bench/article-extraction/ground-truth.json
+
+lock: ## re-pin constraints.txt from the current .venv
+	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
+
+clean: ## remove the venv and the sample warehouse
+	rm -rf $(VENV) data

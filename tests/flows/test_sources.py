@@ -1,0 +1,88 @@
+from pathlib import Path
+
+import pytest
+
+from flows.sources import SourcesError, load_sources, referenced_sites
+
+GOOD = """
+[[source]]
+id = "courier"
+kind = "feed"
+location = "{{site:courier}}/feed.xml"
+
+[[source]]
+id = "ledger-list"
+kind = "urls"
+urls = ["https://ledger.example/a.html", "https://ledger.example/b.html"]
+max_articles = 5
+crawl_delay = 0.5
+[source.selectors]
+body = "div.story"
+drop = ["aside", ".related"]
+
+[[source]]
+id = "off"
+kind = "sitemap"
+location = "https://off.example/sitemap.xml"
+enabled = false
+"""
+
+
+def write(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "sources.toml"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def test_load_sources_reads_typed_records_in_file_order(tmp_path: Path) -> None:
+    path = write(tmp_path, GOOD)
+    sources = load_sources(path, sites={"courier": "http://127.0.0.1:9"})
+    assert [s.id for s in sources] == ["courier", "ledger-list", "off"]
+    assert sources[0].location == "http://127.0.0.1:9/feed.xml"
+    assert sources[1].urls == ("https://ledger.example/a.html", "https://ledger.example/b.html")
+    assert sources[1].selectors.body == "div.story"
+    assert sources[1].selectors.drop == ("aside", ".related")
+    assert sources[1].crawl_delay == 0.5
+    assert sources[2].enabled is False
+    assert referenced_sites(path) == {"courier"}
+
+
+@pytest.mark.parametrize(
+    ("entry", "key", "reason"),
+    [
+        ('id = "x"\nkind = "podcast"\nlocation = "https://a.example/"', "kind", "must be one of"),
+        ('id = "Bad Id"\nkind = "feed"\nlocation = "https://a.example/"', "id", "required"),
+        ('id = "x"\nkind = "feed"', "location", "needs a location"),
+        ('id = "x"\nkind = "feed"\nlocation = "ftp://a.example/"', "location", "absolute http"),
+        ('id = "x"\nkind = "urls"\nurls = []', "urls", "non-empty list"),
+        ('id = "x"\nkind = "feed"\nlocation = "https://a/"\nmax_articles = 0', "max_articles", "positive"),
+        ('id = "x"\nkind = "feed"\nlocation = "https://a/"\ncolour = "red"', "colour", "unknown key"),
+        ('id = "x"\nkind = "feed"\nlocation = "https://a/"\nenabled = "yes"', "enabled", "true or false"),
+        ('id = "x"\nkind = "feed"\nlocation = "https://a/"\n[source.selectors]\ndrop = "aside"',
+         "selectors.drop", "list of CSS"),
+        ('id = "x"\nkind = "feed"\nlocation = "{{site:nowhere}}/feed.xml"', "location", "not being served"),
+    ],
+)
+def test_invalid_entry_names_file_key_and_reason(
+    tmp_path: Path, entry: str, key: str, reason: str
+) -> None:
+    path = write(tmp_path, f"[[source]]\n{entry}\n")
+    with pytest.raises(SourcesError) as error:
+        load_sources(path)
+    message = str(error.value)
+    assert str(path) in message
+    assert f".{key}:" in message
+    assert reason in message
+
+
+def test_duplicate_source_ids_are_refused(tmp_path: Path) -> None:
+    entry = '[[source]]\nid = "x"\nkind = "feed"\nlocation = "https://a.example/f"\n'
+    with pytest.raises(SourcesError, match=r"source\[1\]\.id: duplicate id 'x'"):
+        load_sources(write(tmp_path, entry * 2))
+
+
+def test_broken_toml_and_missing_file_are_clear_errors(tmp_path: Path) -> None:
+    with pytest.raises(SourcesError, match="not valid TOML"):
+        load_sources(write(tmp_path, "[[source]\nid="))
+    with pytest.raises(SourcesError, match="no such sources file"):
+        load_sources(tmp_path / "absent.toml")
