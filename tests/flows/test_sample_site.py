@@ -10,7 +10,8 @@ def make_site(root: Path) -> Path:
     (root / "beta").mkdir()
     (root / "alpha" / "feed.xml").write_text(
         "<rss><item><link>{{site:alpha}}/news/a.html</link>"
-        "<link>{{site:beta}}/b.html</link></item></rss>", encoding="utf-8"
+        "<link>{{site:beta}}/b.html</link></item></rss>",
+        encoding="utf-8",
     )
     (root / "alpha" / "news" / "a.html").write_text("<p>café</p>", encoding="utf-8")
     (root / "alpha" / "news" / "index.html").write_text("<p>index</p>", encoding="utf-8")

@@ -6,7 +6,9 @@ from pydantic import ValidationError
 from flows.settings import load_settings
 
 
-def test_settings_come_from_prefixed_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_settings_come_from_prefixed_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     monkeypatch.setenv("NEWSFLOW_DATA_DIR", str(tmp_path))
     monkeypatch.setenv("NEWSFLOW_SPACY_MODEL", "xx_other_model")
     settings = load_settings()

@@ -55,12 +55,31 @@ def test_load_sources_reads_typed_records_in_file_order(tmp_path: Path) -> None:
         ('id = "x"\nkind = "feed"', "location", "needs a location"),
         ('id = "x"\nkind = "feed"\nlocation = "ftp://a.example/"', "location", "absolute http"),
         ('id = "x"\nkind = "urls"\nurls = []', "urls", "non-empty list"),
-        ('id = "x"\nkind = "feed"\nlocation = "https://a/"\nmax_articles = 0', "max_articles", "positive"),
-        ('id = "x"\nkind = "feed"\nlocation = "https://a/"\ncolour = "red"', "colour", "unknown key"),
-        ('id = "x"\nkind = "feed"\nlocation = "https://a/"\nenabled = "yes"', "enabled", "true or false"),
-        ('id = "x"\nkind = "feed"\nlocation = "https://a/"\n[source.selectors]\ndrop = "aside"',
-         "selectors.drop", "list of CSS"),
-        ('id = "x"\nkind = "feed"\nlocation = "{{site:nowhere}}/feed.xml"', "location", "not being served"),
+        (
+            'id = "x"\nkind = "feed"\nlocation = "https://a/"\nmax_articles = 0',
+            "max_articles",
+            "positive",
+        ),
+        (
+            'id = "x"\nkind = "feed"\nlocation = "https://a/"\ncolour = "red"',
+            "colour",
+            "unknown key",
+        ),
+        (
+            'id = "x"\nkind = "feed"\nlocation = "https://a/"\nenabled = "yes"',
+            "enabled",
+            "true or false",
+        ),
+        (
+            'id = "x"\nkind = "feed"\nlocation = "https://a/"\n[source.selectors]\ndrop = "aside"',
+            "selectors.drop",
+            "list of CSS",
+        ),
+        (
+            'id = "x"\nkind = "feed"\nlocation = "{{site:nowhere}}/feed.xml"',
+            "location",
+            "not being served",
+        ),
     ],
 )
 def test_invalid_entry_names_file_key_and_reason(
