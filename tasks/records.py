@@ -97,6 +97,8 @@ class FetchedPage:
     fetched_at: datetime
     raw_record_id: str | None = None
     discovered: Discovered | None = None
+    encoding: str | None = None  # charset the fetcher detected for `body` (tasks.fetch)
+    headers: tuple[tuple[str, str], ...] = ()  # response headers, for the raw archive
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,11 +151,14 @@ class DedupDecision:
     """Where one article stands among the stories already known."""
 
     article_id: str
-    cluster_id: str
+    version: int  # 1 for a new article; the stored latest + 1 when its body changed
+    cluster_id: str  # article_id of the cluster's origin; stable as members arrive
     duplicate_of: str | None  # None: the article is the representative of its story
     duplicate_kind: str | None  # canonical_url | exact | near
     similarity: float  # to the cluster's origin, 1.0 for the origin itself
     body_hash: str
+    version_change: float | None = None  # 1 - Jaccard(previous version, this one), new versions
+    wire_service: str | None = None  # named in a credit line or dateline, e.g. "Reuters"
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,4 +182,5 @@ class Quote:
     start_char: int
     end_char: int
     cue: str | None = None  # the attribution verb, e.g. "said"
-    method: str = "rule"
+    method: str = "rule"  # how the speaker was found: cue_after, cue_before, according_to ...
+    kind: str = "direct"  # direct | partial (quoted words inside the writer's own sentence)

@@ -1,0 +1,434 @@
+"""Discovery: the article URLs a source names today, from feeds, sitemaps or a URL list.
+
+`discover` fetches a source's feed or sitemap through the `Fetcher` (so it is polite,
+bounded and guarded like every other request), with the stored ETag/Last-Modified as a
+conditional GET, and parses it with `parse_document`.
+
+Feeds and sitemaps come from strangers, so the parser is defensive:
+- a document whose prolog declares entities (`<!ENTITY`: billion laughs, external entities)
+  is refused as `unsafe_xml` before any XML parser sees it;
+- lxml then parses with entity resolution, DTD loading and network access all off, and
+  libxml2's default depth and size limits on;
+- gzipped sitemaps are inflated with a bound on the inflated size;
+- no parser is ever given a URL or a file name: only bytes that were fetched.
+RSS 2.0, RSS 1.0 (RDF), Atom, sitemaps and sitemap indexes are recognised by their root
+element, whatever the source's declared kind says.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import logging
+import re
+import zlib
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Literal
+from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+
+from lxml import etree
+
+from tasks.fetch import Fetcher, FetchOutcome
+from tasks.records import Discovered, FetchLogEntry, Rejected, Source
+
+logger = logging.getLogger(__name__)
+
+DocumentKind = Literal["feed", "urlset", "sitemapindex"]
+Validators = tuple[str | None, str | None]
+
+MAX_DOCUMENT_BYTES = 50 * 1024 * 1024  # the sitemap protocol's limit, uncompressed
+MAX_SITEMAPS = 50  # child sitemaps fetched from one source's index(es)
+
+_PATH_SAFE = "/%:@!$&'()*+,;=-._~[]"
+_QUERY_SAFE = _PATH_SAFE + "?"
+_HOST = re.compile(r"[a-z0-9._-]+|[0-9a-f:.]+")
+_ROOT_START = re.compile(rb"<[A-Za-z_]")
+_ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
+_GZIP_MAGIC = b"\x1f\x8b"
+
+
+class DocumentError(ValueError):
+    """A feed or sitemap that cannot be used; `reason` is a code from `tasks.fetch.REASONS`."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    """One item of a feed or one <url>/<sitemap> of a sitemap, as written (link not checked)."""
+
+    link: str
+    title: str | None = None
+    published_at: datetime | None = None
+    modified_at: datetime | None = None
+    authors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class Document:
+    kind: DocumentKind
+    entries: tuple[Entry, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Discovery:
+    """What discovery found for one source, and the log of the fetches it took."""
+
+    discovered: tuple[Discovered, ...] = ()
+    log: tuple[FetchLogEntry, ...] = ()  # feed/sitemap (and robots.txt) fetches, with validators
+    rejected: tuple[Rejected, ...] = ()
+
+
+# ------------------------------------------------------------------ URLs
+
+
+def normalize_url(url: str, base: str | None = None) -> str:
+    """An absolute http(s) URL in one spelling; ValueError when it is not one.
+
+    Resolves against `base`, lower-cases the scheme and host (IDNA for non-ASCII hosts),
+    drops the default port, user info and fragment, and percent-encodes characters that
+    may not appear raw. Idempotent: normalising a normalised URL returns it unchanged.
+    """
+    text = url.strip()
+    if base is not None:
+        text = urljoin(base, text)
+    parts = urlsplit(text)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    port = parts.port  # ValueError for a bad port
+    host = (parts.hostname or "").rstrip(".")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise ValueError(f"bad host in {url!r}: {exc}") from exc
+    host = host.lower()
+    if not host or not _HOST.fullmatch(host):
+        raise ValueError(f"bad host in {url!r}")
+    netloc = f"[{host}]" if ":" in host else host
+    if port is not None and port != {"http": 80, "https": 443}[scheme]:
+        netloc = f"{netloc}:{port}"
+    path = quote(parts.path or "/", safe=_PATH_SAFE)
+    if not path.startswith("/"):
+        path = "/" + path
+    query = quote(parts.query, safe=_QUERY_SAFE)
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def resolve_link(raw: str, base: str) -> str:
+    """A link found in a document, made absolute and normalised.
+
+    Raises `DocumentError`: `blocked_address` for a scheme other than http(s) (file:,
+    gopher:, javascript: ...), `parse_error` for a malformed URL.
+    """
+    try:
+        scheme = urlsplit(urljoin(base, raw.strip())).scheme.lower()
+    except ValueError:
+        scheme = ""
+    if scheme not in ("http", "https"):
+        raise DocumentError("blocked_address", f"scheme {scheme or '(none)'!r} not allowed")
+    try:
+        return normalize_url(raw, base=base)
+    except ValueError as exc:
+        raise DocumentError("parse_error", f"invalid URL: {exc}") from exc
+
+
+# ------------------------------------------------------------------ parsing
+
+
+def _inflate(data: bytes, cap: int) -> bytes:
+    inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+    try:
+        out = inflater.decompress(data, cap + 1)
+    except zlib.error as exc:
+        raise DocumentError("parse_error", f"corrupt gzip: {exc}") from exc
+    if len(out) > cap:
+        raise DocumentError("too_large", f"inflates past {cap} bytes")
+    return out
+
+
+def _local(tag: object) -> str:
+    if not isinstance(tag, str):
+        return ""  # comments, processing instructions, entity references
+    return tag.rsplit("}", 1)[-1].lower()
+
+
+def _children(element: etree._Element, name: str) -> Iterator[etree._Element]:
+    for child in element:
+        if _local(child.tag) == name:
+            yield child
+
+
+def _text(element: etree._Element | None) -> str | None:
+    if element is None:
+        return None
+    text = " ".join("".join(element.itertext()).split())
+    return text or None
+
+
+def _first_text(element: etree._Element, *names: str) -> str | None:
+    for name in names:
+        for child in _children(element, name):
+            text = _text(child)
+            if text:
+                return text
+    return None
+
+
+def parse_date(text: str | None) -> datetime | None:
+    """A UTC datetime from an RFC 822 or ISO 8601 date, or None when it is neither."""
+    if not text:
+        return None
+    text = text.strip()
+    value: datetime | None = None
+    try:
+        value = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError, OverflowError):
+        try:
+            value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
+        except ValueError:
+            return None
+    try:
+        if value.tzinfo is None:
+            return value.replace(tzinfo=UTC)
+        return value.astimezone(UTC)
+    except (OverflowError, ValueError):
+        return None
+
+
+def _authors(element: etree._Element) -> tuple[str, ...]:
+    names: list[str] = []
+    for child in element:
+        local = _local(child.tag)
+        if local == "author":
+            name = _first_text(child, "name") if len(child) else _text(child)
+            if name:
+                names.append(name)
+        elif local == "creator":
+            text = _text(child)
+            if text:
+                names.append(text)
+    return tuple(dict.fromkeys(names))
+
+
+def _rss_entry(item: etree._Element) -> Entry | None:
+    link = None
+    for child in _children(item, "link"):
+        link = child.get("href") or _text(child)
+        if link:
+            break
+    if not link:
+        for guid in _children(item, "guid"):
+            text = _text(guid)
+            if text and guid.get("isPermaLink", "true").lower() != "false":
+                link = text
+                break
+    if not link:
+        about = item.get("{http://www.w3.org/1999/02/22-rdf-syntax-ns#}about")
+        link = about or None
+    if not link:
+        return None
+    return Entry(
+        link=link,
+        title=_first_text(item, "title"),
+        published_at=parse_date(_first_text(item, "pubdate", "date", "published", "issued")),
+        modified_at=parse_date(_first_text(item, "updated", "modified")),
+        authors=_authors(item),
+    )
+
+
+def _atom_entry(entry: etree._Element) -> Entry | None:
+    link = None
+    for child in _children(entry, "link"):
+        if child.get("rel", "alternate").lower() == "alternate" and child.get("href"):
+            link = child.get("href")
+            break
+    if not link:
+        return None
+    return Entry(
+        link=link,
+        title=_first_text(entry, "title"),
+        published_at=parse_date(_first_text(entry, "published", "issued")),
+        modified_at=parse_date(_first_text(entry, "updated", "modified")),
+        authors=_authors(entry),
+    )
+
+
+def _sitemap_entry(element: etree._Element) -> Entry | None:
+    link = _first_text(element, "loc")
+    if not link:
+        return None
+    return Entry(link=link, modified_at=parse_date(_first_text(element, "lastmod")))
+
+
+def parse_document(data: bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Document:
+    """Parse a feed or sitemap (gzipped or not) into its entries, in document order.
+
+    Raises `DocumentError` with reason `unsafe_xml` (entity declarations), `too_large`
+    (over `max_bytes`, inflated) or `parse_error` (not XML, or not a feed or sitemap).
+    Never raises anything else for any input bytes.
+    """
+    if data.startswith(_GZIP_MAGIC):
+        data = _inflate(data, max_bytes)
+    if len(data) > max_bytes:
+        raise DocumentError("too_large", f"{len(data)} bytes over the cap {max_bytes}")
+    root_start = _ROOT_START.search(data)
+    prolog = data[: root_start.start()] if root_start else data
+    if _ENTITY_DECL.search(prolog):
+        raise DocumentError("unsafe_xml", "the document declares entities")
+    parser = etree.XMLParser(
+        resolve_entities=False,
+        no_network=True,
+        load_dtd=False,
+        dtd_validation=False,
+        huge_tree=False,
+        recover=True,
+        remove_comments=True,
+        remove_pis=True,
+    )
+    try:
+        root = etree.fromstring(data, parser)
+    except (etree.XMLSyntaxError, ValueError) as exc:
+        raise DocumentError("parse_error", f"not XML: {exc}") from exc
+    if root is None:
+        raise DocumentError("parse_error", "not XML: empty document")
+    kind = _local(root.tag)
+    entries: list[Entry | None]
+    if kind == "rss":
+        entries = [_rss_entry(i) for c in _children(root, "channel") for i in _children(c, "item")]
+        document_kind: DocumentKind = "feed"
+    elif kind == "rdf":
+        items = [*_children(root, "item")]
+        items += [i for c in _children(root, "channel") for i in _children(c, "item")]
+        entries = [_rss_entry(i) for i in items]
+        document_kind = "feed"
+    elif kind == "feed":
+        entries = [_atom_entry(e) for e in _children(root, "entry")]
+        document_kind = "feed"
+    elif kind == "urlset":
+        entries = [_sitemap_entry(u) for u in _children(root, "url")]
+        document_kind = "urlset"
+    elif kind == "sitemapindex":
+        entries = [_sitemap_entry(s) for s in _children(root, "sitemap")]
+        document_kind = "sitemapindex"
+    else:
+        raise DocumentError("parse_error", f"not a feed or sitemap: root element <{kind}>")
+    return Document(kind=document_kind, entries=tuple(e for e in entries if e is not None))
+
+
+# ------------------------------------------------------------------ discovery
+
+
+@dataclass
+class _Collector:
+    source: Source
+    discovered: list[Discovered] = field(default_factory=list)
+    log: list[FetchLogEntry] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    seen: set[str] = field(default_factory=set)
+
+    def reject(self, url: str, reason: str, detail: str) -> None:
+        logger.info("Skipped %s: %s (%s)", url, reason, detail)
+        self.rejected.append(
+            Rejected(
+                source_id=self.source.id, url=url, stage="discover", reason=reason, detail=detail
+            )
+        )
+
+    def add(self, raw: str, found_in: str, entry: Entry | None = None) -> None:
+        base = found_in if found_in.startswith(("http://", "https://")) else ""
+        try:
+            url = resolve_link(raw, base)
+        except DocumentError as exc:
+            self.reject(raw, exc.reason, exc.detail)
+            return
+        if url in self.seen:
+            return
+        self.seen.add(url)
+        self.discovered.append(
+            Discovered(
+                url=url,
+                source_id=self.source.id,
+                found_in=found_in,
+                title=entry.title if entry else None,
+                published_at=entry.published_at if entry else None,
+                modified_at=entry.modified_at if entry else None,
+                authors=entry.authors if entry else (),
+            )
+        )
+
+    def record(self, outcome: FetchOutcome) -> None:
+        if outcome.robots_log is not None:
+            self.log.append(outcome.robots_log)
+        self.log.append(outcome.log)
+
+    def result(self) -> Discovery:
+        return Discovery(tuple(self.discovered), tuple(self.log), tuple(self.rejected))
+
+
+def discover(
+    source: Source,
+    fetcher: Fetcher,
+    *,
+    validators: Mapping[str, Validators],
+    now: Callable[[], datetime],
+    max_sitemaps: int = MAX_SITEMAPS,
+    max_bytes: int = MAX_DOCUMENT_BYTES,
+) -> Discovery:
+    """The URLs a source names now.
+
+    `validators` maps a feed or sitemap URL to its stored (ETag, Last-Modified); a 304
+    answer discovers nothing from that document. Every feed and sitemap fetch is in `log`
+    (with the validators to store once the run is published); links that cannot be fetched
+    (other schemes, malformed URLs) and documents that cannot be parsed are in `rejected`.
+    """
+    collected = _Collector(source)
+    for raw in source.urls:
+        collected.add(raw, found_in=f"list:{source.id}")
+    if source.kind == "urls" or not source.location:
+        if source.kind != "urls":
+            raise ValueError(f"source {source.id!r} of kind {source.kind!r} has no location")
+        return collected.result()
+    purpose = "feed" if source.kind == "feed" else "sitemap"
+    pending = [source.location]
+    fetched: set[str] = set()
+    while pending:
+        location = pending.pop(0)
+        if location in fetched:
+            continue
+        fetched.add(location)
+        outcome = fetcher.fetch(
+            location,
+            source_id=source.id,
+            purpose=purpose,
+            validators=validators.get(location),
+            now=now,
+        )
+        collected.record(outcome)
+        if not outcome.ok or outcome.body is None:
+            continue
+        try:
+            document = parse_document(outcome.body, max_bytes=max_bytes)
+        except DocumentError as exc:
+            collected.reject(location, exc.reason, exc.detail)
+            continue
+        if document.kind == "sitemapindex":
+            for entry in document.entries:
+                if len(fetched) + len(pending) >= max_sitemaps + 1:
+                    collected.reject(entry.link, "too_large", f"over {max_sitemaps} sitemaps")
+                    continue
+                try:
+                    pending.append(resolve_link(entry.link, outcome.log.final_url or location))
+                except DocumentError as exc:
+                    collected.reject(entry.link, exc.reason, exc.detail)
+            purpose = "sitemap"
+            continue
+        found_in = outcome.log.final_url or location
+        for entry in document.entries:
+            collected.add(entry.link, found_in=found_in, entry=entry)
+    return collected.result()

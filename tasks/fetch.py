@@ -1,0 +1,961 @@
+"""The fetcher: polite, bounded HTTP GETs that always end with a `fetch_log` row.
+
+`HttpFetcher.fetch` takes one URL through the address guard, robots.txt, the per-host
+politeness slot, retries and redirects, and returns a `FetchOutcome` whose `log` carries one
+reason code from `REASONS`. It never raises for anything a server can do; it raises only for
+bugs. `fetch_batch` runs a batch with one worker per host and hosts in parallel.
+
+The HTTP exchange is written on `http.client` rather than `requests`, because every layer
+`requests` adds (proxies from the environment, automatic redirects, decoding, a per-read
+timeout, its own name resolution) is one we would have to switch off:
+- the connection goes to the address the guard checked, with the original Host header, and
+  for https the TLS handshake verifies the certificate against the host name (SNI);
+- a watchdog timer shuts the socket down at the total deadline, so a server dripping a byte
+  at a time (in the headers or in the body) cannot hold a worker longer than the deadline;
+- the body is read in pieces and decoded (gzip, deflate) with a bound on the decoded size,
+  and `Content-Length` above the cap is refused before any of the body is read.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import email.message
+import email.utils
+import http.client
+import logging
+import random
+import re
+import socket
+import ssl
+import threading
+import time
+import zlib
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
+from types import MappingProxyType
+from typing import Protocol
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+import charset_normalizer
+from protego import Protego
+
+from tasks.guard import (
+    BlockedAddress,
+    ResolvedTarget,
+    UnresolvableHost,
+    check_url,
+    netloc_key,
+    split_url,
+)
+from tasks.records import Discovered, FetchedPage, FetchLogEntry, Rejected
+
+logger = logging.getLogger(__name__)
+
+REASONS: Mapping[str, str] = MappingProxyType(
+    {
+        "ok": "2xx answer; the body was read in full within the caps",
+        "not_modified": "304 to a conditional request: nothing new since the stored validators",
+        "http_3xx": "a redirect without a usable Location, or another 3xx answer",
+        "http_400": "400 Bad Request",
+        "http_401": "401 Unauthorized (login required)",
+        "http_403": "403 Forbidden",
+        "http_404": "404 Not Found",
+        "http_410": "410 Gone",
+        "http_451": "451 Unavailable For Legal Reasons",
+        "http_4xx": "another 4xx client error (the status column has the code)",
+        "http_5xx": "5xx server error, still failing after the retries",
+        "rate_limited": "429 Too Many Requests after the retries, or a Retry-After beyond the cap",
+        "timeout": "the total deadline passed (connect, headers and body together)",
+        "connection_error": "connection refused, reset or closed early, after the retries",
+        "dns_error": "the host name did not resolve",
+        "tls_error": "TLS handshake or certificate verification failed",
+        "protocol_error": "the server did not speak valid HTTP/1.x",
+        "bad_encoding": "unsupported or corrupt Content-Encoding",
+        "too_large": "Content-Length or the decoded body exceeds the size cap",
+        "non_html": "an article URL answered with a non-HTML type (PDF, image, binary ...)",
+        "blocked_address": "scheme not http(s), or the host resolves to a non-public address",
+        "robots": "robots.txt disallows this URL for our user agent",
+        "robots_unavailable": "robots.txt answered 5xx or failed: nothing from the host this run",
+        "host_unavailable": "the host failed repeatedly this run; its remaining URLs are skipped",
+        "too_many_redirects": "more redirects than the policy allows (5)",
+        "redirect_loop": "a redirect leads back to a URL already visited",
+        "parse_error": "a feed or sitemap could not be parsed",
+        "unsafe_xml": "a feed or sitemap declares entities (entity bombs, external entities)",
+    }
+)
+
+# Reasons worth trying again in a later run: the server may answer next time.
+TRANSIENT_REASONS = frozenset(
+    {
+        "http_5xx",
+        "rate_limited",
+        "timeout",
+        "connection_error",
+        "dns_error",
+        "robots_unavailable",
+        "host_unavailable",
+    }
+)
+
+_RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
+_REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
+_NAMED_STATUSES = frozenset({400, 401, 403, 404, 410, 451})
+_CHUNK = 64 * 1024
+_BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b")
+
+Purpose = str  # article | feed | sitemap | robots
+
+
+@dataclass(frozen=True, slots=True)
+class FetchPolicy:
+    """Everything that bounds and paces the fetcher; the flow builds it from settings."""
+
+    user_agent: str = "newsflow/0.1 (+https://github.com/newsflow/newsflow)"
+    robots_token: str = "newsflow"  # noqa: S105 (not a password) the product token matched against robots.txt groups
+    deadline_s: float = 30.0  # total time for one attempt: connect, headers and body
+    connect_timeout_s: float = 10.0
+    max_bytes: int = 10 * 1024 * 1024  # article bodies, on the wire and decoded
+    max_document_bytes: int = 50 * 1024 * 1024  # feeds and sitemaps (the sitemap limit)
+    robots_max_bytes: int = 512 * 1024  # robots.txt is parsed up to this size (RFC 9309)
+    max_redirects: int = 5
+    max_retries: int = 2  # further attempts after a 5xx, 429, 408 or connection error
+    backoff_base_s: float = 1.0  # attempt n waits about base * 2**(n-1), with jitter
+    backoff_max_s: float = 30.0
+    per_host_delay_s: float = 1.0  # pause between two requests to one host (host:port) ...
+    max_crawl_delay_s: float = 30.0  # ... unless robots.txt sets a Crawl-delay (capped to this)
+    host_concurrency: int = 1
+    max_retry_after_s: float = 120.0  # a longer Retry-After is not waited for
+    max_host_failures: int = 3  # consecutive timeouts or connection errors before giving up
+    article_types: frozenset[str] = frozenset({"text/html", "application/xhtml+xml"})
+    allow_private: frozenset[str] = frozenset()  # "host:port" netlocs allowed to be private
+    ca_file: str | None = None  # extra CA certificates (PEM) to trust, e.g. an internal CA
+    respect_robots: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class FetchOutcome:
+    """The result of one `fetch`: always a log entry; the body when it succeeded."""
+
+    log: FetchLogEntry
+    page: FetchedPage | None = None  # successful HTML article fetches
+    body: bytes | None = None  # the decoded body of any successful fetch
+    encoding: str | None = None  # for text bodies: the charset to decode `body` with
+    detail: str = ""  # human-readable cause of a failure
+    robots_log: FetchLogEntry | None = None  # the robots.txt fetch this call triggered
+
+    @property
+    def ok(self) -> bool:
+        return self.log.reason == "ok"
+
+    def rejected(self) -> Rejected | None:
+        """The `Rejected` row for a failed fetch (None for ok and not_modified)."""
+        if self.log.reason in ("ok", "not_modified"):
+            return None
+        return Rejected(
+            source_id=self.log.source_id,
+            url=self.log.url,
+            stage="fetch",
+            reason=self.log.reason,
+            detail=self.detail,
+        )
+
+
+class Fetcher(Protocol):
+    """What discovery and the flow need from a fetcher."""
+
+    def fetch(
+        self,
+        url: str,
+        *,
+        source_id: str,
+        purpose: Purpose = "article",
+        validators: tuple[str | None, str | None] | None = None,
+        now: Callable[[], datetime],
+    ) -> FetchOutcome: ...
+
+
+# ------------------------------------------------------------------ charset detection
+
+_META_CHARSET = re.compile(
+    rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE
+)
+_XML_ENCODING = re.compile(rb"""^<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9._-]+)""")
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8-sig"),
+    (codecs.BOM_UTF32_LE, "utf-32"),
+    (codecs.BOM_UTF32_BE, "utf-32"),
+    (codecs.BOM_UTF16_LE, "utf-16"),
+    (codecs.BOM_UTF16_BE, "utf-16"),
+)
+# Labels that browsers (WHATWG Encoding) read as a wider encoding than Python's codec of
+# the same name: pages labelled latin-1 are in practice windows-1252, and so on.
+_WIDER = {
+    "latin_1": "cp1252",
+    "iso8859_1": "cp1252",
+    "ascii": "cp1252",
+    "shift_jis": "cp932",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "euc_kr": "cp949",
+    "iso8859_9": "cp1254",
+    "tis_620": "cp874",
+}
+
+
+def _codec(label: str | bytes | None) -> str | None:
+    """The Python codec for a charset label, or None when unknown or not a text encoding."""
+    if not label:
+        return None
+    text = label.decode("ascii", "ignore") if isinstance(label, bytes) else label
+    text = text.strip().strip("\"'").lower()
+    try:
+        name = codecs.lookup(text).name
+        b"".decode(name)
+    except (LookupError, ValueError):
+        return None
+    name = name.replace("-", "_")
+    return _WIDER.get(name, name)
+
+
+def _header_charset(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    message = email.message.Message()
+    message["content-type"] = content_type
+    charset = message.get_param("charset")
+    return charset if isinstance(charset, str) else None
+
+
+def _decodes(body: bytes, encoding: str) -> bool:
+    try:
+        body.decode(encoding)
+    except (UnicodeDecodeError, LookupError):
+        return False
+    return True
+
+
+def detect_encoding(body: bytes, content_type: str | None = None) -> str:
+    """The charset to decode an HTML/XML body with, so that the text has no mojibake.
+
+    Order: a byte-order mark; UTF-8 when the bytes are valid UTF-8 (a wrong header charset
+    such as ISO-8859-1 cannot turn valid UTF-8 into mojibake); the header charset and then
+    the `<meta charset>` or XML declaration, each only if the body decodes in it; then
+    charset-normalizer's guess. Decode with ``errors="replace"``: the last fallback is UTF-8.
+    """
+    for bom, name in _BOMS:
+        if body.startswith(bom):
+            return name
+    if _decodes(body, "utf-8"):
+        return "utf-8"
+    head = body[:4096]
+    meta = _META_CHARSET.search(head)
+    xml = _XML_ENCODING.search(head)
+    for label in (
+        _header_charset(content_type),
+        meta.group(1) if meta else None,
+        xml.group(1) if xml else None,
+    ):
+        codec = _codec(label)
+        if codec and codec != "utf_8" and _decodes(body, codec):
+            return codec
+    best = charset_normalizer.from_bytes(body[:200_000]).best()
+    if best is not None and best.encoding and _decodes(body, best.encoding):
+        return str(best.encoding)
+    return "utf-8"
+
+
+# ------------------------------------------------------------------ one HTTP exchange
+
+
+class _PinnedHTTPSConnection(http.client.HTTPConnection):
+    """TLS to a pinned address, verifying the certificate against the URL's host name."""
+
+    default_port = 443
+
+    def __init__(
+        self,
+        address: str,
+        port: int,
+        *,
+        server_hostname: str,
+        timeout: float,
+        context: ssl.SSLContext,
+    ) -> None:
+        super().__init__(address, port, timeout=timeout)
+        self._server_hostname = server_hostname
+        self._context = context
+
+    def connect(self) -> None:
+        super().connect()
+        self.sock = self._context.wrap_socket(self.sock, server_hostname=self._server_hostname)
+
+
+class _Inflater:
+    """Content-Encoding decoder that never produces more than it is allowed to."""
+
+    def __init__(self, coding: str) -> None:
+        self._coding = coding
+        self._z: zlib._Decompress | None = None
+        if coding in ("gzip", "x-gzip"):
+            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def feed(self, data: bytes, room: int) -> bytes:
+        """Decode `data`, returning at most `room` bytes (more pending means: over the cap)."""
+        if self._coding in ("", "identity"):
+            return data[:room]
+        if self._z is None:  # deflate: zlib-wrapped per RFC, raw deflate from some servers
+            wrapped = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
+            self._z = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        out = self._z.decompress(data, room)
+        if len(out) < room and self._z.eof and self._z.unused_data and self._coding != "deflate":
+            rest = self._z.unused_data  # a further gzip member
+            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            out += self.feed(rest, room - len(out))
+        return out
+
+
+class _Expired(Exception):
+    """The watchdog fired: the total deadline passed."""
+
+
+class _Refused(Exception):
+    """The answer is refused (too large, wrong type ...): a reason code and a detail."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+@dataclass(frozen=True, slots=True)
+class _Exchange:
+    """One request and whatever came back."""
+
+    status: int | None
+    headers: tuple[tuple[str, str], ...] = ()
+    body: bytes | None = None
+    wire_bytes: int = 0
+    reason: str | None = None  # a failure before or while reading the body
+    detail: str = ""
+    elapsed: float = 0.0
+
+    def header(self, name: str) -> str | None:
+        name = name.lower()
+        for key, value in self.headers:
+            if key.lower() == name:
+                return value
+        return None
+
+
+def _media_type(content_type: str | None) -> str | None:
+    if not content_type:
+        return None
+    return content_type.split(";", 1)[0].strip().lower() or None
+
+
+def _status_reason(status: int) -> str:
+    if 200 <= status < 300:
+        return "ok"
+    if status == 304:
+        return "not_modified"
+    if 300 <= status < 400:
+        return "http_3xx"
+    if status == 429:
+        return "rate_limited"
+    if status in _NAMED_STATUSES:
+        return f"http_{status}"
+    if 400 <= status < 500:
+        return "http_4xx"
+    if 500 <= status < 600:
+        return "http_5xx"
+    return "protocol_error"
+
+
+def retry_after_seconds(
+    value: str | None, *, server_date: str | None, now: Callable[[], datetime]
+) -> float | None:
+    """Seconds to wait from a Retry-After value (delta-seconds or HTTP-date), or None.
+
+    An HTTP-date is measured from the response's Date header when it has one (both come
+    from the server's clock), otherwise from `now()`.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    reference: datetime | None = None
+    if server_date:
+        with contextlib.suppress(TypeError, ValueError, IndexError):
+            reference = email.utils.parsedate_to_datetime(server_date)
+    if reference is None:
+        reference = now()
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    if reference.tzinfo is None:
+        reference = reference.replace(tzinfo=UTC)
+    return max(0.0, (when - reference).total_seconds())
+
+
+# ------------------------------------------------------------------ the fetcher
+
+
+@dataclass
+class _Host:
+    """Per host:port pacing state, shared by every thread of one fetcher."""
+
+    slots: threading.BoundedSemaphore
+    delay: float
+    next_allowed: float = 0.0  # time.monotonic() before which no request may start
+    failures: int = 0  # consecutive timeouts and connection errors
+    closed_until: float = 0.0  # time.monotonic() until which the host asked us to stay away
+
+
+@dataclass(frozen=True, slots=True)
+class _Robots:
+    rules: Protego | None  # None: allow everything (robots.txt 4xx or absent)
+    unavailable: bool = False
+    detail: str = ""
+
+
+@dataclass
+class _Call:
+    """One fetch call: its arguments and what it accumulates over hops and attempts."""
+
+    url: str
+    source_id: str
+    purpose: Purpose
+    validators: tuple[str | None, str | None] | None
+    now: Callable[[], datetime]
+    attempts: int = 0
+    elapsed: float = 0.0
+    robots_log: FetchLogEntry | None = None
+    visited: list[str] = field(default_factory=list)
+
+
+def _strip_fragment(url: str) -> str:
+    return urlunsplit(urlsplit(url)._replace(fragment=""))
+
+
+class HttpFetcher:
+    """The live fetcher. One instance per run: it caches robots.txt and host state.
+
+    Thread-safe: `fetch_batch` calls it from one thread per host.
+    """
+
+    def __init__(self, policy: FetchPolicy, *, rng: random.Random | None = None) -> None:
+        self.policy = policy
+        self._rng = rng or random.Random()  # noqa: S311 (jitter, not security)
+        self._lock = threading.Lock()
+        self._hosts: dict[str, _Host] = {}
+        self._robots: dict[str, _Robots] = {}
+        self._robots_locks: dict[str, threading.Lock] = {}
+        self._tls = ssl.create_default_context()
+        with contextlib.suppress(ImportError, OSError):
+            import certifi
+
+            self._tls.load_verify_locations(certifi.where())
+        if policy.ca_file:
+            self._tls.load_verify_locations(policy.ca_file)
+
+    def fetch(
+        self,
+        url: str,
+        *,
+        source_id: str,
+        purpose: Purpose = "article",
+        validators: tuple[str | None, str | None] | None = None,
+        now: Callable[[], datetime],
+    ) -> FetchOutcome:
+        """Fetch one URL under the policy; every outcome, good or bad, is a FetchOutcome."""
+        call = _Call(url, source_id, purpose, validators, now)
+        current = url.strip()
+        call.visited.append(_strip_fragment(current))
+        for _hop in range(self.policy.max_redirects + 1):
+            try:
+                target = check_url(current, self.policy.allow_private)
+            except BlockedAddress as exc:
+                return self._finish(call, current, None, "blocked_address", exc.reason)
+            except UnresolvableHost as exc:
+                return self._finish(call, current, None, "dns_error", str(exc))
+            host = self._host(target.netloc)
+            if host.failures >= self.policy.max_host_failures:
+                detail = f"{host.failures} consecutive failures"
+                return self._finish(call, current, None, "host_unavailable", detail)
+            if host.closed_until > time.monotonic():
+                detail = "the host asked to wait longer than max_retry_after_s (Retry-After)"
+                return self._finish(call, current, None, "rate_limited", detail)
+            if purpose != "robots" and self.policy.respect_robots:
+                robots, entry = self._robots_for(target, source_id=source_id, now=now)
+                call.robots_log = call.robots_log or entry
+                if robots.unavailable:
+                    return self._finish(call, current, None, "robots_unavailable", robots.detail)
+                if robots.rules is not None and not robots.rules.can_fetch(
+                    current, self.policy.robots_token
+                ):
+                    return self._finish(call, current, None, "robots", "disallowed by robots.txt")
+            exchange = self._exchange_with_retries(target, call)
+            if exchange.reason is not None:
+                return self._finish(call, current, exchange, exchange.reason, exchange.detail)
+            assert exchange.status is not None
+            location = exchange.header("Location")
+            if exchange.status in _REDIRECT_STATUSES and location:
+                following = _strip_fragment(urljoin(current, location.strip()))
+                if following in call.visited:
+                    detail = f"back to {following}"
+                    return self._finish(call, current, exchange, "redirect_loop", detail)
+                call.visited.append(following)
+                current = following
+                continue
+            return self._finish(call, current, exchange, _status_reason(exchange.status), "")
+        detail = f"more than {self.policy.max_redirects} redirects"
+        return self._finish(call, current, None, "too_many_redirects", detail)
+
+    # ---------------------------------------------------------------- outcome
+
+    def _finish(
+        self, call: _Call, final_url: str, exchange: _Exchange | None, reason: str, detail: str
+    ) -> FetchOutcome:
+        assert reason in REASONS, reason
+        fetched_at = call.now()
+        content_type = exchange.header("Content-Type") if exchange else None
+        etag = exchange.header("ETag") if exchange else None
+        last_modified = exchange.header("Last-Modified") if exchange else None
+        if reason == "not_modified" and call.validators:
+            etag = etag or call.validators[0]
+            last_modified = last_modified or call.validators[1]
+        entry = FetchLogEntry(
+            source_id=call.source_id,
+            url=call.url,
+            final_url=final_url,
+            status=exchange.status if exchange else None,
+            reason=reason,
+            attempts=call.attempts,
+            bytes=exchange.wire_bytes if exchange else 0,
+            elapsed_ms=round(call.elapsed * 1000),
+            fetched_at=fetched_at,
+            content_type=content_type,
+            purpose=call.purpose,
+            etag=etag,
+            last_modified=last_modified,
+        )
+        if reason != "ok":
+            if reason != "not_modified":
+                logger.info("Skipped %s: %s (%s)", call.url, reason, detail)
+            return FetchOutcome(log=entry, detail=detail, robots_log=call.robots_log)
+        assert exchange is not None
+        assert exchange.body is not None
+        body = exchange.body
+        encoding = None
+        page = None
+        if call.purpose == "article":
+            encoding = detect_encoding(body, content_type)
+            page = FetchedPage(
+                source_id=call.source_id,
+                url=call.url,
+                final_url=final_url,
+                status=exchange.status or 200,
+                content_type=content_type,
+                body=body,
+                fetched_at=fetched_at,
+                encoding=encoding,
+                headers=exchange.headers,
+            )
+        return FetchOutcome(
+            log=entry, page=page, body=body, encoding=encoding, robots_log=call.robots_log
+        )
+
+    # ---------------------------------------------------------------- pacing
+
+    def _host(self, key: str) -> _Host:
+        with self._lock:
+            host = self._hosts.get(key)
+            if host is None:
+                host = _Host(
+                    slots=threading.BoundedSemaphore(max(1, self.policy.host_concurrency)),
+                    delay=self.policy.per_host_delay_s,
+                )
+                self._hosts[key] = host
+            return host
+
+    @contextlib.contextmanager
+    def _slot(self, key: str) -> Iterator[None]:
+        """Hold one of the host's connection slots, after its politeness pause."""
+        host = self._host(key)
+        with host.slots:
+            while True:
+                with self._lock:
+                    wait = host.next_allowed - time.monotonic()
+                    if wait <= 0:
+                        host.next_allowed = time.monotonic() + host.delay
+                        break
+                time.sleep(wait)
+            try:
+                yield
+            finally:
+                with self._lock:
+                    host.next_allowed = max(host.next_allowed, time.monotonic() + host.delay)
+
+    def _defer(self, key: str, seconds: float) -> None:
+        host = self._host(key)
+        with self._lock:
+            host.next_allowed = max(host.next_allowed, time.monotonic() + seconds)
+
+    def _backoff(self, attempt: int) -> float:
+        base = min(self.policy.backoff_max_s, self.policy.backoff_base_s * 2 ** (attempt - 1))
+        return base * (0.5 + 0.5 * self._rng.random())
+
+    def _exchange_with_retries(self, target: ResolvedTarget, call: _Call) -> _Exchange:
+        purpose = call.purpose
+        headers = {
+            "Host": target.host_header,
+            "User-Agent": self.policy.user_agent,
+            "Accept": _ACCEPT.get(purpose, "*/*"),
+            "Accept-Encoding": "gzip, deflate",
+            "Connection": "close",
+        }
+        if call.validators and purpose != "robots":
+            etag, last_modified = call.validators
+            if etag:
+                headers["If-None-Match"] = etag
+            if last_modified:
+                headers["If-Modified-Since"] = last_modified
+        attempts = self.policy.max_retries + 1
+        for attempt in range(1, attempts + 1):
+            with self._slot(target.netloc):
+                exchange = self._exchange(target, headers, purpose)
+            call.attempts += 1
+            call.elapsed += exchange.elapsed
+            host = self._host(target.netloc)
+            with self._lock:
+                if exchange.reason in ("timeout", "connection_error"):
+                    host.failures += 1
+                elif exchange.status is not None:
+                    host.failures = 0
+            asked = None
+            if exchange.reason is None and exchange.status in (429, 503):
+                asked = retry_after_seconds(
+                    exchange.header("Retry-After"),
+                    server_date=exchange.header("Date"),
+                    now=call.now,
+                )
+            if asked is not None and asked > self.policy.max_retry_after_s:
+                # Too long to wait for within a run: leave the host alone for the rest of it.
+                logger.info("Host %s asked for %.0fs (Retry-After)", target.netloc, asked)
+                with self._lock:
+                    host.closed_until = max(host.closed_until, time.monotonic() + asked)
+                return exchange
+            if asked is not None:
+                self._defer(target.netloc, asked)  # applies to the host's next request too
+            retryable = exchange.reason == "connection_error" or (
+                exchange.reason is None and exchange.status in _RETRY_STATUSES
+            )
+            if not retryable or attempt == attempts:
+                return exchange
+            if host.failures >= self.policy.max_host_failures:
+                return exchange
+            wait = self._backoff(attempt)
+            logger.debug("Retrying %s in %.2fs (attempt %d)", target.url, wait, attempt)
+            self._defer(target.netloc, wait)
+        raise AssertionError("unreachable")
+
+    # ---------------------------------------------------------------- robots.txt
+
+    def _robots_for(
+        self, target: ResolvedTarget, *, source_id: str, now: Callable[[], datetime]
+    ) -> tuple[_Robots, FetchLogEntry | None]:
+        origin = f"{target.scheme}://{target.host_header}"
+        with self._lock:
+            cached = self._robots.get(origin)
+            lock = self._robots_locks.setdefault(origin, threading.Lock())
+        if cached is not None:
+            return cached, None
+        with lock:
+            with self._lock:
+                cached = self._robots.get(origin)
+            if cached is not None:
+                return cached, None
+            outcome = self.fetch(
+                f"{origin}/robots.txt", source_id=source_id, purpose="robots", now=now
+            )
+            robots = self._read_robots(outcome)
+            if robots.rules is not None:
+                delay = robots.rules.crawl_delay(self.policy.robots_token)
+                if delay:
+                    host = self._host(target.netloc)
+                    with self._lock:
+                        host.delay = min(float(delay), self.policy.max_crawl_delay_s)
+                        # the robots.txt request itself counts: pace the next one from it
+                        host.next_allowed = max(host.next_allowed, time.monotonic() + host.delay)
+            with self._lock:
+                self._robots[origin] = robots
+            return robots, outcome.log
+
+    def _read_robots(self, outcome: FetchOutcome) -> _Robots:
+        reason = outcome.log.reason
+        if reason == "ok":
+            text = (outcome.body or b"").decode("utf-8", "replace")
+            return _Robots(rules=Protego.parse(text))
+        status = outcome.log.status
+        if status is not None and 400 <= status < 500 and status != 429:
+            return _Robots(rules=None)  # RFC 9309 2.3.1.3: unavailable, crawl freely
+        if reason in ("too_many_redirects", "redirect_loop"):
+            return _Robots(rules=None)  # RFC 9309 2.3.1.2: may be treated as unavailable
+        detail = f"robots.txt {reason}" + (f" (status {status})" if status else "")
+        return _Robots(rules=None, unavailable=True, detail=detail)
+
+    # ---------------------------------------------------------------- the exchange
+
+    def _connection(self, target: ResolvedTarget, timeout: float) -> http.client.HTTPConnection:
+        if target.scheme == "https":
+            return _PinnedHTTPSConnection(
+                target.address,
+                target.port,
+                server_hostname=target.host,
+                timeout=timeout,
+                context=self._tls,
+            )
+        return http.client.HTTPConnection(target.address, target.port, timeout=timeout)
+
+    def _exchange(
+        self, target: ResolvedTarget, headers: dict[str, str], purpose: Purpose
+    ) -> _Exchange:
+        policy = self.policy
+        started = time.monotonic()
+        deadline = started + policy.deadline_s
+        conn = self._connection(target, timeout=min(policy.connect_timeout_s, policy.deadline_s))
+        expired = threading.Event()
+
+        def expire() -> None:
+            expired.set()
+            sock = conn.sock
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+        watchdog = threading.Timer(policy.deadline_s, expire)
+        watchdog.daemon = True
+        watchdog.start()
+        status: int | None = None
+        reply_headers: tuple[tuple[str, str], ...] = ()
+        received = [0]  # body bytes read from the wire, kept when reading stops early
+        try:
+            conn.connect()
+            if expired.is_set() or conn.sock is None:
+                raise _Expired
+            conn.sock.settimeout(max(0.001, deadline - time.monotonic()))
+            conn.request("GET", target.path, headers=headers)
+            response = conn.getresponse()
+            status = response.status
+            reply_headers = tuple(response.getheaders())
+            done = _Exchange(status=status, headers=reply_headers)
+            if status in _REDIRECT_STATUSES or status == 304 or not 200 <= status < 300:
+                return replace(done, elapsed=time.monotonic() - started)
+            body = self._read_body(response, done, purpose, deadline, expired, received)
+            return replace(
+                done, body=body, wire_bytes=received[0], elapsed=time.monotonic() - started
+            )
+        except _Refused as exc:
+            return _Exchange(
+                status,
+                reply_headers,
+                None,
+                received[0],
+                exc.reason,
+                exc.detail,
+                time.monotonic() - started,
+            )
+        except _Expired:
+            return _Exchange(
+                status,
+                reply_headers,
+                None,
+                received[0],
+                "timeout",
+                f"no complete answer within {policy.deadline_s:g}s",
+                time.monotonic() - started,
+            )
+        except ssl.SSLError as exc:
+            reason = "timeout" if expired.is_set() else "tls_error"
+            return _Exchange(
+                status,
+                reply_headers,
+                None,
+                received[0],
+                reason,
+                str(exc),
+                time.monotonic() - started,
+            )
+        except (http.client.HTTPException, OSError) as exc:
+            if expired.is_set() or isinstance(exc, TimeoutError):
+                reason = "timeout"
+            elif isinstance(exc, OSError | http.client.IncompleteRead):
+                reason = "connection_error"
+            else:
+                reason = "protocol_error"
+            return _Exchange(
+                status,
+                reply_headers,
+                None,
+                received[0],
+                reason,
+                f"{type(exc).__name__}: {exc}",
+                time.monotonic() - started,
+            )
+        finally:
+            watchdog.cancel()
+            conn.close()
+
+    def _read_body(
+        self,
+        response: http.client.HTTPResponse,
+        exchange: _Exchange,
+        purpose: Purpose,
+        deadline: float,
+        expired: threading.Event,
+        received: list[int],
+    ) -> bytes:
+        policy = self.policy
+        cap = {
+            "article": policy.max_bytes,
+            "robots": policy.robots_max_bytes,
+        }.get(purpose, policy.max_document_bytes)
+        truncate = purpose == "robots"  # RFC 9309 2.5: parse the first part, ignore the rest
+        content_type = exchange.header("Content-Type")
+        media = _media_type(content_type)
+        if purpose == "article" and media is not None and media not in policy.article_types:
+            raise _Refused("non_html", f"content type {media}")
+        length = exchange.header("Content-Length")
+        if length and length.strip().isdigit() and int(length) > cap and not truncate:
+            raise _Refused("too_large", f"Content-Length {int(length)} over the cap {cap}")
+        coding = (exchange.header("Content-Encoding") or "").strip().lower()
+        if coding not in ("", "identity", "gzip", "x-gzip", "deflate"):
+            raise _Refused("bad_encoding", f"Content-Encoding {coding}")
+        inflater = _Inflater(coding)
+        parts: list[bytes] = []
+        size = 0
+        while True:
+            if expired.is_set() or time.monotonic() > deadline:
+                raise _Expired
+            chunk = response.read1(_CHUNK)
+            if not chunk:
+                if expired.is_set():
+                    raise _Expired
+                if response.length:  # the server closed before the announced length
+                    raise http.client.IncompleteRead(b"", response.length)
+                break
+            received[0] += len(chunk)
+            if received[0] > cap and not truncate:
+                raise _Refused("too_large", f"body over the cap {cap} on the wire")
+            try:
+                data = inflater.feed(chunk, cap + 1 - size)
+            except zlib.error as exc:
+                raise _Refused("bad_encoding", f"corrupt {coding} body: {exc}") from exc
+            sniff = size == 0 and purpose == "article" and media is None
+            if sniff and data.startswith(_BINARY_MAGIC):
+                raise _Refused("non_html", "binary content without a content type")
+            parts.append(data)
+            size += len(data)
+            if size > cap:
+                if truncate:
+                    break
+                raise _Refused("too_large", f"decoded body over the cap {cap}")
+        body = b"".join(parts)
+        return body[:cap] if truncate else body
+
+
+_ACCEPT = {
+    "article": "text/html,application/xhtml+xml;q=0.9,*/*;q=0.1",
+    "feed": "application/rss+xml,application/atom+xml,application/xml;q=0.9,text/xml;q=0.9,"
+    "*/*;q=0.1",
+    "sitemap": "application/xml,text/xml;q=0.9,*/*;q=0.1",
+    "robots": "text/plain,*/*;q=0.1",
+}
+
+
+# ------------------------------------------------------------------ batches
+
+
+def politeness_key(url: str) -> str:
+    """The host:port a URL is paced by ("" when the URL is not a fetchable http(s) URL)."""
+    try:
+        _scheme, host, port, _path = split_url(url)
+    except BlockedAddress:
+        return ""
+    return netloc_key(host, port)
+
+
+def fetch_batch(
+    fetcher: Fetcher,
+    items: Sequence[tuple[str, str] | Discovered],
+    *,
+    max_hosts_in_parallel: int,
+    now: Callable[[], datetime],
+    validators: Mapping[str, tuple[str | None, str | None]] | None = None,
+) -> list[FetchOutcome]:
+    """Fetch a batch of article URLs: serial within a host, hosts in parallel threads.
+
+    `items` are `(source_id, url)` pairs or `Discovered` records (which the resulting pages
+    carry along). The result has one outcome per item, in the order of `items`.
+    """
+    jobs: list[tuple[str, str, Discovered | None]] = []
+    for item in items:
+        if isinstance(item, Discovered):
+            jobs.append((item.source_id, item.url, item))
+        else:
+            jobs.append((item[0], item[1], None))
+    groups: dict[str, list[int]] = {}
+    for index, (_source, url, _found) in enumerate(jobs):
+        groups.setdefault(politeness_key(url), []).append(index)
+    results: list[FetchOutcome | None] = [None] * len(jobs)
+
+    def run(indices: list[int]) -> None:
+        for index in indices:
+            source_id, url, found = jobs[index]
+            outcome = fetcher.fetch(
+                url,
+                source_id=source_id,
+                purpose="article",
+                validators=(validators or {}).get(url),
+                now=now,
+            )
+            if found is not None and outcome.page is not None:
+                outcome = replace(outcome, page=replace(outcome.page, discovered=found))
+            results[index] = outcome
+
+    workers = max(1, min(max_hosts_in_parallel, len(groups)))
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="fetch-host") as pool:
+        futures = [pool.submit(run, indices) for indices in groups.values()]
+        for future in futures:
+            future.result()
+    done = [outcome for outcome in results if outcome is not None]
+    assert len(done) == len(jobs)
+    return done
+
+
+def describe(outcome: FetchOutcome) -> dict[str, object]:
+    """A JSON-ready summary of an outcome (for `newsflow fetch`)."""
+    log = outcome.log
+    return {
+        "url": log.url,
+        "final_url": log.final_url,
+        "status": log.status,
+        "reason": log.reason,
+        "meaning": REASONS[log.reason],
+        "detail": outcome.detail,
+        "attempts": log.attempts,
+        "bytes": log.bytes,
+        "elapsed_ms": log.elapsed_ms,
+        "content_type": log.content_type,
+        "encoding": outcome.encoding,
+        "etag": log.etag,
+        "last_modified": log.last_modified,
+        "fetched_at": log.fetched_at.isoformat(),
+    }

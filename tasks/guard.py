@@ -1,0 +1,177 @@
+"""The address guard: which URLs the fetcher may connect to, and at which address.
+
+Feeds name URLs that we do not control, so a link (or a redirect) can point at the
+machine itself, at the cloud metadata service or at a private network. `check_url` allows
+only http and https, resolves the host name once, and refuses the URL when any address it
+resolves to is not a public unicast address. The fetcher then connects to the address that
+was checked (never resolving the name a second time), so a name cannot change its answer
+between the check and the connection.
+
+Every spelling of an address ends up as the same `ipaddress` object before it is judged:
+`0x7f000001`, `2130706433`, `017700000001` and `127.1` are parsed by the same rules as the
+C resolver (`inet_aton`), `[::ffff:127.0.0.1]` is unwrapped to its IPv4 address, and names
+such as `localhost` are resolved.
+
+Tests and the bundled sample site serve pages on 127.0.0.1: `allow_private` lists the exact
+`host:port` netlocs that may resolve to a non-public address. It is empty by default.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from urllib.parse import quote, urlsplit
+
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Resolver = Callable[[str, int], Sequence[str]]
+
+ALLOWED_SCHEMES = frozenset({"http", "https"})
+DEFAULT_PORTS = {"http": 80, "https": 443}
+_REQUEST_SAFE = "/%:@!$&'()*+,;=-._~[]"
+
+
+class BlockedAddress(Exception):
+    """The URL may not be fetched: its scheme, host or address is refused."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+class UnresolvableHost(Exception):
+    """The host name did not resolve (DNS failure); possibly transient."""
+
+
+@dataclass(frozen=True, slots=True)
+class ResolvedTarget:
+    """A URL that passed the guard, with the address the connection must go to."""
+
+    url: str
+    scheme: str
+    host: str  # lower-case host name as written in the URL (IDNA-encoded), no brackets
+    port: int
+    address: str  # the checked IP address to connect to
+    path: str  # path and query to send in the request line
+
+    @property
+    def netloc(self) -> str:
+        """`host:port` with the port always present: the key for politeness and allowances."""
+        return netloc_key(self.host, self.port)
+
+    @property
+    def host_header(self) -> str:
+        """The Host header value: the port only when it is not the scheme's default."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        if self.port == DEFAULT_PORTS[self.scheme]:
+            return host
+        return f"{host}:{self.port}"
+
+
+def netloc_key(host: str, port: int) -> str:
+    """`host:port` as `allow_private` lists it (IPv6 hosts in brackets)."""
+    host = f"[{host}]" if ":" in host else host
+    return f"{host}:{port}"
+
+
+def _resolve(host: str, port: int) -> Sequence[str]:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (socket.gaierror, UnicodeError) as exc:
+        raise UnresolvableHost(f"{host}: {exc}") from exc
+    return [str(info[4][0]) for info in infos]
+
+
+def _literal_address(host: str) -> IPAddress | None:
+    """The address a numeric host spells, in any form the C resolver accepts, else None."""
+    try:
+        return ipaddress.ip_address(host.split("%", 1)[0])
+    except ValueError:
+        pass
+    if host and all(c in "0123456789abcdefxABCDEFX." for c in host):
+        try:
+            return ipaddress.IPv4Address(socket.inet_aton(host))
+        except OSError:
+            return None
+    return None
+
+
+def refusal(address: IPAddress) -> str | None:
+    """Why an address may not be fetched from, or None when it is a public unicast address."""
+    if isinstance(address, ipaddress.IPv6Address):
+        mapped = address.ipv4_mapped or address.sixtofour
+        if mapped is not None:
+            inner = refusal(mapped)
+            return f"{inner} (inside {address})" if inner else None
+        if address.teredo is not None:
+            return f"teredo address {address}"
+    for flag in (
+        "is_loopback",
+        "is_private",
+        "is_link_local",
+        "is_multicast",
+        "is_reserved",
+        "is_unspecified",
+    ):
+        if getattr(address, flag):
+            return f"{flag.removeprefix('is_').replace('_', '-')} address {address}"
+    if not address.is_global:
+        return f"non-global address {address}"
+    return None
+
+
+def split_url(url: str) -> tuple[str, str, int, str]:
+    """(scheme, host, port, path) of an http(s) URL, or BlockedAddress for anything else."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+        host = parts.hostname
+    except ValueError as exc:
+        raise BlockedAddress(f"invalid URL: {exc}") from exc
+    scheme = parts.scheme.lower()
+    if scheme not in ALLOWED_SCHEMES:
+        raise BlockedAddress(f"scheme {scheme or '(none)'!r} not allowed")
+    if not host:
+        raise BlockedAddress("URL has no host")
+    if parts.username is not None or parts.password is not None:
+        raise BlockedAddress("URL carries credentials")
+    try:
+        host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    except UnicodeError as exc:
+        raise BlockedAddress(f"invalid host name: {exc}") from exc
+    host = host.rstrip(".").lower()
+    if not host:
+        raise BlockedAddress("URL has no host")
+    # The request line may not carry spaces, controls or raw non-ASCII: percent-encode them,
+    # leaving existing escapes and reserved characters as they are.
+    path = quote(parts.path or "/", safe=_REQUEST_SAFE)
+    if parts.query:
+        path = f"{path}?{quote(parts.query, safe=_REQUEST_SAFE + '?')}"
+    return scheme, host, port if port is not None else DEFAULT_PORTS[scheme], path
+
+
+def check_url(
+    url: str, allow_private: frozenset[str] = frozenset(), *, resolve: Resolver = _resolve
+) -> ResolvedTarget:
+    """Check a URL and pin the address to connect to.
+
+    Raises `BlockedAddress` (with the reason) for a scheme other than http(s), a URL without
+    a host, or a host whose addresses include a loopback, private, link-local, multicast,
+    reserved, unspecified or otherwise non-global one, unless its `host:port` is listed in
+    `allow_private`. Raises `UnresolvableHost` when the name does not resolve.
+    """
+    scheme, host, port, path = split_url(url)
+    allowed = netloc_key(host, port) in allow_private
+    literal = _literal_address(host)
+    addresses = [str(literal)] if literal is not None else list(resolve(host, port))
+    if not addresses:
+        raise UnresolvableHost(f"{host}: no addresses")
+    if not allowed:
+        for text in addresses:
+            why = refusal(ipaddress.ip_address(text.split("%", 1)[0]))
+            if why:
+                raise BlockedAddress(f"{host} resolves to {why}")
+    return ResolvedTarget(
+        url=url.strip(), scheme=scheme, host=host, port=port, address=addresses[0], path=path
+    )

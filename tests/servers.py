@@ -1,0 +1,277 @@
+"""Loopback HTTP(S) servers with scripted behaviour, for tests and benchmarks.
+
+    with LoopbackServer({"/a": Reply(body=b"<p>hi</p>"), "/slow": Reply(drip=0.5)}) as srv:
+        fetch(srv.url("/a"))
+        assert srv.hits("/a") == 1
+
+A route maps a path (query included when the route names one; otherwise the path alone)
+to one of:
+- a `Reply`, served to every request (status, headers, body, delays, drip, chunked,
+  a false Content-Length, a TCP reset, or raw bytes that are not HTTP at all);
+- a sequence of `Reply`, served in turn (the last one repeats), e.g. 503, 503, 200;
+- a function of the `Request` returning a `Reply` (e.g. to answer 304 to If-None-Match).
+Unknown paths answer 404. Every request is recorded (`requests`, `hits`) with its headers
+and its arrival time on the monotonic clock, so tests can check that no connection was made
+or how far apart two requests were. `LoopbackServer(routes, tls=context)` serves https.
+
+Helpers: `redirect`, `robots`, `gzip_bomb`, `deflate_bomb`, `gzipped`.
+"""
+
+from __future__ import annotations
+
+import gzip
+import socket
+import ssl
+import struct
+import threading
+import time
+import zlib
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Reply:
+    """What the server does for one request."""
+
+    status: int = 200
+    body: bytes = b""
+    content_type: str | None = "text/html; charset=utf-8"
+    headers: tuple[tuple[str, str], ...] = ()
+    delay: float = 0.0  # seconds to wait before the status line
+    header_drip: float | None = None  # seconds between single bytes of the status line+headers
+    drip: float | None = None  # seconds between single bytes of the body
+    chunked: bool = False  # Transfer-Encoding: chunked, no Content-Length
+    content_length: int | None = None  # announce this instead of the real length
+    repeat: int = 1  # send `body` this many times (large bodies without holding them)
+    reset: bool = False  # drop the connection with a TCP reset instead of answering
+    raw: bytes | None = None  # send these bytes verbatim (not HTTP, broken HTTP ...) and close
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as the server received it."""
+
+    path: str
+    headers: Mapping[str, str]  # lower-case names
+    at: float  # time.monotonic() on arrival
+
+
+Route = Reply | Sequence[Reply] | Callable[[Request], Reply]
+
+
+def redirect(location: str, status: int = 302) -> Reply:
+    """A redirect to `location` (absolute or relative)."""
+    return Reply(status=status, headers=(("Location", location),), content_type=None)
+
+
+def robots(text: str) -> Reply:
+    """A robots.txt answer."""
+    return Reply(body=text.encode(), content_type="text/plain")
+
+
+def _bomb(size: int, wbits: int) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, wbits)
+    block = b"\0" * (1 << 20)
+    parts = [packer.compress(block) for _ in range(size >> 20)]
+    parts.append(packer.flush())
+    return b"".join(parts)
+
+
+def gzip_bomb(size: int) -> Reply:
+    """A gzip-encoded HTML body that expands to `size` bytes (of zeros)."""
+    return Reply(body=_bomb(size, 16 + zlib.MAX_WBITS), headers=(("Content-Encoding", "gzip"),))
+
+
+def deflate_bomb(size: int) -> Reply:
+    """A deflate-encoded (zlib-wrapped) HTML body that expands to `size` bytes."""
+    return Reply(body=_bomb(size, zlib.MAX_WBITS), headers=(("Content-Encoding", "deflate"),))
+
+
+def gzipped(data: bytes) -> bytes:
+    """`data` gzip-compressed (for sitemap.xml.gz and Content-Encoding tests)."""
+    return gzip.compress(data, mtime=0)
+
+
+@dataclass
+class _State:
+    routes: dict[str, Route]
+    served: dict[str, int] = field(default_factory=dict)
+    requests: list[Request] = field(default_factory=list)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    stopping: threading.Event = field(default_factory=threading.Event)
+
+
+class _Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server: _Server
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Keep test output quiet."""
+
+    def do_GET(self) -> None:
+        state = self.server.state
+        request = Request(
+            path=self.path,
+            headers={k.lower(): v for k, v in self.headers.items()},
+            at=time.monotonic(),
+        )
+        with state.lock:
+            state.requests.append(request)
+            key = self.path if self.path in state.routes else self.path.split("?", 1)[0]
+            route = state.routes.get(key)
+            turn = state.served.get(key, 0)
+            state.served[key] = turn + 1
+        if route is None:
+            reply = Reply(status=404, body=b"not found", content_type="text/plain")
+        elif isinstance(route, Reply):
+            reply = route
+        elif callable(route):
+            reply = route(request)
+        else:
+            reply = route[min(turn, len(route) - 1)]
+        self.close_connection = True
+        self._answer(reply)
+
+    def _pause(self, seconds: float) -> None:
+        if self.server.state.stopping.wait(seconds):
+            raise ConnectionAbortedError("server stopping")
+
+    def _answer(self, reply: Reply) -> None:
+        if reply.delay:
+            self._pause(reply.delay)
+        if reply.reset:
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+            self.connection.close()
+            return
+        if reply.raw is not None:
+            self.wfile.write(reply.raw)
+            self.wfile.flush()
+            return
+        lines = [f"HTTP/1.1 {reply.status} X"]
+        if reply.content_type:
+            lines.append(f"Content-Type: {reply.content_type}")
+        lines.extend(f"{name}: {value}" for name, value in reply.headers)
+        lines.append("Connection: close")
+        if reply.chunked:
+            lines.append("Transfer-Encoding: chunked")
+        else:
+            length = reply.content_length
+            if length is None:
+                length = len(reply.body) * reply.repeat
+            lines.append(f"Content-Length: {length}")
+        head = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1")
+        if reply.header_drip:
+            for i in range(len(head)):
+                self.wfile.write(head[i : i + 1])
+                self.wfile.flush()
+                self._pause(reply.header_drip)
+        else:
+            self.wfile.write(head)
+        for _ in range(reply.repeat):
+            self._send_body(reply)
+        if reply.chunked:
+            self.wfile.write(b"0\r\n\r\n")
+        self.wfile.flush()
+
+    def _send_body(self, reply: Reply) -> None:
+        if not reply.body:
+            return
+        if reply.drip:
+            for i in range(len(reply.body)):
+                self._write(reply.body[i : i + 1], reply.chunked)
+                self.wfile.flush()
+                self._pause(reply.drip)
+        else:
+            self._write(reply.body, reply.chunked)
+
+    def _write(self, data: bytes, chunked: bool) -> None:
+        if chunked:
+            self.wfile.write(b"%x\r\n%s\r\n" % (len(data), data))
+        else:
+            self.wfile.write(data)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    block_on_close = False
+
+    def __init__(self, state: _State) -> None:
+        super().__init__(("127.0.0.1", 0), _Handler)
+        self.state = state
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients hang up on hostile replies by design: not an error worth printing."""
+
+
+class LoopbackServer:
+    """A threaded HTTP server on 127.0.0.1 (a free port) serving scripted routes."""
+
+    def __init__(
+        self, routes: Mapping[str, Route] | None = None, *, tls: ssl.SSLContext | None = None
+    ) -> None:
+        """`tls`: a server-side context to serve https instead of http."""
+        self._state = _State(routes=dict(routes or {}))
+        self._server = _Server(self._state)
+        self.scheme = "http"
+        if tls is not None:
+            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
+            self.scheme = "https"
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+
+    def __enter__(self) -> LoopbackServer:
+        self._thread.start()
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop serving; dripping handlers stop at their next byte."""
+        self._state.stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    @property
+    def port(self) -> int:
+        return int(self._server.server_address[1])
+
+    @property
+    def netloc(self) -> str:
+        """`127.0.0.1:<port>`: what `FetchPolicy.allow_private` lists to allow this server."""
+        return f"127.0.0.1:{self.port}"
+
+    def url(self, path: str = "/", host: str = "127.0.0.1") -> str:
+        """The URL of `path` on this server, spelling the host as `host`."""
+        return f"{self.scheme}://{host}:{self.port}{path}"
+
+    def route(self, path: str, route: Route) -> None:
+        """Add or replace a route while the server runs."""
+        with self._state.lock:
+            self._state.routes[path] = route
+            self._state.served.pop(path, None)
+
+    @property
+    def requests(self) -> list[Request]:
+        """Every request received so far, in arrival order."""
+        with self._state.lock:
+            return list(self._state.requests)
+
+    def hits(self, path: str | None = None) -> int:
+        """How many requests arrived (for `path`, query ignored unless given; or in all)."""
+        return sum(
+            1
+            for r in self.requests
+            if path is None or r.path == path or r.path.split("?", 1)[0] == path
+        )

@@ -1,0 +1,436 @@
+"""Discovery from feeds, sitemaps and lists against real servers (RELIABILITY.md 11, 15, 16, 19)."""
+
+from __future__ import annotations
+
+import random
+import tracemalloc
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from servers import LoopbackServer, Reply, Request, gzipped
+
+from tasks.discover import (
+    Discovery,
+    DocumentError,
+    discover,
+    normalize_url,
+    parse_date,
+    parse_document,
+)
+from tasks.fetch import FetchPolicy, HttpFetcher, fetch_batch
+from tasks.records import Source
+
+XML = "application/xml"
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+def fetcher_for(*servers: LoopbackServer, **changes: Any) -> HttpFetcher:
+    settings: dict[str, Any] = {
+        "allow_private": frozenset(s.netloc for s in servers),
+        "per_host_delay_s": 0.0,
+        "deadline_s": 2.0,
+        "max_bytes": 1 << 20,
+        "max_document_bytes": 1 << 20,
+        "backoff_base_s": 0.05,
+        "max_retries": 1,
+    }
+    settings.update(changes)
+    return HttpFetcher(FetchPolicy(**settings), rng=random.Random(3))
+
+
+def rss(*links: str, extra: str = "") -> bytes:
+    items = "".join(
+        f"<item><title>Story {i}</title><link>{link}</link>"
+        f"<pubDate>Tue, 10 Mar 2026 08:0{i % 10}:00 +0100</pubDate>"
+        f"<dc:creator>Reporter {i}</dc:creator></item>"
+        for i, link in enumerate(links)
+    )
+    return (
+        '<?xml version="1.0" encoding="utf-8"?>'
+        '<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/">'
+        f"<channel><title>Feed</title>{extra}{items}</channel></rss>"
+    ).encode()
+
+
+def run(source: Source, fetcher: HttpFetcher, **validators: Any) -> Discovery:
+    return discover(source, fetcher, validators=validators.get("validators", {}), now=now)
+
+
+# ---------------------------------------------------------------- kinds
+
+
+def test_rss_items_become_discovered_urls_with_their_metadata() -> None:
+    feed = rss("/news/1", "https://example.com/news/2#comments", "/news/1")
+    with LoopbackServer({"/feed.xml": Reply(body=feed, content_type=XML)}) as srv:
+        source = Source(id="s", kind="feed", location=srv.url("/feed.xml"))
+        found = run(source, fetcher_for(srv))
+    urls = [d.url for d in found.discovered]
+    assert urls == [srv.url("/news/1"), "https://example.com/news/2"]
+    first = found.discovered[0]
+    assert first.title == "Story 0"
+    assert first.authors == ("Reporter 0",)
+    assert first.published_at == datetime(2026, 3, 10, 7, 0, tzinfo=UTC)
+    assert first.found_in == srv.url("/feed.xml")
+    assert [e.purpose for e in found.log] == ["robots", "feed"]
+    assert found.log[-1].reason == "ok"
+
+
+def test_atom_entries_use_the_alternate_link() -> None:
+    atom = b"""<?xml version="1.0"?>
+    <feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>
+      <entry><title>One</title>
+        <link rel="edit" href="/edit/1"/><link rel="alternate" href="https://ex.org/a/1"/>
+        <published>2026-03-10T08:00:00Z</published><updated>2026-03-11T09:00:00+02:00</updated>
+        <author><name>Ann Author</name></author></entry>
+      <entry><title>Two</title><link href="/a/2"/></entry>
+    </feed>"""
+    document = parse_document(atom)
+    assert document.kind == "feed"
+    assert [e.link for e in document.entries] == ["https://ex.org/a/1", "/a/2"]
+    assert document.entries[0].authors == ("Ann Author",)
+    assert document.entries[0].modified_at == datetime(2026, 3, 11, 7, 0, tzinfo=UTC)
+
+
+def test_rss_1_rdf_items_are_read() -> None:
+    rdf = b"""<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+      xmlns="http://purl.org/rss/1.0/"><channel rdf:about="x"><title>t</title></channel>
+      <item rdf:about="https://ex.org/1"><title>One</title><link>https://ex.org/1</link></item>
+    </rdf:RDF>"""
+    assert [e.link for e in parse_document(rdf).entries] == ["https://ex.org/1"]
+
+
+def test_sitemap_index_with_gzipped_child_sitemaps() -> None:
+    def urlset(*paths: str) -> bytes:
+        urls = "".join(f"<url><loc>{p}</loc><lastmod>2026-03-01</lastmod></url>" for p in paths)
+        return (
+            f'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">{urls}</urlset>'.encode()
+        )
+
+    with LoopbackServer() as srv:
+        index = (
+            '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"<sitemap><loc>{srv.url('/a.xml.gz')}</loc></sitemap>"
+            "<sitemap><loc>/b.xml</loc></sitemap>"
+            "<sitemap><loc>file:///etc/passwd</loc></sitemap>"
+            "</sitemapindex>"
+        ).encode()
+        srv.route("/index.xml", Reply(body=index, content_type=XML))
+        srv.route(
+            "/a.xml.gz",
+            Reply(
+                body=gzipped(urlset(srv.url("/1"), srv.url("/2"))), content_type="application/gzip"
+            ),
+        )
+        srv.route("/b.xml", Reply(body=urlset(srv.url("/3"), srv.url("/1")), content_type=XML))
+        source = Source(id="s", kind="sitemap", location=srv.url("/index.xml"))
+        found = run(source, fetcher_for(srv))
+    assert [d.url for d in found.discovered] == [srv.url(f"/{i}") for i in (1, 2, 3)]
+    assert found.discovered[0].modified_at == datetime(2026, 3, 1, tzinfo=UTC)
+    assert [e.url for e in found.log if e.purpose == "sitemap"] == [
+        srv.url("/index.xml"),
+        srv.url("/a.xml.gz"),
+        srv.url("/b.xml"),
+    ]
+    assert [(r.url, r.reason) for r in found.rejected] == [
+        ("file:///etc/passwd", "blocked_address")
+    ]
+
+
+def test_url_lists_need_no_fetch() -> None:
+    source = Source(
+        id="s", kind="urls", urls=("https://Ex.org:443/a", "ftp://ex.org/b", "https://ex.org/a")
+    )
+    fetcher = fetcher_for()
+    found = run(source, fetcher)
+    assert [d.url for d in found.discovered] == ["https://ex.org/a"]
+    assert [r.reason for r in found.rejected] == ["blocked_address"]
+    assert found.log == ()
+
+
+def test_a_failing_feed_is_logged_with_its_reason() -> None:
+    with LoopbackServer({"/feed.xml": Reply(status=410)}) as srv:
+        found = run(Source(id="s", kind="feed", location=srv.url("/feed.xml")), fetcher_for(srv))
+    assert found.discovered == ()
+    assert found.log[-1].reason == "http_410"
+
+
+def test_a_page_that_is_not_a_feed_is_a_parse_error() -> None:
+    with LoopbackServer({"/feed.xml": Reply(body=b"<html><body>hi</body></html>")}) as srv:
+        found = run(Source(id="s", kind="feed", location=srv.url("/feed.xml")), fetcher_for(srv))
+    assert [(r.url, r.reason, r.stage) for r in found.rejected] == [
+        (srv.url("/feed.xml"), "parse_error", "discover")
+    ]
+
+
+# ---------------------------------------------------------------- row 11: links to blocked hosts
+
+
+def test_feed_links_to_blocked_addresses_never_reach_a_connection() -> None:
+    with LoopbackServer({"/x": Reply(body=b"<p>secret</p>")}) as victim, LoopbackServer() as srv:
+        port = victim.port
+        links = [
+            f"http://127.0.0.1:{port}/x",
+            f"http://localhost:{port}/x",
+            "http://169.254.169.254/latest/meta-data/",
+            "http://10.0.0.5/",
+            f"http://[::1]:{port}/x",
+            f"http://0x7f000001:{port}/x",
+            f"http://2130706433:{port}/x",
+            "file:///etc/passwd",
+            "gopher://127.0.0.1:70/_x",
+        ]
+        srv.route("/feed.xml", Reply(body=rss(*links), content_type=XML))
+        fetcher = fetcher_for(srv)  # the feed's own server only: the victim is not allowed
+        found = run(Source(id="s", kind="feed", location=srv.url("/feed.xml")), fetcher)
+        outcomes = fetch_batch(fetcher, found.discovered, max_hosts_in_parallel=4, now=now)
+        assert victim.hits() == 0
+    assert len(found.discovered) + len(found.rejected) == len(links)
+    assert {r.reason for r in found.rejected} == {"blocked_address"}
+    assert {o.log.reason for o in outcomes} == {"blocked_address"}
+    assert all(o.log.attempts == 0 for o in outcomes)
+
+
+# ---------------------------------------------------------------- row 15: conditional GET
+
+
+def test_feed_polled_twice_sends_validators_and_finds_nothing_new_on_304() -> None:
+    def conditional(request: Request) -> Reply:
+        if request.headers.get("if-none-match") == '"f1"':
+            return Reply(status=304, content_type=None, headers=(("ETag", '"f1"'),))
+        validators = (("ETag", '"f1"'), ("Last-Modified", "Tue, 10 Mar 2026 08:00:00 GMT"))
+        return Reply(body=rss("/a", "/b"), content_type=XML, headers=validators)
+
+    with LoopbackServer({"/feed.xml": conditional}) as srv:
+        source = Source(id="s", kind="feed", location=srv.url("/feed.xml"))
+        fetcher = fetcher_for(srv)
+        first = run(source, fetcher)
+        entry = first.log[-1]
+        stored = {entry.url: (entry.etag, entry.last_modified)}
+        second = run(source, fetcher, validators=stored)
+        sent = [r.headers for r in srv.requests if r.path == "/feed.xml"][-1]
+    assert len(first.discovered) == 2
+    assert (entry.etag, entry.last_modified) == ('"f1"', "Tue, 10 Mar 2026 08:00:00 GMT")
+    assert sent["if-none-match"] == '"f1"'
+    assert sent["if-modified-since"] == "Tue, 10 Mar 2026 08:00:00 GMT"
+    assert second.discovered == ()
+    assert second.rejected == ()
+    assert second.log[-1].reason == "not_modified"
+    assert second.log[-1].etag == '"f1"'
+
+
+# ---------------------------------------------------------------- row 16: hostile XML
+
+LAUGHS = b"""<?xml version="1.0"?>
+<!DOCTYPE rss [
+ <!ENTITY lol "lol">
+ <!ENTITY lol2 "&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;&lol;">
+ <!ENTITY lol3 "&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;&lol2;">
+ <!ENTITY lol4 "&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;&lol3;">
+ <!ENTITY lol5 "&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;&lol4;">
+ <!ENTITY lol6 "&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;&lol5;">
+ <!ENTITY lol7 "&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;&lol6;">
+ <!ENTITY lol8 "&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;&lol7;">
+ <!ENTITY lol9 "&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;&lol8;">
+]>
+<rss><channel><item><title>&lol9;</title><link>http://ex.org/&lol9;</link></item></channel></rss>
+"""
+
+
+def _external(target: str, root: str = "rss") -> bytes:
+    return (
+        f'<?xml version="1.0"?><!DOCTYPE {root} [<!ENTITY xxe SYSTEM "{target}">]>'
+        f"<{root}><channel><item><title>&xxe;</title><link>http://ex.org/&xxe;</link>"
+        f"</item></channel></{root}>"
+    ).encode()
+
+
+def _parameter(target: str) -> bytes:
+    return (
+        f'<?xml version="1.0"?><!DOCTYPE urlset [<!ENTITY % p SYSTEM "{target}"> %p;]>'
+        "<urlset><url><loc>http://ex.org/1</loc></url></urlset>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    ("kind", "body"),
+    [
+        ("feed", LAUGHS),
+        ("sitemap", LAUGHS.replace(b"rss", b"urlset")),
+        ("feed", _external("file:///etc/passwd")),
+        ("feed", "EXTERNAL"),
+        ("sitemap", "PARAMETER"),
+        ("sitemap", gzipped(LAUGHS)),
+    ],
+    ids=["laughs-feed", "laughs-sitemap", "xxe-file", "xxe-http", "parameter-entity", "gz-laughs"],
+)
+def test_entity_bombs_and_external_entities_are_rejected(kind: Any, body: Any) -> None:
+    with LoopbackServer({"/evil": Reply(body=b"stolen")}) as outside, LoopbackServer() as srv:
+        if body == "EXTERNAL":
+            body = _external(outside.url("/evil"))
+        elif body == "PARAMETER":
+            body = _parameter(outside.url("/evil"))
+        srv.route("/doc.xml", Reply(body=body, content_type=XML))
+        fetcher = fetcher_for(srv, outside)  # even an allowed server must not be contacted
+        tracemalloc.start()
+        try:
+            found = run(Source(id="s", kind=kind, location=srv.url("/doc.xml")), fetcher)
+            _current, peak = tracemalloc.get_traced_memory()
+        finally:
+            tracemalloc.stop()
+        assert outside.hits() == 0
+    assert found.discovered == ()
+    assert [(r.reason, r.stage) for r in found.rejected] == [("unsafe_xml", "discover")]
+    assert peak < 4 << 20
+
+
+def test_an_external_dtd_is_not_loaded() -> None:
+    with LoopbackServer({"/evil.dtd": Reply(body=b"<!ENTITY x 'y'>")}) as outside:
+        body = (
+            f'<?xml version="1.0"?><!DOCTYPE rss SYSTEM "{outside.url("/evil.dtd")}">'
+            "<rss><channel><item><link>http://ex.org/1</link></item></channel></rss>"
+        ).encode()
+        document = parse_document(body)
+        assert outside.hits() == 0
+    assert [e.link for e in document.entries] == ["http://ex.org/1"]
+
+
+def test_gzip_bomb_sitemap_is_cut_at_the_cap() -> None:
+    bomb = gzipped(b"<urlset>" + b" " * (64 << 20) + b"</urlset>")
+    with pytest.raises(DocumentError) as caught:
+        parse_document(bomb, max_bytes=1 << 20)
+    assert caught.value.reason == "too_large"
+
+
+def test_oversized_feed_is_refused_by_the_fetcher() -> None:
+    big = Reply(body=rss("/a", extra="<description>" + "x" * (2 << 20) + "</description>"))
+    with LoopbackServer({"/feed.xml": big}) as srv:
+        found = run(Source(id="s", kind="feed", location=srv.url("/feed.xml")), fetcher_for(srv))
+    assert found.discovered == ()
+    assert found.log[-1].reason == "too_large"
+
+
+# ---------------------------------------------------------------- row 19: arbitrary input
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=3000))
+def test_parser_on_arbitrary_bytes_raises_only_document_errors(data: bytes) -> None:
+    results: list[object] = []
+    for _ in range(2):
+        try:
+            results.append(parse_document(data, max_bytes=1 << 20))
+        except DocumentError as exc:
+            results.append(exc.reason)
+    assert results[0] == results[1]
+
+
+xml_texts = st.lists(
+    st.sampled_from(
+        [
+            "<rss>",
+            "</rss>",
+            "<channel>",
+            "<item>",
+            "</item>",
+            "<link>",
+            "</link>",
+            "<feed>",
+            "<entry>",
+            '<link href="',
+            '"/>',
+            "<urlset>",
+            "<url>",
+            "<loc>",
+            "</loc>",
+            "<sitemapindex>",
+            "<sitemap>",
+            "http://a.b/",
+            "&amp;",
+            "&x;",
+            "<![CDATA[",
+            "]]>",
+            "<!DOCTYPE rss>",
+            "<pubDate>",
+            "</pubDate>",
+            "Tue, 10 Mar 2026",
+            "2026-13-45T99",
+            "<dc:creator>",
+            "<author>",
+            "<name>",
+            "\x00",
+            "é",
+            "<?xml version='1.0'?>",
+        ]
+    ),
+    max_size=40,
+).map("".join)
+
+
+@settings(max_examples=300, deadline=None)
+@given(xml_texts)
+def test_parser_on_xml_like_text_raises_only_document_errors(text: str) -> None:
+    reason = None
+    try:
+        parse_document(text.encode("utf-8"))
+    except DocumentError as exc:
+        reason = exc.reason
+    assert reason in {None, "parse_error", "unsafe_xml", "too_large"}
+
+
+def test_deeply_nested_documents_do_not_recurse_out() -> None:
+    deep = b"<rss><channel>" + b"<div>" * 5000 + b"</div>" * 5000 + b"</channel></rss>"
+    try:
+        outcome: object = parse_document(deep).entries
+    except DocumentError as exc:
+        outcome = exc.reason
+    assert outcome in ((), "parse_error")
+
+
+@given(st.text(max_size=100))
+def test_normalize_url_is_idempotent_or_refuses(text: str) -> None:
+    try:
+        once = normalize_url(text)
+    except ValueError:
+        return
+    assert normalize_url(once) == once
+
+
+urls = st.builds(
+    "{}://{}{}/{}?{}#{}".format,
+    st.sampled_from(["http", "HTTPS", "hTTp"]),
+    st.sampled_from(["Example.COM", "ex.org.", "[::1]", "1.2.3.4", "bücher.de", "a-b.c"]),
+    st.sampled_from(["", ":80", ":443", ":8080", ":0"]),
+    st.text(max_size=30),
+    st.text(max_size=30),
+    st.text(max_size=10),
+)
+
+
+@given(urls)
+def test_normalize_url_is_idempotent_on_url_shaped_input(url: str) -> None:
+    try:
+        once = normalize_url(url)
+    except ValueError:
+        return
+    assert normalize_url(once) == once
+    assert "#" not in once
+
+
+def test_normalize_url_examples() -> None:
+    assert normalize_url("HTTP://Example.COM:80/a b?x=1#top") == "http://example.com/a%20b?x=1"
+    assert normalize_url("https://bücher.de") == "https://xn--bcher-kva.de/"
+    assert normalize_url("../c", base="http://ex.org/a/b/") == "http://ex.org/a/c"
+    with pytest.raises(ValueError, match="http"):
+        normalize_url("mailto:someone@ex.org")
+
+
+@given(st.text(max_size=60))
+def test_parse_date_never_raises(text: str) -> None:
+    value = parse_date(text)
+    assert value is None or value.tzinfo is not None
