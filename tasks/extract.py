@@ -1,0 +1,520 @@
+"""HTML -> Article: decode, parse once with lxml, read metadata, pick the body.
+
+The body comes from, in order of precedence: the source's CSS selectors; trafilatura in
+precision mode over our already-parsed tree (re-run in its default mode when precision mode
+keeps almost nothing); the page's JSON-LD `articleBody`. The chosen text is then filtered with
+what only the DOM knows: paragraphs that are entirely one link (inline "related" headlines,
+link lists) and repeats of the headline or the highlights are dropped. Text-level cleaning
+(boilerplate lines, credit lines, Unicode and whitespace) is `tasks.clean`'s job.
+
+Every page gives an `Article`; pages that are not articles say why in `page_kind`. Input that
+cannot be parsed as HTML at all raises `ExtractionError`, which the flow records as
+`parse_error`.
+"""
+
+from __future__ import annotations
+
+import codecs
+import copy
+import logging
+import re
+from datetime import datetime
+from typing import Any
+
+import charset_normalizer
+import trafilatura
+from cssselect import SelectorError
+from lxml import etree
+from lxml import html as lxml_html
+from lxml.cssselect import CSSSelector
+
+from tasks import metadata
+from tasks.language import detect_language
+from tasks.records import Article, Discovered, Selectors
+
+logger = logging.getLogger(__name__)
+
+PAGE_KINDS = ("article", "index_page", "video_only", "javascript_shell", "error_page")
+MIN_PRECISION_TOKENS = 50  # below this, trafilatura's precision mode is taken to have over-pruned
+
+_WORD = re.compile(r"\w+")
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
+_XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
+_LINK_PREFIX = re.compile(
+    r"^\s*(related|read more|read also|see more|see also|more|also|watch|read|also on [\w.]+"
+    r"|recommended|further reading|lees ook|lire aussi|leia também|mehr zum thema|lesen sie auch)"
+    r"\s*[:|»>-]?\s*",
+    re.I,
+)
+_LINK_LABEL = re.compile(r"\s*\[[A-Z][A-Z ]{1,20}\]\W*$")  # "Headline [VIDEO]|"
+_ERROR_TITLE = re.compile(
+    r"\b(404|410|500|page not found|not found|no encontrada|introuvable|nicht gefunden|"
+    r"internal server error|service unavailable|access denied|an error occurred)\b",
+    re.I,
+)
+_JS_NOTICE = re.compile(
+    r"(enable|activate|turn on)\s+javascript|javascript\s+(is\s+)?(required|disabled)", re.I
+)
+_TITLE_SUFFIX = re.compile(r"\s+[|–—:-]\s+[^|–—:-]{2,40}$")
+# WHATWG decodes these labels with the wider Microsoft code pages.
+_CHARSET_ALIASES = {
+    "iso-8859-1": "cp1252",
+    "latin1": "cp1252",
+    "latin-1": "cp1252",
+    "us-ascii": "cp1252",
+    "ascii": "cp1252",
+    "shift_jis": "cp932",
+    "shift-jis": "cp932",
+    "sjis": "cp932",
+    "x-sjis": "cp932",
+    "windows-31j": "cp932",
+    "gb2312": "gb18030",
+    "gbk": "gb18030",
+    "euc-kr": "cp949",
+}
+_BOMS = (
+    (codecs.BOM_UTF8, "utf-8"),
+    (codecs.BOM_UTF16_LE, "utf-16-le"),
+    (codecs.BOM_UTF16_BE, "utf-16-be"),
+)
+
+
+class ExtractionError(ValueError):
+    """The bytes could not be parsed as an HTML document (flow reason: ``parse_error``)."""
+
+
+def _codec(label: str | None) -> str | None:
+    if not label:
+        return None
+    name = _CHARSET_ALIASES.get(label.strip().lower(), label.strip().lower())
+    try:
+        codecs.lookup(name)
+    except LookupError:
+        return None
+    return name
+
+
+def decode_html(raw: bytes, encoding: str | None = None) -> str:
+    """Decode page bytes to text without mojibake.
+
+    Order: a BOM; strict UTF-8 (valid multi-byte UTF-8 is practically never legacy text, and it
+    covers bytes the fetcher already re-encoded); the fetcher's `encoding`; the `<meta>` charset;
+    charset detection.
+    """
+    for bom, bom_encoding in _BOMS:
+        if raw.startswith(bom):
+            return raw[len(bom) :].decode(bom_encoding, errors="replace")
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    declared = _META_CHARSET.search(raw[:4096])
+    labels = [encoding, declared.group(1).decode("ascii", "replace") if declared else None]
+    for label in labels:
+        name = _codec(label)
+        if name is None or name.replace("-", "").replace("_", "") in ("utf8", "utf16", "utf32"):
+            continue
+        try:
+            return raw.decode(name)
+        except UnicodeDecodeError:
+            logger.debug("Page does not decode as its declared %s", name)
+    best = charset_normalizer.from_bytes(raw[:200_000]).best()
+    detected = best.encoding if best is not None else "cp1252"
+    return raw.decode(detected, errors="replace")
+
+
+def parse_html(raw: bytes, encoding: str | None = None) -> lxml_html.HtmlElement:
+    """Parse page bytes into an lxml tree; `ExtractionError` when there is no document."""
+    text = _XML_DECL.sub("", decode_html(raw, encoding)).replace("\x00", "")
+    if not text.strip():
+        raise ExtractionError("empty document")
+    parser = lxml_html.HTMLParser(huge_tree=False, remove_comments=True)
+    try:
+        root = lxml_html.document_fromstring(text, parser=parser)
+    except (etree.ParserError, ValueError) as exc:
+        raise ExtractionError(f"unparseable HTML: {exc}") from exc
+    if root is None:
+        raise ExtractionError("no document element")
+    return root
+
+
+def _norm(text: str) -> str:
+    return " ".join(_WORD.findall(text)).lower()
+
+
+_CJK = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7a3]")
+
+
+def word_count(text: str) -> int:
+    """Words in `text`; in scripts written without spaces, two characters count as a word."""
+    words = len(_WORD.findall(text))
+    cjk = len(_CJK.findall(text))
+    return words + cjk // 2 if cjk > 20 else words
+
+
+def _select(root: lxml_html.HtmlElement, css: str | None) -> list[Any]:
+    if not css:
+        return []
+    try:
+        return list(CSSSelector(css)(root))
+    except SelectorError:
+        logger.warning("Invalid CSS selector %r", css)
+        return []
+
+
+def _drop(root: lxml_html.HtmlElement, selectors: Selectors | None) -> None:
+    if selectors is None:
+        return
+    for css in selectors.drop:
+        for el in _select(root, css):
+            el.drop_tree()
+
+
+def _letters(text: str) -> int:
+    return sum(1 for ch in text if ch.isalnum())
+
+
+def link_only_texts(root: lxml_html.HtmlElement, wanted: set[str]) -> set[str]:
+    """Those of the `wanted` normalised texts that the page shows as a block made of links.
+
+    A block (paragraph, list item, heading) counts when at least 90% of its letters are inside
+    links, ignoring a "Related:" style prefix and a "[VIDEO]" style label: a related headline,
+    a link list, a navigation item.
+    """
+    found: set[str] = set()
+    for el in _BLOCKS_WITH_LINKS(root):
+        text = el.text_content()
+        if len(text) > 400:
+            continue  # long blocks with links are prose
+        norm_text = _norm(text)
+        if norm_text not in wanted:
+            continue
+        linked = sum(_letters(a.text_content()) for a in el.iter("a"))
+        if linked >= 0.9 * _letters(_LINK_LABEL.sub("", _LINK_PREFIX.sub("", text))):
+            found.add(norm_text)
+    return found
+
+
+def _block_paragraphs(nodes: list[Any]) -> list[str]:
+    """Paragraph texts inside selected nodes: block descendants, or the node's own text."""
+    blocks = ("p", "h2", "h3", "h4", "h5", "h6", "li", "blockquote", "pre")
+    paragraphs: list[str] = []
+    for node in nodes:
+        found = [
+            el for el in node.iter(*blocks) if not any(a.tag in blocks for a in el.iterancestors())
+        ]
+        for el in found or [node]:
+            text = " ".join(el.text_content().split())
+            if text:
+                paragraphs.append(text)
+    return paragraphs
+
+
+def _trafilatura_text(root: lxml_html.HtmlElement, url: str, *, precision: bool) -> str:
+    # trafilatura prunes the tree it is given: hand it a copy of ours instead of re-parsing.
+    text = trafilatura.extract(
+        copy.deepcopy(root),
+        url=url or None,
+        favor_precision=precision,
+        include_comments=False,
+        include_tables=True,
+        deduplicate=False,
+    )
+    return text or ""
+
+
+def body_paragraphs(
+    root: lxml_html.HtmlElement,
+    url: str,
+    selectors: Selectors | None,
+    jsonld_body: str | None,
+) -> tuple[list[str], str]:
+    """The body's paragraphs before DOM filtering, and the method that produced them."""
+    if selectors is not None and selectors.body:
+        nodes = _select(root, selectors.body)
+        if nodes:
+            return _block_paragraphs(nodes), "selector"
+    text = _trafilatura_text(root, url, precision=True)
+    method = "trafilatura_precision"
+    if word_count(text) < MIN_PRECISION_TOKENS:
+        fallback = _trafilatura_text(root, url, precision=False)
+        if word_count(fallback) > word_count(text):
+            text, method = fallback, "trafilatura"
+    if (
+        word_count(text) < MIN_PRECISION_TOKENS
+        and jsonld_body
+        and word_count(jsonld_body) > word_count(text)
+    ):
+        return [p for p in (line.strip() for line in jsonld_body.splitlines()) if p], "jsonld"
+    return [p for p in (line.strip() for line in text.splitlines()) if p], method
+
+
+def filter_paragraphs(
+    paragraphs: list[str], link_only: set[str], headlines: set[str], highlights: set[str]
+) -> list[str]:
+    """Drop link-only paragraphs anywhere and headline/highlight repeats near the top."""
+    kept: list[str] = []
+    for index, paragraph in enumerate(paragraphs):
+        norm_text = _norm(paragraph.lstrip("-•* "))
+        if not norm_text:
+            continue
+        if norm_text in link_only:
+            continue
+        if norm_text in highlights:
+            continue
+        near_top = len(kept) < 3 and index < 6
+        if near_top and (
+            norm_text in headlines or any(len(norm_text) > 20 and norm_text in h for h in headlines)
+        ):
+            continue
+        kept.append(paragraph)
+    return kept
+
+
+def _title(
+    root: lxml_html.HtmlElement,
+    selectors: Selectors | None,
+    article_ld: dict[str, Any] | None,
+    meta: dict[str, str],
+) -> tuple[str | None, str | None]:
+    if selectors is not None and selectors.title:
+        nodes = _select(root, selectors.title)
+        if nodes:
+            return metadata.first_text(nodes[0].text_content()), "selector"
+    if article_ld is not None:
+        headline = metadata.text_of(article_ld.get("headline"))
+        if headline:
+            return headline, "jsonld"
+    if meta.get("og:title"):
+        return meta["og:title"], "meta"
+    h1 = root.find(".//h1")
+    if h1 is not None and h1.text_content().strip():
+        return " ".join(h1.text_content().split()), "h1"
+    title = root.find(".//title")
+    if title is not None and title.text_content().strip():
+        return _TITLE_SUFFIX.sub("", " ".join(title.text_content().split())), "title_tag"
+    return None, None
+
+
+def _headlines(root: lxml_html.HtmlElement, title: str | None, meta: dict[str, str]) -> set[str]:
+    found = {_norm(t) for t in (title, meta.get("og:title"), meta.get("twitter:title")) if t}
+    for el in root.iter("h1", "title"):
+        found.add(_norm(el.text_content()))
+    found.discard("")
+    return found
+
+
+_HIGHLIGHT_CONTAINERS = etree.XPath(
+    '(//ul | //ol | //div | //section | //aside)[contains(@class, "highlights")'
+    ' or contains(@class, "key-points") or contains(@class, "keypoints")'
+    ' or contains(@class, "summary-list") or contains(@class, "takeaways")][1]'
+)
+_BLOCKS_WITH_LINKS = etree.XPath(
+    "//p[.//a] | //li[.//a] | //h2[.//a] | //h3[.//a] | //h4[.//a] | //h5[.//a] | //h6[.//a]"
+    " | //dt[.//a] | //dd[.//a]"
+)
+
+
+def _highlights(root: lxml_html.HtmlElement) -> tuple[str, ...]:
+    """Bullet points a page shows above the story ("story highlights", "key points")."""
+    containers = _HIGHLIGHT_CONTAINERS(root)
+    items: list[str] = []
+    for container in containers[:1]:
+        for li in container.iter("li"):
+            text = " ".join(li.text_content().split())
+            if text and text not in items:
+                items.append(text)
+    return tuple(items)
+
+
+def _people_from_selector(
+    root: lxml_html.HtmlElement, selectors: Selectors | None, orgs: set[str]
+) -> tuple[str, ...]:
+    if selectors is None or not selectors.authors:
+        return ()
+    return metadata.clean_people(
+        [el.text_content() for el in _select(root, selectors.authors)], orgs
+    )
+
+
+def _published_from_selector(
+    root: lxml_html.HtmlElement, selectors: Selectors | None, fetched_at: datetime
+) -> metadata.DatedValue | None:
+    if selectors is None or not selectors.published:
+        return None
+    for el in _select(root, selectors.published):
+        value = metadata.parse_date(el.get("datetime") or el.get("content") or el.text_content())
+        if value is not None and value <= fetched_at:
+            return metadata.DatedValue(value, "time_element" if el.tag == "time" else "meta")
+    return None
+
+
+def linked_headlines(root: lxml_html.HtmlElement) -> int:
+    """Headings that are links to other pages: the teasers of a section front or list."""
+    count = 0
+    for heading in root.iter("h2", "h3", "h4"):
+        text = _norm(heading.text_content())
+        if len(text.split()) < 3:
+            continue
+        in_link = any(a.tag == "a" for _, a in zip(range(3), heading.iterancestors(), strict=False))
+        if in_link or " ".join(_norm(a.text_content()) for a in heading.iter("a")) == text:
+            count += 1
+    return count
+
+
+def page_kind(
+    root: lxml_html.HtmlElement,
+    body_words: int,
+    title: str | None,
+    meta: dict[str, str],
+    objects: list[dict[str, Any]],
+    article_ld: dict[str, Any] | None,
+) -> str:
+    """`article`, or why the page is not one."""
+    h1 = root.find(".//h1")
+    heading = " ".join(filter(None, [title, h1.text_content() if h1 is not None else None]))
+    if body_words < 150 and heading and _ERROR_TITLE.search(heading):
+        return "error_page"
+    body_el = root.find("body")
+    if body_words < 30:
+        page_words = word_count(body_el.text_content()) if body_el is not None else 0
+        noscript = " ".join(n.text_content() for n in root.iter("noscript"))
+        scripts = sum(1 for _ in root.iter("script"))
+        if _JS_NOTICE.search(noscript) or (page_words < 40 and scripts > 0):
+            return "javascript_shell"
+    kinds = {k for o in objects for k in metadata.types_of(o)}
+    og_type = (meta.get("og:type") or "").lower()
+    has_player = root.find(".//video") is not None or any(
+        re.search(r"youtube|vimeo|dailymotion|jwplayer|brightcove", f.get("src") or "")
+        for f in root.iter("iframe")
+    )
+    if body_words < 80 and (
+        og_type.startswith("video") or ("videoobject" in kinds and article_ld is None) or has_player
+    ):
+        return "video_only"
+    if article_ld is None and (kinds & metadata.LISTING_TYPES) and body_words < 300:
+        return "index_page"
+    article_markup = (
+        article_ld is not None or og_type == "article" or "article:published_time" in meta
+    )
+    if not article_markup:
+        teasers = linked_headlines(root)
+        if teasers >= 4 or (teasers >= 1 and og_type == "website" and body_words < 150):
+            return "index_page"
+    if body_words < 30:
+        links = sum(1 for _ in root.iter("a"))
+        return "index_page" if links >= 10 else "error_page"
+    return "article"
+
+
+def extract_article(
+    html: bytes,
+    url: str,
+    *,
+    fetched_at: datetime,
+    final_url: str | None = None,
+    selectors: Selectors | None = None,
+    discovered: Discovered | None = None,
+    source_id: str = "",
+    raw_record_id: str | None = None,
+    encoding: str | None = None,
+) -> Article:
+    """Extract one page. Pure: the same bytes and arguments give the same Article.
+
+    `encoding` is the fetcher's charset for the bytes, used when they are not UTF-8.
+    Raises `ExtractionError` when the bytes hold no HTML document at all.
+    """
+    base = final_url or url
+    root = parse_html(html, encoding)
+    _drop(root, selectors)
+    objects = metadata.jsonld_objects(root)
+    article_ld = metadata.main_jsonld(objects)
+    meta = metadata.meta_map(root)
+    provenance: list[tuple[str, str]] = []
+
+    site_name = metadata.site_name(objects, article_ld, meta)
+    title, title_method = _title(root, selectors, article_ld, meta)
+    if title is None and discovered is not None and discovered.title:
+        title, title_method = discovered.title, "feed"
+    if title_method:
+        provenance.append(("title", title_method))
+
+    highlights = _highlights(root)
+    jsonld_body = article_ld.get("articleBody") if article_ld else None
+    paragraphs, body_method = body_paragraphs(
+        root, url, selectors, jsonld_body if isinstance(jsonld_body, str) else None
+    )
+    paragraphs = filter_paragraphs(
+        paragraphs,
+        link_only_texts(root, {_norm(p.lstrip("-•* ")) for p in paragraphs}),
+        _headlines(root, title, meta),
+        {_norm(h) for h in highlights},
+    )
+    body = "\n\n".join(paragraphs)
+    provenance.append(("body", body_method))
+
+    publisher = metadata.text_of(article_ld.get("publisher")) if article_ld else None
+    orgs = {n for n in (site_name, publisher, metadata.domain_label(base)) if n}
+    people = _people_from_selector(root, selectors, orgs)
+    people_method = "selector" if people else None
+    if not people:
+        people, people_method = metadata.authors(root, article_ld, meta, orgs)
+    if not people and discovered is not None and discovered.authors:
+        people, people_method = metadata.clean_people(list(discovered.authors), orgs), "feed"
+    if people and people_method:
+        provenance.append(("authors", people_method))
+
+    published = _published_from_selector(root, selectors, fetched_at) or metadata.published_date(
+        root, article_ld, meta, base, fetched_at
+    )
+    if published is None and discovered is not None:
+        published = metadata.feed_date(discovered.published_at, fetched_at)
+    modified = metadata.modified_date(article_ld, meta, fetched_at)
+    if modified is None and discovered is not None:
+        modified = metadata.feed_date(discovered.modified_at, fetched_at)
+    if published is not None:
+        provenance.append(("published_at", published.source))
+    if modified is not None:
+        provenance.append(("modified_at", modified.source))
+
+    lead = metadata.first_text(
+        meta.get("description"),
+        meta.get("og:description"),
+        metadata.text_of(article_ld.get("description")) if article_ld else None,
+    )
+    html_el = root if root.tag == "html" else root.find(".//html")
+    language = detect_language(
+        body or lead or "",
+        html_el.get("lang") if html_el is not None else None,
+        meta.get("content-language"),
+        meta.get("og:locale"),
+        metadata.text_of(article_ld.get("inLanguage")) if article_ld else None,
+    )
+    kind = page_kind(root, word_count(body), title, meta, objects, article_ld)
+    canonical = metadata.canonical_url(root, meta, base) or base
+
+    return Article(
+        source_id=source_id or (discovered.source_id if discovered else ""),
+        url=url,
+        final_url=base,
+        canonical_url=canonical,
+        title=title,
+        body=body,
+        fetched_at=fetched_at,
+        authors=people,
+        published_at=published.value if published else None,
+        published_source=published.source if published else None,
+        modified_at=modified.value if modified else None,
+        modified_source=modified.source if modified else None,
+        lead=lead,
+        highlights=highlights,
+        section=metadata.section(article_ld, meta),
+        language=language,
+        site_name=site_name,
+        image_url=metadata.image_url(article_ld, meta, base),
+        credit_lines=(),
+        paywalled=metadata.is_paywalled(root, article_ld, meta),
+        page_kind=kind,
+        provenance=tuple(provenance),
+        raw_record_id=raw_record_id,
+    )

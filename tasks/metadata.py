@@ -1,0 +1,485 @@
+"""Metadata of an article page read from a parsed lxml tree: JSON-LD, meta tags, markup, URL.
+
+Plain functions over an `lxml.html` tree; nothing here fetches or reads the clock. Dates come
+back timezone-aware in UTC together with the source they were read from.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+from typing import Any
+from urllib.parse import urljoin, urlsplit
+
+from lxml import etree
+from lxml import html as lxml_html
+
+logger = logging.getLogger(__name__)
+
+ARTICLE_TYPES = frozenset(
+    {
+        "article",
+        "newsarticle",
+        "reportagenewsarticle",
+        "analysisnewsarticle",
+        "opinionnewsarticle",
+        "backgroundnewsarticle",
+        "blogposting",
+        "socialmediaposting",
+        "liveblogposting",
+        "techarticle",
+        "scholarlyarticle",
+        "report",
+        "reviewnewsarticle",
+        "review",
+        "webpage",
+    }
+)
+LISTING_TYPES = frozenset({"collectionpage", "itemlist", "searchresultspage", "profilepage"})
+_URL_DATE = re.compile(
+    r"/((?:19|20)\d{2})[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(?:/|[-_]|$)"
+)
+_URL_DATE_COMPACT = re.compile(
+    r"/((?:19|20)\d{2})(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?:/|[-_.]|$)"
+)
+_BY_PREFIX = re.compile(
+    r"^\s*(?:(?:written|words|story|text|reported)\s+)?by[:\s]+|^\s*(?:von|par|por|di|door)\s+",
+    re.I,
+)
+_NAME_PARTICLES = frozenset(
+    {"van", "von", "der", "den", "de", "da", "del", "della", "di", "du", "la", "le", "bin", "ibn"}
+    | {"al", "el", "y", "dos", "das", "ten", "ter", "zu", "af", "av"}
+)
+# Conjunctions are matched in lower case only: "Bruce Y. Lee" is one person.
+_AUTHOR_SPLIT = re.compile(
+    r"\s*(?:,|;|&|\||/|\s(?:and|And|AND|und|et|y|e|och|og|en)\s|(?<=[a-z]{2})\.\s(?=[A-Z]))\s*"
+)
+_WEEKDAYS = r"(?:monday|tuesday|wednesday|thursday|friday|saturday|sunday)"
+_MONTHS = (
+    r"(?:jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?"
+    r"|sep(?:t(?:ember)?)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?)"
+)
+# Where a byline's names end: a date, a time, "updated", a separator, a weekday (even glued on).
+_BYLINE_END = re.compile(
+    rf"\s[|·•–—-]\s|\bupdated\b|\bpublished\b|\bposted\b|\d|{_WEEKDAYS}|\b{_MONTHS}\.?\s+\d",
+    re.I,
+)
+_NOT_A_PERSON = re.compile(
+    r"\b(staff|editors?|editorial|desk|team|news|press|agency|agencies|reuters|associated press"
+    r"|afp|newsroom|correspondents?|media|online|admin|contributors?|writers?|reporters?"
+    r"|sports?|international|guest|by|and|group|magazine|blog|daily|times|journal)\b",
+    re.I,
+)
+
+
+_AUTHOR_MARKUP = etree.XPath('//*[@rel="author"] | //*[@itemprop="author"]')
+_BYLINE_MARKUP = etree.XPath(
+    '//*[contains(@class, "byline") or contains(@class, "Byline")'
+    ' or contains(@class, "author-name") or contains(@class, "author__name")]'
+)
+_PAYWALL_MARKUP = etree.XPath('(//*[contains(@class, "paywall") or contains(@id, "paywall")])[1]')
+
+
+@dataclass(frozen=True, slots=True)
+class DatedValue:
+    value: datetime
+    source: str  # jsonld | meta | time_element | url | feed
+
+
+def text_of(value: Any) -> str | None:
+    """The text of a JSON-LD value: a string, the first of a list, or an object's name.
+
+    HTML entities that some CMSs leave in JSON-LD strings are decoded.
+    """
+    for _ in range(20):  # bounded: JSON-LD from strangers may nest absurdly
+        if isinstance(value, str):
+            cleaned = " ".join(html.unescape(value).split())
+            return cleaned or None
+        if isinstance(value, list) and value:
+            value = value[0]
+        elif isinstance(value, dict):
+            value = value.get("name") or value.get("@value")
+        else:
+            return None
+    return None
+
+
+def jsonld_objects(root: lxml_html.HtmlElement) -> list[dict[str, Any]]:
+    """Every JSON object in the page's `application/ld+json` scripts, `@graph`s flattened."""
+    found: list[dict[str, Any]] = []
+    for script in root.iter("script"):
+        if (script.get("type") or "").strip().lower() != "application/ld+json":
+            continue
+        raw = (script.text or "").strip()
+        if not raw:
+            continue
+        try:
+            data = json.loads(raw)
+        except (ValueError, RecursionError):
+            # Trailing commas, raw newlines in strings, or absurd nesting: skip the block.
+            logger.debug("Unparseable JSON-LD block of %s characters", len(raw))
+            continue
+        stack: list[Any] = [data]
+        while stack:  # iterative: JSON-LD from strangers may nest deeply
+            item = stack.pop()
+            if isinstance(item, list):
+                stack.extend(reversed(item))
+            elif isinstance(item, dict):
+                found.append(item)
+                graph = item.get("@graph")
+                if isinstance(graph, list):
+                    stack.extend(reversed(graph))
+    return found
+
+
+def types_of(obj: dict[str, Any]) -> set[str]:
+    kind = obj.get("@type")
+    kinds = kind if isinstance(kind, list) else [kind]
+    return {k.lower() for k in kinds if isinstance(k, str)}
+
+
+def main_jsonld(objects: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The JSON-LD object describing the article itself, if any."""
+    best: dict[str, Any] | None = None
+    for obj in objects:
+        kinds = types_of(obj)
+        if kinds & (ARTICLE_TYPES - {"webpage"}):
+            return obj
+        if "webpage" in kinds and best is None and ("datePublished" in obj or "author" in obj):
+            best = obj
+    return best
+
+
+def meta_map(root: lxml_html.HtmlElement) -> dict[str, str]:
+    """`<meta>` contents keyed by lower-cased name/property/itemprop; the first one wins."""
+    found: dict[str, str] = {}
+    for meta in root.iter("meta"):
+        key = (
+            meta.get("property")
+            or meta.get("name")
+            or meta.get("itemprop")
+            or meta.get("http-equiv")
+        )
+        content = meta.get("content")
+        if key and content and content.strip():
+            found.setdefault(key.strip().lower(), " ".join(content.split()))
+    return found
+
+
+def parse_date(value: str | None) -> datetime | None:
+    """An ISO 8601 or RFC 2822 date as an aware UTC datetime; naive values are taken as UTC."""
+    if not value:
+        return None
+    text = value.strip()
+    parsed: datetime | None = None
+    iso = (
+        text.replace("Z", "+00:00").replace(" ", "T", 1)
+        if re.match(r"^\d{4}-\d{2}-\d{2}", text)
+        else None
+    )
+    if iso:
+        iso = re.sub(r"(\.\d{6})\d+", r"\1", iso)  # fromisoformat takes at most microseconds
+        iso = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", iso)
+        try:
+            parsed = datetime.fromisoformat(iso)
+        except ValueError:
+            try:
+                parsed = datetime.fromisoformat(iso[:10])
+            except ValueError:
+                parsed = None
+    if parsed is None:
+        try:
+            parsed = parsedate_to_datetime(text)
+        except (TypeError, ValueError, IndexError):
+            return None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    return parsed.astimezone(UTC)
+
+
+EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)  # older "dates" are placeholders such as 0001-01-01
+
+
+def _not_future(value: datetime | None, fetched_at: datetime) -> datetime | None:
+    """The date if it is plausible: not after the fetch, not a placeholder."""
+    if value is None or value > fetched_at or value < EARLIEST:
+        return None
+    return value
+
+
+def published_date(
+    root: lxml_html.HtmlElement,
+    article_ld: dict[str, Any] | None,
+    meta: dict[str, str],
+    url: str,
+    fetched_at: datetime,
+) -> DatedValue | None:
+    """The publication date, trying JSON-LD, meta tags, `<time>`, then the URL path."""
+    if article_ld is not None:
+        value = _not_future(parse_date(text_of(article_ld.get("datePublished"))), fetched_at)
+        if value is None:
+            value = _not_future(parse_date(text_of(article_ld.get("dateCreated"))), fetched_at)
+        if value is not None:
+            return DatedValue(value, "jsonld")
+    for key in (
+        "article:published_time",
+        "og:article:published_time",
+        "datepublished",
+        "pubdate",
+        "publishdate",
+        "publish-date",
+        "date",
+        "dc.date",
+        "dc.date.issued",
+        "dcterms.created",
+        "sailthru.date",
+        "parsely-pub-date",
+    ):
+        value = _not_future(parse_date(meta.get(key)), fetched_at)
+        if value is not None:
+            return DatedValue(value, "meta")
+    for time_el in root.iter("time"):
+        value = _not_future(parse_date(time_el.get("datetime") or time_el.text), fetched_at)
+        if value is not None:
+            return DatedValue(value, "time_element")
+    return url_date(url, fetched_at)
+
+
+def feed_date(value: datetime | None, fetched_at: datetime) -> DatedValue | None:
+    """A date the feed gave for the URL, as UTC (naive taken as UTC), if plausible."""
+    if value is None:
+        return None
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    checked = _not_future(aware.astimezone(UTC), fetched_at)
+    return DatedValue(checked, "feed") if checked else None
+
+
+def url_date(url: str, fetched_at: datetime) -> DatedValue | None:
+    path = urlsplit(url).path
+    match = _URL_DATE.search(path) or _URL_DATE_COMPACT.search(path)
+    if not match:
+        return None
+    try:
+        day = datetime(int(match[1]), int(match[2]), int(match[3]), tzinfo=UTC)
+    except ValueError:
+        return None
+    value = _not_future(day, fetched_at)
+    return DatedValue(value, "url") if value else None
+
+
+def modified_date(
+    article_ld: dict[str, Any] | None, meta: dict[str, str], fetched_at: datetime
+) -> DatedValue | None:
+    if article_ld is not None:
+        value = _not_future(parse_date(text_of(article_ld.get("dateModified"))), fetched_at)
+        if value is not None:
+            return DatedValue(value, "jsonld")
+    for key in (
+        "article:modified_time",
+        "og:updated_time",
+        "datemodified",
+        "last-modified",
+        "dcterms.modified",
+    ):
+        value = _not_future(parse_date(meta.get(key)), fetched_at)
+        if value is not None:
+            return DatedValue(value, "meta")
+    return None
+
+
+def _ld_people(value: Any) -> Iterator[str]:
+    items = value if isinstance(value, list) else [value]
+    for item in items:
+        if isinstance(item, str):
+            yield item
+        elif isinstance(item, dict):
+            if types_of(item) & {"organization", "newsmediaorganization", "corporation"}:
+                continue
+            name = text_of(item.get("name"))
+            if name:
+                yield name
+
+
+def split_people(text: str) -> list[str]:
+    """ "By Jane Doe and John Roe, Monday 18 Nov" -> ["Jane Doe", "John Roe"]."""
+    text = _BY_PREFIX.sub("", " ".join(text.split()))
+    text = _BYLINE_END.split(text, maxsplit=1)[0]
+    parts = _AUTHOR_SPLIT.split(text)
+    return [p.strip(" .,:") for p in parts if p and p.strip(" .,:")]
+
+
+def _compact(text: str) -> str:
+    return "".join(ch for ch in text.lower() if ch.isalnum())
+
+
+def _org_words(organisations: set[str]) -> tuple[set[str], set[str]]:
+    compact = {_compact(o) for o in organisations} - {""}
+    words = {
+        w
+        for o in organisations
+        for w in re.findall(r"\w+", o.lower())
+        if len(w) >= 4 and w not in {"the", "news", "daily", "times", "post", "blog", "online"}
+    }
+    return {c for c in compact if len(c) >= 3}, words
+
+
+def _strip_org_suffix(name: str, compact_orgs: set[str]) -> str:
+    """ "Kevin McCoy USA TODAY" -> "Kevin McCoy" when "usatoday" names the publisher."""
+    words = name.split()
+    for k in (3, 2, 1):
+        if len(words) > k and _compact(" ".join(words[-k:])) in compact_orgs:
+            return " ".join(words[:-k])
+    return name
+
+
+def _is_person(
+    name: str, compact_orgs: set[str], org_words: set[str], single_word_ok: bool
+) -> bool:
+    if not name or "://" in name or "@" in name or len(name) > 60:
+        return False
+    compact = _compact(name)
+    if not compact or any(o in compact or compact in o for o in compact_orgs):
+        return False
+    if _NOT_A_PERSON.search(name) or set(re.findall(r"\w+", name.lower())) & org_words:
+        return False
+    words = name.split()
+    if len(words) > 5 or (len(words) == 1 and not single_word_ok):
+        return False
+    if len(words) == 1 and words[0].isupper() and len(words[0]) <= 8:
+        return False  # "PTI", "RDN": agencies and credentials
+    # "reporter covering politics" is a sentence, not a name.
+    return all(w[0].isupper() or w.lower() in _NAME_PARTICLES for w in words if w[0].isalpha())
+
+
+def clean_people(
+    names: list[str], organisations: set[str], *, single_word_ok: bool = False
+) -> tuple[str, ...]:
+    """People only: no URLs, handles, publishers, desks or credentials; first-seen order.
+
+    `organisations` holds the site, the publisher and the URL's domain label; a name that is one
+    of them, or ends with one ("Kevin McCoy USA TODAY"), is dropped or trimmed.
+    """
+    compact_orgs, org_words = _org_words({o for o in organisations if o})
+    kept: list[str] = []
+    for raw in names:
+        for part in split_people(raw):
+            name = _strip_org_suffix(" ".join(part.split()), compact_orgs)
+            if _is_person(name, compact_orgs, org_words, single_word_ok) and name not in kept:
+                kept.append(name)
+    return tuple(kept)
+
+
+def authors(
+    root: lxml_html.HtmlElement,
+    article_ld: dict[str, Any] | None,
+    meta: dict[str, str],
+    orgs: set[str],
+) -> tuple[tuple[str, ...], str | None]:
+    """People credited as authors, with the method that found them."""
+    if article_ld is not None and article_ld.get("author"):
+        people = clean_people(list(_ld_people(article_ld.get("author"))), orgs, single_word_ok=True)
+        if people:
+            return people, "jsonld"
+    for key in ("author", "article:author", "dc.creator", "parsely-author", "sailthru.author"):
+        if key in meta:
+            people = clean_people([meta[key]], orgs)
+            if people:
+                return people, "meta"
+    # Explicit author markup first; a whole byline only when there is none.
+    for query in (_AUTHOR_MARKUP, _BYLINE_MARKUP):
+        for el in query(root):
+            # The first byline that names people; later ones belong to teasers and comments.
+            people = clean_people([el.text_content()], orgs)
+            if people:
+                return people, "markup"
+    return (), None
+
+
+def first_text(*values: str | None) -> str | None:
+    for value in values:
+        if value and value.strip():
+            return " ".join(value.split())
+    return None
+
+
+def domain_label(url: str) -> str | None:
+    """A host's distinctive label: "www.usatoday.com" -> "usatoday", "news.bbc.co.uk" -> "bbc"."""
+    labels = [label for label in (urlsplit(url).hostname or "").split(".") if label]
+    while len(labels) > 1 and len(labels[-1]) <= 3:
+        labels.pop()  # "com", "co", "uk", "org"
+    return labels[-1] if labels else None
+
+
+def absolute(url: str | None, base: str) -> str | None:
+    if not url or not url.strip():
+        return None
+    joined = urljoin(base, url.strip())
+    return joined if urlsplit(joined).scheme in ("http", "https") else None
+
+
+def canonical_url(root: lxml_html.HtmlElement, meta: dict[str, str], base: str) -> str | None:
+    for link in root.iter("link"):
+        if "canonical" in (link.get("rel") or "").lower().split():
+            found = absolute(link.get("href"), base)
+            if found:
+                return found
+    return absolute(meta.get("og:url"), base)
+
+
+def image_url(article_ld: dict[str, Any] | None, meta: dict[str, str], base: str) -> str | None:
+    candidate = meta.get("og:image") or meta.get("twitter:image")
+    if candidate is None and article_ld is not None:
+        image = article_ld.get("image")
+        if isinstance(image, list) and image:
+            image = image[0]
+        candidate = (
+            image.get("url")
+            if isinstance(image, dict)
+            else image
+            if isinstance(image, str)
+            else None
+        )
+    return absolute(candidate, base)
+
+
+def site_name(
+    objects: list[dict[str, Any]], article_ld: dict[str, Any] | None, meta: dict[str, str]
+) -> str | None:
+    publisher = article_ld.get("publisher") if article_ld else None
+    return first_text(
+        meta.get("og:site_name"),
+        text_of(publisher) if publisher else None,
+        meta.get("application-name"),
+        next(
+            (text_of(o.get("name")) for o in objects if types_of(o) & {"newsmediaorganization"}),
+            None,
+        ),
+    )
+
+
+def section(article_ld: dict[str, Any] | None, meta: dict[str, str]) -> str | None:
+    return first_text(
+        text_of(article_ld.get("articleSection")) if article_ld else None,
+        meta.get("article:section"),
+        meta.get("section"),
+        meta.get("parsely-section"),
+    )
+
+
+def is_paywalled(
+    root: lxml_html.HtmlElement, article_ld: dict[str, Any] | None, meta: dict[str, str]
+) -> bool:
+    if article_ld is not None:
+        free = article_ld.get("isAccessibleForFree")
+        if free is False or (isinstance(free, str) and free.strip().lower() == "false"):
+            return True
+    tier = (meta.get("article:content_tier") or "").lower()
+    if tier in {"locked", "metered"}:
+        return True
+    return bool(_PAYWALL_MARKUP(root))

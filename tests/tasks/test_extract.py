@@ -1,0 +1,340 @@
+"""Extraction: golden pages, charsets, date and author rules, hostile input."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from tasks.clean import clean_article
+from tasks.extract import ExtractionError, decode_html, extract_article
+from tasks.records import Article, Discovered, Selectors
+
+TESTS = Path(__file__).resolve().parents[1]
+PAGES = TESTS / "fixtures" / "pages"
+FETCHED_AT = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
+PAGE_KINDS = {"article", "index_page", "video_only", "javascript_shell", "error_page"}
+
+BODY = "".join(
+    f"<p>Paragraph {n} of the story says something long enough to count as article text, "
+    f"with names, places and a few numbers like {n * 7} to make it look real.</p>"
+    for n in range(1, 7)
+)
+
+
+def _load_regen() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("regen_golden", TESTS / "regen_golden.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+regen = _load_regen()
+
+
+def page(head: str = "", body: str = BODY, charset: str = "utf-8") -> bytes:
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="{charset}">{head}</head>'
+        f"<body><nav><a href='/'>Home</a></nav><article><h1>Headline</h1>{body}</article>"
+        f"<footer>© Example</footer></body></html>"
+    ).encode()
+
+
+def extract(html: bytes, url: str = "https://news.example/story", **kwargs: object) -> Article:
+    return extract_article(html, url, fetched_at=FETCHED_AT, **kwargs)  # type: ignore[arg-type]
+
+
+# ------------------------------------------------------------------ golden pages
+
+
+@pytest.mark.parametrize("name", sorted(p.stem for p in PAGES.glob("*.json")))
+def test_golden_page_extracts_as_recorded(name: str) -> None:
+    golden = json.loads((PAGES / f"{name}.json").read_text(encoding="utf-8"))
+    article = regen.run_case((PAGES / f"{name}.html").read_bytes(), golden["input"])
+    assert regen.article_to_json(article) == golden["expected"]
+
+
+def test_every_golden_page_has_a_case_and_a_json() -> None:
+    htmls = {p.stem for p in PAGES.glob("*.html")}
+    jsons = {p.stem for p in PAGES.glob("*.json")}
+    assert htmls == jsons == set(regen.CASES)
+
+
+def test_golden_pages_cover_every_date_source_and_page_kind() -> None:
+    expected = [json.loads(p.read_text(encoding="utf-8"))["expected"] for p in PAGES.glob("*.json")]
+    assert {e["published_source"] for e in expected} >= {
+        "jsonld",
+        "meta",
+        "time_element",
+        "url",
+        "feed",
+    }
+    assert {e["page_kind"] for e in expected} == PAGE_KINDS
+
+
+def test_seed_style_page_keeps_story_and_moves_extras_out_of_body() -> None:
+    golden = json.loads((PAGES / "seed_style_article.json").read_text(encoding="utf-8"))
+    article = regen.run_case((PAGES / "seed_style_article.html").read_bytes(), golden["input"])
+    assert (
+        article.title
+        == "Russia’s Putin accepts North Korea’s visit invitation after talks with Kim"
+    )
+    assert "What Russia’s purchase of North Korean arms" not in article.body
+    assert "Additional reporting by Reuters" not in article.body
+    assert article.credit_lines == ("Additional reporting by Reuters",)
+    assert len(article.highlights) == 2
+    assert not any(h in article.body for h in article.highlights)
+    assert article.body.startswith("He is also due to oversee a display of Russian warships")
+    assert article.body.endswith("He also praised the “heroic” Russian army.")
+    assert article.authors == ("Mei Lin Tan",)
+    assert "The Harbour Post" not in article.authors
+    assert article.canonical_url == (
+        "https://harbourpost.example/world/asia/putin-accepts-north-korea-invitation"
+    )
+    assert "Typhoon brings record rain" not in article.body
+    assert "cookies" not in article.body
+
+
+# ------------------------------------------------------------------ charsets
+
+
+def test_windows_1252_page_decodes_by_meta_without_mojibake() -> None:
+    article = extract((PAGES / "meta_date_windows1252.html").read_bytes())
+    assert article.title == "Café owners brace for “hard winter” as energy bills rise"
+    assert "Amélie Roux" in article.body
+    assert "Ã" not in article.body
+
+
+def test_shift_jis_page_decodes_by_meta() -> None:
+    article = extract((PAGES / "time_element_shift_jis.html").read_bytes())
+    assert article.title == "港町の朝市、三年ぶりに再開"
+    assert article.language == "ja"
+
+
+def test_utf8_bom_is_stripped_and_decoded() -> None:
+    raw = b"\xef\xbb\xbf" + page(charset="windows-1252").replace(
+        b"Headline", "Ünïcode “title”".encode()
+    )
+    assert decode_html(raw).startswith("<!DOCTYPE html>")
+    assert "Ünïcode “title”" in decode_html(raw)
+
+
+def test_utf8_bytes_with_stale_legacy_meta_charset_are_read_as_utf8() -> None:
+    raw = page(charset="Shift_JIS").replace(b"Headline", "Zürich’s “café”".encode())
+    assert "Zürich’s “café”" in decode_html(raw)
+
+
+def test_utf8_page_without_declared_charset() -> None:
+    raw = page().replace(b'<meta charset="utf-8">', b"").replace(b"Headline", "Ærø".encode())
+    assert "Ærø" in decode_html(raw)
+
+
+def test_fetcher_encoding_is_used_for_legacy_bytes_without_meta() -> None:
+    raw = "<html><body><p>Größe – naïve</p></body></html>".encode("cp1252")
+    assert "Größe – naïve" in decode_html(raw, "windows-1252")
+
+
+# ------------------------------------------------------------------ dates
+
+
+def test_future_jsonld_date_is_ignored_for_the_next_source() -> None:
+    head = (
+        '<script type="application/ld+json">{"@type": "NewsArticle", '
+        '"datePublished": "2031-01-01T00:00:00Z"}</script>'
+        '<meta property="article:published_time" content="2024-05-01T08:00:00+02:00">'
+    )
+    article = extract(page(head))
+    assert article.published_at == datetime(2024, 5, 1, 6, 0, tzinfo=UTC)
+    assert article.published_source == "meta"
+
+
+def test_dates_are_utc_and_never_after_fetch_time() -> None:
+    body = '<time datetime="2024-07-01T00:00:00Z">July</time>' + BODY
+    article = extract(page(body=body), url="https://news.example/2024/05/30/story")
+    assert article.published_source == "url"
+    assert article.published_at == datetime(2024, 5, 30, tzinfo=UTC)
+
+
+def test_naive_date_is_taken_as_utc() -> None:
+    article = extract(
+        page('<meta property="article:published_time" content="2024-03-02T10:15:00">')
+    )
+    assert article.published_at == datetime(2024, 3, 2, 10, 15, tzinfo=UTC)
+
+
+def test_page_date_wins_over_feed_date() -> None:
+    discovered = Discovered(
+        url="https://news.example/story",
+        source_id="s",
+        found_in="feed",
+        published_at=datetime(2024, 1, 1, tzinfo=UTC),
+    )
+    head = '<meta property="article:published_time" content="2024-02-02T00:00:00Z">'
+    article = extract(page(head), discovered=discovered)
+    assert article.published_source == "meta"
+
+
+def test_naive_feed_date_is_taken_as_utc() -> None:
+    discovered = Discovered(
+        url="https://news.example/story",
+        source_id="s",
+        found_in="feed",
+        published_at=datetime(2024, 1, 1, 9, 30),  # a feed date without a zone
+    )
+    article = extract(page(), discovered=discovered)
+    assert article.published_at == datetime(2024, 1, 1, 9, 30, tzinfo=UTC)
+    assert article.published_source == "feed"
+
+
+def test_placeholder_year_one_date_is_ignored() -> None:
+    head = (
+        '<script type="application/ld+json">{"@type": "NewsArticle", '
+        '"datePublished": "0001-01-01T00:00:00Z"}</script>'
+    )
+    assert extract(page(head)).published_at is None
+
+
+# ------------------------------------------------------------------ authors
+
+
+def test_organisation_authors_and_publisher_name_are_not_people() -> None:
+    head = (
+        '<meta property="og:site_name" content="Daily Example">'
+        '<script type="application/ld+json">{"@type": "NewsArticle", "author": ['
+        '{"@type": "Organization", "name": "Daily Example"},'
+        '{"@type": "Person", "name": "Ana Ruiz"},'
+        '{"@type": "Person", "name": "Daily Example"}],'
+        '"publisher": {"@type": "Organization", "name": "Daily Example"}}</script>'
+    )
+    assert extract(page(head)).authors == ("Ana Ruiz",)
+
+
+def test_jsonld_headline_entities_are_decoded() -> None:
+    head = (
+        '<script type="application/ld+json">'
+        '{"@type": "NewsArticle", "headline": "Q&amp;A: it&#8217;s on"}</script>'
+    )
+    assert extract(page(head)).title == "Q&A: it’s on"
+
+
+def test_byline_is_split_into_people() -> None:
+    head = '<meta name="author" content="By Ana Ruiz, Li Wei and Sam Okafor">'
+    assert extract(page(head)).authors == ("Ana Ruiz", "Li Wei", "Sam Okafor")
+
+
+def test_staff_byline_gives_no_author() -> None:
+    body = '<p class="byline">By Example News Staff</p>' + BODY
+    assert extract(page(body=body)).authors == ()
+
+
+# ------------------------------------------------------------------ body
+
+
+def test_link_only_paragraph_is_dropped_but_inline_links_are_kept() -> None:
+    body = (
+        BODY
+        + '<p><a href="/other">Why the harbour plan split the council</a></p>'
+        + '<p>The mayor <a href="/mayor">said</a> the plan would be voted on'
+        + " next week by all members.</p>"
+        + BODY.replace("Paragraph", "Later paragraph")
+    )
+    article = clean_article(extract(page(body=body)))
+    assert "Why the harbour plan split the council" not in article.body
+    assert "The mayor said the plan would be voted on next week by all members." in article.body
+
+
+def test_drop_selector_removes_element_from_generic_body() -> None:
+    body = (
+        BODY
+        + '<div class="promo"><p>Buy our print edition today and save on every issue.</p></div>'
+    )
+    plain = extract(page(body=body))
+    dropped = extract(page(body=body), selectors=Selectors(drop=(".promo",)))
+    assert "print edition" in plain.body
+    assert "print edition" not in dropped.body
+
+
+def test_body_selector_matching_nothing_falls_back_to_generic_extractor() -> None:
+    article = extract(page(), selectors=Selectors(body=".no-such-class"))
+    assert "Paragraph 3 of the story" in article.body
+    assert ("body", "selector") not in article.provenance
+
+
+def test_invalid_selector_falls_back_instead_of_raising() -> None:
+    article = extract(page(), selectors=Selectors(body="div[[["))
+    assert "Paragraph 3 of the story" in article.body
+
+
+def test_body_paragraphs_are_joined_by_blank_lines() -> None:
+    article = clean_article(extract(page()))
+    assert article.body.count("\n\n") == 5
+
+
+def test_canonical_url_falls_back_to_final_url() -> None:
+    article = extract(page(), final_url="https://news.example/story-final")
+    assert article.canonical_url == "https://news.example/story-final"
+
+
+# ------------------------------------------------------------------ hostile input
+
+
+def test_div_nested_5000_deep_gives_an_article_record_not_recursion_error() -> None:
+    html = (
+        b"<html><body>"
+        + b"<div>" * 5000
+        + b"<p>deep text</p>"
+        + b"</div>" * 5000
+        + b"</body></html>"
+    )
+    article = extract(html)
+    assert article.page_kind in PAGE_KINDS
+
+
+def test_json_ld_nested_5000_deep_is_skipped() -> None:
+    head = '<script type="application/ld+json">' + "[" * 5000 + "]" * 5000 + "</script>"
+    article = extract(page(head))
+    assert article.page_kind == "article"
+
+
+def test_empty_input_raises_extraction_error() -> None:
+    with pytest.raises(ExtractionError):
+        extract(b"")
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=3000))
+def test_arbitrary_bytes_give_an_article_or_extraction_error(raw: bytes) -> None:
+    try:
+        first = extract(raw)
+    except ExtractionError:
+        with pytest.raises(ExtractionError):
+            extract(raw)
+        return
+    assert first.page_kind in PAGE_KINDS
+    assert extract(raw) == first
+    clean_article(first)
+
+
+TAG_SOUP = [
+    "<div>", "</div>", "<p>", "</p>", "<a href='/x'>", "</a>", "<table>", "<td>", "<script>",
+    "</script>", "text ", "“quote” ", "<li>", "<!--", "-->", "\x00",
+]  # fmt: skip
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(st.sampled_from(TAG_SOUP), max_size=400))
+def test_arbitrary_tag_soup_gives_an_article_or_extraction_error(parts: list[str]) -> None:
+    raw = "".join(parts).encode()
+    try:
+        article = extract(raw)
+    except ExtractionError:
+        return
+    assert article.page_kind in PAGE_KINDS
