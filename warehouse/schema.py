@@ -123,16 +123,28 @@ QUOTES = pa.schema(
         pa.field("end_char", pa.int32(), nullable=False),
         pa.field("cue", pa.string()),
         pa.field("method", pa.string(), nullable=False),
+        pa.field("kind", pa.string(), nullable=False),  # direct | partial
     ]
 )
 
+# One document row per article version (band = -1) carrying what verification needs, and one
+# row per LSH band (band >= 0) carrying only the band hash; see `warehouse/dedup_index.py`.
 DEDUP_SIGNATURES = pa.schema(
     [
         *LINEAGE,
         pa.field("article_id", pa.string(), nullable=False),
-        pa.field("cluster_id", pa.string(), nullable=False),
+        pa.field("version", pa.int32(), nullable=False),
         pa.field("band", pa.int16(), nullable=False),
-        pa.field("band_hash", pa.int64(), nullable=False),
+        pa.field("band_hash", pa.int64(), nullable=False),  # 0 on document rows
+        # Document rows only (null on band rows):
+        pa.field("cluster_id", pa.string()),
+        pa.field("body_hash", pa.string()),
+        pa.field("shingles", pa.int32()),
+        pa.field("minhash", pa.binary()),  # NUM_PERM little-endian uint32
+        pa.field("published_at", UTC_TS),
+        pa.field("duplicate_of", pa.string()),
+        pa.field("duplicate_kind", pa.string()),
+        pa.field("similarity", pa.float32()),
     ]
 )
 

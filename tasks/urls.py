@@ -1,0 +1,298 @@
+"""URL normalisation and canonicalisation: one article, one URL, one `article_id`.
+
+`normalize_url` makes equal the spellings of one URL (case, default port, percent-encoding,
+tracking parameters, fragments, parameter order). `canonical_url` goes further and maps the
+variants a site serves of one article (its declared canonical, AMP and print views) onto the
+article's own URL. `article_id` is a digest of that canonical URL.
+
+All three are pure: no network, no clock, no environment.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import logging
+import re
+from collections.abc import Callable
+from urllib.parse import urljoin, urlsplit, urlunsplit
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+# Query parameters that identify a click, a campaign or a mailing, never the page.
+TRACKING_PARAMS = frozenset(
+    {
+        "fbclid",
+        "gclid",
+        "gclsrc",
+        "dclid",
+        "gbraid",
+        "wbraid",
+        "msclkid",
+        "yclid",
+        "twclid",
+        "ttclid",
+        "li_fat_id",
+        "igshid",
+        "mc_cid",
+        "mc_eid",
+        "mkt_tok",
+        "_ga",
+        "_gl",
+        "oly_anon_id",
+        "oly_enc_id",
+        "vero_id",
+        "vero_conv",
+        "wickedid",
+        "rb_clickid",
+        "s_cid",
+        "cmpid",
+        "ocid",
+        "ncid",
+        "smid",
+        "sr_share",
+        "ref_src",
+        "ref_url",
+        "fb_ref",
+        "fb_source",
+        "spm",
+        "share",
+        "at_medium",
+        "at_campaign",
+        "at_custom1",
+        "at_custom2",
+        "at_custom3",
+        "at_custom4",
+    }
+)
+TRACKING_PREFIXES = ("utm_", "_hs", "pk_", "mtm_", "hsa_", "stm_")
+
+# Query parameters that select the AMP or print rendering of the same article.
+VARIANT_PARAMS: dict[str, frozenset[str] | None] = {
+    # name -> values that mark a variant (None: any value does)
+    "amp": None,
+    "outputtype": frozenset({"amp"}),
+    "print": None,
+    "printable": None,
+    "output": frozenset({"print", "amp"}),
+    "view": frozenset({"print", "amp"}),
+    "format": frozenset({"print", "amp"}),
+}
+VARIANT_SEGMENTS = frozenset({"amp", "print"})
+AMP_CACHE_SUFFIX = ".cdn.ampproject.org"
+
+_UNRESERVED = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+_SUB_DELIMS = frozenset("!$&'()*+,;=")
+_PATH_SAFE = _UNRESERVED | _SUB_DELIMS | frozenset(":@/")
+# In a query component `&` and `=` separate parameters: a literal one inside a name or value
+# stays escaped. `+` is kept as written (form encoding reads it as a space).
+_QUERY_SAFE = (_UNRESERVED | _SUB_DELIMS | frozenset(":@/?")) - frozenset("&=")
+_HEX = frozenset("0123456789abcdefABCDEF")
+_HOST_RE = re.compile(
+    r"^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*$"
+)
+
+
+def normalize_url(url: str) -> str:
+    """Return the normal spelling of an absolute http(s) URL.
+
+    Lowercases scheme and host, encodes an internationalised host with IDNA, drops userinfo,
+    the default port, the fragment and tracking parameters (`utm_*`, `fbclid`, `gclid`, ...),
+    normalises percent-encoding and dot segments in the path, and sorts the remaining query
+    parameters. Idempotent: `normalize_url(normalize_url(u)) == normalize_url(u)`.
+
+    Raises ValueError, and only ValueError, when `url` is not an absolute http(s) URL with a
+    valid host and port.
+    """
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS:
+        raise ValueError(f"not an http(s) URL: {url!r}")
+    host = _normalize_host(parts.hostname or "", url)
+    port = parts.port  # raises ValueError when out of range or not a number
+    netloc = host if port is None or port == DEFAULT_PORTS[scheme] else f"{host}:{port}"
+    path = _remove_dot_segments(_normalize_escapes(parts.path, _PATH_SAFE)) or "/"
+    query = _normalize_query(parts.query, drop=_is_tracking)
+    return urlunsplit((scheme, netloc, path, query, ""))
+
+
+def canonical_url(url: str, *, declared: str | None = None) -> str:
+    """Return the URL that names the article behind `url`.
+
+    `declared` is what the page says of itself (`rel=canonical`, `og:url`), relative or
+    absolute; it is used when it is a sane http(s) URL on the same site that is not the site's
+    home page. AMP (`/amp/`, `?amp=1`, `amp.` host, the AMP cache) and print (`/print/`,
+    `?print=1`, `output=print`) variants are then mapped to the article. The result is
+    normalised (see `normalize_url`). Raises ValueError when `url` itself is not a valid URL.
+    """
+    base = normalize_url(url)
+    chosen = base
+    if declared and declared.strip():
+        try:
+            candidate = normalize_url(urljoin(base, declared.strip()))
+        except ValueError:
+            logger.debug("Ignored declared canonical %r of %s: not a URL", declared, base)
+        else:
+            if _acceptable_declared(base, candidate):
+                chosen = candidate
+            else:
+                logger.debug("Ignored declared canonical %s of %s", candidate, base)
+    return _strip_variants(chosen)
+
+
+def article_id(canonical: str) -> str:
+    """Return the stable identifier of the article at `canonical` (a `canonical_url` result).
+
+    32 hex digits of BLAKE2b over the URL's UTF-8 bytes: the same in every process and run.
+    """
+    return hashlib.blake2b(canonical.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
+
+
+def site_key(host: str) -> str:
+    """The part of a host that names the site: without `www.`, `m.`, `amp.` or `mobile.`."""
+    for prefix in ("www.", "amp.", "m.", "mobile."):
+        if host.startswith(prefix) and host.count(".") >= 2:
+            return host[len(prefix) :]
+    return host
+
+
+def _is_tracking(name: str, value: str) -> bool:
+    key = name.lower()
+    return key in TRACKING_PARAMS or key.startswith(TRACKING_PREFIXES)
+
+
+def _is_variant(name: str, value: str) -> bool:
+    key = name.lower()
+    if key not in VARIANT_PARAMS:
+        return False
+    values = VARIANT_PARAMS[key]
+    return values is None or value.lower() in values
+
+
+def _normalize_host(host: str, url: str) -> str:
+    if not host:
+        raise ValueError(f"URL without a host: {url!r}")
+    if ":" in host:  # an IPv6 literal; urlsplit has validated the brackets
+        try:
+            return f"[{ipaddress.IPv6Address(host.split('%', 1)[0]).compressed}]"
+        except ValueError as exc:
+            raise ValueError(f"bad IPv6 host in {url!r}") from exc
+    host = host.rstrip(".")
+    if not host.isascii():
+        try:
+            host = host.encode("idna").decode("ascii")
+        except UnicodeError as exc:
+            raise ValueError(f"host is not valid IDNA: {url!r}") from exc
+    host = host.lower()
+    if not _HOST_RE.match(host) or len(host) > 253:
+        raise ValueError(f"bad host in {url!r}")
+    return host
+
+
+def _normalize_escapes(text: str, safe: frozenset[str]) -> str:
+    """Decode escapes of unreserved characters, uppercase the others, escape unsafe chars."""
+    out: list[str] = []
+    i = 0
+    n = len(text)
+    while i < n:
+        ch = text[i]
+        if ch == "%" and i + 2 < n and text[i + 1] in _HEX and text[i + 2] in _HEX:
+            decoded = chr(int(text[i + 1 : i + 3], 16))
+            out.append(decoded if decoded in _UNRESERVED else "%" + text[i + 1 : i + 3].upper())
+            i += 3
+            continue
+        if ch in safe:
+            out.append(ch)
+        else:
+            out.extend(f"%{b:02X}" for b in ch.encode("utf-8", "surrogatepass"))
+        i += 1
+    return "".join(out)
+
+
+def _remove_dot_segments(path: str) -> str:
+    if "." not in path:
+        return path
+    segments = path.split("/")
+    kept: list[str] = []
+    for seg in segments[1:] if path.startswith("/") else segments:
+        if seg == "..":
+            if kept:
+                kept.pop()
+        elif seg != ".":
+            kept.append(seg)
+    tail = "/" if segments[-1] in (".", "..") else ""
+    return "/" + "/".join(kept) + (tail if kept else "")
+
+
+def _normalize_query(query: str, *, drop: Callable[[str, str], bool]) -> str:
+    pairs: list[tuple[str, str]] = []
+    for item in query.split("&"):
+        if not item:
+            continue
+        name, sep, value = item.partition("=")
+        name = _normalize_escapes(name, _QUERY_SAFE)
+        value = _normalize_escapes(value, _QUERY_SAFE)
+        if (not name and not value) or drop(name, value):
+            continue
+        pairs.append((name, value if sep else ""))
+    pairs.sort()
+    return "&".join(f"{name}={value}" if value else name for name, value in pairs)
+
+
+def _acceptable_declared(base: str, candidate: str) -> bool:
+    base_parts = urlsplit(base)
+    cand_parts = urlsplit(candidate)
+    base_host = base_parts.hostname or ""
+    cand_host = cand_parts.hostname or ""
+    if base_host.endswith(AMP_CACHE_SUFFIX):
+        return True  # the AMP cache names the publisher's page; it is never the same host
+    if site_key(base_host) != site_key(cand_host):
+        return False
+    # A site that declares its home page as every page's canonical is a common template bug.
+    return cand_parts.path not in ("", "/") or bool(cand_parts.query)
+
+
+def _strip_variants(url: str) -> str:
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    path = parts.path
+    if host.endswith(AMP_CACHE_SUFFIX):
+        unwrapped = _unwrap_amp_cache(path, parts.query)
+        if unwrapped is not None:
+            return _strip_variants(unwrapped)
+    netloc = parts.netloc
+    if host.startswith("amp.") and host.count(".") >= 2:
+        netloc = netloc[len("amp.") :]
+    segments = path.split("/")
+    trailing_slash = path.endswith("/") and len(segments) > 2
+    inner = [s for s in segments[1:] if s]
+    kept = [s for s in inner if s.lower() not in VARIANT_SEGMENTS]
+    if kept and kept[-1].lower().endswith(".amp.html"):
+        kept[-1] = kept[-1][: -len(".amp.html")] + ".html"
+    elif kept and kept[-1].lower().endswith(".amp"):
+        kept[-1] = kept[-1][: -len(".amp")]
+    if kept != inner:
+        path = "/" + "/".join(kept) + ("/" if trailing_slash and kept else "")
+    query = _normalize_query(parts.query, drop=_is_variant)
+    return normalize_url(urlunsplit((parts.scheme, netloc, path, query, "")))
+
+
+def _unwrap_amp_cache(path: str, query: str) -> str | None:
+    # https://example-com.cdn.ampproject.org/c/s/example.com/a/b -> https://example.com/a/b
+    segments = path.split("/")
+    if len(segments) < 4 or segments[1] not in ("c", "v", "wp"):
+        return None
+    rest = segments[2:]
+    scheme = "http"
+    if rest and rest[0] == "s":
+        scheme = "https"
+        rest = rest[1:]
+    if not rest or not rest[0]:
+        return None
+    target = f"{scheme}://{'/'.join(rest)}" + (f"?{query}" if query else "")
+    try:
+        return normalize_url(target)
+    except ValueError:
+        return None

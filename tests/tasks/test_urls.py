@@ -1,0 +1,166 @@
+"""URL normalisation, canonicalisation and article ids."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tasks.urls import article_id, canonical_url, normalize_url
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def test_tracking_parameters_and_fragment_are_dropped_and_the_rest_sorted() -> None:
+    url = "https://news.example/a?utm_source=x&b=2&fbclid=abc&a=1&gclid=9&mc_cid=z#top"
+    assert normalize_url(url) == "https://news.example/a?a=1&b=2"
+
+
+def test_scheme_and_host_are_lowercased_and_default_port_dropped() -> None:
+    assert normalize_url("HTTPS://News.Example:443/Path") == "https://news.example/Path"
+    assert normalize_url("http://news.example:80") == "http://news.example/"
+    assert normalize_url("http://news.example:8080/x") == "http://news.example:8080/x"
+
+
+def test_internationalised_host_is_idna_encoded() -> None:
+    assert normalize_url("https://bücher.example/x") == "https://xn--bcher-kva.example/x"
+
+
+def test_percent_encoding_is_normalised_without_changing_meaning() -> None:
+    url = "https://news.example/%7euser/caf%c3%a9 menu/a%2Fb"
+    assert normalize_url(url) == "https://news.example/~user/caf%C3%A9%20menu/a%2Fb"
+
+
+def test_dot_segments_are_removed() -> None:
+    assert normalize_url("https://news.example/a/./b/../c") == "https://news.example/a/c"
+
+
+def test_query_plus_and_escaped_separators_keep_their_meaning() -> None:
+    assert normalize_url("https://n.example/s?q=a+b&x=%3d") == "https://n.example/s?q=a+b&x=%3D"
+
+
+@pytest.mark.parametrize(
+    "bad",
+    ["ftp://news.example/a", "file:///etc/passwd", "/relative/path", "https://", "http://a:99999/"],
+)
+def test_non_http_or_malformed_urls_raise_value_error(bad: str) -> None:
+    with pytest.raises(ValueError, match=r"."):
+        normalize_url(bad)
+
+
+@settings(max_examples=500)
+@given(st.text())
+def test_normalisation_of_arbitrary_text_is_idempotent_or_a_value_error(text: str) -> None:
+    try:
+        once = normalize_url(text)
+    except ValueError:
+        return
+    assert normalize_url(once) == once
+
+
+_piece = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+
+
+@settings(max_examples=500)
+@given(
+    scheme=st.sampled_from(["http", "HTTPS", "https"]),
+    host=st.sampled_from(["news.example", "WWW.News.Example", "bücher.example", "[::1]"]),
+    port=st.sampled_from(["", ":80", ":443", ":8080"]),
+    path=st.lists(_piece, max_size=4),
+    query=st.lists(st.tuples(_piece, _piece), max_size=4),
+    fragment=_piece,
+)
+def test_normalisation_of_generated_urls_is_idempotent(
+    scheme: str,
+    host: str,
+    port: str,
+    path: list[str],
+    query: list[tuple[str, str]],
+    fragment: str,
+) -> None:
+    url = f"{scheme}://{host}{port}/{'/'.join(path)}?{'&'.join(f'{k}={v}' for k, v in query)}"
+    url += f"#{fragment}"
+    try:
+        once = normalize_url(url)
+    except ValueError:
+        return
+    assert normalize_url(once) == once
+    assert "#" not in once
+    assert canonical_url(canonical_url(url)) == canonical_url(url)
+
+
+@settings(max_examples=300)
+@given(declared=st.one_of(st.none(), st.text(), st.text().map(lambda t: "/story/" + t)))
+def test_any_declared_canonical_gives_a_normalised_url_without_raising(
+    declared: str | None,
+) -> None:
+    got = canonical_url("https://www.news.example/a/1?utm_source=x", declared=declared)
+    assert normalize_url(got) == got
+    assert got.startswith("https://")
+
+
+def test_declared_canonical_on_the_same_site_is_used() -> None:
+    got = canonical_url("https://m.news.example/s/1?ref=feed", declared="/world/story-1")
+    assert got == "https://m.news.example/world/story-1"
+    got = canonical_url("https://news.example/s/1", declared="https://www.news.example/w/s-1")
+    assert got == "https://www.news.example/w/s-1"
+
+
+@pytest.mark.parametrize(
+    "declared",
+    ["https://other.example/world/story-1", "https://news.example/", "javascript:alert(1)", "  "],
+)
+def test_declared_canonical_off_site_home_page_or_junk_is_ignored(declared: str) -> None:
+    assert canonical_url("https://news.example/world/story-1", declared=declared) == (
+        "https://news.example/world/story-1"
+    )
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "https://news.example/world/story-1/amp/",
+        "https://news.example/amp/world/story-1/",
+        "https://news.example/world/story-1/?amp=1",
+        "https://news.example/world/story-1/?outputType=amp",
+        "https://amp.news.example/world/story-1/",
+        "https://news-example.cdn.ampproject.org/c/s/news.example/world/story-1/",
+        "https://news.example/world/story-1/print/",
+        "https://news.example/print/world/story-1/",
+        "https://news.example/world/story-1/?print=1",
+        "https://news.example/world/story-1/?output=print&utm_medium=email",
+    ],
+)
+def test_amp_and_print_variants_map_to_the_article(variant: str) -> None:
+    assert canonical_url(variant) == "https://news.example/world/story-1/"
+
+
+def test_amp_html_suffix_maps_to_the_html_page() -> None:
+    assert canonical_url("https://news.example/2026/story.amp.html") == (
+        "https://news.example/2026/story.html"
+    )
+
+
+def test_same_canonical_url_gives_same_article_id_and_different_ones_differ() -> None:
+    a = article_id(canonical_url("https://news.example/world/story-1/?utm_source=rss"))
+    b = article_id(canonical_url("https://NEWS.example/world/story-1/amp/#comments"))
+    c = article_id(canonical_url("https://news.example/world/story-2/"))
+    assert a == b
+    assert a != c
+    assert len(a) == 32
+    assert int(a, 16) >= 0
+
+
+def test_article_id_is_the_same_in_another_process() -> None:
+    url = "https://news.example/world/story-1/"
+    code = f"from tasks.urls import article_id; print(article_id({url!r}))"
+    env = {**os.environ, "PYTHONHASHSEED": "12345"}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    )
+    assert out.stdout.strip() == article_id(url)

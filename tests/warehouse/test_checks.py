@@ -1,0 +1,82 @@
+"""Data checks as SQL: unique keys, required values, accepted values, one row per story."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pytest
+from lakedata import publish_sample, tables
+
+from tasks.records import Rejected
+from warehouse.checks import data_checks, failed_checks
+from warehouse.convert import to_table
+from warehouse.lake import catalog_path
+from warehouse.publish import Publication
+
+DAY = date(2026, 11, 27)
+REASONS = {"ok", "http_404", "not_article"}
+
+
+def _failed(data_dir: Path, reasons: set[str] | None = REASONS) -> dict[str, list]:
+    con = duckdb.connect(str(catalog_path(data_dir)), read_only=True)
+    try:
+        return failed_checks(con, reasons)
+    finally:
+        con.close()
+
+
+def test_published_runs_pass_every_check(tmp_path: Path) -> None:
+    publish_sample(tmp_path, DAY, "ingest-1", "new")
+    publish_sample(tmp_path, date(2026, 11, 28), "ingest-1", "old")
+    publish_sample(tmp_path, DAY, "ingest-1", "new")  # a rerun
+    assert _failed(tmp_path) == {}
+
+
+def test_every_check_runs_on_an_empty_warehouse(tmp_path: Path) -> None:
+    publish_sample(tmp_path, DAY, "ingest-1", "empty")
+    assert len(data_checks(REASONS)) > 10
+    assert _failed(tmp_path) == {}
+
+
+def test_same_article_version_in_two_runs_is_caught(tmp_path: Path) -> None:
+    publish_sample(tmp_path, DAY, "ingest-1", "new")
+    publish_sample(tmp_path, DAY, "backfill-1", "new")  # same article ids, same versions
+    failed = _failed(tmp_path)
+    assert "stg_articles: unique (article_id, version, url)" in failed
+    assert "stg_articles: one story row per (article_id, version)" in failed
+    assert "articles: one row per article_id" not in failed  # the view keeps one per article
+
+
+def test_unknown_reason_and_stage_are_caught(tmp_path: Path) -> None:
+    with Publication(tmp_path, DAY, "ingest-1") as publication:
+        publication.write(
+            "rejected",
+            to_table("rejected", [Rejected("s", "http://a.test", "guessing", "vibes")], run_id="r"),
+        )
+    failed = _failed(tmp_path)
+    assert failed["rejected: accepted stage"] == [("http://a.test", "guessing")]
+    assert failed["rejected: accepted reason"] == [("http://a.test", "vibes")]
+
+
+def test_mention_outside_its_article_is_caught(tmp_path: Path) -> None:
+    rows = tables(DAY, "ingest-1", "new")
+    mentions = rows["mentions"].to_pylist()
+    mentions[0]["end_char"] = 10_000
+    with Publication(tmp_path, DAY, "ingest-1") as publication:
+        publication.write("articles", rows["articles"])
+        publication.write("mentions", pa.Table.from_pylist(mentions, rows["mentions"].schema))
+    assert "mentions: offsets inside the article body" in _failed(tmp_path)
+
+
+@pytest.mark.parametrize("kind", ["exact", "near", "canonical_url"])
+def test_duplicate_without_its_original_is_caught(tmp_path: Path, kind: str) -> None:
+    articles = tables(DAY, "ingest-1", "new")["articles"].to_pylist()
+    orphan = {**articles[1], "duplicate_of": "missing", "duplicate_kind": kind}
+    with Publication(tmp_path, DAY, "ingest-1") as publication:
+        publication.write("articles", [orphan])
+    assert _failed(tmp_path) == {
+        "duplicates: the original is stored": [(orphan["article_id"], "missing")]
+    }

@@ -1,0 +1,215 @@
+"""Publication: layout, atomic replacement of a run's files, recovery of a damaged lake."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from lakedata import publish_sample, run_script, snapshot, tables
+
+from warehouse.catalog import build_catalog
+from warehouse.convert import SchemaError
+from warehouse.lake import (
+    CorruptLakeFile,
+    PublicationBusy,
+    catalog_path,
+    data_file,
+    quarantine_dir,
+    raw_file,
+    staging_dir,
+)
+from warehouse.publish import Publication
+from warehouse.schema import TABLES
+
+DAY = date(2026, 11, 27)
+SCOPE = "ingest-3f2a9c1b"
+
+
+def _count(data_dir: Path, sql: str) -> int:
+    con = duckdb.connect(str(catalog_path(data_dir)), read_only=True)
+    try:
+        return con.execute(sql).fetchone()[0]  # type: ignore[index]
+    finally:
+        con.close()
+
+
+def test_commit_writes_one_file_per_table_and_the_raw_archive(tmp_path: Path) -> None:
+    catalog = publish_sample(tmp_path, DAY, SCOPE, "new")
+
+    assert catalog == tmp_path / "newsflow.duckdb"
+    for table in TABLES:
+        path = data_file(tmp_path, table, DAY, SCOPE)
+        assert path == tmp_path / "lake" / table / "run_date=2026-11-27" / f"{SCOPE}.parquet"
+        assert pq.read_schema(path).equals(TABLES[table])
+    assert raw_file(tmp_path, DAY, SCOPE).is_file()
+    assert _count(tmp_path, "SELECT count(*) FROM stg_articles") == 5
+    assert list(staging_dir(tmp_path).iterdir()) == []
+
+
+def test_batches_append_to_one_file(tmp_path: Path) -> None:
+    rows = tables(DAY, SCOPE, "new")["mentions"]
+    with Publication(tmp_path, DAY, SCOPE) as publication:
+        for batch in rows.to_batches(max_chunksize=1):
+            publication.write("mentions", pa.Table.from_batches([batch]))
+    published = pq.ParquetFile(data_file(tmp_path, "mentions", DAY, SCOPE))
+    assert published.metadata.num_rows == rows.num_rows
+    assert published.metadata.num_row_groups == rows.num_rows  # streamed, not held in memory
+    assert published.read().equals(rows)
+
+
+def test_rerun_same_date_replaces_partition(tmp_path: Path) -> None:
+    publish_sample(tmp_path, DAY, SCOPE, "new")
+    first = snapshot(tmp_path)
+    publish_sample(tmp_path, DAY, SCOPE, "new")
+
+    assert snapshot(tmp_path) == first  # identical rows, no extra files
+    assert _count(tmp_path, "SELECT count(*) - count(DISTINCT article_id) FROM stg_articles") == 0
+    assert _count(tmp_path, "SELECT count(*) FROM articles") == _count(
+        tmp_path, "SELECT count(DISTINCT article_id) FROM articles"
+    )
+
+
+def test_rerun_with_fewer_rows_replaces_the_old_ones(tmp_path: Path) -> None:
+    publish_sample(tmp_path, DAY, SCOPE, "new")
+    publish_sample(tmp_path, DAY, SCOPE, "empty")
+
+    expected = tables(DAY, SCOPE, "empty")  # tables without rows were never written to
+    for table in TABLES:
+        rows = pq.read_metadata(data_file(tmp_path, table, DAY, SCOPE)).num_rows
+        assert rows == expected[table].num_rows, table
+    assert _count(tmp_path, "SELECT count(*) FROM article_versions") == 0
+
+
+def test_other_scopes_and_dates_are_kept(tmp_path: Path) -> None:
+    publish_sample(tmp_path, DAY, SCOPE, "new")
+    publish_sample(tmp_path, DAY, "backfill-1", "old")
+    publish_sample(tmp_path, date(2026, 11, 28), SCOPE, "old")
+    assert _count(tmp_path, "SELECT count(*) FROM stg_runs") == 3
+    assert _count(tmp_path, "SELECT count(DISTINCT run_date) FROM stg_articles") == 2
+
+
+def test_abort_publishes_nothing(tmp_path: Path) -> None:
+    publish_sample(tmp_path, DAY, SCOPE, "old")
+    before = snapshot(tmp_path)
+    publication = Publication(tmp_path, DAY, SCOPE)
+    publication.write("articles", tables(DAY, SCOPE, "new")["articles"])
+    publication.abort()
+    assert snapshot(tmp_path) == before
+    assert list(staging_dir(tmp_path).iterdir()) == []
+
+
+def _write_then_fail(data_dir: Path) -> None:
+    with Publication(data_dir, DAY, SCOPE) as publication:
+        publication.write("articles", tables(DAY, SCOPE, "new")["articles"])
+        raise KeyError("boom")
+
+
+def test_exception_inside_with_block_aborts(tmp_path: Path) -> None:
+    with pytest.raises(KeyError):
+        _write_then_fail(tmp_path)
+    assert not (tmp_path / "lake" / "articles").exists()
+
+
+def test_write_rejects_rows_that_do_not_fit_the_schema(tmp_path: Path) -> None:
+    publication = Publication(tmp_path, DAY, SCOPE)
+    bad = tables(DAY, SCOPE, "new")["mentions"].drop_columns(["label"])
+    with pytest.raises(SchemaError, match="label"):
+        publication.write("mentions", bad)
+    missing_id = tables(DAY, SCOPE, "new")["quotes"].set_column(
+        2, "article_id", pa.nulls(5, pa.string())
+    )
+    with pytest.raises(SchemaError, match="article_id"):
+        publication.write("quotes", missing_id)
+    with pytest.raises(ValueError, match="unknown table"):
+        publication.write("nope", [])
+    publication.abort()
+
+
+@pytest.mark.parametrize("scope", ["", ".hidden", "a/b", "../up", "x" * 200])
+def test_unsafe_scope_is_refused(tmp_path: Path, scope: str) -> None:
+    with pytest.raises(ValueError, match="scope"):
+        Publication(tmp_path, DAY, scope)
+
+
+# ------------------------------------------------------------ RELIABILITY row 2
+
+
+def test_stale_staging_is_cleaned_and_broken_files_are_quarantined(tmp_path: Path) -> None:
+    publish_sample(tmp_path, date(2026, 11, 25), SCOPE, "new")
+    publish_sample(tmp_path, date(2026, 11, 26), SCOPE, "new")
+    killed = run_script("publisher.py", str(tmp_path), DAY.isoformat(), SCOPE, "new", "fsynced")
+    assert killed.returncode != 0
+    assert any(staging_dir(tmp_path).iterdir())  # the dead publisher's files
+    stale_catalog = tmp_path / ".newsflow.duckdb.0123abcd.tmp"  # a catalog build killed midway
+    stale_catalog.write_bytes(b"half a database")
+    truncated = data_file(tmp_path, "articles", date(2026, 11, 25), SCOPE)
+    broken = truncated.read_bytes()[:-40]
+    truncated.write_bytes(broken)
+    empty = data_file(tmp_path, "mentions", date(2026, 11, 26), SCOPE)
+    empty.write_bytes(b"")
+
+    with pytest.raises(CorruptLakeFile) as failure:
+        Publication(tmp_path, DAY, SCOPE)
+
+    assert str(truncated) in str(failure.value)
+    assert str(empty) in str(failure.value)
+    assert set(failure.value.moved) == {truncated, empty}
+    assert not truncated.exists()
+    assert not empty.exists()
+    moved = quarantine_dir(tmp_path) / truncated.relative_to(tmp_path)
+    assert moved.read_bytes() == broken
+    assert list(staging_dir(tmp_path).iterdir()) == []
+    assert not stale_catalog.exists()
+    # Nothing was published over the broken lake, and the views answer without the files.
+    assert not data_file(tmp_path, "articles", DAY, SCOPE).exists()
+    assert _count(tmp_path, "SELECT count(*) FROM stg_articles") == 5
+    assert _count(tmp_path, "SELECT count(*) FROM stg_mentions") == 5
+
+    publish_sample(tmp_path, DAY, SCOPE, "new")  # the next run goes ahead
+    assert _count(tmp_path, "SELECT count(*) FROM stg_articles") == 10
+
+
+def test_a_lake_with_only_broken_files_still_opens(tmp_path: Path) -> None:
+    publish_sample(tmp_path, DAY, SCOPE, "new")
+    data_file(tmp_path, "runs", DAY, SCOPE).write_bytes(b"PAR1")
+    with pytest.raises(CorruptLakeFile, match="runs"):
+        Publication(tmp_path, DAY, SCOPE)
+    assert _count(tmp_path, "SELECT count(*) FROM runs") == 0
+
+
+def test_recovery_leaves_a_live_publishers_staging_alone(tmp_path: Path) -> None:
+    first = Publication(tmp_path, DAY, SCOPE)
+    first.write("articles", tables(DAY, SCOPE, "new")["articles"])
+    second = Publication(tmp_path, DAY, "other-scope")
+    second.abort()
+    first.commit()
+    assert pq.read_metadata(data_file(tmp_path, "articles", DAY, SCOPE)).num_rows == 5
+
+
+def test_two_publishers_of_the_same_run_are_refused(tmp_path: Path) -> None:
+    first = Publication(tmp_path, DAY, SCOPE)
+    with pytest.raises(PublicationBusy):
+        Publication(tmp_path, DAY, SCOPE)
+    first.abort()
+    Publication(tmp_path, DAY, SCOPE).abort()  # free again
+
+
+def test_catalog_build_on_an_empty_data_dir_answers_every_view(tmp_path: Path) -> None:
+    catalog = build_catalog(tmp_path / "fresh")
+    con = duckdb.connect(str(catalog), read_only=True)
+    try:
+        names = [
+            row[0]
+            for row in con.execute(
+                "SELECT view_name FROM duckdb_views() WHERE NOT internal"
+            ).fetchall()
+        ]
+        assert {"articles", "duplicates", "article_versions", "stg_runs"} <= set(names)
+        for name in names:
+            assert con.table(name).aggregate("count(*)").fetchall() == [(0,)], name
+    finally:
+        con.close()

@@ -1,0 +1,103 @@
+"""The flow's questions to the lake and the read-only SQL helper."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+from lakedata import publish_sample, tables
+
+from warehouse.lake import catalog_path
+from warehouse.publish import Publication
+from warehouse.query import (
+    NoWarehouse,
+    fetch_log_rows,
+    latest_validators,
+    rejected_before_extract,
+    run_sql,
+    seen_urls,
+)
+
+DAY = date(2026, 11, 27)
+NEXT_DAY = date(2026, 11, 28)
+SCOPE = "ingest-1"
+FEED = "http://a.test/feed.xml"
+
+
+def test_seen_urls_matches_url_final_and_canonical_url(tmp_path: Path) -> None:
+    publish_sample(tmp_path, DAY, SCOPE, "old")
+    asked = {
+        "http://a.test/2026-11-27/0?utm_source=x",  # url as discovered
+        "http://a.test/2026-11-27/1",  # final and canonical URL
+        "http://a.test/2026-11-27/4",  # only in the "new" variant
+        "http://elsewhere.test/",
+    }
+    assert seen_urls(tmp_path, asked) == {
+        "http://a.test/2026-11-27/0?utm_source=x",
+        "http://a.test/2026-11-27/1",
+    }
+
+
+def test_seen_urls_leaves_out_the_current_runs_own_file(tmp_path: Path) -> None:
+    publish_sample(tmp_path, DAY, SCOPE, "new")
+    url = "http://a.test/2026-11-27/0"
+    assert seen_urls(tmp_path, [url], exclude=(DAY, SCOPE)) == set()
+    assert seen_urls(tmp_path, [url], exclude=(DAY, "other")) == {url}
+    assert seen_urls(tmp_path, [url], exclude=(NEXT_DAY, SCOPE)) == {url}
+
+
+def test_seen_urls_on_an_empty_lake_is_empty(tmp_path: Path) -> None:
+    assert seen_urls(tmp_path, ["http://a.test/"]) == set()
+
+
+def test_latest_validators_come_from_the_latest_published_fetch(tmp_path: Path) -> None:
+    assert latest_validators(tmp_path, [FEED]) == {}
+    publish_sample(tmp_path, DAY, SCOPE, "old")
+    publish_sample(tmp_path, NEXT_DAY, SCOPE, "new")
+    assert latest_validators(tmp_path, [FEED, "http://x.test/"]) == {
+        FEED: ('"feed-2026-11-28-new"', None)
+    }
+    # A rerun of the 28th must not get 304s from its own first attempt.
+    assert latest_validators(tmp_path, [FEED], exclude=(NEXT_DAY, SCOPE)) == {
+        FEED: ('"feed-2026-11-27-old"', None)
+    }
+
+
+def test_validators_do_not_advance_before_publication(tmp_path: Path) -> None:
+    publish_sample(tmp_path, DAY, SCOPE, "old")
+    publication = Publication(tmp_path, NEXT_DAY, SCOPE)
+    publication.write("fetch_log", tables(NEXT_DAY, SCOPE, "new")["fetch_log"])
+    assert latest_validators(tmp_path, [FEED]) == {FEED: ('"feed-2026-11-27-old"', None)}
+    publication.commit()
+    assert latest_validators(tmp_path, [FEED]) == {FEED: ('"feed-2026-11-28-new"', None)}
+
+
+def test_one_runs_rows_are_read_back_for_reprocessing(tmp_path: Path) -> None:
+    publish_sample(tmp_path, DAY, SCOPE, "new")
+    expected = tables(DAY, SCOPE, "new")
+    log = fetch_log_rows(tmp_path, DAY, SCOPE)
+    assert log.num_rows == expected["fetch_log"].num_rows
+    assert log.schema.equals(expected["fetch_log"].schema)
+    rejected = rejected_before_extract(tmp_path, DAY, SCOPE)
+    assert [(r.stage, r.reason) for r in rejected] == [("fetch", "http_404")]
+    assert fetch_log_rows(tmp_path, NEXT_DAY, SCOPE).num_rows == 0
+
+
+def test_run_sql_answers_from_the_catalog(tmp_path: Path) -> None:
+    publish_sample(tmp_path, DAY, SCOPE, "new")
+    result = run_sql(tmp_path, "SELECT title FROM duplicates")
+    assert result.to_pylist() == [{"title": "new story 1"}]
+
+
+def test_run_sql_is_read_only(tmp_path: Path) -> None:
+    publish_sample(tmp_path, DAY, SCOPE, "new")
+    with pytest.raises(duckdb.Error, match="read-only"):
+        run_sql(tmp_path, "CREATE TABLE t AS SELECT 1")
+    assert catalog_path(tmp_path).exists()
+
+
+def test_run_sql_without_a_warehouse_says_so(tmp_path: Path) -> None:
+    with pytest.raises(NoWarehouse, match="newsflow run"):
+        run_sql(tmp_path, "SELECT 1")

@@ -1,0 +1,103 @@
+"""Data checks as SQL over the catalog's views: each query returns the offending rows.
+
+Run them with `failed_checks(con)` on a connection that has the views (the catalog opened
+read-only, or an in-memory DuckDB after `warehouse.catalog.create_views`). The tests run them
+after every publication scenario; an empty result means the warehouse is consistent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+
+import duckdb
+
+from warehouse.catalog import quote_ident, quote_literal
+from warehouse.schema import TABLES
+
+DUPLICATE_KINDS = ("canonical_url", "exact", "near")
+FETCH_PURPOSES = ("article", "feed", "sitemap", "robots")
+REJECT_STAGES = ("discover", "frontier", "fetch", "extract", "clean")
+PAGE_KINDS = ("article",)  # other page kinds are rejected as `not_article`
+
+
+def _select(columns: str, view: str, where: str) -> str:
+    # Every piece is a constant of this module or a value quoted by `quote_literal`.
+    return f"SELECT {columns} FROM {view} WHERE {where}"  # noqa: S608
+
+
+def _accepted(view: str, key: str, column: str, values: Collection[str]) -> str:
+    allowed = ", ".join(quote_literal(v) for v in sorted(values))
+    return _select(f"{key}, {column}", view, f"{column} NOT IN ({allowed})")
+
+
+def _not_null_checks() -> dict[str, str]:
+    checks = {}
+    for table, schema in TABLES.items():
+        required = [f"{quote_ident(f.name)} IS NULL" for f in schema if not f.nullable]
+        required.append("run_date IS NULL")
+        checks[f"{table}: required columns are set"] = _select(
+            "*", quote_ident(f"stg_{table}"), " OR ".join(required)
+        )
+    return checks
+
+
+def data_checks(reasons: Collection[str] | None = None) -> dict[str, str]:
+    """Every check by name; `reasons` (the closed set of reason codes) adds the value checks."""
+    checks = {
+        "stg_articles: unique (article_id, version, url)": """
+            SELECT article_id, version, url, count(*) AS n FROM stg_articles
+            GROUP BY article_id, version, url HAVING count(*) > 1""",
+        "stg_articles: one story row per (article_id, version)": """
+            SELECT article_id, version, count(*) AS n FROM stg_articles
+            WHERE duplicate_of IS NULL
+            GROUP BY article_id, version HAVING count(*) > 1""",
+        "articles: one row per article_id": """
+            SELECT article_id, count(*) AS n FROM articles
+            GROUP BY article_id HAVING count(*) > 1""",
+        "runs: unique run_id per run_date": """
+            SELECT run_id, run_date, count(*) AS n FROM runs
+            GROUP BY run_id, run_date HAVING count(*) > 1""",
+        "articles: duplicate_of set exactly when duplicate_kind is": """
+            SELECT article_id FROM stg_articles
+            WHERE (duplicate_of IS NULL) <> (duplicate_kind IS NULL)""",
+        "articles: accepted duplicate_kind": _accepted(
+            "stg_articles", "article_id", "duplicate_kind", DUPLICATE_KINDS
+        ),
+        "articles: accepted page_kind": _accepted(
+            "stg_articles", "article_id", "page_kind", PAGE_KINDS
+        ),
+        "articles: similarity within [0, 1]": """
+            SELECT article_id, similarity FROM stg_articles
+            WHERE NOT similarity BETWEEN 0 AND 1""",
+        "duplicates: the original is stored": """
+            SELECT article_id, duplicate_of FROM duplicates WHERE original_url IS NULL""",
+        "fetch_log: accepted purpose": _accepted("fetch_log", "url", "purpose", FETCH_PURPOSES),
+        "rejected: accepted stage": _accepted("rejected", "url", "stage", REJECT_STAGES),
+        "mentions: offsets inside the article body": """
+            SELECT m.article_id, m.start_char, m.end_char
+            FROM mentions AS m JOIN article_versions AS a USING (article_id, run_id, run_date)
+            WHERE NOT (0 <= m.start_char AND m.start_char < m.end_char
+                       AND m.end_char <= length(a.body))""",
+        "quotes: offsets inside the article body": """
+            SELECT q.article_id, q.start_char, q.end_char
+            FROM quotes AS q JOIN article_versions AS a USING (article_id, run_id, run_date)
+            WHERE NOT (0 <= q.start_char AND q.start_char < q.end_char
+                       AND q.end_char <= length(a.body))""",
+        **_not_null_checks(),
+    }
+    if reasons is not None:
+        checks["fetch_log: accepted reason"] = _accepted("fetch_log", "url", "reason", reasons)
+        checks["rejected: accepted reason"] = _accepted("rejected", "url", "reason", reasons)
+    return checks
+
+
+def failed_checks(
+    con: duckdb.DuckDBPyConnection, reasons: Collection[str] | None = None
+) -> dict[str, list[tuple[object, ...]]]:
+    """The checks that found offending rows, with up to five of those rows each."""
+    failed = {}
+    for name, sql in data_checks(reasons).items():
+        rows = con.execute(sql).fetchmany(5)
+        if rows:
+            failed[name] = rows
+    return failed

@@ -1,0 +1,285 @@
+"""Where the warehouse keeps its files, and the checks that keep the lake readable.
+
+```
+<data_dir>/lake/<table>/run_date=YYYY-MM-DD/<scope>.parquet   published tables
+<data_dir>/raw/run_date=YYYY-MM-DD/<scope>.warc.gz            raw archive, one per run
+<data_dir>/staging/<run_date>__<scope>[.raw]/                 files being written (locked)
+<data_dir>/quarantine/<relative path>                          broken files moved out of the lake
+<data_dir>/newsflow.duckdb                                     the catalog of views
+```
+Staging lives outside `lake/` on the same filesystem, so no view glob ever sees a file that is
+still being written and `os.replace` into the lake stays atomic.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from datetime import date
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from warehouse.schema import TABLES
+
+logger = logging.getLogger(__name__)
+
+CATALOG_NAME = "newsflow.duckdb"
+PARQUET_MAGIC = b"PAR1"
+_SCOPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
+
+Exclude = tuple[date, str] | None  # (run_date, scope) of the files a query must not see
+
+
+class CorruptLakeFile(RuntimeError):
+    """Published files were unreadable; they were moved to quarantine and the run stopped."""
+
+    def __init__(self, moved: dict[Path, Path], problems: dict[Path, str]) -> None:
+        self.moved = moved
+        lines = [f"{src} ({problems[src]}) -> {dst}" for src, dst in moved.items()]
+        super().__init__(
+            "corrupt file(s) in the lake were quarantined; check and rerun their dates: "
+            + "; ".join(lines)
+        )
+
+
+class PublicationBusy(RuntimeError):
+    """Another live process is already publishing the same run_date and scope."""
+
+
+def check_scope(scope: str) -> str:
+    if not _SCOPE.fullmatch(scope):
+        raise ValueError(f"scope must match {_SCOPE.pattern}, got {scope!r}")
+    return scope
+
+
+def check_table(table: str) -> str:
+    if table not in TABLES:
+        raise ValueError(f"unknown table {table!r}; known: {', '.join(sorted(TABLES))}")
+    return table
+
+
+def lake_dir(data_dir: Path) -> Path:
+    return Path(data_dir).absolute() / "lake"
+
+
+def table_dir(data_dir: Path, table: str) -> Path:
+    return lake_dir(data_dir) / check_table(table)
+
+
+def partition_dir(data_dir: Path, table: str, run_date: date) -> Path:
+    return table_dir(data_dir, table) / f"run_date={run_date.isoformat()}"
+
+
+def data_file(data_dir: Path, table: str, run_date: date, scope: str) -> Path:
+    return partition_dir(data_dir, table, run_date) / f"{check_scope(scope)}.parquet"
+
+
+def table_glob(data_dir: Path, table: str) -> str:
+    """The absolute hive glob that the catalog's views and the queries read."""
+    return str(table_dir(data_dir, table) / "run_date=*" / "*.parquet")
+
+
+def raw_dir(data_dir: Path) -> Path:
+    return Path(data_dir).absolute() / "raw"
+
+
+def raw_file(data_dir: Path, run_date: date, scope: str) -> Path:
+    return raw_dir(data_dir) / f"run_date={run_date.isoformat()}" / f"{check_scope(scope)}.warc.gz"
+
+
+def staging_dir(data_dir: Path) -> Path:
+    return Path(data_dir).absolute() / "staging"
+
+
+def quarantine_dir(data_dir: Path) -> Path:
+    return Path(data_dir).absolute() / "quarantine"
+
+
+def catalog_path(data_dir: Path) -> Path:
+    return Path(data_dir).absolute() / CATALOG_NAME
+
+
+def published_files(data_dir: Path, table: str, exclude: Exclude = None) -> list[Path]:
+    """The table's published Parquet files, sorted; `exclude` leaves out one run's file."""
+    skip = data_file(data_dir, table, *exclude) if exclude else None
+    return sorted(p for p in table_dir(data_dir, table).glob("run_date=*/*.parquet") if p != skip)
+
+
+def fsync_path(path: Path) -> None:
+    """Flush a file's or a directory's entry to disk."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def make_dirs(path: Path) -> None:
+    """Create `path` and its parents, fsyncing each parent whose listing changed."""
+    missing: list[Path] = []
+    cursor = path
+    while not cursor.exists():
+        missing.append(cursor)
+        cursor = cursor.parent
+    for directory in reversed(missing):
+        directory.mkdir(exist_ok=True)
+        fsync_path(directory.parent)
+
+
+def parquet_problem(path: Path) -> str | None:
+    """Why `path` is not a readable Parquet file, or None if it is."""
+    try:
+        size = path.stat().st_size
+        if size < 12:
+            return f"{size} bytes, too short for Parquet"
+        with path.open("rb") as handle:
+            head = handle.read(4)
+            handle.seek(-4, os.SEEK_END)
+            tail = handle.read(4)
+        if head != PARQUET_MAGIC or tail != PARQUET_MAGIC:
+            return "no Parquet magic bytes at start or end"
+        pq.read_metadata(path)
+    except OSError as error:  # unreadable footer or file: the caller quarantines it
+        return f"unreadable: {error}"
+    return None
+
+
+# ------------------------------------------------------------------ staging areas
+
+
+class StagingArea:
+    """A private directory under `<data_dir>/staging`, held by an exclusive `flock`.
+
+    The lock dies with the process (even on SIGKILL), which is how `recover` tells an
+    abandoned area from one that a live publisher is still writing.
+    """
+
+    def __init__(self, data_dir: Path, name: str) -> None:
+        root = staging_dir(data_dir)
+        make_dirs(root)
+        self.path = root / name
+        self._lock_path = root / f"{name}.lock"
+        self._fd: int | None = _lock_exclusive(self._lock_path)
+        if self._fd is None:
+            raise PublicationBusy(f"another process is publishing {name} in {root}")
+        if self.path.exists():  # left by a dead owner of the same name
+            shutil.rmtree(self.path)
+        self.path.mkdir()
+
+    @property
+    def active(self) -> bool:
+        return self._fd is not None
+
+    def release(self) -> None:
+        """Delete the area and drop the lock; safe to call twice."""
+        if self._fd is None:
+            return
+        shutil.rmtree(self.path, ignore_errors=True)
+        self._lock_path.unlink(missing_ok=True)
+        os.close(self._fd)
+        self._fd = None
+
+
+def _lock_exclusive(lock_path: Path) -> int | None:
+    """Open and lock `lock_path`; None if a live process holds it."""
+    while True:
+        fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            os.close(fd)
+            return None
+        try:
+            same = os.stat(lock_path).st_ino == os.fstat(fd).st_ino
+        except FileNotFoundError:
+            same = False
+        if same:
+            return fd
+        os.close(fd)  # a cleaner unlinked it between open and flock: take the new file
+
+
+class catalog_lock:
+    """Serialise catalog builds and the cleaning of their temporary files."""
+
+    def __init__(self, data_dir: Path) -> None:
+        self._path = Path(data_dir).absolute() / ".catalog.lock"
+        self._fd = -1
+
+    def __enter__(self) -> None:
+        make_dirs(self._path.parent)
+        self._fd = os.open(self._path, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(self._fd, fcntl.LOCK_EX)
+
+    def __exit__(self, *exc: object) -> None:
+        os.close(self._fd)
+
+
+# ------------------------------------------------------------------ recovery
+
+
+def recover(data_dir: Path) -> None:
+    """Make the lake safe to publish into, or fail naming what is broken.
+
+    Removes staging areas and temporary catalogs whose writer died, then checks every
+    published Parquet file; broken ones move to `<data_dir>/quarantine/` (same relative path)
+    and `CorruptLakeFile` is raised, so that nobody publishes over a lake that cannot be read.
+    """
+    data_dir = Path(data_dir).absolute()
+    _clean_stale_staging(data_dir)
+    _clean_stale_catalogs(data_dir)
+    problems = {path: why for path in _lake_parquet(data_dir) if (why := parquet_problem(path))}
+    if not problems:
+        return
+    moved: dict[Path, Path] = {}
+    for path in problems:
+        target = quarantine_dir(data_dir) / path.relative_to(data_dir)
+        make_dirs(target.parent)
+        if target.exists():
+            target = target.with_name(f"{target.name}.{len(list(target.parent.iterdir()))}")
+        os.replace(path, target)
+        fsync_path(target.parent)
+        fsync_path(path.parent)
+        moved[path] = target
+        logger.error("Quarantined %s: %s", path, problems[path])
+    raise CorruptLakeFile(moved, problems)
+
+
+def _lake_parquet(data_dir: Path) -> Iterator[Path]:
+    lake = lake_dir(data_dir)
+    if lake.is_dir():
+        yield from sorted(lake.rglob("*.parquet"))
+
+
+def _clean_stale_staging(data_dir: Path) -> None:
+    root = staging_dir(data_dir)
+    if not root.is_dir():
+        return
+    names = {p.name.removesuffix(".lock") for p in root.iterdir()}
+    for name in sorted(names):
+        lock_path = root / f"{name}.lock"
+        fd = _lock_exclusive(lock_path)
+        if fd is None:
+            continue  # a live publisher owns it
+        try:
+            area = root / name
+            if area.exists():
+                logger.warning("Removed stale staging area %s", area)
+                shutil.rmtree(area)
+            lock_path.unlink(missing_ok=True)
+        finally:
+            os.close(fd)
+
+
+def _clean_stale_catalogs(data_dir: Path) -> None:
+    temps = list(data_dir.glob(f".{CATALOG_NAME}.*.tmp*")) if data_dir.is_dir() else []
+    if not temps:
+        return
+    with catalog_lock(data_dir):
+        for path in data_dir.glob(f".{CATALOG_NAME}.*.tmp*"):
+            logger.warning("Removed stale temporary catalog %s", path)
+            path.unlink(missing_ok=True)

@@ -1,0 +1,221 @@
+"""Atomic publication of one run's tables into the lake.
+
+```
+pub = Publication(data_dir, run_date, scope)   # recovers the lake, locks a staging area
+pub.write("articles", table_or_records)        # any number of batches per table
+pub.add_raw(raw_archive)                       # optional: the run's WARC archive
+pub.commit()                                   # -> catalog path; or pub.abort()
+```
+`commit` closes each table's staging file (tables that got no rows get an empty one, so a
+rerun that now yields nothing still replaces the old file), fsyncs it, reads the footer back
+and checks the row count, then `os.replace`s the raw archive and each table into
+`lake/<table>/run_date=<date>/<scope>.parquet` and rebuilds the catalog. `fetch_log` (which
+carries feed validators) and `runs` (the record that the run happened) are renamed last, so
+state that advances never gets ahead of the data it covers.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from warehouse.catalog import build_catalog
+from warehouse.convert import SchemaError, to_table
+from warehouse.lake import (
+    CorruptLakeFile,
+    StagingArea,
+    check_scope,
+    check_table,
+    data_file,
+    fsync_path,
+    make_dirs,
+    parquet_problem,
+    recover,
+)
+from warehouse.raw import RawArchive
+from warehouse.schema import TABLES
+
+logger = logging.getLogger(__name__)
+
+_LAST = ("fetch_log", "runs")
+PUBLISH_ORDER: tuple[str, ...] = (*(t for t in TABLES if t not in _LAST), *_LAST)
+
+StepHook = Callable[[str], None]
+
+
+class PublishError(RuntimeError):
+    """A staged file did not read back as written; nothing was published."""
+
+
+class Publication:
+    """One run's files for one `run_date` and `scope`, published together by `commit`.
+
+    `on_step` is called with the name of each step (`staged`, `fsynced`, `validated`,
+    `rename:raw`, `rename:<table>`, `catalog`, `done`) just before it happens; tests use it
+    to kill the process at that point.
+    """
+
+    def __init__(
+        self, data_dir: Path, run_date: date, scope: str, *, on_step: StepHook | None = None
+    ) -> None:
+        self.data_dir = Path(data_dir).absolute()
+        self.run_date = run_date
+        self.scope = check_scope(scope)
+        self._on_step = on_step
+        try:
+            recover(self.data_dir)
+        except CorruptLakeFile:
+            build_catalog(self.data_dir)  # views answer again without the quarantined files
+            raise
+        self._area = StagingArea(self.data_dir, f"{run_date.isoformat()}__{scope}")
+        self._writers: dict[str, pq.ParquetWriter] = {}
+        self._raw: RawArchive | None = None
+        self._lock = threading.Lock()
+        self._state = "open"
+        self.rows_written: dict[str, int] = dict.fromkeys(TABLES, 0)
+
+    def __enter__(self) -> Publication:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if self._state != "open":
+            return
+        if kind is None:
+            self.commit()
+        else:
+            self.abort()
+
+    def staged_path(self, table: str) -> Path:
+        return self._area.path / f"{check_table(table)}.parquet"
+
+    def write(self, table: str, rows: pa.Table | Iterable[object]) -> int:
+        """Append a batch to `table`'s staging file; returns the number of rows written."""
+        batch = rows if isinstance(rows, pa.Table) else to_table(table, rows)
+        batch = conform(table, batch)
+        with self._lock:
+            self._require_open()
+            writer = self._writers.get(table)
+            if writer is None:
+                writer = pq.ParquetWriter(
+                    self.staged_path(table), TABLES[table], compression="zstd"
+                )
+                self._writers[table] = writer
+            if batch.num_rows:
+                writer.write_table(batch)
+            self.rows_written[table] += batch.num_rows
+        return batch.num_rows
+
+    def add_raw(self, archive: RawArchive) -> None:
+        """Publish `archive` with this run (first, so lineage exists before the rows)."""
+        if (archive.run_date, archive.scope) != (self.run_date, self.scope):
+            raise ValueError(
+                f"raw archive is for {archive.run_date}/{archive.scope}, "
+                f"publication for {self.run_date}/{self.scope}"
+            )
+        self._raw = archive
+
+    def commit(self) -> Path:
+        """Validate and publish every staged file, then rebuild the catalog; returns its path."""
+        with self._lock:
+            self._require_open()
+            try:
+                staged = self._seal()
+                if self._raw is not None:
+                    self._raw.publish(self._step)
+                for table in PUBLISH_ORDER:
+                    final = data_file(self.data_dir, table, self.run_date, self.scope)
+                    make_dirs(final.parent)
+                    self._step(f"rename:{table}")
+                    staged[table].replace(final)
+                    fsync_path(final.parent)
+                self._step("catalog")
+                catalog = build_catalog(self.data_dir)
+            except BaseException:
+                self._discard()
+                raise
+            self._area.release()
+            self._state = "committed"
+        logger.info(
+            "Published %s/%s: %s",
+            self.run_date,
+            self.scope,
+            ", ".join(f"{t}={n}" for t, n in self.rows_written.items()),
+        )
+        self._step("done")
+        return catalog
+
+    def abort(self) -> None:
+        """Drop everything staged; the lake is left as it was. Safe to call twice."""
+        with self._lock:
+            if self._state == "open":
+                self._discard()
+
+    def _discard(self) -> None:
+        for writer in self._writers.values():
+            writer.close()
+        self._writers.clear()
+        if self._raw is not None:
+            self._raw.discard()
+        self._area.release()
+        self._state = "aborted"
+
+    def _require_open(self) -> None:
+        if self._state != "open":
+            raise RuntimeError(f"publication {self.run_date}/{self.scope} is {self._state}")
+
+    def _step(self, name: str) -> None:
+        if self._on_step is not None:
+            self._on_step(name)
+
+    def _seal(self) -> dict[str, Path]:
+        """Close, fsync and read back every table's staging file."""
+        staged = {table: self.staged_path(table) for table in TABLES}
+        for table, path in staged.items():
+            writer = self._writers.pop(table, None)
+            if writer is not None:
+                writer.close()
+            else:
+                pq.write_table(TABLES[table].empty_table(), path, compression="zstd")
+        self._step("staged")
+        for path in staged.values():
+            fsync_path(path)
+        fsync_path(self._area.path)
+        self._step("fsynced")
+        for table, path in staged.items():
+            problem = parquet_problem(path)
+            if problem:
+                raise PublishError(f"staged {table} file {path}: {problem}")
+            rows = pq.read_metadata(path).num_rows
+            if rows != self.rows_written[table]:
+                raise PublishError(
+                    f"staged {table} file {path} holds {rows} rows, {self.rows_written[table]} "
+                    "were written"
+                )
+        self._step("validated")
+        return staged
+
+
+def conform(table: str, batch: pa.Table) -> pa.Table:
+    """`batch` with exactly the schema's columns, order and types, or `SchemaError`."""
+    schema = TABLES[check_table(table)]
+    names = set(batch.column_names)
+    missing = [n for n in schema.names if n not in names]
+    extra = sorted(names - set(schema.names))
+    if missing or extra:
+        raise SchemaError(f"{table}: missing columns {missing}, unknown columns {extra}")
+    batch = batch.select(schema.names)
+    if not batch.schema.equals(schema):
+        try:
+            batch = batch.cast(schema)
+        except (pa.ArrowInvalid, pa.ArrowTypeError, ValueError) as error:
+            raise SchemaError(f"{table}: {error}") from error
+    for item in schema:
+        if not item.nullable and batch.column(item.name).null_count:
+            raise SchemaError(f"{table}.{item.name} is required but a row has no value")
+    return batch

@@ -1,0 +1,133 @@
+"""Read-only questions to the warehouse.
+
+`run_sql` is what `newsflow sql` uses: it opens the catalog read-only. The flow's own
+questions (`seen_urls`, `latest_validators`, ...) read the Parquet files through an in-memory
+DuckDB instead, so a run never takes any lock on the catalog file, and they can leave out the
+current run's own files so that rerunning a date is not starved by its first attempt.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from tasks.records import Rejected
+from warehouse.lake import Exclude, catalog_path, data_file, published_files
+from warehouse.schema import TABLES
+
+Validators = dict[str, tuple[str | None, str | None]]
+
+
+class NoWarehouse(FileNotFoundError):
+    """The data directory holds no catalog yet."""
+
+
+def connect_readonly(data_dir: Path) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the catalog; close it when done."""
+    path = catalog_path(data_dir)
+    if not path.is_file():
+        raise NoWarehouse(f"no catalog at {path}: run `newsflow run` first")
+    return duckdb.connect(str(path), read_only=True)
+
+
+def run_sql(data_dir: Path, sql: str) -> pa.Table:
+    """The result of one SQL statement against the catalog, as an Arrow table."""
+    con = connect_readonly(data_dir)
+    try:
+        relation = con.sql(sql)
+        if relation is None:  # a statement without a result
+            return pa.table({})
+        return relation.to_arrow_table()
+    finally:
+        con.close()
+
+
+def seen_urls(data_dir: Path, urls: Iterable[str], exclude: Exclude = None) -> set[str]:
+    """Those of `urls` that a published `articles` row holds as url, final or canonical URL.
+
+    `exclude=(run_date, scope)` leaves out that run's own file.
+    """
+    wanted = sorted(set(urls))
+    files = published_files(data_dir, "articles", exclude)
+    if not wanted or not files:
+        return set()
+    con = duckdb.connect()
+    try:
+        con.register("wanted", pa.table({"url": pa.array(wanted, pa.string())}))
+        rows = con.execute(
+            """
+            WITH stored AS (
+                SELECT unnest([url, final_url, canonical_url]) AS url
+                FROM read_parquet($files, union_by_name = true)
+            )
+            SELECT w.url FROM wanted AS w SEMI JOIN stored AS s ON s.url = w.url
+            """,
+            {"files": [str(p) for p in files]},
+        ).fetchall()
+    finally:
+        con.close()
+    return {row[0] for row in rows}
+
+
+def latest_validators(data_dir: Path, urls: Iterable[str], exclude: Exclude = None) -> Validators:
+    """`url -> (etag, last_modified)` from the latest published fetch of each URL that had any.
+
+    Validators come from `fetch_log`, which is published with the data it covers; pass
+    `exclude=(run_date, scope)` so a rerun of a date does not get 304s from its own first try.
+    """
+    wanted = sorted(set(urls))
+    files = published_files(data_dir, "fetch_log", exclude)
+    if not wanted or not files:
+        return {}
+    con = duckdb.connect()
+    try:
+        con.register("wanted", pa.table({"url": pa.array(wanted, pa.string())}))
+        rows = con.execute(
+            """
+            SELECT f.url, f.etag, f.last_modified
+            FROM read_parquet($files, union_by_name = true) AS f
+            SEMI JOIN wanted AS w ON w.url = f.url
+            WHERE f.etag IS NOT NULL OR f.last_modified IS NOT NULL
+            QUALIFY row_number() OVER (PARTITION BY f.url ORDER BY f.fetched_at DESC) = 1
+            """,
+            {"files": [str(p) for p in files]},
+        ).fetchall()
+    finally:
+        con.close()
+    return {url: (etag, last_modified) for url, etag, last_modified in rows}
+
+
+def run_table(data_dir: Path, table: str, run_date: date, scope: str) -> pa.Table:
+    """The rows that one run published to `table` (empty if it published none)."""
+    path = data_file(data_dir, table, run_date, scope)
+    schema = TABLES[table]
+    if not path.exists():
+        return schema.empty_table()
+    return pq.ParquetFile(path).read().select(schema.names).cast(schema)
+
+
+def fetch_log_rows(data_dir: Path, run_date: date, scope: str) -> pa.Table:
+    """One run's published `fetch_log` rows (kept as they are when a run is reprocessed)."""
+    return run_table(data_dir, "fetch_log", run_date, scope)
+
+
+def rejected_before_extract(data_dir: Path, run_date: date, scope: str) -> list[Rejected]:
+    """One run's rejections made before extraction (discover, frontier, fetch)."""
+    table = run_table(data_dir, "rejected", run_date, scope)
+    return [
+        Rejected(
+            source_id=row["source_id"],
+            url=row["url"],
+            stage=row["stage"],
+            reason=row["reason"],
+            detail=row["detail"] or "",
+            raw_record_id=row["raw_record_id"],
+        )
+        for row in table.to_pylist()
+        if row["stage"] not in ("extract", "clean")
+    ]

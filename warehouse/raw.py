@@ -1,0 +1,363 @@
+"""The raw archive: every fetched page of a run in one WARC/1.1 file, gzipped per record.
+
+Each page becomes a `response` record (the HTTP status line, a few headers and the body as
+received) followed by a `metadata` record (JSON: source id, requested URL, what discovery said)
+that points back to it with `WARC-Concurrent-To`. A page's `raw_record_id` is
+`"<run_date>/<scope>.warc.gz#<offset>"`, the byte offset of its response record's gzip
+member, so one page can be read back without scanning the file.
+
+The archive is written in a locked staging area and moved into
+`<data_dir>/raw/run_date=YYYY-MM-DD/<scope>.warc.gz` when the run is published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+import uuid
+import zlib
+from collections.abc import Callable, Generator, Iterator
+from dataclasses import asdict, dataclass
+from datetime import UTC, date, datetime
+from http import HTTPStatus
+from pathlib import Path
+from typing import IO, Any, BinaryIO
+
+from tasks.records import Discovered, FetchedPage
+from warehouse.lake import StagingArea, check_scope, fsync_path, make_dirs, raw_dir, raw_file
+
+logger = logging.getLogger(__name__)
+
+_CHUNK = 1 << 16
+# The body is stored decoded and whole: framing headers would lie about it; cookies stay out.
+_DROPPED_HEADERS = frozenset(
+    {
+        "content-length",
+        "content-encoding",
+        "transfer-encoding",
+        "connection",
+        "keep-alive",
+        "set-cookie",
+    }
+)
+_NAMESPACE = uuid.UUID("6f1c9a52-3b0e-4c55-9d0a-6a2f3c1e8b47")
+
+
+class CorruptRawArchive(ValueError):
+    """A raw archive (or a record in it) cannot be read back."""
+
+
+@dataclass(frozen=True, slots=True)
+class WarcRecord:
+    offset: int
+    headers: dict[str, str]
+    block: bytes
+
+    @property
+    def type(self) -> str:
+        return self.headers.get("WARC-Type", "")
+
+    @property
+    def record_id(self) -> str:
+        return self.headers.get("WARC-Record-ID", "")
+
+
+# ------------------------------------------------------------------ writing
+
+
+class RawArchive:
+    """Appends fetched pages to this run's archive; thread-safe; publish or discard it."""
+
+    def __init__(self, data_dir: Path, run_date: date, scope: str) -> None:
+        self.run_date = run_date
+        self.scope = check_scope(scope)
+        self.final_path = raw_file(data_dir, run_date, scope)
+        self._area = StagingArea(data_dir, f"{run_date.isoformat()}__{scope}.raw")
+        self.staged_path = self._area.path / self.final_path.name
+        self._handle: BinaryIO | None = self.staged_path.open("wb")
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def __enter__(self) -> RawArchive:
+        return self
+
+    def __exit__(self, kind: type[BaseException] | None, *rest: object) -> None:
+        if kind is None:
+            self.close()
+        else:
+            self.discard()
+
+    def append(self, page: FetchedPage) -> str:
+        """Write one page; returns its `raw_record_id`."""
+        response_id = _record_id(self.scope, self.run_date, page, "response")
+        headers = [(k, v) for k, v in page.headers if k.lower() not in _DROPPED_HEADERS]
+        if page.content_type and not any(k.lower() == "content-type" for k, _ in headers):
+            headers.append(("Content-Type", page.content_type))
+        response = _warc_record(
+            "response",
+            response_id,
+            page.fetched_at,
+            page.final_url,
+            "application/http;msgtype=response",
+            _http_block(page.status, headers, page.body),
+        )
+        metadata = _warc_record(
+            "metadata",
+            _record_id(self.scope, self.run_date, page, "metadata"),
+            page.fetched_at,
+            page.final_url,
+            "application/json",
+            json.dumps(_page_metadata(page), sort_keys=True, default=_json_default).encode(),
+            extra=[("WARC-Concurrent-To", response_id)],
+        )
+        with self._lock:
+            if self._handle is None:
+                raise RuntimeError(f"raw archive {self.staged_path} is closed")
+            offset = self._handle.tell()
+            self._handle.write(zlib_gzip(response))
+            self._handle.write(zlib_gzip(metadata))
+            self.count += 1
+        return f"{self.run_date.isoformat()}/{self.final_path.name}#{offset}"
+
+    def close(self) -> None:
+        """Flush and fsync the staged file; appending afterwards is an error."""
+        with self._lock:
+            if self._handle is None:
+                return
+            self._handle.flush()
+            os.fsync(self._handle.fileno())
+            self._handle.close()
+            self._handle = None
+
+    def publish(self, on_step: Callable[[str], None] | None = None) -> Path:
+        """Validate the staged archive, move it to its final name, release the staging area."""
+        self.close()
+        responses = sum(1 for r in iter_warc(self.staged_path) if r.type == "response")
+        if responses != self.count:
+            raise CorruptRawArchive(
+                f"{self.staged_path}: wrote {self.count} pages, read back {responses}"
+            )
+        make_dirs(self.final_path.parent)
+        if on_step:
+            on_step("rename:raw")
+        os.replace(self.staged_path, self.final_path)
+        fsync_path(self.final_path.parent)
+        self._area.release()
+        return self.final_path
+
+    def discard(self) -> None:
+        with self._lock:
+            if self._handle is not None:
+                self._handle.close()
+                self._handle = None
+        self._area.release()
+
+
+def zlib_gzip(data: bytes) -> bytes:
+    """One gzip member with a fixed header (no timestamp): same input, same bytes."""
+    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
+    return compressor.compress(data) + compressor.flush()
+
+
+def _record_id(scope: str, run_date: date, page: FetchedPage, kind: str) -> str:
+    key = f"{run_date.isoformat()}/{scope}/{kind}/{page.url}/{page.fetched_at.isoformat()}"
+    return f"<urn:uuid:{uuid.uuid5(_NAMESPACE, key)}>"
+
+
+def _warc_record(
+    kind: str,
+    record_id: str,
+    when: datetime,
+    target: str,
+    content_type: str,
+    block: bytes,
+    extra: list[tuple[str, str]] | None = None,
+) -> bytes:
+    stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    headers = [
+        ("WARC-Type", kind),
+        ("WARC-Record-ID", record_id),
+        ("WARC-Date", stamp),
+        ("WARC-Target-URI", target),
+        *(extra or []),
+        ("Content-Type", content_type),
+        ("WARC-Block-Digest", "sha256:" + hashlib.sha256(block).hexdigest()),
+        ("Content-Length", str(len(block))),
+    ]
+    head = "WARC/1.1\r\n" + "".join(f"{k}: {_field(v)}\r\n" for k, v in headers) + "\r\n"
+    return head.encode("utf-8") + block + b"\r\n\r\n"
+
+
+def _field(value: str) -> str:
+    return value.replace("\r", " ").replace("\n", " ")
+
+
+def _http_block(status: int, headers: list[tuple[str, str]], body: bytes) -> bytes:
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = ""
+    lines = [f"HTTP/1.1 {status} {phrase}".rstrip()]
+    lines += [f"{k}: {_field(v)}" for k, v in headers]
+    lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace") + body
+
+
+def _page_metadata(page: FetchedPage) -> dict[str, Any]:
+    return {
+        "source_id": page.source_id,
+        "url": page.url,
+        "discovered": asdict(page.discovered) if page.discovered else None,
+    }
+
+
+def _json_default(value: object) -> str:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot store {type(value).__name__} in archive metadata")
+
+
+# ------------------------------------------------------------------ reading
+
+
+def iter_warc(path: Path, offset: int = 0) -> Generator[WarcRecord, None, None]:
+    """Every record of a WARC.gz (one gzip member per record) from `offset` on."""
+    with Path(path).open("rb") as handle:
+        handle.seek(offset)
+        for start, data in _members(handle, offset):
+            yield _parse_record(path, start, data)
+
+
+def _members(handle: IO[bytes], offset: int) -> Iterator[tuple[int, bytes]]:
+    pending = b""
+    while True:
+        if not pending:
+            pending = handle.read(_CHUNK)
+            if not pending:
+                return
+        start = offset
+        inflater = zlib.decompressobj(wbits=31)
+        parts: list[bytes] = []
+        while not inflater.eof:
+            if not pending:
+                pending = handle.read(_CHUNK)
+                if not pending:
+                    raise CorruptRawArchive(f"truncated gzip member at offset {start}")
+            try:
+                parts.append(inflater.decompress(pending))
+            except zlib.error as error:
+                raise CorruptRawArchive(f"bad gzip member at offset {start}: {error}") from error
+            offset += len(pending) - len(inflater.unused_data)
+            pending = inflater.unused_data
+        yield start, b"".join(parts)
+
+
+def _parse_record(path: Path, offset: int, data: bytes) -> WarcRecord:
+    head, sep, rest = data.partition(b"\r\n\r\n")
+    lines = head.decode("utf-8", "replace").split("\r\n")
+    if not sep or not lines[0].startswith("WARC/"):
+        raise CorruptRawArchive(f"{path}#{offset}: not a WARC record")
+    headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
+    try:
+        length = int(headers["Content-Length"])
+    except (KeyError, ValueError):
+        raise CorruptRawArchive(f"{path}#{offset}: no Content-Length") from None
+    if len(rest) < length:
+        raise CorruptRawArchive(f"{path}#{offset}: block shorter than Content-Length")
+    return WarcRecord(offset=offset, headers=headers, block=rest[:length])
+
+
+def parse_http_response(block: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
+    """Status, headers (in order) and body of an `application/http` response block."""
+    head, _, body = block.partition(b"\r\n\r\n")
+    lines = head.decode("latin-1").split("\r\n")
+    status = int(lines[0].split(" ")[1])
+    headers = [(k.strip(), v.strip()) for k, _, v in (x.partition(":") for x in lines[1:])]
+    return status, headers, body
+
+
+def _page(path: Path, response: WarcRecord, metadata: WarcRecord | None) -> FetchedPage:
+    status, http_headers, body = parse_http_response(response.block)
+    headers = {k.lower(): v for k, v in http_headers}
+    meta = json.loads(metadata.block) if metadata else {}
+    final_url = response.headers["WARC-Target-URI"]
+    found = meta.get("discovered")
+    return FetchedPage(
+        source_id=meta.get("source_id", ""),
+        url=meta.get("url", final_url),
+        final_url=final_url,
+        status=status,
+        content_type=headers.get("content-type"),
+        body=body,
+        headers=tuple((k, v) for k, v in http_headers if k.lower() != "content-length"),
+        fetched_at=datetime.fromisoformat(response.headers["WARC-Date"].replace("Z", "+00:00")),
+        raw_record_id=f"{path.parent.name.removeprefix('run_date=')}/{path.name}#{response.offset}",
+        discovered=_discovered(found) if found else None,
+    )
+
+
+def _discovered(data: dict[str, Any]) -> Discovered:
+    def when(key: str) -> datetime | None:
+        return datetime.fromisoformat(data[key]) if data.get(key) else None
+
+    return Discovered(
+        url=data["url"],
+        source_id=data["source_id"],
+        found_in=data["found_in"],
+        title=data.get("title"),
+        published_at=when("published_at"),
+        modified_at=when("modified_at"),
+        authors=tuple(data.get("authors") or ()),
+    )
+
+
+def read_pages(path: Path) -> Iterator[FetchedPage]:
+    """The pages of one archive file, in the order they were written."""
+    path = Path(path)
+    pending: WarcRecord | None = None
+    for record in iter_warc(path):
+        if record.type == "response":
+            if pending is not None:
+                yield _page(path, pending, None)
+            pending = record
+        elif (
+            record.type == "metadata"
+            and pending is not None
+            and record.headers.get("WARC-Concurrent-To") == pending.record_id
+        ):
+            yield _page(path, pending, record)
+            pending = None
+    if pending is not None:
+        yield _page(path, pending, None)
+
+
+def read_raw_archive(data_dir: Path, run_date: date, scope: str) -> Iterator[FetchedPage]:
+    """The pages that one published run fetched (empty if it archived nothing)."""
+    path = raw_file(data_dir, run_date, scope)
+    if not path.exists():
+        logger.warning("No raw archive at %s", path)
+        return iter(())
+    return read_pages(path)
+
+
+def read_record(data_dir: Path, raw_record_id: str) -> FetchedPage:
+    """The one page a `raw_record_id` names."""
+    name, _, offset_text = raw_record_id.partition("#")
+    day, _, file_name = name.partition("/")
+    path = raw_dir(data_dir) / f"run_date={day}" / file_name
+    if not offset_text.isdigit() or not path.is_file():
+        raise CorruptRawArchive(f"no raw record {raw_record_id!r} under {raw_dir(data_dir)}")
+    records = iter_warc(path, int(offset_text))
+    try:
+        response = next(records, None)
+        if response is None or response.type != "response":
+            raise CorruptRawArchive(f"{raw_record_id!r} is not a response record")
+        metadata = next(records, None)
+    finally:
+        records.close()
+    if metadata is not None and metadata.headers.get("WARC-Concurrent-To") != response.record_id:
+        metadata = None
+    return _page(path, response, metadata)
