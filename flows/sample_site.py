@@ -80,10 +80,18 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve_sample_site(site_dir: Path, outlets: set[str] | None = None) -> Iterator[SampleSite]:
-    """Start one loopback server per outlet directory; stop them on exit."""
+def serve_sample_site(
+    site_dir: Path, outlets: set[str] | None = None, *, base_port: int = 0
+) -> Iterator[SampleSite]:
+    """Start one loopback server per outlet directory; stop them on exit.
+
+    With `base_port`, outlet number i (in name order) listens on `base_port + i`, so URLs,
+    and the article ids made from them, are the same from one run to the next. With 0,
+    every server takes a free port.
+    """
     site_dir = site_dir.resolve()
-    names = sorted(p.name for p in site_dir.iterdir() if p.is_dir())
+    everything = sorted(p.name for p in site_dir.iterdir() if p.is_dir())
+    names = everything
     if outlets is not None:
         missing = sorted(outlets - set(names))
         if missing:
@@ -94,11 +102,20 @@ def serve_sample_site(site_dir: Path, outlets: set[str] | None = None) -> Iterat
     try:
         for name in names:
             handler = partial(_Handler, root=site_dir / name, bases=bases)
-            server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+            port = base_port + everything.index(name) if base_port else 0
+            try:
+                server = ThreadingHTTPServer(("127.0.0.1", port), handler)
+            except OSError as error:
+                raise OSError(
+                    f"cannot serve sample outlet {name} on 127.0.0.1:{port}: {error}"
+                    " (set NEWSFLOW_SAMPLE_SITE_PORT to another base port)"
+                ) from error
             server.daemon_threads = True
             servers.append(server)
             bases[name] = f"http://127.0.0.1:{server.server_address[1]}"
-            threading.Thread(target=server.serve_forever, name=f"sample-{name}", daemon=True).start()
+            thread = threading.Thread(target=server.serve_forever, name=f"sample-{name}")
+            thread.daemon = True
+            thread.start()
         yield SampleSite(bases=dict(bases))
     finally:
         for server in servers:

@@ -27,6 +27,9 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("data"), description="Warehouse root: lake, raw, catalog")
     sources_file: Path = Field(default=SEEDS_DIR / "sources.toml")
     sample_site_dir: Path = Field(default=SEEDS_DIR / "sample_site")
+    sample_site_port: int = Field(
+        default=47810, ge=0, le=65000, description="First port of the sample site (0: any free)"
+    )
     timezone: str = Field(default="UTC", description="Time zone of run dates and the schedule")
     nightly_cron: str = "30 2 * * *"
 

@@ -14,8 +14,18 @@ SITE_PLACEHOLDER = re.compile(r"\{\{site:([a-z0-9][a-z0-9-]*)\}\}")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _KINDS = frozenset(get_args(SourceKind))
 _SOURCE_KEYS = frozenset(
-    {"id", "kind", "location", "urls", "name", "enabled", "max_articles", "language",
-     "crawl_delay", "selectors"}
+    {
+        "id",
+        "kind",
+        "location",
+        "urls",
+        "name",
+        "enabled",
+        "max_articles",
+        "language",
+        "crawl_delay",
+        "selectors",
+    }
 )
 _SELECTOR_KEYS = frozenset({"body", "title", "authors", "published", "drop"})
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import spacy
 from spacy.language import Language
@@ -25,7 +25,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from tasks.quotes import attribute_quotes, unattributed_quotes
-from tasks.records import Mention, Quote
+from tasks.records import Article, Mention, Quote
 
 log = logging.getLogger(__name__)
 
@@ -191,6 +191,48 @@ def enrich(
         mentions.extend(mentions_of(aid, doc, labels))
         quotes.extend(attribute_quotes(aid, doc))
     mentions.sort(key=lambda m: (m.article_id, m.start_char, m.end_char, m.label))
+    quotes.sort(key=lambda q: (q.article_id, q.start_char, q.end_char))
+    return Enrichment(mentions=tuple(mentions), quotes=tuple(quotes))
+
+
+ENRICHED_FIELDS = ("title", "lead", "highlights", "body")
+
+
+def enrich_articles(
+    articles: Sequence[tuple[str, Article]],
+    nlp: Language,
+    *,
+    batch_size: int = 64,
+    n_process: int = 1,
+) -> Enrichment:
+    """Entities of each article's title, lead, highlights and body; quotes of its body.
+
+    A headline or highlight often names people in full where the body shortens them
+    ("Vladimir Putin" in a highlight, "Putin" after), so every text field is read; each
+    mention records its `field` (and `item`, the highlight's index) and offsets into it.
+    """
+    refs: list[tuple[str, str, int]] = []
+    texts: list[tuple[str, str, str | None]] = []
+    for article_id, article in articles:
+        fields = [("title", 0, article.title), ("lead", 0, article.lead)]
+        fields += [("highlights", i, text) for i, text in enumerate(article.highlights)]
+        fields.append(("body", 0, article.body))
+        for field_name, item, text in fields:
+            if text and text.strip():
+                texts.append((str(len(refs)), text, article.language))
+                refs.append((article_id, field_name, item))
+    found = enrich(texts, nlp, batch_size=batch_size, n_process=n_process)
+    mentions = []
+    for mention in found.mentions:
+        article_id, field_name, item = refs[int(mention.article_id)]
+        mentions.append(replace(mention, article_id=article_id, field=field_name, item=item))
+    quotes = []
+    for quote in found.quotes:
+        article_id, field_name, _ = refs[int(quote.article_id)]
+        if field_name == "body":
+            quotes.append(replace(quote, article_id=article_id))
+    order = {name: rank for rank, name in enumerate(ENRICHED_FIELDS)}
+    mentions.sort(key=lambda m: (m.article_id, order[m.field], m.item, m.start_char, m.end_char))
     quotes.sort(key=lambda q: (q.article_id, q.start_char, q.end_char))
     return Enrichment(mentions=tuple(mentions), quotes=tuple(quotes))
 

@@ -168,8 +168,10 @@ class Mention:
     article_id: str
     text: str
     label: str
-    start_char: int
+    start_char: int  # character offsets into the field's text
     end_char: int
+    field: str = "body"  # title | lead | highlights | body
+    item: int = 0  # which highlight, for field "highlights"
 
 
 @dataclass(frozen=True, slots=True)

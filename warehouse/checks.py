@@ -73,15 +73,18 @@ def data_checks(reasons: Collection[str] | None = None) -> dict[str, str]:
             SELECT article_id, duplicate_of FROM duplicates WHERE original_url IS NULL""",
         "fetch_log: accepted purpose": _accepted("fetch_log", "url", "purpose", FETCH_PURPOSES),
         "rejected: accepted stage": _accepted("rejected", "url", "stage", REJECT_STAGES),
-        "mentions: offsets inside the article body": """
-            SELECT m.article_id, m.start_char, m.end_char
+        "mentions: offsets point at the mention's text": """
+            SELECT m.article_id, m.field, m.item, m.start_char, m.text
             FROM mentions AS m JOIN article_versions AS a USING (article_id, run_id, run_date)
-            WHERE NOT (0 <= m.start_char AND m.start_char < m.end_char
-                       AND m.end_char <= length(a.body))""",
+            WHERE a.duplicate_of IS NULL
+              AND substr(CASE m.field WHEN 'body' THEN a.body WHEN 'title' THEN a.title
+                                      WHEN 'lead' THEN a.lead
+                                      WHEN 'highlights' THEN a.highlights[m.item + 1] END,
+                         m.start_char + 1, m.end_char - m.start_char) IS DISTINCT FROM m.text""",
         "quotes: offsets inside the article body": """
             SELECT q.article_id, q.start_char, q.end_char
             FROM quotes AS q JOIN article_versions AS a USING (article_id, run_id, run_date)
-            WHERE NOT (0 <= q.start_char AND q.start_char < q.end_char
+            WHERE a.duplicate_of IS NULL AND NOT (0 <= q.start_char AND q.start_char < q.end_char
                        AND q.end_char <= length(a.body))""",
         **_not_null_checks(),
     }

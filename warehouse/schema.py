@@ -99,6 +99,8 @@ ARTICLES = pa.schema(
         pa.field("duplicate_of", pa.string()),
         pa.field("duplicate_kind", pa.string()),
         pa.field("similarity", pa.float32(), nullable=False),
+        pa.field("version_change", pa.float32()),  # 1 - Jaccard to the previous version
+        pa.field("wire_service", pa.string()),  # named in a credit line or dateline
     ]
 )
 
@@ -110,6 +112,8 @@ MENTIONS = pa.schema(
         pa.field("label", pa.string(), nullable=False),
         pa.field("start_char", pa.int32(), nullable=False),
         pa.field("end_char", pa.int32(), nullable=False),
+        pa.field("field", pa.string(), nullable=False),  # title | lead | highlights | body
+        pa.field("item", pa.int16(), nullable=False),  # index into highlights, else 0
     ]
 )
 

@@ -50,3 +50,17 @@ def test_missing_files_and_paths_outside_the_outlet_answer_404(tmp_path: Path) -
 def test_only_requested_outlets_are_served(tmp_path: Path) -> None:
     with serve_sample_site(make_site(tmp_path), {"beta"}) as site:
         assert set(site.bases) == {"beta"}
+
+
+def test_base_port_gives_each_outlet_a_stable_port_across_restarts(tmp_path: Path) -> None:
+    from prefectserver import free_port
+
+    base = free_port()
+    site_dir = make_site(tmp_path)
+    with serve_sample_site(site_dir, {"beta"}, base_port=base) as first:
+        assert first.bases == {"beta": f"http://127.0.0.1:{base + 1}"}
+    with serve_sample_site(site_dir, base_port=base) as second:
+        assert second.bases == {
+            "alpha": f"http://127.0.0.1:{base}",
+            "beta": f"http://127.0.0.1:{base + 1}",
+        }

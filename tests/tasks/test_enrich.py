@@ -144,3 +144,38 @@ def test_no_mention_runs_across_a_line_break(nlp: Language) -> None:
     mentions = enrich([("a", body, "en")], nlp).mentions
     assert mentions
     assert all("\n" not in m.text for m in mentions)
+
+
+def test_title_lead_and_highlights_are_read_with_offsets_into_their_own_field(
+    nlp: Language,
+) -> None:
+    from datetime import UTC, datetime
+
+    from tasks.enrich import enrich_articles
+    from tasks.records import Article
+
+    article = Article(
+        source_id="s",
+        url="https://news.example/a",
+        final_url="https://news.example/a",
+        canonical_url="https://news.example/a",
+        title="Angela Merkel visits Lisbon",
+        lead="The former chancellor met Portuguese officials.",
+        highlights=("No names here", "Talks with António Costa lasted two hours"),
+        body='Merkel said the talks were "very warm", according to Costa’s office.',
+        fetched_at=datetime(2023, 10, 1, tzinfo=UTC),
+        language="en",
+    )
+    result = enrich_articles([("a1", article)], nlp)
+    texts = {"title": [article.title], "lead": [article.lead], "body": [article.body],
+             "highlights": list(article.highlights)}
+    for mention in result.mentions:
+        assert mention.article_id == "a1"
+        assert texts[mention.field][mention.item][mention.start_char : mention.end_char] == (
+            mention.text
+        )
+    fields = {(m.field, m.item, m.text) for m in result.mentions}
+    assert ("title", 0, "Angela Merkel") in fields
+    assert ("highlights", 1, "António Costa") in fields
+    assert all(q.article_id == "a1" for q in result.quotes)
+    assert [q.text for q in result.quotes] == ["very warm"]

@@ -68,7 +68,7 @@ def test_mention_outside_its_article_is_caught(tmp_path: Path) -> None:
     with Publication(tmp_path, DAY, "ingest-1") as publication:
         publication.write("articles", rows["articles"])
         publication.write("mentions", pa.Table.from_pylist(mentions, rows["mentions"].schema))
-    assert "mentions: offsets inside the article body" in _failed(tmp_path)
+    assert "mentions: offsets point at the mention's text" in _failed(tmp_path)
 
 
 @pytest.mark.parametrize("kind", ["exact", "near", "canonical_url"])

@@ -1,0 +1,444 @@
+"""One run of the pipeline, as Prefect tasks over batches.
+
+discover -> frontier -> fetch (+ raw archive) -> extract + clean -> dedupe -> enrich -> publish
+-> run summary artifacts. Every URL that enters ends as exactly one row: an article (maybe a
+duplicate), a `rejected` row, or a `fetch_log` row with a reason.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from prefect import get_run_logger, task
+from prefect.artifacts import create_markdown_artifact, create_table_artifact
+from prefect.cache_policies import NO_CACHE
+
+from flows.settings import Settings
+from tasks import discover as discover_stage
+from tasks import fetch as fetch_stage
+from tasks.clean import clean_article
+from tasks.dedupe import Signature, decide, sign
+from tasks.enrich import Enrichment, enrich_articles, load_nlp
+from tasks.extract import ExtractionError, extract_article
+from tasks.frontier import chunks, plan_frontier
+from tasks.records import (
+    Article,
+    DedupDecision,
+    Discovered,
+    FetchedPage,
+    FetchLogEntry,
+    Rejected,
+    RunContext,
+    Source,
+)
+from tasks.urls import normalize_url
+from warehouse import query
+from warehouse.convert import article_rows, to_table
+from warehouse.dedup_index import ParquetSignatureIndex, signatures_table
+from warehouse.publish import Publication
+from warehouse.raw import RawArchive, read_raw_archive
+
+VERSION = "0.1.0"
+PAYWALL_MIN_WORDS = 80  # a paywalled page with fewer words is a teaser, not the story
+OK_REASONS = frozenset({"ok", "not_modified"})
+
+
+@dataclass(frozen=True, slots=True)
+class RunPlan:
+    flow: str
+    context: RunContext
+    sources: tuple[Source, ...]
+    sources_file: str
+    max_articles: int | None = None
+    window: tuple[datetime, datetime] | None = None
+    reprocess: bool = False
+    prefect_flow_run_id: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SourceCounts:
+    source_id: str
+    discovered: int = 0
+    fetched: int = 0
+    new: int = 0
+    duplicate: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class RunSummary:
+    run_id: str
+    run_date: str
+    status: str
+    data_dir: str
+    catalog: str
+    rows_written: dict[str, int]
+    per_source: tuple[SourceCounts, ...]
+    failures: tuple[str, ...] = ()
+
+
+def fetch_policy(settings: Settings) -> fetch_stage.FetchPolicy:
+    return fetch_stage.FetchPolicy(
+        user_agent=settings.full_user_agent,
+        deadline_s=settings.request_deadline_s,
+        connect_timeout_s=settings.connect_timeout_s,
+        max_bytes=settings.max_bytes,
+        max_retries=settings.max_retries,
+        backoff_base_s=settings.backoff_base_s,
+        per_host_delay_s=settings.per_host_delay_s,
+        max_retry_after_s=settings.max_retry_after_s,
+        allow_private=frozenset(settings.allow_private_hosts),
+    )
+
+
+def _now() -> datetime:
+    return datetime.now().astimezone()
+
+
+# ---------------------------------------------------------------- tasks (thin wrappers)
+
+
+@task(name="discover", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
+def discover_task(
+    source: Source,
+    fetcher: fetch_stage.Fetcher,
+    validators: Mapping[str, tuple[str | None, str | None]],
+) -> discover_stage.Discovery:
+    result = discover_stage.discover(source, fetcher, validators=validators, now=_now)
+    get_run_logger().info(
+        "Source %s: %d URLs discovered, %d rejected",
+        source.id,
+        len(result.discovered),
+        len(result.rejected),
+    )
+    return result
+
+
+@task(name="fetch-batch", cache_policy=NO_CACHE)
+def fetch_task(
+    fetcher: fetch_stage.Fetcher, items: Sequence[Discovered], max_hosts: int
+) -> list[fetch_stage.FetchOutcome]:
+    outcomes = fetch_stage.fetch_batch(fetcher, items, max_hosts_in_parallel=max_hosts, now=_now)
+    ok = sum(outcome.ok for outcome in outcomes)
+    get_run_logger().info("Fetched %d of %d URLs", ok, len(outcomes))
+    return outcomes
+
+
+@task(name="extract-batch", cache_policy=NO_CACHE)
+def extract_task(
+    pages: Sequence[FetchedPage], sources: Mapping[str, Source]
+) -> tuple[list[Article], list[Signature], list[Rejected]]:
+    """Extract, clean and sign a batch of pages (the CPU-heavy part of a run)."""
+    articles: list[Article] = []
+    rejected: list[Rejected] = []
+    for page in pages:
+        outcome = extract_page(page, sources.get(page.source_id))
+        if isinstance(outcome, Rejected):
+            rejected.append(outcome)
+        else:
+            articles.append(outcome)
+    get_run_logger().info("Extracted %d articles, rejected %d pages", len(articles), len(rejected))
+    return articles, [sign(article) for article in articles], rejected
+
+
+def extract_page(page: FetchedPage, source: Source | None) -> Article | Rejected:
+    """One page to a clean article, or the reason it is not one."""
+    try:
+        article = extract_article(
+            page.body,
+            page.url,
+            fetched_at=page.fetched_at,
+            final_url=page.final_url,
+            selectors=source.selectors if source else None,
+            discovered=page.discovered,
+            source_id=page.source_id,
+            raw_record_id=page.raw_record_id,
+            encoding=page.encoding,
+        )
+    except ExtractionError as error:
+        return _rejected(page, "parse_error", str(error))
+    if article.page_kind != "article":
+        return _rejected(page, "not_article", article.page_kind)
+    article = clean_article(article)
+    if article.paywalled and len(article.body.split()) < PAYWALL_MIN_WORDS:
+        return _rejected(page, "paywall", "only a teaser is readable")
+    if not article.body.strip():
+        return _rejected(page, "not_article", "empty_body")
+    return article
+
+
+def _rejected(page: FetchedPage, reason: str, detail: str) -> Rejected:
+    return Rejected(
+        source_id=page.source_id,
+        url=page.url,
+        stage="extract",
+        reason=reason,
+        detail=detail[:500],
+        raw_record_id=page.raw_record_id,
+    )
+
+
+@task(name="enrich-batch", cache_policy=NO_CACHE)
+def enrich_task(items: Sequence[tuple[str, Article]], model: str) -> Enrichment:
+    enrichment = enrich_articles(items, load_nlp(model))
+    get_run_logger().info(
+        "Enriched %d articles: %d mentions, %d quotes",
+        len(items),
+        len(enrichment.mentions),
+        len(enrichment.quotes),
+    )
+    return enrichment
+
+
+# ---------------------------------------------------------------- the run
+
+
+@dataclass(slots=True)
+class _Collected:
+    """What the fetch and extract stages produced, before deduplication."""
+
+    fetch_log: list[FetchLogEntry] = field(default_factory=list)
+    rejected: list[Rejected] = field(default_factory=list)
+    articles: list[Article] = field(default_factory=list)
+    signatures: list[Signature] = field(default_factory=list)
+    discovered: Counter[str] = field(default_factory=Counter)
+    failures: list[str] = field(default_factory=list)
+
+    def add_extracted(self, result: tuple[list[Article], list[Signature], list[Rejected]]) -> None:
+        articles, signatures, rejected = result
+        self.articles.extend(articles)
+        self.signatures.extend(signatures)
+        self.rejected.extend(rejected)
+
+
+def run_pipeline(settings: Settings, plan: RunPlan) -> RunSummary:
+    """Run every stage for `plan` and publish; returns what the run did."""
+    ctx = plan.context
+    data_dir = settings.data_dir.resolve()
+    publication = Publication(data_dir, ctx.run_date, ctx.scope)
+    try:
+        if plan.reprocess:
+            collected = _reprocess(data_dir, plan, publication)
+        else:
+            collected = _fetch_and_extract(settings, data_dir, plan, publication)
+        per_source = _dedupe_enrich_publish(settings, data_dir, plan, collected, publication)
+        status = "completed_with_failures" if collected.failures else "completed"
+        publication.write("runs", to_table("runs", [_run_row(plan, status, per_source)]))
+        catalog = publication.commit()
+    except BaseException:
+        publication.abort()
+        raise
+    summary = RunSummary(
+        run_id=ctx.run_id,
+        run_date=ctx.run_date.isoformat(),
+        status=status,
+        data_dir=str(data_dir),
+        catalog=str(catalog),
+        rows_written=dict(publication.rows_written),
+        per_source=per_source,
+        failures=tuple(collected.failures),
+    )
+    _publish_artifacts(summary)
+    return summary
+
+
+def _fetch_and_extract(
+    settings: Settings, data_dir: Path, plan: RunPlan, publication: Publication
+) -> _Collected:
+    logger = get_run_logger()
+    ctx = plan.context
+    exclude = (ctx.run_date, ctx.scope)
+    sources = {source.id: source for source in plan.sources}
+    collected = _Collected()
+    fetcher = fetch_stage.HttpFetcher(fetch_policy(settings))
+    feeds = [s.location for s in plan.sources if s.location]
+    validators = query.latest_validators(data_dir, feeds, exclude=exclude)
+    futures = [discover_task.submit(s, fetcher, validators) for s in plan.sources]
+    found: list[Discovered] = []
+    for source, future in zip(plan.sources, futures, strict=True):
+        try:
+            discovery = future.result()
+        except Exception as error:  # one broken source must not sink the others
+            collected.failures.append(f"{source.id}: discovery failed: {error}")
+            logger.error("Skipped %s: discovery failed: %s", source.id, error)
+            continue
+        collected.fetch_log.extend(discovery.log)
+        collected.rejected.extend(discovery.rejected)
+        collected.discovered[source.id] += len(discovery.discovered) + len(discovery.rejected)
+        found.extend(discovery.discovered)
+        if any(e.purpose != "robots" and e.reason not in OK_REASONS for e in discovery.log):
+            reasons = sorted({e.reason for e in discovery.log if e.reason not in OK_REASONS})
+            collected.failures.append(f"{source.id}: discovery: {', '.join(reasons)}")
+    seen = query.seen_urls(data_dir, {_normal(d.url) for d in found} - {""}, exclude=exclude)
+    frontier = plan_frontier(
+        found,
+        seen=frozenset(seen),
+        caps={s.id: s.max_articles for s in plan.sources},
+        max_articles=plan.max_articles,
+        window=plan.window,
+    )
+    collected.rejected.extend(frontier.rejected)
+    with RawArchive(data_dir, ctx.run_date, ctx.scope) as archive:
+        for batch in chunks(frontier.to_fetch, settings.batch_size):
+            pages = []
+            for outcome in fetch_task(fetcher, batch, settings.max_hosts_in_parallel):
+                if outcome.robots_log is not None:
+                    collected.fetch_log.append(outcome.robots_log)
+                entry = outcome.log
+                if outcome.page is not None:
+                    record_id = archive.append(outcome.page)
+                    pages.append(replace(outcome.page, raw_record_id=record_id))
+                    entry = replace(entry, raw_record_id=record_id)
+                elif (rejection := outcome.rejected()) is not None:
+                    collected.rejected.append(rejection)
+                collected.fetch_log.append(entry)
+            collected.add_extracted(extract_task(pages, sources))
+        publication.add_raw(archive)
+    return collected
+
+
+def _reprocess(data_dir: Path, plan: RunPlan, publication: Publication) -> _Collected:
+    """Re-extract a run from its raw archive; its fetch log and early rejections are kept."""
+    ctx = plan.context
+    collected = _Collected()
+    sources = {source.id: source for source in plan.sources}
+    pages = list(read_raw_archive(data_dir, ctx.run_date, ctx.scope))
+    kept_log = query.fetch_log_rows(data_dir, ctx.run_date, ctx.scope)
+    publication.write("fetch_log", kept_log)
+    collected.rejected.extend(query.rejected_before_extract(data_dir, ctx.run_date, ctx.scope))
+    for source_id in kept_log.column("source_id").to_pylist():
+        collected.discovered[source_id] += 0
+    for batch_start in range(0, len(pages), 200):
+        collected.add_extracted(extract_task(pages[batch_start : batch_start + 200], sources))
+    for page in pages:
+        collected.discovered[page.source_id] += 1
+    return collected
+
+
+def _dedupe_enrich_publish(
+    settings: Settings,
+    data_dir: Path,
+    plan: RunPlan,
+    collected: _Collected,
+    publication: Publication,
+) -> tuple[SourceCounts, ...]:
+    ctx = plan.context
+    index = ParquetSignatureIndex(data_dir / "lake", exclude=(ctx.run_date, ctx.scope))
+    try:
+        result = decide(collected.signatures, index)
+    finally:
+        index.close()
+    articles = collected.articles
+    publication.write("articles", article_rows(articles, result.decisions, ctx.run_id))
+    publication.write("dedup_signatures", signatures_table(result.signatures, run_id=ctx.run_id))
+    stories = [
+        (a, d) for a, d in zip(articles, result.decisions, strict=True) if d.duplicate_of is None
+    ]
+    source_of = {d.article_id: a.source_id for a, d in stories}
+    for start in range(0, len(stories), settings.batch_size):
+        batch = stories[start : start + settings.batch_size]
+        enrichment = enrich_task([(d.article_id, a) for a, d in batch], settings.spacy_model)
+        publication.write(
+            "mentions",
+            to_table("mentions", enrichment.mentions, run_id=ctx.run_id, source_of=source_of),
+        )
+        publication.write(
+            "quotes",
+            to_table("quotes", enrichment.quotes, run_id=ctx.run_id, source_of=source_of),
+        )
+    publication.write("fetch_log", to_table("fetch_log", collected.fetch_log, run_id=ctx.run_id))
+    publication.write("rejected", to_table("rejected", collected.rejected, run_id=ctx.run_id))
+    return _counts(plan.sources, collected, result.decisions)
+
+
+def _normal(url: str) -> str:
+    try:
+        return normalize_url(url)
+    except ValueError:
+        return ""
+
+
+def _counts(
+    sources: Sequence[Source], collected: _Collected, decisions: Sequence[DedupDecision]
+) -> tuple[SourceCounts, ...]:
+    fetched: Counter[str] = Counter(
+        e.source_id for e in collected.fetch_log if e.purpose == "article" and e.reason == "ok"
+    )
+    new: Counter[str] = Counter()
+    duplicate: Counter[str] = Counter()
+    for article, decision in zip(collected.articles, decisions, strict=True):
+        (duplicate if decision.duplicate_of else new)[article.source_id] += 1
+    reasons: dict[str, Counter[str]] = defaultdict(Counter)
+    for row in collected.rejected:
+        reasons[row.source_id][row.reason] += 1
+    return tuple(
+        SourceCounts(
+            source_id=s.id,
+            discovered=collected.discovered[s.id],
+            fetched=fetched[s.id],
+            new=new[s.id],
+            duplicate=duplicate[s.id],
+            rejected=dict(sorted(reasons[s.id].items())),
+        )
+        for s in sources
+    )
+
+
+def _run_row(plan: RunPlan, status: str, per_source: Sequence[SourceCounts]) -> dict[str, Any]:
+    ctx = plan.context
+    return {
+        "run_id": ctx.run_id,
+        "flow": plan.flow,
+        "scope": ctx.scope,
+        "started_at": ctx.started_at,
+        "finished_at": _now(),
+        "status": status,
+        "parameters": json.dumps(
+            {
+                "sources": plan.sources_file,
+                "max_articles": plan.max_articles,
+                "prefect_flow_run_id": plan.prefect_flow_run_id,
+            },
+            sort_keys=True,
+        ),
+        "sources": [s.id for s in plan.sources],
+        "discovered": sum(c.discovered for c in per_source),
+        "fetched": sum(c.fetched for c in per_source),
+        "articles": sum(c.new for c in per_source),
+        "duplicates": sum(c.duplicate for c in per_source),
+        "rejected": sum(sum(c.rejected.values()) for c in per_source),
+        "newsflow_version": VERSION,
+    }
+
+
+def _publish_artifacts(summary: RunSummary) -> None:
+    rows = [
+        {
+            "source": c.source_id,
+            "discovered": c.discovered,
+            "fetched": c.fetched,
+            "new": c.new,
+            "duplicate": c.duplicate,
+            "rejected": sum(c.rejected.values()),
+            "rejected by reason": ", ".join(f"{k}={v}" for k, v in c.rejected.items()) or "-",
+        }
+        for c in summary.per_source
+    ]
+    create_table_artifact(rows, key="per-source-counts", description=f"Run {summary.run_id}")
+    written = "\n".join(f"| {t} | {n} |" for t, n in sorted(summary.rows_written.items()))
+    failures = "\n".join(f"- {f}" for f in summary.failures) or "none"
+    create_markdown_artifact(
+        f"# newsflow run {summary.run_id}\n\n"
+        f"- run date: {summary.run_date}\n- status: **{summary.status}**\n"
+        f"- catalog: `{summary.catalog}`\n\n"
+        f"## Rows written\n\n| table | rows |\n|---|---|\n{written}\n\n"
+        f"## Failures\n\n{failures}\n",
+        key="run-summary",
+        description=f"Run {summary.run_id}",
+    )

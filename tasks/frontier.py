@@ -1,0 +1,73 @@
+"""Decide which discovered URLs to fetch: one entry per URL, caps per source, seen URLs out."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+
+from tasks.records import Discovered, Rejected
+from tasks.urls import normalize_url
+
+
+@dataclass(frozen=True, slots=True)
+class Frontier:
+    to_fetch: tuple[Discovered, ...]
+    rejected: tuple[Rejected, ...]
+
+
+def plan_frontier(
+    discovered: Iterable[Discovered],
+    *,
+    seen: frozenset[str],
+    caps: Mapping[str, int | None],
+    max_articles: int | None = None,
+    window: tuple[datetime, datetime] | None = None,
+) -> Frontier:
+    """Keep each URL once, drop what the warehouse holds, then apply the caps.
+
+    `seen` holds normalised URLs already published as articles. `caps` maps a source id to its
+    `max_articles`; `max_articles` caps the whole run. With a `window`, items that carry a date
+    outside it are left for the run of their own date (backfills); undated items are kept.
+    Every URL dropped here becomes a `Rejected` row with a reason.
+    """
+    to_fetch: list[Discovered] = []
+    rejected: list[Rejected] = []
+    first_seen: set[str] = set()
+    per_source: Counter[str] = Counter()
+    for item in discovered:
+        key = item.url
+        if window is not None and item.published_at is not None:
+            start, end = window
+            if not start <= item.published_at < end:
+                continue
+        if key in first_seen:
+            rejected.append(_reject(item, "duplicate_url", "listed more than once"))
+            continue
+        first_seen.add(key)
+        if normalize_url(item.url) in seen:
+            rejected.append(_reject(item, "already_seen", "already in the warehouse"))
+            continue
+        cap = caps.get(item.source_id)
+        if cap is not None and per_source[item.source_id] >= cap:
+            rejected.append(_reject(item, "over_cap", f"source max_articles={cap}"))
+            continue
+        if max_articles is not None and len(to_fetch) >= max_articles:
+            rejected.append(_reject(item, "over_cap", f"run max_articles={max_articles}"))
+            continue
+        per_source[item.source_id] += 1
+        to_fetch.append(item)
+    return Frontier(to_fetch=tuple(to_fetch), rejected=tuple(rejected))
+
+
+def _reject(item: Discovered, reason: str, detail: str) -> Rejected:
+    return Rejected(
+        source_id=item.source_id, url=item.url, stage="frontier", reason=reason, detail=detail
+    )
+
+
+def chunks(items: Sequence[Discovered], size: int) -> Iterable[Sequence[Discovered]]:
+    """Consecutive slices of at most `size` items."""
+    for start in range(0, len(items), size):
+        yield items[start : start + size]
