@@ -49,15 +49,22 @@ ANALYTIC_VIEWS: list[tuple[str, str]] = [
     ),
     (
         "clusters",
+        # One row per story: its origin (the earliest publication, which every member's
+        # similarity is measured against), the wire service its copies credit, its members.
         """
         SELECT cluster_id,
-               min(article_id) FILTER (WHERE duplicate_of IS NULL) AS origin_id,
+               arg_min(article_id, (duplicate_of IS NOT NULL, published_at, article_id))
+                   AS origin_id,
+               arg_min(url, (duplicate_of IS NOT NULL, published_at, article_id)) AS origin_url,
+               arg_min(source_id, (duplicate_of IS NOT NULL, published_at, article_id))
+                   AS origin_source_id,
+               min(published_at) AS first_published_at,
+               mode(wire_service) AS wire_service,
                count(*) AS members,
                count(*) FILTER (WHERE duplicate_of IS NOT NULL) AS duplicates,
                count(DISTINCT source_id) AS sources,
                min(similarity) AS min_similarity,
-               list(article_id ORDER BY article_id) AS article_ids,
-               min(published_at) AS first_published_at
+               list(article_id ORDER BY article_id) AS article_ids
         FROM article_versions
         WHERE is_latest
         GROUP BY cluster_id

@@ -260,3 +260,44 @@ def test_run_publishes_while_another_process_holds_the_catalog_open(
     finally:
         holder.wait(timeout=30)
     assert runs_seen == runs_before + 1
+
+
+def test_seed_cluster_records_its_origin_and_the_wire_service(
+    first_run: RunSummary, data_dir: Path
+) -> None:
+    article = seed(data_dir)
+    rows = sql(
+        data_dir,
+        "SELECT origin_id, wire_service, members, sources FROM clusters WHERE cluster_id = ?",
+        [article["cluster_id"]],
+    )
+    assert rows == [(article["article_id"], "Reuters", 3, 2)]
+
+
+CLUSTER_COLUMNS = (
+    "SELECT url, article_id, cluster_id, duplicate_of, duplicate_kind, round(similarity, 4)"
+    " FROM article_versions ORDER BY url"
+)
+
+
+def test_shuffled_source_order_gives_identical_clusters(
+    first_run: RunSummary, data_dir: Path, tmp_path: Path
+) -> None:
+    from flows.settings import SEEDS_DIR
+
+    text = (SEEDS_DIR / "sources.toml").read_text(encoding="utf-8")
+    head, *entries = text.split("[[source]]")
+    shuffled = tmp_path / "shuffled.toml"
+    shuffled.write_text(
+        head + "".join("[[source]]" + e.rstrip() + "\n\n" for e in reversed(entries)),
+        encoding="utf-8",
+    )
+    other = tmp_path / "other-warehouse"
+    os.environ["NEWSFLOW_DATA_DIR"] = str(other)
+    try:
+        summary = nightly_ingest(run_date=RUN_DATE, sources=str(shuffled))
+    finally:
+        os.environ["NEWSFLOW_DATA_DIR"] = str(data_dir)
+    order = [c.source_id for c in summary.per_source]
+    assert order == [c.source_id for c in reversed(first_run.per_source)]
+    assert sql(other, CLUSTER_COLUMNS) == sql(data_dir, CLUSTER_COLUMNS)
