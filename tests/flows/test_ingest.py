@@ -301,3 +301,28 @@ def test_shuffled_source_order_gives_identical_clusters(
     order = [c.source_id for c in summary.per_source]
     assert order == [c.source_id for c in reversed(first_run.per_source)]
     assert sql(other, CLUSTER_COLUMNS) == sql(data_dir, CLUSTER_COLUMNS)
+
+
+ARTICLE_COLUMNS = (
+    "SELECT url, article_id, version, title, body, authors, published_at, credit_lines,"
+    " cluster_id, duplicate_of FROM article_versions ORDER BY url"
+)
+
+
+def test_reprocess_rebuilds_a_date_from_the_raw_archive_without_fetching(
+    first_run: RunSummary, data_dir: Path
+) -> None:
+    from flows.ingest import reprocess
+
+    before = counts(data_dir)
+    articles_before = sql(data_dir, ARTICLE_COLUMNS)
+    fetch_log_before = sql(data_dir, "SELECT * FROM fetch_log ORDER BY url, purpose")
+    summary = reprocess(run_date=RUN_DATE)
+    assert summary.status == "completed"
+    assert counts(data_dir) == before
+    assert sql(data_dir, ARTICLE_COLUMNS) == articles_before
+    # nothing was fetched: the fetch log is the one the nightly run published
+    assert sql(data_dir, "SELECT * FROM fetch_log ORDER BY url, purpose") == fetch_log_before
+    assert sql(data_dir, "SELECT flow FROM runs WHERE run_date = ?", [RUN_DATE]) == [
+        ("reprocess",)
+    ]
