@@ -122,9 +122,14 @@ def discover_task(
 
 @task(name="fetch-batch", cache_policy=NO_CACHE)
 def fetch_task(
-    fetcher: fetch_stage.Fetcher, items: Sequence[Discovered], max_hosts: int
+    fetcher: fetch_stage.Fetcher,
+    items: Sequence[Discovered],
+    max_hosts: int,
+    validators: Mapping[str, tuple[str | None, str | None]],
 ) -> list[fetch_stage.FetchOutcome]:
-    outcomes = fetch_stage.fetch_batch(fetcher, items, max_hosts_in_parallel=max_hosts, now=_now)
+    outcomes = fetch_stage.fetch_batch(
+        fetcher, items, max_hosts_in_parallel=max_hosts, now=_now, validators=validators
+    )
     ok = sum(outcome.ok for outcome in outcomes)
     get_run_logger().info("Fetched %d of %d URLs", ok, len(outcomes))
     return outcomes
@@ -209,6 +214,7 @@ class _Collected:
     signatures: list[Signature] = field(default_factory=list)
     discovered: Counter[str] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
+    refetched: frozenset[str] = frozenset()  # normalised URLs fetched again to look for updates
 
     def add_extracted(self, result: tuple[list[Article], list[Signature], list[Rejected]]) -> None:
         articles, signatures, rejected = result
@@ -276,18 +282,22 @@ def _fetch_and_extract(
             reasons = sorted({e.reason for e in discovery.log if e.reason not in OK_REASONS})
             collected.failures.append(f"{source.id}: discovery: {', '.join(reasons)}")
     seen = query.seen_urls(data_dir, {_normal(d.url) for d in found} - {""}, exclude=exclude)
+    collected.refetched = _changed_since_fetched(found, seen)
     frontier = plan_frontier(
         found,
         seen=frozenset(seen),
         caps={s.id: s.max_articles for s in plan.sources},
         max_articles=plan.max_articles,
         window=plan.window,
+        refresh=collected.refetched,
     )
     collected.rejected.extend(frontier.rejected)
+    page_validators = query.latest_validators(data_dir, collected.refetched, exclude=exclude)
     with RawArchive(data_dir, ctx.run_date, ctx.scope) as archive:
         for batch in chunks(frontier.to_fetch, settings.batch_size):
             pages = []
-            for outcome in fetch_task(fetcher, batch, settings.max_hosts_in_parallel):
+            outcomes = fetch_task(fetcher, batch, settings.max_hosts_in_parallel, page_validators)
+            for outcome in outcomes:
                 if outcome.robots_log is not None:
                     collected.fetch_log.append(outcome.robots_log)
                 entry = outcome.log
@@ -295,6 +305,10 @@ def _fetch_and_extract(
                     record_id = archive.append(outcome.page)
                     pages.append(replace(outcome.page, raw_record_id=record_id))
                     entry = replace(entry, raw_record_id=record_id)
+                elif outcome.log.reason == "not_modified":  # a conditional re-fetch
+                    collected.rejected.append(
+                        Rejected(entry.source_id, entry.url, "fetch", "not_modified")
+                    )
                 elif (rejection := outcome.rejected()) is not None:
                     collected.rejected.append(rejection)
                 collected.fetch_log.append(entry)
@@ -334,12 +348,10 @@ def _dedupe_enrich_publish(
         result = decide(collected.signatures, index)
     finally:
         index.close()
-    articles = collected.articles
-    publication.write("articles", article_rows(articles, result.decisions, ctx.run_id))
+    articles, decisions = _drop_unchanged(collected, result.decisions)
+    publication.write("articles", article_rows(articles, decisions, ctx.run_id))
     publication.write("dedup_signatures", signatures_table(result.signatures, run_id=ctx.run_id))
-    stories = [
-        (a, d) for a, d in zip(articles, result.decisions, strict=True) if d.duplicate_of is None
-    ]
+    stories = [(a, d) for a, d in zip(articles, decisions, strict=True) if d.duplicate_of is None]
     source_of = {d.article_id: a.source_id for a, d in stories}
     for start in range(0, len(stories), settings.batch_size):
         batch = stories[start : start + settings.batch_size]
@@ -354,7 +366,45 @@ def _dedupe_enrich_publish(
         )
     publication.write("fetch_log", to_table("fetch_log", collected.fetch_log, run_id=ctx.run_id))
     publication.write("rejected", to_table("rejected", collected.rejected, run_id=ctx.run_id))
-    return _counts(plan.sources, collected, result.decisions)
+    return _counts(plan.sources, articles, decisions, collected)
+
+
+def _changed_since_fetched(
+    found: Sequence[Discovered], seen: Mapping[str, datetime]
+) -> frozenset[str]:
+    """Seen URLs whose feed or sitemap says they changed after we last fetched them."""
+    changed = set()
+    for item in found:
+        normal = _normal(item.url)
+        last = seen.get(normal)
+        if last is not None and item.modified_at is not None and item.modified_at > last:
+            changed.add(normal)
+    return frozenset(changed)
+
+
+def _drop_unchanged(
+    collected: _Collected, decisions: Sequence[DedupDecision]
+) -> tuple[list[Article], list[DedupDecision]]:
+    """Leave out re-fetched pages whose body did not change: a `rejected` row, not a copy."""
+    articles: list[Article] = []
+    kept: list[DedupDecision] = []
+    for article, decision in zip(collected.articles, decisions, strict=True):
+        if decision.duplicate_kind == "canonical_url" and _normal(article.url) in (
+            collected.refetched
+        ):
+            collected.rejected.append(
+                Rejected(
+                    article.source_id,
+                    article.url,
+                    "dedupe",
+                    "unchanged",
+                    raw_record_id=article.raw_record_id,
+                )
+            )
+            continue
+        articles.append(article)
+        kept.append(decision)
+    return articles, kept
 
 
 def _normal(url: str) -> str:
@@ -365,14 +415,17 @@ def _normal(url: str) -> str:
 
 
 def _counts(
-    sources: Sequence[Source], collected: _Collected, decisions: Sequence[DedupDecision]
+    sources: Sequence[Source],
+    articles: Sequence[Article],
+    decisions: Sequence[DedupDecision],
+    collected: _Collected,
 ) -> tuple[SourceCounts, ...]:
     fetched: Counter[str] = Counter(
         e.source_id for e in collected.fetch_log if e.purpose == "article" and e.reason == "ok"
     )
     new: Counter[str] = Counter()
     duplicate: Counter[str] = Counter()
-    for article, decision in zip(collected.articles, decisions, strict=True):
+    for article, decision in zip(articles, decisions, strict=True):
         (duplicate if decision.duplicate_of else new)[article.source_id] += 1
     reasons: dict[str, Counter[str]] = defaultdict(Counter)
     for row in collected.rejected:

@@ -24,11 +24,13 @@ def plan_frontier(
     caps: Mapping[str, int | None],
     max_articles: int | None = None,
     window: tuple[datetime, datetime] | None = None,
+    refresh: frozenset[str] = frozenset(),
 ) -> Frontier:
     """Keep each URL once, drop what the warehouse holds, then apply the caps.
 
-    `seen` holds normalised URLs already published as articles. `caps` maps a source id to its
-    `max_articles`; `max_articles` caps the whole run. With a `window`, items that carry a date
+    `seen` holds normalised URLs already published as articles; those in `refresh` (their feed
+    or sitemap says they changed since we fetched them) are fetched again. `caps` maps a
+    source id to its `max_articles`; `max_articles` caps the whole run. With a `window`, items that carry a date
     outside it are left for the run of their own date (backfills); undated items are kept.
     Every URL dropped here becomes a `Rejected` row with a reason.
     """
@@ -46,7 +48,8 @@ def plan_frontier(
             rejected.append(_reject(item, "duplicate_url", "listed more than once"))
             continue
         first_seen.add(key)
-        if normalize_url(item.url) in seen:
+        normal = normalize_url(item.url)
+        if normal in seen and normal not in refresh:
             rejected.append(_reject(item, "already_seen", "already in the warehouse"))
             continue
         cap = caps.get(item.source_id)

@@ -28,6 +28,10 @@ EXTRACT_REASONS: Mapping[str, str] = MappingProxyType(
     }
 )
 
+DEDUPE_REASONS: Mapping[str, str] = MappingProxyType(
+    {"unchanged": "fetched again because its feed said it changed, but the body is the same"}
+)
+
 ALL_REASONS: Mapping[str, str] = MappingProxyType(
-    {**FETCH_REASONS, **FRONTIER_REASONS, **EXTRACT_REASONS}
+    {**FETCH_REASONS, **FRONTIER_REASONS, **EXTRACT_REASONS, **DEDUPE_REASONS}
 )

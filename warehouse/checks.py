@@ -16,7 +16,7 @@ from warehouse.schema import TABLES
 
 DUPLICATE_KINDS = ("canonical_url", "exact", "near")
 FETCH_PURPOSES = ("article", "feed", "sitemap", "robots")
-REJECT_STAGES = ("discover", "frontier", "fetch", "extract", "clean")
+REJECT_STAGES = ("discover", "frontier", "fetch", "extract", "clean", "dedupe")
 PAGE_KINDS = ("article",)  # other page kinds are rejected as `not_article`
 
 

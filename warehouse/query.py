@@ -9,7 +9,7 @@ current run's own files so that rerunning a date is not starved by its first att
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import duckdb
@@ -47,31 +47,34 @@ def run_sql(data_dir: Path, sql: str) -> pa.Table:
         con.close()
 
 
-def seen_urls(data_dir: Path, urls: Iterable[str], exclude: Exclude = None) -> set[str]:
-    """Those of `urls` that a published `articles` row holds as url, final or canonical URL.
-
-    `exclude=(run_date, scope)` leaves out that run's own file.
+def seen_urls(
+    data_dir: Path, urls: Iterable[str], exclude: Exclude = None
+) -> dict[str, datetime]:
+    """Those of `urls` that a published `articles` row holds as url, final or canonical URL,
+    each with the time it was last fetched (so a feed's newer `modified_at` can ask for a
+    re-fetch). `exclude=(run_date, scope)` leaves out that run's own file.
     """
     wanted = sorted(set(urls))
     files = published_files(data_dir, "articles", exclude)
     if not wanted or not files:
-        return set()
+        return {}
     con = duckdb.connect()
     try:
         con.register("wanted", pa.table({"url": pa.array(wanted, pa.string())}))
         rows = con.execute(
             """
             WITH stored AS (
-                SELECT unnest([url, final_url, canonical_url]) AS url
+                SELECT unnest([url, final_url, canonical_url]) AS url, fetched_at
                 FROM read_parquet($files, union_by_name = true)
             )
-            SELECT w.url FROM wanted AS w SEMI JOIN stored AS s ON s.url = w.url
+            SELECT w.url, max(s.fetched_at) FROM wanted AS w JOIN stored AS s ON s.url = w.url
+            GROUP BY w.url
             """,
             {"files": [str(p) for p in files]},
         ).fetchall()
     finally:
         con.close()
-    return {row[0] for row in rows}
+    return {url: fetched_at for url, fetched_at in rows}
 
 
 def latest_validators(data_dir: Path, urls: Iterable[str], exclude: Exclude = None) -> Validators:
