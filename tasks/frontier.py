@@ -30,8 +30,9 @@ def plan_frontier(
 
     `seen` holds normalised URLs already published as articles; those in `refresh` (their feed
     or sitemap says they changed since we fetched them) are fetched again. `caps` maps a
-    source id to its `max_articles`; `max_articles` caps the whole run. With a `window`, items that carry a date
-    outside it are left for the run of their own date (backfills); undated items are kept.
+    source id to its `max_articles`; `max_articles` caps the whole run. With a `window`, items
+    that carry a date outside it are left for the run of their own date (backfills); undated
+    items are kept.
     Every URL dropped here becomes a `Rejected` row with a reason.
     """
     to_fetch: list[Discovered] = []
