@@ -31,8 +31,8 @@ def plan_frontier(
     `seen` holds normalised URLs already published as articles; those in `refresh` (their feed
     or sitemap says they changed since we fetched them) are fetched again. `caps` maps a
     source id to its `max_articles`; `max_articles` caps the whole run. With a `window`, items
-    that carry a date outside it are left for the run of their own date (backfills); undated
-    items are kept.
+    whose feed date (published, else modified) falls outside it are left for the run of their
+    own date (backfills); undated items are kept by the first date that sees them.
     Every URL dropped here becomes a `Rejected` row with a reason.
     """
     to_fetch: list[Discovered] = []
@@ -41,10 +41,9 @@ def plan_frontier(
     per_source: Counter[str] = Counter()
     for item in discovered:
         key = item.url
-        if window is not None and item.published_at is not None:
-            start, end = window
-            if not start <= item.published_at < end:
-                continue
+        when = item.published_at or item.modified_at
+        if window is not None and when is not None and not window[0] <= when < window[1]:
+            continue
         if key in first_seen:
             rejected.append(_reject(item, "duplicate_url", "listed more than once"))
             continue
