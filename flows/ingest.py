@@ -10,12 +10,12 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
-from dataclasses import replace
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from prefect import flow, get_run_logger
 from prefect.runtime import flow_run
+from prefect.task_runners import ThreadPoolTaskRunner
 
 from flows.pipeline import RunPlan, RunSummary, run_pipeline
 from flows.sample_site import serve_sample_site
@@ -104,7 +104,7 @@ def _execute(
         return run_pipeline(run_settings, plan)
 
 
-@flow(name="nightly-ingest", log_prints=False, retries=0)
+@flow(name="nightly-ingest", task_runner=ThreadPoolTaskRunner(max_workers=8))
 def nightly_ingest(
     run_date: date | None = None,
     sources: str | None = None,
@@ -121,7 +121,7 @@ def nightly_ingest(
     return _execute("nightly-ingest", run_date, sources, max_articles)
 
 
-@flow(name="backfill", log_prints=False)
+@flow(name="backfill", task_runner=ThreadPoolTaskRunner(max_workers=8))
 def backfill(
     start: date, end: date, sources: str | None = None, max_articles: int | None = None
 ) -> list[RunSummary]:
@@ -140,11 +140,7 @@ def backfill(
     return summaries
 
 
-@flow(name="reprocess", log_prints=False)
+@flow(name="reprocess", task_runner=ThreadPoolTaskRunner(max_workers=8))
 def reprocess(run_date: date, sources: str | None = None) -> RunSummary:
     """Re-extract, deduplicate and enrich a date's raw archive without fetching anything."""
     return _execute("reprocess", run_date, sources, None, reprocess=True)
-
-
-def with_settings(summary: RunSummary, settings: Settings) -> RunSummary:
-    return replace(summary, data_dir=str(settings.data_dir.resolve()))

@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Executor, ProcessPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +25,10 @@ from prefect.cache_policies import NO_CACHE
 from flows.settings import Settings
 from tasks import discover as discover_stage
 from tasks import fetch as fetch_stage
-from tasks.clean import clean_article
-from tasks.dedupe import Signature, decide, sign
+from tasks.dedupe import Signature, decide
 from tasks.enrich import Enrichment, enrich_articles, load_nlp
-from tasks.extract import ExtractionError, extract_article
 from tasks.frontier import chunks, plan_frontier
+from tasks.pages import extract_pages
 from tasks.records import (
     Article,
     DedupDecision,
@@ -45,7 +47,6 @@ from warehouse.publish import Publication
 from warehouse.raw import RawArchive, read_raw_archive
 
 VERSION = "0.1.0"
-PAYWALL_MIN_WORDS = 80  # a paywalled page with fewer words is a teaser, not the story
 OK_REASONS = frozenset({"ok", "not_modified"})
 
 
@@ -137,56 +138,12 @@ def fetch_task(
 
 @task(name="extract-batch", cache_policy=NO_CACHE)
 def extract_task(
-    pages: Sequence[FetchedPage], sources: Mapping[str, Source]
+    pages: Sequence[FetchedPage], sources: Mapping[str, Source], pool: Executor | None
 ) -> tuple[list[Article], list[Signature], list[Rejected]]:
-    """Extract, clean and sign a batch of pages (the CPU-heavy part of a run)."""
-    articles: list[Article] = []
-    rejected: list[Rejected] = []
-    for page in pages:
-        outcome = extract_page(page, sources.get(page.source_id))
-        if isinstance(outcome, Rejected):
-            rejected.append(outcome)
-        else:
-            articles.append(outcome)
+    """Extract, clean and sign a batch of pages: in worker processes when a pool is given."""
+    articles, signatures, rejected = extract_pages(pages, sources, pool)
     get_run_logger().info("Extracted %d articles, rejected %d pages", len(articles), len(rejected))
-    return articles, [sign(article) for article in articles], rejected
-
-
-def extract_page(page: FetchedPage, source: Source | None) -> Article | Rejected:
-    """One page to a clean article, or the reason it is not one."""
-    try:
-        article = extract_article(
-            page.body,
-            page.url,
-            fetched_at=page.fetched_at,
-            final_url=page.final_url,
-            selectors=source.selectors if source else None,
-            discovered=page.discovered,
-            source_id=page.source_id,
-            raw_record_id=page.raw_record_id,
-            encoding=page.encoding,
-        )
-    except ExtractionError as error:
-        return _rejected(page, "parse_error", str(error))
-    if article.page_kind != "article":
-        return _rejected(page, "not_article", article.page_kind)
-    article = clean_article(article)
-    if article.paywalled and len(article.body.split()) < PAYWALL_MIN_WORDS:
-        return _rejected(page, "paywall", "only a teaser is readable")
-    if not article.body.strip():
-        return _rejected(page, "not_article", "empty_body")
-    return article
-
-
-def _rejected(page: FetchedPage, reason: str, detail: str) -> Rejected:
-    return Rejected(
-        source_id=page.source_id,
-        url=page.url,
-        stage="extract",
-        reason=reason,
-        detail=detail[:500],
-        raw_record_id=page.raw_record_id,
-    )
+    return articles, signatures, rejected
 
 
 @task(name="enrich-batch", cache_policy=NO_CACHE)
@@ -230,7 +187,7 @@ def run_pipeline(settings: Settings, plan: RunPlan) -> RunSummary:
     publication = Publication(data_dir, ctx.run_date, ctx.scope)
     try:
         if plan.reprocess:
-            collected = _reprocess(data_dir, plan, publication)
+            collected = _reprocess(settings, data_dir, plan, publication)
         else:
             collected = _fetch_and_extract(settings, data_dir, plan, publication)
         per_source = _dedupe_enrich_publish(settings, data_dir, plan, collected, publication)
@@ -293,7 +250,11 @@ def _fetch_and_extract(
     )
     collected.rejected.extend(frontier.rejected)
     page_validators = query.latest_validators(data_dir, collected.refetched, exclude=exclude)
-    with RawArchive(data_dir, ctx.run_date, ctx.scope) as archive:
+    with (
+        RawArchive(data_dir, ctx.run_date, ctx.scope) as archive,
+        cpu_pool(settings.cpu_workers) as pool,
+    ):
+        extracting = None  # the previous batch is extracted while this one is fetched
         for batch in chunks(frontier.to_fetch, settings.batch_size):
             pages = []
             outcomes = fetch_task(fetcher, batch, settings.max_hosts_in_parallel, page_validators)
@@ -312,12 +273,19 @@ def _fetch_and_extract(
                 elif (rejection := outcome.rejected()) is not None:
                     collected.rejected.append(rejection)
                 collected.fetch_log.append(entry)
-            collected.add_extracted(extract_task(pages, sources))
+            following = extract_task.submit(pages, sources, pool)
+            if extracting is not None:
+                collected.add_extracted(extracting.result())
+            extracting = following
+        if extracting is not None:
+            collected.add_extracted(extracting.result())
         publication.add_raw(archive)
     return collected
 
 
-def _reprocess(data_dir: Path, plan: RunPlan, publication: Publication) -> _Collected:
+def _reprocess(
+    settings: Settings, data_dir: Path, plan: RunPlan, publication: Publication
+) -> _Collected:
     """Re-extract a run from its raw archive; its fetch log and early rejections are kept."""
     ctx = plan.context
     collected = _Collected()
@@ -328,8 +296,9 @@ def _reprocess(data_dir: Path, plan: RunPlan, publication: Publication) -> _Coll
     collected.rejected.extend(query.rejected_before_extract(data_dir, ctx.run_date, ctx.scope))
     for source_id in kept_log.column("source_id").to_pylist():
         collected.discovered[source_id] += 0
-    for batch_start in range(0, len(pages), 200):
-        collected.add_extracted(extract_task(pages[batch_start : batch_start + 200], sources))
+    with cpu_pool(settings.cpu_workers) as pool:
+        for batch in chunks(pages, settings.batch_size):
+            collected.add_extracted(extract_task(batch, sources, pool))
     for page in pages:
         collected.discovered[page.source_id] += 1
     return collected
@@ -367,6 +336,19 @@ def _dedupe_enrich_publish(
     publication.write("fetch_log", to_table("fetch_log", collected.fetch_log, run_id=ctx.run_id))
     publication.write("rejected", to_table("rejected", collected.rejected, run_id=ctx.run_id))
     return _counts(plan.sources, articles, decisions, collected)
+
+
+@contextmanager
+def cpu_pool(workers: int) -> Iterator[Executor | None]:
+    """Worker processes for the CPU-heavy stage; none when one worker is configured.
+
+    Spawned, not forked: the flow's process runs Prefect's threads and event loop.
+    """
+    if workers <= 1:
+        yield None
+        return
+    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+        yield pool
 
 
 def _changed_since_fetched(

@@ -6,9 +6,12 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TypeVar
 
 from tasks.records import Discovered, Rejected
 from tasks.urls import normalize_url
+
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +73,7 @@ def _reject(item: Discovered, reason: str, detail: str) -> Rejected:
     )
 
 
-def chunks(items: Sequence[Discovered], size: int) -> Iterable[Sequence[Discovered]]:
+def chunks(items: Sequence[T], size: int) -> Iterable[Sequence[T]]:
     """Consecutive slices of at most `size` items."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
