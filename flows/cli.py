@@ -1,19 +1,40 @@
-"""The `newsflow` command line: run flows, query the warehouse, debug one page, serve."""
+"""The `newsflow` command line: run flows, query the warehouse, debug one page, serve.
+
+Exit codes: 0 success; 1 a run that failed or completed with failures, a query that failed,
+a page that could not be fetched or extracted; 2 a usage or configuration error (bad
+arguments, settings, sources file, or a data directory without a catalog). Errors are one
+line on stderr, without a traceback.
+"""
 
 from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import subprocess
 import sys
 from collections.abc import Sequence
 from dataclasses import asdict, is_dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from flows.settings import Settings
 
 PRIVATE_BY_DEFAULT = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
+USAGE_ERROR = 2
+FAILED = 1
+
+
+class CliError(Exception):
+    """An error to report as one line on stderr, with the exit code to end with."""
+
+    def __init__(self, message: str, code: int = USAGE_ERROR) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def _date(text: str) -> date:
@@ -21,6 +42,16 @@ def _date(text: str) -> date:
         return date.fromisoformat(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def _positive(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"not a positive whole number: {text!r}")
+    return number
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -31,13 +62,13 @@ def _parser() -> argparse.ArgumentParser:
     run = commands.add_parser("run", help="run the nightly ingest flow once")
     run.add_argument("--date", type=_date, help="logical run date (default: today)")
     run.add_argument("--sources", help="sources TOML file (default: seeds/sources.toml)")
-    run.add_argument("--max-articles", type=int)
+    run.add_argument("--max-articles", type=_positive)
 
     backfill = commands.add_parser("backfill", help="run the ingest for each date of a range")
     backfill.add_argument("--start", type=_date, required=True)
     backfill.add_argument("--end", type=_date, required=True)
     backfill.add_argument("--sources")
-    backfill.add_argument("--max-articles", type=int)
+    backfill.add_argument("--max-articles", type=_positive)
 
     reprocess = commands.add_parser("reprocess", help="re-extract a date from the raw archive")
     reprocess.add_argument("--date", type=_date, required=True)
@@ -50,7 +81,10 @@ def _parser() -> argparse.ArgumentParser:
     fetch = commands.add_parser("fetch", help="fetch one URL under the run's policy, as JSON")
     fetch.add_argument("url")
     fetch.add_argument(
-        "--allow-private", action="append", default=[], metavar="HOST:PORT",
+        "--allow-private",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
         help="let this host:port resolve to a loopback/private address (testing only)",
     )
 
@@ -71,36 +105,113 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.data_dir:
         os.environ["NEWSFLOW_DATA_DIR"] = str(Path(args.data_dir).resolve())
     handler = globals()[f"_cmd_{args.command}"]
-    return int(handler(args) or 0)
+    try:
+        return int(handler(args) or 0)
+    except CliError as error:
+        print(f"newsflow {args.command}: {error}", file=sys.stderr)
+        return error.code
+    except KeyboardInterrupt:
+        print(f"newsflow {args.command}: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        # The reader went away (`newsflow sql ... | head`): stop quietly.
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return FAILED
+
+
+def _settings() -> Settings:
+    """The settings from the environment; a bad value is a configuration error."""
+    from pydantic import ValidationError
+
+    from flows.settings import load_settings
+
+    try:
+        return load_settings()
+    except ValidationError as error:
+        problems = "; ".join(
+            f"NEWSFLOW_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
+            for e in error.errors()
+        )
+        raise CliError(f"invalid settings: {problems}") from None
+
+
+def _checked_sources(given: str | None) -> str:
+    """Validate the sources file before any flow starts; returns its path.
+
+    Placeholders for the bundled sample site are checked against its outlets here and
+    filled for real by the flow, which serves the site.
+    """
+    from flows.sources import SourcesError, load_sources, referenced_sites
+
+    settings = _settings()
+    path = Path(given) if given else settings.sources_file
+    outlets = referenced_sites(path) if path.is_file() else set()
+    missing = sorted(o for o in outlets if not (settings.sample_site_dir / o).is_dir())
+    if missing:
+        raise CliError(
+            f"{path}: refers to sample outlet {', '.join(missing)}, "
+            f"which {settings.sample_site_dir} does not hold"
+        )
+    try:
+        sources = load_sources(path, sites={o: "http://127.0.0.1" for o in outlets})
+    except SourcesError as error:
+        raise CliError(str(error)) from None
+    if not any(source.enabled for source in sources):
+        raise CliError(f"{path}: no enabled source")
+    return str(path)
+
+
+def _flow_failed(error: Exception) -> CliError:
+    first_line = next((line for line in str(error).splitlines() if line.strip()), "")
+    return CliError(
+        f"the run failed: {type(error).__name__}: {first_line} "
+        "(the Prefect log above has the detail)",
+        FAILED,
+    )
 
 
 def _cmd_run(args: argparse.Namespace) -> int:
     from flows.ingest import nightly_ingest
 
-    summary = nightly_ingest(
-        run_date=args.date, sources=args.sources, max_articles=args.max_articles
-    )
+    sources = _checked_sources(args.sources)
+    try:
+        summary = nightly_ingest(
+            run_date=args.date, sources=sources, max_articles=args.max_articles
+        )
+    except Exception as error:  # the CLI's edge: report a failed flow run, exit 1
+        raise _flow_failed(error) from None
     _print_summary(summary)
-    return 0 if summary.status == "completed" else 1
+    return 0 if summary.status == "completed" else FAILED
 
 
 def _cmd_backfill(args: argparse.Namespace) -> int:
     from flows.ingest import backfill
 
-    summaries = backfill(
-        start=args.start, end=args.end, sources=args.sources, max_articles=args.max_articles
-    )
+    if args.end < args.start:
+        raise CliError(f"--end {args.end} is before --start {args.start}")
+    sources = _checked_sources(args.sources)
+    try:
+        summaries = backfill(
+            start=args.start, end=args.end, sources=sources, max_articles=args.max_articles
+        )
+    except Exception as error:  # the CLI's edge: report a failed flow run, exit 1
+        raise _flow_failed(error) from None
     for summary in summaries:
         _print_summary(summary)
-    return 0 if all(s.status == "completed" for s in summaries) else 1
+    return 0 if all(s.status == "completed" for s in summaries) else FAILED
 
 
 def _cmd_reprocess(args: argparse.Namespace) -> int:
     from flows.ingest import reprocess
 
-    summary = reprocess(run_date=args.date, sources=args.sources)
+    sources = _checked_sources(args.sources)
+    try:
+        summary = reprocess(run_date=args.date, sources=sources)
+    except Exception as error:  # the CLI's edge: report a failed flow run, exit 1
+        raise _flow_failed(error) from None
     _print_summary(summary)
-    return 0 if summary.status == "completed" else 1
+    return 0 if summary.status == "completed" else FAILED
 
 
 def _print_summary(summary: Any) -> None:
@@ -108,7 +219,9 @@ def _print_summary(summary: Any) -> None:
     print(f"{'source':<22}{'found':>7}{'fetched':>9}{'new':>6}{'dup':>6}  rejected")
     for c in summary.per_source:
         reasons = ", ".join(f"{k}={v}" for k, v in c.rejected.items()) or "-"
-        print(f"{c.source_id:<22}{c.discovered:>7}{c.fetched:>9}{c.new:>6}{c.duplicate:>6}  {reasons}")
+        print(
+            f"{c.source_id:<22}{c.discovered:>7}{c.fetched:>9}{c.new:>6}{c.duplicate:>6}  {reasons}"
+        )
     written = ", ".join(f"{t}={n}" for t, n in sorted(summary.rows_written.items()))
     print(f"rows written: {written}")
     for failure in summary.failures:
@@ -118,36 +231,90 @@ def _print_summary(summary: Any) -> None:
 
 
 def _cmd_sql(args: argparse.Namespace) -> int:
-    from flows.settings import load_settings
-    from warehouse.query import run_sql
+    import duckdb
 
-    table = run_sql(load_settings().data_dir, args.query)
-    rows = table.to_pylist()
+    from warehouse.query import NoWarehouse, run_sql
+
+    try:
+        table = run_sql(_settings().data_dir, args.query)
+    except NoWarehouse as error:
+        raise CliError(str(error)) from None
+    except duckdb.Error as error:
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
+        raise CliError(first_line, FAILED) from None
+    columns = table.column_names
+    rows = list(zip(*(column.to_pylist() for column in table.columns), strict=True))
     if args.format == "json":
-        print(json.dumps(rows, default=_json_default, ensure_ascii=False, indent=2))
+        records = [dict(zip(columns, map(_plain, row), strict=True)) for row in rows]
+        print(json.dumps(records, ensure_ascii=False, indent=2, allow_nan=False))
     elif args.format == "csv":
         import csv
 
-        writer = csv.DictWriter(sys.stdout, fieldnames=table.column_names)
-        writer.writeheader()
-        writer.writerows(rows)
+        writer = csv.writer(sys.stdout, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows([_csv_cell(value) for value in row] for row in rows)
     else:
-        _print_table(table.column_names, rows)
+        _print_table(columns, rows)
     return 0
 
 
-def _print_table(columns: list[str], rows: list[dict[str, Any]], width: int = 60) -> None:
+def _plain(value: Any) -> Any:
+    """A query value as plain JSON: ISO dates, numbers for decimals, null for NaN."""
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, datetime | date | time):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, bytes):
+        return f"<{len(value)} bytes>"
+    if value is None or isinstance(value, str | int | float | bool):
+        return value
+    return str(value)
+
+
+def _csv_cell(value: Any) -> Any:
+    """Scalars as they are (None as empty), lists and structs as JSON."""
+    if isinstance(value, dict | list | tuple):
+        return json.dumps(_plain(value), ensure_ascii=False)
+    plain = _plain(value)
+    return "" if plain is None else plain
+
+
+def _print_table(columns: list[str], rows: list[tuple[Any, ...]], width: int = 60) -> None:
+    """Aligned columns (numbers to the right), long cells cut, then the row count."""
+
     def cell(value: Any) -> str:
         text = "NULL" if value is None else str(value)
         text = text.replace("\n", " ")
         return text if len(text) <= width else text[: width - 1] + "…"
 
-    cells = [[cell(row[c]) for c in columns] for row in rows]
+    def numeric(index: int) -> bool:
+        values = [row[index] for row in rows if row[index] is not None]
+        return bool(values) and all(
+            isinstance(v, int | float | Decimal) and not isinstance(v, bool) for v in values
+        )
+
+    cells = [[cell(value) for value in row] for row in rows]
     widths = [max([len(c), *(len(r[i]) for r in cells)]) for i, c in enumerate(columns)]
-    print("  ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)))
+    right = [numeric(i) for i in range(len(columns))]
+
+    def line(texts: list[str]) -> str:
+        padded = (
+            t.rjust(w) if r else t.ljust(w) for t, w, r in zip(texts, widths, right, strict=True)
+        )
+        return "  ".join(padded).rstrip()
+
+    print(line(columns))
     print("  ".join("-" * w for w in widths))
     for row in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+        print(line(row))
     print(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
 
 
@@ -165,49 +332,57 @@ def _json_default(value: Any) -> Any:
 
 def _fetcher(allow_private: list[str]) -> Any:
     from flows.pipeline import fetch_policy
-    from flows.settings import load_settings
     from tasks.fetch import HttpFetcher
 
-    settings = load_settings()
+    settings = _settings()
     settings = settings.model_copy(
         update={"allow_private_hosts": settings.allow_private_hosts | set(allow_private)}
     )
     return HttpFetcher(fetch_policy(settings))
 
 
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _print_outcome(outcome: Any) -> None:
+    from tasks.fetch import describe
+
+    print(json.dumps(describe(outcome), default=_json_default, ensure_ascii=False, indent=2))
+
+
 def _cmd_fetch(args: argparse.Namespace) -> int:
-    outcome = _fetcher(args.allow_private).fetch(
-        args.url, source_id="cli", now=lambda: datetime.now().astimezone()
-    )
-    report = {"log": asdict(outcome.log)}
-    if outcome.page is not None:
-        report["page"] = {
-            "final_url": outcome.page.final_url,
-            "content_type": outcome.page.content_type,
-            "bytes": len(outcome.page.body),
-        }
-    print(json.dumps(report, default=_json_default, ensure_ascii=False, indent=2))
-    return 0 if outcome.log.reason == "ok" else 1
+    outcome = _fetcher(args.allow_private).fetch(args.url, source_id="cli", now=_now)
+    _print_outcome(outcome)
+    return 0 if outcome.log.reason in ("ok", "not_modified") else FAILED
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
     from tasks.clean import clean_article
-    from tasks.extract import extract_article
+    from tasks.extract import ExtractionError, extract_article
 
-    now = datetime.now().astimezone()
+    now = _now()
     target = args.file_or_url
     if target.startswith(("http://", "https://")):
         outcome = _fetcher(args.allow_private).fetch(target, source_id="cli", now=lambda: now)
         if outcome.page is None:
-            print(json.dumps({"log": asdict(outcome.log)}, default=_json_default, indent=2))
-            return 1
+            _print_outcome(outcome)
+            return FAILED
         html, url, final_url = outcome.page.body, target, outcome.page.final_url
+        encoding = outcome.page.encoding
     else:
         path = Path(target)
-        html = path.read_bytes()
+        try:
+            html = path.read_bytes()
+        except OSError as error:
+            raise CliError(f"cannot read {target}: {error.strerror or error}") from None
         url = args.url or path.resolve().as_uri()
         final_url = url
-    article = extract_article(html, url, fetched_at=now, final_url=final_url)
+        encoding = None
+    try:
+        article = extract_article(html, url, fetched_at=now, final_url=final_url, encoding=encoding)
+    except ExtractionError as error:
+        raise CliError(f"{target}: not extractable: {error}", FAILED) from None
     if article.page_kind == "article":
         article = clean_article(article)
     record = asdict(article)
