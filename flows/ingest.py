@@ -93,7 +93,7 @@ def _execute(
             context=context,
             sources=selected,
             sources_file=str(sources_file),
-            max_articles=max_articles or run_settings.max_articles,
+            max_articles=max_articles if max_articles is not None else run_settings.max_articles,
             window=window,
             reprocess=reprocess,
             prefect_flow_run_id=str(flow_run.get_id() or ""),

@@ -221,7 +221,8 @@ def _fetch_and_extract(
     collected = _Collected()
     fetcher = fetch_stage.HttpFetcher(fetch_policy(settings))
     feeds = [s.location for s in plan.sources if s.location]
-    validators = query.latest_validators(data_dir, feeds, exclude=exclude)
+    # A backfill date needs the feed's items of that day, which a 304 would not give it.
+    validators = {} if plan.window else query.latest_validators(data_dir, feeds, exclude=exclude)
     futures = [discover_task.submit(s, fetcher, validators) for s in plan.sources]
     found: list[Discovered] = []
     for source, future in zip(plan.sources, futures, strict=True):
@@ -235,9 +236,8 @@ def _fetch_and_extract(
         collected.rejected.extend(discovery.rejected)
         collected.discovered[source.id] += len(discovery.discovered) + len(discovery.rejected)
         found.extend(discovery.discovered)
-        if any(e.purpose != "robots" and e.reason not in OK_REASONS for e in discovery.log):
-            reasons = sorted({e.reason for e in discovery.log if e.reason not in OK_REASONS})
-            collected.failures.append(f"{source.id}: discovery: {', '.join(reasons)}")
+        if problems := _discovery_problems(source, discovery):
+            collected.failures.append(f"{source.id}: discovery: {', '.join(problems)}")
     seen = query.seen_urls(data_dir, {_normal(d.url) for d in found} - {""}, exclude=exclude)
     collected.refetched = _changed_since_fetched(found, seen)
     frontier = plan_frontier(
@@ -333,7 +333,8 @@ def _dedupe_enrich_publish(
             "quotes",
             to_table("quotes", enrichment.quotes, run_id=ctx.run_id, source_of=source_of),
         )
-    publication.write("fetch_log", to_table("fetch_log", collected.fetch_log, run_id=ctx.run_id))
+    fetch_log = _robots_owned_by_first_source(collected.fetch_log, plan.sources)
+    publication.write("fetch_log", to_table("fetch_log", fetch_log, run_id=ctx.run_id))
     publication.write("rejected", to_table("rejected", collected.rejected, run_id=ctx.run_id))
     return _counts(plan.sources, articles, decisions, collected)
 
@@ -349,6 +350,36 @@ def cpu_pool(workers: int) -> Iterator[Executor | None]:
         return
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         yield pool
+
+
+def _discovery_problems(source: Source, discovery: discover_stage.Discovery) -> list[str]:
+    """Why a source's own feed or sitemap gave nothing usable (robots.txt rows aside)."""
+    fetches = {e.reason for e in discovery.log if e.purpose != "robots"} - OK_REASONS
+    documents = {
+        r.reason for r in discovery.rejected if r.stage == "discover" and r.url == source.location
+    }
+    return sorted(fetches | documents)
+
+
+def _robots_owned_by_first_source(
+    log: Sequence[FetchLogEntry], sources: Sequence[Source]
+) -> list[FetchLogEntry]:
+    """Give each robots.txt row to the first source (by id) on its host.
+
+    Whichever discovery task reaches a host first triggers its robots.txt fetch; naming the
+    row after it would make reruns differ.
+    """
+    owner: dict[str, str] = {}
+    for source in sorted(sources, key=lambda s: s.id):
+        for url in (source.location, *source.urls):
+            if url:
+                owner.setdefault(fetch_stage.politeness_key(url), source.id)
+    return [
+        replace(e, source_id=owner.get(fetch_stage.politeness_key(e.url), e.source_id))
+        if e.purpose == "robots"
+        else e
+        for e in log
+    ]
 
 
 def _changed_since_fetched(

@@ -46,6 +46,7 @@ def plan_frontier(
         key = item.url
         when = item.published_at or item.modified_at
         if window is not None and when is not None and not window[0] <= when < window[1]:
+            rejected.append(_reject(item, "outside_window", f"dated {when.date().isoformat()}"))
             continue
         if key in first_seen:
             rejected.append(_reject(item, "duplicate_url", "listed more than once"))

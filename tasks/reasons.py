@@ -16,6 +16,7 @@ FRONTIER_REASONS: Mapping[str, str] = MappingProxyType(
         "duplicate_url": "the URL was already listed in this run (by this or another source)",
         "already_seen": "the URL is already in the warehouse as an article",
         "over_cap": "beyond the source's or the run's max_articles",
+        "outside_window": "a backfill date's run left it to the run of the date it carries",
     }
 )
 

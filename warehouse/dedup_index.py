@@ -25,6 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from tasks.dedupe import BANDS, DOCUMENT_BAND, NUM_PERM, StoredSignature, band_hashes
+from warehouse.lake import published_in
 from warehouse.schema import DEDUP_SIGNATURES
 
 logger = logging.getLogger(__name__)
@@ -72,8 +73,8 @@ _BY_BANDS_SQL = """
 class ParquetSignatureIndex:
     """`SignatureIndex` over the Parquet lake, through an in-memory DuckDB connection.
 
-    `exclude` names this run's own file (`run_date`, `scope`): a rerun of the same date
-    replaces that file, so the index must not see the previous attempt's signatures.
+    `exclude` names this run (`run_date`, `scope`): the index sees the warehouse as that run
+    does (`warehouse.lake.published_files`): not its own previous attempt, nor later dates.
     """
 
     def __init__(
@@ -108,12 +109,7 @@ class ParquetSignatureIndex:
 
     def files(self) -> list[Path]:
         """The published signature files this index reads, sorted; staging names excluded."""
-        root = self.lake / TABLE
-        excluded = None
-        if self.exclude is not None:
-            run_date, scope = self.exclude
-            excluded = root / f"run_date={run_date.isoformat()}" / f"{scope}.parquet"
-        return sorted(p for p in root.glob("run_date=*/*.parquet") if p != excluded)
+        return published_in(self.lake / TABLE, self.exclude)
 
     def latest(self, article_ids: Sequence[str]) -> dict[str, StoredSignature]:
         if not article_ids:

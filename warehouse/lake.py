@@ -105,9 +105,24 @@ def catalog_path(data_dir: Path) -> Path:
 
 
 def published_files(data_dir: Path, table: str, exclude: Exclude = None) -> list[Path]:
-    """The table's published Parquet files, sorted; `exclude` leaves out one run's file."""
-    skip = data_file(data_dir, table, *exclude) if exclude else None
-    return sorted(p for p in table_dir(data_dir, table).glob("run_date=*/*.parquet") if p != skip)
+    """The table's published Parquet files, sorted (see `published_in` for `exclude`)."""
+    return published_in(table_dir(data_dir, table), exclude)
+
+
+def published_in(folder: Path, exclude: Exclude = None) -> list[Path]:
+    """The published Parquet files of one table folder, sorted.
+
+    With `exclude=(run_date, scope)`, the warehouse as that run sees it: its own file (which
+    it is about to replace) and every later date's files are left out, so rerunning an
+    earlier date after later ones gives what the date gave the first time.
+    """
+    files = sorted(folder.glob("run_date=*/*.parquet"))
+    if exclude is None:
+        return files
+    run_date, scope = exclude
+    last = f"run_date={run_date.isoformat()}"
+    own = folder / last / f"{check_scope(scope)}.parquet"
+    return [p for p in files if p != own and p.parent.name <= last]
 
 
 def fsync_path(path: Path) -> None:

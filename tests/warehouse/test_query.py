@@ -65,6 +65,19 @@ def test_latest_validators_come_from_the_latest_published_fetch(tmp_path: Path) 
     }
 
 
+def test_a_run_sees_the_warehouse_as_of_its_own_date(tmp_path: Path) -> None:
+    """Rerunning an earlier date must not take validators or seen URLs from later dates."""
+    publish_sample(tmp_path, DAY, SCOPE, "old")
+    publish_sample(tmp_path, NEXT_DAY, SCOPE, "new")
+    earlier = date(2026, 11, 26)
+    assert latest_validators(tmp_path, [FEED], exclude=(earlier, SCOPE)) == {}
+    assert latest_validators(tmp_path, [FEED], exclude=(DAY, "other")) == {
+        FEED: ('"feed-2026-11-27-old"', None)
+    }
+    url = "http://a.test/2026-11-27/0"
+    assert seen_urls(tmp_path, [url], exclude=(earlier, SCOPE)) == {}
+
+
 def test_validators_do_not_advance_before_publication(tmp_path: Path) -> None:
     publish_sample(tmp_path, DAY, SCOPE, "old")
     publication = Publication(tmp_path, NEXT_DAY, SCOPE)
