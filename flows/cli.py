@@ -57,28 +57,38 @@ def _positive(text: str) -> int:
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsflow", description=__doc__)
     parser.add_argument("--data-dir", help="warehouse root (default: $NEWSFLOW_DATA_DIR or ./data)")
+    # Also accepted after the command (`newsflow run --data-dir DIR`); SUPPRESS keeps a value
+    # given before the command when none is given after it.
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--data-dir", default=argparse.SUPPRESS, help="warehouse root")
     commands = parser.add_subparsers(dest="command", required=True)
 
-    run = commands.add_parser("run", help="run the nightly ingest flow once")
+    run = commands.add_parser("run", parents=[common], help="run the nightly ingest flow once")
     run.add_argument("--date", type=_date, help="logical run date (default: today)")
     run.add_argument("--sources", help="sources TOML file (default: seeds/sources.toml)")
     run.add_argument("--max-articles", type=_positive)
 
-    backfill = commands.add_parser("backfill", help="run the ingest for each date of a range")
+    backfill = commands.add_parser(
+        "backfill", parents=[common], help="run the ingest for each date of a range"
+    )
     backfill.add_argument("--start", type=_date, required=True)
     backfill.add_argument("--end", type=_date, required=True)
     backfill.add_argument("--sources")
     backfill.add_argument("--max-articles", type=_positive)
 
-    reprocess = commands.add_parser("reprocess", help="re-extract a date from the raw archive")
+    reprocess = commands.add_parser(
+        "reprocess", parents=[common], help="re-extract a date from the raw archive"
+    )
     reprocess.add_argument("--date", type=_date, required=True)
     reprocess.add_argument("--sources")
 
-    sql = commands.add_parser("sql", help="query the warehouse (read-only)")
+    sql = commands.add_parser("sql", parents=[common], help="query the warehouse (read-only)")
     sql.add_argument("query")
     sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
 
-    fetch = commands.add_parser("fetch", help="fetch one URL under the run's policy, as JSON")
+    fetch = commands.add_parser(
+        "fetch", parents=[common], help="fetch one URL under the run's policy, as JSON"
+    )
     fetch.add_argument("url")
     fetch.add_argument(
         "--allow-private",
@@ -88,13 +98,17 @@ def _parser() -> argparse.ArgumentParser:
         help="let this host:port resolve to a loopback/private address (testing only)",
     )
 
-    extract = commands.add_parser("extract", help="extract one page (file or URL), as JSON")
+    extract = commands.add_parser(
+        "extract", parents=[common], help="extract one page (file or URL), as JSON"
+    )
     extract.add_argument("file_or_url")
     extract.add_argument("--url", help="the page's URL when reading from a file")
     extract.add_argument("--allow-private", action="append", default=[], metavar="HOST:PORT")
 
-    commands.add_parser("server", help="start a Prefect server (telemetry off)")
-    commands.add_parser("serve", help="register the deployments on the Prefect server and serve")
+    commands.add_parser("server", parents=[common], help="start a Prefect server (telemetry off)")
+    commands.add_parser(
+        "serve", parents=[common], help="register the deployments on the Prefect server and serve"
+    )
     return parser
 
 

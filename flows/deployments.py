@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 from prefect import serve
 from prefect.client.schemas.objects import ConcurrencyLimitConfig, ConcurrencyLimitStrategy
 from prefect.deployments.runner import RunnerDeployment
@@ -15,7 +17,7 @@ ONE_AT_A_TIME = ConcurrencyLimitConfig(limit=1, collision_strategy=ConcurrencyLi
 
 def build_deployments(settings: Settings) -> list[RunnerDeployment]:
     """The nightly schedule plus on-demand backfill and reprocess, one run at a time each."""
-    return [
+    deployments = [
         nightly_ingest.to_deployment(
             name="nightly",
             schedules=[Cron(settings.nightly_cron, timezone=settings.timezone)],
@@ -36,6 +38,9 @@ def build_deployments(settings: Settings) -> list[RunnerDeployment]:
             tags=["newsflow"],
         ),
     ]
+    # `to_deployment` is sync or async depending on the caller; here it is always sync.
+    assert all(isinstance(d, RunnerDeployment) for d in deployments)
+    return cast(list[RunnerDeployment], deployments)
 
 
 def serve_deployments(settings: Settings | None = None) -> None:

@@ -24,6 +24,11 @@ from flows.sources import load_sources, referenced_sites
 from tasks.records import RunContext, Source
 
 
+def _threads():  # untyped: Prefect's runner generics defeat inference
+    """Threads for the I/O-bound tasks, bounded (Prefect's default pool is unbounded)."""
+    return ThreadPoolTaskRunner(max_workers=8)
+
+
 def run_scope(sources: tuple[Source, ...]) -> str:
     """The deterministic file name of a run within its date: same sources, same files."""
     ids = ",".join(sorted(source.id for source in sources))
@@ -104,7 +109,7 @@ def _execute(
         return run_pipeline(run_settings, plan)
 
 
-@flow(name="nightly-ingest", task_runner=ThreadPoolTaskRunner(max_workers=8))
+@flow(name="nightly-ingest", task_runner=_threads())
 def nightly_ingest(
     run_date: date | None = None,
     sources: str | None = None,
@@ -121,7 +126,7 @@ def nightly_ingest(
     return _execute("nightly-ingest", run_date, sources, max_articles)
 
 
-@flow(name="backfill", task_runner=ThreadPoolTaskRunner(max_workers=8))
+@flow(name="backfill", task_runner=_threads())
 def backfill(
     start: date, end: date, sources: str | None = None, max_articles: int | None = None
 ) -> list[RunSummary]:
@@ -140,7 +145,7 @@ def backfill(
     return summaries
 
 
-@flow(name="reprocess", task_runner=ThreadPoolTaskRunner(max_workers=8))
+@flow(name="reprocess", task_runner=_threads())
 def reprocess(run_date: date, sources: str | None = None) -> RunSummary:
     """Re-extract, deduplicate and enrich a date's raw archive without fetching anything."""
     return _execute("reprocess", run_date, sources, None, reprocess=True)

@@ -6,7 +6,7 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, get_args
+from typing import Any, cast, get_args
 
 from tasks.records import Selectors, Source, SourceKind
 
@@ -106,7 +106,7 @@ def _parse(path: Path, index: int, entry: Any, sites: Mapping[str, str]) -> Sour
         raise fail("name", "must be a string")
     return Source(
         id=source_id,
-        kind=kind,
+        kind=cast(SourceKind, kind),
         location=location if kind != "urls" else None,
         urls=tuple(urls) if kind == "urls" else (),
         name=name,

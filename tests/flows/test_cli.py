@@ -110,6 +110,15 @@ def test_sql_prints_a_table_with_a_header_and_a_row_count(
     assert len(lines) == 6
 
 
+def test_data_dir_may_also_follow_the_command(
+    warehouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = cli(capsys, "--data-dir", str(warehouse), "sql", QUERY)
+    after = cli(capsys, "sql", "--data-dir", str(warehouse), QUERY)
+    assert after == before
+    assert after[0] == 0
+
+
 def test_sql_csv_round_trips_commas_quotes_and_unicode(
     warehouse: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
