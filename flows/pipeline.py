@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -84,7 +84,8 @@ class RunSummary:
     failures: tuple[str, ...] = ()
 
 
-def fetch_policy(settings: Settings) -> fetch_stage.FetchPolicy:
+def fetch_policy(settings: Settings, sources: Iterable[Source] = ()) -> fetch_stage.FetchPolicy:
+    """The fetcher's policy: settings, plus the crawl delays sources ask for their hosts."""
     return fetch_stage.FetchPolicy(
         user_agent=settings.full_user_agent,
         deadline_s=settings.request_deadline_s,
@@ -95,6 +96,7 @@ def fetch_policy(settings: Settings) -> fetch_stage.FetchPolicy:
         per_host_delay_s=settings.per_host_delay_s,
         max_retry_after_s=settings.max_retry_after_s,
         allow_private=frozenset(settings.allow_private_hosts),
+        host_delays=fetch_stage.host_delays(sources),
     )
 
 
@@ -219,7 +221,7 @@ def _fetch_and_extract(
     exclude = (ctx.run_date, ctx.scope)
     sources = {source.id: source for source in plan.sources}
     collected = _Collected()
-    fetcher = fetch_stage.HttpFetcher(fetch_policy(settings))
+    fetcher = fetch_stage.HttpFetcher(fetch_policy(settings, plan.sources))
     feeds = [s.location for s in plan.sources if s.location]
     # A backfill date needs the feed's items of that day, which a 304 would not give it.
     validators = {} if plan.window else query.latest_validators(data_dir, feeds, exclude=exclude)
@@ -233,6 +235,7 @@ def _fetch_and_extract(
             logger.error("Skipped %s: discovery failed: %s", source.id, error)
             continue
         collected.fetch_log.extend(discovery.log)
+        collected.fetch_log.extend(discovery.unfetched)  # links refused before any request
         collected.rejected.extend(discovery.rejected)
         collected.discovered[source.id] += len(discovery.discovered) + len(discovery.rejected)
         found.extend(discovery.discovered)

@@ -25,12 +25,13 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Literal
-from urllib.parse import quote, urljoin, urlsplit, urlunsplit
+from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
 from tasks.fetch import Fetcher, FetchOutcome
 from tasks.records import Discovered, FetchLogEntry, Rejected, Source
+from tasks.urls import resolve_url
 
 logger = logging.getLogger(__name__)
 
@@ -40,9 +41,6 @@ Validators = tuple[str | None, str | None]
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024  # the sitemap protocol's limit, uncompressed
 MAX_SITEMAPS = 50  # child sitemaps fetched from one source's index(es)
 
-_PATH_SAFE = "/%:@!$&'()*+,;=-._~[]"
-_QUERY_SAFE = _PATH_SAFE + "?"
-_HOST = re.compile(r"[a-z0-9._-]+|[0-9a-f:.]+")
 _ROOT_START = re.compile(rb"<[A-Za-z_]")
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
 _GZIP_MAGIC = b"\x1f\x8b"
@@ -81,59 +79,28 @@ class Discovery:
     discovered: tuple[Discovered, ...] = ()
     log: tuple[FetchLogEntry, ...] = ()  # feed/sitemap (and robots.txt) fetches, with validators
     rejected: tuple[Rejected, ...] = ()
+    # Links refused before any request (file:, gopher:, malformed): also in `rejected`, and
+    # here as `fetch_log` rows (attempts 0) so that every URL a source names is in fetch_log.
+    unfetched: tuple[FetchLogEntry, ...] = ()
 
 
 # ------------------------------------------------------------------ URLs
 
 
-def normalize_url(url: str, base: str | None = None) -> str:
-    """An absolute http(s) URL in one spelling; ValueError when it is not one.
-
-    Resolves against `base`, lower-cases the scheme and host (IDNA for non-ASCII hosts),
-    drops the default port, user info and fragment, and percent-encodes characters that
-    may not appear raw. Idempotent: normalising a normalised URL returns it unchanged.
-    """
-    text = url.strip()
-    if base is not None:
-        text = urljoin(base, text)
-    parts = urlsplit(text)
-    scheme = parts.scheme.lower()
-    if scheme not in ("http", "https"):
-        raise ValueError(f"not an http(s) URL: {url!r}")
-    port = parts.port  # ValueError for a bad port
-    host = (parts.hostname or "").rstrip(".")
-    if not host.isascii():
-        try:
-            host = host.encode("idna").decode("ascii")
-        except UnicodeError as exc:
-            raise ValueError(f"bad host in {url!r}: {exc}") from exc
-    host = host.lower()
-    if not host or not _HOST.fullmatch(host):
-        raise ValueError(f"bad host in {url!r}")
-    netloc = f"[{host}]" if ":" in host else host
-    if port is not None and port != {"http": 80, "https": 443}[scheme]:
-        netloc = f"{netloc}:{port}"
-    path = quote(parts.path or "/", safe=_PATH_SAFE)
-    if not path.startswith("/"):
-        path = "/" + path
-    query = quote(parts.query, safe=_QUERY_SAFE)
-    return urlunsplit((scheme, netloc, path, query, ""))
-
-
 def resolve_link(raw: str, base: str) -> str:
-    """A link found in a document, made absolute and normalised.
+    """A link found in a document, made absolute in one spelling (`tasks.urls.resolve_url`).
 
     Raises `DocumentError`: `blocked_address` for a scheme other than http(s) (file:,
     gopher:, javascript: ...), `parse_error` for a malformed URL.
     """
     try:
         scheme = urlsplit(urljoin(base, raw.strip())).scheme.lower()
-    except ValueError:
-        scheme = ""
+    except ValueError as exc:  # e.g. an unclosed "[" in the host
+        raise DocumentError("parse_error", f"invalid URL: {exc}") from exc
     if scheme not in ("http", "https"):
         raise DocumentError("blocked_address", f"scheme {scheme or '(none)'!r} not allowed")
     try:
-        return normalize_url(raw, base=base)
+        return resolve_url(raw, base)
     except ValueError as exc:
         raise DocumentError("parse_error", f"invalid URL: {exc}") from exc
 
@@ -327,9 +294,11 @@ def parse_document(data: bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Docum
 @dataclass
 class _Collector:
     source: Source
+    now: Callable[[], datetime]
     discovered: list[Discovered] = field(default_factory=list)
     log: list[FetchLogEntry] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
+    unfetched: list[FetchLogEntry] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
 
     def reject(self, url: str, reason: str, detail: str) -> None:
@@ -340,12 +309,30 @@ class _Collector:
             )
         )
 
+    def refuse(self, link: str, purpose: str, error: DocumentError) -> None:
+        """A link that will not be fetched: a `rejected` row and a `fetch_log` row."""
+        self.reject(link, error.reason, error.detail)
+        self.unfetched.append(
+            FetchLogEntry(
+                source_id=self.source.id,
+                url=link,
+                final_url=None,
+                status=None,
+                reason=error.reason,
+                attempts=0,
+                bytes=0,
+                elapsed_ms=0,
+                fetched_at=self.now(),
+                purpose=purpose,
+            )
+        )
+
     def add(self, raw: str, found_in: str, entry: Entry | None = None) -> None:
         base = found_in if found_in.startswith(("http://", "https://")) else ""
         try:
             url = resolve_link(raw, base)
         except DocumentError as exc:
-            self.reject(raw, exc.reason, exc.detail)
+            self.refuse(raw, "article", exc)
             return
         if url in self.seen:
             return
@@ -368,7 +355,9 @@ class _Collector:
         self.log.append(outcome.log)
 
     def result(self) -> Discovery:
-        return Discovery(tuple(self.discovered), tuple(self.log), tuple(self.rejected))
+        return Discovery(
+            tuple(self.discovered), tuple(self.log), tuple(self.rejected), tuple(self.unfetched)
+        )
 
 
 def discover(
@@ -385,9 +374,10 @@ def discover(
     `validators` maps a feed or sitemap URL to its stored (ETag, Last-Modified); a 304
     answer discovers nothing from that document. Every feed and sitemap fetch is in `log`
     (with the validators to store once the run is published); links that cannot be fetched
-    (other schemes, malformed URLs) and documents that cannot be parsed are in `rejected`.
+    (other schemes, malformed URLs) and documents that cannot be parsed are in `rejected`,
+    and those links are also in `unfetched` as `fetch_log` rows.
     """
-    collected = _Collector(source)
+    collected = _Collector(source, now)
     for raw in source.urls:
         collected.add(raw, found_in=f"list:{source.id}")
     if source.kind == "urls" or not source.location:
@@ -425,7 +415,7 @@ def discover(
                 try:
                     pending.append(resolve_link(entry.link, outcome.log.final_url or location))
                 except DocumentError as exc:
-                    collected.reject(entry.link, exc.reason, exc.detail)
+                    collected.refuse(entry.link, "sitemap", exc)
             purpose = "sitemap"
             continue
         found_in = outcome.log.final_url or location

@@ -1,37 +1,32 @@
 """The fetcher: polite, bounded HTTP GETs that always end with a `fetch_log` row.
 
-`HttpFetcher.fetch` takes one URL through the address guard, robots.txt, the per-host
-politeness slot, retries and redirects, and returns a `FetchOutcome` whose `log` carries one
-reason code from `REASONS`. It never raises for anything a server can do; it raises only for
-bugs. `fetch_batch` runs a batch with one worker per host and hosts in parallel.
+`HttpFetcher.fetch` takes one URL through the address guard (`tasks.guard`), robots.txt
+(`tasks.robots`), the per-host politeness slot, retries and redirects, and returns a
+`FetchOutcome` whose `log` carries one reason code from `REASONS`. It never raises for
+anything a server can do; it raises only for bugs. `fetch_batch` runs a batch with one
+worker per host and hosts in parallel.
 
-The HTTP exchange is written on `http.client` rather than `requests`, because every layer
-`requests` adds (proxies from the environment, automatic redirects, decoding, a per-read
-timeout, its own name resolution) is one we would have to switch off:
-- the connection goes to the address the guard checked, with the original Host header, and
-  for https the TLS handshake verifies the certificate against the host name (SNI);
-- a watchdog timer shuts the socket down at the total deadline, so a server dripping a byte
-  at a time (in the headers or in the body) cannot hold a worker longer than the deadline;
-- the body is read in pieces and decoded (gzip, deflate) with a bound on the decoded size,
-  and `Content-Length` above the cap is refused before any of the body is read.
+Each request is one `tasks.exchange.request_once`: to the checked address, under a total
+deadline and a size cap on the decoded body. Bodies of articles are given a charset by
+`tasks.charset.detect_encoding`.
+
+Politeness is per `host:port`: one request at a time (`host_concurrency`) and a pause
+between two requests. The pause is `FetchPolicy.host_delays[host:port]` when the operator
+set one for the host (a source's `crawl_delay`, see `host_delays`), otherwise
+`per_host_delay_s`. A robots.txt Crawl-delay (capped at `max_crawl_delay_s`) replaces the
+default, and lengthens the operator's pause but never shortens it.
 """
 
 from __future__ import annotations
 
-import codecs
 import contextlib
-import email.message
 import email.utils
-import http.client
 import logging
 import random
-import re
-import socket
 import ssl
 import threading
 import time
-import zlib
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
@@ -39,9 +34,8 @@ from types import MappingProxyType
 from typing import Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
-import charset_normalizer
-from protego import Protego
-
+from tasks.charset import detect_encoding
+from tasks.exchange import Exchange, Limits, request_once
 from tasks.guard import (
     BlockedAddress,
     ResolvedTarget,
@@ -50,7 +44,8 @@ from tasks.guard import (
     netloc_key,
     split_url,
 )
-from tasks.records import Discovered, FetchedPage, FetchLogEntry, Rejected
+from tasks.records import Discovered, FetchedPage, FetchLogEntry, Rejected, Source
+from tasks.robots import Robots, robots_from_answer
 
 logger = logging.getLogger(__name__)
 
@@ -103,8 +98,6 @@ TRANSIENT_REASONS = frozenset(
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
 _NAMED_STATUSES = frozenset({400, 401, 403, 404, 410, 451})
-_CHUNK = 64 * 1024
-_BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b")
 
 Purpose = str  # article | feed | sitemap | robots
 
@@ -126,6 +119,9 @@ class FetchPolicy:
     backoff_max_s: float = 30.0
     per_host_delay_s: float = 1.0  # pause between two requests to one host (host:port) ...
     max_crawl_delay_s: float = 30.0  # ... unless robots.txt sets a Crawl-delay (capped to this)
+    # The operator's pause for given hosts ("host:port" -> seconds, see `host_delays`): it
+    # replaces per_host_delay_s, and a robots.txt Crawl-delay can only lengthen it.
+    host_delays: Mapping[str, float] = field(default_factory=dict)
     host_concurrency: int = 1
     max_retry_after_s: float = 120.0  # a longer Retry-After is not waited for
     max_host_failures: int = 3  # consecutive timeouts or connection errors before giving up
@@ -133,6 +129,14 @@ class FetchPolicy:
     allow_private: frozenset[str] = frozenset()  # "host:port" netlocs allowed to be private
     ca_file: str | None = None  # extra CA certificates (PEM) to trust, e.g. an internal CA
     respect_robots: bool = True
+
+    def __post_init__(self) -> None:
+        # A copy of its own (a plain dict, so that the policy still pickles).
+        object.__setattr__(self, "host_delays", dict(self.host_delays))
+
+    def delay_for(self, key: str) -> float:
+        """The pause between two requests to `key` (host:port) before robots.txt is read."""
+        return self.host_delays.get(key, self.per_host_delay_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -175,185 +179,6 @@ class Fetcher(Protocol):
         validators: tuple[str | None, str | None] | None = None,
         now: Callable[[], datetime],
     ) -> FetchOutcome: ...
-
-
-# ------------------------------------------------------------------ charset detection
-
-_META_CHARSET = re.compile(
-    rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.IGNORECASE
-)
-_XML_ENCODING = re.compile(rb"""^<\?xml[^>]+encoding\s*=\s*["']([A-Za-z0-9._-]+)""")
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8-sig"),
-    (codecs.BOM_UTF32_LE, "utf-32"),
-    (codecs.BOM_UTF32_BE, "utf-32"),
-    (codecs.BOM_UTF16_LE, "utf-16"),
-    (codecs.BOM_UTF16_BE, "utf-16"),
-)
-# Labels that browsers (WHATWG Encoding) read as a wider encoding than Python's codec of
-# the same name: pages labelled latin-1 are in practice windows-1252, and so on.
-_WIDER = {
-    "latin_1": "cp1252",
-    "iso8859_1": "cp1252",
-    "ascii": "cp1252",
-    "shift_jis": "cp932",
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "euc_kr": "cp949",
-    "iso8859_9": "cp1254",
-    "tis_620": "cp874",
-}
-
-
-def _codec(label: str | bytes | None) -> str | None:
-    """The Python codec for a charset label, or None when unknown or not a text encoding."""
-    if not label:
-        return None
-    text = label.decode("ascii", "ignore") if isinstance(label, bytes) else label
-    text = text.strip().strip("\"'").lower()
-    try:
-        name = codecs.lookup(text).name
-        b"".decode(name)
-    except (LookupError, ValueError):
-        return None
-    name = name.replace("-", "_")
-    return _WIDER.get(name, name)
-
-
-def _header_charset(content_type: str | None) -> str | None:
-    if not content_type:
-        return None
-    message = email.message.Message()
-    message["content-type"] = content_type
-    charset = message.get_param("charset")
-    return charset if isinstance(charset, str) else None
-
-
-def _decodes(body: bytes, encoding: str) -> bool:
-    try:
-        body.decode(encoding)
-    except (UnicodeDecodeError, LookupError):
-        return False
-    return True
-
-
-def detect_encoding(body: bytes, content_type: str | None = None) -> str:
-    """The charset to decode an HTML/XML body with, so that the text has no mojibake.
-
-    Order: a byte-order mark; UTF-8 when the bytes are valid UTF-8 (a wrong header charset
-    such as ISO-8859-1 cannot turn valid UTF-8 into mojibake); the header charset and then
-    the `<meta charset>` or XML declaration, each only if the body decodes in it; then
-    charset-normalizer's guess. Decode with ``errors="replace"``: the last fallback is UTF-8.
-    """
-    for bom, name in _BOMS:
-        if body.startswith(bom):
-            return name
-    if _decodes(body, "utf-8"):
-        return "utf-8"
-    head = body[:4096]
-    meta = _META_CHARSET.search(head)
-    xml = _XML_ENCODING.search(head)
-    for label in (
-        _header_charset(content_type),
-        meta.group(1) if meta else None,
-        xml.group(1) if xml else None,
-    ):
-        codec = _codec(label)
-        if codec and codec != "utf_8" and _decodes(body, codec):
-            return codec
-    best = charset_normalizer.from_bytes(body[:200_000]).best()
-    if best is not None and best.encoding and _decodes(body, best.encoding):
-        return str(best.encoding)
-    return "utf-8"
-
-
-# ------------------------------------------------------------------ one HTTP exchange
-
-
-class _PinnedHTTPSConnection(http.client.HTTPConnection):
-    """TLS to a pinned address, verifying the certificate against the URL's host name."""
-
-    default_port = 443
-
-    def __init__(
-        self,
-        address: str,
-        port: int,
-        *,
-        server_hostname: str,
-        timeout: float,
-        context: ssl.SSLContext,
-    ) -> None:
-        super().__init__(address, port, timeout=timeout)
-        self._server_hostname = server_hostname
-        self._context = context
-
-    def connect(self) -> None:
-        super().connect()
-        self.sock = self._context.wrap_socket(self.sock, server_hostname=self._server_hostname)
-
-
-class _Inflater:
-    """Content-Encoding decoder that never produces more than it is allowed to."""
-
-    def __init__(self, coding: str) -> None:
-        self._coding = coding
-        self._z: zlib._Decompress | None = None
-        if coding in ("gzip", "x-gzip"):
-            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
-
-    def feed(self, data: bytes, room: int) -> bytes:
-        """Decode `data`, returning at most `room` bytes (more pending means: over the cap)."""
-        if self._coding in ("", "identity"):
-            return data[:room]
-        if self._z is None:  # deflate: zlib-wrapped per RFC, raw deflate from some servers
-            wrapped = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
-            self._z = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
-        out = self._z.decompress(data, room)
-        if len(out) < room and self._z.eof and self._z.unused_data and self._coding != "deflate":
-            rest = self._z.unused_data  # a further gzip member
-            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
-            out += self.feed(rest, room - len(out))
-        return out
-
-
-class _Expired(Exception):
-    """The watchdog fired: the total deadline passed."""
-
-
-class _Refused(Exception):
-    """The answer is refused (too large, wrong type ...): a reason code and a detail."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-        self.detail = detail
-
-
-@dataclass(frozen=True, slots=True)
-class _Exchange:
-    """One request and whatever came back."""
-
-    status: int | None
-    headers: tuple[tuple[str, str], ...] = ()
-    body: bytes | None = None
-    wire_bytes: int = 0
-    reason: str | None = None  # a failure before or while reading the body
-    detail: str = ""
-    elapsed: float = 0.0
-
-    def header(self, name: str) -> str | None:
-        name = name.lower()
-        for key, value in self.headers:
-            if key.lower() == name:
-                return value
-        return None
-
-
-def _media_type(content_type: str | None) -> str | None:
-    if not content_type:
-        return None
-    return content_type.split(";", 1)[0].strip().lower() or None
 
 
 def _status_reason(status: int) -> str:
@@ -412,17 +237,11 @@ class _Host:
     """Per host:port pacing state, shared by every thread of one fetcher."""
 
     slots: threading.BoundedSemaphore
-    delay: float
+    delay: float  # the pause between two requests
+    floor: float = 0.0  # the operator's pause for this host: a Crawl-delay cannot shorten it
     next_allowed: float = 0.0  # time.monotonic() before which no request may start
     failures: int = 0  # consecutive timeouts and connection errors
     closed_until: float = 0.0  # time.monotonic() until which the host asked us to stay away
-
-
-@dataclass(frozen=True, slots=True)
-class _Robots:
-    rules: Protego | None  # None: allow everything (robots.txt 4xx or absent)
-    unavailable: bool = False
-    detail: str = ""
 
 
 @dataclass
@@ -455,7 +274,7 @@ class HttpFetcher:
         self._rng = rng or random.Random()  # noqa: S311 (jitter, not security)
         self._lock = threading.Lock()
         self._hosts: dict[str, _Host] = {}
-        self._robots: dict[str, _Robots] = {}
+        self._robots: dict[str, Robots] = {}
         self._robots_locks: dict[str, threading.Lock] = {}
         self._tls = ssl.create_default_context()
         with contextlib.suppress(ImportError, OSError):
@@ -497,9 +316,7 @@ class HttpFetcher:
                 call.robots_log = call.robots_log or entry
                 if robots.unavailable:
                     return self._finish(call, current, None, "robots_unavailable", robots.detail)
-                if robots.rules is not None and not robots.rules.can_fetch(
-                    current, self.policy.robots_token
-                ):
+                if not robots.allows(current, self.policy.robots_token):
                     return self._finish(call, current, None, "robots", "disallowed by robots.txt")
             exchange = self._exchange_with_retries(target, call)
             if exchange.reason is not None:
@@ -521,7 +338,7 @@ class HttpFetcher:
     # ---------------------------------------------------------------- outcome
 
     def _finish(
-        self, call: _Call, final_url: str, exchange: _Exchange | None, reason: str, detail: str
+        self, call: _Call, final_url: str, exchange: Exchange | None, reason: str, detail: str
     ) -> FetchOutcome:
         assert reason in REASONS, reason
         fetched_at = call.now()
@@ -580,7 +397,8 @@ class HttpFetcher:
             if host is None:
                 host = _Host(
                     slots=threading.BoundedSemaphore(max(1, self.policy.host_concurrency)),
-                    delay=self.policy.per_host_delay_s,
+                    delay=self.policy.delay_for(key),
+                    floor=self.policy.host_delays.get(key, 0.0),
                 )
                 self._hosts[key] = host
             return host
@@ -612,7 +430,7 @@ class HttpFetcher:
         base = min(self.policy.backoff_max_s, self.policy.backoff_base_s * 2 ** (attempt - 1))
         return base * (0.5 + 0.5 * self._rng.random())
 
-    def _exchange_with_retries(self, target: ResolvedTarget, call: _Call) -> _Exchange:
+    def _exchange_with_retries(self, target: ResolvedTarget, call: _Call) -> Exchange:
         purpose = call.purpose
         headers = {
             "Host": target.host_header,
@@ -630,7 +448,7 @@ class HttpFetcher:
         attempts = self.policy.max_retries + 1
         for attempt in range(1, attempts + 1):
             with self._slot(target.netloc):
-                exchange = self._exchange(target, headers, purpose)
+                exchange = request_once(target, headers, self._limits(purpose), self._tls)
             call.attempts += 1
             call.elapsed += exchange.elapsed
             host = self._host(target.netloc)
@@ -670,7 +488,7 @@ class HttpFetcher:
 
     def _robots_for(
         self, target: ResolvedTarget, *, source_id: str, now: Callable[[], datetime]
-    ) -> tuple[_Robots, FetchLogEntry | None]:
+    ) -> tuple[Robots, FetchLogEntry | None]:
         origin = f"{target.scheme}://{target.host_header}"
         with self._lock:
             cached = self._robots.get(origin)
@@ -685,190 +503,29 @@ class HttpFetcher:
             outcome = self.fetch(
                 f"{origin}/robots.txt", source_id=source_id, purpose="robots", now=now
             )
-            robots = self._read_robots(outcome)
-            if robots.rules is not None:
-                delay = robots.rules.crawl_delay(self.policy.robots_token)
-                if delay:
-                    host = self._host(target.netloc)
-                    with self._lock:
-                        host.delay = min(float(delay), self.policy.max_crawl_delay_s)
-                        # the robots.txt request itself counts: pace the next one from it
-                        host.next_allowed = max(host.next_allowed, time.monotonic() + host.delay)
+            log = outcome.log
+            robots = robots_from_answer(log.reason, log.status, outcome.body)
+            delay = robots.crawl_delay(self.policy.robots_token)
+            if delay is not None:
+                host = self._host(target.netloc)
+                with self._lock:
+                    host.delay = max(host.floor, min(delay, self.policy.max_crawl_delay_s))
+                    # the robots.txt request itself counts: pace the next one from it
+                    host.next_allowed = max(host.next_allowed, time.monotonic() + host.delay)
             with self._lock:
                 self._robots[origin] = robots
             return robots, outcome.log
 
-    def _read_robots(self, outcome: FetchOutcome) -> _Robots:
-        reason = outcome.log.reason
-        if reason == "ok":
-            text = (outcome.body or b"").decode("utf-8", "replace")
-            return _Robots(rules=Protego.parse(text))
-        status = outcome.log.status
-        if status is not None and 400 <= status < 500 and status != 429:
-            return _Robots(rules=None)  # RFC 9309 2.3.1.3: unavailable, crawl freely
-        if reason in ("too_many_redirects", "redirect_loop"):
-            return _Robots(rules=None)  # RFC 9309 2.3.1.2: may be treated as unavailable
-        detail = f"robots.txt {reason}" + (f" (status {status})" if status else "")
-        return _Robots(rules=None, unavailable=True, detail=detail)
-
-    # ---------------------------------------------------------------- the exchange
-
-    def _connection(self, target: ResolvedTarget, timeout: float) -> http.client.HTTPConnection:
-        if target.scheme == "https":
-            return _PinnedHTTPSConnection(
-                target.address,
-                target.port,
-                server_hostname=target.host,
-                timeout=timeout,
-                context=self._tls,
-            )
-        return http.client.HTTPConnection(target.address, target.port, timeout=timeout)
-
-    def _exchange(
-        self, target: ResolvedTarget, headers: dict[str, str], purpose: Purpose
-    ) -> _Exchange:
+    def _limits(self, purpose: Purpose) -> Limits:
         policy = self.policy
-        started = time.monotonic()
-        deadline = started + policy.deadline_s
-        conn = self._connection(target, timeout=min(policy.connect_timeout_s, policy.deadline_s))
-        expired = threading.Event()
-
-        def expire() -> None:
-            expired.set()
-            sock = conn.sock
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-
-        watchdog = threading.Timer(policy.deadline_s, expire)
-        watchdog.daemon = True
-        watchdog.start()
-        status: int | None = None
-        reply_headers: tuple[tuple[str, str], ...] = ()
-        received = [0]  # body bytes read from the wire, kept when reading stops early
-        try:
-            conn.connect()
-            if expired.is_set() or conn.sock is None:
-                raise _Expired
-            conn.sock.settimeout(max(0.001, deadline - time.monotonic()))
-            conn.request("GET", target.path, headers=headers)
-            response = conn.getresponse()
-            status = response.status
-            reply_headers = tuple(response.getheaders())
-            done = _Exchange(status=status, headers=reply_headers)
-            if status in _REDIRECT_STATUSES or status == 304 or not 200 <= status < 300:
-                return replace(done, elapsed=time.monotonic() - started)
-            body = self._read_body(response, done, purpose, deadline, expired, received)
-            return replace(
-                done, body=body, wire_bytes=received[0], elapsed=time.monotonic() - started
-            )
-        except _Refused as exc:
-            return _Exchange(
-                status,
-                reply_headers,
-                None,
-                received[0],
-                exc.reason,
-                exc.detail,
-                time.monotonic() - started,
-            )
-        except _Expired:
-            return _Exchange(
-                status,
-                reply_headers,
-                None,
-                received[0],
-                "timeout",
-                f"no complete answer within {policy.deadline_s:g}s",
-                time.monotonic() - started,
-            )
-        except ssl.SSLError as exc:
-            reason = "timeout" if expired.is_set() else "tls_error"
-            return _Exchange(
-                status,
-                reply_headers,
-                None,
-                received[0],
-                reason,
-                str(exc),
-                time.monotonic() - started,
-            )
-        except (http.client.HTTPException, OSError) as exc:
-            if expired.is_set() or isinstance(exc, TimeoutError):
-                reason = "timeout"
-            elif isinstance(exc, OSError | http.client.IncompleteRead):
-                reason = "connection_error"
-            else:
-                reason = "protocol_error"
-            return _Exchange(
-                status,
-                reply_headers,
-                None,
-                received[0],
-                reason,
-                f"{type(exc).__name__}: {exc}",
-                time.monotonic() - started,
-            )
-        finally:
-            watchdog.cancel()
-            conn.close()
-
-    def _read_body(
-        self,
-        response: http.client.HTTPResponse,
-        exchange: _Exchange,
-        purpose: Purpose,
-        deadline: float,
-        expired: threading.Event,
-        received: list[int],
-    ) -> bytes:
-        policy = self.policy
-        cap = {
-            "article": policy.max_bytes,
-            "robots": policy.robots_max_bytes,
-        }.get(purpose, policy.max_document_bytes)
-        truncate = purpose == "robots"  # RFC 9309 2.5: parse the first part, ignore the rest
-        content_type = exchange.header("Content-Type")
-        media = _media_type(content_type)
-        if purpose == "article" and media is not None and media not in policy.article_types:
-            raise _Refused("non_html", f"content type {media}")
-        length = exchange.header("Content-Length")
-        if length and length.strip().isdigit() and int(length) > cap and not truncate:
-            raise _Refused("too_large", f"Content-Length {int(length)} over the cap {cap}")
-        coding = (exchange.header("Content-Encoding") or "").strip().lower()
-        if coding not in ("", "identity", "gzip", "x-gzip", "deflate"):
-            raise _Refused("bad_encoding", f"Content-Encoding {coding}")
-        inflater = _Inflater(coding)
-        parts: list[bytes] = []
-        size = 0
-        while True:
-            if expired.is_set() or time.monotonic() > deadline:
-                raise _Expired
-            chunk = response.read1(_CHUNK)
-            if not chunk:
-                if expired.is_set():
-                    raise _Expired
-                if response.length:  # the server closed before the announced length
-                    raise http.client.IncompleteRead(b"", response.length)
-                break
-            received[0] += len(chunk)
-            if received[0] > cap and not truncate:
-                raise _Refused("too_large", f"body over the cap {cap} on the wire")
-            try:
-                data = inflater.feed(chunk, cap + 1 - size)
-            except zlib.error as exc:
-                raise _Refused("bad_encoding", f"corrupt {coding} body: {exc}") from exc
-            sniff = size == 0 and purpose == "article" and media is None
-            if sniff and data.startswith(_BINARY_MAGIC):
-                raise _Refused("non_html", "binary content without a content type")
-            parts.append(data)
-            size += len(data)
-            if size > cap:
-                if truncate:
-                    break
-                raise _Refused("too_large", f"decoded body over the cap {cap}")
-        body = b"".join(parts)
-        return body[:cap] if truncate else body
+        cap = {"article": policy.max_bytes, "robots": policy.robots_max_bytes}
+        return Limits(
+            deadline_s=policy.deadline_s,
+            connect_timeout_s=policy.connect_timeout_s,
+            max_bytes=cap.get(purpose, policy.max_document_bytes),
+            truncate=purpose == "robots",  # RFC 9309 2.5: parse the first part only
+            html_types=policy.article_types if purpose == "article" else None,
+        )
 
 
 _ACCEPT = {
@@ -890,6 +547,24 @@ def politeness_key(url: str) -> str:
     except BlockedAddress:
         return ""
     return netloc_key(host, port)
+
+
+def host_delays(sources: Iterable[Source]) -> dict[str, float]:
+    """The operator's pause per host (host:port) from the sources' `crawl_delay`.
+
+    A source names its hosts by its location and its URL list; a host named by several
+    sources gets the longest of their delays. Sources without a `crawl_delay`, and URLs that
+    are not fetchable http(s) URLs, add nothing.
+    """
+    delays: dict[str, float] = {}
+    for source in sources:
+        if source.crawl_delay is None:
+            continue
+        for url in (source.location, *source.urls):
+            key = politeness_key(url) if url else ""
+            if key:
+                delays[key] = max(delays.get(key, 0.0), source.crawl_delay)
+    return delays
 
 
 def fetch_batch(

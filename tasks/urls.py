@@ -1,11 +1,13 @@
 """URL normalisation and canonicalisation: one article, one URL, one `article_id`.
 
-`normalize_url` makes equal the spellings of one URL (case, default port, percent-encoding,
-tracking parameters, fragments, parameter order). `canonical_url` goes further and maps the
-variants a site serves of one article (its declared canonical, AMP and print views) onto the
-article's own URL. `article_id` is a digest of that canonical URL.
+This module owns URL syntax. `resolve_url` makes a link absolute and spells it one way, as
+discovery hands it to the fetcher (its query as written). `normalize_url` also makes equal
+the spellings of one URL that differ only in tracking parameters or parameter order.
+`canonical_url` goes further and maps the variants a site serves of one article (its
+declared canonical, AMP and print views) onto the article's own URL. `article_id` is a
+digest of that canonical URL.
 
-All three are pure: no network, no clock, no environment.
+All four are pure: no network, no clock, no environment.
 """
 
 from __future__ import annotations
@@ -88,7 +90,8 @@ _SUB_DELIMS = frozenset("!$&'()*+,;=")
 _PATH_SAFE = _UNRESERVED | _SUB_DELIMS | frozenset(":@/")
 # In a query component `&` and `=` separate parameters: a literal one inside a name or value
 # stays escaped. `+` is kept as written (form encoding reads it as a space).
-_QUERY_SAFE = (_UNRESERVED | _SUB_DELIMS | frozenset(":@/?")) - frozenset("&=")
+_QUERY_SEPARATORS = frozenset("&=")
+_QUERY_SAFE = (_UNRESERVED | _SUB_DELIMS | frozenset(":@/?")) - _QUERY_SEPARATORS
 _HEX = frozenset("0123456789abcdefABCDEF")
 _HOST_RE = re.compile(
     r"^[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?(?:\.[a-z0-9_](?:[a-z0-9_-]*[a-z0-9_])?)*$"
@@ -106,16 +109,42 @@ def normalize_url(url: str) -> str:
     Raises ValueError, and only ValueError, when `url` is not an absolute http(s) URL with a
     valid host and port.
     """
-    parts = urlsplit(url.strip())
+    return _spell(url.strip(), url, lambda query: _normalize_query(query, drop=_is_tracking))
+
+
+def resolve_url(raw: str, base: str | None = None) -> str:
+    """Return the absolute URL a link names, in one spelling, as it is to be fetched.
+
+    `raw` is resolved against `base` (when given), then spelled as `normalize_url` spells it
+    (scheme, host, port, percent-encoding, dot segments; no userinfo, no fragment) except for
+    the query, which keeps every parameter in its order: tracking parameters and parameter
+    order can matter to the server, and discovery must not rewrite what it fetches.
+    Idempotent, and `normalize_url(resolve_url(u)) == normalize_url(u)` for absolute `u`.
+
+    Raises ValueError, and only ValueError, when the result is not an absolute http(s) URL
+    with a valid host and port.
+    """
+    text = raw.strip()
+    if base:
+        text = urljoin(base.strip(), text)
+    return _spell(text, raw, _keep_query)
+
+
+def _spell(text: str, given: str, query: Callable[[str], str]) -> str:
+    parts = urlsplit(text)
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS:
-        raise ValueError(f"not an http(s) URL: {url!r}")
-    host = _normalize_host(parts.hostname or "", url)
+        raise ValueError(f"not an http(s) URL: {given!r}")
+    host = _normalize_host(parts.hostname or "", given)
     port = parts.port  # raises ValueError when out of range or not a number
     netloc = host if port is None or port == DEFAULT_PORTS[scheme] else f"{host}:{port}"
     path = _remove_dot_segments(_normalize_escapes(parts.path, _PATH_SAFE)) or "/"
-    query = _normalize_query(parts.query, drop=_is_tracking)
-    return urlunsplit((scheme, netloc, path, query, ""))
+    return urlunsplit((scheme, netloc, path, query(parts.query), ""))
+
+
+def _keep_query(query: str) -> str:
+    """The query with normalised escapes; its parameters, their order and separators kept."""
+    return _normalize_escapes(query, _QUERY_SAFE | _QUERY_SEPARATORS)
 
 
 def canonical_url(url: str, *, declared: str | None = None) -> str:

@@ -16,7 +16,6 @@ from tasks.discover import (
     Discovery,
     DocumentError,
     discover,
-    normalize_url,
     parse_date,
     parse_document,
 )
@@ -81,6 +80,17 @@ def test_rss_items_become_discovered_urls_with_their_metadata() -> None:
     assert found.log[-1].reason == "ok"
 
 
+def test_discovered_urls_keep_their_query_as_the_feed_wrote_it() -> None:
+    feed = rss("/s/1?id=7&utm_source=rss&a=", "/s/2?b=2&a=1").replace(b"&", b"&amp;")
+    with LoopbackServer({"/feed.xml": Reply(body=feed, content_type=XML)}) as srv:
+        source = Source(id="s", kind="feed", location=srv.url("/feed.xml"))
+        found = run(source, fetcher_for(srv))
+    assert [d.url for d in found.discovered] == [
+        srv.url("/s/1?id=7&utm_source=rss&a="),
+        srv.url("/s/2?b=2&a=1"),
+    ]
+
+
 def test_atom_entries_use_the_alternate_link() -> None:
     atom = b"""<?xml version="1.0"?>
     <feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>
@@ -140,6 +150,9 @@ def test_sitemap_index_with_gzipped_child_sitemaps() -> None:
     assert [(r.url, r.reason) for r in found.rejected] == [
         ("file:///etc/passwd", "blocked_address")
     ]
+    assert [(e.url, e.reason, e.purpose) for e in found.unfetched] == [
+        ("file:///etc/passwd", "blocked_address", "sitemap")
+    ]
 
 
 def test_url_lists_need_no_fetch() -> None:
@@ -194,6 +207,23 @@ def test_feed_links_to_blocked_addresses_never_reach_a_connection() -> None:
     assert {r.reason for r in found.rejected} == {"blocked_address"}
     assert {o.log.reason for o in outcomes} == {"blocked_address"}
     assert all(o.log.attempts == 0 for o in outcomes)
+
+
+def test_links_refused_by_discovery_are_fetch_log_rows_without_an_attempt() -> None:
+    links = ["/ok", "file:///etc/passwd", "gopher://ex.org/1", "javascript:alert(1)", "http://[x"]
+    with LoopbackServer() as srv:
+        srv.route("/feed.xml", Reply(body=rss(*links), content_type=XML))
+        found = run(Source(id="s", kind="feed", location=srv.url("/feed.xml")), fetcher_for(srv))
+    refused = [(e.url, e.reason, e.purpose, e.attempts, e.status) for e in found.unfetched]
+    assert refused == [
+        ("file:///etc/passwd", "blocked_address", "article", 0, None),
+        ("gopher://ex.org/1", "blocked_address", "article", 0, None),
+        ("javascript:alert(1)", "blocked_address", "article", 0, None),
+        ("http://[x", "parse_error", "article", 0, None),
+    ]
+    assert [(r.url, r.reason) for r in found.rejected] == [(e[0], e[1]) for e in refused]
+    assert [d.url for d in found.discovered] == [srv.url("/ok")]
+    assert all(e.source_id == "s" for e in found.unfetched)
 
 
 # ---------------------------------------------------------------- row 15: conditional GET
@@ -390,44 +420,6 @@ def test_deeply_nested_documents_do_not_recurse_out() -> None:
     except DocumentError as exc:
         outcome = exc.reason
     assert outcome in ((), "parse_error")
-
-
-@given(st.text(max_size=100))
-def test_normalize_url_is_idempotent_or_refuses(text: str) -> None:
-    try:
-        once = normalize_url(text)
-    except ValueError:
-        return
-    assert normalize_url(once) == once
-
-
-urls = st.builds(
-    "{}://{}{}/{}?{}#{}".format,
-    st.sampled_from(["http", "HTTPS", "hTTp"]),
-    st.sampled_from(["Example.COM", "ex.org.", "[::1]", "1.2.3.4", "bücher.de", "a-b.c"]),
-    st.sampled_from(["", ":80", ":443", ":8080", ":0"]),
-    st.text(max_size=30),
-    st.text(max_size=30),
-    st.text(max_size=10),
-)
-
-
-@given(urls)
-def test_normalize_url_is_idempotent_on_url_shaped_input(url: str) -> None:
-    try:
-        once = normalize_url(url)
-    except ValueError:
-        return
-    assert normalize_url(once) == once
-    assert "#" not in once
-
-
-def test_normalize_url_examples() -> None:
-    assert normalize_url("HTTP://Example.COM:80/a b?x=1#top") == "http://example.com/a%20b?x=1"
-    assert normalize_url("https://bücher.de") == "https://xn--bcher-kva.de/"
-    assert normalize_url("../c", base="http://ex.org/a/b/") == "http://ex.org/a/c"
-    with pytest.raises(ValueError, match="http"):
-        normalize_url("mailto:someone@ex.org")
 
 
 @given(st.text(max_size=60))

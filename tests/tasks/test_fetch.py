@@ -5,6 +5,8 @@ from __future__ import annotations
 import codecs
 import email.utils
 import itertools
+import json
+import pickle
 import random
 import ssl
 import time
@@ -26,16 +28,19 @@ from servers import (
     robots,
 )
 
+from tasks.charset import detect_encoding
 from tasks.fetch import (
     REASONS,
     FetchOutcome,
     FetchPolicy,
     HttpFetcher,
-    detect_encoding,
+    describe,
     fetch_batch,
+    host_delays,
     retry_after_seconds,
 )
-from tasks.records import Discovered
+from tasks.records import Discovered, Source
+from tasks.robots import robots_from_answer
 
 MB = 1 << 20
 PAGE = b"<html><head><title>t</title></head><body><p>Hello</p></body></html>"
@@ -176,6 +181,17 @@ def test_404_is_not_retried() -> None:
         outcome = fetch(fetcher_for(srv), srv.url("/gone"))
         assert srv.hits("/gone") == 1
     assert outcome.log.reason == "http_404"
+
+
+def test_describe_gives_the_reason_its_meaning_and_the_cause_as_json() -> None:
+    with LoopbackServer({"/robots.txt": robots("User-agent: *\nDisallow: /no\n")}) as srv:
+        outcome = fetch(fetcher_for(srv), srv.url("/no/entry"))
+    described = json.loads(json.dumps(describe(outcome)))
+    assert described["url"] == srv.url("/no/entry")
+    assert described["reason"] == "robots"
+    assert described["meaning"] == REASONS["robots"]
+    assert described["detail"] == "disallowed by robots.txt"
+    assert described["attempts"] == 0
 
 
 def test_a_host_that_keeps_failing_is_given_up_for_the_run() -> None:
@@ -414,6 +430,38 @@ def test_five_redirects_are_followed_and_the_sixth_is_refused() -> None:
 # ---------------------------------------------------------------- row 13: robots.txt
 
 
+@pytest.mark.parametrize(
+    ("reason", "status", "allowed", "unavailable"),
+    [
+        ("http_404", 404, True, False),
+        ("http_403", 403, True, False),
+        ("http_410", 410, True, False),
+        ("redirect_loop", 302, True, False),
+        ("too_many_redirects", 301, True, False),
+        ("rate_limited", 429, False, True),
+        ("http_5xx", 503, False, True),
+        ("timeout", None, False, True),
+        ("connection_error", None, False, True),
+        ("blocked_address", None, False, True),
+    ],
+)
+def test_robots_decision_for_each_kind_of_answer(
+    reason: str, status: int | None, allowed: bool, unavailable: bool
+) -> None:
+    decision = robots_from_answer(reason, status, None)
+    assert decision.unavailable is unavailable
+    assert decision.allows("https://ex.org/a", "newsflow") is allowed
+
+
+def test_robots_rules_and_crawl_delay_apply_to_our_token() -> None:
+    text = b"User-agent: newsflow\nDisallow: /x\nCrawl-delay: 3\n\nUser-agent: *\nDisallow: /\n"
+    decision = robots_from_answer("ok", 200, text)
+    assert decision.allows("https://ex.org/a", "newsflow")
+    assert not decision.allows("https://ex.org/x/1", "newsflow")
+    assert decision.crawl_delay("newsflow") == 3.0
+    assert not decision.allows("https://ex.org/a", "otherbot")
+
+
 def test_robots_rules_are_obeyed_and_fetched_once_per_host() -> None:
     rules = robots("User-agent: newsflow\nDisallow: /private\n\nUser-agent: *\nDisallow: /\n")
     routes = {"/robots.txt": rules, "/private/1": Reply(body=PAGE), "/public": Reply(body=PAGE)}
@@ -483,6 +531,77 @@ def test_crawl_delay_spaces_one_host_and_does_not_slow_another() -> None:
     gaps = [later - earlier for earlier, later in itertools.pairwise(polite_times)]
     assert min(gaps) >= 2.0
     assert free_done < polite_times[1]
+
+
+def _article_gaps(server: LoopbackServer) -> list[float]:
+    times = [r.at for r in server.requests]
+    return [later - earlier for earlier, later in itertools.pairwise(times)]
+
+
+def test_source_crawl_delay_spaces_its_host_and_does_not_slow_another() -> None:
+    with LoopbackServer() as paced, LoopbackServer() as free:
+        for i in range(3):
+            paced.route(f"/{i}", Reply(body=PAGE))
+        for i in range(4):
+            free.route(f"/{i}", Reply(body=PAGE))
+        fetcher = fetcher_for(paced, free, host_delays={paced.netloc: 0.8})
+        items = [("s", paced.url(f"/{i}")) for i in range(3)]
+        items += [("s", free.url(f"/{i}")) for i in range(4)]
+        outcomes = fetch_batch(fetcher, items, max_hosts_in_parallel=2, now=now)
+        paced_times = [r.at for r in paced.requests]
+        free_done = max(r.at for r in free.requests)
+    assert all(o.ok for o in outcomes)
+    assert len(paced_times) == 4  # robots.txt (404), /0, /1, /2
+    assert min(_article_gaps(paced)) >= 0.8
+    assert free_done < paced_times[1]
+
+
+def test_robots_crawl_delay_lengthens_a_source_delay_but_never_shortens_it() -> None:
+    with (
+        LoopbackServer({"/robots.txt": robots("User-agent: *\nCrawl-delay: 0.1\n")}) as short,
+        LoopbackServer({"/robots.txt": robots("User-agent: *\nCrawl-delay: 0.7\n")}) as long,
+    ):
+        for server in (short, long):
+            for i in range(2):
+                server.route(f"/{i}", Reply(body=PAGE))
+        delays = {short.netloc: 0.7, long.netloc: 0.1}
+        fetcher = fetcher_for(short, long, host_delays=delays)
+        items = [("s", server.url(f"/{i}")) for server in (short, long) for i in range(2)]
+        outcomes = fetch_batch(fetcher, items, max_hosts_in_parallel=2, now=now)
+        short_gaps, long_gaps = _article_gaps(short), _article_gaps(long)
+    assert all(o.ok for o in outcomes)
+    assert len(short_gaps) == len(long_gaps) == 2
+    assert min(short_gaps) >= 0.7
+    assert min(long_gaps) >= 0.7
+
+
+def test_host_delays_come_from_each_sources_location_and_urls() -> None:
+    sources = [
+        Source(id="a", kind="feed", location="https://News.example/feed.xml", crawl_delay=2.0),
+        Source(
+            id="b",
+            kind="urls",
+            urls=("http://news.example/x", "https://other.example:8443/y", "ftp://z.example/"),
+            crawl_delay=0.5,
+        ),
+        Source(id="c", kind="sitemap", location="https://news.example/sm.xml", crawl_delay=1.0),
+        Source(id="d", kind="feed", location="https://quiet.example/feed.xml"),
+    ]
+    assert host_delays(sources) == {
+        "news.example:443": 2.0,
+        "news.example:80": 0.5,
+        "other.example:8443": 0.5,
+    }
+    assert host_delays([]) == {}
+
+
+def test_policy_delay_for_a_host_is_its_source_delay_or_the_default() -> None:
+    given = {"a.example:443": 4.0}
+    policy = FetchPolicy(per_host_delay_s=1.5, host_delays=given)
+    given["b.example:443"] = 9.0  # the policy keeps its own copy
+    assert policy.delay_for("a.example:443") == 4.0
+    assert policy.delay_for("b.example:443") == 1.5
+    assert pickle.loads(pickle.dumps(policy)) == policy  # noqa: S301 (our own bytes)
 
 
 # ---------------------------------------------------------------- row 15 (articles): 304

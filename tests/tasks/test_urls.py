@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tasks.urls import article_id, canonical_url, normalize_url
+from tasks.urls import article_id, canonical_url, normalize_url, resolve_url
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -63,7 +63,7 @@ def test_normalisation_of_arbitrary_text_is_idempotent_or_a_value_error(text: st
     assert normalize_url(once) == once
 
 
-_piece = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=12)
+_piece = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=["Cs"]), max_size=12)
 
 
 @settings(max_examples=500)
@@ -164,3 +164,61 @@ def test_article_id_is_the_same_in_another_process() -> None:
         [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
     assert out.stdout.strip() == article_id(url)
+
+
+# ------------------------------------------------------------------ resolve_url (discovery)
+
+
+def test_resolve_url_spells_a_link_once_and_keeps_its_query_as_written() -> None:
+    got = resolve_url("HTTP://Example.COM:80/a b/./c?z=1&utm_source=feed&a=#top")
+    assert got == "http://example.com/a%20b/c?z=1&utm_source=feed&a="
+    assert resolve_url("https://bücher.de") == "https://xn--bcher-kva.de/"
+
+
+def test_resolve_url_makes_relative_links_absolute_against_the_base() -> None:
+    assert resolve_url("../c?b=2&a=1", "http://ex.org/a/b/") == "http://ex.org/a/c?b=2&a=1"
+    assert resolve_url("//cdn.ex.org/x", "https://ex.org/a") == "https://cdn.ex.org/x"
+    assert resolve_url("#frag", "https://ex.org/a?q=1") == "https://ex.org/a?q=1"
+
+
+@pytest.mark.parametrize(
+    "raw", ["mailto:someone@ex.org", "file:///etc/passwd", "gopher://ex.org/", "/relative"]
+)
+def test_resolve_url_refuses_what_is_not_an_absolute_http_url(raw: str) -> None:
+    with pytest.raises(ValueError, match="http"):
+        resolve_url(raw)
+
+
+@settings(max_examples=300)
+@given(st.text(max_size=100))
+def test_resolve_url_of_arbitrary_text_is_idempotent_or_a_value_error(text: str) -> None:
+    try:
+        once = resolve_url(text, "https://news.example/section/")
+    except ValueError:
+        return
+    assert resolve_url(once) == once
+    assert resolve_url(once, "https://elsewhere.example/") == once
+
+
+@settings(max_examples=300)
+@given(
+    scheme=st.sampled_from(["http", "HTTPS", "hTTp"]),
+    host=st.sampled_from(["Example.COM", "ex.org.", "[::1]", "1.2.3.4", "bücher.de", "a-b.c"]),
+    port=st.sampled_from(["", ":80", ":443", ":8080", ":0"]),
+    path=_piece,
+    query=st.lists(st.tuples(_piece, _piece), max_size=4),
+    fragment=_piece,
+)
+def test_resolve_url_agrees_with_normalize_url_up_to_the_query(
+    scheme: str, host: str, port: str, path: str, query: list[tuple[str, str]], fragment: str
+) -> None:
+    url = f"{scheme}://{host}{port}/{path}?{'&'.join(f'{k}={v}' for k, v in query)}#{fragment}"
+    try:
+        once = resolve_url(url)
+    except ValueError:
+        with pytest.raises(ValueError, match=r"."):
+            normalize_url(url)
+        return
+    assert resolve_url(once) == once
+    assert "#" not in once
+    assert normalize_url(once) == normalize_url(url)
