@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import date, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pyarrow as pa
@@ -47,33 +48,25 @@ def run_sql(data_dir: Path, sql: str) -> pa.Table:
         con.close()
 
 
-def seen_urls(
-    data_dir: Path, urls: Iterable[str], exclude: Exclude = None
-) -> dict[str, datetime]:
+def seen_urls(data_dir: Path, urls: Iterable[str], exclude: Exclude = None) -> dict[str, datetime]:
     """Those of `urls` that a published `articles` row holds as url, final or canonical URL,
     each with the time it was last fetched (so a feed's newer `modified_at` can ask for a
     re-fetch). `exclude=(run_date, scope)` leaves out that run's own file.
     """
-    wanted = sorted(set(urls))
-    files = published_files(data_dir, "articles", exclude)
-    if not wanted or not files:
-        return {}
-    con = duckdb.connect()
-    try:
-        con.register("wanted", pa.table({"url": pa.array(wanted, pa.string())}))
-        rows = con.execute(
-            """
+    rows = _ask_about_urls(
+        data_dir,
+        "articles",
+        urls,
+        exclude,
+        """
             WITH stored AS (
                 SELECT unnest([url, final_url, canonical_url]) AS url, fetched_at
                 FROM read_parquet($files, union_by_name = true)
             )
             SELECT w.url, max(s.fetched_at) FROM wanted AS w JOIN stored AS s ON s.url = w.url
             GROUP BY w.url
-            """,
-            {"files": [str(p) for p in files]},
-        ).fetchall()
-    finally:
-        con.close()
+        """,
+    )
     return {url: fetched_at for url, fetched_at in rows}
 
 
@@ -83,26 +76,39 @@ def latest_validators(data_dir: Path, urls: Iterable[str], exclude: Exclude = No
     Validators come from `fetch_log`, which is published with the data it covers; pass
     `exclude=(run_date, scope)` so a rerun of a date does not get 304s from its own first try.
     """
-    wanted = sorted(set(urls))
-    files = published_files(data_dir, "fetch_log", exclude)
-    if not wanted or not files:
-        return {}
-    con = duckdb.connect()
-    try:
-        con.register("wanted", pa.table({"url": pa.array(wanted, pa.string())}))
-        rows = con.execute(
-            """
+    rows = _ask_about_urls(
+        data_dir,
+        "fetch_log",
+        urls,
+        exclude,
+        """
             SELECT f.url, f.etag, f.last_modified
             FROM read_parquet($files, union_by_name = true) AS f
             SEMI JOIN wanted AS w ON w.url = f.url
             WHERE f.etag IS NOT NULL OR f.last_modified IS NOT NULL
             QUALIFY row_number() OVER (PARTITION BY f.url ORDER BY f.fetched_at DESC) = 1
-            """,
-            {"files": [str(p) for p in files]},
-        ).fetchall()
+        """,
+    )
+    return {url: (etag, last_modified) for url, etag, last_modified in rows}
+
+
+def _ask_about_urls(
+    data_dir: Path, table: str, urls: Iterable[str], exclude: Exclude, sql: str
+) -> list[tuple[Any, ...]]:
+    """Run `sql` over `table`'s files as the run sees them (`$files`), with `urls` as `wanted`.
+
+    An in-memory DuckDB, never the catalog: the job must not hold a lock analysts need.
+    """
+    wanted = sorted(set(urls))
+    files = published_files(data_dir, table, exclude)
+    if not wanted or not files:
+        return []
+    con = duckdb.connect()
+    try:
+        con.register("wanted", pa.table({"url": pa.array(wanted, pa.string())}))
+        return con.execute(sql, {"files": [str(p) for p in files]}).fetchall()
     finally:
         con.close()
-    return {url: (etag, last_modified) for url, etag, last_modified in rows}
 
 
 def run_table(data_dir: Path, table: str, run_date: date, scope: str) -> pa.Table:

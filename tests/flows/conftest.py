@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flowenv import environment
 from prefectserver import free_port, free_ports, stop, wait_for
 
 
@@ -20,13 +21,8 @@ def sample_site_ports() -> Iterator[int]:
     same from one run to the next, as with the default ports.
     """
     base = free_ports(3)
-    old = os.environ.get("NEWSFLOW_SAMPLE_SITE_PORT")
-    os.environ["NEWSFLOW_SAMPLE_SITE_PORT"] = str(base)
-    yield base
-    if old is None:
-        os.environ.pop("NEWSFLOW_SAMPLE_SITE_PORT", None)
-    else:
-        os.environ["NEWSFLOW_SAMPLE_SITE_PORT"] = old
+    with environment({"NEWSFLOW_SAMPLE_SITE_PORT": str(base)}):
+        yield base
 
 
 @pytest.fixture(scope="session")

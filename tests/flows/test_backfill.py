@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
+from flowenv import environment
 
 from flows.ingest import backfill
 
@@ -16,14 +16,8 @@ from flows.ingest import backfill
 @pytest.fixture
 def data_dir(tmp_path: Path, prefect_harness: None) -> Iterator[Path]:
     settings = {"NEWSFLOW_DATA_DIR": str(tmp_path), "NEWSFLOW_PER_HOST_DELAY_S": "0.05"}
-    old = {key: os.environ.get(key) for key in settings}
-    os.environ.update(settings)
-    yield tmp_path
-    for key, value in old.items():
-        if value is None:
-            del os.environ[key]
-        else:
-            os.environ[key] = value
+    with environment(settings):
+        yield tmp_path
 
 
 def test_backfill_writes_each_date_with_the_items_published_that_day(data_dir: Path) -> None:

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
 import socket
 from collections import Counter
 from collections.abc import Iterator
@@ -25,6 +24,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from flowenv import environment
 from servers import LoopbackServer, Reply, deflate_bomb, gzip_bomb, redirect, robots
 
 from flows.ingest import nightly_ingest
@@ -170,14 +170,8 @@ def data_dir(tmp_path_factory: pytest.TempPathFactory, hosts: Hosts) -> Iterator
         "NEWSFLOW_PER_HOST_DELAY_S": "0.05",
         "NEWSFLOW_BACKOFF_BASE_S": "0.05",
     }
-    old = {key: os.environ.get(key) for key in settings}
-    os.environ.update(settings)
-    yield path
-    for key, value in old.items():
-        if value is None:
-            del os.environ[key]
-        else:
-            os.environ[key] = value
+    with environment(settings):
+        yield path
 
 
 @pytest.fixture(scope="module")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 import textwrap
@@ -13,6 +12,7 @@ from typing import Any
 
 import duckdb
 import pytest
+from flowenv import environment
 
 from flows.ingest import nightly_ingest
 from flows.pipeline import RunSummary
@@ -38,14 +38,8 @@ TABLES = (
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     path = tmp_path_factory.mktemp("warehouse")
     settings = {"NEWSFLOW_DATA_DIR": str(path), "NEWSFLOW_PER_HOST_DELAY_S": "0.05"}
-    old = {key: os.environ.get(key) for key in settings}
-    os.environ.update(settings)
-    yield path
-    for key, value in old.items():
-        if value is None:
-            del os.environ[key]
-        else:
-            os.environ[key] = value
+    with environment(settings):
+        yield path
 
 
 @pytest.fixture(scope="module")
@@ -293,11 +287,8 @@ def test_shuffled_source_order_gives_identical_clusters(
         encoding="utf-8",
     )
     other = tmp_path / "other-warehouse"
-    os.environ["NEWSFLOW_DATA_DIR"] = str(other)
-    try:
+    with environment({"NEWSFLOW_DATA_DIR": str(other)}):
         summary = nightly_ingest(run_date=RUN_DATE, sources=str(shuffled))
-    finally:
-        os.environ["NEWSFLOW_DATA_DIR"] = str(data_dir)
     order = [c.source_id for c in summary.per_source]
     assert order == [c.source_id for c in reversed(first_run.per_source)]
     assert sql(other, CLUSTER_COLUMNS) == sql(data_dir, CLUSTER_COLUMNS)
@@ -323,6 +314,4 @@ def test_reprocess_rebuilds_a_date_from_the_raw_archive_without_fetching(
     assert sql(data_dir, ARTICLE_COLUMNS) == articles_before
     # nothing was fetched: the fetch log is the one the nightly run published
     assert sql(data_dir, "SELECT * FROM fetch_log ORDER BY url, purpose") == fetch_log_before
-    assert sql(data_dir, "SELECT flow FROM runs WHERE run_date = ?", [RUN_DATE]) == [
-        ("reprocess",)
-    ]
+    assert sql(data_dir, "SELECT flow FROM runs WHERE run_date = ?", [RUN_DATE]) == [("reprocess",)]

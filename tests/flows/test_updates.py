@@ -11,6 +11,7 @@ from pathlib import Path
 
 import duckdb
 import pytest
+from flowenv import environment
 
 from flows.ingest import nightly_ingest
 from flows.settings import SEEDS_DIR
@@ -29,14 +30,8 @@ def site(tmp_path: Path, prefect_harness: None) -> Iterator[Path]:
         "NEWSFLOW_SAMPLE_SITE_DIR": str(copy),
         "NEWSFLOW_PER_HOST_DELAY_S": "0.05",
     }
-    old = {key: os.environ.get(key) for key in settings}
-    os.environ.update(settings)
-    yield copy
-    for key, value in old.items():
-        if value is None:
-            del os.environ[key]
-        else:
-            os.environ[key] = value
+    with environment(settings):
+        yield copy
 
 
 def announce_change(site: Path) -> None:
