@@ -26,7 +26,7 @@ from flows.settings import Settings
 from tasks import discover as discover_stage
 from tasks import fetch as fetch_stage
 from tasks.dedupe import Signature, decide
-from tasks.enrich import Enrichment, enrich_articles, load_nlp
+from tasks.enrich import Enrichment, enrich_with_model
 from tasks.frontier import chunks, plan_frontier
 from tasks.pages import extract_pages
 from tasks.records import (
@@ -48,6 +48,8 @@ from warehouse.raw import RawArchive, read_raw_archive
 
 VERSION = "0.1.0"
 OK_REASONS = frozenset({"ok", "not_modified"})
+MIN_POOLED_STORIES = 100  # fewer stories are enriched in-process: a worker's model load costs more
+ENRICH_BATCH = 50  # stories per enrichment task when the worker processes share them
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +151,14 @@ def extract_task(
 
 
 @task(name="enrich-batch", cache_policy=NO_CACHE)
-def enrich_task(items: Sequence[tuple[str, Article]], model: str) -> Enrichment:
-    enrichment = enrich_articles(items, load_nlp(model))
+def enrich_task(
+    items: Sequence[tuple[str, Article]], model: str, pool: Executor | None
+) -> Enrichment:
+    """Entities and quotes of a batch of stories: in a worker process when a pool is given."""
+    if pool is None:
+        enrichment = enrich_with_model(items, model)
+    else:
+        enrichment = pool.submit(enrich_with_model, items, model).result()
     get_run_logger().info(
         "Enriched %d articles: %d mentions, %d quotes",
         len(items),
@@ -188,11 +196,14 @@ def run_pipeline(settings: Settings, plan: RunPlan) -> RunSummary:
     data_dir = settings.data_dir.resolve()
     publication = Publication(data_dir, ctx.run_date, ctx.scope)
     try:
-        if plan.reprocess:
-            collected = _reprocess(settings, data_dir, plan, publication)
-        else:
-            collected = _fetch_and_extract(settings, data_dir, plan, publication)
-        per_source = _dedupe_enrich_publish(settings, data_dir, plan, collected, publication)
+        with cpu_pool(settings.cpu_workers) as pool:
+            if plan.reprocess:
+                collected = _reprocess(settings, data_dir, plan, publication, pool)
+            else:
+                collected = _fetch_and_extract(settings, data_dir, plan, publication, pool)
+            per_source = _dedupe_enrich_publish(
+                settings, data_dir, plan, collected, publication, pool
+            )
         status = "completed_with_failures" if collected.failures else "completed"
         publication.write("runs", to_table("runs", [_run_row(plan, status, per_source)]))
         catalog = publication.commit()
@@ -214,7 +225,11 @@ def run_pipeline(settings: Settings, plan: RunPlan) -> RunSummary:
 
 
 def _fetch_and_extract(
-    settings: Settings, data_dir: Path, plan: RunPlan, publication: Publication
+    settings: Settings,
+    data_dir: Path,
+    plan: RunPlan,
+    publication: Publication,
+    pool: Executor | None,
 ) -> _Collected:
     logger = get_run_logger()
     ctx = plan.context
@@ -253,10 +268,7 @@ def _fetch_and_extract(
     )
     collected.rejected.extend(frontier.rejected)
     page_validators = query.latest_validators(data_dir, collected.refetched, exclude=exclude)
-    with (
-        RawArchive(data_dir, ctx.run_date, ctx.scope) as archive,
-        cpu_pool(settings.cpu_workers) as pool,
-    ):
+    with RawArchive(data_dir, ctx.run_date, ctx.scope) as archive:
         extracting = None  # the previous batch is extracted while this one is fetched
         for batch in chunks(frontier.to_fetch, settings.batch_size):
             pages = []
@@ -287,7 +299,11 @@ def _fetch_and_extract(
 
 
 def _reprocess(
-    settings: Settings, data_dir: Path, plan: RunPlan, publication: Publication
+    settings: Settings,
+    data_dir: Path,
+    plan: RunPlan,
+    publication: Publication,
+    pool: Executor | None,
 ) -> _Collected:
     """Re-extract a run from its raw archive; its fetch log and early rejections are kept."""
     ctx = plan.context
@@ -299,9 +315,8 @@ def _reprocess(
     collected.rejected.extend(query.rejected_before_extract(data_dir, ctx.run_date, ctx.scope))
     for source_id in kept_log.column("source_id").to_pylist():
         collected.discovered[source_id] += 0
-    with cpu_pool(settings.cpu_workers) as pool:
-        for batch in chunks(pages, settings.batch_size):
-            collected.add_extracted(extract_task(batch, sources, pool))
+    for batch in chunks(pages, settings.batch_size):
+        collected.add_extracted(extract_task(batch, sources, pool))
     for page in pages:
         collected.discovered[page.source_id] += 1
     return collected
@@ -313,6 +328,7 @@ def _dedupe_enrich_publish(
     plan: RunPlan,
     collected: _Collected,
     publication: Publication,
+    pool: Executor | None,
 ) -> tuple[SourceCounts, ...]:
     ctx = plan.context
     index = ParquetSignatureIndex(data_dir / "lake", exclude=(ctx.run_date, ctx.scope))
@@ -325,9 +341,16 @@ def _dedupe_enrich_publish(
     publication.write("dedup_signatures", signatures_table(result.signatures, run_id=ctx.run_id))
     stories = [(a, d) for a, d in zip(articles, decisions, strict=True) if d.duplicate_of is None]
     source_of = {d.article_id: a.source_id for a, d in stories}
-    for start in range(0, len(stories), settings.batch_size):
-        batch = stories[start : start + settings.batch_size]
-        enrichment = enrich_task([(d.article_id, a) for a, d in batch], settings.spacy_model)
+    # Enrichment is most of a run's CPU: with enough stories, batches go to the worker
+    # processes two (or cpu_workers) at a time; results are written in batch order.
+    pooled = pool if len(stories) >= MIN_POOLED_STORIES else None
+    size = ENRICH_BATCH if pooled else settings.batch_size
+    futures = [
+        enrich_task.submit([(d.article_id, a) for a, d in batch], settings.spacy_model, pooled)
+        for batch in chunks(stories, size)
+    ]
+    for future in futures:
+        enrichment = future.result()
         publication.write(
             "mentions",
             to_table("mentions", enrichment.mentions, run_id=ctx.run_id, source_of=source_of),
@@ -344,7 +367,7 @@ def _dedupe_enrich_publish(
 
 @contextmanager
 def cpu_pool(workers: int) -> Iterator[Executor | None]:
-    """Worker processes for the CPU-heavy stage; none when one worker is configured.
+    """Worker processes for the CPU-heavy stages; none when one worker is configured.
 
     Spawned, not forked: the flow's process runs Prefect's threads and event loop.
     """

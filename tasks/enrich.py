@@ -237,6 +237,11 @@ def enrich_articles(
     return Enrichment(mentions=tuple(mentions), quotes=tuple(quotes))
 
 
+def enrich_with_model(articles: Sequence[tuple[str, Article]], model_name: str) -> Enrichment:
+    """`enrich_articles` with the named model, loaded once per process: what a worker runs."""
+    return enrich_articles(articles, load_nlp(model_name))
+
+
 def _head(article_id: str, body: str, max_chars: int) -> str:
     """`body`, or its beginning up to the last line break before `max_chars`."""
     if len(body) <= max_chars:

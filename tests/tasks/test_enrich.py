@@ -167,8 +167,12 @@ def test_title_lead_and_highlights_are_read_with_offsets_into_their_own_field(
         language="en",
     )
     result = enrich_articles([("a1", article)], nlp)
-    texts = {"title": [article.title], "lead": [article.lead], "body": [article.body],
-             "highlights": list(article.highlights)}
+    texts = {
+        "title": [article.title],
+        "lead": [article.lead],
+        "body": [article.body],
+        "highlights": list(article.highlights),
+    }
     for mention in result.mentions:
         assert mention.article_id == "a1"
         assert texts[mention.field][mention.item][mention.start_char : mention.end_char] == (
@@ -179,3 +183,29 @@ def test_title_lead_and_highlights_are_read_with_offsets_into_their_own_field(
     assert ("highlights", 1, "António Costa") in fields
     assert all(q.article_id == "a1" for q in result.quotes)
     assert [q.text for q in result.quotes] == ["very warm"]
+
+
+def test_a_worker_process_enriches_exactly_as_this_process_does(nlp: Language) -> None:
+    from concurrent.futures import ProcessPoolExecutor
+    from datetime import UTC, datetime
+    from multiprocessing import get_context
+
+    from tasks.enrich import DEFAULT_MODEL, enrich_articles, enrich_with_model
+    from tasks.records import Article
+
+    body = SEED
+    article = Article(
+        source_id="s",
+        url="https://news.example/a",
+        final_url="https://news.example/a",
+        canonical_url="https://news.example/a",
+        title=body.splitlines()[0],
+        body=body,
+        fetched_at=datetime(2023, 9, 15, tzinfo=UTC),
+        language="en",
+    )
+    items = [("a1", article)]
+    with ProcessPoolExecutor(max_workers=1, mp_context=get_context("spawn")) as pool:
+        pooled = pool.submit(enrich_with_model, items, DEFAULT_MODEL).result()
+    assert pooled == enrich_articles(items, nlp)
+    assert pooled.mentions
