@@ -43,7 +43,10 @@ serve: $(STAMP) ## register and serve the deployments (needs PREFECT_API_URL)
 bench: $(STAMP) ## run the benchmarks on ../shared/bench (not part of the tests)
 	$(BIN)/python benchmarks/extraction.py ../shared/bench/article-extraction --peers
 	$(BIN)/python benchmarks/fetch.py
-	$(BIN)/python benchmarks/dedup.py ../shared/bench/article-extraction/ground-truth.json
+	$(BIN)/python benchmarks/dedup.py quality ../shared/bench/article-extraction/ground-truth.json
+	$(BIN)/python benchmarks/dedup.py scale ../shared/bench/article-extraction/ground-truth.json
+	$(BIN)/python benchmarks/enrich.py -n 121 --bodies ../shared/bench/article-extraction/ground-truth.json
+	$(BIN)/python benchmarks/pipeline.py ../shared/bench/article-extraction/ground-truth.json
 
 lock: ## re-pin constraints.txt from the current .venv
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt
