@@ -8,6 +8,7 @@ duplicate), a `rejected` row, or a `fetch_log` row with a reason.
 from __future__ import annotations
 
 import json
+from importlib import metadata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
@@ -46,7 +47,7 @@ from warehouse.dedup_index import ParquetSignatureIndex, signatures_table
 from warehouse.publish import Publication
 from warehouse.raw import RawArchive, read_raw_archive
 
-VERSION = "0.1.0"
+VERSION = metadata.version("newsflow")
 OK_REASONS = frozenset({"ok", "not_modified"})
 MIN_POOLED_STORIES = 100  # fewer stories are enriched in-process: a worker's model load costs more
 ENRICH_BATCH = 50  # stories per enrichment task when the worker processes share them
@@ -313,8 +314,6 @@ def _reprocess(
     kept_log = query.fetch_log_rows(data_dir, ctx.run_date, ctx.scope)
     publication.write("fetch_log", kept_log)
     collected.rejected.extend(query.rejected_before_extract(data_dir, ctx.run_date, ctx.scope))
-    for source_id in kept_log.column("source_id").to_pylist():
-        collected.discovered[source_id] += 0
     for batch in chunks(pages, settings.batch_size):
         collected.add_extracted(extract_task(batch, sources, pool))
     for page in pages:
