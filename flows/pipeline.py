@@ -8,13 +8,13 @@ duplicate), a `rejected` row, or a `fetch_log` row with a reason.
 from __future__ import annotations
 
 import json
-from importlib import metadata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
+from importlib import metadata
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
