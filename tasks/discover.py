@@ -17,18 +17,18 @@ element, whatever the source's declared kind says.
 
 from __future__ import annotations
 
-import email.utils
 import logging
 import re
 import zlib
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
+from tasks.dates import parse_date
 from tasks.fetch import Fetcher, FetchOutcome
 from tasks.records import Discovered, FetchLogEntry, Rejected, Source
 from tasks.urls import resolve_url
@@ -145,27 +145,6 @@ def _first_text(element: etree._Element, *names: str) -> str | None:
             if text:
                 return text
     return None
-
-
-def parse_date(text: str | None) -> datetime | None:
-    """A UTC datetime from an RFC 822 or ISO 8601 date, or None when it is neither."""
-    if not text:
-        return None
-    text = text.strip()
-    value: datetime | None = None
-    try:
-        value = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError, OverflowError):
-        try:
-            value = datetime.fromisoformat(text.replace("Z", "+00:00").replace("z", "+00:00"))
-        except ValueError:
-            return None
-    try:
-        if value.tzinfo is None:
-            return value.replace(tzinfo=UTC)
-        return value.astimezone(UTC)
-    except (OverflowError, ValueError):
-        return None
 
 
 def _authors(element: etree._Element) -> tuple[str, ...]:

@@ -29,6 +29,7 @@ from lxml import html as lxml_html
 from lxml.cssselect import CSSSelector
 
 from tasks import metadata
+from tasks.dates import parse_date
 from tasks.language import detect_language
 from tasks.records import Article, Discovered, Selectors
 
@@ -343,7 +344,7 @@ def _published_from_selector(
     if selectors is None or not selectors.published:
         return None
     for el in _select(root, selectors.published):
-        value = metadata.parse_date(el.get("datetime") or el.get("content") or el.text_content())
+        value = parse_date(el.get("datetime") or el.get("content") or el.text_content())
         if value is not None and value <= fetched_at:
             return metadata.DatedValue(value, "time_element" if el.tag == "time" else "meta")
     return None

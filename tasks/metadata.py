@@ -13,12 +13,13 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 from lxml import html as lxml_html
+
+from tasks.dates import parse_date
 
 logger = logging.getLogger(__name__)
 
@@ -170,37 +171,6 @@ def meta_map(root: lxml_html.HtmlElement) -> dict[str, str]:
         if key and content and content.strip():
             found.setdefault(key.strip().lower(), " ".join(content.split()))
     return found
-
-
-def parse_date(value: str | None) -> datetime | None:
-    """An ISO 8601 or RFC 2822 date as an aware UTC datetime; naive values are taken as UTC."""
-    if not value:
-        return None
-    text = value.strip()
-    parsed: datetime | None = None
-    iso = (
-        text.replace("Z", "+00:00").replace(" ", "T", 1)
-        if re.match(r"^\d{4}-\d{2}-\d{2}", text)
-        else None
-    )
-    if iso:
-        iso = re.sub(r"(\.\d{6})\d+", r"\1", iso)  # fromisoformat takes at most microseconds
-        iso = re.sub(r"([+-]\d{2})(\d{2})$", r"\1:\2", iso)
-        try:
-            parsed = datetime.fromisoformat(iso)
-        except ValueError:
-            try:
-                parsed = datetime.fromisoformat(iso[:10])
-            except ValueError:
-                parsed = None
-    if parsed is None:
-        try:
-            parsed = parsedate_to_datetime(text)
-        except (TypeError, ValueError, IndexError):
-            return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 EARLIEST = datetime(1990, 1, 1, tzinfo=UTC)  # older "dates" are placeholders such as 0001-01-01
