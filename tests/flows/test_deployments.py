@@ -65,12 +65,36 @@ def test_served_nightly_deployment_runs_when_triggered_and_its_rows_are_queryabl
         assert set(properties) == {"run_date", "sources", "max_articles"}
         assert "date" in str(properties["run_date"])
 
-        run = api(
+        # Triggered the way an operator would, with Prefect's own command line.
+        prefect = Path(sys.executable).with_name("prefect")
+        subprocess.run(
+            [
+                str(prefect),
+                "deployment",
+                "run",
+                "nightly-ingest/nightly",
+                "-p",
+                "run_date=2023-10-20",
+                "-p",
+                "max_articles=6",
+            ],
+            env=env,
+            check=True,
+            capture_output=True,
+            timeout=120,
+        )
+        runs = api(
             env,
             "POST",
-            f"/deployments/{deployment['id']}/create_flow_run",
-            json={"parameters": {"run_date": "2023-10-20", "max_articles": 6}},
+            "/flow_runs/filter",
+            json={"deployments": {"id": {"any_": [deployment["id"]]}}},
         )
+        assert isinstance(runs, list)
+        # the server's scheduler may also have queued the nightly runs of the coming days
+        triggered = [r for r in runs if not r.get("auto_scheduled")]
+        assert len(triggered) == 1
+        run = triggered[0]
+        assert run["parameters"] == {"run_date": "2023-10-20", "max_articles": 6}
         deadline = time.monotonic() + 300
         state = None
         while time.monotonic() < deadline:
