@@ -8,13 +8,14 @@ duplicate), a `rejected` row, or a `fetch_log` row with a reason.
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import Counter, defaultdict, deque
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib import metadata
+from itertools import islice
 from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from typing import Any
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.futures import PrefectFuture
 
 from flows.settings import Settings
 from tasks import discover as discover_stage
@@ -46,9 +48,11 @@ from warehouse.convert import article_rows, to_table
 from warehouse.dedup_index import ParquetSignatureIndex, signatures_table
 from warehouse.publish import Publication
 from warehouse.raw import RawArchive, read_raw_archive
+from warehouse.spill import Spill
 
 VERSION = metadata.version("newsflow")
 OK_REASONS = frozenset({"ok", "not_modified"})
+MAX_ENRICH_IN_FLIGHT = 4  # enrichment batches queued at once: bounds the memory they hold
 MIN_POOLED_STORIES = 100  # fewer stories are enriched in-process: a worker's model load costs more
 ENRICH_BATCH = 50  # stories per enrichment task when the worker processes share them
 
@@ -174,11 +178,15 @@ def enrich_task(
 
 @dataclass(slots=True)
 class _Collected:
-    """What the fetch and extract stages produced, before deduplication."""
+    """What the fetch and extract stages produced, before deduplication.
 
+    Articles wait on disk (`articles`, one batch at a time); their signatures, which
+    deduplication needs all at once, stay in memory in the same order.
+    """
+
+    articles: Spill[Article]
     fetch_log: list[FetchLogEntry] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
-    articles: list[Article] = field(default_factory=list)
     signatures: list[Signature] = field(default_factory=list)
     discovered: Counter[str] = field(default_factory=Counter)
     failures: list[str] = field(default_factory=list)
@@ -186,7 +194,7 @@ class _Collected:
 
     def add_extracted(self, result: tuple[list[Article], list[Signature], list[Rejected]]) -> None:
         articles, signatures, rejected = result
-        self.articles.extend(articles)
+        self.articles.append(articles)
         self.signatures.extend(signatures)
         self.rejected.extend(rejected)
 
@@ -236,7 +244,7 @@ def _fetch_and_extract(
     ctx = plan.context
     exclude = (ctx.run_date, ctx.scope)
     sources = {source.id: source for source in plan.sources}
-    collected = _Collected()
+    collected = _Collected(articles=publication.spill("articles"))
     fetcher = fetch_stage.HttpFetcher(fetch_policy(settings, plan.sources))
     feeds = [s.location for s in plan.sources if s.location]
     # A backfill date needs the feed's items of that day, which a 304 would not give it.
@@ -308,16 +316,16 @@ def _reprocess(
 ) -> _Collected:
     """Re-extract a run from its raw archive; its fetch log and early rejections are kept."""
     ctx = plan.context
-    collected = _Collected()
+    collected = _Collected(articles=publication.spill("articles"))
     sources = {source.id: source for source in plan.sources}
-    pages = list(read_raw_archive(data_dir, ctx.run_date, ctx.scope))
     kept_log = query.fetch_log_rows(data_dir, ctx.run_date, ctx.scope)
     publication.write("fetch_log", kept_log)
     collected.rejected.extend(query.rejected_before_extract(data_dir, ctx.run_date, ctx.scope))
-    for batch in chunks(pages, settings.batch_size):
+    pages = read_raw_archive(data_dir, ctx.run_date, ctx.scope)
+    while batch := list(islice(pages, settings.batch_size)):
+        for page in batch:
+            collected.discovered[page.source_id] += 1
         collected.add_extracted(extract_task(batch, sources, pool))
-    for page in pages:
-        collected.discovered[page.source_id] += 1
     return collected
 
 
@@ -335,33 +343,38 @@ def _dedupe_enrich_publish(
         result = decide(collected.signatures, index)
     finally:
         index.close()
-    articles, decisions = _drop_unchanged(collected, result.decisions)
-    publication.write("articles", article_rows(articles, decisions, ctx.run_id))
     publication.write("dedup_signatures", signatures_table(result.signatures, run_id=ctx.run_id))
-    stories = [(a, d) for a, d in zip(articles, decisions, strict=True) if d.duplicate_of is None]
-    source_of = {d.article_id: a.source_id for a, d in stories}
     # Enrichment is most of a run's CPU: with enough stories, batches go to the worker
-    # processes two (or cpu_workers) at a time; results are written in batch order.
-    pooled = pool if len(stories) >= MIN_POOLED_STORIES else None
+    # processes; at most a few are in flight, and results are written in batch order.
+    stories_in_run = sum(d.duplicate_of is None for d in result.decisions)
+    pooled = pool if stories_in_run >= MIN_POOLED_STORIES else None
     size = ENRICH_BATCH if pooled else settings.batch_size
-    futures = [
-        enrich_task.submit([(d.article_id, a) for a, d in batch], settings.spacy_model, pooled)
-        for batch in chunks(stories, size)
-    ]
-    for future in futures:
-        enrichment = future.result()
+    in_flight: deque[PrefectFuture[Enrichment]] = deque()
+    outcomes: list[tuple[str, bool]] = []  # (source_id, is a duplicate) of each stored article
+    source_of: dict[str, str] = {}  # article_id -> source_id of the stories, for mentions
+    decisions = iter(result.decisions)
+    for batch in collected.articles.batches():
+        kept = _drop_unchanged(batch, decisions, collected)
         publication.write(
-            "mentions",
-            to_table("mentions", enrichment.mentions, run_id=ctx.run_id, source_of=source_of),
+            "articles", article_rows([a for a, _ in kept], [d for _, d in kept], ctx.run_id)
         )
-        publication.write(
-            "quotes",
-            to_table("quotes", enrichment.quotes, run_id=ctx.run_id, source_of=source_of),
-        )
+        outcomes += [(a.source_id, d.duplicate_of is not None) for a, d in kept]
+        stories = [(d.article_id, a) for a, d in kept if d.duplicate_of is None]
+        source_of.update((article_id, a.source_id) for article_id, a in stories)
+        for chunk in chunks(stories, size):
+            if pooled is None:  # one spaCy pipeline in this process: one batch at a time
+                enrichment = enrich_task(chunk, settings.spacy_model, None)
+                _write_enrichment(publication, enrichment, ctx.run_id, source_of)
+                continue
+            in_flight.append(enrich_task.submit(chunk, settings.spacy_model, pooled))
+            while len(in_flight) > MAX_ENRICH_IN_FLIGHT:
+                _write_enrichment(publication, in_flight.popleft().result(), ctx.run_id, source_of)
+    while in_flight:
+        _write_enrichment(publication, in_flight.popleft().result(), ctx.run_id, source_of)
     fetch_log = _robots_owned_by_first_source(collected.fetch_log, plan.sources)
     publication.write("fetch_log", to_table("fetch_log", fetch_log, run_id=ctx.run_id))
     publication.write("rejected", to_table("rejected", collected.rejected, run_id=ctx.run_id))
-    return _counts(plan.sources, articles, decisions, collected)
+    return _counts(plan.sources, outcomes, collected)
 
 
 @contextmanager
@@ -421,12 +434,12 @@ def _changed_since_fetched(
 
 
 def _drop_unchanged(
-    collected: _Collected, decisions: Sequence[DedupDecision]
-) -> tuple[list[Article], list[DedupDecision]]:
-    """Leave out re-fetched pages whose body did not change: a `rejected` row, not a copy."""
-    articles: list[Article] = []
-    kept: list[DedupDecision] = []
-    for article, decision in zip(collected.articles, decisions, strict=True):
+    batch: Sequence[Article], decisions: Iterator[DedupDecision], collected: _Collected
+) -> list[tuple[Article, DedupDecision]]:
+    """Pair a batch with its decisions, leaving out re-fetched pages whose body did not
+    change: those become a `rejected` row, not a copy of themselves."""
+    kept = []
+    for article, decision in zip(batch, decisions, strict=False):
         if decision.duplicate_kind == "canonical_url" and _normal(article.url) in (
             collected.refetched
         ):
@@ -440,9 +453,19 @@ def _drop_unchanged(
                 )
             )
             continue
-        articles.append(article)
-        kept.append(decision)
-    return articles, kept
+        kept.append((article, decision))
+    return kept
+
+
+def _write_enrichment(
+    publication: Publication, enrichment: Enrichment, run_id: str, source_of: Mapping[str, str]
+) -> None:
+    publication.write(
+        "mentions", to_table("mentions", enrichment.mentions, run_id=run_id, source_of=source_of)
+    )
+    publication.write(
+        "quotes", to_table("quotes", enrichment.quotes, run_id=run_id, source_of=source_of)
+    )
 
 
 def _normal(url: str) -> str:
@@ -453,18 +476,15 @@ def _normal(url: str) -> str:
 
 
 def _counts(
-    sources: Sequence[Source],
-    articles: Sequence[Article],
-    decisions: Sequence[DedupDecision],
-    collected: _Collected,
+    sources: Sequence[Source], outcomes: Sequence[tuple[str, bool]], collected: _Collected
 ) -> tuple[SourceCounts, ...]:
     fetched: Counter[str] = Counter(
         e.source_id for e in collected.fetch_log if e.purpose == "article" and e.reason == "ok"
     )
     new: Counter[str] = Counter()
     duplicate: Counter[str] = Counter()
-    for article, decision in zip(articles, decisions, strict=True):
-        (duplicate if decision.duplicate_of else new)[article.source_id] += 1
+    for source_id, is_duplicate in outcomes:
+        (duplicate if is_duplicate else new)[source_id] += 1
     reasons: dict[str, Counter[str]] = defaultdict(Counter)
     for row in collected.rejected:
         reasons[row.source_id][row.reason] += 1

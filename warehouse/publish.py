@@ -21,6 +21,7 @@ import threading
 from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -40,6 +41,7 @@ from warehouse.lake import (
 )
 from warehouse.raw import RawArchive
 from warehouse.schema import TABLES
+from warehouse.spill import Spill
 
 logger = logging.getLogger(__name__)
 
@@ -90,6 +92,14 @@ class Publication:
             self.commit()
         else:
             self.abort()
+
+    def spill(self, name: str) -> Spill[Any]:
+        """A file in this run's staging area for records a later stage reads back."""
+        if not name.isidentifier():
+            raise ValueError(f"spill name must be an identifier, not {name!r}")
+        with self._lock:
+            self._require_open()
+            return Spill(self._area.path / f"spill-{name}.pickle")
 
     def staged_path(self, table: str) -> Path:
         return self._area.path / f"{check_table(table)}.parquet"
