@@ -27,8 +27,10 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("data"), description="Warehouse root: lake, raw, catalog")
     sources_file: Path = Field(default=SEEDS_DIR / "sources.toml")
     sample_site_dir: Path = Field(default=SEEDS_DIR / "sample_site")
+    # Below the kernel's ephemeral port range (32768 and up on Linux), so that an outgoing
+    # connection never holds one of these ports when the sample site starts.
     sample_site_port: int = Field(
-        default=47810, ge=0, le=65000, description="First port of the sample site (0: any free)"
+        default=28470, ge=0, le=65000, description="First port of the sample site (0: any free)"
     )
     timezone: str = Field(default="UTC", description="Time zone of run dates and the schedule")
     nightly_cron: str = "30 2 * * *"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import socket
 import subprocess
 import time
@@ -17,11 +18,13 @@ def free_port() -> int:
 
 
 def free_ports(count: int, attempts: int = 50) -> int:
-    """The first of `count` consecutive free loopback ports."""
+    """The first of `count` consecutive free loopback ports, kept for a whole session.
+
+    Taken below the kernel's ephemeral range (32768 and up on Linux), so that no outgoing
+    connection of this or another process can be handed one of them between two runs.
+    """
     for _ in range(attempts):
-        base = free_port()
-        if base + count > 65535:
-            continue
+        base = random.randrange(20000, 32000 - count)
         probes = []
         try:
             for port in range(base, base + count):
