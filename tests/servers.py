@@ -275,3 +275,22 @@ class LoopbackServer:
             for r in self.requests
             if path is None or r.path == path or r.path.split("?", 1)[0] == path
         )
+
+
+def loopback_fetcher(*servers: LoopbackServer, seed: int, **policy: Any) -> Any:
+    """A live `HttpFetcher` allowed onto these servers only, with 1 MB caps, no per-host
+    delay and short backoff; `policy` overrides any `FetchPolicy` field. `seed` fixes the
+    backoff jitter, so a test's waits are the same from run to run."""
+    import random
+
+    from tasks.fetch import FetchPolicy, HttpFetcher
+
+    settings: dict[str, Any] = {
+        "allow_private": frozenset(s.netloc for s in servers),
+        "per_host_delay_s": 0.0,
+        "max_bytes": 1 << 20,
+        "max_document_bytes": 1 << 20,
+        "backoff_base_s": 0.05,
+        **policy,
+    }
+    return HttpFetcher(FetchPolicy(**settings), rng=random.Random(seed))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import tracemalloc
 from datetime import UTC, datetime
 from typing import Any
@@ -10,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from servers import LoopbackServer, Reply, Request, gzipped
+from servers import LoopbackServer, Reply, Request, gzipped, loopback_fetcher
 
 from tasks.discover import (
     Discovery,
@@ -19,7 +18,7 @@ from tasks.discover import (
     parse_date,
     parse_document,
 )
-from tasks.fetch import FetchPolicy, HttpFetcher, fetch_batch
+from tasks.fetch import HttpFetcher, fetch_batch
 from tasks.records import Source
 
 XML = "application/xml"
@@ -30,17 +29,9 @@ def now() -> datetime:
 
 
 def fetcher_for(*servers: LoopbackServer, **changes: Any) -> HttpFetcher:
-    settings: dict[str, Any] = {
-        "allow_private": frozenset(s.netloc for s in servers),
-        "per_host_delay_s": 0.0,
-        "deadline_s": 2.0,
-        "max_bytes": 1 << 20,
-        "max_document_bytes": 1 << 20,
-        "backoff_base_s": 0.05,
-        "max_retries": 1,
-    }
-    settings.update(changes)
-    return HttpFetcher(FetchPolicy(**settings), rng=random.Random(3))
+    policy: dict[str, Any] = {"deadline_s": 2.0, "max_retries": 1, **changes}
+    fetcher: HttpFetcher = loopback_fetcher(*servers, seed=3, **policy)
+    return fetcher
 
 
 def rss(*links: str, extra: str = "") -> bytes:

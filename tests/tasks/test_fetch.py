@@ -7,7 +7,6 @@ import email.utils
 import itertools
 import json
 import pickle
-import random
 import ssl
 import time
 import tracemalloc
@@ -24,6 +23,7 @@ from servers import (
     deflate_bomb,
     gzip_bomb,
     gzipped,
+    loopback_fetcher,
     redirect,
     robots,
 )
@@ -52,20 +52,16 @@ def now() -> datetime:
 
 def fetcher_for(*servers: LoopbackServer, **changes: Any) -> HttpFetcher:
     """A fetcher allowed onto these loopback servers only, with small caps and deadlines."""
-    settings: dict[str, Any] = {
-        "allow_private": frozenset(s.netloc for s in servers),
-        "per_host_delay_s": 0.0,
+    policy: dict[str, Any] = {
         "deadline_s": 1.5,
         "connect_timeout_s": 1.0,
-        "max_bytes": MB,
-        "max_document_bytes": MB,
-        "backoff_base_s": 0.05,
         "backoff_max_s": 0.2,
         "max_retry_after_s": 5.0,
         "max_retries": 2,
+        **changes,
     }
-    settings.update(changes)
-    return HttpFetcher(FetchPolicy(**settings), rng=random.Random(7))
+    fetcher: HttpFetcher = loopback_fetcher(*servers, seed=7, **policy)
+    return fetcher
 
 
 def fetch(fetcher: HttpFetcher, url: str, **kwargs: Any) -> FetchOutcome:
