@@ -2,7 +2,7 @@
 
 discover -> frontier -> fetch (+ raw archive) -> extract + clean -> dedupe -> enrich -> publish
 -> run summary artifacts. Every URL that enters ends as exactly one row: an article (maybe a
-duplicate), a `rejected` row, or a `fetch_log` row with a reason.
+duplicate) or a `rejected` row with a reason; every request is also a `fetch_log` row.
 """
 
 from __future__ import annotations
