@@ -35,7 +35,8 @@ ANALYTIC_VIEWS: list[tuple[str, str]] = [
     ),
     (
         "duplicates",
-        # The latest version of each article that repeats a story, beside the original.
+        # The latest version of each article that repeats a story, beside the original: the
+        # story row of `duplicate_of` only, never another copy that shares its article_id.
         """
         SELECT d.article_id, d.source_id, d.url, d.canonical_url, d.title,
                d.duplicate_of, d.duplicate_kind, d.similarity, d.cluster_id,
@@ -43,7 +44,8 @@ ANALYTIC_VIEWS: list[tuple[str, str]] = [
                o.source_id AS original_source_id,
                d.run_id, d.run_date
         FROM article_versions AS d
-        LEFT JOIN article_versions AS o ON o.article_id = d.duplicate_of AND o.is_latest
+        LEFT JOIN article_versions AS o
+            ON o.article_id = d.duplicate_of AND o.is_latest AND o.duplicate_of IS NULL
         WHERE d.is_latest AND d.duplicate_of IS NOT NULL
         """,
     ),
