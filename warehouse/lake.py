@@ -2,7 +2,7 @@
 
 ```
 <data_dir>/lake/<table>/run_date=YYYY-MM-DD/<scope>.parquet   published tables
-<data_dir>/raw/run_date=YYYY-MM-DD/<scope>.warc.gz            raw archive, one per run
+<data_dir>/raw/run_date=YYYY-MM-DD/<scope>.<digest>.warc.gz   raw archive, one per run
 <data_dir>/staging/<run_date>__<scope>[.raw]/                 files being written (locked)
 <data_dir>/quarantine/<relative path>                          broken files moved out of the lake
 <data_dir>/newsflow.duckdb                                     the catalog of views
@@ -88,8 +88,9 @@ def raw_dir(data_dir: Path) -> Path:
     return Path(data_dir).absolute() / "raw"
 
 
-def raw_file(data_dir: Path, run_date: date, scope: str) -> Path:
-    return raw_dir(data_dir) / f"run_date={run_date.isoformat()}" / f"{check_scope(scope)}.warc.gz"
+def raw_partition(data_dir: Path, run_date: date) -> Path:
+    """The folder of one date's raw archives (see `warehouse.raw` for their names)."""
+    return raw_dir(data_dir) / f"run_date={run_date.isoformat()}"
 
 
 def staging_dir(data_dir: Path) -> Path:

@@ -8,10 +8,12 @@ pub.commit()                                   # -> catalog path; or pub.abort()
 ```
 `commit` closes each table's staging file (tables that got no rows get an empty one, so a
 rerun that now yields nothing still replaces the old file), fsyncs it, reads the footer back
-and checks the row count, then `os.replace`s the raw archive and each table into
-`lake/<table>/run_date=<date>/<scope>.parquet` and rebuilds the catalog. `fetch_log` (which
+and checks the row count, then moves the raw archive to its own new name, `os.replace`s each
+table into `lake/<table>/run_date=<date>/<scope>.parquet`, removes the raw archive that the
+replaced tables named (if no new row names it), and rebuilds the catalog. `fetch_log` (which
 carries feed validators) and `runs` (the record that the run happened) are renamed last, so
-state that advances never gets ahead of the data it covers.
+state that advances never gets ahead of the data it covers; and since an archive is never
+overwritten, every published `raw_record_id` resolves to its own record at every step.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from warehouse.catalog import build_catalog
@@ -39,7 +42,7 @@ from warehouse.lake import (
     parquet_problem,
     recover,
 )
-from warehouse.raw import RawArchive
+from warehouse.raw import RawArchive, archive_name, remove_unreferenced
 from warehouse.schema import TABLES
 from warehouse.spill import Spill
 
@@ -78,6 +81,7 @@ class Publication:
         self._area = StagingArea(self.data_dir, f"{run_date.isoformat()}__{scope}")
         self._writers: dict[str, pq.ParquetWriter] = {}
         self._raw: RawArchive | None = None
+        self._raw_refs: set[str] = set()  # archives that the written rows point into
         self._lock = threading.Lock()
         self._state = "open"
         self.rows_written: dict[str, int] = dict.fromkeys(TABLES, 0)
@@ -105,9 +109,15 @@ class Publication:
         return self._area.path / f"{check_table(table)}.parquet"
 
     def write(self, table: str, rows: pa.Table | Iterable[object]) -> int:
-        """Append a batch to `table`'s staging file; returns the number of rows written."""
+        """Append a batch to `table`'s staging file; returns the number of rows written.
+
+        Provisional `raw_record_id`s of this run's archive are made final here, so rows that
+        point into the archive are written once it is closed.
+        """
         batch = rows if isinstance(rows, pa.Table) else to_table(table, rows)
         batch = conform(table, batch)
+        if "raw_record_id" in batch.column_names:
+            batch = self._link_raw(batch)
         with self._lock:
             self._require_open()
             writer = self._writers.get(table)
@@ -120,6 +130,17 @@ class Publication:
                 writer.write_table(batch)
             self.rows_written[table] += batch.num_rows
         return batch.num_rows
+
+    def _link_raw(self, batch: pa.Table) -> pa.Table:
+        index = batch.schema.get_field_index("raw_record_id")
+        ids = batch.column(index)
+        if self._raw is not None:
+            ids = self._raw.resolve(ids)
+            batch = batch.set_column(index, batch.schema.field(index), ids)
+        names = {archive_name(i) for i in pc.unique(ids).to_pylist() if i}
+        with self._lock:
+            self._raw_refs |= names
+        return batch
 
     def add_raw(self, archive: RawArchive) -> None:
         """Publish `archive` with this run (first, so lineage exists before the rows)."""
@@ -144,6 +165,8 @@ class Publication:
                     self._step(f"rename:{table}")
                     staged[table].replace(final)
                     fsync_path(final.parent)
+                self._step("prune:raw")
+                remove_unreferenced(self.data_dir, self.run_date, self.scope, self._raw_refs)
                 self._step("catalog")
                 catalog = build_catalog(self.data_dir)
             except BaseException:

@@ -1,13 +1,21 @@
 """The raw archive: every fetched page of a run in one WARC/1.1 file, gzipped per record.
 
 Each page becomes a `response` record (the HTTP status line, a few headers and the body as
-received) followed by a `metadata` record (JSON: source id, requested URL, what discovery said)
-that points back to it with `WARC-Concurrent-To`. A page's `raw_record_id` is
-`"<run_date>/<scope>.warc.gz#<offset>"`, the byte offset of its response record's gzip
-member, so one page can be read back without scanning the file.
+received) followed by a `metadata` record (JSON: source id, requested URL, the charset the run
+decoded it with, what discovery said) that points back to it with `WARC-Concurrent-To`.
 
-The archive is written in a locked staging area and moved into
-`<data_dir>/raw/run_date=YYYY-MM-DD/<scope>.warc.gz` when the run is published.
+An archive is never replaced in place. It is named by its content,
+`<data_dir>/raw/run_date=YYYY-MM-DD/<scope>.<digest>.warc.gz`, and a page's `raw_record_id` is
+`"<run_date>/<file name>#<offset>"`, the byte offset of its response record's gzip member, so
+one page can be read back without scanning the file. A rerun of a date publishes its archive
+beside the previous one; the tables that name the previous one keep resolving until they are
+replaced too, and only then is the previous archive removed (`warehouse.publish`). So a
+`raw_record_id` leads to the record it was written for at every point of a publication.
+
+While a run is being written its archive's name is not known yet: `RawArchive.append` hands
+out provisional ids (`<run_date>/<scope>.pending.warc.gz#<offset>`) and `RawArchive.resolve`
+turns them into final ones once the archive is closed. The archive is written in a locked
+staging area and moved into `raw/` when the run is published.
 """
 
 from __future__ import annotations
@@ -16,18 +24,29 @@ import hashlib
 import json
 import logging
 import os
+import re
 import threading
 import uuid
 import zlib
-from collections.abc import Callable, Generator, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator
 from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from http import HTTPStatus
 from pathlib import Path
 from typing import IO, Any, BinaryIO
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from tasks.records import Discovered, FetchedPage
-from warehouse.lake import StagingArea, check_scope, fsync_path, make_dirs, raw_dir, raw_file
+from warehouse.lake import (
+    StagingArea,
+    check_scope,
+    fsync_path,
+    make_dirs,
+    raw_dir,
+    raw_partition,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -44,6 +63,8 @@ _DROPPED_HEADERS = frozenset(
     }
 )
 _NAMESPACE = uuid.UUID("6f1c9a52-3b0e-4c55-9d0a-6a2f3c1e8b47")
+_PENDING = "pending"
+DIGEST_CHARS = 16  # hex digits of the content digest in an archive's name
 
 
 class CorruptRawArchive(ValueError):
@@ -65,6 +86,31 @@ class WarcRecord:
         return self.headers.get("WARC-Record-ID", "")
 
 
+def archive_name(raw_record_id: str) -> str:
+    """The archive a `raw_record_id` points into: `"<run_date>/<file name>"`."""
+    return raw_record_id.partition("#")[0]
+
+
+def archive_path(data_dir: Path, name: str) -> Path:
+    """Where the archive `"<run_date>/<file name>"` lives under `data_dir`."""
+    day, _, file_name = name.partition("/")
+    if not day or not file_name or "/" in file_name or file_name.startswith("."):
+        raise CorruptRawArchive(f"not a raw archive name: {name!r}")
+    return raw_dir(data_dir) / f"run_date={day}" / file_name
+
+
+def archives_of(data_dir: Path, run_date: date, scope: str) -> list[Path]:
+    """Every published archive of one run's date and scope (more than one only between a
+    rerun's publication and the removal of the archive it replaced)."""
+    folder = raw_partition(data_dir, run_date)
+    if not folder.is_dir():
+        return []
+    # <scope>.<digest>.warc.gz; <scope>.warc.gz was the name before archives were versioned.
+    digest = rf"(\.[0-9a-f]{{{DIGEST_CHARS}}})?"
+    pattern = re.compile(rf"{re.escape(check_scope(scope))}{digest}\.warc\.gz")
+    return sorted(path for path in folder.iterdir() if pattern.fullmatch(path.name))
+
+
 # ------------------------------------------------------------------ writing
 
 
@@ -72,14 +118,17 @@ class RawArchive:
     """Appends fetched pages to this run's archive; thread-safe; publish or discard it."""
 
     def __init__(self, data_dir: Path, run_date: date, scope: str) -> None:
+        self.data_dir = Path(data_dir).absolute()
         self.run_date = run_date
         self.scope = check_scope(scope)
-        self.final_path = raw_file(data_dir, run_date, scope)
         self._area = StagingArea(data_dir, f"{run_date.isoformat()}__{scope}.raw")
-        self.staged_path = self._area.path / self.final_path.name
+        self.staged_path = self._area.path / f"{scope}.{_PENDING}.warc.gz"
+        self.pending_prefix = f"{run_date.isoformat()}/{self.staged_path.name}#"
         self._handle: BinaryIO | None = self.staged_path.open("wb")
+        self._digest = hashlib.sha256()
         self._lock = threading.Lock()
         self.count = 0
+        self.name: str | None = None  # "<run_date>/<scope>.<digest>.warc.gz", once closed
 
     def __enter__(self) -> RawArchive:
         return self
@@ -90,8 +139,14 @@ class RawArchive:
         else:
             self.discard()
 
+    @property
+    def final_path(self) -> Path:
+        if self.name is None:
+            raise RuntimeError(f"raw archive {self.staged_path} is not closed yet")
+        return archive_path(self.data_dir, self.name)
+
     def append(self, page: FetchedPage) -> str:
-        """Write one page; returns its `raw_record_id`."""
+        """Write one page; returns its provisional `raw_record_id` (see `resolve`)."""
         response_id = _record_id(self.scope, self.run_date, page, "response")
         headers = [(k, v) for k, v in page.headers if k.lower() not in _DROPPED_HEADERS]
         if page.content_type and not any(k.lower() == "content-type" for k, _ in headers):
@@ -113,24 +168,38 @@ class RawArchive:
             json.dumps(_page_metadata(page), sort_keys=True, default=_json_default).encode(),
             extra=[("WARC-Concurrent-To", response_id)],
         )
+        data = zlib_gzip(response) + zlib_gzip(metadata)
         with self._lock:
             if self._handle is None:
                 raise RuntimeError(f"raw archive {self.staged_path} is closed")
             offset = self._handle.tell()
-            self._handle.write(zlib_gzip(response))
-            self._handle.write(zlib_gzip(metadata))
+            self._handle.write(data)
+            self._digest.update(data)
             self.count += 1
-        return f"{self.run_date.isoformat()}/{self.final_path.name}#{offset}"
+        return f"{self.pending_prefix}{offset}"
 
     def close(self) -> None:
-        """Flush and fsync the staged file; appending afterwards is an error."""
+        """Flush and fsync the staged file and name it by its content; no appends after."""
         with self._lock:
             if self._handle is None:
                 return
-            self._handle.flush()
-            os.fsync(self._handle.fileno())
-            self._handle.close()
-            self._handle = None
+            handle, self._handle = self._handle, None
+            try:
+                handle.flush()
+                os.fsync(handle.fileno())
+            finally:
+                handle.close()
+            digest = self._digest.hexdigest()[:DIGEST_CHARS]
+            self.name = f"{self.run_date.isoformat()}/{self.scope}.{digest}.warc.gz"
+
+    def resolve(self, ids: pa.ChunkedArray | pa.Array) -> pa.ChunkedArray | pa.Array:
+        """`raw_record_id` values with this archive's provisional ids made final."""
+        if self.name is None:
+            pending = pc.any(pc.starts_with(ids, self.pending_prefix)).as_py()
+            if pending:
+                raise RuntimeError(f"raw archive {self.staged_path} is still open")
+            return ids
+        return pc.replace_substring(ids, self.pending_prefix, f"{self.name}#", max_replacements=1)
 
     def publish(self, on_step: Callable[[str], None] | None = None) -> Path:
         """Validate the staged archive, move it to its final name, release the staging area."""
@@ -140,20 +209,39 @@ class RawArchive:
             raise CorruptRawArchive(
                 f"{self.staged_path}: wrote {self.count} pages, read back {responses}"
             )
-        make_dirs(self.final_path.parent)
+        final = self.final_path
+        make_dirs(final.parent)
         if on_step:
             on_step("rename:raw")
-        os.replace(self.staged_path, self.final_path)
-        fsync_path(self.final_path.parent)
+        os.replace(self.staged_path, final)
+        fsync_path(final.parent)
         self._area.release()
-        return self.final_path
+        return final
 
     def discard(self) -> None:
+        """Drop the staged archive; safe to call twice, and after a failed write or close."""
         with self._lock:
-            if self._handle is not None:
-                self._handle.close()
-                self._handle = None
+            handle, self._handle = self._handle, None
+        if handle is not None:
+            try:
+                handle.close()
+            except OSError as error:  # a full disk fails the last flush: the file goes anyway
+                logger.warning("Discarded raw archive %s: %s", self.staged_path, error)
         self._area.release()
+
+
+def remove_unreferenced(
+    data_dir: Path, run_date: date, scope: str, referenced: Iterable[str]
+) -> list[Path]:
+    """Delete the archives of (run_date, scope) that no published row names any more."""
+    keep = {archive_path(data_dir, name) for name in referenced}
+    removed = [path for path in archives_of(data_dir, run_date, scope) if path not in keep]
+    for path in removed:
+        path.unlink(missing_ok=True)
+        logger.info("Removed raw archive %s: no published row refers to it", path)
+    if removed:
+        fsync_path(removed[0].parent)
+    return removed
 
 
 def zlib_gzip(data: bytes) -> bytes:
@@ -210,6 +298,7 @@ def _page_metadata(page: FetchedPage) -> dict[str, Any]:
     return {
         "source_id": page.source_id,
         "url": page.url,
+        "encoding": page.encoding,  # so that a reprocess decodes the body as the run did
         "discovered": asdict(page.discovered) if page.discovered else None,
     }
 
@@ -296,6 +385,7 @@ def _page(path: Path, response: WarcRecord, metadata: WarcRecord | None) -> Fetc
         fetched_at=datetime.fromisoformat(response.headers["WARC-Date"].replace("Z", "+00:00")),
         raw_record_id=f"{path.parent.name.removeprefix('run_date=')}/{path.name}#{response.offset}",
         discovered=_discovered(found) if found else None,
+        encoding=meta.get("encoding"),
     )
 
 
@@ -334,20 +424,19 @@ def read_pages(path: Path) -> Iterator[FetchedPage]:
         yield _page(path, pending, None)
 
 
-def read_raw_archive(data_dir: Path, run_date: date, scope: str) -> Iterator[FetchedPage]:
-    """The pages that one published run fetched (empty if it archived nothing)."""
-    path = raw_file(data_dir, run_date, scope)
-    if not path.exists():
-        logger.warning("No raw archive at %s", path)
-        return iter(())
-    return read_pages(path)
+def read_archives(data_dir: Path, names: Iterable[str]) -> Iterator[FetchedPage]:
+    """The pages of the named archives (`archive_name` of their ids), in the order written."""
+    for name in names:
+        path = archive_path(data_dir, name)
+        if not path.is_file():
+            raise CorruptRawArchive(f"raw archive {path} is missing")
+        yield from read_pages(path)
 
 
 def read_record(data_dir: Path, raw_record_id: str) -> FetchedPage:
     """The one page a `raw_record_id` names."""
     name, _, offset_text = raw_record_id.partition("#")
-    day, _, file_name = name.partition("/")
-    path = raw_dir(data_dir) / f"run_date={day}" / file_name
+    path = archive_path(data_dir, name)
     if not offset_text.isdigit() or not path.is_file():
         raise CorruptRawArchive(f"no raw record {raw_record_id!r} under {raw_dir(data_dir)}")
     records = iter_warc(path, int(offset_text))

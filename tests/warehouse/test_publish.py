@@ -19,10 +19,10 @@ from warehouse.lake import (
     catalog_path,
     data_file,
     quarantine_dir,
-    raw_file,
     staging_dir,
 )
 from warehouse.publish import Publication
+from warehouse.raw import archives_of
 from warehouse.schema import TABLES
 
 DAY = date(2026, 11, 27)
@@ -45,8 +45,10 @@ def test_commit_writes_one_file_per_table_and_the_raw_archive(tmp_path: Path) ->
         path = data_file(tmp_path, table, DAY, SCOPE)
         assert path == tmp_path / "lake" / table / "run_date=2026-11-27" / f"{SCOPE}.parquet"
         assert pq.read_schema(path).equals(TABLES[table])
-    assert raw_file(tmp_path, DAY, SCOPE).is_file()
+    assert len(archives_of(tmp_path, DAY, SCOPE)) == 1
     assert _count(tmp_path, "SELECT count(*) FROM stg_articles") == 5
+    linked = "SELECT count(*) FROM stg_articles WHERE raw_record_id LIKE '%.pending.%'"
+    assert _count(tmp_path, linked) == 0  # provisional ids were made final
     assert list(staging_dir(tmp_path).iterdir()) == []
 
 
