@@ -47,7 +47,7 @@ from warehouse import query
 from warehouse.convert import article_rows, to_table
 from warehouse.dedup_index import ParquetSignatureIndex, signatures_table
 from warehouse.publish import Publication
-from warehouse.raw import RawArchive, read_raw_archive
+from warehouse.raw import RawArchive, archive_name, read_archives
 from warehouse.spill import Spill
 
 VERSION = metadata.version("newsflow")
@@ -314,18 +314,31 @@ def _reprocess(
     publication: Publication,
     pool: Executor | None,
 ) -> _Collected:
-    """Re-extract a run from its raw archive; its fetch log and early rejections are kept."""
+    """Re-extract a run from its raw archive, deciding as the live run decided.
+
+    Its fetch log and the rejections made before extraction (discover, frontier, fetch) are
+    kept; everything from extraction on is made again. The re-fetches that looked for
+    updates are found again from what discovery said of each archived page, so an unchanged
+    one is again an `unchanged` rejection and not an article.
+    """
     ctx = plan.context
+    exclude = (ctx.run_date, ctx.scope)
     collected = _Collected(articles=publication.spill("articles"))
     sources = {source.id: source for source in plan.sources}
     kept_log = query.fetch_log_rows(data_dir, ctx.run_date, ctx.scope)
     publication.write("fetch_log", kept_log)
     collected.rejected.extend(query.rejected_before_extract(data_dir, ctx.run_date, ctx.scope))
-    pages = read_raw_archive(data_dir, ctx.run_date, ctx.scope)
+    archives = sorted({archive_name(i) for i in kept_log.column("raw_record_id").to_pylist() if i})
+    pages = read_archives(data_dir, archives)
+    found: list[Discovered] = []
     while batch := list(islice(pages, settings.batch_size)):
         for page in batch:
             collected.discovered[page.source_id] += 1
+            if page.discovered is not None:
+                found.append(page.discovered)
         collected.add_extracted(extract_task(batch, sources, pool))
+    seen = query.seen_urls(data_dir, {_normal(d.url) for d in found} - {""}, exclude=exclude)
+    collected.refetched = _changed_since_fetched(found, seen)
     return collected
 
 

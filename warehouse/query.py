@@ -126,7 +126,11 @@ def fetch_log_rows(data_dir: Path, run_date: date, scope: str) -> pa.Table:
 
 
 def rejected_before_extract(data_dir: Path, run_date: date, scope: str) -> list[Rejected]:
-    """One run's rejections made before extraction (discover, frontier, fetch)."""
+    """One run's rejections made before extraction (discover, frontier, fetch).
+
+    Extraction and deduplication decide again when a run is reprocessed, so their
+    rejections (extract, clean, dedupe) are left out.
+    """
     table = run_table(data_dir, "rejected", run_date, scope)
     return [
         Rejected(
@@ -138,5 +142,5 @@ def rejected_before_extract(data_dir: Path, run_date: date, scope: str) -> list[
             raw_record_id=row["raw_record_id"],
         )
         for row in table.to_pylist()
-        if row["stage"] not in ("extract", "clean")
+        if row["stage"] in ("discover", "frontier", "fetch")
     ]
