@@ -46,6 +46,7 @@ from tasks.urls import normalize_url
 from warehouse import query
 from warehouse.convert import article_rows, to_table
 from warehouse.dedup_index import ParquetSignatureIndex, signatures_table
+from warehouse.lake import warehouse_run
 from warehouse.publish import Publication
 from warehouse.raw import RawArchive, archive_name, read_archives
 from warehouse.spill import Spill
@@ -200,25 +201,32 @@ class _Collected:
 
 
 def run_pipeline(settings: Settings, plan: RunPlan) -> RunSummary:
-    """Run every stage for `plan` and publish; returns what the run did."""
+    """Run every stage for `plan` and publish; returns what the run did.
+
+    The run holds its data dir from its first look at the warehouse to its publication, so
+    runs that share a warehouse (a nightly run and a backfill, say) take turns.
+    """
     ctx = plan.context
     data_dir = settings.data_dir.resolve()
-    publication = Publication(data_dir, ctx.run_date, ctx.scope)
-    try:
-        with cpu_pool(settings.cpu_workers) as pool:
-            if plan.reprocess:
-                collected = _reprocess(settings, data_dir, plan, publication, pool)
-            else:
-                collected = _fetch_and_extract(settings, data_dir, plan, publication, pool)
-            per_source = _dedupe_enrich_publish(
-                settings, data_dir, plan, collected, publication, pool
-            )
-        status = "completed_with_failures" if collected.failures else "completed"
-        publication.write("runs", to_table("runs", [_run_row(plan, status, per_source)]))
-        catalog = publication.commit()
-    except BaseException:
-        publication.abort()
-        raise
+    with warehouse_run(
+        data_dir, ctx.run_id, wait_s=settings.run_lock_wait_s, on_wait=get_run_logger().warning
+    ):
+        publication = Publication(data_dir, ctx.run_date, ctx.scope)
+        try:
+            with cpu_pool(settings.cpu_workers) as pool:
+                if plan.reprocess:
+                    collected = _reprocess(settings, data_dir, plan, publication, pool)
+                else:
+                    collected = _fetch_and_extract(settings, data_dir, plan, publication, pool)
+                per_source = _dedupe_enrich_publish(
+                    settings, data_dir, plan, collected, publication, pool
+                )
+            status = "completed_with_failures" if collected.failures else "completed"
+            publication.write("runs", to_table("runs", [_run_row(plan, status, per_source)]))
+            catalog = publication.commit()
+        except BaseException:
+            publication.abort()
+            raise
     summary = RunSummary(
         run_id=ctx.run_id,
         run_date=ctx.run_date.isoformat(),

