@@ -53,6 +53,23 @@ class PublicationBusy(RuntimeError):
     """Another live process is already publishing the same run_date and scope."""
 
 
+class StorageError(RuntimeError):
+    """A file under the data dir could not be written (a full disk, permissions ...).
+
+    The message names the file and the data dir; the OS error is its `__cause__`.
+    """
+
+
+@contextmanager
+def writing(path: Path, data_dir: Path) -> Iterator[None]:
+    """Turn an OS error while writing `path` into a `StorageError` that names it."""
+    try:
+        yield
+    except OSError as error:
+        cause = os.strerror(error.errno) if error.errno else str(error)
+        raise StorageError(f"cannot write {path} in data dir {data_dir}: {cause}") from error
+
+
 class WarehouseBusy(RuntimeError):
     """Another run held the warehouse for longer than this run was willing to wait."""
 

@@ -41,6 +41,7 @@ from warehouse.lake import (
     make_dirs,
     parquet_problem,
     recover,
+    writing,
 )
 from warehouse.raw import RawArchive, archive_name, remove_unreferenced
 from warehouse.schema import TABLES
@@ -103,7 +104,7 @@ class Publication:
             raise ValueError(f"spill name must be an identifier, not {name!r}")
         with self._lock:
             self._require_open()
-            return Spill(self._area.path / f"spill-{name}.pickle")
+            return Spill(self._area.path / f"spill-{name}.pickle", self.data_dir)
 
     def staged_path(self, table: str) -> Path:
         return self._area.path / f"{check_table(table)}.parquet"
@@ -120,14 +121,14 @@ class Publication:
             batch = self._link_raw(batch)
         with self._lock:
             self._require_open()
-            writer = self._writers.get(table)
-            if writer is None:
-                writer = pq.ParquetWriter(
-                    self.staged_path(table), TABLES[table], compression="zstd"
-                )
-                self._writers[table] = writer
-            if batch.num_rows:
-                writer.write_table(batch)
+            path = self.staged_path(table)
+            with writing(path, self.data_dir):
+                writer = self._writers.get(table)
+                if writer is None:
+                    writer = pq.ParquetWriter(path, TABLES[table], compression="zstd")
+                    self._writers[table] = writer
+                if batch.num_rows:
+                    writer.write_table(batch)
             self.rows_written[table] += batch.num_rows
         return batch.num_rows
 
@@ -161,7 +162,8 @@ class Publication:
                     self._raw.publish(self._step)
                 for table in PUBLISH_ORDER:
                     final = data_file(self.data_dir, table, self.run_date, self.scope)
-                    make_dirs(final.parent)
+                    with writing(final.parent, self.data_dir):
+                        make_dirs(final.parent)
                     self._step(f"rename:{table}")
                     staged[table].replace(final)
                     fsync_path(final.parent)
@@ -190,8 +192,13 @@ class Publication:
                 self._discard()
 
     def _discard(self) -> None:
-        for writer in self._writers.values():
-            writer.close()
+        """Drop the staging area whatever state its files are in (a full disk fails the
+        writers' last flush: the files go anyway)."""
+        for table, writer in self._writers.items():
+            try:
+                writer.close()
+            except OSError as error:
+                logger.warning("Discarded staged %s: %s", table, error)
         self._writers.clear()
         if self._raw is not None:
             self._raw.discard()
@@ -210,14 +217,16 @@ class Publication:
         """Close, fsync and read back every table's staging file."""
         staged = {table: self.staged_path(table) for table in TABLES}
         for table, path in staged.items():
-            writer = self._writers.pop(table, None)
-            if writer is not None:
-                writer.close()
-            else:
-                pq.write_table(TABLES[table].empty_table(), path, compression="zstd")
+            with writing(path, self.data_dir):
+                writer = self._writers.pop(table, None)
+                if writer is not None:
+                    writer.close()
+                else:
+                    pq.write_table(TABLES[table].empty_table(), path, compression="zstd")
         self._step("staged")
         for path in staged.values():
-            fsync_path(path)
+            with writing(path, self.data_dir):
+                fsync_path(path)
         fsync_path(self._area.path)
         self._step("fsynced")
         for table, path in staged.items():

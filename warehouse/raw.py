@@ -46,6 +46,7 @@ from warehouse.lake import (
     make_dirs,
     raw_dir,
     raw_partition,
+    writing,
 )
 
 logger = logging.getLogger(__name__)
@@ -173,7 +174,8 @@ class RawArchive:
             if self._handle is None:
                 raise RuntimeError(f"raw archive {self.staged_path} is closed")
             offset = self._handle.tell()
-            self._handle.write(data)
+            with writing(self.staged_path, self.data_dir):
+                self._handle.write(data)
             self._digest.update(data)
             self.count += 1
         return f"{self.pending_prefix}{offset}"
@@ -184,11 +186,12 @@ class RawArchive:
             if self._handle is None:
                 return
             handle, self._handle = self._handle, None
-            try:
-                handle.flush()
-                os.fsync(handle.fileno())
-            finally:
-                handle.close()
+            with writing(self.staged_path, self.data_dir):
+                try:
+                    handle.flush()
+                    os.fsync(handle.fileno())
+                finally:
+                    handle.close()
             digest = self._digest.hexdigest()[:DIGEST_CHARS]
             self.name = f"{self.run_date.isoformat()}/{self.scope}.{digest}.warc.gz"
 

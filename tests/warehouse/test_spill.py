@@ -8,7 +8,7 @@ from warehouse.spill import Spill
 
 
 def test_batches_come_back_in_order_and_can_be_read_twice(tmp_path: Path) -> None:
-    spill: Spill[tuple[int, str]] = Spill(tmp_path / "s.pickle")
+    spill: Spill[tuple[int, str]] = Spill(tmp_path / "s.pickle", tmp_path)
     spill.append([(1, "a"), (2, "b")])
     spill.append([])
     spill.append([(3, "ç")])
