@@ -247,12 +247,18 @@ def _print_summary(summary: Any) -> None:
 def _cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
 
+    from warehouse.lake import StorageError
     from warehouse.query import NoWarehouse, run_sql
 
+    def rebuilt(message: str) -> None:
+        print(f"newsflow sql: {message}", file=sys.stderr)
+
     try:
-        table = run_sql(_settings().data_dir, args.query)
+        table = run_sql(_settings().data_dir, args.query, on_rebuild=rebuilt)
     except NoWarehouse as error:
         raise CliError(str(error)) from None
+    except StorageError as error:
+        raise CliError(f"cannot rebuild the catalog: {error}", FAILED) from None
     except duckdb.Error as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise CliError(first_line, FAILED) from None

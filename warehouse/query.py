@@ -8,7 +8,8 @@ current run's own files so that rerunning a date is not starved by its first att
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -18,8 +19,11 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from tasks.records import Rejected
+from warehouse.catalog import build_catalog, built_for
 from warehouse.lake import Exclude, catalog_path, data_file, published_files
 from warehouse.schema import TABLES
+
+logger = logging.getLogger(__name__)
 
 Validators = dict[str, tuple[str | None, str | None]]
 
@@ -28,17 +32,35 @@ class NoWarehouse(FileNotFoundError):
     """The data directory holds no catalog yet."""
 
 
-def connect_readonly(data_dir: Path) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the catalog; close it when done."""
+def open_catalog(
+    data_dir: Path, on_rebuild: Callable[[str], None] = logger.warning
+) -> duckdb.DuckDBPyConnection:
+    """A read-only connection to the catalog; close it when done.
+
+    A catalog built for another place (its data dir was copied, moved or restored there) is
+    rebuilt where it is first, and `on_rebuild` is told; so is one from before catalogs
+    recorded their place.
+    """
     path = catalog_path(data_dir)
     if not path.is_file():
         raise NoWarehouse(f"no catalog at {path}: run `newsflow run` first")
+    con = duckdb.connect(str(path), read_only=True)
+    here = str(path.resolve())
+    built = built_for(con)
+    if built == here:
+        return con
+    con.close()
+    build_catalog(data_dir)
+    origin = f"for {Path(built).parent}" if built else "by an older newsflow"
+    on_rebuild(f"the catalog was built {origin}; rebuilt it for {path.parent}")
     return duckdb.connect(str(path), read_only=True)
 
 
-def run_sql(data_dir: Path, sql: str) -> pa.Table:
+def run_sql(
+    data_dir: Path, sql: str, on_rebuild: Callable[[str], None] = logger.warning
+) -> pa.Table:
     """The result of one SQL statement against the catalog, as an Arrow table."""
-    con = connect_readonly(data_dir)
+    con = open_catalog(data_dir, on_rebuild)
     try:
         relation = con.sql(sql)
         if relation is None:  # a statement without a result

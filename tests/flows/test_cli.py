@@ -503,3 +503,16 @@ def test_backfill_with_end_before_start_is_a_usage_error(
     code, _, err = cli(capsys, "backfill", "--start", "2023-10-05", "--end", "2023-10-01")
     assert code == 2
     assert_one_line_error(err, "before")
+
+
+def test_sql_on_a_copied_data_dir_rebuilds_its_catalog_and_says_so(
+    warehouse: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(warehouse, copy)
+    code, out, err = cli(capsys, "--data-dir", str(copy), "sql", "SELECT count(*) FROM rejected")
+    assert code == 0
+    assert out.splitlines()[2].strip() == "3"
+    assert_one_line_error(err, "newsflow sql: the catalog was built for", f"rebuilt it for {copy}")

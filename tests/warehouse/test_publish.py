@@ -211,7 +211,9 @@ def test_catalog_build_on_an_empty_data_dir_answers_every_view(tmp_path: Path) -
             ).fetchall()
         ]
         assert {"articles", "duplicates", "article_versions", "stg_runs"} <= set(names)
-        for name in names:
+        for name in set(names) - {"catalog_info"}:
             assert con.table(name).aggregate("count(*)").fetchall() == [(0,)], name
+        info = con.execute("SELECT data_dir, catalog FROM catalog_info").fetchall()
+        assert info == [(str(tmp_path / "fresh"), str(catalog.resolve()))]
     finally:
         con.close()
