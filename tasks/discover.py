@@ -30,6 +30,7 @@ from lxml import etree
 
 from tasks.dates import parse_date
 from tasks.fetch import Fetcher, FetchOutcome
+from tasks.reasons import STAGE_DISCOVER, ReasonCode
 from tasks.records import Discovered, FetchLogEntry, Rejected, Source
 from tasks.urls import resolve_url
 
@@ -47,11 +48,11 @@ _GZIP_MAGIC = b"\x1f\x8b"
 
 
 class DocumentError(ValueError):
-    """A feed or sitemap that cannot be used; `reason` is a code from `tasks.fetch.REASONS`."""
+    """A feed or sitemap that cannot be used, with a reason code (`tasks.reasons`)."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: ReasonCode, detail: str) -> None:
         super().__init__(detail)
-        self.reason = reason
+        self.reason: ReasonCode = reason
         self.detail = detail
 
 
@@ -280,11 +281,15 @@ class _Collector:
     unfetched: list[FetchLogEntry] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
 
-    def reject(self, url: str, reason: str, detail: str) -> None:
+    def reject(self, url: str, reason: ReasonCode, detail: str) -> None:
         logger.info("Skipped %s: %s (%s)", url, reason, detail)
         self.rejected.append(
             Rejected(
-                source_id=self.source.id, url=url, stage="discover", reason=reason, detail=detail
+                source_id=self.source.id,
+                url=url,
+                stage=STAGE_DISCOVER,
+                reason=reason,
+                detail=detail,
             )
         )
 

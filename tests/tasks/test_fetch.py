@@ -30,7 +30,6 @@ from servers import (
 
 from tasks.charset import detect_encoding
 from tasks.fetch import (
-    REASONS,
     FetchOutcome,
     FetchPolicy,
     HttpFetcher,
@@ -39,6 +38,7 @@ from tasks.fetch import (
     host_delays,
     retry_after_seconds,
 )
+from tasks.reasons import FETCH_LOG_REASONS
 from tasks.records import Discovered, Source
 from tasks.robots import robots_from_answer
 
@@ -66,7 +66,7 @@ def fetcher_for(*servers: LoopbackServer, **changes: Any) -> HttpFetcher:
 
 def fetch(fetcher: HttpFetcher, url: str, **kwargs: Any) -> FetchOutcome:
     outcome = fetcher.fetch(url, source_id="test", now=now, **kwargs)
-    assert outcome.log.reason in REASONS
+    assert outcome.log.reason in FETCH_LOG_REASONS
     return outcome
 
 
@@ -170,6 +170,7 @@ def test_retries_stop_at_the_limit_with_the_last_reason() -> None:
     assert (down.log.reason, down.log.status, down.log.attempts) == ("http_5xx", 503, 3)
     assert (reset.log.reason, reset.log.attempts) == ("connection_error", 3)
     assert down.rejected() is not None
+    assert describe(down)["transient"] is True  # a later run may well get an answer
 
 
 def test_404_is_not_retried() -> None:
@@ -185,7 +186,8 @@ def test_describe_gives_the_reason_its_meaning_and_the_cause_as_json() -> None:
     described = json.loads(json.dumps(describe(outcome)))
     assert described["url"] == srv.url("/no/entry")
     assert described["reason"] == "robots"
-    assert described["meaning"] == REASONS["robots"]
+    assert described["meaning"] == "robots.txt disallows this URL for our user agent"
+    assert described["transient"] is False  # asking again later will not help
     assert described["detail"] == "disallowed by robots.txt"
     assert described["attempts"] == 0
 
