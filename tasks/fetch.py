@@ -75,31 +75,38 @@ _NAMED_STATUSES: Mapping[int, ReasonCode] = MappingProxyType(
 Purpose = str  # article | feed | sitemap | robots
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FetchPolicy:
-    """Everything that bounds and paces the fetcher; the flow builds it from settings."""
+    """Everything that bounds and paces the fetcher; the flow builds it from settings.
 
-    user_agent: str = "newsflow/0.1 (+https://github.com/newsflow/newsflow)"
+    The knobs `flows.settings.Settings` owns have no default here, so that the two can never
+    disagree: build the policy with `flows.pipeline.fetch_policy`. The rest are the
+    fetcher's own limits.
+    """
+
+    # Owned by Settings (see flows.pipeline.fetch_policy).
+    user_agent: str
+    deadline_s: float  # total time for one attempt: connect, headers and body
+    connect_timeout_s: float
+    max_bytes: int  # article bodies, on the wire and decoded
+    max_retries: int  # further attempts after a 5xx, 429, 408 or connection error
+    backoff_base_s: float  # attempt n waits about base * 2**(n-1), with jitter
+    per_host_delay_s: float  # pause between two requests to one host (host:port) ...
+    max_retry_after_s: float  # a longer Retry-After is not waited for
+    allow_private: frozenset[str]  # "host:port" netlocs allowed to be private
+    # The fetcher's own.
     robots_token: str = "newsflow"  # noqa: S105 (not a password) the product token matched against robots.txt groups
-    deadline_s: float = 30.0  # total time for one attempt: connect, headers and body
-    connect_timeout_s: float = 10.0
-    max_bytes: int = 10 * 1024 * 1024  # article bodies, on the wire and decoded
     max_document_bytes: int = 50 * 1024 * 1024  # feeds and sitemaps (the sitemap limit)
     robots_max_bytes: int = 512 * 1024  # robots.txt is parsed up to this size (RFC 9309)
     max_redirects: int = 5
-    max_retries: int = 2  # further attempts after a 5xx, 429, 408 or connection error
-    backoff_base_s: float = 1.0  # attempt n waits about base * 2**(n-1), with jitter
     backoff_max_s: float = 30.0
-    per_host_delay_s: float = 1.0  # pause between two requests to one host (host:port) ...
-    max_crawl_delay_s: float = 30.0  # ... unless robots.txt sets a Crawl-delay (capped to this)
+    max_crawl_delay_s: float = 30.0  # a robots.txt Crawl-delay is capped to this
     # The operator's pause for given hosts ("host:port" -> seconds, see `host_delays`): it
     # replaces per_host_delay_s, and a robots.txt Crawl-delay can only lengthen it.
     host_delays: Mapping[str, float] = field(default_factory=dict)
     host_concurrency: int = 1
-    max_retry_after_s: float = 120.0  # a longer Retry-After is not waited for
     max_host_failures: int = 3  # consecutive timeouts or connection errors before giving up
     article_types: frozenset[str] = frozenset({"text/html", "application/xhtml+xml"})
-    allow_private: frozenset[str] = frozenset()  # "host:port" netlocs allowed to be private
     ca_file: str | None = None  # extra CA certificates (PEM) to trust, e.g. an internal CA
     respect_robots: bool = True
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import email.utils
 import itertools
 import json
+import os
 import pickle
 import ssl
 import time
@@ -24,6 +26,7 @@ from servers import (
     gzip_bomb,
     gzipped,
     loopback_fetcher,
+    loopback_policy,
     redirect,
     robots,
 )
@@ -595,11 +598,49 @@ def test_host_delays_come_from_each_sources_location_and_urls() -> None:
 
 def test_policy_delay_for_a_host_is_its_source_delay_or_the_default() -> None:
     given = {"a.example:443": 4.0}
-    policy = FetchPolicy(per_host_delay_s=1.5, host_delays=given)
+    policy = loopback_policy(per_host_delay_s=1.5, host_delays=given)
     given["b.example:443"] = 9.0  # the policy keeps its own copy
     assert policy.delay_for("a.example:443") == 4.0
     assert policy.delay_for("b.example:443") == 1.5
     assert pickle.loads(pickle.dumps(policy)) == policy  # noqa: S301 (our own bytes)
+
+
+def test_the_knobs_settings_own_have_no_default_in_the_policy() -> None:
+    missing = dataclasses.MISSING
+    fields = dataclasses.fields(FetchPolicy)
+    required = {f.name for f in fields if f.default is missing and f.default_factory is missing}
+    assert required == {
+        "user_agent",
+        "deadline_s",
+        "connect_timeout_s",
+        "max_bytes",
+        "max_retries",
+        "backoff_base_s",
+        "per_host_delay_s",
+        "max_retry_after_s",
+        "allow_private",
+    }
+
+
+def test_the_policy_from_default_settings_has_the_values_settings_declare(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flows.pipeline import fetch_policy
+    from flows.settings import Settings
+
+    for name in [n for n in os.environ if n.startswith("NEWSFLOW_")]:
+        monkeypatch.delenv(name)
+    policy = fetch_policy(Settings(_env_file=None))
+    assert policy.user_agent == "newsflow/0.1 (+https://github.com/newsflow/newsflow)"
+    assert policy.deadline_s == 30.0
+    assert policy.connect_timeout_s == 10.0
+    assert policy.max_bytes == 10 * MB
+    assert policy.max_retries == 3
+    assert policy.backoff_base_s == 0.5
+    assert policy.per_host_delay_s == 1.0
+    assert policy.max_retry_after_s == 120.0
+    assert policy.allow_private == frozenset()
+    assert policy.host_delays == {}
 
 
 # ---------------------------------------------------------------- row 15 (articles): 304
