@@ -5,8 +5,9 @@ can do: whatever happens ends as an `Exchange` (a status and headers, a body, or
 code from `tasks.reasons` with a detail). It is written on `http.client` because every
 layer `requests` adds (proxies from the environment, redirects, decoding, a per-read timeout,
 its own name resolution) is one we would have to switch off:
-- the connection goes to the checked address with the URL's Host header, and for https the
-  TLS handshake verifies the certificate against the host name (SNI);
+- the connection goes to the checked address and port (`ResolvedTarget.address` and
+  `connect_port`: a pinned host's own), never to the host name, with the URL's Host header;
+  for https the TLS handshake verifies the certificate against the host name (SNI);
 - a watchdog timer shuts the socket down at the total deadline, so a server dripping a byte
   at a time (in the headers or in the body) cannot hold a worker longer than the deadline;
 - the body is read in pieces and decoded (gzip, deflate) with a bound on the decoded size,
@@ -133,11 +134,12 @@ class _Refused(Exception):
 def _connection(
     target: ResolvedTarget, timeout: float, tls: ssl.SSLContext
 ) -> http.client.HTTPConnection:
+    address, port = target.address, target.connect_port
     if target.scheme == "https":
         return _PinnedHTTPSConnection(
-            target.address, target.port, server_hostname=target.host, timeout=timeout, context=tls
+            address, port, server_hostname=target.host, timeout=timeout, context=tls
         )
-    return http.client.HTTPConnection(target.address, target.port, timeout=timeout)
+    return http.client.HTTPConnection(address, port, timeout=timeout)
 
 
 def request_once(

@@ -6,8 +6,9 @@
 anything a server can do; it raises only for bugs. `fetch_batch` runs a batch with one
 worker per host and hosts in parallel.
 
-Each request is one `tasks.exchange.request_once`: to the checked address, under a total
-deadline and a size cap on the decoded body. Bodies of articles are given a charset by
+Each request is one `tasks.exchange.request_once`: to the checked address (or, for a host
+in `FetchPolicy.pinned_hosts`, to its pinned address and port), under a total deadline and
+a size cap on the decoded body. Bodies of articles are given a charset by
 `tasks.charset.detect_encoding`.
 
 Politeness is per `host:port`: one request at a time (`host_concurrency`) and a pause
@@ -42,6 +43,7 @@ from tasks.guard import (
     UnresolvableHost,
     check_url,
     netloc_key,
+    normalize_pins,
     split_url,
 )
 from tasks.reasons import (
@@ -109,10 +111,15 @@ class FetchPolicy:
     article_types: frozenset[str] = frozenset({"text/html", "application/xhtml+xml"})
     ca_file: str | None = None  # extra CA certificates (PEM) to trust, e.g. an internal CA
     respect_robots: bool = True
+    # The operator's own host map, "host[:port]" of a URL -> (IP address, port): a pinned
+    # host is not resolved, may be loopback, and is reached at that address and port with
+    # the URL's Host header (e.g. the sample site's virtual hosts, see `tasks.guard`).
+    pinned_hosts: Mapping[str, tuple[str, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # A copy of its own (a plain dict, so that the policy still pickles).
+        # Copies of its own (plain dicts, so that the policy still pickles).
         object.__setattr__(self, "host_delays", dict(self.host_delays))
+        object.__setattr__(self, "pinned_hosts", normalize_pins(self.pinned_hosts))
 
     def delay_for(self, key: str) -> float:
         """The pause between two requests to `key` (host:port) before robots.txt is read."""
@@ -279,7 +286,9 @@ class HttpFetcher:
         call.visited.append(_strip_fragment(current))
         for _hop in range(self.policy.max_redirects + 1):
             try:
-                target = check_url(current, self.policy.allow_private)
+                target = check_url(
+                    current, self.policy.allow_private, pinned=self.policy.pinned_hosts
+                )
             except BlockedAddress as exc:
                 return self._finish(call, current, None, "blocked_address", exc.reason)
             except UnresolvableHost as exc:

@@ -39,6 +39,7 @@ from tasks.fetch import (
     describe,
     fetch_batch,
     host_delays,
+    politeness_key,
     retry_after_seconds,
 )
 from tasks.reasons import FETCH_LOG_REASONS
@@ -426,6 +427,81 @@ def test_five_redirects_are_followed_and_the_sixth_is_refused() -> None:
     assert five.ok
     assert five.log.final_url == srv.url("/h5")
     assert six.log.reason == "too_many_redirects"
+
+
+# ---------------------------------------------------------------- pinned hosts
+
+COURIER = "daily-courier.localhost"  # a virtual host name, as the sample site serves them
+
+
+def pinned_fetcher(srv: LoopbackServer, *names: str, **changes: Any) -> HttpFetcher:
+    """A fetcher that reaches `srv` only through pinned names (no allowance for its port)."""
+    pins = {name: ("127.0.0.1", srv.port) for name in names}
+    return fetcher_for(allow_private=frozenset(), pinned_hosts=pins, **changes)
+
+
+def test_a_pinned_virtual_host_is_reached_at_its_address_with_its_own_host_header() -> None:
+    with LoopbackServer({"/a": Reply(body=PAGE)}) as srv:
+        outcome = fetch(pinned_fetcher(srv, COURIER), f"http://{COURIER}/a")
+        hosts = [(r.path, r.headers["host"]) for r in srv.requests]
+    assert outcome.ok
+    assert outcome.log.final_url == f"http://{COURIER}/a"
+    assert hosts == [("/robots.txt", COURIER), ("/a", COURIER)]
+
+
+def test_the_connection_goes_to_the_checked_address_never_to_the_name() -> None:
+    # `.invalid` never resolves (RFC 6761): the page arrives only because the connection
+    # goes to the pinned address and port, not to the URL's host name or port (80).
+    with LoopbackServer({"/a": Reply(body=PAGE)}) as srv:
+        outcome = fetch(pinned_fetcher(srv, "newsroom.invalid"), "http://newsroom.invalid/a")
+    assert outcome.ok, outcome.detail
+    assert outcome.page is not None
+    assert outcome.page.body == PAGE
+
+
+def test_unpinned_localhost_names_are_still_blocked() -> None:
+    with LoopbackServer({"/a": Reply(body=PAGE)}) as srv:
+        fetcher = pinned_fetcher(srv, COURIER)
+        other = fetch(fetcher, f"http://other-paper.localhost:{srv.port}/a")
+        other_port = fetch(fetcher, f"http://{COURIER}:{srv.port}/a")  # the pin is for port 80
+        assert srv.hits() == 0
+    assert (other.log.reason, other.log.attempts) == ("blocked_address", 0)
+    assert (other_port.log.reason, other_port.log.attempts) == ("blocked_address", 0)
+
+
+def test_a_redirect_to_a_pinned_host_uses_the_pin() -> None:
+    with LoopbackServer({"/a": Reply(body=PAGE)}) as srv:
+        srv.route("/go", redirect(f"http://{COURIER}/a"))
+        fetcher = fetcher_for(srv, pinned_hosts={COURIER: ("127.0.0.1", srv.port)})
+        outcome = fetch(fetcher, srv.url("/go"))
+        arrived = next(r for r in srv.requests if r.path == "/a")
+    assert outcome.ok
+    assert outcome.log.final_url == f"http://{COURIER}/a"
+    assert arrived.headers["host"] == COURIER
+
+
+def test_robots_and_politeness_stay_per_pinned_host_name() -> None:
+    rules = robots("User-agent: *\nDisallow: /private/\n")
+    with LoopbackServer({"/robots.txt": rules, "/a": Reply(body=PAGE)}) as srv:
+        fetcher = pinned_fetcher(srv, COURIER, "metro-ledger.localhost")
+        first = fetch(fetcher, f"http://{COURIER}/a")
+        second = fetch(fetcher, "http://metro-ledger.localhost/a")
+        refused = fetch(fetcher, f"http://{COURIER}/private/x")
+        robots_hosts = [r.headers["host"] for r in srv.requests if r.path == "/robots.txt"]
+    assert first.ok
+    assert second.ok
+    assert refused.log.reason == "robots"
+    assert robots_hosts == [COURIER, "metro-ledger.localhost"]  # one robots.txt per name
+    assert politeness_key(f"http://{COURIER}/a") == f"{COURIER}:80"
+
+
+def test_pins_are_checked_normalised_and_pickled() -> None:
+    policy = loopback_policy(pinned_hosts={"Daily-Courier.LOCALHOST.": ("127.0.0.1", 28470)})
+    assert policy.pinned_hosts == {COURIER: ("127.0.0.1", 28470)}
+    assert pickle.loads(pickle.dumps(policy)) == policy  # noqa: S301 (our own bytes)
+    for bad in ({COURIER: ("daily-courier", 80)}, {COURIER: ("127.0.0.1", 0)}, {"a/b": ("::1", 1)}):
+        with pytest.raises(ValueError, match="pinned host"):
+            loopback_policy(pinned_hosts=bad)
 
 
 # ---------------------------------------------------------------- row 13: robots.txt
@@ -851,6 +927,18 @@ def test_https_connects_to_the_checked_address_and_verifies_the_host_name(
     assert outcome.ok
     assert outcome.log.final_url == f"https://{name}/a"
     assert request.headers["host"] == name
+
+
+def test_https_to_a_pinned_host_verifies_the_certificate_against_the_url_host(
+    tls_files: tuple[str, ssl.SSLContext],
+) -> None:
+    ca_file, context = tls_files
+    with LoopbackServer({"/a": Reply(body=PAGE)}, tls=context) as srv:
+        fetcher = pinned_fetcher(srv, "localhost", ca_file=ca_file)
+        outcome = fetch(fetcher, "https://localhost/a")
+        request = next(r for r in srv.requests if r.path == "/a")
+    assert outcome.ok, outcome.detail
+    assert request.headers["host"] == "localhost"
 
 
 def test_https_certificates_are_verified(tls_files: tuple[str, ssl.SSLContext]) -> None:
