@@ -21,6 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from flows.pipeline import fetch_policy
+from flows.settings import Settings
 from tasks.fetch import FetchPolicy, HttpFetcher, fetch_batch
 from tests.servers import LoopbackServer, Reply
 
@@ -46,11 +48,15 @@ def _server(pages: int, delay: float, crawl_delay: float) -> LoopbackServer:
 
 
 def _policy(servers: list[LoopbackServer]) -> FetchPolicy:
-    return FetchPolicy(
-        user_agent="newsflow-bench/0.1 (+https://example.invalid/bench)",
-        allow_private=frozenset(s.netloc for s in servers),
-        deadline_s=10.0,
+    """The configured defaults (no .env), allowed onto the benchmark's servers."""
+    settings = Settings(
+        _env_file=None,
+        user_agent="newsflow-bench/0.1",
+        contact_url="https://example.invalid/bench",
+        request_deadline_s=10.0,
+        allow_private_hosts=frozenset(s.netloc for s in servers),
     )
+    return fetch_policy(settings)
 
 
 def _run(servers: list[LoopbackServer], pages: int, max_hosts: int) -> tuple[float, int, int]:

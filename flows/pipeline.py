@@ -32,6 +32,15 @@ from tasks.dedupe import Signature, decide
 from tasks.enrich import Enrichment, enrich_with_model
 from tasks.frontier import chunks, plan_frontier
 from tasks.pages import extract_pages
+from tasks.reasons import (
+    NOT_MODIFIED,
+    OK,
+    STAGE_DEDUPE,
+    STAGE_DISCOVER,
+    STAGE_FETCH,
+    SUCCESS,
+    UNCHANGED,
+)
 from tasks.records import (
     Article,
     DedupDecision,
@@ -52,7 +61,7 @@ from warehouse.raw import RawArchive, archive_name, read_archives
 from warehouse.spill import Spill
 
 VERSION = metadata.version("newsflow")
-OK_REASONS = frozenset({"ok", "not_modified"})
+OK_REASONS = SUCCESS
 MAX_ENRICH_IN_FLIGHT = 4  # enrichment batches queued at once: bounds the memory they hold
 MIN_POOLED_STORIES = 100  # fewer stories are enriched in-process: a worker's model load costs more
 ENRICH_BATCH = 50  # stories per enrichment task when the worker processes share them
@@ -298,9 +307,9 @@ def _fetch_and_extract(
                     record_id = archive.append(outcome.page)
                     pages.append(replace(outcome.page, raw_record_id=record_id))
                     entry = replace(entry, raw_record_id=record_id)
-                elif outcome.log.reason == "not_modified":  # a conditional re-fetch
+                elif outcome.log.reason == NOT_MODIFIED:  # a conditional re-fetch
                     collected.rejected.append(
-                        Rejected(entry.source_id, entry.url, "fetch", "not_modified")
+                        Rejected(entry.source_id, entry.url, STAGE_FETCH, NOT_MODIFIED)
                     )
                 elif (rejection := outcome.rejected()) is not None:
                     collected.rejected.append(rejection)
@@ -415,7 +424,9 @@ def _discovery_problems(source: Source, discovery: discover_stage.Discovery) -> 
     """Why a source's own feed or sitemap gave nothing usable (robots.txt rows aside)."""
     fetches = {e.reason for e in discovery.log if e.purpose != "robots"} - OK_REASONS
     documents = {
-        r.reason for r in discovery.rejected if r.stage == "discover" and r.url == source.location
+        r.reason
+        for r in discovery.rejected
+        if r.stage == STAGE_DISCOVER and r.url == source.location
     }
     return sorted(fetches | documents)
 
@@ -468,8 +479,8 @@ def _drop_unchanged(
                 Rejected(
                     article.source_id,
                     article.url,
-                    "dedupe",
-                    "unchanged",
+                    STAGE_DEDUPE,
+                    UNCHANGED,
                     raw_record_id=article.raw_record_id,
                 )
             )
@@ -500,7 +511,7 @@ def _counts(
     sources: Sequence[Source], outcomes: Sequence[tuple[str, bool]], collected: _Collected
 ) -> tuple[SourceCounts, ...]:
     fetched: Counter[str] = Counter(
-        e.source_id for e in collected.fetch_log if e.purpose == "article" and e.reason == "ok"
+        e.source_id for e in collected.fetch_log if e.purpose == "article" and e.reason == OK
     )
     new: Counter[str] = Counter()
     duplicate: Counter[str] = Counter()

@@ -35,14 +35,17 @@ class Settings(BaseSettings):
     timezone: str = Field(default="UTC", description="Time zone of run dates and the schedule")
     nightly_cron: str = "30 2 * * *"
 
-    # Politeness and hardening of the fetcher.
+    # Politeness and hardening of the fetcher: the one default of each of these knobs
+    # (`tasks.fetch.FetchPolicy` has none of its own; `flows.pipeline.fetch_policy`).
     user_agent: str = "newsflow/0.1"
     contact_url: str = "https://github.com/newsflow/newsflow"
-    request_deadline_s: float = 30.0
+    request_deadline_s: float = 30.0  # one attempt: connect, headers and body together
     connect_timeout_s: float = 10.0
-    max_bytes: int = 10 * 1024 * 1024
+    max_bytes: int = 10 * 1024 * 1024  # an article body, on the wire and decoded
+    # Attempts after the first on 5xx, 429, 408 or a dropped connection: three, so that
+    # 500, 503, a reset and then a 200 still ends with the page.
     max_retries: int = 3
-    backoff_base_s: float = 0.5
+    backoff_base_s: float = 0.5  # waits of about 0.5, 1 and 2 s (with jitter) between them
     per_host_delay_s: float = 1.0
     max_retry_after_s: float = 120.0
     max_hosts_in_parallel: int = 8

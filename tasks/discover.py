@@ -13,6 +13,12 @@ Feeds and sitemaps come from strangers, so the parser is defensive:
 - no parser is ever given a URL or a file name: only bytes that were fetched.
 RSS 2.0, RSS 1.0 (RDF), Atom, sitemaps and sitemap indexes are recognised by their root
 element, whatever the source's declared kind says.
+
+A document never yields nothing in silence: one fetched `ok` that is not a feed or sitemap
+(an HTML page, an empty body) is a `parse_error`, and one that lists no article URL (no
+items, or none whose link can be fetched, or a sitemap index none of whose sitemaps lists
+one) is a `no_items` rejection of the document's URL, with what was seen in the detail.
+A 304 answer is not a failure: nothing new is normal.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ from lxml import etree
 
 from tasks.dates import parse_date
 from tasks.fetch import Fetcher, FetchOutcome
+from tasks.reasons import NO_ITEMS, NOT_MODIFIED, STAGE_DISCOVER, ReasonCode
 from tasks.records import Discovered, FetchLogEntry, Rejected, Source
 from tasks.urls import resolve_url
 
@@ -43,15 +50,17 @@ MAX_SITEMAPS = 50  # child sitemaps fetched from one source's index(es)
 
 _ROOT_START = re.compile(rb"<[A-Za-z_]")
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
+_HTML_START = re.compile(rb"\A(?:\xef\xbb\xbf)?\s*(?:<!doctype\s+html|<html[\s>])", re.IGNORECASE)
 _GZIP_MAGIC = b"\x1f\x8b"
+NOT_A_FEED_BUT_HTML = "an HTML page, not a feed or sitemap"
 
 
 class DocumentError(ValueError):
-    """A feed or sitemap that cannot be used; `reason` is a code from `tasks.fetch.REASONS`."""
+    """A feed or sitemap that cannot be used, with a reason code (`tasks.reasons`)."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: ReasonCode, detail: str) -> None:
         super().__init__(detail)
-        self.reason = reason
+        self.reason: ReasonCode = reason
         self.detail = detail
 
 
@@ -70,6 +79,7 @@ class Entry:
 class Document:
     kind: DocumentKind
     entries: tuple[Entry, ...]
+    error: str = ""  # the first error the (recovering) XML parser met, if any
 
 
 @dataclass(frozen=True, slots=True)
@@ -223,6 +233,10 @@ def parse_document(data: bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Docum
         data = _inflate(data, max_bytes)
     if len(data) > max_bytes:
         raise DocumentError("too_large", f"{len(data)} bytes over the cap {max_bytes}")
+    if not data.strip():
+        raise DocumentError("parse_error", "empty document")
+    if _HTML_START.match(data):
+        raise DocumentError("parse_error", NOT_A_FEED_BUT_HTML)
     root_start = _ROOT_START.search(data)
     prolog = data[: root_start.start()] if root_start else data
     if _ENTITY_DECL.search(prolog):
@@ -242,7 +256,7 @@ def parse_document(data: bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Docum
     except (etree.XMLSyntaxError, ValueError) as exc:
         raise DocumentError("parse_error", f"not XML: {exc}") from exc
     if root is None:
-        raise DocumentError("parse_error", "not XML: empty document")
+        raise DocumentError("parse_error", "not XML: no element found")
     kind = _local(root.tag)
     entries: list[Entry | None]
     if kind == "rss":
@@ -262,9 +276,16 @@ def parse_document(data: bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Docum
     elif kind == "sitemapindex":
         entries = [_sitemap_entry(s) for s in _children(root, "sitemap")]
         document_kind = "sitemapindex"
+    elif kind == "html":
+        raise DocumentError("parse_error", NOT_A_FEED_BUT_HTML)
     else:
         raise DocumentError("parse_error", f"not a feed or sitemap: root element <{kind}>")
-    return Document(kind=document_kind, entries=tuple(e for e in entries if e is not None))
+    errors = [e.message for e in parser.error_log if e.level >= etree.ErrorLevels.ERROR]
+    return Document(
+        kind=document_kind,
+        entries=tuple(e for e in entries if e is not None),
+        error=errors[0] if errors else "",
+    )
 
 
 # ------------------------------------------------------------------ discovery
@@ -280,11 +301,15 @@ class _Collector:
     unfetched: list[FetchLogEntry] = field(default_factory=list)
     seen: set[str] = field(default_factory=set)
 
-    def reject(self, url: str, reason: str, detail: str) -> None:
+    def reject(self, url: str, reason: ReasonCode, detail: str) -> None:
         logger.info("Skipped %s: %s (%s)", url, reason, detail)
         self.rejected.append(
             Rejected(
-                source_id=self.source.id, url=url, stage="discover", reason=reason, detail=detail
+                source_id=self.source.id,
+                url=url,
+                stage=STAGE_DISCOVER,
+                reason=reason,
+                detail=detail,
             )
         )
 
@@ -306,15 +331,16 @@ class _Collector:
             )
         )
 
-    def add(self, raw: str, found_in: str, entry: Entry | None = None) -> None:
+    def add(self, raw: str, found_in: str, entry: Entry | None = None) -> bool:
+        """Discover a link (once); False when it cannot be fetched (then it is refused)."""
         base = found_in if found_in.startswith(("http://", "https://")) else ""
         try:
             url = resolve_link(raw, base)
         except DocumentError as exc:
             self.refuse(raw, "article", exc)
-            return
+            return False
         if url in self.seen:
-            return
+            return True
         self.seen.add(url)
         self.discovered.append(
             Discovered(
@@ -327,6 +353,7 @@ class _Collector:
                 authors=entry.authors if entry else (),
             )
         )
+        return True
 
     def record(self, outcome: FetchOutcome) -> None:
         if outcome.robots_log is not None:
@@ -337,6 +364,18 @@ class _Collector:
         return Discovery(
             tuple(self.discovered), tuple(self.log), tuple(self.rejected), tuple(self.unfetched)
         )
+
+
+_KIND_NAMES = {"feed": "feed", "urlset": "sitemap", "sitemapindex": "sitemap index"}
+_ENTRY_NAMES = {"feed": "items", "urlset": "<url> entries", "sitemapindex": "sitemaps"}
+
+
+def _nothing_listed(what: str, document: Document) -> str:
+    """The detail of a `no_items` rejection: what the document was and what it listed."""
+    entries = _ENTRY_NAMES[document.kind]
+    if not document.entries:
+        return f"{what} lists no {entries}"
+    return f"{what} lists {len(document.entries)} {entries}, none with a link that can be fetched"
 
 
 def discover(
@@ -353,8 +392,9 @@ def discover(
     `validators` maps a feed or sitemap URL to its stored (ETag, Last-Modified); a 304
     answer discovers nothing from that document. Every feed and sitemap fetch is in `log`
     (with the validators to store once the run is published); links that cannot be fetched
-    (other schemes, malformed URLs) and documents that cannot be parsed are in `rejected`,
-    and those links are also in `unfetched` as `fetch_log` rows.
+    (other schemes, malformed URLs), documents that cannot be parsed and documents that list
+    no article URL (`no_items`) are in `rejected`, and those links are also in `unfetched`
+    as `fetch_log` rows.
     """
     collected = _Collector(source, now)
     for raw in source.urls:
@@ -366,6 +406,9 @@ def discover(
     purpose = "feed" if source.kind == "feed" else "sitemap"
     pending = [source.location]
     fetched: set[str] = set()
+    index: tuple[str, int] | None = None  # the source's own sitemap index: (what, sitemaps)
+    listed = 0  # links that can be fetched, from every feed and sitemap of the source
+    unchanged = False  # a document answered 304: finding nothing new is normal then
     while pending:
         location = pending.pop(0)
         if location in fetched:
@@ -379,14 +422,20 @@ def discover(
             now=now,
         )
         collected.record(outcome)
+        unchanged = unchanged or outcome.log.reason == NOT_MODIFIED
         if not outcome.ok or outcome.body is None:
             continue
+        seen = f"{len(outcome.body)} bytes, {outcome.log.content_type or 'no content type'}"
         try:
             document = parse_document(outcome.body, max_bytes=max_bytes)
         except DocumentError as exc:
-            collected.reject(location, exc.reason, exc.detail)
+            collected.reject(location, exc.reason, f"{exc.detail} ({seen})")
             continue
+        what = f"{_KIND_NAMES[document.kind]} ({seen})"
+        if document.error:
+            what += f", read up to a parser error ({document.error})"
         if document.kind == "sitemapindex":
+            children = 0
             for entry in document.entries:
                 if len(fetched) + len(pending) >= max_sitemaps + 1:
                     collected.reject(entry.link, "too_large", f"over {max_sitemaps} sitemaps")
@@ -395,9 +444,21 @@ def discover(
                     pending.append(resolve_link(entry.link, outcome.log.final_url or location))
                 except DocumentError as exc:
                     collected.refuse(entry.link, "sitemap", exc)
+                    continue
+                children += 1
+            if not children:
+                collected.reject(location, NO_ITEMS, _nothing_listed(what, document))
+            elif location == source.location:
+                index = (what, children)
             purpose = "sitemap"
             continue
         found_in = outcome.log.final_url or location
-        for entry in document.entries:
-            collected.add(entry.link, found_in=found_in, entry=entry)
+        usable = [collected.add(e.link, found_in=found_in, entry=e) for e in document.entries]
+        listed += sum(usable)
+        if not any(usable):
+            collected.reject(location, NO_ITEMS, _nothing_listed(what, document))
+    if index is not None and not listed and not unchanged:
+        what, children = index
+        detail = f"{what} names {children} sitemaps; none lists an article URL"
+        collected.reject(source.location, NO_ITEMS, detail)
     return collected.result()

@@ -2,11 +2,12 @@
 
 `request_once` never follows redirects, never retries and never raises for anything a server
 can do: whatever happens ends as an `Exchange` (a status and headers, a body, or a reason
-code from `tasks.fetch.REASONS` with a detail). It is written on `http.client` because every
+code from `tasks.reasons` with a detail). It is written on `http.client` because every
 layer `requests` adds (proxies from the environment, redirects, decoding, a per-read timeout,
 its own name resolution) is one we would have to switch off:
-- the connection goes to the checked address with the URL's Host header, and for https the
-  TLS handshake verifies the certificate against the host name (SNI);
+- the connection goes to the checked address and port (`ResolvedTarget.address` and
+  `connect_port`: a pinned host's own), never to the host name, with the URL's Host header;
+  for https the TLS handshake verifies the certificate against the host name (SNI);
 - a watchdog timer shuts the socket down at the total deadline, so a server dripping a byte
   at a time (in the headers or in the body) cannot hold a worker longer than the deadline;
 - the body is read in pieces and decoded (gzip, deflate) with a bound on the decoded size,
@@ -26,6 +27,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 
 from tasks.guard import ResolvedTarget
+from tasks.reasons import ReasonCode
 
 _CHUNK = 64 * 1024
 _BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b")
@@ -50,7 +52,7 @@ class Exchange:
     headers: tuple[tuple[str, str], ...] = ()
     body: bytes | None = None  # the decoded body of a 2xx answer read in full
     wire_bytes: int = 0
-    reason: str | None = None  # a failure before or while reading the body
+    reason: ReasonCode | None = None  # a failure before or while reading the body
     detail: str = ""
     elapsed: float = 0.0
 
@@ -123,20 +125,21 @@ class _Expired(Exception):
 class _Refused(Exception):
     """The answer is refused (too large, wrong type ...): a reason code and a detail."""
 
-    def __init__(self, reason: str, detail: str) -> None:
+    def __init__(self, reason: ReasonCode, detail: str) -> None:
         super().__init__(detail)
-        self.reason = reason
+        self.reason: ReasonCode = reason
         self.detail = detail
 
 
 def _connection(
     target: ResolvedTarget, timeout: float, tls: ssl.SSLContext
 ) -> http.client.HTTPConnection:
+    address, port = target.address, target.connect_port
     if target.scheme == "https":
         return _PinnedHTTPSConnection(
-            target.address, target.port, server_hostname=target.host, timeout=timeout, context=tls
+            address, port, server_hostname=target.host, timeout=timeout, context=tls
         )
-    return http.client.HTTPConnection(target.address, target.port, timeout=timeout)
+    return http.client.HTTPConnection(address, port, timeout=timeout)
 
 
 def request_once(
@@ -162,7 +165,7 @@ def request_once(
     reply_headers: tuple[tuple[str, str], ...] = ()
     received = [0]  # body bytes read from the wire, kept when reading stops early
 
-    def failed(reason: str, detail: str) -> Exchange:
+    def failed(reason: ReasonCode, detail: str) -> Exchange:
         elapsed = time.monotonic() - started
         return Exchange(status, reply_headers, None, received[0], reason, detail, elapsed)
 
@@ -187,6 +190,7 @@ def request_once(
     except ssl.SSLError as exc:
         return failed("timeout" if expired.is_set() else "tls_error", str(exc))
     except (http.client.HTTPException, OSError) as exc:
+        reason: ReasonCode
         if expired.is_set() or isinstance(exc, TimeoutError):
             reason = "timeout"
         elif isinstance(exc, OSError | http.client.IncompleteRead):

@@ -2,12 +2,13 @@
 
 `HttpFetcher.fetch` takes one URL through the address guard (`tasks.guard`), robots.txt
 (`tasks.robots`), the per-host politeness slot, retries and redirects, and returns a
-`FetchOutcome` whose `log` carries one reason code from `REASONS`. It never raises for
+`FetchOutcome` whose `log` carries one reason code (`tasks.reasons`). It never raises for
 anything a server can do; it raises only for bugs. `fetch_batch` runs a batch with one
 worker per host and hosts in parallel.
 
-Each request is one `tasks.exchange.request_once`: to the checked address, under a total
-deadline and a size cap on the decoded body. Bodies of articles are given a charset by
+Each request is one `tasks.exchange.request_once`: to the checked address (or, for a host
+in `FetchPolicy.pinned_hosts`, to its pinned address and port), under a total deadline and
+a size cap on the decoded body. Bodies of articles are given a charset by
 `tasks.charset.detect_encoding`.
 
 Politeness is per `host:port`: one request at a time (`host_concurrency`) and a pause
@@ -42,97 +43,83 @@ from tasks.guard import (
     UnresolvableHost,
     check_url,
     netloc_key,
+    normalize_pins,
     split_url,
+)
+from tasks.reasons import (
+    FETCH_LOG_REASONS,
+    NOT_MODIFIED,
+    OK,
+    REASONS,
+    STAGE_FETCH,
+    SUCCESS,
+    TRANSIENT,
+    ReasonCode,
 )
 from tasks.records import Discovered, FetchedPage, FetchLogEntry, Rejected, Source
 from tasks.robots import Robots, robots_from_answer
 
 logger = logging.getLogger(__name__)
 
-REASONS: Mapping[str, str] = MappingProxyType(
-    {
-        "ok": "2xx answer; the body was read in full within the caps",
-        "not_modified": "304 to a conditional request: nothing new since the stored validators",
-        "http_3xx": "a redirect without a usable Location, or another 3xx answer",
-        "http_400": "400 Bad Request",
-        "http_401": "401 Unauthorized (login required)",
-        "http_403": "403 Forbidden",
-        "http_404": "404 Not Found",
-        "http_410": "410 Gone",
-        "http_451": "451 Unavailable For Legal Reasons",
-        "http_4xx": "another 4xx client error (the status column has the code)",
-        "http_5xx": "5xx server error, still failing after the retries",
-        "rate_limited": "429 Too Many Requests after the retries, or a Retry-After beyond the cap",
-        "timeout": "the total deadline passed (connect, headers and body together)",
-        "connection_error": "connection refused, reset or closed early, after the retries",
-        "dns_error": "the host name did not resolve",
-        "tls_error": "TLS handshake or certificate verification failed",
-        "protocol_error": "the server did not speak valid HTTP/1.x",
-        "bad_encoding": "unsupported or corrupt Content-Encoding",
-        "too_large": "Content-Length or the decoded body exceeds the size cap",
-        "non_html": "an article URL answered with a non-HTML type (PDF, image, binary ...)",
-        "blocked_address": "scheme not http(s), or the host resolves to a non-public address",
-        "robots": "robots.txt disallows this URL for our user agent",
-        "robots_unavailable": "robots.txt answered 5xx or failed: nothing from the host this run",
-        "host_unavailable": "the host failed repeatedly this run; its remaining URLs are skipped",
-        "too_many_redirects": "more redirects than the policy allows (5)",
-        "redirect_loop": "a redirect leads back to a URL already visited",
-        "parse_error": "a feed or sitemap could not be parsed",
-        "unsafe_xml": "a feed or sitemap declares entities (entity bombs, external entities)",
-    }
-)
-
-# Reasons worth trying again in a later run: the server may answer next time.
-TRANSIENT_REASONS = frozenset(
-    {
-        "http_5xx",
-        "rate_limited",
-        "timeout",
-        "connection_error",
-        "dns_error",
-        "robots_unavailable",
-        "host_unavailable",
-    }
-)
-
 _RETRY_STATUSES = frozenset({408, 429, 500, 502, 503, 504})
 _REDIRECT_STATUSES = frozenset({301, 302, 303, 307, 308})
-_NAMED_STATUSES = frozenset({400, 401, 403, 404, 410, 451})
+_NAMED_STATUSES: Mapping[int, ReasonCode] = MappingProxyType(
+    {
+        400: "http_400",
+        401: "http_401",
+        403: "http_403",
+        404: "http_404",
+        410: "http_410",
+        451: "http_451",
+    }
+)
 
 Purpose = str  # article | feed | sitemap | robots
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, kw_only=True)
 class FetchPolicy:
-    """Everything that bounds and paces the fetcher; the flow builds it from settings."""
+    """Everything that bounds and paces the fetcher; the flow builds it from settings.
 
-    user_agent: str = "newsflow/0.1 (+https://github.com/newsflow/newsflow)"
+    The knobs `flows.settings.Settings` owns have no default here, so that the two can never
+    disagree: build the policy with `flows.pipeline.fetch_policy`. The rest are the
+    fetcher's own limits.
+    """
+
+    # Owned by Settings (see flows.pipeline.fetch_policy).
+    user_agent: str
+    deadline_s: float  # total time for one attempt: connect, headers and body
+    connect_timeout_s: float
+    max_bytes: int  # article bodies, on the wire and decoded
+    max_retries: int  # further attempts after a 5xx, 429, 408 or connection error
+    backoff_base_s: float  # attempt n waits about base * 2**(n-1), with jitter
+    per_host_delay_s: float  # pause between two requests to one host (host:port) ...
+    max_retry_after_s: float  # a longer Retry-After is not waited for
+    allow_private: frozenset[str]  # "host:port" netlocs allowed to be private
+    # The fetcher's own.
     robots_token: str = "newsflow"  # noqa: S105 (not a password) the product token matched against robots.txt groups
-    deadline_s: float = 30.0  # total time for one attempt: connect, headers and body
-    connect_timeout_s: float = 10.0
-    max_bytes: int = 10 * 1024 * 1024  # article bodies, on the wire and decoded
     max_document_bytes: int = 50 * 1024 * 1024  # feeds and sitemaps (the sitemap limit)
     robots_max_bytes: int = 512 * 1024  # robots.txt is parsed up to this size (RFC 9309)
     max_redirects: int = 5
-    max_retries: int = 2  # further attempts after a 5xx, 429, 408 or connection error
-    backoff_base_s: float = 1.0  # attempt n waits about base * 2**(n-1), with jitter
     backoff_max_s: float = 30.0
-    per_host_delay_s: float = 1.0  # pause between two requests to one host (host:port) ...
-    max_crawl_delay_s: float = 30.0  # ... unless robots.txt sets a Crawl-delay (capped to this)
+    max_crawl_delay_s: float = 30.0  # a robots.txt Crawl-delay is capped to this
     # The operator's pause for given hosts ("host:port" -> seconds, see `host_delays`): it
     # replaces per_host_delay_s, and a robots.txt Crawl-delay can only lengthen it.
     host_delays: Mapping[str, float] = field(default_factory=dict)
     host_concurrency: int = 1
-    max_retry_after_s: float = 120.0  # a longer Retry-After is not waited for
     max_host_failures: int = 3  # consecutive timeouts or connection errors before giving up
     article_types: frozenset[str] = frozenset({"text/html", "application/xhtml+xml"})
-    allow_private: frozenset[str] = frozenset()  # "host:port" netlocs allowed to be private
     ca_file: str | None = None  # extra CA certificates (PEM) to trust, e.g. an internal CA
     respect_robots: bool = True
+    # The operator's own host map, "host[:port]" of a URL -> (IP address, port): a pinned
+    # host is not resolved, may be loopback, and is reached at that address and port with
+    # the URL's Host header (e.g. the sample site's virtual hosts, see `tasks.guard`).
+    pinned_hosts: Mapping[str, tuple[str, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        # A copy of its own (a plain dict, so that the policy still pickles).
+        # Copies of its own (plain dicts, so that the policy still pickles).
         object.__setattr__(self, "host_delays", dict(self.host_delays))
+        object.__setattr__(self, "pinned_hosts", normalize_pins(self.pinned_hosts))
 
     def delay_for(self, key: str) -> float:
         """The pause between two requests to `key` (host:port) before robots.txt is read."""
@@ -152,16 +139,16 @@ class FetchOutcome:
 
     @property
     def ok(self) -> bool:
-        return self.log.reason == "ok"
+        return self.log.reason == OK
 
     def rejected(self) -> Rejected | None:
         """The `Rejected` row for a failed fetch (None for ok and not_modified)."""
-        if self.log.reason in ("ok", "not_modified"):
+        if self.log.reason in SUCCESS:
             return None
         return Rejected(
             source_id=self.log.source_id,
             url=self.log.url,
-            stage="fetch",
+            stage=STAGE_FETCH,
             reason=self.log.reason,
             detail=self.detail,
         )
@@ -181,17 +168,17 @@ class Fetcher(Protocol):
     ) -> FetchOutcome: ...
 
 
-def _status_reason(status: int) -> str:
+def _status_reason(status: int) -> ReasonCode:
     if 200 <= status < 300:
-        return "ok"
+        return OK
     if status == 304:
-        return "not_modified"
+        return NOT_MODIFIED
     if 300 <= status < 400:
         return "http_3xx"
     if status == 429:
         return "rate_limited"
     if status in _NAMED_STATUSES:
-        return f"http_{status}"
+        return _NAMED_STATUSES[status]
     if 400 <= status < 500:
         return "http_4xx"
     if 500 <= status < 600:
@@ -299,7 +286,9 @@ class HttpFetcher:
         call.visited.append(_strip_fragment(current))
         for _hop in range(self.policy.max_redirects + 1):
             try:
-                target = check_url(current, self.policy.allow_private)
+                target = check_url(
+                    current, self.policy.allow_private, pinned=self.policy.pinned_hosts
+                )
             except BlockedAddress as exc:
                 return self._finish(call, current, None, "blocked_address", exc.reason)
             except UnresolvableHost as exc:
@@ -338,14 +327,19 @@ class HttpFetcher:
     # ---------------------------------------------------------------- outcome
 
     def _finish(
-        self, call: _Call, final_url: str, exchange: Exchange | None, reason: str, detail: str
+        self,
+        call: _Call,
+        final_url: str,
+        exchange: Exchange | None,
+        reason: ReasonCode,
+        detail: str,
     ) -> FetchOutcome:
-        assert reason in REASONS, reason
+        assert reason in FETCH_LOG_REASONS, reason
         fetched_at = call.now()
         content_type = exchange.header("Content-Type") if exchange else None
         etag = exchange.header("ETag") if exchange else None
         last_modified = exchange.header("Last-Modified") if exchange else None
-        if reason == "not_modified" and call.validators:
+        if reason == NOT_MODIFIED and call.validators:
             etag = etag or call.validators[0]
             last_modified = last_modified or call.validators[1]
         entry = FetchLogEntry(
@@ -363,8 +357,8 @@ class HttpFetcher:
             etag=etag,
             last_modified=last_modified,
         )
-        if reason != "ok":
-            if reason != "not_modified":
+        if reason != OK:
+            if reason != NOT_MODIFIED:
                 logger.info("Skipped %s: %s (%s)", call.url, reason, detail)
             return FetchOutcome(log=entry, detail=detail, robots_log=call.robots_log)
         assert exchange is not None
@@ -623,7 +617,8 @@ def describe(outcome: FetchOutcome) -> dict[str, object]:
         "final_url": log.final_url,
         "status": log.status,
         "reason": log.reason,
-        "meaning": REASONS[log.reason],
+        "meaning": REASONS[log.reason].meaning,
+        "transient": log.reason in TRANSIENT,  # a later run may well succeed
         "detail": outcome.detail,
         "attempts": log.attempts,
         "bytes": log.bytes,

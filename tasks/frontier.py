@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TypeVar
 
+from tasks.reasons import STAGE_FRONTIER, ReasonCode
 from tasks.records import Discovered, Rejected
 from tasks.urls import normalize_url
 
@@ -68,9 +69,9 @@ def plan_frontier(
     return Frontier(to_fetch=tuple(to_fetch), rejected=tuple(rejected))
 
 
-def _reject(item: Discovered, reason: str, detail: str) -> Rejected:
+def _reject(item: Discovered, reason: ReasonCode, detail: str) -> Rejected:
     return Rejected(
-        source_id=item.source_id, url=item.url, stage="frontier", reason=reason, detail=detail
+        source_id=item.source_id, url=item.url, stage=STAGE_FRONTIER, reason=reason, detail=detail
     )
 
 

@@ -12,20 +12,34 @@ Every spelling of an address ends up as the same `ipaddress` object before it is
 C resolver (`inet_aton`), `[::ffff:127.0.0.1]` is unwrapped to its IPv4 address, and names
 such as `localhost` are resolved.
 
+Names under `localhost` (`localhost`, `news.localhost` ...) are loopback by definition
+(RFC 6761 6.3): they are taken as 127.0.0.1 without asking any resolver, and refused like it.
+
 Tests and the bundled sample site serve pages on 127.0.0.1: `allow_private` lists the exact
 `host:port` netlocs that may resolve to a non-public address. It is empty by default.
+
+`pinned` is the operator's own map from a URL's host (`host`, or `host:port` for another
+port than the scheme's default) to the address and port to connect to instead, e.g.
+`{"daily-courier.localhost": ("127.0.0.1", 28470)}`. A pinned host is never resolved and is
+allowed whatever its address; the URL keeps its host, so the Host header, TLS name,
+robots.txt and politeness stay those of the URL. Every other URL is checked as above.
 """
 
 from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from types import MappingProxyType
 from urllib.parse import quote, urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 Resolver = Callable[[str, int], Sequence[str]]
+Pins = Mapping[str, tuple[str, int]]  # "host[:port]" of a URL -> (IP address, port) to connect to
+
+NO_PINS: Pins = MappingProxyType({})
+LOCALHOST_ADDRESS = "127.0.0.1"
 
 ALLOWED_SCHEMES = frozenset({"http", "https"})
 DEFAULT_PORTS = {"http": 80, "https": 443}
@@ -51,9 +65,10 @@ class ResolvedTarget:
     url: str
     scheme: str
     host: str  # lower-case host name as written in the URL (IDNA-encoded), no brackets
-    port: int
-    address: str  # the checked IP address to connect to
+    port: int  # the URL's port (explicit or the scheme's default)
+    address: str  # the checked (or pinned) IP address to connect to
     path: str  # path and query to send in the request line
+    connect_port: int  # the port to connect to: the URL's, unless the host is pinned
 
     @property
     def netloc(self) -> str:
@@ -151,20 +166,76 @@ def split_url(url: str) -> tuple[str, str, int, str]:
     return scheme, host, port if port is not None else DEFAULT_PORTS[scheme], path
 
 
+def normalize_pins(pins: Pins) -> dict[str, tuple[str, int]]:
+    """Pins keyed as `check_url` looks them up: lower-case `host` or `host:port`.
+
+    Raises ValueError, naming the entry, for a key that is not a host with an optional port,
+    an address that is not an IP address, or a port outside 1-65535.
+    """
+    normal: dict[str, tuple[str, int]] = {}
+    for key, (address, port) in pins.items():
+        try:
+            parts = urlsplit(f"//{key.strip()}")
+            host, key_port = parts.hostname, parts.port
+            ipaddress.ip_address(address)
+        except ValueError as exc:
+            raise ValueError(f"pinned host {key!r}: {exc}") from None
+        if not host or parts.path or parts.query or parts.username is not None:
+            raise ValueError(f"pinned host {key!r}: not a host[:port]")
+        if not 0 < int(port) < 65536:
+            raise ValueError(f"pinned host {key!r}: port {port} out of range")
+        try:
+            host = host.encode("idna").decode("ascii") if not host.isascii() else host
+        except UnicodeError as exc:
+            raise ValueError(f"pinned host {key!r}: {exc}") from None
+        host = host.rstrip(".")
+        name = f"[{host}]" if ":" in host else host
+        normal[netloc_key(host, key_port) if key_port is not None else name] = (address, int(port))
+    return normal
+
+
+def _pinned(pins: Pins, scheme: str, host: str, port: int) -> tuple[str, int] | None:
+    if not pins:
+        return None
+    pin = pins.get(netloc_key(host, port))
+    if pin is None and port == DEFAULT_PORTS[scheme]:
+        pin = pins.get(f"[{host}]" if ":" in host else host)
+    return pin
+
+
+def _is_localhost(host: str) -> bool:
+    return host == "localhost" or host.endswith(".localhost")
+
+
 def check_url(
-    url: str, allow_private: frozenset[str] = frozenset(), *, resolve: Resolver = _resolve
+    url: str,
+    allow_private: frozenset[str] = frozenset(),
+    *,
+    resolve: Resolver = _resolve,
+    pinned: Pins = NO_PINS,
 ) -> ResolvedTarget:
     """Check a URL and pin the address to connect to.
 
-    Raises `BlockedAddress` (with the reason) for a scheme other than http(s), a URL without
-    a host, or a host whose addresses include a loopback, private, link-local, multicast,
-    reserved, unspecified or otherwise non-global one, unless its `host:port` is listed in
-    `allow_private`. Raises `UnresolvableHost` when the name does not resolve.
+    A host in `pinned` (keys as `normalize_pins` makes them) goes to its pinned address and
+    port, without resolution or address checks. Otherwise raises `BlockedAddress` (with the
+    reason) for a scheme other than http(s), a URL without a host, or a host whose addresses
+    include a loopback, private, link-local, multicast, reserved, unspecified or otherwise
+    non-global one, unless its `host:port` is listed in `allow_private`. Raises
+    `UnresolvableHost` when the name does not resolve.
     """
     scheme, host, port, path = split_url(url)
+    pin = _pinned(pinned, scheme, host, port)
+    if pin is not None:
+        address, connect_port = pin
+        return ResolvedTarget(url.strip(), scheme, host, port, address, path, connect_port)
     allowed = netloc_key(host, port) in allow_private
     literal = _literal_address(host)
-    addresses = [str(literal)] if literal is not None else list(resolve(host, port))
+    if literal is not None:
+        addresses = [str(literal)]
+    elif _is_localhost(host):
+        addresses = [LOCALHOST_ADDRESS]
+    else:
+        addresses = list(resolve(host, port))
     if not addresses:
         raise UnresolvableHost(f"{host}: no addresses")
     if not allowed:
@@ -173,5 +244,11 @@ def check_url(
             if why:
                 raise BlockedAddress(f"{host} resolves to {why}")
     return ResolvedTarget(
-        url=url.strip(), scheme=scheme, host=host, port=port, address=addresses[0], path=path
+        url=url.strip(),
+        scheme=scheme,
+        host=host,
+        port=port,
+        address=addresses[0],
+        path=path,
+        connect_port=port,
     )

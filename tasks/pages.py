@@ -13,6 +13,7 @@ from concurrent.futures import Executor
 from tasks.clean import clean_article
 from tasks.dedupe import Signature, sign
 from tasks.extract import ExtractionError, extract_article
+from tasks.reasons import ReasonCode
 from tasks.records import Article, FetchedPage, Rejected, Source
 
 PAYWALL_MIN_WORDS = 80  # a paywalled page with fewer words is a teaser, not the story
@@ -46,7 +47,7 @@ def extract_page(page: FetchedPage, source: Source | None) -> Article | Rejected
     return article
 
 
-def _rejected(page: FetchedPage, reason: str, detail: str) -> Rejected:
+def _rejected(page: FetchedPage, reason: ReasonCode, detail: str) -> Rejected:
     return Rejected(
         source_id=page.source_id,
         url=page.url,

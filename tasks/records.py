@@ -11,6 +11,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Literal
 
+from tasks.reasons import ReasonCode, Stage
+
 SourceKind = Literal["feed", "sitemap", "urls"]
 
 
@@ -72,7 +74,7 @@ class FetchLogEntry:
     url: str
     final_url: str | None
     status: int | None
-    reason: str  # closed set: tasks.fetch.REASONS
+    reason: ReasonCode  # closed set: tasks.reasons (`FETCH_LOG_REASONS`)
     attempts: int
     bytes: int
     elapsed_ms: int
@@ -107,8 +109,8 @@ class Rejected:
 
     source_id: str
     url: str
-    stage: str  # discover | frontier | fetch | extract | clean
-    reason: str
+    stage: Stage
+    reason: ReasonCode  # closed set: tasks.reasons (`REJECTED_REASONS`)
     detail: str = ""
     raw_record_id: str | None = None
 

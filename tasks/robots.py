@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 from protego import Protego
 
+from tasks.reasons import OK, ReasonCode
+
 
 @dataclass(frozen=True, slots=True)
 class Robots:
@@ -39,9 +41,9 @@ class Robots:
         return float(delay) if delay else None
 
 
-def robots_from_answer(reason: str, status: int | None, body: bytes | None) -> Robots:
+def robots_from_answer(reason: ReasonCode, status: int | None, body: bytes | None) -> Robots:
     """The decision for an origin from the fetch of its robots.txt (a reason code + status)."""
-    if reason == "ok":
+    if reason == OK:
         return Robots(rules=Protego.parse((body or b"").decode("utf-8", "replace")))
     if status is not None and 400 <= status < 500 and status != 429:
         return Robots(rules=None)  # RFC 9309 2.3.1.3: unavailable, crawl freely

@@ -277,20 +277,32 @@ class LoopbackServer:
         )
 
 
-def loopback_fetcher(*servers: LoopbackServer, seed: int, **policy: Any) -> Any:
-    """A live `HttpFetcher` allowed onto these servers only, with 1 MB caps, no per-host
-    delay and short backoff; `policy` overrides any `FetchPolicy` field. `seed` fixes the
-    backoff jitter, so a test's waits are the same from run to run."""
-    import random
-
-    from tasks.fetch import FetchPolicy, HttpFetcher
+def loopback_policy(*servers: LoopbackServer, **policy: Any) -> Any:
+    """A `FetchPolicy` allowed onto these servers only, with 1 MB caps, no per-host delay,
+    short deadlines and backoff; `policy` overrides any `FetchPolicy` field."""
+    from tasks.fetch import FetchPolicy
 
     settings: dict[str, Any] = {
+        "user_agent": "newsflow-test/0 (+http://127.0.0.1/)",
+        "deadline_s": 5.0,
+        "connect_timeout_s": 2.0,
         "allow_private": frozenset(s.netloc for s in servers),
         "per_host_delay_s": 0.0,
         "max_bytes": 1 << 20,
         "max_document_bytes": 1 << 20,
+        "max_retries": 2,
         "backoff_base_s": 0.05,
+        "max_retry_after_s": 5.0,
         **policy,
     }
-    return HttpFetcher(FetchPolicy(**settings), rng=random.Random(seed))
+    return FetchPolicy(**settings)
+
+
+def loopback_fetcher(*servers: LoopbackServer, seed: int, **policy: Any) -> Any:
+    """A live `HttpFetcher` with `loopback_policy(*servers, **policy)`. `seed` fixes the
+    backoff jitter, so a test's waits are the same from run to run."""
+    import random
+
+    from tasks.fetch import HttpFetcher
+
+    return HttpFetcher(loopback_policy(*servers, **policy), rng=random.Random(seed))

@@ -3,6 +3,7 @@
 Run them with `failed_checks(con)` on a connection that has the views (the catalog opened
 read-only, or an in-memory DuckDB after `warehouse.catalog.create_views`). The tests run them
 after every publication scenario; an empty result means the warehouse is consistent.
+Reason codes and stages are held to the closed sets of `tasks.reasons`.
 """
 
 from __future__ import annotations
@@ -11,12 +12,12 @@ from collections.abc import Collection
 
 import duckdb
 
+from tasks.reasons import FETCH_LOG_REASONS, REJECTED_REASONS, STAGES
 from warehouse.catalog import quote_ident, quote_literal
 from warehouse.schema import TABLES
 
 DUPLICATE_KINDS = ("canonical_url", "exact", "near")
 FETCH_PURPOSES = ("article", "feed", "sitemap", "robots")
-REJECT_STAGES = ("discover", "frontier", "fetch", "extract", "clean", "dedupe")
 PAGE_KINDS = ("article",)  # other page kinds are rejected as `not_article`
 
 
@@ -41,9 +42,9 @@ def _not_null_checks() -> dict[str, str]:
     return checks
 
 
-def data_checks(reasons: Collection[str] | None = None) -> dict[str, str]:
-    """Every check by name; `reasons` (the closed set of reason codes) adds the value checks."""
-    checks = {
+def data_checks() -> dict[str, str]:
+    """Every check by name."""
+    return {
         "stg_articles: unique (article_id, version, url)": """
             SELECT article_id, version, url, count(*) AS n FROM stg_articles
             GROUP BY article_id, version, url HAVING count(*) > 1""",
@@ -72,7 +73,9 @@ def data_checks(reasons: Collection[str] | None = None) -> dict[str, str]:
         "duplicates: the original is stored": """
             SELECT article_id, duplicate_of FROM duplicates WHERE original_url IS NULL""",
         "fetch_log: accepted purpose": _accepted("fetch_log", "url", "purpose", FETCH_PURPOSES),
-        "rejected: accepted stage": _accepted("rejected", "url", "stage", REJECT_STAGES),
+        "fetch_log: accepted reason": _accepted("fetch_log", "url", "reason", FETCH_LOG_REASONS),
+        "rejected: accepted stage": _accepted("rejected", "url", "stage", STAGES),
+        "rejected: accepted reason": _accepted("rejected", "url", "reason", REJECTED_REASONS),
         "mentions: offsets point at the mention's text": """
             SELECT m.article_id, m.field, m.item, m.start_char, m.text
             FROM mentions AS m JOIN article_versions AS a USING (article_id, run_id, run_date)
@@ -88,18 +91,12 @@ def data_checks(reasons: Collection[str] | None = None) -> dict[str, str]:
                        AND q.end_char <= length(a.body))""",
         **_not_null_checks(),
     }
-    if reasons is not None:
-        checks["fetch_log: accepted reason"] = _accepted("fetch_log", "url", "reason", reasons)
-        checks["rejected: accepted reason"] = _accepted("rejected", "url", "reason", reasons)
-    return checks
 
 
-def failed_checks(
-    con: duckdb.DuckDBPyConnection, reasons: Collection[str] | None = None
-) -> dict[str, list[tuple[object, ...]]]:
+def failed_checks(con: duckdb.DuckDBPyConnection) -> dict[str, list[tuple[object, ...]]]:
     """The checks that found offending rows, with up to five of those rows each."""
     failed = {}
-    for name, sql in data_checks(reasons).items():
+    for name, sql in data_checks().items():
         rows = con.execute(sql).fetchmany(5)
         if rows:
             failed[name] = rows

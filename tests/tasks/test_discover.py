@@ -172,6 +172,172 @@ def test_a_page_that_is_not_a_feed_is_a_parse_error() -> None:
     ]
 
 
+# ---------------------------------------------------------------- row 23: fetched ok, no URL
+
+
+def one_document(body: bytes, content_type: str | None = XML, **policy: Any) -> Discovery:
+    """Discovery of a feed source whose feed answers 200 with `body`."""
+    reply = Reply(body=body, content_type=content_type)
+    with LoopbackServer({"/feed.xml": reply}) as srv:
+        source = Source(id="s", kind="feed", location=srv.url("/feed.xml"))
+        found = run(source, fetcher_for(srv, **policy))
+    assert found.log[-1].reason == "ok"  # the fetch itself went well
+    assert found.discovered == ()
+    return found
+
+
+def rejection(found: Discovery) -> tuple[str, str, str]:
+    """(stage, reason, detail) of the one rejection of the source's own document."""
+    own = [r for r in found.rejected if r.url.endswith("/feed.xml")]
+    assert len(own) == 1, found.rejected
+    return own[0].stage, own[0].reason, own[0].detail
+
+
+def test_a_feed_without_items_is_rejected_as_no_items() -> None:
+    body = rss()
+    stage, reason, detail = rejection(one_document(body))
+    assert (stage, reason) == ("discover", "no_items")
+    assert detail == f"feed ({len(body)} bytes, application/xml) lists no items"
+
+
+def test_a_sitemap_without_url_entries_is_rejected_as_no_items() -> None:
+    body = b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"></urlset>'
+    with LoopbackServer({"/sitemap.xml": Reply(body=body, content_type="text/xml")}) as srv:
+        source = Source(id="s", kind="sitemap", location=srv.url("/sitemap.xml"))
+        found = run(source, fetcher_for(srv))
+    assert [(r.url, r.stage, r.reason, r.detail) for r in found.rejected] == [
+        (
+            srv.url("/sitemap.xml"),
+            "discover",
+            "no_items",
+            f"sitemap ({len(body)} bytes, text/xml) lists no <url> entries",
+        )
+    ]
+
+
+def test_a_feed_whose_links_all_are_unfetchable_is_rejected_as_no_items() -> None:
+    found = one_document(rss("file:///etc/passwd", "javascript:alert(1)"))
+    assert rejection(found)[1:] == (
+        "no_items",
+        f"feed ({len(rss('file:///etc/passwd', 'javascript:alert(1)'))} bytes, application/xml) "
+        "lists 2 items, none with a link that can be fetched",
+    )
+    assert [r.reason for r in found.rejected if r.url != found.log[-1].url] == [
+        "blocked_address",
+        "blocked_address",
+    ]
+
+
+def test_an_empty_body_is_a_parse_error_saying_so() -> None:
+    assert rejection(one_document(b"", content_type=None)) == (
+        "discover",
+        "parse_error",
+        "empty document (0 bytes, no content type)",
+    )
+
+
+@pytest.mark.parametrize(
+    "page",
+    [
+        b"<!doctype html>\n<html lang=en><head><script>if (a < b && c) {}</script></head>"
+        b"<body><div>Latest stories</div>",
+        b"\xef\xbb\xbf  <HTML><BODY>Moved</BODY></HTML>",
+        b"<?xml version='1.0'?><html xmlns='http://www.w3.org/1999/xhtml'><body/></html>",
+    ],
+    ids=["html5", "bom-upper-case", "xhtml"],
+)
+def test_html_served_for_a_feed_is_a_parse_error_naming_html(page: bytes) -> None:
+    found = one_document(page, content_type="text/html; charset=utf-8")
+    assert rejection(found) == (
+        "discover",
+        "parse_error",
+        f"an HTML page, not a feed or sitemap ({len(page)} bytes, text/html; charset=utf-8)",
+    )
+
+
+def test_a_304_feed_is_no_failure() -> None:
+    def unchanged(request: Request) -> Reply:
+        return Reply(status=304, content_type=None)
+
+    with LoopbackServer({"/feed.xml": unchanged}) as srv:
+        url = srv.url("/feed.xml")
+        found = run(
+            Source(id="s", kind="feed", location=url),
+            fetcher_for(srv),
+            validators={url: ('"v1"', None)},
+        )
+    assert found.log[-1].reason == "not_modified"
+    assert found.rejected == ()
+
+
+def test_a_sitemap_index_whose_sitemaps_list_nothing_is_rejected_as_no_items() -> None:
+    empty = b"<urlset></urlset>"
+    with LoopbackServer() as srv:
+        index = (
+            "<sitemapindex>"
+            f"<sitemap><loc>{srv.url('/a.xml')}</loc></sitemap>"
+            "<sitemap><loc>/b.xml</loc></sitemap>"
+            "</sitemapindex>"
+        ).encode()
+        srv.route("/index.xml", Reply(body=index, content_type=XML))
+        srv.route("/a.xml", Reply(body=empty, content_type=XML))
+        srv.route("/b.xml", Reply(body=empty, content_type=XML))
+        source = Source(id="s", kind="sitemap", location=srv.url("/index.xml"))
+        found = run(source, fetcher_for(srv))
+    assert [(r.url, r.reason) for r in found.rejected] == [
+        (srv.url("/a.xml"), "no_items"),
+        (srv.url("/b.xml"), "no_items"),
+        (srv.url("/index.xml"), "no_items"),
+    ]
+    assert found.rejected[-1].detail == (
+        f"sitemap index ({len(index)} bytes, application/xml) names 2 sitemaps; "
+        "none lists an article URL"
+    )
+
+
+def test_a_sitemap_index_with_one_useful_sitemap_is_no_failure_of_the_source() -> None:
+    with LoopbackServer() as srv:
+        index = (
+            b"<sitemapindex><sitemap><loc>/a.xml</loc></sitemap>"
+            b"<sitemap><loc>/b.xml</loc></sitemap></sitemapindex>"
+        )
+        srv.route("/index.xml", Reply(body=index, content_type=XML))
+        srv.route("/a.xml", Reply(body=b"<urlset></urlset>", content_type=XML))
+        srv.route("/b.xml", Reply(body=b"<urlset><url><loc>/1</loc></url></urlset>"))
+        source = Source(id="s", kind="sitemap", location=srv.url("/index.xml"))
+        found = run(source, fetcher_for(srv))
+    assert [d.url for d in found.discovered] == [srv.url("/1")]
+    assert [(r.url, r.reason) for r in found.rejected] == [(srv.url("/a.xml"), "no_items")]
+
+
+BIG = 45 << 20  # over the article cap (1 MB here), within the 50 MB document cap
+
+
+@pytest.mark.parametrize(
+    ("body", "reason", "detail"),
+    [
+        (
+            rss("/hidden", extra="<description>" + "x" * BIG + "</description>"),
+            "no_items",
+            "feed ({size} bytes, application/xml), read up to a parser error "
+            "(Resource limit exceeded: Text node too long, try XML_PARSE_HUGE) lists no items",
+        ),
+        (
+            b"\x00junk" * (BIG // 5),
+            "parse_error",
+            "not XML: Document is empty, line 1, column 1 (<string>, line 1) "
+            "({size} bytes, application/xml)",
+        ),
+    ],
+    ids=["one-huge-text-node", "binary-junk"],
+)
+def test_a_huge_feed_that_yields_nothing_ends_with_a_reason(
+    body: bytes, reason: str, detail: str
+) -> None:
+    found = one_document(body, max_document_bytes=50 << 20)
+    assert rejection(found) == ("discover", reason, detail.format(size=len(body)))
+
+
 # ---------------------------------------------------------------- row 11: links to blocked hosts
 
 

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import codecs
+import dataclasses
 import email.utils
 import itertools
 import json
+import os
 import pickle
 import ssl
 import time
@@ -24,21 +26,23 @@ from servers import (
     gzip_bomb,
     gzipped,
     loopback_fetcher,
+    loopback_policy,
     redirect,
     robots,
 )
 
 from tasks.charset import detect_encoding
 from tasks.fetch import (
-    REASONS,
     FetchOutcome,
     FetchPolicy,
     HttpFetcher,
     describe,
     fetch_batch,
     host_delays,
+    politeness_key,
     retry_after_seconds,
 )
+from tasks.reasons import FETCH_LOG_REASONS
 from tasks.records import Discovered, Source
 from tasks.robots import robots_from_answer
 
@@ -66,7 +70,7 @@ def fetcher_for(*servers: LoopbackServer, **changes: Any) -> HttpFetcher:
 
 def fetch(fetcher: HttpFetcher, url: str, **kwargs: Any) -> FetchOutcome:
     outcome = fetcher.fetch(url, source_id="test", now=now, **kwargs)
-    assert outcome.log.reason in REASONS
+    assert outcome.log.reason in FETCH_LOG_REASONS
     return outcome
 
 
@@ -170,6 +174,7 @@ def test_retries_stop_at_the_limit_with_the_last_reason() -> None:
     assert (down.log.reason, down.log.status, down.log.attempts) == ("http_5xx", 503, 3)
     assert (reset.log.reason, reset.log.attempts) == ("connection_error", 3)
     assert down.rejected() is not None
+    assert describe(down)["transient"] is True  # a later run may well get an answer
 
 
 def test_404_is_not_retried() -> None:
@@ -185,7 +190,8 @@ def test_describe_gives_the_reason_its_meaning_and_the_cause_as_json() -> None:
     described = json.loads(json.dumps(describe(outcome)))
     assert described["url"] == srv.url("/no/entry")
     assert described["reason"] == "robots"
-    assert described["meaning"] == REASONS["robots"]
+    assert described["meaning"] == "robots.txt disallows this URL for our user agent"
+    assert described["transient"] is False  # asking again later will not help
     assert described["detail"] == "disallowed by robots.txt"
     assert described["attempts"] == 0
 
@@ -423,6 +429,81 @@ def test_five_redirects_are_followed_and_the_sixth_is_refused() -> None:
     assert six.log.reason == "too_many_redirects"
 
 
+# ---------------------------------------------------------------- pinned hosts
+
+COURIER = "daily-courier.localhost"  # a virtual host name, as the sample site serves them
+
+
+def pinned_fetcher(srv: LoopbackServer, *names: str, **changes: Any) -> HttpFetcher:
+    """A fetcher that reaches `srv` only through pinned names (no allowance for its port)."""
+    pins = {name: ("127.0.0.1", srv.port) for name in names}
+    return fetcher_for(allow_private=frozenset(), pinned_hosts=pins, **changes)
+
+
+def test_a_pinned_virtual_host_is_reached_at_its_address_with_its_own_host_header() -> None:
+    with LoopbackServer({"/a": Reply(body=PAGE)}) as srv:
+        outcome = fetch(pinned_fetcher(srv, COURIER), f"http://{COURIER}/a")
+        hosts = [(r.path, r.headers["host"]) for r in srv.requests]
+    assert outcome.ok
+    assert outcome.log.final_url == f"http://{COURIER}/a"
+    assert hosts == [("/robots.txt", COURIER), ("/a", COURIER)]
+
+
+def test_the_connection_goes_to_the_checked_address_never_to_the_name() -> None:
+    # `.invalid` never resolves (RFC 6761): the page arrives only because the connection
+    # goes to the pinned address and port, not to the URL's host name or port (80).
+    with LoopbackServer({"/a": Reply(body=PAGE)}) as srv:
+        outcome = fetch(pinned_fetcher(srv, "newsroom.invalid"), "http://newsroom.invalid/a")
+    assert outcome.ok, outcome.detail
+    assert outcome.page is not None
+    assert outcome.page.body == PAGE
+
+
+def test_unpinned_localhost_names_are_still_blocked() -> None:
+    with LoopbackServer({"/a": Reply(body=PAGE)}) as srv:
+        fetcher = pinned_fetcher(srv, COURIER)
+        other = fetch(fetcher, f"http://other-paper.localhost:{srv.port}/a")
+        other_port = fetch(fetcher, f"http://{COURIER}:{srv.port}/a")  # the pin is for port 80
+        assert srv.hits() == 0
+    assert (other.log.reason, other.log.attempts) == ("blocked_address", 0)
+    assert (other_port.log.reason, other_port.log.attempts) == ("blocked_address", 0)
+
+
+def test_a_redirect_to_a_pinned_host_uses_the_pin() -> None:
+    with LoopbackServer({"/a": Reply(body=PAGE)}) as srv:
+        srv.route("/go", redirect(f"http://{COURIER}/a"))
+        fetcher = fetcher_for(srv, pinned_hosts={COURIER: ("127.0.0.1", srv.port)})
+        outcome = fetch(fetcher, srv.url("/go"))
+        arrived = next(r for r in srv.requests if r.path == "/a")
+    assert outcome.ok
+    assert outcome.log.final_url == f"http://{COURIER}/a"
+    assert arrived.headers["host"] == COURIER
+
+
+def test_robots_and_politeness_stay_per_pinned_host_name() -> None:
+    rules = robots("User-agent: *\nDisallow: /private/\n")
+    with LoopbackServer({"/robots.txt": rules, "/a": Reply(body=PAGE)}) as srv:
+        fetcher = pinned_fetcher(srv, COURIER, "metro-ledger.localhost")
+        first = fetch(fetcher, f"http://{COURIER}/a")
+        second = fetch(fetcher, "http://metro-ledger.localhost/a")
+        refused = fetch(fetcher, f"http://{COURIER}/private/x")
+        robots_hosts = [r.headers["host"] for r in srv.requests if r.path == "/robots.txt"]
+    assert first.ok
+    assert second.ok
+    assert refused.log.reason == "robots"
+    assert robots_hosts == [COURIER, "metro-ledger.localhost"]  # one robots.txt per name
+    assert politeness_key(f"http://{COURIER}/a") == f"{COURIER}:80"
+
+
+def test_pins_are_checked_normalised_and_pickled() -> None:
+    policy = loopback_policy(pinned_hosts={"Daily-Courier.LOCALHOST.": ("127.0.0.1", 28470)})
+    assert policy.pinned_hosts == {COURIER: ("127.0.0.1", 28470)}
+    assert pickle.loads(pickle.dumps(policy)) == policy  # noqa: S301 (our own bytes)
+    for bad in ({COURIER: ("daily-courier", 80)}, {COURIER: ("127.0.0.1", 0)}, {"a/b": ("::1", 1)}):
+        with pytest.raises(ValueError, match="pinned host"):
+            loopback_policy(pinned_hosts=bad)
+
+
 # ---------------------------------------------------------------- row 13: robots.txt
 
 
@@ -593,11 +674,49 @@ def test_host_delays_come_from_each_sources_location_and_urls() -> None:
 
 def test_policy_delay_for_a_host_is_its_source_delay_or_the_default() -> None:
     given = {"a.example:443": 4.0}
-    policy = FetchPolicy(per_host_delay_s=1.5, host_delays=given)
+    policy = loopback_policy(per_host_delay_s=1.5, host_delays=given)
     given["b.example:443"] = 9.0  # the policy keeps its own copy
     assert policy.delay_for("a.example:443") == 4.0
     assert policy.delay_for("b.example:443") == 1.5
     assert pickle.loads(pickle.dumps(policy)) == policy  # noqa: S301 (our own bytes)
+
+
+def test_the_knobs_settings_own_have_no_default_in_the_policy() -> None:
+    missing = dataclasses.MISSING
+    fields = dataclasses.fields(FetchPolicy)
+    required = {f.name for f in fields if f.default is missing and f.default_factory is missing}
+    assert required == {
+        "user_agent",
+        "deadline_s",
+        "connect_timeout_s",
+        "max_bytes",
+        "max_retries",
+        "backoff_base_s",
+        "per_host_delay_s",
+        "max_retry_after_s",
+        "allow_private",
+    }
+
+
+def test_the_policy_from_default_settings_has_the_values_settings_declare(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from flows.pipeline import fetch_policy
+    from flows.settings import Settings
+
+    for name in [n for n in os.environ if n.startswith("NEWSFLOW_")]:
+        monkeypatch.delenv(name)
+    policy = fetch_policy(Settings(_env_file=None))
+    assert policy.user_agent == "newsflow/0.1 (+https://github.com/newsflow/newsflow)"
+    assert policy.deadline_s == 30.0
+    assert policy.connect_timeout_s == 10.0
+    assert policy.max_bytes == 10 * MB
+    assert policy.max_retries == 3
+    assert policy.backoff_base_s == 0.5
+    assert policy.per_host_delay_s == 1.0
+    assert policy.max_retry_after_s == 120.0
+    assert policy.allow_private == frozenset()
+    assert policy.host_delays == {}
 
 
 # ---------------------------------------------------------------- row 15 (articles): 304
@@ -808,6 +927,18 @@ def test_https_connects_to_the_checked_address_and_verifies_the_host_name(
     assert outcome.ok
     assert outcome.log.final_url == f"https://{name}/a"
     assert request.headers["host"] == name
+
+
+def test_https_to_a_pinned_host_verifies_the_certificate_against_the_url_host(
+    tls_files: tuple[str, ssl.SSLContext],
+) -> None:
+    ca_file, context = tls_files
+    with LoopbackServer({"/a": Reply(body=PAGE)}, tls=context) as srv:
+        fetcher = pinned_fetcher(srv, "localhost", ca_file=ca_file)
+        outcome = fetch(fetcher, "https://localhost/a")
+        request = next(r for r in srv.requests if r.path == "/a")
+    assert outcome.ok, outcome.detail
+    assert request.headers["host"] == "localhost"
 
 
 def test_https_certificates_are_verified(tls_files: tuple[str, ssl.SSLContext]) -> None:

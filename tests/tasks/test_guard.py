@@ -8,7 +8,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tasks.guard import BlockedAddress, UnresolvableHost, check_url
+from tasks.guard import BlockedAddress, UnresolvableHost, check_url, normalize_pins
 
 
 def _no_dns(host: str, port: int) -> Sequence[str]:
@@ -108,6 +108,36 @@ def test_allowance_covers_exactly_the_listed_netloc() -> None:
         check_url("http://localhost:8123/", allowed)
     with pytest.raises(BlockedAddress):
         check_url("http://0x7f000001:8123/", allowed)
+
+
+@pytest.mark.parametrize(
+    "url", ["http://localhost/", "http://daily-courier.localhost:8080/", "https://a.b.LOCALHOST./"]
+)
+def test_localhost_names_are_loopback_without_asking_a_resolver(url: str) -> None:
+    with pytest.raises(BlockedAddress, match="loopback"):
+        check_url(url, frozenset(), resolve=_no_dns)
+
+
+def test_a_pinned_host_goes_to_its_pinned_address_and_keeps_its_name() -> None:
+    pins = normalize_pins({"daily-courier.localhost": ("127.0.0.1", 28470)})
+    target = check_url(
+        "http://Daily-Courier.localhost/a", frozenset(), resolve=_no_dns, pinned=pins
+    )
+    assert (target.address, target.connect_port) == ("127.0.0.1", 28470)
+    assert (target.host, target.port) == ("daily-courier.localhost", 80)
+    assert target.host_header == "daily-courier.localhost"
+    assert target.netloc == "daily-courier.localhost:80"
+
+
+def test_a_pin_covers_exactly_its_host_and_port() -> None:
+    pins = normalize_pins({"news.localhost:8080": ("127.0.0.1", 9), "plain.example": ("::1", 9)})
+    assert check_url("http://news.localhost:8080/", pinned=pins, resolve=_no_dns).address
+    assert check_url("https://plain.example/", pinned=pins, resolve=_no_dns).address == "::1"
+    for url in ("http://news.localhost/", "http://news.localhost:8081/"):
+        with pytest.raises(BlockedAddress):
+            check_url(url, pinned=pins, resolve=_no_dns)
+    with pytest.raises(BlockedAddress):  # a pin is no allowance for the address it names
+        check_url("http://127.0.0.1:9/", pinned=pins, resolve=_no_dns)
 
 
 def test_unresolvable_names_are_reported_as_such() -> None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 
 import duckdb
@@ -10,20 +10,19 @@ import pyarrow as pa
 import pytest
 from lakedata import publish_sample, tables
 
-from tasks.records import Rejected
+from tasks.records import FetchLogEntry, Rejected
 from warehouse.checks import data_checks, failed_checks
 from warehouse.convert import to_table
 from warehouse.lake import catalog_path
 from warehouse.publish import Publication
 
 DAY = date(2026, 11, 27)
-REASONS = {"ok", "http_404", "not_article"}
 
 
-def _failed(data_dir: Path, reasons: set[str] | None = REASONS) -> dict[str, list]:
+def _failed(data_dir: Path) -> dict[str, list]:
     con = duckdb.connect(str(catalog_path(data_dir)), read_only=True)
     try:
-        return failed_checks(con, reasons)
+        return failed_checks(con)
     finally:
         con.close()
 
@@ -37,7 +36,7 @@ def test_published_runs_pass_every_check(tmp_path: Path) -> None:
 
 def test_every_check_runs_on_an_empty_warehouse(tmp_path: Path) -> None:
     publish_sample(tmp_path, DAY, "ingest-1", "empty")
-    assert len(data_checks(REASONS)) > 10
+    assert len(data_checks()) > 10
     assert _failed(tmp_path) == {}
 
 
@@ -59,6 +58,32 @@ def test_unknown_reason_and_stage_are_caught(tmp_path: Path) -> None:
     failed = _failed(tmp_path)
     assert failed["rejected: accepted stage"] == [("http://a.test", "guessing")]
     assert failed["rejected: accepted reason"] == [("http://a.test", "vibes")]
+
+
+def test_each_table_accepts_only_the_reasons_that_belong_to_it(tmp_path: Path) -> None:
+    # `ok` ends a request but never rejects a URL; `over_cap` rejects a URL before any request;
+    # `clean` is no stage of the flow (cleaning rejects at the extract stage).
+    entry = FetchLogEntry(
+        "s", "http://a.test/x", None, None, "over_cap", 0, 0, 0, datetime(2026, 11, 27, tzinfo=UTC)
+    )
+    with Publication(tmp_path, DAY, "ingest-1") as publication:
+        publication.write("fetch_log", to_table("fetch_log", [entry], run_id="r"))
+        publication.write(
+            "rejected",
+            to_table(
+                "rejected",
+                [
+                    Rejected("s", "http://a.test/ok", "fetch", "ok"),
+                    Rejected("s", "http://a.test/clean", "clean", "paywall"),
+                    Rejected("s", "http://a.test/empty", "discover", "no_items"),
+                ],
+                run_id="r",
+            ),
+        )
+    failed = _failed(tmp_path)
+    assert failed["fetch_log: accepted reason"] == [("http://a.test/x", "over_cap")]
+    assert failed["rejected: accepted reason"] == [("http://a.test/ok", "ok")]
+    assert failed["rejected: accepted stage"] == [("http://a.test/clean", "clean")]
 
 
 def test_mention_outside_its_article_is_caught(tmp_path: Path) -> None:
