@@ -72,6 +72,11 @@ def data_checks() -> dict[str, str]:
             WHERE NOT similarity BETWEEN 0 AND 1""",
         "duplicates: the original is stored": """
             SELECT article_id, duplicate_of FROM duplicates WHERE original_url IS NULL""",
+        "duplicates: one row per copy URL": """
+            SELECT article_id, url, count(*) AS n FROM duplicates
+            GROUP BY article_id, url HAVING count(*) > 1""",
+        "duplicates: a copy is not its own original": """
+            SELECT article_id, url FROM duplicates WHERE url = original_url""",
         "fetch_log: accepted purpose": _accepted("fetch_log", "url", "purpose", FETCH_PURPOSES),
         "fetch_log: accepted reason": _accepted("fetch_log", "url", "reason", FETCH_LOG_REASONS),
         "rejected: accepted stage": _accepted("rejected", "url", "stage", STAGES),

@@ -18,6 +18,7 @@ import duckdb
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tasks.reasons import STAGE_DISCOVER, STAGE_FETCH, STAGE_FRONTIER
 from tasks.records import Rejected
 from warehouse.catalog import build_catalog, built_for
 from warehouse.lake import Exclude, catalog_path, data_file, published_files
@@ -164,5 +165,5 @@ def rejected_before_extract(data_dir: Path, run_date: date, scope: str) -> list[
             raw_record_id=row["raw_record_id"],
         )
         for row in table.to_pylist()
-        if row["stage"] in ("discover", "frontier", "fetch")
+        if row["stage"] in (STAGE_DISCOVER, STAGE_FRONTIER, STAGE_FETCH)
     ]

@@ -105,3 +105,49 @@ def test_duplicate_without_its_original_is_caught(tmp_path: Path, kind: str) -> 
     assert _failed(tmp_path) == {
         "duplicates: the original is stored": [(orphan["article_id"], "missing")]
     }
+
+
+def test_a_copy_stored_under_its_storys_own_url_is_caught(tmp_path: Path) -> None:
+    story = tables(DAY, "ingest-1", "new")["articles"].to_pylist()[0]
+    copy = {**story, "duplicate_of": story["article_id"], "duplicate_kind": "canonical_url"}
+    with Publication(tmp_path, DAY, "ingest-1") as publication:
+        publication.write("articles", [story, copy])
+    failed = _failed(tmp_path)
+    assert failed["duplicates: a copy is not its own original"] == [
+        (story["article_id"], story["url"])
+    ]
+
+
+def test_a_duplicates_view_that_fans_out_is_caught(tmp_path: Path) -> None:
+    """The check holds the view itself: here, the join that once matched every row of the
+    story's article_id (its other copies included) instead of the story row alone."""
+    from warehouse.catalog import create_views
+
+    rows = tables(DAY, "ingest-1", "new")["articles"].to_pylist()
+    story = rows[0]
+    copies = [
+        {
+            **story,
+            "url": f"{story['url']}&v={n}",
+            "duplicate_of": story["article_id"],
+            "duplicate_kind": "canonical_url",
+        }
+        for n in range(2)
+    ]
+    with Publication(tmp_path, DAY, "ingest-1") as publication:
+        publication.write("articles", [story, *copies])
+    con = duckdb.connect()
+    try:
+        create_views(con, tmp_path)
+        assert failed_checks(con) == {}
+        fanning_out = """
+            SELECT d.article_id, d.url, o.url AS original_url, d.duplicate_of
+            FROM article_versions AS d
+            LEFT JOIN article_versions AS o ON o.article_id = d.duplicate_of AND o.is_latest
+            WHERE d.is_latest AND d.duplicate_of IS NOT NULL"""
+        con.execute(f"CREATE OR REPLACE VIEW duplicates AS {fanning_out}")
+        failed = failed_checks(con)
+        assert len(failed["duplicates: one row per copy URL"]) == 2
+        assert len(failed["duplicates: a copy is not its own original"]) == 2
+    finally:
+        con.close()
