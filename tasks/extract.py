@@ -9,19 +9,17 @@ link lists) and repeats of the headline or the highlights are dropped. Text-leve
 
 Every page gives an `Article`; pages that are not articles say why in `page_kind`. Input that
 cannot be parsed as HTML at all raises `ExtractionError`, which the flow records as
-`parse_error`.
+`parse_error`. Decoding is `tasks.charset`'s.
 """
 
 from __future__ import annotations
 
-import codecs
 import copy
 import logging
 import re
 from datetime import datetime
 from typing import Any
 
-import charset_normalizer
 import trafilatura
 from cssselect import SelectorError
 from lxml import etree
@@ -29,6 +27,7 @@ from lxml import html as lxml_html
 from lxml.cssselect import CSSSelector
 
 from tasks import metadata
+from tasks.charset import decode_html
 from tasks.dates import parse_date
 from tasks.language import detect_language
 from tasks.records import Article, Discovered, Selectors
@@ -39,7 +38,6 @@ PAGE_KINDS = ("article", "index_page", "video_only", "javascript_shell", "error_
 MIN_PRECISION_TOKENS = 50  # below this, trafilatura's precision mode is taken to have over-pruned
 
 _WORD = re.compile(r"\w+")
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 _LINK_PREFIX = re.compile(
     r"^\s*(related|read more|read also|see more|see also|more|also|watch|read|also on [\w.]+"
@@ -57,71 +55,10 @@ _JS_NOTICE = re.compile(
     r"(enable|activate|turn on)\s+javascript|javascript\s+(is\s+)?(required|disabled)", re.I
 )
 _TITLE_SUFFIX = re.compile(r"\s+[|–—:-]\s+[^|–—:-]{2,40}$")
-# WHATWG decodes these labels with the wider Microsoft code pages.
-_CHARSET_ALIASES = {
-    "iso-8859-1": "cp1252",
-    "latin1": "cp1252",
-    "latin-1": "cp1252",
-    "us-ascii": "cp1252",
-    "ascii": "cp1252",
-    "shift_jis": "cp932",
-    "shift-jis": "cp932",
-    "sjis": "cp932",
-    "x-sjis": "cp932",
-    "windows-31j": "cp932",
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "euc-kr": "cp949",
-}
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
-)
 
 
 class ExtractionError(ValueError):
     """The bytes could not be parsed as an HTML document (flow reason: ``parse_error``)."""
-
-
-def _codec(label: str | None) -> str | None:
-    if not label:
-        return None
-    name = _CHARSET_ALIASES.get(label.strip().lower(), label.strip().lower())
-    try:
-        codecs.lookup(name)
-    except LookupError:
-        return None
-    return name
-
-
-def decode_html(raw: bytes, encoding: str | None = None) -> str:
-    """Decode page bytes to text without mojibake.
-
-    Order: a BOM; strict UTF-8 (valid multi-byte UTF-8 is practically never legacy text, and it
-    covers bytes the fetcher already re-encoded); the fetcher's `encoding`; the `<meta>` charset;
-    charset detection.
-    """
-    for bom, bom_encoding in _BOMS:
-        if raw.startswith(bom):
-            return raw[len(bom) :].decode(bom_encoding, errors="replace")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    declared = _META_CHARSET.search(raw[:4096])
-    labels = [encoding, declared.group(1).decode("ascii", "replace") if declared else None]
-    for label in labels:
-        name = _codec(label)
-        if name is None or name.replace("-", "").replace("_", "") in ("utf8", "utf16", "utf32"):
-            continue
-        try:
-            return raw.decode(name)
-        except UnicodeDecodeError:
-            logger.debug("Page does not decode as its declared %s", name)
-    best = charset_normalizer.from_bytes(raw[:200_000]).best()
-    detected = best.encoding if best is not None else "cp1252"
-    return raw.decode(detected, errors="replace")
 
 
 def parse_html(raw: bytes, encoding: str | None = None) -> lxml_html.HtmlElement:

@@ -12,8 +12,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tasks.charset import decode_html
 from tasks.clean import clean_article
-from tasks.extract import ExtractionError, decode_html, extract_article
+from tasks.extract import ExtractionError, extract_article
 from tasks.records import Article, Discovered, Selectors
 
 TESTS = Path(__file__).resolve().parents[1]
