@@ -7,9 +7,10 @@ what only the DOM knows: paragraphs that are entirely one link (inline "related"
 link lists) and repeats of the headline or the highlights are dropped. Text-level cleaning
 (boilerplate lines, credit lines, Unicode and whitespace) is `tasks.clean`'s job.
 
-Every page gives an `Article`; pages that are not articles say why in `page_kind`. Input that
-cannot be parsed as HTML at all raises `ExtractionError`, which the flow records as
-`parse_error`. Decoding is `tasks.charset`'s.
+Every page gives an `Article`; pages that are not articles say why in `page_kind`. Bytes that
+hold no HTML document (a binary format, control characters that text never holds, text
+without a single tag) raise `ExtractionError`, which the flow records as `parse_error`.
+Decoding is `tasks.charset`'s.
 """
 
 from __future__ import annotations
@@ -57,15 +58,64 @@ _JS_NOTICE = re.compile(
 _TITLE_SUFFIX = re.compile(r"\s+[|–—:-]\s+[^|–—:-]{2,40}$")
 
 
+# Formats that are never HTML, by their first bytes.
+_BINARY_MAGIC = (
+    (b"\x7fELF", "an ELF executable"),
+    (b"\xcf\xfa\xed\xfe", "a Mach-O executable"),
+    (b"\xfe\xed\xfa\xcf", "a Mach-O executable"),
+    (b"\x00asm", "WebAssembly"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"RIFF", "a RIFF file (WebP, WAV, AVI)"),
+    (b"%PDF-", "a PDF document"),
+    (b"\x1f\x8b", "gzip data"),
+    (b"\xfd7zXZ\x00", "xz data"),
+    (b"\x28\xb5\x2f\xfd", "zstd data"),
+    (b"PK\x03\x04", "a ZIP archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7z archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an OLE document"),
+)
+# Control characters that text never holds (tab, line breaks, form feed and the escape of
+# ISO-2022 are text); more than MAX_CONTROL_RATIO of them in a page is binary content.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
+MAX_CONTROL_RATIO = 0.05
+CONTROL_SAMPLE = 65_536  # characters looked at for control characters
+_MARKUP = re.compile(r"<[A-Za-z!?/]")
+
+
 class ExtractionError(ValueError):
     """The bytes could not be parsed as an HTML document (flow reason: ``parse_error``)."""
 
 
+def not_html(raw: bytes, text: str) -> str | None:
+    """Why page bytes (and their decoded text) are not an HTML document; None when they may be.
+
+    Cheap checks only: a known binary format's first bytes, control characters that text
+    never holds, or text without a single tag.
+    """
+    for magic, kind in _BINARY_MAGIC:
+        if raw.startswith(magic):
+            return kind
+    sample = text[:CONTROL_SAMPLE]
+    controls = len(_CONTROL.findall(sample))
+    if controls > MAX_CONTROL_RATIO * len(sample):
+        return f"binary content ({controls} control characters in {len(sample)})"
+    if not _MARKUP.search(text):
+        return "text without markup"
+    return None
+
+
 def parse_html(raw: bytes, encoding: str | None = None) -> lxml_html.HtmlElement:
     """Parse page bytes into an lxml tree; `ExtractionError` when there is no document."""
-    text = _XML_DECL.sub("", decode_html(raw, encoding)).replace("\x00", "")
+    text = decode_html(raw, encoding)
     if not text.strip():
         raise ExtractionError("empty document")
+    reason = not_html(raw, text)
+    if reason is not None:
+        raise ExtractionError(f"not HTML: {reason}")
+    text = _XML_DECL.sub("", text).replace("\x00", "")
     parser = lxml_html.HTMLParser(huge_tree=False, remove_comments=True)
     try:
         root = lxml_html.document_fromstring(text, parser=parser)

@@ -503,3 +503,15 @@ def test_backfill_with_end_before_start_is_a_usage_error(
     code, _, err = cli(capsys, "backfill", "--start", "2023-10-05", "--end", "2023-10-01")
     assert code == 2
     assert_one_line_error(err, "before")
+
+
+def test_extract_of_a_binary_file_is_one_line_not_extractable_and_exit_1(tmp_path: Path) -> None:
+    binary = tmp_path / "tool"
+    # An ELF header, then what a stripped executable looks like to a text reader.
+    binary.write_bytes(
+        b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + bytes(range(256)) * 16 + b"<p>usage</p>"
+    )
+    result = newsflow("extract", str(binary))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert_one_line_error(result.stderr, "newsflow extract:", "tool", "not extractable", "not HTML")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
+import gzip
 import importlib.util
 import json
+import random
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -282,6 +286,72 @@ def test_body_paragraphs_are_joined_by_blank_lines() -> None:
 def test_canonical_url_falls_back_to_final_url() -> None:
     article = extract(page(), final_url="https://news.example/story-final")
     assert article.canonical_url == "https://news.example/story-final"
+
+
+# ------------------------------------------------------------------ bytes that are not HTML
+
+
+def _noise(size: int, seed: int) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+NOT_HTML = {
+    "elf": b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + _noise(4000, 1),
+    "elf-with-markup-strings": b"\x7fELF\x02\x01\x01\x00"
+    + b"\x00" * 8
+    + _noise(2000, 2)
+    + b"<html><body><p>usage: prog [options]</p></body></html>"
+    + _noise(2000, 3),
+    "png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + _noise(3000, 4),
+    "pdf": (
+        b"%PDF-1.7\n1 0 obj\n<</Type/Catalog/Pages 2 0 R>>\nendobj\n"
+        b"2 0 obj\n<</Type/Pages/Kids[3 0 R]/Count 1>>\nendobj\n"
+        b"3 0 obj\n<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>\nendobj\n"
+        b"trailer\n<</Root 1 0 R>>\n%%EOF\n"
+    ),
+    "gzip-of-a-page": gzip.compress(page(), mtime=0),
+    "random-bytes": _noise(5000, 5),
+    "nul-padded": b"\x00" * 2000 + b"<p>hello</p>",
+    "plain-text": b"Just a plain sentence about the harbour plan, no markup at all.\n" * 40,
+    "plain-text-with-a-less-than-sign": b"Prices rose 3% < 5% forecast; 2 <3 hearts.\n" * 40,
+}
+
+
+@pytest.mark.parametrize("raw", NOT_HTML.values(), ids=NOT_HTML.keys())
+def test_bytes_that_are_not_html_raise_extraction_error(raw: bytes) -> None:
+    with pytest.raises(ExtractionError, match="not HTML"):
+        extract(raw)
+
+
+def test_html_fragment_without_html_element_still_extracts() -> None:
+    article = extract(BODY.encode())
+    assert "Paragraph 3 of the story" in article.body
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda text: text.encode("utf-16"),
+        lambda text: codecs.BOM_UTF16_BE + text.encode("utf-16-be"),
+        lambda text: codecs.BOM_UTF8 + text.encode(),
+    ],
+    ids=["utf-16-le-bom", "utf-16-be-bom", "utf-8-bom"],
+)
+def test_html_in_a_unicode_encoding_with_a_bom_still_extracts(
+    encode: Callable[[str], bytes],
+) -> None:
+    text = page().decode().replace("Headline", "Zürich’s “café” 港町")
+    article = extract(encode(text))
+    assert article.page_kind == "article"
+    assert article.title == "Zürich’s “café” 港町"
+    assert "Paragraph 3 of the story" in article.body
+
+
+def test_utf16_page_without_bom_extracts_with_the_fetcher_charset() -> None:
+    raw = page().decode().replace("Headline", "Zürich’s “café”").encode("utf-16-le")
+    article = extract(raw, encoding="utf-16-le")
+    assert article.title == "Zürich’s “café”"
+    assert "Paragraph 3 of the story" in article.body
 
 
 # ------------------------------------------------------------------ hostile input
