@@ -10,7 +10,10 @@ link lists) and repeats of the headline or the highlights are dropped. Text-leve
 Every page gives an `Article`; pages that are not articles say why in `page_kind`. Bytes that
 hold no HTML document (a binary format, control characters that text never holds, text
 without a single tag) raise `ExtractionError`, which the flow records as `parse_error`.
-Decoding is `tasks.charset`'s.
+
+Decoding is `tasks.charset`'s. The canonical URL is `tasks.urls.canonical_url` of the final
+URL and of what the page declares (`tasks.metadata.declared_canonical`), so `article_id` and
+the warehouse's URL matching see one spelling.
 """
 
 from __future__ import annotations
@@ -27,7 +30,7 @@ from lxml import etree
 from lxml import html as lxml_html
 from lxml.cssselect import CSSSelector
 
-from tasks import metadata
+from tasks import metadata, urls
 from tasks.charset import decode_html
 from tasks.dates import parse_date
 from tasks.language import detect_language
@@ -56,8 +59,6 @@ _JS_NOTICE = re.compile(
     r"(enable|activate|turn on)\s+javascript|javascript\s+(is\s+)?(required|disabled)", re.I
 )
 _TITLE_SUFFIX = re.compile(r"\s+[|–—:-]\s+[^|–—:-]{2,40}$")
-
-
 # Formats that are never HTML, by their first bytes.
 _BINARY_MAGIC = (
     (b"\x7fELF", "an ELF executable"),
@@ -124,6 +125,15 @@ def parse_html(raw: bytes, encoding: str | None = None) -> lxml_html.HtmlElement
     if root is None:
         raise ExtractionError("no document element")
     return root
+
+
+def canonical_url(root: lxml_html.HtmlElement, meta: dict[str, str], base: str) -> str:
+    """The article's canonical URL: `tasks.urls.canonical_url` of the page's URL and what the
+    page declares. A page without an http(s) URL (a saved file) keeps its URL."""
+    try:
+        return urls.canonical_url(base, declared=metadata.declared_canonical(root, meta))
+    except ValueError:
+        return base
 
 
 def _norm(text: str) -> str:
@@ -479,7 +489,7 @@ def extract_article(
         metadata.text_of(article_ld.get("inLanguage")) if article_ld else None,
     )
     kind = page_kind(root, word_count(body), title, meta, objects, article_ld)
-    canonical = metadata.canonical_url(root, meta, base) or base
+    canonical = canonical_url(root, meta, base)
 
     return Article(
         source_id=source_id or (discovered.source_id if discovered else ""),

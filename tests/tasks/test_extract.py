@@ -288,6 +288,108 @@ def test_canonical_url_falls_back_to_final_url() -> None:
     assert article.canonical_url == "https://news.example/story-final"
 
 
+# ------------------------------------------------------------------ canonical URL
+
+STORY = "https://news.example/world/2024/harbour-plan"
+
+
+def canonical_of(url: str, head: str = "", final_url: str | None = None) -> str:
+    return extract(page(head), url=url, final_url=final_url).canonical_url
+
+
+def test_tracking_parameters_without_rel_canonical_are_dropped() -> None:
+    assert canonical_of(STORY + "?utm_source=x&utm_medium=y&fbclid=abc") == STORY
+
+
+def test_canonical_url_is_the_normal_spelling_of_the_final_url() -> None:
+    assert canonical_of("HTTPS://News.Example:443/world/2024/harbour-plan#comments") == STORY
+
+
+def test_declared_canonical_on_the_same_site_is_used_and_normalised() -> None:
+    head = '<link rel="canonical" href="https://www.news.example/world/2024/harbour-plan?b=2&a=1">'
+    assert canonical_of(STORY + "?ref=home", head) == (
+        "https://www.news.example/world/2024/harbour-plan?a=1&b=2"
+    )
+
+
+def test_og_url_is_used_without_rel_canonical() -> None:
+    head = f'<meta property="og:url" content="{STORY}">'
+    assert canonical_of("https://news.example/s/12345", head) == STORY
+
+
+def test_relative_canonical_is_resolved_against_the_final_url() -> None:
+    head = '<link rel="canonical" href="../2024/harbour-plan">'
+    url = "https://news.example/world/share/123"
+    assert canonical_of(url, head, final_url="https://news.example/world/2024/x") == STORY
+
+
+def test_off_site_canonical_is_ignored() -> None:
+    head = '<link rel="canonical" href="https://aggregator.example/world/2024/harbour-plan">'
+    assert canonical_of(STORY, head) == STORY
+
+
+def test_off_site_og_url_is_ignored() -> None:
+    head = '<meta property="og:url" content="https://aggregator.example/harbour-plan">'
+    assert canonical_of(STORY, head) == STORY
+
+
+@pytest.mark.parametrize(
+    "home", ["https://news.example/", "/", "https://www.news.example", "https://news.example/#top"]
+)
+def test_home_page_canonical_is_ignored(home: str) -> None:
+    head = f'<link rel="canonical" href="{home}"><meta property="og:url" content="{home}">'
+    assert canonical_of(STORY, head) == STORY
+
+
+def test_stories_of_a_site_declaring_its_home_page_keep_their_own_canonical_urls() -> None:
+    head = '<link rel="canonical" href="https://news.example/">'
+    urls = [f"https://news.example/local/story-{n}" for n in range(3)]
+    assert [canonical_of(url, head) for url in urls] == urls
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "https://news.example/amp/world/2024/harbour-plan",
+        "https://news.example/world/2024/harbour-plan/amp",
+        "https://news.example/world/2024/harbour-plan?amp=1",
+        "https://news.example/world/2024/harbour-plan?amp",
+        "https://amp.news.example/world/2024/harbour-plan",
+        "https://news.example/world/2024/harbour-plan?amp=1&utm_source=x",
+    ],
+)
+def test_amp_page_without_rel_canonical_maps_to_its_article(variant: str) -> None:
+    assert canonical_of(variant) == STORY
+
+
+def test_amp_page_with_a_relative_canonical_maps_to_it() -> None:
+    head = '<link rel="canonical" href="/world/2024/harbour-plan">'
+    assert canonical_of("https://news.example/amp/world/2024/harbour-plan", head) == STORY
+
+
+@pytest.mark.parametrize(
+    "declared",
+    [
+        "javascript:void(0)",
+        "http://[::1",
+        "https://news.example:99999/world",
+        "https://bad host.example/world",
+        "mailto:desk@news.example",
+        "   ",
+        "\x00",
+    ],
+)
+def test_unusable_declared_canonical_falls_back_without_raising(declared: str) -> None:
+    head = f'<link rel="canonical" href="{declared}"><meta property="og:url" content="{declared}">'
+    assert canonical_of(STORY, head) == STORY
+
+
+def test_page_without_an_http_url_keeps_its_url_as_canonical() -> None:
+    # `newsflow extract FILE` names a saved page by its file: URL.
+    head = f'<link rel="canonical" href="{STORY}">'
+    assert canonical_of("file:///tmp/saved.html", head) == "file:///tmp/saved.html"
+
+
 # ------------------------------------------------------------------ bytes that are not HTML
 
 
