@@ -82,7 +82,7 @@ _BINARY_MAGIC = (
 # ISO-2022 are text); more than MAX_CONTROL_RATIO of them in a page is binary content.
 _CONTROL = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
 MAX_CONTROL_RATIO = 0.05
-CONTROL_SAMPLE = 65_536  # characters looked at for control characters
+CONTROL_SAMPLE = 8192  # leading characters checked: binary content shows from the start
 _MARKUP = re.compile(r"<[A-Za-z!?/]")
 
 
