@@ -7,28 +7,31 @@ what only the DOM knows: paragraphs that are entirely one link (inline "related"
 link lists) and repeats of the headline or the highlights are dropped. Text-level cleaning
 (boilerplate lines, credit lines, Unicode and whitespace) is `tasks.clean`'s job.
 
-Every page gives an `Article`; pages that are not articles say why in `page_kind`. Input that
-cannot be parsed as HTML at all raises `ExtractionError`, which the flow records as
-`parse_error`.
+Every page gives an `Article`; pages that are not articles say why in `page_kind`. Bytes that
+hold no HTML document (a binary format, control characters that text never holds, text
+without a single tag) raise `ExtractionError`, which the flow records as `parse_error`.
+
+Decoding is `tasks.charset`'s. The canonical URL is `tasks.urls.canonical_url` of the final
+URL and of what the page declares (`tasks.metadata.declared_canonical`), so `article_id` and
+the warehouse's URL matching see one spelling.
 """
 
 from __future__ import annotations
 
-import codecs
 import copy
 import logging
 import re
 from datetime import datetime
 from typing import Any
 
-import charset_normalizer
 import trafilatura
 from cssselect import SelectorError
 from lxml import etree
 from lxml import html as lxml_html
 from lxml.cssselect import CSSSelector
 
-from tasks import metadata
+from tasks import metadata, urls
+from tasks.charset import decode_html
 from tasks.dates import parse_date
 from tasks.language import detect_language
 from tasks.records import Article, Discovered, Selectors
@@ -39,7 +42,6 @@ PAGE_KINDS = ("article", "index_page", "video_only", "javascript_shell", "error_
 MIN_PRECISION_TOKENS = 50  # below this, trafilatura's precision mode is taken to have over-pruned
 
 _WORD = re.compile(r"\w+")
-_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9._:-]+)""", re.I)
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 _LINK_PREFIX = re.compile(
     r"^\s*(related|read more|read also|see more|see also|more|also|watch|read|also on [\w.]+"
@@ -57,78 +59,64 @@ _JS_NOTICE = re.compile(
     r"(enable|activate|turn on)\s+javascript|javascript\s+(is\s+)?(required|disabled)", re.I
 )
 _TITLE_SUFFIX = re.compile(r"\s+[|–—:-]\s+[^|–—:-]{2,40}$")
-# WHATWG decodes these labels with the wider Microsoft code pages.
-_CHARSET_ALIASES = {
-    "iso-8859-1": "cp1252",
-    "latin1": "cp1252",
-    "latin-1": "cp1252",
-    "us-ascii": "cp1252",
-    "ascii": "cp1252",
-    "shift_jis": "cp932",
-    "shift-jis": "cp932",
-    "sjis": "cp932",
-    "x-sjis": "cp932",
-    "windows-31j": "cp932",
-    "gb2312": "gb18030",
-    "gbk": "gb18030",
-    "euc-kr": "cp949",
-}
-_BOMS = (
-    (codecs.BOM_UTF8, "utf-8"),
-    (codecs.BOM_UTF16_LE, "utf-16-le"),
-    (codecs.BOM_UTF16_BE, "utf-16-be"),
+# Formats that are never HTML, by their first bytes.
+_BINARY_MAGIC = (
+    (b"\x7fELF", "an ELF executable"),
+    (b"\xcf\xfa\xed\xfe", "a Mach-O executable"),
+    (b"\xfe\xed\xfa\xcf", "a Mach-O executable"),
+    (b"\x00asm", "WebAssembly"),
+    (b"\x89PNG\r\n\x1a\n", "a PNG image"),
+    (b"GIF87a", "a GIF image"),
+    (b"GIF89a", "a GIF image"),
+    (b"\xff\xd8\xff", "a JPEG image"),
+    (b"RIFF", "a RIFF file (WebP, WAV, AVI)"),
+    (b"%PDF-", "a PDF document"),
+    (b"\x1f\x8b", "gzip data"),
+    (b"\xfd7zXZ\x00", "xz data"),
+    (b"\x28\xb5\x2f\xfd", "zstd data"),
+    (b"PK\x03\x04", "a ZIP archive"),
+    (b"7z\xbc\xaf\x27\x1c", "a 7z archive"),
+    (b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", "an OLE document"),
 )
+# Control characters that text never holds (tab, line breaks, form feed and the escape of
+# ISO-2022 are text); more than MAX_CONTROL_RATIO of them in a page is binary content.
+_CONTROL = re.compile(r"[\x00-\x08\x0e-\x1a\x1c-\x1f\x7f]")
+MAX_CONTROL_RATIO = 0.05
+CONTROL_SAMPLE = 8192  # leading characters checked: binary content shows from the start
+_MARKUP = re.compile(r"<[A-Za-z!?/]")
 
 
 class ExtractionError(ValueError):
     """The bytes could not be parsed as an HTML document (flow reason: ``parse_error``)."""
 
 
-def _codec(label: str | None) -> str | None:
-    if not label:
-        return None
-    name = _CHARSET_ALIASES.get(label.strip().lower(), label.strip().lower())
-    try:
-        codecs.lookup(name)
-    except LookupError:
-        return None
-    return name
+def not_html(raw: bytes, text: str) -> str | None:
+    """Why page bytes (and their decoded text) are not an HTML document; None when they may be.
 
-
-def decode_html(raw: bytes, encoding: str | None = None) -> str:
-    """Decode page bytes to text without mojibake.
-
-    Order: a BOM; strict UTF-8 (valid multi-byte UTF-8 is practically never legacy text, and it
-    covers bytes the fetcher already re-encoded); the fetcher's `encoding`; the `<meta>` charset;
-    charset detection.
+    Cheap checks only: a known binary format's first bytes, control characters that text
+    never holds, or text without a single tag.
     """
-    for bom, bom_encoding in _BOMS:
-        if raw.startswith(bom):
-            return raw[len(bom) :].decode(bom_encoding, errors="replace")
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    declared = _META_CHARSET.search(raw[:4096])
-    labels = [encoding, declared.group(1).decode("ascii", "replace") if declared else None]
-    for label in labels:
-        name = _codec(label)
-        if name is None or name.replace("-", "").replace("_", "") in ("utf8", "utf16", "utf32"):
-            continue
-        try:
-            return raw.decode(name)
-        except UnicodeDecodeError:
-            logger.debug("Page does not decode as its declared %s", name)
-    best = charset_normalizer.from_bytes(raw[:200_000]).best()
-    detected = best.encoding if best is not None else "cp1252"
-    return raw.decode(detected, errors="replace")
+    for magic, kind in _BINARY_MAGIC:
+        if raw.startswith(magic):
+            return kind
+    sample = text[:CONTROL_SAMPLE]
+    controls = len(_CONTROL.findall(sample))
+    if controls > MAX_CONTROL_RATIO * len(sample):
+        return f"binary content ({controls} control characters in {len(sample)})"
+    if not _MARKUP.search(text):
+        return "text without markup"
+    return None
 
 
 def parse_html(raw: bytes, encoding: str | None = None) -> lxml_html.HtmlElement:
     """Parse page bytes into an lxml tree; `ExtractionError` when there is no document."""
-    text = _XML_DECL.sub("", decode_html(raw, encoding)).replace("\x00", "")
+    text = decode_html(raw, encoding)
     if not text.strip():
         raise ExtractionError("empty document")
+    reason = not_html(raw, text)
+    if reason is not None:
+        raise ExtractionError(f"not HTML: {reason}")
+    text = _XML_DECL.sub("", text).replace("\x00", "")
     parser = lxml_html.HTMLParser(huge_tree=False, remove_comments=True)
     try:
         root = lxml_html.document_fromstring(text, parser=parser)
@@ -137,6 +125,15 @@ def parse_html(raw: bytes, encoding: str | None = None) -> lxml_html.HtmlElement
     if root is None:
         raise ExtractionError("no document element")
     return root
+
+
+def canonical_url(root: lxml_html.HtmlElement, meta: dict[str, str], base: str) -> str:
+    """The article's canonical URL: `tasks.urls.canonical_url` of the page's URL and what the
+    page declares. A page without an http(s) URL (a saved file) keeps its URL."""
+    try:
+        return urls.canonical_url(base, declared=metadata.declared_canonical(root, meta))
+    except ValueError:
+        return base
 
 
 def _norm(text: str) -> str:
@@ -492,7 +489,7 @@ def extract_article(
         metadata.text_of(article_ld.get("inLanguage")) if article_ld else None,
     )
     kind = page_kind(root, word_count(body), title, meta, objects, article_ld)
-    canonical = metadata.canonical_url(root, meta, base) or base
+    canonical = canonical_url(root, meta, base)
 
     return Article(
         source_id=source_id or (discovered.source_id if discovered else ""),

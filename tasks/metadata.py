@@ -393,13 +393,17 @@ def absolute(url: str | None, base: str) -> str | None:
     return joined if urlsplit(joined).scheme in ("http", "https") else None
 
 
-def canonical_url(root: lxml_html.HtmlElement, meta: dict[str, str], base: str) -> str | None:
+def declared_canonical(root: lxml_html.HtmlElement, meta: dict[str, str]) -> str | None:
+    """The canonical URL the page declares (`rel=canonical`, else `og:url`), as written.
+
+    Whether it is usable, and what it is relative to, is `tasks.urls.canonical_url`'s call.
+    """
     for link in root.iter("link"):
         if "canonical" in (link.get("rel") or "").lower().split():
-            found = absolute(link.get("href"), base)
-            if found:
-                return found
-    return absolute(meta.get("og:url"), base)
+            href = (link.get("href") or "").strip()
+            if href:
+                return href
+    return (meta.get("og:url") or "").strip() or None
 
 
 def image_url(article_ld: dict[str, Any] | None, meta: dict[str, str], base: str) -> str | None:

@@ -151,10 +151,11 @@ def canonical_url(url: str, *, declared: str | None = None) -> str:
     """Return the URL that names the article behind `url`.
 
     `declared` is what the page says of itself (`rel=canonical`, `og:url`), relative or
-    absolute; it is used when it is a sane http(s) URL on the same site that is not the site's
-    home page. AMP (`/amp/`, `?amp=1`, `amp.` host, the AMP cache) and print (`/print/`,
-    `?print=1`, `output=print`) variants are then mapped to the article. The result is
-    normalised (see `normalize_url`). Raises ValueError when `url` itself is not a valid URL.
+    absolute; it is used when it is a sane http(s) URL on the same site (the host up to
+    `www.`, `m.`, `amp.`, and the same port) that is not the site's home page. AMP (`/amp/`,
+    `?amp=1`, `amp.` host, the AMP cache) and print (`/print/`, `?print=1`, `output=print`)
+    variants are then mapped to the article. The result is normalised (see `normalize_url`).
+    Raises ValueError when `url` itself is not a valid URL.
     """
     base = normalize_url(url)
     chosen = base
@@ -277,8 +278,8 @@ def _acceptable_declared(base: str, candidate: str) -> bool:
     cand_host = cand_parts.hostname or ""
     if base_host.endswith(AMP_CACHE_SUFFIX):
         return True  # the AMP cache names the publisher's page; it is never the same host
-    if site_key(base_host) != site_key(cand_host):
-        return False
+    if site_key(base_host) != site_key(cand_host) or base_parts.port != cand_parts.port:
+        return False  # another site, or another server on the same host
     # A site that declares its home page as every page's canonical is a common template bug.
     return cand_parts.path not in ("", "/") or bool(cand_parts.query)
 

@@ -516,3 +516,15 @@ def test_sql_on_a_copied_data_dir_rebuilds_its_catalog_and_says_so(
     assert code == 0
     assert out.splitlines()[2].strip() == "3"
     assert_one_line_error(err, "newsflow sql: the catalog was built for", f"rebuilt it for {copy}")
+
+
+def test_extract_of_a_binary_file_is_one_line_not_extractable_and_exit_1(tmp_path: Path) -> None:
+    binary = tmp_path / "tool"
+    # An ELF header, then what a stripped executable looks like to a text reader.
+    binary.write_bytes(
+        b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + bytes(range(256)) * 16 + b"<p>usage</p>"
+    )
+    result = newsflow("extract", str(binary))
+    assert result.returncode == 1
+    assert result.stdout == ""
+    assert_one_line_error(result.stderr, "newsflow extract:", "tool", "not extractable", "not HTML")

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import codecs
+import gzip
 import importlib.util
 import json
+import random
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -12,8 +16,9 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from tasks.charset import decode_html
 from tasks.clean import clean_article
-from tasks.extract import ExtractionError, decode_html, extract_article
+from tasks.extract import ExtractionError, extract_article
 from tasks.records import Article, Discovered, Selectors
 
 TESTS = Path(__file__).resolve().parents[1]
@@ -281,6 +286,174 @@ def test_body_paragraphs_are_joined_by_blank_lines() -> None:
 def test_canonical_url_falls_back_to_final_url() -> None:
     article = extract(page(), final_url="https://news.example/story-final")
     assert article.canonical_url == "https://news.example/story-final"
+
+
+# ------------------------------------------------------------------ canonical URL
+
+STORY = "https://news.example/world/2024/harbour-plan"
+
+
+def canonical_of(url: str, head: str = "", final_url: str | None = None) -> str:
+    return extract(page(head), url=url, final_url=final_url).canonical_url
+
+
+def test_tracking_parameters_without_rel_canonical_are_dropped() -> None:
+    assert canonical_of(STORY + "?utm_source=x&utm_medium=y&fbclid=abc") == STORY
+
+
+def test_canonical_url_is_the_normal_spelling_of_the_final_url() -> None:
+    assert canonical_of("HTTPS://News.Example:443/world/2024/harbour-plan#comments") == STORY
+
+
+def test_declared_canonical_on_the_same_site_is_used_and_normalised() -> None:
+    head = '<link rel="canonical" href="https://www.news.example/world/2024/harbour-plan?b=2&a=1">'
+    assert canonical_of(STORY + "?ref=home", head) == (
+        "https://www.news.example/world/2024/harbour-plan?a=1&b=2"
+    )
+
+
+def test_og_url_is_used_without_rel_canonical() -> None:
+    head = f'<meta property="og:url" content="{STORY}">'
+    assert canonical_of("https://news.example/s/12345", head) == STORY
+
+
+def test_relative_canonical_is_resolved_against_the_final_url() -> None:
+    head = '<link rel="canonical" href="../2024/harbour-plan">'
+    url = "https://news.example/world/share/123"
+    assert canonical_of(url, head, final_url="https://news.example/world/2024/x") == STORY
+
+
+def test_off_site_canonical_is_ignored() -> None:
+    head = '<link rel="canonical" href="https://aggregator.example/world/2024/harbour-plan">'
+    assert canonical_of(STORY, head) == STORY
+
+
+def test_off_site_og_url_is_ignored() -> None:
+    head = '<meta property="og:url" content="https://aggregator.example/harbour-plan">'
+    assert canonical_of(STORY, head) == STORY
+
+
+@pytest.mark.parametrize(
+    "home", ["https://news.example/", "/", "https://www.news.example", "https://news.example/#top"]
+)
+def test_home_page_canonical_is_ignored(home: str) -> None:
+    head = f'<link rel="canonical" href="{home}"><meta property="og:url" content="{home}">'
+    assert canonical_of(STORY, head) == STORY
+
+
+def test_stories_of_a_site_declaring_its_home_page_keep_their_own_canonical_urls() -> None:
+    head = '<link rel="canonical" href="https://news.example/">'
+    urls = [f"https://news.example/local/story-{n}" for n in range(3)]
+    assert [canonical_of(url, head) for url in urls] == urls
+
+
+@pytest.mark.parametrize(
+    "variant",
+    [
+        "https://news.example/amp/world/2024/harbour-plan",
+        "https://news.example/world/2024/harbour-plan/amp",
+        "https://news.example/world/2024/harbour-plan?amp=1",
+        "https://news.example/world/2024/harbour-plan?amp",
+        "https://amp.news.example/world/2024/harbour-plan",
+        "https://news.example/world/2024/harbour-plan?amp=1&utm_source=x",
+    ],
+)
+def test_amp_page_without_rel_canonical_maps_to_its_article(variant: str) -> None:
+    assert canonical_of(variant) == STORY
+
+
+def test_amp_page_with_a_relative_canonical_maps_to_it() -> None:
+    head = '<link rel="canonical" href="/world/2024/harbour-plan">'
+    assert canonical_of("https://news.example/amp/world/2024/harbour-plan", head) == STORY
+
+
+@pytest.mark.parametrize(
+    "declared",
+    [
+        "javascript:void(0)",
+        "http://[::1",
+        "https://news.example:99999/world",
+        "https://bad host.example/world",
+        "mailto:desk@news.example",
+        "   ",
+        "\x00",
+    ],
+)
+def test_unusable_declared_canonical_falls_back_without_raising(declared: str) -> None:
+    head = f'<link rel="canonical" href="{declared}"><meta property="og:url" content="{declared}">'
+    assert canonical_of(STORY, head) == STORY
+
+
+def test_page_without_an_http_url_keeps_its_url_as_canonical() -> None:
+    # `newsflow extract FILE` names a saved page by its file: URL.
+    head = f'<link rel="canonical" href="{STORY}">'
+    assert canonical_of("file:///tmp/saved.html", head) == "file:///tmp/saved.html"
+
+
+# ------------------------------------------------------------------ bytes that are not HTML
+
+
+def _noise(size: int, seed: int) -> bytes:
+    return random.Random(seed).randbytes(size)
+
+
+NOT_HTML = {
+    "elf": b"\x7fELF\x02\x01\x01\x00" + b"\x00" * 8 + _noise(4000, 1),
+    "elf-with-markup-strings": b"\x7fELF\x02\x01\x01\x00"
+    + b"\x00" * 8
+    + _noise(2000, 2)
+    + b"<html><body><p>usage: prog [options]</p></body></html>"
+    + _noise(2000, 3),
+    "png": b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR" + _noise(3000, 4),
+    "pdf": (
+        b"%PDF-1.7\n1 0 obj\n<</Type/Catalog/Pages 2 0 R>>\nendobj\n"
+        b"2 0 obj\n<</Type/Pages/Kids[3 0 R]/Count 1>>\nendobj\n"
+        b"3 0 obj\n<</Type/Page/Parent 2 0 R/MediaBox[0 0 612 792]>>\nendobj\n"
+        b"trailer\n<</Root 1 0 R>>\n%%EOF\n"
+    ),
+    "gzip-of-a-page": gzip.compress(page(), mtime=0),
+    "random-bytes": _noise(5000, 5),
+    "nul-padded": b"\x00" * 2000 + b"<p>hello</p>",
+    "plain-text": b"Just a plain sentence about the harbour plan, no markup at all.\n" * 40,
+    "plain-text-with-a-less-than-sign": b"Prices rose 3% < 5% forecast; 2 <3 hearts.\n" * 40,
+}
+
+
+@pytest.mark.parametrize("raw", NOT_HTML.values(), ids=NOT_HTML.keys())
+def test_bytes_that_are_not_html_raise_extraction_error(raw: bytes) -> None:
+    with pytest.raises(ExtractionError, match="not HTML"):
+        extract(raw)
+
+
+def test_html_fragment_without_html_element_still_extracts() -> None:
+    article = extract(BODY.encode())
+    assert "Paragraph 3 of the story" in article.body
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [
+        lambda text: text.encode("utf-16"),
+        lambda text: codecs.BOM_UTF16_BE + text.encode("utf-16-be"),
+        lambda text: codecs.BOM_UTF8 + text.encode(),
+    ],
+    ids=["utf-16-le-bom", "utf-16-be-bom", "utf-8-bom"],
+)
+def test_html_in_a_unicode_encoding_with_a_bom_still_extracts(
+    encode: Callable[[str], bytes],
+) -> None:
+    text = page().decode().replace("Headline", "Zürich’s “café” 港町")
+    article = extract(encode(text))
+    assert article.page_kind == "article"
+    assert article.title == "Zürich’s “café” 港町"
+    assert "Paragraph 3 of the story" in article.body
+
+
+def test_utf16_page_without_bom_extracts_with_the_fetcher_charset() -> None:
+    raw = page().decode().replace("Headline", "Zürich’s “café”").encode("utf-16-le")
+    article = extract(raw, encoding="utf-16-le")
+    assert article.title == "Zürich’s “café”"
+    assert "Paragraph 3 of the story" in article.body
 
 
 # ------------------------------------------------------------------ hostile input

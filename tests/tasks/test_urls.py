@@ -104,6 +104,15 @@ def test_any_declared_canonical_gives_a_normalised_url_without_raising(
     assert got.startswith("https://")
 
 
+def test_declared_canonical_on_another_server_of_the_same_host_is_ignored() -> None:
+    assert canonical_url("http://127.0.0.1:8001/a/1", declared="http://127.0.0.1:8002/a/1") == (
+        "http://127.0.0.1:8001/a/1"
+    )
+    assert canonical_url("http://127.0.0.1:8001/a/1", declared="http://127.0.0.1:8001/b/1") == (
+        "http://127.0.0.1:8001/b/1"
+    )
+
+
 def test_declared_canonical_on_the_same_site_is_used() -> None:
     got = canonical_url("https://m.news.example/s/1?ref=feed", declared="/world/story-1")
     assert got == "https://m.news.example/world/story-1"
@@ -113,7 +122,13 @@ def test_declared_canonical_on_the_same_site_is_used() -> None:
 
 @pytest.mark.parametrize(
     "declared",
-    ["https://other.example/world/story-1", "https://news.example/", "javascript:alert(1)", "  "],
+    [
+        "https://other.example/world/story-1",
+        "https://news.example:8443/world/story-1",
+        "https://news.example/",
+        "javascript:alert(1)",
+        "  ",
+    ],
 )
 def test_declared_canonical_off_site_home_page_or_junk_is_ignored(declared: str) -> None:
     assert canonical_url("https://news.example/world/story-1", declared=declared) == (
