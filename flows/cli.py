@@ -12,9 +12,12 @@ import argparse
 import json
 import math
 import os
+import signal
 import subprocess
 import sys
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, is_dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from decimal import Decimal
@@ -54,6 +57,16 @@ def _positive(text: str) -> int:
     return number
 
 
+def _port(text: str) -> int:
+    try:
+        number = int(text)
+    except ValueError:
+        number = -1
+    if not 1 <= number <= 65535:
+        raise argparse.ArgumentTypeError(f"not a port number (1-65535): {text!r}")
+    return number
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="newsflow", description=__doc__)
     parser.add_argument("--data-dir", help="warehouse root (default: $NEWSFLOW_DATA_DIR or ./data)")
@@ -63,33 +76,43 @@ def _parser() -> argparse.ArgumentParser:
     common.add_argument("--data-dir", default=argparse.SUPPRESS, help="warehouse root")
     commands = parser.add_subparsers(dest="command", required=True)
 
+    sources_help = "sources TOML file (default: $NEWSFLOW_SOURCES_FILE or seeds/sources.toml)"
+    cap_help = "fetch at most this many article pages in a run (default: no cap)"
     run = commands.add_parser("run", parents=[common], help="run the nightly ingest flow once")
-    run.add_argument("--date", type=_date, help="logical run date (default: today)")
-    run.add_argument("--sources", help="sources TOML file (default: seeds/sources.toml)")
-    run.add_argument("--max-articles", type=_positive)
+    run.add_argument(
+        "--date", type=_date, help="logical run date, not after today (default: today)"
+    )
+    run.add_argument("--sources", help=sources_help)
+    run.add_argument("--max-articles", type=_positive, help=cap_help)
 
     backfill = commands.add_parser(
         "backfill", parents=[common], help="run the ingest for each date of a range"
     )
-    backfill.add_argument("--start", type=_date, required=True)
-    backfill.add_argument("--end", type=_date, required=True)
-    backfill.add_argument("--sources")
-    backfill.add_argument("--max-articles", type=_positive)
+    backfill.add_argument("--start", type=_date, required=True, help="first date (YYYY-MM-DD)")
+    backfill.add_argument(
+        "--end", type=_date, required=True, help="last date, included, not after today"
+    )
+    backfill.add_argument("--sources", help=sources_help)
+    backfill.add_argument("--max-articles", type=_positive, help=cap_help + ", per date")
 
     reprocess = commands.add_parser(
         "reprocess", parents=[common], help="re-extract a date from the raw archive"
     )
-    reprocess.add_argument("--date", type=_date, required=True)
-    reprocess.add_argument("--sources")
+    reprocess.add_argument(
+        "--date", type=_date, required=True, help="a date with a published run to rebuild"
+    )
+    reprocess.add_argument("--sources", help=sources_help + "; the run's own sources")
 
     sql = commands.add_parser("sql", parents=[common], help="query the warehouse (read-only)")
-    sql.add_argument("query")
-    sql.add_argument("--format", choices=["table", "csv", "json"], default="table")
+    sql.add_argument("query", help="one SQL statement over the catalog's views")
+    sql.add_argument(
+        "--format", choices=["table", "csv", "json"], default="table", help="output format"
+    )
 
     fetch = commands.add_parser(
         "fetch", parents=[common], help="fetch one URL under the run's policy, as JSON"
     )
-    fetch.add_argument("url")
+    fetch.add_argument("url", help="an http(s) URL")
     fetch.add_argument(
         "--allow-private",
         action="append",
@@ -101,11 +124,21 @@ def _parser() -> argparse.ArgumentParser:
     extract = commands.add_parser(
         "extract", parents=[common], help="extract one page (file or URL), as JSON"
     )
-    extract.add_argument("file_or_url")
+    extract.add_argument("file_or_url", help="an HTML file, or an http(s) URL to fetch")
     extract.add_argument("--url", help="the page's URL when reading from a file")
-    extract.add_argument("--allow-private", action="append", default=[], metavar="HOST:PORT")
+    extract.add_argument(
+        "--allow-private",
+        action="append",
+        default=[],
+        metavar="HOST:PORT",
+        help="let this host:port resolve to a loopback/private address (testing only)",
+    )
 
-    commands.add_parser("server", parents=[common], help="start a Prefect server (telemetry off)")
+    server = commands.add_parser(
+        "server", parents=[common], help="start a Prefect server with its UI (telemetry off)"
+    )
+    server.add_argument("--host", default="127.0.0.1", help="address to listen on")
+    server.add_argument("--port", type=_port, default=4200, help="port to listen on")
     commands.add_parser(
         "serve", parents=[common], help="register the deployments on the Prefect server and serve"
     )
@@ -114,11 +147,11 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    # Prefect reads these when it is imported: telemetry off before anything imports it.
     for key, value in PRIVATE_BY_DEFAULT.items():
         os.environ.setdefault(key, value)
-    if args.data_dir:
-        os.environ["NEWSFLOW_DATA_DIR"] = str(Path(args.data_dir).resolve())
     handler = globals()[f"_cmd_{args.command}"]
+    previous = _stop_on_sigterm()
     try:
         return int(handler(args) or 0)
     except CliError as error:
@@ -132,16 +165,34 @@ def main(argv: Sequence[str] | None = None) -> int:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return FAILED
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
-def _settings() -> Settings:
-    """The settings from the environment; a bad value is a configuration error."""
+def _stop_on_sigterm() -> Any:
+    """Turn SIGTERM into SystemExit(143) so that every cleanup runs (the temporary Prefect
+    server, worker processes, the staging area and the warehouse lock); returns the handler
+    it replaced (None when not on the main thread, where no handler can be set)."""
+
+    def stop(signum: int, frame: object) -> None:
+        raise SystemExit(128 + signum)
+
+    if threading.current_thread() is not threading.main_thread():
+        return None
+    return signal.signal(signal.SIGTERM, stop)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    """The settings from the environment and the command's flags; a bad value is a
+    configuration error."""
     from pydantic import ValidationError
 
     from flows.settings import load_settings
 
+    data_dir = Path(args.data_dir).absolute() if getattr(args, "data_dir", None) else None
     try:
-        return load_settings()
+        return load_settings(data_dir=data_dir)
     except ValidationError as error:
         problems = "; ".join(
             f"NEWSFLOW_{'_'.join(str(p) for p in e['loc']).upper()}: {e['msg']}"
@@ -150,82 +201,144 @@ def _settings() -> Settings:
         raise CliError(f"invalid settings: {problems}") from None
 
 
-def _checked_sources(given: str | None) -> str:
-    """Validate the sources file before any flow starts; returns its path.
+@contextmanager
+def _refusals() -> Iterator[None]:
+    """A request that cannot be done (dates, sources, data dir) is a usage error."""
+    from flows.runs import RunRequestError
 
-    Placeholders for the bundled sample site are checked against its outlets here and
-    filled for real by the flow, which serves the site.
-    """
-    from flows.sources import SourcesError, load_sources, referenced_sites
-
-    settings = _settings()
-    path = Path(given) if given else settings.sources_file
-    outlets = referenced_sites(path) if path.is_file() else set()
-    missing = sorted(o for o in outlets if not (settings.sample_site_dir / o).is_dir())
-    if missing:
-        raise CliError(
-            f"{path}: refers to sample outlet {', '.join(missing)}, "
-            f"which {settings.sample_site_dir} does not hold"
-        )
     try:
-        sources = load_sources(path, sites={o: "http://127.0.0.1" for o in outlets})
-    except SourcesError as error:
+        yield
+    except RunRequestError as error:
         raise CliError(str(error)) from None
-    if not any(source.enabled for source in sources):
-        raise CliError(f"{path}: no enabled source")
-    return str(path)
 
 
-def _flow_failed(error: Exception) -> CliError:
-    first_line = next((line for line in str(error).splitlines() if line.strip()), "")
+def _checked_run(
+    args: argparse.Namespace, run_dates: Sequence[date], *, reprocess: bool = False
+) -> tuple[Settings, str]:
+    """Validate what a run needs before anything heavy starts; returns settings and the
+    sources file. Nothing here imports Prefect."""
+    from flows import runs
+
+    settings = _settings(args)
+    with _refusals():
+        runs.check_data_dir(settings)
+        sources_file = Path(args.sources) if args.sources else settings.sources_file
+        sources = runs.selected_sources(settings, sources_file)
+        for day in run_dates:
+            runs.check_run_date(day, settings)
+            if reprocess:
+                runs.check_reprocess(settings, day, sources)
+    return settings, str(sources_file)
+
+
+def _run_flow(settings: Settings, call: Callable[[], Any]) -> list[Any]:
+    """Run a flow (`call` returns its final state) against a Prefect API; returns the run
+    summaries, also of a run in which every source failed."""
+    from flows.ingest import NothingIngested
+    from flows.pipeline import RunSummary
+    from flows.prefect_session import PrefectUnavailable, prefect_session
+    from flows.settings import using
+
+    def say(message: str) -> None:
+        print(message, file=sys.stderr)
+
+    started = datetime.now(UTC)
+    try:
+        with using(settings), prefect_session(settings.prefect_start_timeout_s, say):
+            try:
+                state = call()
+            except Exception as error:  # the run itself may have published before Prefect failed
+                published = _published_since(settings, started)
+                if not published:
+                    raise _flow_failed(error) from None
+                say(
+                    f"newsflow: Prefect failed while the run was finishing ({type(error).__name__}"
+                    f": {_first_line(error)}); its data is published: {', '.join(published)}"
+                )
+                return []
+    except PrefectUnavailable as error:
+        raise CliError(str(error), FAILED) from None
+    result = state.result(raise_on_failure=False)
+    if isinstance(result, NothingIngested):
+        return [result.summary]
+    if isinstance(result, RunSummary):
+        return [result]
+    if isinstance(result, list):
+        return result
+    if isinstance(result, BaseException):
+        raise _flow_failed(result)
+    raise CliError(f"the run ended in state {state.name} without a result", FAILED)
+
+
+def _published_since(settings: Settings, started: datetime) -> list[str]:
+    """The runs that this data dir's `runs` table records as finished after `started`."""
+    from warehouse.query import runs_finished_since
+
+    return [
+        f"run {run_id} ({status})"
+        for run_id, status in runs_finished_since(settings.data_dir, started)
+    ]
+
+
+def _first_line(error: BaseException) -> str:
+    return next((line for line in str(error).splitlines() if line.strip()), "")
+
+
+def _flow_failed(error: BaseException) -> CliError:
     return CliError(
-        f"the run failed: {type(error).__name__}: {first_line} "
+        f"the run failed: {type(error).__name__}: {_first_line(error)} "
         "(the Prefect log above has the detail)",
         FAILED,
     )
 
 
-def _cmd_run(args: argparse.Namespace) -> int:
-    from flows.ingest import nightly_ingest
-
-    sources = _checked_sources(args.sources)
-    try:
-        summary = nightly_ingest(
-            run_date=args.date, sources=sources, max_articles=args.max_articles
-        )
-    except Exception as error:  # the CLI's edge: report a failed flow run, exit 1
-        raise _flow_failed(error) from None
-    _print_summary(summary)
-    return 0 if summary.status == "completed" else FAILED
-
-
-def _cmd_backfill(args: argparse.Namespace) -> int:
-    from flows.ingest import backfill
-
-    if args.end < args.start:
-        raise CliError(f"--end {args.end} is before --start {args.start}")
-    sources = _checked_sources(args.sources)
-    try:
-        summaries = backfill(
-            start=args.start, end=args.end, sources=sources, max_articles=args.max_articles
-        )
-    except Exception as error:  # the CLI's edge: report a failed flow run, exit 1
-        raise _flow_failed(error) from None
+def _exit_code(summaries: Sequence[Any]) -> int:
     for summary in summaries:
         _print_summary(summary)
     return 0 if all(s.status == "completed" for s in summaries) else FAILED
 
 
-def _cmd_reprocess(args: argparse.Namespace) -> int:
-    from flows.ingest import reprocess
+def _cmd_run(args: argparse.Namespace) -> int:
+    settings, sources = _checked_run(args, [args.date] if args.date else [])
 
-    sources = _checked_sources(args.sources)
-    try:
-        summary = reprocess(run_date=args.date, sources=sources)
-    except Exception as error:  # the CLI's edge: report a failed flow run, exit 1
-        raise _flow_failed(error) from None
-    _print_summary(summary)
-    return 0 if summary.status == "completed" else FAILED
+    def call() -> Any:
+        from flows.ingest import nightly_ingest
+
+        return nightly_ingest(
+            run_date=args.date, sources=sources, max_articles=args.max_articles, return_state=True
+        )
+
+    return _exit_code(_run_flow(settings, call))
+
+
+def _cmd_backfill(args: argparse.Namespace) -> int:
+    if args.end < args.start:
+        raise CliError(f"--end {args.end} is before --start {args.start}")
+    settings, sources = _checked_run(args, [args.end])
+
+    def call() -> Any:
+        from flows.ingest import backfill
+
+        return backfill(
+            start=args.start,
+            end=args.end,
+            sources=sources,
+            max_articles=args.max_articles,
+            return_state=True,
+        )
+
+    return _exit_code(_run_flow(settings, call))
+
+
+def _cmd_reprocess(args: argparse.Namespace) -> int:
+    settings, sources = _checked_run(args, [args.date], reprocess=True)
+
+    def call() -> Any:
+        from flows.ingest import reprocess
+
+        return reprocess(run_date=args.date, sources=sources, return_state=True)
+
+    return _exit_code(_run_flow(settings, call))
 
 
 def _print_summary(summary: Any) -> None:
@@ -254,7 +367,7 @@ def _cmd_sql(args: argparse.Namespace) -> int:
         print(f"newsflow sql: {message}", file=sys.stderr)
 
     try:
-        table = run_sql(_settings().data_dir, args.query, on_rebuild=rebuilt)
+        table = run_sql(_settings(args).data_dir, args.query, on_rebuild=rebuilt)
     except NoWarehouse as error:
         raise CliError(str(error)) from None
     except StorageError as error:
@@ -350,11 +463,12 @@ def _json_default(value: Any) -> Any:
     return str(value)
 
 
-def _fetcher(allow_private: list[str]) -> Any:
+def _fetcher(args: argparse.Namespace) -> Any:
     from flows.pipeline import fetch_policy
     from tasks.fetch import HttpFetcher
 
-    settings = _settings()
+    settings = _settings(args)
+    allow_private = args.allow_private
     settings = settings.model_copy(
         update={"allow_private_hosts": settings.allow_private_hosts | set(allow_private)}
     )
@@ -372,9 +486,11 @@ def _print_outcome(outcome: Any) -> None:
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
-    outcome = _fetcher(args.allow_private).fetch(args.url, source_id="cli", now=_now)
+    outcome = _fetcher(args).fetch(args.url, source_id="cli", now=_now)
     _print_outcome(outcome)
-    return 0 if outcome.log.reason in ("ok", "not_modified") else FAILED
+    from tasks.reasons import SUCCESS
+
+    return 0 if outcome.log.reason in SUCCESS else FAILED
 
 
 def _cmd_extract(args: argparse.Namespace) -> int:
@@ -384,7 +500,7 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     now = _now()
     target = args.file_or_url
     if target.startswith(("http://", "https://")):
-        outcome = _fetcher(args.allow_private).fetch(target, source_id="cli", now=lambda: now)
+        outcome = _fetcher(args).fetch(target, source_id="cli", now=lambda: now)
         if outcome.page is None:
             _print_outcome(outcome)
             return FAILED
@@ -414,7 +530,14 @@ def _cmd_extract(args: argparse.Namespace) -> int:
 def _cmd_server(args: argparse.Namespace) -> int:
     env = {**os.environ, **PRIVATE_BY_DEFAULT}
     prefect = Path(sys.executable).with_name("prefect")
-    return subprocess.call([str(prefect), "server", "start", "--host", "127.0.0.1"], env=env)
+    api = f"http://{args.host}:{args.port}/api"
+    print(
+        f"Prefect UI on http://{args.host}:{args.port}; for other commands: "
+        f"export PREFECT_API_URL={api}",
+        file=sys.stderr,
+    )
+    command = [str(prefect), "server", "start", "--host", args.host, "--port", str(args.port)]
+    return subprocess.call(command, env=env)
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

@@ -20,9 +20,12 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
+import httpx
 from prefect import get_run_logger, task
 from prefect.artifacts import create_markdown_artifact, create_table_artifact
 from prefect.cache_policies import NO_CACHE
+from prefect.events import emit_event
+from prefect.exceptions import PrefectHTTPStatusError
 from prefect.futures import PrefectFuture
 
 from flows.settings import Settings
@@ -62,6 +65,11 @@ from warehouse.spill import Spill
 
 VERSION = metadata.version("newsflow")
 OK_REASONS = SUCCESS
+# A run's status, in the `runs` table and the summary.
+COMPLETED = "completed"  # every source worked
+COMPLETED_WITH_FAILURES = "completed_with_failures"  # some sources failed; the rest published
+FAILED = "failed"  # every source failed: nothing could be ingested (the failures are published)
+SOURCE_FAILED_EVENT = "newsflow.source.failed"
 MAX_ENRICH_IN_FLIGHT = 4  # enrichment batches queued at once: bounds the memory they hold
 MIN_POOLED_STORIES = 100  # fewer stories are enriched in-process: a worker's model load costs more
 ENRICH_BATCH = 50  # stories per enrichment task when the worker processes share them
@@ -90,15 +98,26 @@ class SourceCounts:
 
 
 @dataclass(frozen=True, slots=True)
+class SourceFailure:
+    """Why one source gave nothing usable in a run."""
+
+    source_id: str
+    problem: str
+
+    def __str__(self) -> str:
+        return f"{self.source_id}: {self.problem}"
+
+
+@dataclass(frozen=True, slots=True)
 class RunSummary:
     run_id: str
     run_date: str
-    status: str
+    status: str  # COMPLETED, COMPLETED_WITH_FAILURES or FAILED
     data_dir: str
     catalog: str
     rows_written: dict[str, int]
     per_source: tuple[SourceCounts, ...]
-    failures: tuple[str, ...] = ()
+    failures: tuple[str, ...] = ()  # "<source id>: <problem>", one per failed source problem
 
 
 def fetch_policy(settings: Settings, sources: Iterable[Source] = ()) -> fetch_stage.FetchPolicy:
@@ -113,6 +132,7 @@ def fetch_policy(settings: Settings, sources: Iterable[Source] = ()) -> fetch_st
         per_host_delay_s=settings.per_host_delay_s,
         max_retry_after_s=settings.max_retry_after_s,
         allow_private=frozenset(settings.allow_private_hosts),
+        pinned_hosts=settings.pinned_hosts,
         host_delays=fetch_stage.host_delays(sources),
     )
 
@@ -199,7 +219,7 @@ class _Collected:
     rejected: list[Rejected] = field(default_factory=list)
     signatures: list[Signature] = field(default_factory=list)
     discovered: Counter[str] = field(default_factory=Counter)
-    failures: list[str] = field(default_factory=list)
+    failures: list[SourceFailure] = field(default_factory=list)
     refetched: frozenset[str] = frozenset()  # normalised URLs fetched again to look for updates
 
     def add_extracted(self, result: tuple[list[Article], list[Signature], list[Rejected]]) -> None:
@@ -230,7 +250,7 @@ def run_pipeline(settings: Settings, plan: RunPlan) -> RunSummary:
                 per_source = _dedupe_enrich_publish(
                     settings, data_dir, plan, collected, publication, pool
                 )
-            status = "completed_with_failures" if collected.failures else "completed"
+            status = _status(plan.sources, collected.failures)
             publication.write("runs", to_table("runs", [_run_row(plan, status, per_source)]))
             catalog = publication.commit()
         except BaseException:
@@ -244,10 +264,58 @@ def run_pipeline(settings: Settings, plan: RunPlan) -> RunSummary:
         catalog=str(catalog),
         rows_written=dict(publication.rows_written),
         per_source=per_source,
-        failures=tuple(collected.failures),
+        failures=tuple(str(f) for f in collected.failures),
     )
-    _publish_artifacts(summary)
+    _report(summary, collected.failures, plan)
     return summary
+
+
+def _status(sources: Sequence[Source], failures: Sequence[SourceFailure]) -> str:
+    failed = {f.source_id for f in failures}
+    if not failed:
+        return COMPLETED
+    return FAILED if failed >= {s.id for s in sources} else COMPLETED_WITH_FAILURES
+
+
+def _report(summary: RunSummary, failures: Sequence[SourceFailure], plan: RunPlan) -> None:
+    """Artifacts, and an event per failed source, once the run is published.
+
+    Reporting to Prefect comes after the data is safe: when the Prefect server cannot be
+    reached the run says so in its log and ends, instead of failing a published run.
+    """
+    logger = get_run_logger()
+    try:
+        _publish_artifacts(summary)
+        for failure in failures:
+            emit_event(
+                event=SOURCE_FAILED_EVENT,
+                resource={
+                    "prefect.resource.id": f"newsflow.source.{failure.source_id}",
+                    "prefect.resource.name": failure.source_id,
+                },
+                related=_flow_run_resource(plan.prefect_flow_run_id),
+                payload={
+                    "run_id": summary.run_id,
+                    "run_date": summary.run_date,
+                    "problem": failure.problem,
+                    "status": summary.status,
+                },
+            )
+    except (httpx.HTTPError, PrefectHTTPStatusError) as error:
+        logger.warning(
+            "Run %s is published, but Prefect did not take its report: %s", summary.run_id, error
+        )
+
+
+def _flow_run_resource(flow_run_id: str) -> list[dict[str, str]]:
+    if not flow_run_id:
+        return []
+    return [
+        {
+            "prefect.resource.id": f"prefect.flow-run.{flow_run_id}",
+            "prefect.resource.role": "flow-run",
+        }
+    ]
 
 
 def _fetch_and_extract(
@@ -272,7 +340,7 @@ def _fetch_and_extract(
         try:
             discovery = future.result()
         except Exception as error:  # one broken source must not sink the others
-            collected.failures.append(f"{source.id}: discovery failed: {error}")
+            collected.failures.append(SourceFailure(source.id, f"discovery failed: {error}"))
             logger.error("Skipped %s: discovery failed: %s", source.id, error)
             continue
         collected.fetch_log.extend(discovery.log)
@@ -281,7 +349,7 @@ def _fetch_and_extract(
         collected.discovered[source.id] += len(discovery.discovered) + len(discovery.rejected)
         found.extend(discovery.discovered)
         if problems := _discovery_problems(source, discovery):
-            collected.failures.append(f"{source.id}: discovery: {', '.join(problems)}")
+            collected.failures.append(SourceFailure(source.id, f"discovery: {', '.join(problems)}"))
     seen = query.seen_urls(data_dir, {_normal(d.url) for d in found} - {""}, exclude=exclude)
     collected.refetched = _changed_since_fetched(found, seen)
     frontier = plan_frontier(
@@ -411,13 +479,19 @@ def _dedupe_enrich_publish(
 def cpu_pool(workers: int) -> Iterator[Executor | None]:
     """Worker processes for the CPU-heavy stages; none when one worker is configured.
 
-    Spawned, not forked: the flow's process runs Prefect's threads and event loop.
+    Spawned, not forked: the flow's process runs Prefect's threads and event loop. When the
+    run stops early (an error, SIGTERM), queued work is cancelled rather than finished.
     """
     if workers <= 1:
         yield None
         return
-    with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+    try:
         yield pool
+    except BaseException:
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
 
 
 def _discovery_problems(source: Source, discovery: discover_stage.Discovery) -> list[str]:

@@ -1,7 +1,10 @@
 """Serve the bundled sample site on 127.0.0.1 so that the default run exercises real fetching.
 
-Each outlet directory of `seeds/sample_site/` gets its own HTTP server (its own port, so its
-own "host" for politeness). In text responses, `{{site:ID}}` becomes that outlet's base URL.
+Each outlet directory of `seeds/sample_site/` is its own site, `http://<outlet>.localhost`
+(its own host for politeness), served by an HTTP server on a free loopback port. The fetcher
+reaches it through `pins` (`FetchPolicy.pinned_hosts`): the URLs, and the article ids and
+feed validators keyed by them, stay the same whatever port is free, and a busy port never
+stops a run. In text responses, `{{site:ID}}` becomes that outlet's base URL.
 """
 
 from __future__ import annotations
@@ -29,15 +32,17 @@ _TEXT_TYPES = {
 }
 
 
+def base_url(outlet: str) -> str:
+    """The base URL of a sample outlet: the same on every run and every machine."""
+    return f"http://{outlet}.localhost"
+
+
 @dataclass(frozen=True, slots=True)
 class SampleSite:
-    """The running servers: outlet id -> base URL such as ``http://127.0.0.1:43121``."""
+    """The running servers: outlet id -> base URL, and where each outlet's host listens."""
 
-    bases: Mapping[str, str]
-
-    @property
-    def netlocs(self) -> frozenset[str]:
-        return frozenset(urlsplit(base).netloc for base in self.bases.values())
+    bases: Mapping[str, str]  # outlet id -> "http://<outlet>.localhost"
+    pins: Mapping[str, tuple[str, int]]  # "<outlet>.localhost" -> ("127.0.0.1", port)
 
 
 class _Handler(BaseHTTPRequestHandler):
@@ -80,43 +85,29 @@ class _Handler(BaseHTTPRequestHandler):
 
 
 @contextmanager
-def serve_sample_site(
-    site_dir: Path, outlets: set[str] | None = None, *, base_port: int = 0
-) -> Iterator[SampleSite]:
-    """Start one loopback server per outlet directory; stop them on exit.
-
-    With `base_port`, outlet number i (in name order) listens on `base_port + i`, so URLs,
-    and the article ids made from them, are the same from one run to the next. With 0,
-    every server takes a free port.
-    """
+def serve_sample_site(site_dir: Path, outlets: set[str] | None = None) -> Iterator[SampleSite]:
+    """Start one loopback server per outlet directory, each on a free port; stop them on exit."""
     site_dir = site_dir.resolve()
-    everything = sorted(p.name for p in site_dir.iterdir() if p.is_dir())
-    names = everything
+    names = sorted(p.name for p in site_dir.iterdir() if p.is_dir())
     if outlets is not None:
         missing = sorted(outlets - set(names))
         if missing:
             raise FileNotFoundError(f"{site_dir}: no sample outlet named {', '.join(missing)}")
         names = [name for name in names if name in outlets]
-    bases: dict[str, str] = {}
+    bases = {name: base_url(name) for name in names}
+    pins: dict[str, tuple[str, int]] = {}
     servers: list[ThreadingHTTPServer] = []
     try:
         for name in names:
             handler = partial(_Handler, root=site_dir / name, bases=bases)
-            port = base_port + everything.index(name) if base_port else 0
-            try:
-                server = ThreadingHTTPServer(("127.0.0.1", port), handler)
-            except OSError as error:
-                raise OSError(
-                    f"cannot serve sample outlet {name} on 127.0.0.1:{port}: {error}"
-                    " (set NEWSFLOW_SAMPLE_SITE_PORT to another base port)"
-                ) from error
+            server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
             server.daemon_threads = True
             servers.append(server)
-            bases[name] = f"http://127.0.0.1:{server.server_address[1]}"
+            pins[urlsplit(bases[name]).netloc] = ("127.0.0.1", int(server.server_address[1]))
             thread = threading.Thread(target=server.serve_forever, name=f"sample-{name}")
             thread.daemon = True
             thread.start()
-        yield SampleSite(bases=dict(bases))
+        yield SampleSite(bases=bases, pins=pins)
     finally:
         for server in servers:
             server.shutdown()

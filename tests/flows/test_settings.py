@@ -30,3 +30,17 @@ def test_unknown_time_zone_is_refused() -> None:
 def test_user_agent_carries_contact_url() -> None:
     settings = load_settings(contact_url="https://example.org/bot")
     assert settings.full_user_agent.endswith("(+https://example.org/bot)")
+
+
+def test_settings_in_force_beat_the_environment_inside_the_block_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from flows.settings import using
+
+    monkeypatch.setenv("NEWSFLOW_DATA_DIR", str(tmp_path / "from-env"))
+    chosen = load_settings(data_dir=tmp_path / "from-flag")
+    with using(chosen):
+        assert load_settings().data_dir == tmp_path / "from-flag"
+        assert load_settings(batch_size=9).data_dir == tmp_path / "from-flag"
+        assert load_settings(batch_size=9).batch_size == 9
+    assert load_settings().data_dir == tmp_path / "from-env"

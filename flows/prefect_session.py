@@ -1,0 +1,71 @@
+"""The Prefect API a command-line run reports to: the user's server, or a temporary one.
+
+With `PREFECT_API_URL` set, runs report to that server (it must answer). Without it, the
+command starts Prefect's temporary server itself, waits for it as long as the settings allow
+(`prefect_start_timeout_s`: a busy 2-core machine needs about 50 s, Prefect's own default is
+20 s) and stops it when the command ends, however it ends: normally, on an error, or on
+SIGTERM (the CLI turns SIGTERM into SystemExit, so this block's cleanup runs).
+
+Inside the block the Prefect client gives up on an unreachable server after a couple of
+retries, so a run that has published its data and then loses the server ends in seconds,
+not minutes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+CLIENT_RETRIES = 2  # Prefect's default (5, exponential backoff) waits minutes for a dead server
+
+
+class PrefectUnavailable(RuntimeError):
+    """No Prefect API to report to: the configured one does not answer, or the temporary
+    one did not start in time. The message says what to do."""
+
+
+@contextmanager
+def prefect_session(start_timeout_s: float, say: Callable[[str], None]) -> Iterator[str]:
+    """Make a Prefect API available for the block; yields its URL."""
+    import httpx
+    from prefect.settings import (
+        PREFECT_API_URL,
+        PREFECT_CLIENT_MAX_RETRIES,
+        temporary_settings,
+    )
+
+    configured = PREFECT_API_URL.value()
+    if configured:
+        try:
+            httpx.get(f"{configured.rstrip('/')}/health", timeout=10).raise_for_status()
+        except httpx.HTTPError as error:
+            raise PrefectUnavailable(
+                f"the Prefect server at PREFECT_API_URL={configured} does not answer ({error}): "
+                "start it (newsflow server), or unset PREFECT_API_URL to use a temporary one"
+            ) from None
+        with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: CLIENT_RETRIES}):
+            yield configured
+        return
+
+    from prefect.server.api.server import SubprocessASGIServer
+
+    server = SubprocessASGIServer()
+    say(
+        f"Starting Prefect's temporary server (up to {start_timeout_s:g} s; "
+        "`newsflow server` runs one that every command can reuse)"
+    )
+    try:
+        try:
+            server.start(timeout=max(1, round(start_timeout_s)))
+        except RuntimeError as error:
+            first = str(error).split(".")[0]
+            raise PrefectUnavailable(
+                f"{first} within {start_timeout_s:g} s. A busy machine can need longer: "
+                "set NEWSFLOW_PREFECT_START_TIMEOUT_S=600, or start a server once with "
+                "`newsflow server` and export PREFECT_API_URL=http://127.0.0.1:4200/api"
+            ) from None
+        settings = {PREFECT_API_URL: server.api_url, PREFECT_CLIENT_MAX_RETRIES: CLIENT_RETRIES}
+        with temporary_settings(settings):
+            yield server.api_url
+    finally:
+        server.stop()
