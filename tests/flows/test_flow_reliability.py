@@ -417,3 +417,77 @@ def test_run_summary_artifact_names_status_rows_and_failures(mixed_run: MixedRun
     for failure in mixed_run.summary.failures:
         assert f"- {failure}" in text
     assert "- good:" not in text
+
+
+# RELIABILITY row 24: the Prefect state tells a run with failed sources from a clean one, and
+# an event names each failed source; both read back through the Prefect API.
+
+
+def test_flow_run_state_read_through_the_api_is_completed_with_failures(
+    mixed_run: MixedRun,
+) -> None:
+    from prefect.client.orchestration import get_client
+
+    with get_client(sync_client=True) as client:
+        state = client.read_flow_run(mixed_run.flow_run_id).state
+    assert state is not None
+    assert state.type.value == "COMPLETED"
+    assert state.name == "Completed with failures"
+    assert "missing: discovery: http_404" in (state.message or "")
+    assert "good:" not in (state.message or "")
+
+
+def source_failed_events(flow_run_id: UUID, wanted: int) -> dict[str, dict[str, Any]]:
+    """The `newsflow.source.failed` events related to a flow run, by source id.
+
+    Events travel through Prefect's events worker: wait (bounded) until all have arrived.
+    """
+    import time
+
+    from prefect.client.orchestration import get_client
+    from prefect.events.filters import EventFilter, EventNameFilter, EventRelatedFilter
+
+    event_filter = EventFilter(
+        event=EventNameFilter(name=["newsflow.source.failed"]),
+        related=EventRelatedFilter(id=[f"prefect.flow-run.{flow_run_id}"]),
+    )
+    found: dict[str, dict[str, Any]] = {}
+    for _ in range(60):
+        with get_client(sync_client=True) as client:
+            page = client.read_events(filter=event_filter, limit=50)
+        found = {e.resource["prefect.resource.name"]: e.payload for e in page.events}
+        if len(found) >= wanted:
+            break
+        time.sleep(0.5)
+    return found
+
+
+def test_each_failed_source_emits_an_event_naming_it(mixed_run: MixedRun) -> None:
+    events = source_failed_events(mixed_run.flow_run_id, wanted=4)
+    assert sorted(events) == ["down", "missing", "not-xml", "refused"]
+    assert events["missing"]["problem"] == "discovery: http_404"
+    assert events["missing"]["run_id"] == mixed_run.summary.run_id
+
+
+def test_a_run_in_which_every_source_fails_is_failed_and_still_publishes_why(
+    prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from flows.ingest import NothingIngested
+
+    with LoopbackServer() as bad:
+        urls = {"missing": bad.url("/gone.xml"), "empty": bad.url("/empty.xml")}
+        bad.route("/empty.xml", Reply(body=b"<rss><channel></channel></rss>", content_type=RSS))
+        flow_env(monkeypatch, tmp_path / "data", [bad.netloc])
+        sources = write_sources(tmp_path / "sources.toml", urls)
+        state = nightly_ingest(run_date=D1, sources=sources, return_state=True)
+        assert state.is_failed()
+        with pytest.raises(NothingIngested, match="every source failed"):
+            nightly_ingest(run_date=D2, sources=sources)
+    error = state.result(raise_on_failure=False)
+    assert isinstance(error, NothingIngested)
+    assert error.summary.status == "failed"
+    assert sorted(f.split(":")[0] for f in error.summary.failures) == ["empty", "missing"]
+    assert sql(tmp_path / "data", "SELECT DISTINCT status FROM runs") == [("failed",)]
+    query = "SELECT source_id, reason FROM rejected WHERE run_date = ?"
+    reasons = sql(tmp_path / "data", query, [D1])
+    assert reasons == [("empty", "no_items")]
