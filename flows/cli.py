@@ -537,7 +537,17 @@ def _cmd_server(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     command = [str(prefect), "server", "start", "--host", args.host, "--port", str(args.port)]
-    return subprocess.call(command, env=env)
+    server = subprocess.Popen(command, env=env)
+    try:
+        return server.wait()
+    finally:  # stopped by SIGTERM or Ctrl-C: the server goes too
+        if server.poll() is None:
+            server.terminate()
+            try:
+                server.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                server.kill()
+                server.wait()
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

@@ -23,7 +23,8 @@ def prefect_harness() -> Iterator[None]:
 
 @pytest.fixture(scope="session")
 def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, str]]:
-    """A real `prefect server` on a free loopback port; yields the environment that targets it."""
+    """A real Prefect server on a free loopback port, started with `newsflow server --port`;
+    yields the environment that targets it."""
     home = tmp_path_factory.mktemp("prefect-server")
     port = free_port()
     api = f"http://127.0.0.1:{port}/api"
@@ -36,10 +37,10 @@ def prefect_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[st
         "PREFECT_SERVER_UI_ENABLED": "false",
     }
     log = home / "server.log"
-    prefect = Path(sys.executable).with_name("prefect")
+    newsflow = Path(sys.executable).with_name("newsflow")  # `newsflow server` as users start it
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [str(prefect), "server", "start", "--host", "127.0.0.1", "--port", str(port)],
+            [str(newsflow), "server", "--port", str(port)],
             env=env,
             stdout=out,
             stderr=subprocess.STDOUT,

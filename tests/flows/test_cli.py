@@ -528,3 +528,78 @@ def test_extract_of_a_binary_file_is_one_line_not_extractable_and_exit_1(tmp_pat
     assert result.returncode == 1
     assert result.stdout == ""
     assert_one_line_error(result.stderr, "newsflow extract:", "tool", "not extractable", "not HTML")
+
+
+# ---------------------------------------------------------------- requests checked first
+
+FAIL_FAST = """
+import sys
+from flows.cli import main
+code = main(sys.argv[1:])
+print("prefect imported" if "prefect" in sys.modules else "prefect not imported", code)
+"""
+
+
+@pytest.fixture
+def bad_inputs(tmp_path: Path) -> dict[str, str]:
+    toml = tmp_path / "broken.toml"
+    toml.write_text('[[source]\nid = "x"\n', encoding="utf-8")
+    a_file = tmp_path / "data-file"
+    a_file.write_text("not a directory", encoding="utf-8")
+    empty = tmp_path / "empty-warehouse"
+    empty.mkdir()
+    return {"toml": str(toml), "file": str(a_file), "empty": str(empty), "tmp": str(tmp_path)}
+
+
+@pytest.mark.parametrize(
+    ("args", "complaint"),
+    [
+        (["run", "--sources", "{tmp}/absent.toml"], "no such sources file"),
+        (["run", "--sources", "{toml}"], "not valid TOML"),
+        (["backfill", "--start", "2023-10-05", "--end", "2023-10-01"], "is before --start"),
+        (["run", "--date", "2999-01-01"], "after today"),
+        (["backfill", "--start", "2023-10-05", "--end", "2999-01-01"], "after today"),
+        (["--data-dir", "{file}", "run"], "is a file, not a directory"),
+        (["--data-dir", "{empty}", "reprocess", "--date", "2023-10-15"], "nothing to reprocess"),
+    ],
+)
+def test_impossible_requests_are_refused_before_prefect_starts(
+    bad_inputs: dict[str, str], args: list[str], complaint: str
+) -> None:
+    argv = [arg.format(**bad_inputs) for arg in args]
+    result = subprocess.run(
+        [sys.executable, "-c", FAIL_FAST, *argv],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.stdout.strip() == "prefect not imported 2", result.stderr
+    assert_one_line_error(result.stderr, complaint)
+
+
+def test_reprocess_of_a_date_with_runs_of_other_sources_names_them(
+    warehouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    code, _, err = cli(capsys, "--data-dir", str(warehouse), "reprocess", "--date", "2023-10-15")
+    assert code == 2
+    assert_one_line_error(err, "nothing to reprocess for 2023-10-15", "cli-test")
+
+
+def test_the_data_dir_flag_does_not_change_the_environment(
+    warehouse: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    before = os.environ.get("NEWSFLOW_DATA_DIR")
+    code, _, _ = cli(capsys, "--data-dir", str(warehouse), "sql", "SELECT 1")
+    assert code == 0
+    assert os.environ.get("NEWSFLOW_DATA_DIR") == before
+
+
+@pytest.mark.parametrize("port", ["0", "70000", "http"])
+def test_server_port_must_be_a_port_number(
+    capsys: pytest.CaptureFixture[str], port: str
+) -> None:
+    with pytest.raises(SystemExit) as stop:
+        main(["server", "--port", port])
+    assert stop.value.code == 2
+    assert "not a port number" in capsys.readouterr().err
