@@ -74,22 +74,40 @@ def run_sql(
 def seen_urls(data_dir: Path, urls: Iterable[str], exclude: Exclude = None) -> dict[str, datetime]:
     """Those of `urls` that a published `articles` row holds as url, final or canonical URL,
     each with the time it was last fetched (so a feed's newer `modified_at` can ask for a
-    re-fetch). `exclude=(run_date, scope)` leaves out that run's own file.
+    re-fetch).
+
+    With `exclude=(run_date, scope)`, the answer for that run: its own file is left out (it
+    is about to be replaced), and so are later dates' new versions of a story, while a later
+    date's first version counts. So a story has one version 1 whatever order dates are run
+    in: a run for an earlier date leaves a URL that a later date already stored to that date,
+    and rerunning any date gives what it gave the first time.
     """
-    rows = _ask_about_urls(
-        data_dir,
-        "articles",
-        urls,
-        exclude,
-        """
+    wanted = sorted(set(urls))
+    files = published_files(data_dir, "articles")
+    if exclude is not None:
+        own = data_file(data_dir, "articles", *exclude)
+        files = [path for path in files if path != own]
+    if not wanted or not files:
+        return {}
+    day = exclude[0] if exclude is not None else None
+    con = duckdb.connect()
+    try:
+        con.register("wanted", pa.table({"url": pa.array(wanted, pa.string())}))
+        rows = con.execute(
+            """
             WITH stored AS (
                 SELECT unnest([url, final_url, canonical_url]) AS url, fetched_at
-                FROM read_parquet($files, union_by_name = true)
+                FROM read_parquet($files, union_by_name = true, hive_partitioning = true,
+                                  hive_types = {'run_date': DATE})
+                WHERE $day IS NULL OR run_date <= $day OR version = 1
             )
             SELECT w.url, max(s.fetched_at) FROM wanted AS w JOIN stored AS s ON s.url = w.url
             GROUP BY w.url
-        """,
-    )
+            """,
+            {"files": [str(p) for p in files], "day": day},
+        ).fetchall()
+    finally:
+        con.close()
     return {url: fetched_at for url, fetched_at in rows}
 
 

@@ -65,8 +65,8 @@ def test_latest_validators_come_from_the_latest_published_fetch(tmp_path: Path) 
     }
 
 
-def test_a_run_sees_the_warehouse_as_of_its_own_date(tmp_path: Path) -> None:
-    """Rerunning an earlier date must not take validators or seen URLs from later dates."""
+def test_a_run_takes_validators_as_of_its_own_date(tmp_path: Path) -> None:
+    """Rerunning an earlier date must not take validators from later dates."""
     publish_sample(tmp_path, DAY, SCOPE, "old")
     publish_sample(tmp_path, NEXT_DAY, SCOPE, "new")
     earlier = date(2026, 11, 26)
@@ -74,8 +74,28 @@ def test_a_run_sees_the_warehouse_as_of_its_own_date(tmp_path: Path) -> None:
     assert latest_validators(tmp_path, [FEED], exclude=(DAY, "other")) == {
         FEED: ('"feed-2026-11-27-old"', None)
     }
-    url = "http://a.test/2026-11-27/0"
-    assert seen_urls(tmp_path, [url], exclude=(earlier, SCOPE)) == {}
+
+
+def test_a_later_dates_first_version_is_seen_by_an_earlier_date_its_later_ones_are_not(
+    tmp_path: Path,
+) -> None:
+    """A story has one version 1 whatever order dates run in, and reruns stay the same."""
+    publish_sample(tmp_path, NEXT_DAY, SCOPE, "new")
+    first = "http://a.test/2026-11-28/0?utm_source=x"  # stored on the 28th as version 1
+    earlier = date(2026, 11, 26)
+    assert set(seen_urls(tmp_path, [first], exclude=(earlier, SCOPE))) == {first}
+
+    rows = tables(NEXT_DAY, SCOPE, "new")["articles"].to_pylist()
+    later = date(2026, 11, 30)
+    with Publication(tmp_path, later, SCOPE) as publication:  # a second version on the 30th
+        publication.write("articles", [{**rows[2], "version": 2}])
+    again = rows[2]["url"]
+    assert set(seen_urls(tmp_path, [again], exclude=(earlier, SCOPE))) == {again}  # via v1
+    only_v2 = "http://a.test/only-a-second-version"
+    with Publication(tmp_path, later, "other") as publication:
+        publication.write("articles", [{**rows[3], "url": only_v2, "version": 2}])
+    assert seen_urls(tmp_path, [only_v2], exclude=(earlier, SCOPE)) == {}
+    assert set(seen_urls(tmp_path, [only_v2], exclude=(date(2026, 12, 1), SCOPE))) == {only_v2}
 
 
 def test_validators_do_not_advance_before_publication(tmp_path: Path) -> None:
