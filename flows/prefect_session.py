@@ -66,6 +66,18 @@ def prefect_session(start_timeout_s: float, say: Callable[[str], None]) -> Itera
             ) from None
         settings = {PREFECT_API_URL: server.api_url, PREFECT_CLIENT_MAX_RETRIES: CLIENT_RETRIES}
         with temporary_settings(settings):
-            yield server.api_url
+            try:
+                yield server.api_url
+            finally:
+                _deliver_pending()
     finally:
         server.stop()
+
+
+def _deliver_pending() -> None:
+    """Send the logs and events still queued to the server before it stops (bounded)."""
+    from prefect.events.worker import EventsWorker
+    from prefect.logging.handlers import APILogWorker
+
+    APILogWorker.drain_all(timeout=5)
+    EventsWorker.drain_all(timeout=5)
