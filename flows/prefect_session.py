@@ -16,7 +16,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
-CLIENT_RETRIES = 2  # Prefect's default (5, exponential backoff) waits minutes for a dead server
+# Prefect's default (5 retries, exponential backoff) waits minutes for a dead server; one
+# retry still rides out a momentary error of a busy server.
+CLIENT_RETRIES = 1
 
 
 class PrefectUnavailable(RuntimeError):
@@ -69,7 +71,8 @@ def prefect_session(start_timeout_s: float, say: Callable[[str], None]) -> Itera
             try:
                 yield server.api_url
             finally:
-                _deliver_pending()
+                if server.server_process is not None and server.server_process.poll() is None:
+                    _deliver_pending()
     finally:
         server.stop()
 
