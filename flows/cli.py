@@ -109,30 +109,24 @@ def _parser() -> argparse.ArgumentParser:
         "--format", choices=["table", "csv", "json"], default="table", help="output format"
     )
 
-    fetch = commands.add_parser(
-        "fetch", parents=[common], help="fetch one URL under the run's policy, as JSON"
-    )
-    fetch.add_argument("url", help="an http(s) URL")
-    fetch.add_argument(
+    fetching = argparse.ArgumentParser(add_help=False)  # the options of one-off fetches
+    fetching.add_argument(
         "--allow-private",
         action="append",
         default=[],
         metavar="HOST:PORT",
         help="let this host:port resolve to a loopback/private address (testing only)",
     )
+    fetch = commands.add_parser(
+        "fetch", parents=[common, fetching], help="fetch one URL under the run's policy, as JSON"
+    )
+    fetch.add_argument("url", help="an http(s) URL")
 
     extract = commands.add_parser(
-        "extract", parents=[common], help="extract one page (file or URL), as JSON"
+        "extract", parents=[common, fetching], help="extract one page (file or URL), as JSON"
     )
     extract.add_argument("file_or_url", help="an HTML file, or an http(s) URL to fetch")
     extract.add_argument("--url", help="the page's URL when reading from a file")
-    extract.add_argument(
-        "--allow-private",
-        action="append",
-        default=[],
-        metavar="HOST:PORT",
-        help="let this host:port resolve to a loopback/private address (testing only)",
-    )
 
     server = commands.add_parser(
         "server", parents=[common], help="start a Prefect server with its UI (telemetry off)"
