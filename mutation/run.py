@@ -21,7 +21,9 @@ it still matches after edits elsewhere in the file. An entry that matches no sur
 a module that ran is reported as unknown (the mutant is killed now, or its code changed).
 
 Exit status 1 when a module is below the target, an entry is unknown, or mutmut fails. Not part
-of `make test`: a full run takes a while (see the note in README).
+of `make test`: a module takes one to several minutes, the modules whose tests run loopback
+fetches or kill subprocesses the longest; `.mutation/<module>/mutmut.log` has mutmut's output,
+and `mutmut show NAME` or `mutmut apply NAME` run in that folder work on one mutant.
 """
 
 from __future__ import annotations

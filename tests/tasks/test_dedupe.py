@@ -602,11 +602,11 @@ def test_a_grown_body_at_a_stored_url_is_the_next_version_of_the_origin() -> Non
 
 def test_version_change_is_one_minus_the_jaccard_estimate_to_four_decimals() -> None:
     new = sign(article("https://a.example/x", story(42)))
-    strong = [i for i in range(126) if i % 3 != 2 or i // 3 == 1]  # 85 of 126 agree
-    previous = stored_story("https://a.example/x", crafted(new.values(), strong), new.shingles)
+    two_thirds = [i for i in range(126) if i % 3 != 2]  # 84 of 126 agree
+    previous = stored_story("https://a.example/x", crafted(new.values(), two_thirds), new.shingles)
     (decision,) = decide([new], MemoryIndex([previous])).decisions
     assert decision.version == 2
-    assert decision.version_change == 0.3254  # 1 - 85/126 = 41/126
+    assert decision.version_change == 0.3333  # 1 - 84/126 = 1/3
 
 
 def test_a_new_version_without_words_is_a_complete_change() -> None:
@@ -615,6 +615,30 @@ def test_a_new_version_without_words_is_a_complete_change() -> None:
     emptied = dedupe([article(url, ["— —"], hours=1)], MemoryIndex(first.signatures))
     (decision,) = emptied.decisions
     assert (decision.version, decision.version_change) == (2, 1.0)
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="known bug: the new version keeps duplicate_kind 'exact' when its body contains the "
+    "origin's, because the containment estimate to the origin is then 1.0",
+)
+def test_an_exact_member_s_grown_version_is_no_longer_exact() -> None:
+    paras = story(13)
+    first = dedupe(
+        [
+            article("https://wire.example/s", paras),
+            article("https://paper.example/s", paras, hours=1),
+        ],
+        EmptyIndex(),
+    )
+    assert first.decisions[1].duplicate_kind == "exact"
+    grown = [*paras, "Update: the council will meet again on Friday to vote on the amended plan."]
+    second = dedupe(
+        [article("https://paper.example/s", grown, hours=1)], MemoryIndex(first.signatures)
+    )
+    (decision,) = second.decisions
+    assert decision.body_hash != first.decisions[0].body_hash
+    assert decision.duplicate_kind == "near"  # its body no longer equals the origin's
 
 
 def test_a_member_s_new_version_stays_a_near_duplicate_of_its_origin() -> None:
@@ -718,6 +742,7 @@ def test_the_debug_summary_counts_each_kind_of_decision(caplog: pytest.LogCaptur
     batch = [
         article("https://old.example/s", [*old, *story(46, paragraphs=2)]),  # a new version
         article("https://a.example/s", paras, hours=1),  # a new story
+        article("https://e.example/s", story(47), hours=1),  # another new story
         article("https://b.example/s", paras, hours=2),  # exact
         article("https://c.example/s", republished(paras, 1), hours=3),  # near
         article("https://d.example/s", republished(paras, 2), hours=4),  # near
@@ -729,7 +754,7 @@ def test_the_debug_summary_counts_each_kind_of_decision(caplog: pytest.LogCaptur
     dedupe(batch, MemoryIndex(first.signatures))
     (summary,) = [r.getMessage() for r in caplog.records if r.name == "tasks.dedupe"]
     assert summary == (
-        "Decided 6 articles: 1 new stories, 1 new versions, 1 exact, 2 near, "
+        "Decided 7 articles: 2 new stories, 1 new versions, 1 exact, 2 near, "
         "1 canonical_url; 1 stored candidates"
     )
 
@@ -754,12 +779,20 @@ def test_of_two_copies_away_from_the_canonical_url_the_earlier_published_is_stor
     early_first: bool,
 ) -> None:
     canonical = "https://a.example/story"
+    # (the later copy has the smaller body hash, so no other part of the order hides this one)
     early = article(
-        "https://a.example/amp/story", [*story(48), "First edition."], hours=1, canonical=canonical
+        "https://a.example/amp/story",
+        [*story(48), "Morning edition."],
+        hours=1,
+        canonical=canonical,
     )
     late = article(
-        "https://a.example/print/story", [*story(48), "Late edition."], hours=2, canonical=canonical
+        "https://a.example/print/story",
+        [*story(48), "Evening edition."],
+        hours=2,
+        canonical=canonical,
     )
+    assert sign(late).body_hash < sign(early).body_hash
     result = dedupe([early, late] if early_first else [late, early], EmptyIndex())
     assert [row.body_hash for row in result.signatures] == [sign(early).body_hash]
 
