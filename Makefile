@@ -7,7 +7,7 @@ export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint typecheck server serve bench lock clean
+.PHONY: help install run test lint typecheck server serve bench mutate lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ bench: $(STAMP) ## run the benchmarks on ../shared/bench (not part of the tests)
 	$(BIN)/python benchmarks/dedup.py scale ../shared/bench/article-extraction/ground-truth.json
 	$(BIN)/python benchmarks/enrich.py -n 121 --bodies ../shared/bench/article-extraction/ground-truth.json
 	$(BIN)/python benchmarks/pipeline.py ../shared/bench/article-extraction/ground-truth.json
+
+mutate: $(STAMP) ## mutation-test the guarantee modules (MODULES=tasks/dedupe.py, JOBS=n; slow)
+	$(BIN)/python mutation/run.py $(MODULES) $(if $(JOBS),--jobs $(JOBS))
 
 lock: ## re-pin constraints.txt from the current .venv
 	$(BIN)/python -m pip freeze --exclude-editable | grep -v '^-e' > constraints.txt

@@ -55,3 +55,22 @@ def _offline() -> Iterator[None]:
     yield
     socket.socket.connect = _real_connect  # type: ignore[method-assign]
     socket.socket.connect_ex = _real_connect_ex  # type: ignore[method-assign]
+
+
+# Hypothesis, project-wide: no per-example deadline (a loaded machine, or a mutant under
+# `make mutate`, makes a fast example slow, and a timing failure says nothing about behaviour),
+# and derandomized, so a run tries the same examples each time and a red test stays red.
+# NEWSFLOW_HYPOTHESIS_PROFILE=explore searches afresh, with more examples, when hunting bugs.
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+settings.register_profile(
+    "newsflow",
+    deadline=None,
+    derandomize=True,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+settings.register_profile(
+    "explore", deadline=None, max_examples=1000, suppress_health_check=[HealthCheck.too_slow]
+)
+settings.load_profile(os.environ.get("NEWSFLOW_HYPOTHESIS_PROFILE", "newsflow"))
