@@ -132,7 +132,8 @@ class Outcome:
     equivalent: int = 0  # survivors that equivalent.toml lists
     matched: set[tuple[str, str, str, str]] = field(default_factory=set)  # listed equivalents
     seconds: float = 0.0
-    error: str = ""
+    error: str = ""  # mutmut failed: the module counts as below target
+    note: str = ""  # nothing to run (no functions to mutate)
 
     @property
     def total(self) -> int:
@@ -150,6 +151,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("modules", nargs="*", help="e.g. tasks/dedupe.py (default: all)")
     parser.add_argument("--jobs", type=int, default=os.cpu_count() or 1)
     parser.add_argument("--target", type=float, default=90.0, help="percent killed per module")
+    parser.add_argument(
+        "--report", action="store_true", help="only report what the last run left in .mutation/"
+    )
     args = parser.parse_args(argv)
 
     modules = args.modules or list(TESTS)
@@ -160,9 +164,11 @@ def main(argv: list[str] | None = None) -> int:
 
     outcomes = []
     for module in modules:
-        print(f"{module}: mutating, tests {' '.join(TESTS[module])}", flush=True)
-        outcome = run_module(module, TESTS[module], args.jobs, equivalents)
-        print(f"{module}: {outcome.total} mutants in {outcome.seconds:.0f} s", flush=True)
+        if not args.report:
+            print(f"{module}: mutating, tests {' '.join(TESTS[module])}", flush=True)
+        outcome = run_module(module, TESTS[module], args.jobs, equivalents, run=not args.report)
+        if not args.report:
+            print(f"{module}: {outcome.total} mutants in {outcome.seconds:.0f} s", flush=True)
         outcomes.append(outcome)
 
     print()
@@ -174,7 +180,7 @@ def main(argv: list[str] | None = None) -> int:
             f"equivalent.toml: no surviving mutant of {entry.module} {entry.function} "
             f"turns {entry.before!r} into {entry.after!r} (killed now, or the code changed)"
         )
-    failed = any(o.error or o.percent < args.target for o in outcomes)
+    failed = any(o.error or (not o.note and o.percent < args.target) for o in outcomes)
     return 1 if failed or stale else 0
 
 
@@ -194,30 +200,38 @@ def load_equivalents(path: Path) -> list[Equivalent]:
 
 
 def run_module(
-    module: str, tests: tuple[str, ...], jobs: int, equivalents: list[Equivalent]
+    module: str, tests: tuple[str, ...], jobs: int, equivalents: list[Equivalent], *, run: bool
 ) -> Outcome:
     outcome = Outcome(module)
     workdir = WORK / module.removesuffix(".py").replace("/", ".")
-    prepare(workdir, module, tests)
     mutmut = str(Path(sys.executable).with_name("mutmut"))
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     log = workdir / "mutmut.log"
-    started = time.monotonic()
-    with log.open("w") as out:
-        run = subprocess.run(
-            [mutmut, "run", "--max-children", str(jobs)],
-            cwd=workdir,
-            env=env,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            check=False,
-        )
-    outcome.seconds = time.monotonic() - started
-    if run.returncode != 0:
-        outcome.error = f"mutmut run exited {run.returncode}; see {log}"
-        print(f"{module}: {outcome.error}", flush=True)
-        print("\n".join(log.read_text("utf-8", "replace").splitlines()[-30:]))
+    tree = ast.parse((ROOT / module).read_text("utf-8"))
+    if not any(isinstance(n, ast.FunctionDef | ast.AsyncFunctionDef) for n in ast.walk(tree)):
+        outcome.note = "no mutants: mutmut mutates code inside functions, and it has none"
         return outcome
+    if not run and not (workdir / "mutants").is_dir():
+        outcome.error = f"no earlier run in {workdir.relative_to(ROOT)}"
+        return outcome
+    if run:
+        prepare(workdir, module, tests)
+        started = time.monotonic()
+        with log.open("w") as out:
+            ran = subprocess.run(
+                [mutmut, "run", "--max-children", str(jobs)],
+                cwd=workdir,
+                env=env,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                check=False,
+            )
+        outcome.seconds = time.monotonic() - started
+        if ran.returncode != 0:
+            outcome.error = f"mutmut run exited {ran.returncode}; see {log}"
+            print(f"{module}: {outcome.error}", flush=True)
+            print("\n".join(log.read_text("utf-8", "replace").splitlines()[-30:]))
+            return outcome
 
     results = subprocess.run(
         [mutmut, "results", "--all", "true"],
@@ -354,8 +368,8 @@ def print_table(outcomes: list[Outcome], target: float) -> None:
     print(header)
     print("-" * len(header))
     for o in outcomes:
-        if o.error:
-            print(f"{o.module:<22} {o.error}")
+        if o.error or o.note:
+            print(f"{o.module:<22} {o.error or o.note}")
             continue
         survived = sum(m.status == SURVIVED for m in o.open)
         other = o.total - sum(o.counts[s] for s in (KILLED, TIMEOUT, NO_TESTS, SURVIVED))
@@ -363,7 +377,7 @@ def print_table(outcomes: list[Outcome], target: float) -> None:
         print(
             f"{o.module:<22} {o.total:>7} {o.counts[KILLED]:>6} {survived:>8} {o.equivalent:>5} "
             f"{o.counts[TIMEOUT]:>7} {o.counts[NO_TESTS]:>8} {other:>5} {o.percent:>7.1f}% "
-            f"{o.seconds:>5.0f}s{flag}"
+            f"{f'{o.seconds:.0f}s' if o.seconds else '-':>6}{flag}"
         )
 
 
