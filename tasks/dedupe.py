@@ -392,7 +392,8 @@ def _decide_one(
         change = 1.0 - _similarity(values, sig.shingles, previous, jaccard_only=True)
         similarity = _origin_similarity(sig, values, previous.cluster_id, state)
         kind = previous.duplicate_kind
-        if kind == "exact" and similarity < 1.0:
+        origin = state.origin(previous.cluster_id)
+        if kind == "exact" and (origin is None or origin.body_hash != sig.body_hash):
             kind = "near"  # the member's new body no longer equals its origin's
         decision = _decision(
             sig,

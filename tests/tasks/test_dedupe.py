@@ -617,11 +617,6 @@ def test_a_new_version_without_words_is_a_complete_change() -> None:
     assert (decision.version, decision.version_change) == (2, 1.0)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known bug: the new version keeps duplicate_kind 'exact' when its body contains the "
-    "origin's, because the containment estimate to the origin is then 1.0",
-)
 def test_an_exact_member_s_grown_version_is_no_longer_exact() -> None:
     paras = story(13)
     first = dedupe(
