@@ -29,10 +29,11 @@ test: $(STAMP) ## run the test suite (offline; starts its own servers)
 	$(BIN)/pytest
 
 lint: $(STAMP) ## ruff
-	$(BIN)/ruff check flows tasks warehouse tests benchmarks
+	$(BIN)/ruff check flows tasks warehouse tests benchmarks mutation
 
 typecheck: $(STAMP) ## mypy
 	$(BIN)/mypy
+	$(BIN)/mypy mutation/run.py
 
 server: $(STAMP) ## start a Prefect server on 127.0.0.1:4200 (telemetry off)
 	$(BIN)/newsflow server
