@@ -709,8 +709,6 @@ def discover(
     limits = _Limits(validators, max_sitemaps, max_bytes)
     if source.kind == "site":
         _autodiscover(collected, fetcher, limits)
-        for found in collected.found:
-            logger.info("Source %s: found %s", source.id, found)
         return collected.result()
     if source.kind == "section":
         listed, what = _read_section(collected, fetcher, source.location)
