@@ -602,7 +602,10 @@ def _read_section(
         if pages == 1:
             read = f"section page ({_seen(outcome)})"
         found_in = outcome.log.final_url or url
-        listed += sum(collected.add(link, found_in, "section") for link in page.links)
+        listed += sum(
+            collected.add(link, found_in, "section", Entry(link, published_at=page.dates.get(link)))
+            for link in page.links
+        )
         url = page.next_url
     if pages > 1:
         read += f" and {pages - 1} more pages"

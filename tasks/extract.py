@@ -14,9 +14,10 @@ without a single tag) raise `ExtractionError`, which the flow records as `parse_
 Per-source selectors are CSS in soupsieve's dialect (`:has()`, `:not()` ...), the one that
 sources files use everywhere (`Selection`); pages of sources without selectors never pay for
 the BeautifulSoup copy that takes. What discovery said of the URL (a feed's or a Google News
-sitemap's title, dates, authors) fills what the page does not say, with that provenance
-(`feed`, `news_sitemap`); a news sitemap's keywords are the article's `keywords`, its
-language a declared language and its publication name the fallback site name.
+sitemap's title, dates, authors; a section page teaser's date) fills what the page does not
+say, with that provenance (`feed`, `news_sitemap`, `section`); a news sitemap's keywords are
+the article's `keywords`, its language a declared language and its publication name the
+fallback site name.
 
 Decoding is `tasks.charset`'s. The canonical URL is `tasks.urls.canonical_url` of the final
 URL and of what the page declares (`tasks.metadata.declared_canonical`), so `article_id` and
@@ -412,8 +413,9 @@ def _published_from_selector(
 
 
 def _listed_by(discovered: Discovered) -> str:
-    """The provenance of a value taken from what discovery said of the URL."""
-    return "news_sitemap" if discovered.found_by == "news_sitemap" else "feed"
+    """The provenance of a value taken from what discovery said of the URL: `feed` (feeds
+    and sitemaps, as before), `news_sitemap`, or `section` (a section page's teaser)."""
+    return discovered.found_by if discovered.found_by in ("news_sitemap", "section") else "feed"
 
 
 def _listed_date(

@@ -19,6 +19,10 @@ With a `links` selector, the selected anchors (or the anchors inside the selecte
 are the candidates; they still have to be same-site, non-asset, non-utility links, but page
 furniture and the score are the selector's business.
 
+A link's teaser (the block around it that links to no other article) often shows the
+story's date in a `<time datetime>`: that date comes with the link (`SectionPage.dates`),
+so that backfills can leave undated-looking section links to the runs of their dates.
+
 The next page is the per-source `next` selector's link when one is given, else a
 `rel="next"` link, else a "next"/"older" link inside a pagination block; always on the
 same site and never the page itself. Bounding how many pages are read is the caller's job.
@@ -27,7 +31,9 @@ same site and never the page itself. Bounding how many pages are read is the cal
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
 from functools import lru_cache
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
@@ -35,6 +41,7 @@ import soupsieve
 from bs4 import BeautifulSoup, Tag
 
 from tasks.charset import decode_html
+from tasks.dates import parse_date
 from tasks.urls import site_key
 
 MIN_SCORE = 3  # the article-likeness a link needs (see `_url_score` and `_place_score`)
@@ -110,6 +117,7 @@ class SectionPage:
     next_url: str | None  # the next page of the section, if the page names one
     feeds: tuple[str, ...]  # RSS/Atom feeds the page declares (<link rel="alternate">)
     anchors: int  # links of any kind on the page (for the detail of a rejection)
+    dates: Mapping[str, datetime] = field(default_factory=dict)  # link -> its teaser's date
 
 
 def parse_page(html: bytes, encoding: str | None = None) -> BeautifulSoup:
@@ -135,14 +143,18 @@ def read_page(
     anchors = [a for a in soup.find_all("a", href=True) if isinstance(a, Tag)]
     if links:
         chosen = _selected_anchors(soup, links)
-        found = [u for a in chosen if (u := _candidate(a, base, url)) is not None]
+        found = [(u, a) for a in chosen if (u := _candidate(a, base, url)) is not None]
     else:
         found = _generic_links(anchors, base, url)
+    first = dict(reversed(found))  # url -> its first anchor
+    kept = tuple(dict.fromkeys(u for u, _ in found))[:MAX_LINKS]
+    dates = {u: when for u in kept if (when := _teaser_date(first[u], u, base, url))}
     return SectionPage(
-        links=tuple(dict.fromkeys(found))[:MAX_LINKS],
+        links=kept,
         next_url=_next_url(soup, anchors, base, url, next_selector),
         feeds=_feeds(soup, base),
         anchors=len(anchors),
+        dates=dates,
     )
 
 
@@ -294,9 +306,9 @@ def _place_score(anchor: Tag, place: _Place) -> int:
     return score + (len(anchor.get_text(" ", strip=True).split()) >= 4)
 
 
-def _generic_links(anchors: list[Tag], base: str, page: str) -> list[str]:
+def _generic_links(anchors: list[Tag], base: str, page: str) -> list[tuple[str, Tag]]:
     memo: dict[int, _Place] = {}
-    scored: list[tuple[str, bool]] = []  # (url, inside main)
+    scored: list[tuple[str, Tag, bool]] = []  # (url, anchor, inside main)
     for anchor in anchors:
         url = _candidate(anchor, base, page)
         if url is None:
@@ -304,10 +316,25 @@ def _generic_links(anchors: list[Tag], base: str, page: str) -> list[str]:
         place = _place(anchor, memo)
         if place.furniture or _url_score(url) + _place_score(anchor, place) < MIN_SCORE:
             continue
-        scored.append((url, place.main))
-    if any(main for _, main in scored):
-        return [url for url, main in scored if main]
-    return [url for url, _ in scored]
+        scored.append((url, anchor, place.main))
+    in_main = any(main for *_, main in scored)
+    return [(url, anchor) for url, anchor, main in scored if main or not in_main]
+
+
+def _teaser_date(anchor: Tag, url: str, base: str, page: str) -> datetime | None:
+    """The `<time datetime>` of the block around a link that links to no other article."""
+    node: object = anchor
+    for _ in range(4):
+        node = node.parent if isinstance(node, Tag) else None
+        if not isinstance(node, Tag) or node.name in ("html", "body", "main"):
+            return None
+        for other in node.find_all("a", href=True):
+            if isinstance(other, Tag) and _candidate(other, base, page) not in (None, url):
+                return None  # the block is a list of stories, not this story's teaser
+        time = node.find("time", attrs={"datetime": True})
+        if isinstance(time, Tag):
+            return parse_date(_attr(time, "datetime"))
+    return None
 
 
 def _selected_anchors(soup: BeautifulSoup, css: str) -> list[Tag]:

@@ -850,3 +850,25 @@ def test_a_site_with_nothing_to_read_is_rejected_as_no_items_saying_what_was_tri
         ("/news-sitemap.xml", "/sitemap_index.xml", "/sitemap.xml", "/feed", "/rss.xml")
     ]
     assert found.optional == {e.url for e in found.log if e.purpose in ("feed", "sitemap")}
+
+
+def test_section_links_carry_their_teaser_dates_into_the_backfill_window() -> None:
+    from tasks.frontier import plan_frontier
+
+    page = (
+        b"<html><body><main>"
+        b"<article><h2><a href='/news/harbour-bridge-reopens'>Harbour bridge reopens</a></h2>"
+        b"<time datetime='2026-03-11T09:00:00Z'>11 March</time></article>"
+        b"<article><h2><a href='/news/ferry-strike-ends-today'>Ferry strike ends today</a></h2>"
+        b"<time datetime='2026-03-09T09:00:00Z'>9 March</time></article>"
+        b"</main></body></html>"
+    )
+    with LoopbackServer({"/news/": Reply(body=page)}) as srv:
+        found = run(Source(id="s", kind="section", location=srv.url("/news/")), fetcher_for(srv))
+    assert [d.published_at for d in found.discovered] == [
+        datetime(2026, 3, 11, 9, 0, tzinfo=UTC),
+        datetime(2026, 3, 9, 9, 0, tzinfo=UTC),
+    ]
+    window = (datetime(2026, 3, 11, tzinfo=UTC), datetime(2026, 3, 12, tzinfo=UTC))
+    plan = plan_frontier(found.discovered, seen=frozenset(), caps={}, window=window)
+    assert [d.url for d in plan.to_fetch] == [srv.url("/news/harbour-bridge-reopens")]

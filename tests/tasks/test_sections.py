@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
+
 import pytest
 
 from tasks.sections import InvalidSelector, compile_selector, read_page, same_site
@@ -81,10 +83,11 @@ def test_without_main_links_outside_page_furniture_count() -> None:
 
 def test_links_outside_main_are_left_when_main_lists_articles() -> None:
     page = SECTION.replace(
-        b"<footer><a",
-        b'<div class="column-two"><a href="/news/2024/04/05/outside-main-long-story-title.html">'
-        b"A story outside the main column</a></div><footer><a",
+        b"</main>",
+        b'</main><div class="column-two"><a href="/news/2024/04/05/outside-main-long-story-title'
+        b'.html">A story outside the main column</a></div>',
     )
+    assert b"outside-main" in page
     assert all("outside-main" not in link for link in read_page(page, PAGE).links)
 
 
@@ -170,3 +173,18 @@ def test_deeply_nested_page_does_not_recurse_out() -> None:
         + b"</div>" * 5000
     )
     read_page(page, PAGE)  # no RecursionError, whatever the parser keeps of the nesting
+
+
+def test_a_teaser_date_comes_with_its_link_and_a_list_date_does_not() -> None:
+    page = b"""<html><body><main>
+      <article><h2><a href="/news/first-story-of-the-day">First story of the day</a></h2>
+        <a href="/author/ann/">Ann</a> <time datetime="2026-03-10T08:30:00+01:00">today</time>
+      </article>
+      <ul><li><a href="/news/second-story-of-the-day">Second story of the day</a></li>
+        <li><a href="/news/third-story-of-the-day">Third story of the day</a></li>
+        <time datetime="2026-03-01">updated</time></ul>
+    </main></body></html>"""
+    found = read_page(page, PAGE)
+    assert len(found.links) == 3
+    first = "https://outlet.example/news/first-story-of-the-day"
+    assert dict(found.dates) == {first: datetime(2026, 3, 10, 7, 30, tzinfo=UTC)}

@@ -136,3 +136,18 @@ def test_rules_see_the_page_after_its_drop_rules() -> None:
     article = extract(html, selectors=rules)
     assert article.title == "Real headline"
     assert ("body", "selector") in article.provenance
+
+
+def test_a_section_teaser_date_fills_an_undated_page_as_section() -> None:
+    listed = Discovered(
+        url="https://news.example/a",
+        source_id="s",
+        found_in="https://news.example/news/",
+        published_at=datetime(2026, 3, 10, 8, 30, tzinfo=UTC),
+        found_by="section",
+    )
+    article = extract(page(f"<p>{STORY}</p>"), discovered=listed)
+    assert (article.published_at, article.published_source) == (
+        datetime(2026, 3, 10, 8, 30, tzinfo=UTC),
+        "section",
+    )
