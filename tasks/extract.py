@@ -15,7 +15,8 @@ Per-source selectors are CSS in soupsieve's dialect (`:has()`, `:not()` ...), th
 sources files use everywhere (`Selection`); pages of sources without selectors never pay for
 the BeautifulSoup copy that takes. What discovery said of the URL (a feed's or a Google News
 sitemap's title, dates, authors; a section page teaser's date) fills what the page does not
-say, with that provenance (`feed`, `news_sitemap`, `section`); a news sitemap's keywords are
+say, with that provenance (`feed`, `news_sitemap`, `section`); a news sitemap's title and
+date also replace the `<title>` tag's and the URL path's; a news sitemap's keywords are
 the article's `keywords`, its language a declared language and its publication name the
 fallback site name.
 
@@ -418,6 +419,15 @@ def _listed_by(discovered: Discovered) -> str:
     return discovered.found_by if discovered.found_by in ("news_sitemap", "section") else "feed"
 
 
+def _outranks(discovered: Discovered, method: str | None) -> bool:
+    """Whether what discovery said beats what the page gave (found by `method`): always when
+    the page gave nothing; a news sitemap's title and date, the publisher's own statements,
+    also beat the guesses that the `<title>` tag and a date in the URL path are."""
+    if method is None:
+        return True
+    return discovered.found_by == "news_sitemap" and method in ("title_tag", "url")
+
+
 def _listed_date(
     discovered: Discovered, value: datetime | None, fetched_at: datetime
 ) -> metadata.DatedValue | None:
@@ -513,7 +523,7 @@ def extract_article(
 
     site_name = metadata.site_name(objects, article_ld, meta)
     title, title_method = _title(root, selection, article_ld, meta)
-    if title is None and discovered is not None and discovered.title:
+    if discovered is not None and discovered.title and _outranks(discovered, title_method):
         title, title_method = discovered.title, _listed_by(discovered)
     if title_method:
         provenance.append(("title", title_method))
@@ -546,8 +556,9 @@ def extract_article(
     published = _published_from_selector(selection, fetched_at) or metadata.published_date(
         root, article_ld, meta, base, fetched_at
     )
-    if published is None and discovered is not None:
-        published = _listed_date(discovered, discovered.published_at, fetched_at)
+    if discovered is not None and _outranks(discovered, published.source if published else None):
+        listed = _listed_date(discovered, discovered.published_at, fetched_at)
+        published = listed or published
     modified = metadata.modified_date(article_ld, meta, fetched_at)
     if modified is None and discovered is not None:
         modified = _listed_date(discovered, discovered.modified_at, fetched_at)

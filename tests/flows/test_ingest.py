@@ -6,7 +6,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -368,9 +368,17 @@ def test_the_news_sitemap_metadata_reaches_the_articles(
     assert len(rows) == 7  # every story the news sitemap lists
     older = sql(
         data_dir,
-        "SELECT keywords FROM articles WHERE url LIKE '%lapland-braces-for-record-winter%'",
+        "SELECT keywords, published_source FROM articles"
+        " WHERE url LIKE '%lapland-braces-for-record-winter%'",
     )
-    assert older == [([],)]  # in sitemap.xml only
+    assert older == [([], "url")]  # in sitemap.xml only: the date in its URL path
+    # The news sitemap's publication time beats the day the URL path gives.
+    reindeer = sql(
+        data_dir,
+        "SELECT published_at, published_source FROM articles"
+        " WHERE url LIKE '%reindeer-herders-use-drones%'",
+    )
+    assert reindeer == [(datetime(2023, 10, 17, 8, 30, tzinfo=UTC), "news_sitemap")]
 
 
 def test_the_site_source_says_what_its_home_page_led_to(

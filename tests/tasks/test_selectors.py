@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -150,4 +151,34 @@ def test_a_section_teaser_date_fills_an_undated_page_as_section() -> None:
     assert (article.published_at, article.published_source) == (
         datetime(2026, 3, 10, 8, 30, tzinfo=UTC),
         "section",
+    )
+
+
+def test_a_news_sitemap_beats_the_title_tag_and_a_url_date_but_not_the_page_s_own() -> None:
+    listed = Discovered(
+        url="https://news.example/2026/03/09/harbour",
+        source_id="s",
+        found_in="https://news.example/news-sitemap.xml",
+        title="Harbour reopens after repairs",
+        published_at=datetime(2026, 3, 10, 8, 30, tzinfo=UTC),
+        found_by="news_sitemap",
+    )
+    guessed = page(f"<p>{STORY}</p>", head="<title>Harbour | The Post</title>")
+    article = extract_article(
+        guessed, listed.url, fetched_at=FETCHED_AT, discovered=listed
+    )
+    assert (article.title, article.published_at) == (listed.title, listed.published_at)
+    assert dict(article.provenance)["title"] == "news_sitemap"
+    stated = page(
+        f"<h1>Harbour reopens today</h1><time datetime='2026-03-09T07:00:00Z'>9 March</time>"
+        f"<p>{STORY}</p>",
+        head="<title>Harbour | The Post</title>",
+    )
+    own = extract_article(stated, listed.url, fetched_at=FETCHED_AT, discovered=listed)
+    assert (own.title, own.published_source) == ("Harbour reopens today", "time_element")
+    feed = replace(listed, found_by="feed")
+    from_feed = extract_article(guessed, listed.url, fetched_at=FETCHED_AT, discovered=feed)
+    assert (dict(from_feed.provenance)["title"], from_feed.published_source) == (
+        "title_tag",
+        "url",
     )
