@@ -13,7 +13,8 @@ Which links are articles, without a selector:
   sidebar, "most read", popular, trending, related, promo, ad, newsletter, share ...;
 - inside `<main>` (or `role=main`) when the page has one that holds any such link;
 - and article-like: a score from the URL (a date in the path, a slug of several words, a
-  numeric id, depth, an "article"/"story"/"news" segment) and its place (inside an
+  numeric id, depth, an "article"/"story"/"news" segment or a numbered `article-12`, a page
+  suffix such as `.html`) and its place (inside an
   `<article>` or a heading, a headline-length anchor text) reaches `MIN_SCORE`.
 With a `links` selector, the selected anchors (or the anchors inside the selected elements)
 are the candidates; they still have to be same-site, non-asset, non-utility links, but page
@@ -89,6 +90,7 @@ _DATE = re.compile(
     r"/(19|20)\d\d[/-](0?[1-9]|1[0-2])[/-](0?[1-9]|[12]\d|3[01])(/|$|[-_])"
     r"|(?<![0-9])(19|20)\d\d(0[1-9]|1[0-2])(0[1-9]|[12]\d|3[01])(?![0-9])"
 )
+_NUMBERED = re.compile(r"^(article|story|post|item|news)[-_]?\d+$")  # article-12, story7
 _PAGE_SUFFIX = re.compile(r"\.(s?html?|php|aspx?|jsp)$", re.IGNORECASE)
 _PAGINATION_QUERY = re.compile(r"(^|&)(page|p|pg|paged|offset|start)=\d+(&|$)", re.IGNORECASE)
 _WORDS = re.compile(r"[a-z0-9]+")
@@ -233,7 +235,10 @@ def _url_score(url: str) -> int:
     score += 2 if len(words) >= 3 else len(words) == 2
     score += bool(re.search(r"\d{4,}", stem))
     score += len(segments) >= 2
-    score += any(s.lower() in _ARTICLE_SEGMENTS for s in segments[:-1])
+    score += any(s.lower() in _ARTICLE_SEGMENTS for s in segments[:-1]) or bool(
+        _NUMBERED.match(stem)
+    )
+    score += bool(_PAGE_SUFFIX.search(segments[-1])) and stem not in ("index", "default")
     return score
 
 

@@ -188,3 +188,30 @@ def test_a_teaser_date_comes_with_its_link_and_a_list_date_does_not() -> None:
     assert len(found.links) == 3
     first = "https://outlet.example/news/first-story-of-the-day"
     assert dict(found.dates) == {first: datetime(2026, 3, 10, 7, 30, tzinfo=UTC)}
+
+
+@pytest.mark.parametrize(
+    ("href", "taken"),
+    [
+        ("/news/2024/05/03/bridge.html", True),
+        ("/news/local/council-approves-new-library-budget-48213", True),
+        ("/article-12.html", True),
+        ("/articles/1.html", True),
+        ("/p/harbour-bridge-reopens", True),
+        ("/harbour-bridge-reopens-after-repairs", True),
+        ("/world/", False),
+        ("/world/europe", False),
+        ("/sport/index.html", False),
+        ("/news.html", False),
+        ("/tag/harbours/", False),
+        ("/author/jane-doe-the-reporter", False),
+        ("/search?q=harbour+bridge", False),
+        ("/media/2024/05/03/bridge-opening-photo.jpg", False),
+        ("/news/?page=2", False),
+        ("/", False),
+    ],
+)
+def test_article_like_links_in_a_plain_list(href: str, taken: bool) -> None:
+    page = f"<html><body><main><ul><li><a href='{href}'>Harbour bridge reopens today</a></li>"
+    found = read_page(f"{page}</ul></main></body></html>".encode(), PAGE).links
+    assert bool(found) is taken
