@@ -118,6 +118,7 @@ class RunSummary:
     rows_written: dict[str, int]
     per_source: tuple[SourceCounts, ...]
     failures: tuple[str, ...] = ()  # "<source id>: <problem>", one per failed source problem
+    found: tuple[str, ...] = ()  # "<source id>: feed <url> (how)": what home pages led to
 
 
 def fetch_policy(settings: Settings, sources: Iterable[Source] = ()) -> fetch_stage.FetchPolicy:
@@ -151,12 +152,15 @@ def discover_task(
     validators: Mapping[str, tuple[str | None, str | None]],
 ) -> discover_stage.Discovery:
     result = discover_stage.discover(source, fetcher, validators=validators, now=_now)
-    get_run_logger().info(
+    logger = get_run_logger()
+    logger.info(
         "Source %s: %d URLs discovered, %d rejected",
         source.id,
         len(result.discovered),
         len(result.rejected),
     )
+    for found in result.found:
+        logger.info("Source %s: found %s", source.id, found)
     return result
 
 
@@ -220,6 +224,7 @@ class _Collected:
     signatures: list[Signature] = field(default_factory=list)
     discovered: Counter[str] = field(default_factory=Counter)
     failures: list[SourceFailure] = field(default_factory=list)
+    found: list[str] = field(default_factory=list)  # what sites' home pages led to
     refetched: frozenset[str] = frozenset()  # normalised URLs fetched again to look for updates
 
     def add_extracted(self, result: tuple[list[Article], list[Signature], list[Rejected]]) -> None:
@@ -265,6 +270,7 @@ def run_pipeline(settings: Settings, plan: RunPlan) -> RunSummary:
         rows_written=dict(publication.rows_written),
         per_source=per_source,
         failures=tuple(str(f) for f in collected.failures),
+        found=tuple(collected.found),
     )
     _report(summary, collected.failures, plan)
     return summary
@@ -348,6 +354,7 @@ def _fetch_and_extract(
         collected.rejected.extend(discovery.rejected)
         collected.discovered[source.id] += len(discovery.discovered) + len(discovery.rejected)
         found.extend(discovery.discovered)
+        collected.found.extend(f"{source.id}: {what}" for what in discovery.found)
         if problems := _discovery_problems(source, discovery):
             collected.failures.append(SourceFailure(source.id, f"discovery: {', '.join(problems)}"))
     seen = query.seen_urls(data_dir, {_normal(d.url) for d in found} - {""}, exclude=exclude)
@@ -495,8 +502,13 @@ def cpu_pool(workers: int) -> Iterator[Executor | None]:
 
 
 def _discovery_problems(source: Source, discovery: discover_stage.Discovery) -> list[str]:
-    """Why a source's own feed or sitemap gave nothing usable (robots.txt rows aside)."""
-    fetches = {e.reason for e in discovery.log if e.purpose != "robots"} - OK_REASONS
+    """Why a source's own feed, sitemap or page gave nothing usable (robots.txt rows and the
+    common locations a site was tried at aside)."""
+    fetches = {
+        e.reason
+        for e in discovery.log
+        if e.purpose != "robots" and e.url not in discovery.optional
+    } - OK_REASONS
     documents = {
         r.reason
         for r in discovery.rejected
@@ -650,12 +662,14 @@ def _publish_artifacts(summary: RunSummary) -> None:
     create_table_artifact(rows, key="per-source-counts", description=f"Run {summary.run_id}")
     written = "\n".join(f"| {t} | {n} |" for t, n in sorted(summary.rows_written.items()))
     failures = "\n".join(f"- {f}" for f in summary.failures) or "none"
+    found = "\n".join(f"- {f}" for f in summary.found) or "none"
     create_markdown_artifact(
         f"# newsflow run {summary.run_id}\n\n"
         f"- run date: {summary.run_date}\n- status: **{summary.status}**\n"
         f"- catalog: `{summary.catalog}`\n\n"
         f"## Rows written\n\n| table | rows |\n|---|---|\n{written}\n\n"
-        f"## Failures\n\n{failures}\n",
+        f"## Failures\n\n{failures}\n\n"
+        f"## Found from home pages (sources of kind site)\n\n{found}\n",
         key="run-summary",
         description=f"Run {summary.run_id}",
     )

@@ -1,4 +1,16 @@
-"""Load and validate the sources file (`seeds/sources.toml`) into `Source` records."""
+"""Load and validate the sources file (`seeds/sources.toml`) into `Source` records.
+
+Each `[[source]]` table is checked by a pydantic model (`extra="forbid"`, strict types);
+an error names the file, the entry (its index and id) and the key, with one reason:
+`seeds/sources.toml: source[2] (metro).selectors.body: invalid CSS selector ...`.
+
+Keys: `id`, `kind` (`feed`, `sitemap`, `urls`, `section`, `site`), `location` (the feed,
+sitemap, section page or home page; every kind but `urls`) or `urls` (kind `urls`),
+`name`, `enabled`, `max_articles`, `language`, `crawl_delay`, `[source.selectors]` (`body`,
+`title`, `authors`, `published`, `drop`) and, for kinds `section` and `site`, `links`,
+`next` and `max_pages` (see `tasks.sections`). Every CSS selector is compiled with
+soupsieve when the file is loaded, so a bad one is an error here, not a silent miss later.
+"""
 
 from __future__ import annotations
 
@@ -6,32 +18,176 @@ import re
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, cast, get_args
+from typing import Any, get_args
 
-from tasks.records import Selectors, Source, SourceKind
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo
+from pydantic import field_validator as validates
+from pydantic_core import ErrorDetails
+
+from tasks.records import DEFAULT_MAX_PAGES, Selectors, Source, SourceKind
+from tasks.sections import InvalidSelector, compile_selector
 
 SITE_PLACEHOLDER = re.compile(r"\{\{site:([a-z0-9][a-z0-9-]*)\}\}")
+MAX_PAGES = 50  # the most pages of a section a source may ask for in one run
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
-_KINDS = frozenset(get_args(SourceKind))
-_SOURCE_KEYS = frozenset(
-    {
-        "id",
-        "kind",
-        "location",
-        "urls",
-        "name",
-        "enabled",
-        "max_articles",
-        "language",
-        "crawl_delay",
-        "selectors",
-    }
-)
-_SELECTOR_KEYS = frozenset({"body", "title", "authors", "published", "drop"})
+_KINDS = sorted(get_args(SourceKind))
+_PAGED_KINDS = ("section", "site")
+
+# The reason given when a key holds a value of the wrong type (or out of range).
+_EXPECTED = {
+    "id": "required: lowercase letters, digits, '-' or '_' (at most 64)",
+    "location": "must be an absolute http(s) URL",
+    "urls": "kind 'urls' needs a non-empty list of URL strings",
+    "name": "must be a string",
+    "enabled": "must be true or false",
+    "max_articles": "must be a positive integer",
+    "language": "must be an ISO 639-1 code such as 'en'",
+    "crawl_delay": "must be a number of seconds >= 0",
+    "selectors": "must be a table",
+    "selectors.drop": "must be a list of CSS selector strings",
+    "links": "must be a CSS selector string",
+    "next": "must be a CSS selector string",
+    "max_pages": f"must be an integer from 1 to {MAX_PAGES}",
+}
+_SELECTOR_KEYS = ("body", "title", "authors", "published")
 
 
 class SourcesError(ValueError):
     """A sources file that cannot be used, naming the file, the entry's key and the reason."""
+
+
+def _css(value: str | None) -> str | None:
+    if value is not None:
+        try:
+            compile_selector(value)
+        except InvalidSelector as error:
+            raise ValueError(str(error)) from None
+    return value
+
+
+class _SelectorsEntry(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    body: str | None = None
+    title: str | None = None
+    authors: str | None = None
+    published: str | None = None
+    drop: list[str] = Field(default_factory=list)
+
+    @validates(*_SELECTOR_KEYS)
+    @classmethod
+    def _selector(cls, value: str | None) -> str | None:
+        return _css(value)
+
+    @validates("drop")
+    @classmethod
+    def _drop(cls, value: list[str]) -> list[str]:
+        for css in value:
+            _css(css)
+        return value
+
+
+class _SourceEntry(BaseModel):
+    """One `[[source]]` table. Fields are checked in this order: `kind` before the keys
+    whose rules depend on it."""
+
+    model_config = ConfigDict(extra="forbid", strict=True, frozen=True)
+
+    id: str
+    kind: SourceKind
+    location: str | None = Field(default=None, validate_default=True)
+    urls: list[str] | None = Field(default=None, validate_default=True)
+    name: str = ""
+    enabled: bool = True
+    max_articles: int | None = Field(default=None, gt=0)
+    language: str | None = None
+    crawl_delay: float | None = Field(default=None, ge=0)
+    selectors: _SelectorsEntry = Field(default_factory=_SelectorsEntry)
+    links: str | None = None
+    next: str | None = None
+    max_pages: int | None = Field(default=None, ge=1, le=MAX_PAGES)
+
+    @validates("id")
+    @classmethod
+    def _id(cls, value: str) -> str:
+        if not _ID.match(value):
+            raise ValueError(_EXPECTED["id"])
+        return value
+
+    @validates("location")
+    @classmethod
+    def _location(cls, value: str | None, info: ValidationInfo) -> str | None:
+        kind = info.data.get("kind")
+        if kind == "urls" and value is not None:
+            raise ValueError("kind 'urls' has no location: list its URLs in urls")
+        if kind is None or kind == "urls":
+            return None  # a bad kind is reported on its own
+        if value is None:
+            raise ValueError(f"kind {kind!r} needs a location URL")
+        return _absolute(_fill(value, info))
+
+    @validates("urls")
+    @classmethod
+    def _urls(cls, value: list[str] | None, info: ValidationInfo) -> list[str] | None:
+        kind = info.data.get("kind")
+        if kind != "urls":
+            if value is not None and kind is not None:
+                raise ValueError(f"only for kind 'urls' (this source is a {kind!r})")
+            return None
+        if not value:
+            raise ValueError(_EXPECTED["urls"])
+        return [_absolute(_fill(url, info)) for url in value]
+
+    @validates("language")
+    @classmethod
+    def _language(cls, value: str | None) -> str | None:
+        if value is not None and not value.isalpha():
+            raise ValueError(_EXPECTED["language"])
+        return value
+
+    @validates("links", "next", "max_pages")
+    @classmethod
+    def _paged(cls, value: Any, info: ValidationInfo) -> Any:
+        kind = info.data.get("kind")
+        if value is not None and kind is not None and kind not in _PAGED_KINDS:
+            raise ValueError(f"only for kinds 'section' and 'site' (this source is a {kind!r})")
+        return _css(value) if isinstance(value, str) else value
+
+    def record(self) -> Source:
+        s = self.selectors
+        return Source(
+            id=self.id,
+            kind=self.kind,
+            location=self.location,
+            urls=tuple(self.urls or ()),
+            name=self.name,
+            enabled=self.enabled,
+            max_articles=self.max_articles,
+            language=self.language,
+            crawl_delay=self.crawl_delay,
+            selectors=Selectors(s.body, s.title, s.authors, s.published, tuple(s.drop)),
+            links=self.links,
+            next=self.next,
+            max_pages=self.max_pages or DEFAULT_MAX_PAGES,
+        )
+
+
+def _fill(value: str, info: ValidationInfo) -> str:
+    sites: Mapping[str, str] = (info.context or {}).get("sites", {})
+
+    def base(match: re.Match[str]) -> str:
+        site = match.group(1)
+        if site not in sites:
+            raise ValueError(f"refers to sample site {site!r}, which is not being served")
+        return sites[site]
+
+    return SITE_PLACEHOLDER.sub(base, value)
+
+
+def _absolute(value: str) -> str:
+    if not re.match(r"^https?://[^/\s]+", value):
+        raise ValueError(f"must be an absolute http(s) URL, not {value!r}")
+    return value
 
 
 def referenced_sites(path: Path) -> set[str]:
@@ -61,95 +217,31 @@ def load_sources(path: Path, *, sites: Mapping[str, str] | None = None) -> tuple
 
 def _parse(path: Path, index: int, entry: Any, sites: Mapping[str, str]) -> Source:
     where = f"{path}: source[{index}]"
-
-    def fail(key: str, reason: str) -> SourcesError:
-        return SourcesError(f"{where}.{key}: {reason}")
-
     if not isinstance(entry, dict):
         raise SourcesError(f"{where}: expected a table")
-    unknown = sorted(set(entry) - _SOURCE_KEYS)
-    if unknown:
-        raise fail(unknown[0], "unknown key")
-    source_id = entry.get("id")
-    if not isinstance(source_id, str) or not _ID.match(source_id):
-        raise fail("id", "required: lowercase letters, digits, '-' or '_' (at most 64)")
-    where = f"{path}: source[{index}] ({source_id})"
-    kind = entry.get("kind")
-    if kind not in _KINDS:
-        raise fail("kind", f"must be one of {sorted(_KINDS)}, not {kind!r}")
-    location = entry.get("location")
-    urls = entry.get("urls", [])
-    if kind == "urls":
-        if not isinstance(urls, list) or not urls or not all(isinstance(u, str) for u in urls):
-            raise fail("urls", "kind 'urls' needs a non-empty list of URL strings")
-        urls = [_absolute(_fill(u, sites, fail, "urls"), fail, "urls") for u in urls]
-    else:
-        if not isinstance(location, str):
-            raise fail("location", f"kind {kind!r} needs a location URL")
-        location = _absolute(_fill(location, sites, fail, "location"), fail, "location")
-    enabled = entry.get("enabled", True)
-    if not isinstance(enabled, bool):
-        raise fail("enabled", "must be true or false")
-    max_articles = entry.get("max_articles")
-    if max_articles is not None and (not isinstance(max_articles, int) or max_articles < 1):
-        raise fail("max_articles", "must be a positive integer")
-    crawl_delay = entry.get("crawl_delay")
-    if crawl_delay is not None and (
-        not isinstance(crawl_delay, int | float) or isinstance(crawl_delay, bool) or crawl_delay < 0
-    ):
-        raise fail("crawl_delay", "must be a number of seconds >= 0")
-    language = entry.get("language")
-    if language is not None and (not isinstance(language, str) or not language.isalpha()):
-        raise fail("language", "must be an ISO 639-1 code such as 'en'")
-    name = entry.get("name", "")
-    if not isinstance(name, str):
-        raise fail("name", "must be a string")
-    return Source(
-        id=source_id,
-        kind=cast(SourceKind, kind),
-        location=location if kind != "urls" else None,
-        urls=tuple(urls) if kind == "urls" else (),
-        name=name,
-        enabled=enabled,
-        max_articles=max_articles,
-        language=language,
-        crawl_delay=float(crawl_delay) if crawl_delay is not None else None,
-        selectors=_selectors(entry.get("selectors", {}), fail),
-    )
+    try:
+        return _SourceEntry.model_validate(entry, context={"sites": sites}).record()
+    except ValidationError as error:
+        source_id = entry.get("id")
+        if isinstance(source_id, str) and _ID.match(source_id):
+            where += f" ({source_id})"
+        key, reason = _explain(error.errors()[0])
+        raise SourcesError(f"{where}.{key}: {reason}") from None
 
 
-def _selectors(table: Any, fail: Any) -> Selectors:
-    if not isinstance(table, dict):
-        raise fail("selectors", "must be a table")
-    unknown = sorted(set(table) - _SELECTOR_KEYS)
-    if unknown:
-        raise fail(f"selectors.{unknown[0]}", "unknown key")
-    for key in _SELECTOR_KEYS - {"drop"}:
-        if key in table and not isinstance(table[key], str):
-            raise fail(f"selectors.{key}", "must be a CSS selector string")
-    drop = table.get("drop", [])
-    if not isinstance(drop, list) or not all(isinstance(item, str) for item in drop):
-        raise fail("selectors.drop", "must be a list of CSS selector strings")
-    return Selectors(
-        body=table.get("body"),
-        title=table.get("title"),
-        authors=table.get("authors"),
-        published=table.get("published"),
-        drop=tuple(drop),
-    )
-
-
-def _fill(value: str, sites: Mapping[str, str], fail: Any, key: str) -> str:
-    def base(match: re.Match[str]) -> str:
-        site = match.group(1)
-        if site not in sites:
-            raise fail(key, f"refers to sample site {site!r}, which is not being served")
-        return sites[site]
-
-    return SITE_PLACEHOLDER.sub(base, value)
-
-
-def _absolute(value: str, fail: Any, key: str) -> str:
-    if not re.match(r"^https?://[^/\s]+", value):
-        raise fail(key, f"must be an absolute http(s) URL, not {value!r}")
-    return value
+def _explain(error: ErrorDetails) -> tuple[str, str]:
+    """The key (`selectors.drop[1]`) and the reason of one validation error."""
+    names = [str(part) for part in error["loc"] if isinstance(part, str)]
+    key = "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in error["loc"])[1:]
+    kind = error["type"]
+    if kind == "extra_forbidden":
+        return key, "unknown key"
+    if kind == "value_error":
+        return key, str(error.get("ctx", {}).get("error", error["msg"]))
+    if names == ["kind"]:
+        given = error.get("input") if kind != "missing" else None
+        return key, f"must be one of {_KINDS}, not {given!r}"
+    field = ".".join(names)
+    if field.startswith("selectors.") and field != "selectors.drop":
+        return key, "must be a CSS selector string"
+    return key, _EXPECTED.get(field, error["msg"])

@@ -1,8 +1,23 @@
-"""Discovery: the article URLs a source names today, from feeds, sitemaps or a URL list.
+"""Discovery: the article URLs a source names today, whatever its kind.
 
-`discover` fetches a source's feed or sitemap through the `Fetcher` (so it is polite,
-bounded and guarded like every other request), with the stored ETag/Last-Modified as a
-conditional GET, and parses it with `parse_document`.
+- `feed`, `sitemap`: the document at the source's location, fetched through the `Fetcher`
+  (so it is polite, bounded and guarded like every other request) with the stored
+  ETag/Last-Modified as a conditional GET, and parsed with `parse_document`; sitemap
+  indexes are followed (at most `MAX_SITEMAPS` sitemaps).
+- `urls`: the listed URLs, without a request.
+- `section`: an HTML section page and its next pages (at most the source's `max_pages`),
+  read by `tasks.sections` (fetch_log purpose `section`).
+- `site`: autodiscovery from a home page (purpose `site`): the feeds it declares with
+  `<link rel="alternate">` and the sitemaps robots.txt lists (`Sitemap:` lines, read from
+  the robots.txt the fetcher reads anyway); only when it declares none, the
+  `COMMON_LOCATIONS` in turn until one lists articles. When none of those lists an article,
+  the home page's own links are read as a section page. What the home page led to is in
+  `Discovery.found` (and the log).
+
+Google News sitemaps are sitemaps whose `<url>` entries carry `<news:news>`: their title,
+publication date, language, keywords and publication name travel with each `Discovered`
+record (`found_by="news_sitemap"`). A URL named by several documents of a source is
+discovered once; what a news sitemap says of it wins over what a feed or plain sitemap said.
 
 Feeds and sitemaps come from strangers, so the parser is defensive:
 - a document whose prolog declares entities (`<!ENTITY`: billion laughs, external entities)
@@ -17,7 +32,8 @@ element, whatever the source's declared kind says.
 A document never yields nothing in silence: one fetched `ok` that is not a feed or sitemap
 (an HTML page, an empty body) is a `parse_error`, and one that lists no article URL (no
 items, or none whose link can be fetched, or a sitemap index none of whose sitemaps lists
-one) is a `no_items` rejection of the document's URL, with what was seen in the detail.
+one) is a `no_items` rejection of the document's URL, with what was seen in the detail; so
+is a section page without an article link, and a site where nothing lists one.
 A 304 answer is not a failure: nothing new is normal.
 """
 
@@ -26,18 +42,20 @@ from __future__ import annotations
 import logging
 import re
 import zlib
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Literal
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
+from tasks.charset import detect_encoding
 from tasks.dates import parse_date
 from tasks.fetch import Fetcher, FetchOutcome
-from tasks.reasons import NO_ITEMS, NOT_MODIFIED, STAGE_DISCOVER, ReasonCode
-from tasks.records import Discovered, FetchLogEntry, Rejected, Source
+from tasks.reasons import NO_ITEMS, NOT_MODIFIED, OK, STAGE_DISCOVER, ReasonCode
+from tasks.records import Discovered, FetchLogEntry, FoundBy, Rejected, Source
+from tasks.sections import MAX_PAGE_BYTES, SectionPage, read_page
 from tasks.urls import resolve_url
 
 logger = logging.getLogger(__name__)
@@ -47,6 +65,16 @@ Validators = tuple[str | None, str | None]
 
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024  # the sitemap protocol's limit, uncompressed
 MAX_SITEMAPS = 50  # child sitemaps fetched from one source's index(es)
+MAX_KEYWORDS = 50  # news:keywords kept per entry
+# Where a site's sitemaps and feeds usually are, tried (in this order) only when its home page
+# and robots.txt declare none. Answers there that fail are not failures of the source.
+COMMON_LOCATIONS = (
+    ("/news-sitemap.xml", "sitemap"),
+    ("/sitemap_index.xml", "sitemap"),
+    ("/sitemap.xml", "sitemap"),
+    ("/feed", "feed"),
+    ("/rss.xml", "feed"),
+)
 
 _ROOT_START = re.compile(rb"<[A-Za-z_]")
 _ENTITY_DECL = re.compile(rb"<!ENTITY", re.IGNORECASE)
@@ -73,6 +101,10 @@ class Entry:
     published_at: datetime | None = None
     modified_at: datetime | None = None
     authors: tuple[str, ...] = ()
+    news: bool = False  # a Google News sitemap entry (<news:news>): the fields below are its
+    language: str | None = None  # news:publication/news:language
+    keywords: tuple[str, ...] = ()  # news:keywords, split at commas
+    publication: str | None = None  # news:publication/news:name
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,6 +124,8 @@ class Discovery:
     # Links refused before any request (file:, gopher:, malformed): also in `rejected`, and
     # here as `fetch_log` rows (attempts 0) so that every URL a source names is in fetch_log.
     unfetched: tuple[FetchLogEntry, ...] = ()
+    found: tuple[str, ...] = ()  # what a site's home page led to: "feed <url> (how found)"
+    optional: frozenset[str] = frozenset()  # URLs tried on the off chance: failing is normal
 
 
 # ------------------------------------------------------------------ URLs
@@ -215,11 +249,31 @@ def _atom_entry(entry: etree._Element) -> Entry | None:
     )
 
 
+def _keywords(text: str | None) -> tuple[str, ...]:
+    words = (" ".join(k.split()) for k in (text or "").split(","))
+    return tuple(dict.fromkeys(k for k in words if k))[:MAX_KEYWORDS]
+
+
 def _sitemap_entry(element: etree._Element) -> Entry | None:
     link = _first_text(element, "loc")
     if not link:
         return None
-    return Entry(link=link, modified_at=parse_date(_first_text(element, "lastmod")))
+    modified_at = parse_date(_first_text(element, "lastmod"))
+    news = next(_children(element, "news"), None)
+    if news is None:
+        return Entry(link=link, modified_at=modified_at)
+    publication = next(_children(news, "publication"), None)
+    language = _first_text(publication, "language") if publication is not None else None
+    return Entry(
+        link=link,
+        title=_first_text(news, "title"),
+        published_at=parse_date(_first_text(news, "publication_date")),
+        modified_at=modified_at,
+        news=True,
+        language=language.lower() if language else None,
+        keywords=_keywords(_first_text(news, "keywords")),
+        publication=_first_text(publication, "name") if publication is not None else None,
+    )
 
 
 def parse_document(data: bytes, *, max_bytes: int = MAX_DOCUMENT_BYTES) -> Document:
@@ -299,7 +353,9 @@ class _Collector:
     log: list[FetchLogEntry] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
     unfetched: list[FetchLogEntry] = field(default_factory=list)
-    seen: set[str] = field(default_factory=set)
+    found: list[str] = field(default_factory=list)
+    optional: set[str] = field(default_factory=set)
+    seen: dict[str, int] = field(default_factory=dict)  # URL -> its index in `discovered`
 
     def reject(self, url: str, reason: ReasonCode, detail: str) -> None:
         logger.info("Skipped %s: %s (%s)", url, reason, detail)
@@ -331,28 +387,27 @@ class _Collector:
             )
         )
 
-    def add(self, raw: str, found_in: str, entry: Entry | None = None) -> bool:
-        """Discover a link (once); False when it cannot be fetched (then it is refused)."""
+    def add(
+        self, raw: str, found_in: str, found_by: FoundBy, entry: Entry | None = None
+    ) -> bool:
+        """Discover a link (once); False when it cannot be fetched (then it is refused).
+
+        A URL listed again keeps its first record, except that what a news sitemap says
+        of it (title, date, keywords ...) replaces what a feed or plain sitemap said.
+        """
         base = found_in if found_in.startswith(("http://", "https://")) else ""
         try:
             url = resolve_link(raw, base)
         except DocumentError as exc:
             self.refuse(raw, "article", exc)
             return False
-        if url in self.seen:
-            return True
-        self.seen.add(url)
-        self.discovered.append(
-            Discovered(
-                url=url,
-                source_id=self.source.id,
-                found_in=found_in,
-                title=entry.title if entry else None,
-                published_at=entry.published_at if entry else None,
-                modified_at=entry.modified_at if entry else None,
-                authors=entry.authors if entry else (),
-            )
-        )
+        item = _discovered(url, self.source.id, found_in, found_by, entry)
+        index = self.seen.get(url)
+        if index is None:
+            self.seen[url] = len(self.discovered)
+            self.discovered.append(item)
+        elif found_by == "news_sitemap" and self.discovered[index].found_by != "news_sitemap":
+            self.discovered[index] = _merged(item, self.discovered[index])
         return True
 
     def record(self, outcome: FetchOutcome) -> None:
@@ -362,8 +417,45 @@ class _Collector:
 
     def result(self) -> Discovery:
         return Discovery(
-            tuple(self.discovered), tuple(self.log), tuple(self.rejected), tuple(self.unfetched)
+            tuple(self.discovered),
+            tuple(self.log),
+            tuple(self.rejected),
+            tuple(self.unfetched),
+            found=tuple(self.found),
+            optional=frozenset(self.optional),
         )
+
+
+def _discovered(
+    url: str, source_id: str, found_in: str, found_by: FoundBy, entry: Entry | None
+) -> Discovered:
+    if entry is None:
+        return Discovered(url=url, source_id=source_id, found_in=found_in, found_by=found_by)
+    return Discovered(
+        url=url,
+        source_id=source_id,
+        found_in=found_in,
+        title=entry.title,
+        published_at=entry.published_at,
+        modified_at=entry.modified_at,
+        authors=entry.authors,
+        found_by=found_by,
+        language=entry.language,
+        keywords=entry.keywords,
+        publication=entry.publication,
+    )
+
+
+def _merged(news: Discovered, other: Discovered) -> Discovered:
+    """A news sitemap's record of a URL, completed by another document's record of it."""
+    changed = [d for d in (news.modified_at, other.modified_at) if d is not None]
+    return replace(
+        news,
+        title=news.title or other.title,
+        published_at=news.published_at or other.published_at,
+        modified_at=max(changed) if changed else None,  # the latest change any document saw
+        authors=news.authors or other.authors,
+    )
 
 
 _KIND_NAMES = {"feed": "feed", "urlset": "sitemap", "sitemapindex": "sitemap index"}
@@ -378,6 +470,219 @@ def _nothing_listed(what: str, document: Document) -> str:
     return f"{what} lists {len(document.entries)} {entries}, none with a link that can be fetched"
 
 
+def _seen(outcome: FetchOutcome) -> str:
+    body = outcome.body or b""
+    return f"{len(body)} bytes, {outcome.log.content_type or 'no content type'}"
+
+
+@dataclass(frozen=True, slots=True)
+class _Read:
+    """What reading a set of feeds and sitemaps gave."""
+
+    listed: int  # links that can be fetched, from every document read
+    documents: int  # documents fetched ok and parsed as a feed or sitemap
+    unchanged: bool  # a document answered 304: finding nothing new is normal then
+    indexes: tuple[tuple[str, str, int], ...]  # starting sitemap indexes: (url, what, sitemaps)
+
+
+@dataclass(frozen=True, slots=True)
+class _Limits:
+    validators: Mapping[str, Validators]
+    max_sitemaps: int
+    max_bytes: int
+
+
+def _read_documents(
+    collected: _Collector,
+    fetcher: Fetcher,
+    starts: Sequence[tuple[str, str]],
+    limits: _Limits,
+) -> _Read:
+    """Fetch and read feeds and sitemaps (url, purpose), following sitemap indexes."""
+    source, now = collected.source, collected.now
+    pending = list(starts)
+    fetched: set[str] = set()
+    starting = {url for url, _ in starts}
+    indexes: list[tuple[str, str, int]] = []
+    listed = documents = 0
+    unchanged = False
+    while pending:
+        location, purpose = pending.pop(0)
+        if location in fetched:
+            continue
+        fetched.add(location)
+        outcome = fetcher.fetch(
+            location,
+            source_id=source.id,
+            purpose=purpose,
+            validators=limits.validators.get(location),
+            now=now,
+        )
+        collected.record(outcome)
+        unchanged = unchanged or outcome.log.reason == NOT_MODIFIED
+        if not outcome.ok or outcome.body is None:
+            continue
+        try:
+            document = parse_document(outcome.body, max_bytes=limits.max_bytes)
+        except DocumentError as exc:
+            collected.reject(location, exc.reason, f"{exc.detail} ({_seen(outcome)})")
+            continue
+        documents += 1
+        what = f"{_KIND_NAMES[document.kind]} ({_seen(outcome)})"
+        if document.error:
+            what += f", read up to a parser error ({document.error})"
+        if document.kind == "sitemapindex":
+            children = 0
+            for entry in document.entries:
+                if len(fetched) + len(pending) >= limits.max_sitemaps + len(starting):
+                    detail = f"over {limits.max_sitemaps} sitemaps"
+                    collected.reject(entry.link, "too_large", detail)
+                    continue
+                try:
+                    child = resolve_link(entry.link, outcome.log.final_url or location)
+                except DocumentError as exc:
+                    collected.refuse(entry.link, "sitemap", exc)
+                    continue
+                pending.append((child, "sitemap"))
+                children += 1
+            if not children:
+                collected.reject(location, NO_ITEMS, _nothing_listed(what, document))
+            elif location in starting:
+                indexes.append((location, what, children))
+            continue
+        found_in = outcome.log.final_url or location
+        usable = [
+            collected.add(e.link, found_in, _found_by(document, e), entry=e)
+            for e in document.entries
+        ]
+        listed += sum(usable)
+        if not any(usable):
+            collected.reject(location, NO_ITEMS, _nothing_listed(what, document))
+    return _Read(listed, documents, unchanged, tuple(indexes))
+
+
+def _found_by(document: Document, entry: Entry) -> FoundBy:
+    if document.kind == "feed":
+        return "feed"
+    return "news_sitemap" if entry.news else "sitemap"
+
+
+def _read_section(
+    collected: _Collector,
+    fetcher: Fetcher,
+    start: str,
+    first: tuple[FetchOutcome, SectionPage] | None = None,
+) -> tuple[int, str]:
+    """Read a section page and its next pages (at most the source's `max_pages`).
+
+    Returns the number of article links found and what was read (for a rejection's detail).
+    `first` is the start page when it was already fetched and read (a site's home page).
+    """
+    source, now = collected.source, collected.now
+    listed = pages = anchors = 0
+    visited: set[str] = set()
+    url: str | None = start
+    read = "nothing"
+    while url is not None and pages < source.max_pages and url not in visited:
+        visited.add(url)
+        if first is not None and pages == 0:
+            outcome, page = first
+        else:
+            outcome = fetcher.fetch(url, source_id=source.id, purpose="section", now=now)
+            collected.record(outcome)
+            if not outcome.ok or outcome.body is None:
+                break
+            page_or_error = _section_page(outcome, source)
+            if isinstance(page_or_error, DocumentError):
+                collected.reject(url, page_or_error.reason, page_or_error.detail)
+                break
+            page = page_or_error
+        pages += 1
+        anchors += page.anchors
+        if pages == 1:
+            read = f"section page ({_seen(outcome)})"
+        found_in = outcome.log.final_url or url
+        listed += sum(
+            collected.add(link, found_in, "section", Entry(link, published_at=page.dates.get(link)))
+            for link in page.links
+        )
+        url = page.next_url
+    if pages > 1:
+        read += f" and {pages - 1} more pages"
+    return listed, f"{read}, {anchors} links, none to an article" if not listed else read
+
+
+def _section_page(outcome: FetchOutcome, source: Source) -> SectionPage | DocumentError:
+    body = outcome.body or b""
+    if len(body) > MAX_PAGE_BYTES:
+        return DocumentError("too_large", f"{len(body)} bytes over the cap {MAX_PAGE_BYTES}")
+    return read_page(
+        body,
+        outcome.log.final_url or outcome.log.url,
+        encoding=detect_encoding(body, outcome.log.content_type),
+        links=source.links,
+        next_selector=source.next,
+    )
+
+
+def _autodiscover(collected: _Collector, fetcher: Fetcher, limits: _Limits) -> None:
+    """Read a site from its home page: the feeds and sitemaps it declares, else those at
+    the common locations, else the home page's own article links."""
+    source, now = collected.source, collected.now
+    assert source.location is not None
+    home = source.location
+    # No validators: a 304 would hide the links this page is fetched for.
+    outcome = fetcher.fetch(home, source_id=source.id, purpose="site", now=now)
+    collected.record(outcome)
+    if not outcome.ok or outcome.body is None:
+        return
+    page = _section_page(outcome, source)
+    if isinstance(page, DocumentError):
+        collected.reject(home, page.reason, page.detail)
+        return
+    base = outcome.log.final_url or home
+    robots, robots_log = fetcher.robots(base, source_id=source.id, now=now)
+    if robots_log is not None:
+        collected.log.append(robots_log)
+    starts: list[tuple[str, str]] = []
+    for url in page.feeds:
+        starts.append((url, "feed"))
+        collected.found.append(f"feed {url} (<link rel=alternate> on the home page)")
+    for raw in dict.fromkeys(robots.sitemaps):
+        try:
+            url = resolve_link(raw, base)
+        except DocumentError as exc:
+            collected.refuse(raw, "sitemap", exc)
+            continue
+        if all(url != known for known, _ in starts):
+            starts.append((url, "sitemap"))
+            collected.found.append(f"sitemap {url} (robots.txt)")
+    read = _Read(0, 0, False, ())
+    if starts:
+        read = _read_documents(collected, fetcher, starts, limits)
+    else:
+        for path, purpose in COMMON_LOCATIONS:  # the first that lists articles is enough
+            url = resolve_link(path, base)
+            collected.optional.add(url)
+            read = _read_documents(collected, fetcher, [(url, purpose)], limits)
+            if read.documents:
+                collected.found.append(f"{purpose} {url} (common location)")
+            if read.listed or read.unchanged:
+                break
+    if read.listed or read.unchanged:
+        return
+    # Nothing lists an article: the home page's own links are the site's articles.
+    listed, what = _read_section(collected, fetcher, home, first=(outcome, page))
+    if listed:
+        collected.found.append(f"section {base} (the home page's own links)")
+        return
+    if starts:
+        tried = f"the {len(starts)} feeds and sitemaps it declares list no article URL"
+    else:
+        tried = "it declares no feed or sitemap, and none at the common locations lists one"
+    collected.reject(home, NO_ITEMS, f"site: {tried}; home page: {what}")
+
+
 def discover(
     source: Source,
     fetcher: Fetcher,
@@ -390,75 +695,34 @@ def discover(
     """The URLs a source names now.
 
     `validators` maps a feed or sitemap URL to its stored (ETag, Last-Modified); a 304
-    answer discovers nothing from that document. Every feed and sitemap fetch is in `log`
-    (with the validators to store once the run is published); links that cannot be fetched
-    (other schemes, malformed URLs), documents that cannot be parsed and documents that list
-    no article URL (`no_items`) are in `rejected`, and those links are also in `unfetched`
-    as `fetch_log` rows.
+    answer discovers nothing from that document. Every feed, sitemap, section and home page
+    fetch is in `log` (with the validators to store once the run is published); links that
+    cannot be fetched (other schemes, malformed URLs), documents that cannot be parsed and
+    sources that list no article URL (`no_items`) are in `rejected`, and those links are
+    also in `unfetched` as `fetch_log` rows. A site's `found` says what its home page led
+    to; `optional` holds the common locations tried for it, whose failures are no failure.
     """
     collected = _Collector(source, now)
     for raw in source.urls:
-        collected.add(raw, found_in=f"list:{source.id}")
+        collected.add(raw, found_in=f"list:{source.id}", found_by="list")
     if source.kind == "urls" or not source.location:
         if source.kind != "urls":
             raise ValueError(f"source {source.id!r} of kind {source.kind!r} has no location")
         return collected.result()
+    limits = _Limits(validators, max_sitemaps, max_bytes)
+    if source.kind == "site":
+        _autodiscover(collected, fetcher, limits)
+        return collected.result()
+    if source.kind == "section":
+        listed, what = _read_section(collected, fetcher, source.location)
+        fetched = any(e.purpose == "section" and e.reason == OK for e in collected.log)
+        if not listed and fetched and all(r.url != source.location for r in collected.rejected):
+            collected.reject(source.location, NO_ITEMS, what)
+        return collected.result()
     purpose = "feed" if source.kind == "feed" else "sitemap"
-    pending = [source.location]
-    fetched: set[str] = set()
-    index: tuple[str, int] | None = None  # the source's own sitemap index: (what, sitemaps)
-    listed = 0  # links that can be fetched, from every feed and sitemap of the source
-    unchanged = False  # a document answered 304: finding nothing new is normal then
-    while pending:
-        location = pending.pop(0)
-        if location in fetched:
-            continue
-        fetched.add(location)
-        outcome = fetcher.fetch(
-            location,
-            source_id=source.id,
-            purpose=purpose,
-            validators=validators.get(location),
-            now=now,
-        )
-        collected.record(outcome)
-        unchanged = unchanged or outcome.log.reason == NOT_MODIFIED
-        if not outcome.ok or outcome.body is None:
-            continue
-        seen = f"{len(outcome.body)} bytes, {outcome.log.content_type or 'no content type'}"
-        try:
-            document = parse_document(outcome.body, max_bytes=max_bytes)
-        except DocumentError as exc:
-            collected.reject(location, exc.reason, f"{exc.detail} ({seen})")
-            continue
-        what = f"{_KIND_NAMES[document.kind]} ({seen})"
-        if document.error:
-            what += f", read up to a parser error ({document.error})"
-        if document.kind == "sitemapindex":
-            children = 0
-            for entry in document.entries:
-                if len(fetched) + len(pending) >= max_sitemaps + 1:
-                    collected.reject(entry.link, "too_large", f"over {max_sitemaps} sitemaps")
-                    continue
-                try:
-                    pending.append(resolve_link(entry.link, outcome.log.final_url or location))
-                except DocumentError as exc:
-                    collected.refuse(entry.link, "sitemap", exc)
-                    continue
-                children += 1
-            if not children:
-                collected.reject(location, NO_ITEMS, _nothing_listed(what, document))
-            elif location == source.location:
-                index = (what, children)
-            purpose = "sitemap"
-            continue
-        found_in = outcome.log.final_url or location
-        usable = [collected.add(e.link, found_in=found_in, entry=e) for e in document.entries]
-        listed += sum(usable)
-        if not any(usable):
-            collected.reject(location, NO_ITEMS, _nothing_listed(what, document))
-    if index is not None and not listed and not unchanged:
-        what, children = index
+    read = _read_documents(collected, fetcher, [(source.location, purpose)], limits)
+    if read.indexes and not read.listed and not read.unchanged:
+        _url, what, children = read.indexes[0]
         detail = f"{what} names {children} sitemaps; none lists an article URL"
         collected.reject(source.location, NO_ITEMS, detail)
     return collected.result()

@@ -11,6 +11,15 @@ Every page gives an `Article`; pages that are not articles say why in `page_kind
 hold no HTML document (a binary format, control characters that text never holds, text
 without a single tag) raise `ExtractionError`, which the flow records as `parse_error`.
 
+Per-source selectors are CSS in soupsieve's dialect (`:has()`, `:not()` ...), the one that
+sources files use everywhere (`Selection`); pages of sources without selectors never pay for
+the BeautifulSoup copy that takes. What discovery said of the URL (a feed's or a Google News
+sitemap's title, dates, authors; a section page teaser's date) fills what the page does not
+say, with that provenance (`feed`, `news_sitemap`, `section`); a news sitemap's title and
+date also replace the `<title>` tag's and the URL path's; a news sitemap's keywords are
+the article's `keywords`, its language a declared language and its publication name the
+fallback site name.
+
 Decoding is `tasks.charset`'s. The canonical URL is `tasks.urls.canonical_url` of the final
 URL and of what the page declares (`tasks.metadata.declared_canonical`), so `article_id` and
 the warehouse's URL matching see one spelling.
@@ -25,16 +34,16 @@ from datetime import datetime
 from typing import Any
 
 import trafilatura
-from cssselect import SelectorError
+from bs4 import BeautifulSoup
 from lxml import etree
 from lxml import html as lxml_html
-from lxml.cssselect import CSSSelector
 
 from tasks import metadata, urls
 from tasks.charset import decode_html
 from tasks.dates import parse_date
 from tasks.language import detect_language
 from tasks.records import Article, Discovered, Selectors
+from tasks.sections import InvalidSelector, compile_selector
 
 logger = logging.getLogger(__name__)
 
@@ -150,22 +159,81 @@ def word_count(text: str) -> int:
     return words + cjk // 2 if cjk > 20 else words
 
 
-def _select(root: lxml_html.HtmlElement, css: str | None) -> list[Any]:
-    if not css:
+_NODE = "data-newsflow-node"  # marks each lxml element in the BeautifulSoup copy
+
+
+class Selection:
+    """A source's CSS selectors (soupsieve: `:has()`, `:not()` ...) on one page.
+
+    soupsieve selects on a BeautifulSoup tree, so the page's lxml tree is copied into one,
+    each element marked with its position; what a selector matches there is handed back as
+    the lxml elements, and the rest of extraction goes on with the lxml tree. Built only for
+    sources that have selectors: the copy costs about as much as the extraction itself.
+    """
+
+    def __init__(self, root: lxml_html.HtmlElement, selectors: Selectors) -> None:
+        self.selectors = selectors
+        self._elements = list(root.iter(etree.Element))
+        for index, element in enumerate(self._elements):
+            element.set(_NODE, str(index))
+        try:
+            markup = lxml_html.tostring(root, encoding="unicode")
+        finally:
+            for element in self._elements:
+                element.attrib.pop(_NODE, None)
+        self._soup = BeautifulSoup(markup, "lxml")
+
+    @staticmethod
+    def of(root: lxml_html.HtmlElement, selectors: Selectors | None) -> Selection | None:
+        """The selection for a source's selectors; None when it has none (no copy made)."""
+        if selectors is None or not (
+            selectors.body
+            or selectors.title
+            or selectors.authors
+            or selectors.published
+            or selectors.drop
+        ):
+            return None
+        return Selection(root, selectors)
+
+    def select(self, css: str, *, remove: bool = False) -> list[Any]:
+        """The lxml elements `css` matches, in document order; `remove` takes them out of
+        the page (both trees). Raises `InvalidSelector`."""
+        pattern = compile_selector(css)
+        found: dict[int, Any] = {}
+        for tag in pattern.select(self._soup):
+            if tag.decomposed:
+                continue  # inside an element removed before it
+            mark = str(tag.get(_NODE) or "")
+            if mark.isdigit() and int(mark) < len(self._elements):
+                found.setdefault(int(mark), self._elements[int(mark)])
+            if remove:
+                tag.decompose()
+        return list(found.values())
+
+
+def _select(selection: Selection | None, css: str | None) -> list[Any]:
+    if selection is None or not css:
         return []
     try:
-        return list(CSSSelector(css)(root))
-    except SelectorError:
+        return selection.select(css)
+    except InvalidSelector:
         logger.warning("Invalid CSS selector %r", css)
         return []
 
 
-def _drop(root: lxml_html.HtmlElement, selectors: Selectors | None) -> None:
-    if selectors is None:
+def _drop(selection: Selection | None) -> None:
+    if selection is None:
         return
-    for css in selectors.drop:
-        for el in _select(root, css):
-            el.drop_tree()
+    for css in selection.selectors.drop:
+        try:
+            removed = selection.select(css, remove=True)
+        except InvalidSelector:
+            logger.warning("Invalid CSS selector %r", css)
+            continue
+        for el in removed:
+            if el.getparent() is not None:
+                el.drop_tree()
 
 
 def _letters(text: str) -> int:
@@ -224,12 +292,12 @@ def _trafilatura_text(root: lxml_html.HtmlElement, url: str, *, precision: bool)
 def body_paragraphs(
     root: lxml_html.HtmlElement,
     url: str,
-    selectors: Selectors | None,
+    selection: Selection | None,
     jsonld_body: str | None,
 ) -> tuple[list[str], str]:
     """The body's paragraphs before DOM filtering, and the method that produced them."""
-    if selectors is not None and selectors.body:
-        nodes = _select(root, selectors.body)
+    if selection is not None and selection.selectors.body:
+        nodes = _select(selection, selection.selectors.body)
         if nodes:
             return _block_paragraphs(nodes), "selector"
     text = _trafilatura_text(root, url, precision=True)
@@ -271,12 +339,12 @@ def filter_paragraphs(
 
 def _title(
     root: lxml_html.HtmlElement,
-    selectors: Selectors | None,
+    selection: Selection | None,
     article_ld: dict[str, Any] | None,
     meta: dict[str, str],
 ) -> tuple[str | None, str | None]:
-    if selectors is not None and selectors.title:
-        nodes = _select(root, selectors.title)
+    if selection is not None and selection.selectors.title:
+        nodes = _select(selection, selection.selectors.title)
         if nodes:
             return metadata.first_text(nodes[0].text_content()), "selector"
     if article_ld is not None:
@@ -325,26 +393,48 @@ def _highlights(root: lxml_html.HtmlElement) -> tuple[str, ...]:
     return tuple(items)
 
 
-def _people_from_selector(
-    root: lxml_html.HtmlElement, selectors: Selectors | None, orgs: set[str]
-) -> tuple[str, ...]:
-    if selectors is None or not selectors.authors:
+def _people_from_selector(selection: Selection | None, orgs: set[str]) -> tuple[str, ...]:
+    if selection is None or not selection.selectors.authors:
         return ()
     return metadata.clean_people(
-        [el.text_content() for el in _select(root, selectors.authors)], orgs
+        [el.text_content() for el in _select(selection, selection.selectors.authors)], orgs
     )
 
 
 def _published_from_selector(
-    root: lxml_html.HtmlElement, selectors: Selectors | None, fetched_at: datetime
+    selection: Selection | None, fetched_at: datetime
 ) -> metadata.DatedValue | None:
-    if selectors is None or not selectors.published:
+    if selection is None or not selection.selectors.published:
         return None
-    for el in _select(root, selectors.published):
+    for el in _select(selection, selection.selectors.published):
         value = parse_date(el.get("datetime") or el.get("content") or el.text_content())
         if value is not None and value <= fetched_at:
             return metadata.DatedValue(value, "time_element" if el.tag == "time" else "meta")
     return None
+
+
+def _listed_by(discovered: Discovered) -> str:
+    """The provenance of a value taken from what discovery said of the URL: `feed` (feeds
+    and sitemaps, as before), `news_sitemap`, or `section` (a section page's teaser)."""
+    return discovered.found_by if discovered.found_by in ("news_sitemap", "section") else "feed"
+
+
+def _outranks(discovered: Discovered, method: str | None) -> bool:
+    """Whether what discovery said beats what the page gave (found by `method`): always when
+    the page gave nothing; a news sitemap's title and date, the publisher's own statements,
+    also beat the guesses that the `<title>` tag and a date in the URL path are."""
+    if method is None:
+        return True
+    return discovered.found_by == "news_sitemap" and method in ("title_tag", "url")
+
+
+def _listed_date(
+    discovered: Discovered, value: datetime | None, fetched_at: datetime
+) -> metadata.DatedValue | None:
+    dated = metadata.feed_date(value, fetched_at)
+    if dated is None or dated.source == _listed_by(discovered):
+        return dated
+    return metadata.DatedValue(dated.value, _listed_by(discovered))
 
 
 def linked_headlines(root: lxml_html.HtmlElement) -> int:
@@ -424,23 +514,24 @@ def extract_article(
     """
     base = final_url or url
     root = parse_html(html, encoding)
-    _drop(root, selectors)
+    selection = Selection.of(root, selectors)
+    _drop(selection)
     objects = metadata.jsonld_objects(root)
     article_ld = metadata.main_jsonld(objects)
     meta = metadata.meta_map(root)
     provenance: list[tuple[str, str]] = []
 
     site_name = metadata.site_name(objects, article_ld, meta)
-    title, title_method = _title(root, selectors, article_ld, meta)
-    if title is None and discovered is not None and discovered.title:
-        title, title_method = discovered.title, "feed"
+    title, title_method = _title(root, selection, article_ld, meta)
+    if discovered is not None and discovered.title and _outranks(discovered, title_method):
+        title, title_method = discovered.title, _listed_by(discovered)
     if title_method:
         provenance.append(("title", title_method))
 
     highlights = _highlights(root)
     jsonld_body = article_ld.get("articleBody") if article_ld else None
     paragraphs, body_method = body_paragraphs(
-        root, url, selectors, jsonld_body if isinstance(jsonld_body, str) else None
+        root, url, selection, jsonld_body if isinstance(jsonld_body, str) else None
     )
     paragraphs = filter_paragraphs(
         paragraphs,
@@ -453,7 +544,7 @@ def extract_article(
 
     publisher = metadata.text_of(article_ld.get("publisher")) if article_ld else None
     orgs = {n for n in (site_name, publisher, metadata.domain_label(base)) if n}
-    people = _people_from_selector(root, selectors, orgs)
+    people = _people_from_selector(selection, orgs)
     people_method = "selector" if people else None
     if not people:
         people, people_method = metadata.authors(root, article_ld, meta, orgs)
@@ -462,14 +553,15 @@ def extract_article(
     if people and people_method:
         provenance.append(("authors", people_method))
 
-    published = _published_from_selector(root, selectors, fetched_at) or metadata.published_date(
+    published = _published_from_selector(selection, fetched_at) or metadata.published_date(
         root, article_ld, meta, base, fetched_at
     )
-    if published is None and discovered is not None:
-        published = metadata.feed_date(discovered.published_at, fetched_at)
+    if discovered is not None and _outranks(discovered, published.source if published else None):
+        listed = _listed_date(discovered, discovered.published_at, fetched_at)
+        published = listed or published
     modified = metadata.modified_date(article_ld, meta, fetched_at)
     if modified is None and discovered is not None:
-        modified = metadata.feed_date(discovered.modified_at, fetched_at)
+        modified = _listed_date(discovered, discovered.modified_at, fetched_at)
     if published is not None:
         provenance.append(("published_at", published.source))
     if modified is not None:
@@ -487,6 +579,7 @@ def extract_article(
         meta.get("content-language"),
         meta.get("og:locale"),
         metadata.text_of(article_ld.get("inLanguage")) if article_ld else None,
+        discovered.language if discovered is not None else None,  # news:language
     )
     kind = page_kind(root, word_count(body), title, meta, objects, article_ld)
     canonical = canonical_url(root, meta, base)
@@ -507,8 +600,9 @@ def extract_article(
         lead=lead,
         highlights=highlights,
         section=metadata.section(article_ld, meta),
+        keywords=discovered.keywords if discovered is not None else (),
         language=language,
-        site_name=site_name,
+        site_name=site_name or (discovered.publication if discovered is not None else None),
         image_url=metadata.image_url(article_ld, meta, base),
         credit_lines=(),
         paywalled=metadata.is_paywalled(root, article_ld, meta),

@@ -167,6 +167,10 @@ class Fetcher(Protocol):
         now: Callable[[], datetime],
     ) -> FetchOutcome: ...
 
+    def robots(
+        self, url: str, *, source_id: str, now: Callable[[], datetime]
+    ) -> tuple[Robots, FetchLogEntry | None]: ...
+
 
 def _status_reason(status: int) -> ReasonCode:
     if 200 <= status < 300:
@@ -323,6 +327,17 @@ class HttpFetcher:
             return self._finish(call, current, exchange, _status_reason(exchange.status), "")
         detail = f"more than {self.policy.max_redirects} redirects"
         return self._finish(call, current, None, "too_many_redirects", detail)
+
+    def robots(
+        self, url: str, *, source_id: str, now: Callable[[], datetime]
+    ) -> tuple[Robots, FetchLogEntry | None]:
+        """What robots.txt says for `url`'s origin, read once per run as for any fetch
+        (discovery reads its `Sitemap:` lines), and the log row of the fetch this call made."""
+        try:
+            target = check_url(url, self.policy.allow_private, pinned=self.policy.pinned_hosts)
+        except (BlockedAddress, UnresolvableHost) as exc:
+            return Robots(rules=None, unavailable=True, detail=str(exc)), None
+        return self._robots_for(target, source_id=source_id, now=now)
 
     # ---------------------------------------------------------------- outcome
 

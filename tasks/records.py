@@ -13,7 +13,10 @@ from typing import Literal
 
 from tasks.reasons import ReasonCode, Stage
 
-SourceKind = Literal["feed", "sitemap", "urls"]
+SourceKind = Literal["feed", "sitemap", "urls", "section", "site"]
+# What named a discovered URL, and so where its metadata (title, dates ...) came from.
+FoundBy = Literal["feed", "sitemap", "news_sitemap", "list", "section"]
+DEFAULT_MAX_PAGES = 5  # pages of a section (its first page and the next ones) read per run
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,7 +32,13 @@ class Selectors:
 
 @dataclass(frozen=True, slots=True)
 class Source:
-    """One entry of a sources file (`seeds/sources.toml`)."""
+    """One entry of a sources file (`seeds/sources.toml`).
+
+    `location` is the feed or sitemap (`feed`, `sitemap`), the section page (`section`) or
+    the home page (`site`). `links`, `next` and `max_pages` say how a section page, or a
+    home page read as one, is read (`tasks.sections`): the links to take (a CSS selector,
+    narrowing the generic choice), the link to the next page, and how many pages at most.
+    """
 
     id: str
     kind: SourceKind
@@ -41,6 +50,9 @@ class Source:
     language: str | None = None
     crawl_delay: float | None = None
     selectors: Selectors = field(default_factory=Selectors)
+    links: str | None = None
+    next: str | None = None
+    max_pages: int = DEFAULT_MAX_PAGES
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,15 +67,25 @@ class RunContext:
 
 @dataclass(frozen=True, slots=True)
 class Discovered:
-    """A URL found by discovery, with what the feed or sitemap said about it."""
+    """A URL found by discovery, with what the feed or sitemap said about it.
+
+    `found_by` says what kind of document that was, so that extraction can name where a
+    title or date it falls back on came from (`news_sitemap` for a Google News sitemap).
+    `language`, `keywords` and `publication` are a Google News sitemap's `news:language`,
+    `news:keywords` and `news:publication/name`.
+    """
 
     url: str
     source_id: str
-    found_in: str  # the feed, sitemap or list that named the URL
+    found_in: str  # the feed, sitemap, section page or list that named the URL
     title: str | None = None
     published_at: datetime | None = None
     modified_at: datetime | None = None
     authors: tuple[str, ...] = ()
+    found_by: FoundBy = "feed"
+    language: str | None = None
+    keywords: tuple[str, ...] = ()
+    publication: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,7 +102,7 @@ class FetchLogEntry:
     elapsed_ms: int
     fetched_at: datetime
     content_type: str | None = None
-    purpose: str = "article"  # article | feed | sitemap | robots
+    purpose: str = "article"  # article | feed | sitemap | section | site | robots
     raw_record_id: str | None = None
     etag: str | None = None
     last_modified: str | None = None
@@ -138,6 +160,7 @@ class Article:
     lead: str | None = None
     highlights: tuple[str, ...] = ()
     section: str | None = None
+    keywords: tuple[str, ...] = ()  # news:keywords of the news sitemap that listed it
     language: str | None = None
     site_name: str | None = None
     image_url: str | None = None

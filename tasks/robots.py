@@ -33,6 +33,11 @@ class Robots:
             return False
         return self.rules is None or bool(self.rules.can_fetch(url, token))
 
+    @property
+    def sitemaps(self) -> tuple[str, ...]:
+        """The `Sitemap:` URLs robots.txt lists, as written."""
+        return tuple(self.rules.sitemaps) if self.rules is not None else ()
+
     def crawl_delay(self, token: str) -> float | None:
         """The Crawl-delay (seconds) of the group that applies to `token`, if it sets one."""
         if self.rules is None:

@@ -17,7 +17,7 @@ from warehouse.catalog import quote_ident, quote_literal
 from warehouse.schema import TABLES
 
 DUPLICATE_KINDS = ("canonical_url", "exact", "near")
-FETCH_PURPOSES = ("article", "feed", "sitemap", "robots")
+FETCH_PURPOSES = ("article", "feed", "sitemap", "section", "site", "robots")
 PAGE_KINDS = ("article",)  # other page kinds are rejected as `not_article`
 
 

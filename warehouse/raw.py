@@ -404,6 +404,10 @@ def _discovered(data: dict[str, Any]) -> Discovered:
         published_at=when("published_at"),
         modified_at=when("modified_at"),
         authors=tuple(data.get("authors") or ()),
+        found_by=data.get("found_by", "feed"),
+        language=data.get("language"),
+        keywords=tuple(data.get("keywords") or ()),
+        publication=data.get("publication"),
     )
 
 

@@ -85,6 +85,7 @@ ARTICLES = pa.schema(
         pa.field("body", pa.string(), nullable=False),
         pa.field("word_count", pa.int32(), nullable=False),
         pa.field("section", pa.string()),
+        pa.field("keywords", STRINGS),  # news:keywords of the Google News sitemap that listed it
         pa.field("language", pa.string()),
         pa.field("site_name", pa.string()),
         pa.field("image_url", pa.string()),

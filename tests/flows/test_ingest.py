@@ -6,7 +6,7 @@ import subprocess
 import sys
 import textwrap
 from collections.abc import Iterator
-from datetime import date
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -315,3 +315,88 @@ def test_reprocess_rebuilds_a_date_from_the_raw_archive_without_fetching(
     # nothing was fetched: the fetch log is the one the nightly run published
     assert sql(data_dir, FETCH_LOG_OF_THE_DATE, [RUN_DATE]) == fetch_log_before
     assert sql(data_dir, "SELECT flow FROM runs WHERE run_date = ?", [RUN_DATE]) == [("reprocess",)]
+
+
+LAKESIDE = "http://lakeside-echo.localhost/news/"
+
+
+def test_the_section_only_outlet_gives_each_of_its_stories_once(
+    first_run: RunSummary, data_dir: Path
+) -> None:
+    """Lakeside Echo has no feed or sitemap: its two section pages list five stories (one on
+    both pages), amid a header, a "most read" box, related sections and a footer."""
+    rows = sql(data_dir, "SELECT url FROM articles WHERE source_id = 'lakeside-echo' ORDER BY 1")
+    assert [url for (url,) in rows] == [
+        LAKESIDE + "council-approves-north-shore-footpath/",
+        LAKESIDE + "farmers-market-moves-indoors-for-winter/",
+        LAKESIDE + "lakeside-ferry-returns-to-service-after-hull-repairs/",
+        LAKESIDE + "primary-school-pupils-plant-a-thousand-trees/",
+        LAKESIDE + "rowing-club-marks-its-centenary-with-a-regatta/",
+    ]
+    pages = sql(
+        data_dir,
+        "SELECT url, reason FROM fetch_log WHERE purpose = 'section' AND run_date = ? ORDER BY 1",
+        [RUN_DATE],
+    )
+    assert pages == [(LAKESIDE, "ok"), (LAKESIDE + "page/2/", "ok")]
+    lakeside = next(c for c in first_run.per_source if c.source_id == "lakeside-echo")
+    assert (lakeside.discovered, lakeside.new, lakeside.rejected) == (5, 5, {})
+
+
+def test_the_news_sitemap_metadata_reaches_the_articles(
+    first_run: RunSummary, data_dir: Path
+) -> None:
+    rows = dict(
+        sql(
+            data_dir,
+            "SELECT regexp_extract(url, '[^/]+$'), keywords FROM articles"
+            " WHERE source_id = 'nordic-wire' AND len(keywords) > 0",
+        )
+    )
+    assert rows["reindeer-herders-use-drones-to-map-lichen-loss.html"] == [
+        "reindeer herding",
+        "Sámi",
+        "climate",
+        "drones",
+        "Norway",
+    ]
+    assert rows["finnische-kleinstadt-heizt-mit-abwaerme-eines-rechenzentrums.html"] == [
+        "Fernwärme",
+        "Rechenzentrum",
+        "Finnland",
+    ]
+    assert len(rows) == 7  # every story the news sitemap lists
+    older = sql(
+        data_dir,
+        "SELECT keywords, published_source FROM articles"
+        " WHERE url LIKE '%lapland-braces-for-record-winter%'",
+    )
+    assert older == [([], "url")]  # in sitemap.xml only: the date in its URL path
+    # The news sitemap's publication time beats the day the URL path gives.
+    reindeer = sql(
+        data_dir,
+        "SELECT published_at, published_source FROM articles"
+        " WHERE url LIKE '%reindeer-herders-use-drones%'",
+    )
+    assert reindeer == [(datetime(2023, 10, 17, 8, 30, tzinfo=UTC), "news_sitemap")]
+
+
+def test_the_site_source_says_what_its_home_page_led_to(
+    first_run: RunSummary, data_dir: Path
+) -> None:
+    assert first_run.found == (
+        "nordic-wire: sitemap http://nordic-wire.localhost/sitemap_index.xml (robots.txt)",
+    )
+    documents = sql(
+        data_dir,
+        "SELECT purpose, url FROM fetch_log WHERE source_id = 'nordic-wire'"
+        " AND purpose <> 'article' AND run_date = ? ORDER BY fetched_at",
+        [RUN_DATE],
+    )
+    assert documents == [
+        ("robots", "http://nordic-wire.localhost/robots.txt"),
+        ("site", "http://nordic-wire.localhost/"),
+        ("sitemap", "http://nordic-wire.localhost/sitemap_index.xml"),
+        ("sitemap", "http://nordic-wire.localhost/sitemap.xml"),
+        ("sitemap", "http://nordic-wire.localhost/news-sitemap.xml"),
+    ]

@@ -25,6 +25,19 @@ id = "off"
 kind = "sitemap"
 location = "https://off.example/sitemap.xml"
 enabled = false
+
+[[source]]
+id = "gazette-news"
+kind = "section"
+location = "https://gazette.example/news/"
+links = "article:has(time):not(.sponsored) h2 a"
+next = "nav.pager a.older"
+max_pages = 3
+
+[[source]]
+id = "gazette"
+kind = "site"
+location = "https://gazette.example/"
 """
 
 
@@ -37,13 +50,23 @@ def write(tmp_path: Path, text: str) -> Path:
 def test_load_sources_reads_typed_records_in_file_order(tmp_path: Path) -> None:
     path = write(tmp_path, GOOD)
     sources = load_sources(path, sites={"courier": "http://127.0.0.1:9"})
-    assert [s.id for s in sources] == ["courier", "ledger-list", "off"]
+    assert [s.id for s in sources] == ["courier", "ledger-list", "off", "gazette-news", "gazette"]
     assert sources[0].location == "http://127.0.0.1:9/feed.xml"
     assert sources[1].urls == ("https://ledger.example/a.html", "https://ledger.example/b.html")
     assert sources[1].selectors.body == "div.story"
     assert sources[1].selectors.drop == ("aside", ".related")
     assert sources[1].crawl_delay == 0.5
     assert sources[2].enabled is False
+    section, site = sources[3], sources[4]
+    assert (section.kind, section.location) == ("section", "https://gazette.example/news/")
+    assert section.links == "article:has(time):not(.sponsored) h2 a"
+    assert (section.next, section.max_pages) == ("nav.pager a.older", 3)
+    assert (site.kind, site.location, site.links, site.max_pages) == (
+        "site",
+        "https://gazette.example/",
+        None,
+        5,
+    )
     assert referenced_sites(path) == {"courier"}
 
 
@@ -80,6 +103,50 @@ def test_load_sources_reads_typed_records_in_file_order(tmp_path: Path) -> None:
             "location",
             "not being served",
         ),
+        ('id = "x"\nkind = "urls"\nurls = ["https://a/", 3]', "urls[1]", "non-empty list"),
+        ('id = "x"\nkind = "urls"\nurls = ["/a"]', "urls", "absolute http"),
+        ('id = "x"\nkind = "feed"\nlocation = "https://a/"\nurls = ["https://a/b"]', "urls",
+         "only for kind 'urls'"),
+        ('id = "x"\nkind = "urls"\nurls = ["https://a/"]\nlocation = "https://a/"', "location",
+         "has no location"),
+        ('id = "x"\nkind = "feed"\nlocation = "https://a/"\ncrawl_delay = true', "crawl_delay",
+         "number of seconds"),
+        ('id = "x"\nkind = "feed"\nlocation = "https://a/"\ncrawl_delay = -1', "crawl_delay",
+         "number of seconds"),
+        ('id = "x"\nkind = "feed"\nlocation = "https://a/"\nlanguage = "en-GB"', "language",
+         "ISO 639-1"),
+        (
+            'id = "x"\nkind = "feed"\nlocation = "https://a/"\n[source.selectors]\nbody = "div[["',
+            "selectors.body",
+            "invalid CSS selector 'div[['",
+        ),
+        (
+            'id = "x"\nkind = "feed"\nlocation = "https://a/"\n[source.selectors]\n'
+            'drop = ["aside", "p:has("]',
+            "selectors.drop",
+            "invalid CSS selector 'p:has('",
+        ),
+        (
+            'id = "x"\nkind = "feed"\nlocation = "https://a/"\n[source.selectors]\ncolour = "x"',
+            "selectors.colour",
+            "unknown key",
+        ),
+        (
+            'id = "x"\nkind = "feed"\nlocation = "https://a/"\n[source.selectors]\ntitle = 1',
+            "selectors.title",
+            "CSS selector string",
+        ),
+        ('id = "x"\nkind = "section"\nlocation = "https://a/"\nlinks = "a:not("', "links",
+         "invalid CSS selector"),
+        ('id = "x"\nkind = "site"\nlocation = "https://a/"\nnext = ">>"', "next",
+         "invalid CSS selector"),
+        ('id = "x"\nkind = "feed"\nlocation = "https://a/"\nlinks = "a"', "links",
+         "only for kinds 'section' and 'site'"),
+        ('id = "x"\nkind = "section"\nlocation = "https://a/"\nmax_pages = 0', "max_pages",
+         "from 1 to 50"),
+        ('id = "x"\nkind = "section"\nlocation = "https://a/"\nmax_pages = 51', "max_pages",
+         "from 1 to 50"),
+        ('id = "x"\nkind = "site"', "location", "kind 'site' needs a location"),
     ],
 )
 def test_invalid_entry_names_file_key_and_reason(
@@ -92,6 +159,16 @@ def test_invalid_entry_names_file_key_and_reason(
     assert str(path) in message
     assert f".{key}:" in message
     assert reason in message
+    assert "\n" not in message
+
+
+def test_errors_name_the_entry_by_index_and_id(tmp_path: Path) -> None:
+    good = '[[source]]\nid = "a"\nkind = "feed"\nlocation = "https://a.example/f"\n'
+    bad = '[[source]]\nid = "b"\nkind = "section"\nlocation = "https://b.example/"\n'
+    path = write(tmp_path, good + bad + 'links = "li:has(> a"\n')
+    with pytest.raises(SourcesError) as error:
+        load_sources(path)
+    assert str(error.value).startswith(f"{path}: source[1] (b).links: invalid CSS selector ")
 
 
 def test_duplicate_source_ids_are_refused(tmp_path: Path) -> None:

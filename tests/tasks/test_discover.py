@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from servers import LoopbackServer, Reply, Request, gzipped, loopback_fetcher
+from servers import LoopbackServer, Reply, Request, gzipped, loopback_fetcher, robots
 
 from tasks.discover import (
     Discovery,
@@ -583,3 +583,292 @@ def test_deeply_nested_documents_do_not_recurse_out() -> None:
 def test_parse_date_never_raises(text: str) -> None:
     value = parse_date(text)
     assert value is None or value.tzinfo is not None
+
+
+# ---------------------------------------------------------------- Google News sitemaps
+
+NEWS_NS = (
+    'xmlns="http://www.sitemaps.org/schemas/sitemap/0.9" '
+    'xmlns:news="http://www.google.com/schemas/sitemap-news/0.9"'
+)
+
+
+def news_sitemap(*entries: tuple[str, str, str, str, str]) -> bytes:
+    """A Google News sitemap: (loc, title, publication date, language, keywords) each."""
+    urls = "".join(
+        f"<url><loc>{loc}</loc><news:news><news:publication><news:name>Harbour Post"
+        f"</news:name><news:language>{language}</news:language></news:publication>"
+        f"<news:publication_date>{date}</news:publication_date><news:title>{title}"
+        f"</news:title><news:keywords>{keywords}</news:keywords></news:news></url>"
+        for loc, title, date, language, keywords in entries
+    )
+    return f'<?xml version="1.0" encoding="UTF-8"?><urlset {NEWS_NS}>{urls}</urlset>'.encode()
+
+
+def test_news_sitemap_entries_carry_title_date_language_keywords_and_publication() -> None:
+    body = news_sitemap(
+        ("/a", "Ferry &amp; port strike ends", "2026-03-10T08:30:00+01:00", "EN-GB", "ferries, "
+         "strikes ,, ferries,port of Aberdeen"),
+    )
+    with LoopbackServer({"/news.xml": Reply(body=body, content_type=XML)}) as srv:
+        source = Source(id="s", kind="sitemap", location=srv.url("/news.xml"))
+        found = run(source, fetcher_for(srv))
+    (item,) = found.discovered
+    assert item.url == srv.url("/a")
+    assert item.found_by == "news_sitemap"
+    assert item.title == "Ferry & port strike ends"
+    assert item.published_at == datetime(2026, 3, 10, 7, 30, tzinfo=UTC)
+    assert item.language == "en-gb"
+    assert item.keywords == ("ferries", "strikes", "port of Aberdeen")
+    assert item.publication == "Harbour Post"
+
+
+def test_plain_sitemap_and_feed_entries_say_what_found_them() -> None:
+    plain = b'<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9"><url><loc>/b</loc>'
+    plain += b"</url></urlset>"
+    with LoopbackServer() as srv:
+        srv.route("/plain.xml", Reply(body=plain, content_type=XML))
+        srv.route("/feed.xml", Reply(body=rss("/c"), content_type=XML))
+        fetcher = fetcher_for(srv)
+        sitemap = run(Source(id="s", kind="sitemap", location=srv.url("/plain.xml")), fetcher)
+        feed = run(Source(id="f", kind="feed", location=srv.url("/feed.xml")), fetcher)
+    listed = [(d.found_by, d.title, d.keywords) for d in sitemap.discovered]
+    assert listed == [("sitemap", None, ())]
+    assert [d.found_by for d in feed.discovered] == ["feed"]
+
+
+def test_news_publication_dates_drive_the_backfill_window() -> None:
+    from tasks.frontier import plan_frontier
+
+    body = news_sitemap(
+        ("/in", "In", "2026-03-10T23:30:00-02:00", "en", ""),  # 11 March in UTC
+        ("/out", "Out", "2026-03-10T08:00:00Z", "en", ""),
+    )
+    with LoopbackServer({"/news.xml": Reply(body=body, content_type=XML)}) as srv:
+        found = run(Source(id="s", kind="sitemap", location=srv.url("/news.xml")), fetcher_for(srv))
+    window = (datetime(2026, 3, 11, tzinfo=UTC), datetime(2026, 3, 12, tzinfo=UTC))
+    plan = plan_frontier(found.discovered, seen=frozenset(), caps={}, window=window)
+    assert [d.url for d in plan.to_fetch] == [srv.url("/in")]
+    assert [(r.url, r.reason) for r in plan.rejected] == [(srv.url("/out"), "outside_window")]
+
+
+# ---------------------------------------------------------------- section pages
+
+
+def section_page(*paths: str, next_path: str | None = None) -> bytes:
+    items = "".join(f'<li><h2><a href="{p}">A headline for {p}</a></h2></li>' for p in paths)
+    pager = f'<a rel="next" href="{next_path}">Next</a>' if next_path else ""
+    return (
+        "<!doctype html><html><body><nav><a href='/news/'>News</a>"
+        "<a href='/news/2026/03/01/pinned-in-the-menu.html'>Pinned in the menu</a></nav>"
+        f"<main><ul>{items}</ul><div class='most-read'><a href='/news/2026/02/01/most-read-"
+        f"story-of-last-month.html'>Most read story of last month</a></div>{pager}</main>"
+        "<footer><a href='/news/2026/01/01/footer-story-link.html'>Footer story link</a>"
+        "</footer></body></html>"
+    ).encode()
+
+
+def test_section_pages_are_read_up_to_max_pages_each_article_once() -> None:
+    with LoopbackServer() as srv:
+        srv.route("/news/", Reply(body=section_page("/news/2026/03/09/one.html",
+                                                    "/news/2026/03/09/two.html",
+                                                    next_path="/news/?page=2")))
+        srv.route("/news/?page=2", Reply(body=section_page("/news/2026/03/09/two.html",
+                                                           "/news/2026/03/08/three.html",
+                                                           next_path="/news/?page=3")))
+        srv.route("/news/?page=3", Reply(body=section_page("/news/2026/03/07/four.html")))
+        source = Source(id="s", kind="section", location=srv.url("/news/"), max_pages=2)
+        found = run(source, fetcher_for(srv))
+        assert srv.hits("/news/?page=3") == 0
+    assert [d.url for d in found.discovered] == [
+        srv.url("/news/2026/03/09/one.html"),
+        srv.url("/news/2026/03/09/two.html"),
+        srv.url("/news/2026/03/08/three.html"),
+    ]
+    assert {d.found_by for d in found.discovered} == {"section"}
+    assert found.discovered[2].found_in == srv.url("/news/?page=2")
+    assert [(e.purpose, e.url) for e in found.log] == [
+        ("robots", srv.url("/robots.txt")),
+        ("section", srv.url("/news/")),
+        ("section", srv.url("/news/?page=2")),
+    ]
+    assert found.rejected == ()
+
+
+def test_section_pages_that_link_back_are_read_once() -> None:
+    with LoopbackServer() as srv:
+        srv.route("/a", Reply(body=section_page("/news/2026/03/09/one.html", next_path="/b")))
+        srv.route("/b", Reply(body=section_page("/news/2026/03/09/two.html", next_path="/a")))
+        source = Source(id="s", kind="section", location=srv.url("/a"), max_pages=10)
+        found = run(source, fetcher_for(srv))
+        assert (srv.hits("/a"), srv.hits("/b")) == (1, 1)
+    assert len(found.discovered) == 2
+
+
+def test_a_section_page_without_article_links_is_rejected_as_no_items() -> None:
+    page = b"<html><body><nav><a href='/news/'>News</a></nav><p>Nothing today</p></body></html>"
+    with LoopbackServer({"/news/": Reply(body=page)}) as srv:
+        source = Source(id="s", kind="section", location=srv.url("/news/"))
+        found = run(source, fetcher_for(srv))
+    assert found.discovered == ()
+    assert [(r.url, r.reason, r.detail) for r in found.rejected] == [
+        (
+            srv.url("/news/"),
+            "no_items",
+            f"section page ({len(page)} bytes, text/html; charset=utf-8), 1 links, none to an "
+            "article",
+        )
+    ]
+
+
+def test_a_links_selector_narrows_a_section() -> None:
+    page = (
+        b"<html><body><main>"
+        b"<div class='card'><a href='/s/first-story-of-the-day'>First story of the day</a></div>"
+        b"<div class='card ad'><a href='/s/paid-post-about-cheap-loans'>Paid post about cheap"
+        b" loans</a><span class='label'>Sponsored</span></div>"
+        b"</main></body></html>"
+    )
+    with LoopbackServer({"/": Reply(body=page)}) as srv:
+        source = Source(
+            id="s", kind="section", location=srv.url("/"),
+            links="div.card:not(:has(span.label)) a",
+        )
+        found = run(source, fetcher_for(srv))
+    assert [d.url for d in found.discovered] == [srv.url("/s/first-story-of-the-day")]
+
+
+# ---------------------------------------------------------------- sites (autodiscovery)
+
+
+def home_page(head: str = "", body: str = "<p>Welcome</p>") -> bytes:
+    return f"<!doctype html><html><head>{head}</head><body>{body}</body></html>".encode()
+
+
+def test_a_site_reads_the_feeds_its_home_page_declares() -> None:
+    head = (
+        '<link rel="alternate" type="application/rss+xml" title="All" href="/feed.xml">'
+        '<link rel="alternate" type="application/rss+xml" title="Comments" href="/c.xml">'
+    )
+    with LoopbackServer() as srv:
+        srv.route("/", Reply(body=home_page(head)))
+        srv.route("/feed.xml", Reply(body=rss("/news/1", "/news/2"), content_type=XML))
+        source = Source(id="s", kind="site", location=srv.url("/"))
+        found = run(source, fetcher_for(srv))
+        assert srv.hits("/sitemap.xml") == srv.hits("/c.xml") == 0
+    assert [d.url for d in found.discovered] == [srv.url("/news/1"), srv.url("/news/2")]
+    assert found.discovered[0].title == "Story 0"
+    assert [(e.purpose, e.url) for e in found.log] == [
+        ("robots", srv.url("/robots.txt")),
+        ("site", srv.url("/")),
+        ("feed", srv.url("/feed.xml")),
+    ]
+    assert found.found == (
+        f"feed {srv.url('/feed.xml')} (<link rel=alternate> on the home page)",
+    )
+    assert found.rejected == ()
+
+
+def test_a_site_reads_the_sitemaps_robots_txt_lists_preferring_news_metadata() -> None:
+    with LoopbackServer() as srv:
+        index = (
+            '<sitemapindex xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"<sitemap><loc>{srv.url('/archive.xml')}</loc></sitemap>"
+            f"<sitemap><loc>{srv.url('/news.xml')}</loc></sitemap></sitemapindex>"
+        ).encode()
+        archive = (
+            '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">'
+            f"<url><loc>{srv.url('/a/1')}</loc><lastmod>2026-03-11T10:00:00Z</lastmod></url>"
+            f"<url><loc>{srv.url('/a/0')}</loc></url></urlset>"
+        ).encode()
+        news = news_sitemap(
+            (srv.url("/a/1"), "One", "2026-03-10T09:00:00Z", "en", "harbours, trade"),
+            (srv.url("/a/2"), "Two", "2026-03-10T10:00:00Z", "en", "trade"),
+        )
+        srv.route("/", Reply(body=home_page()))
+        srv.route("/robots.txt", robots(f"User-agent: *\nAllow: /\nSitemap: {srv.url('/i.xml')}"))
+        srv.route("/i.xml", Reply(body=index, content_type=XML))
+        srv.route("/archive.xml", Reply(body=archive, content_type=XML))
+        srv.route("/news.xml", Reply(body=news, content_type=XML))
+        found = run(Source(id="s", kind="site", location=srv.url("/")), fetcher_for(srv))
+        assert srv.hits("/sitemap.xml") == srv.hits("/news-sitemap.xml") == 0
+    by_url = {d.url: d for d in found.discovered}
+    assert list(by_url) == [srv.url("/a/1"), srv.url("/a/0"), srv.url("/a/2")]
+    first = by_url[srv.url("/a/1")]
+    assert (first.found_by, first.title, first.keywords) == ("news_sitemap", "One",
+                                                            ("harbours", "trade"))
+    assert first.published_at == datetime(2026, 3, 10, 9, 0, tzinfo=UTC)
+    assert first.modified_at == datetime(2026, 3, 11, 10, 0, tzinfo=UTC)  # from the archive
+    assert by_url[srv.url("/a/0")].found_by == "sitemap"
+    assert found.found == (f"sitemap {srv.url('/i.xml')} (robots.txt)",)
+    assert [e.purpose for e in found.log] == ["robots", "site", "sitemap", "sitemap", "sitemap"]
+
+
+def test_a_site_that_declares_nothing_tries_the_common_locations_in_turn() -> None:
+    with LoopbackServer() as srv:
+        srv.route("/", Reply(body=home_page()))
+        srv.route("/sitemap_index.xml", Reply(body=news_sitemap(
+            (srv.url("/n/1"), "One", "2026-03-10T09:00:00Z", "de", "")), content_type=XML))
+        found = run(Source(id="s", kind="site", location=srv.url("/")), fetcher_for(srv))
+        assert srv.hits("/sitemap.xml") == srv.hits("/feed") == 0  # the first that lists is enough
+    assert [(d.url, d.language) for d in found.discovered] == [(srv.url("/n/1"), "de")]
+    assert found.found == (f"sitemap {srv.url('/sitemap_index.xml')} (common location)",)
+    tried = [(e.url, e.reason) for e in found.log if e.purpose == "sitemap"]
+    assert tried == [
+        (srv.url("/news-sitemap.xml"), "http_404"),
+        (srv.url("/sitemap_index.xml"), "ok"),
+    ]
+    assert found.optional == {srv.url("/news-sitemap.xml"), srv.url("/sitemap_index.xml")}
+
+
+def test_a_site_without_feeds_or_sitemaps_reads_its_home_page_links() -> None:
+    body = (
+        "<main><h2><a href='/2026/03/10/bridge-reopens-after-repairs.html'>Bridge reopens after "
+        "repairs</a></h2></main><footer><a href='/about'>About</a></footer>"
+    )
+    with LoopbackServer({"/": Reply(body=home_page(body=body))}) as srv:
+        found = run(Source(id="s", kind="site", location=srv.url("/")), fetcher_for(srv))
+    assert [(d.url, d.found_by) for d in found.discovered] == [
+        (srv.url("/2026/03/10/bridge-reopens-after-repairs.html"), "section")
+    ]
+    assert found.found == (f"section {srv.url('/')} (the home page's own links)",)
+    assert found.rejected == ()
+
+
+def test_a_site_with_nothing_to_read_is_rejected_as_no_items_saying_what_was_tried() -> None:
+    with LoopbackServer({"/": Reply(body=home_page())}) as srv:
+        found = run(Source(id="s", kind="site", location=srv.url("/")), fetcher_for(srv))
+    assert found.discovered == ()
+    (rejected,) = found.rejected
+    assert (rejected.url, rejected.reason) == (srv.url("/"), "no_items")
+    assert rejected.detail.startswith(
+        "site: it declares no feed or sitemap, and none at the common locations lists one; "
+        "home page: section page ("
+    )
+    assert [e.url for e in found.log if e.purpose in ("feed", "sitemap")] == [
+        srv.url(path) for path in
+        ("/news-sitemap.xml", "/sitemap_index.xml", "/sitemap.xml", "/feed", "/rss.xml")
+    ]
+    assert found.optional == {e.url for e in found.log if e.purpose in ("feed", "sitemap")}
+
+
+def test_section_links_carry_their_teaser_dates_into_the_backfill_window() -> None:
+    from tasks.frontier import plan_frontier
+
+    page = (
+        b"<html><body><main>"
+        b"<article><h2><a href='/news/harbour-bridge-reopens'>Harbour bridge reopens</a></h2>"
+        b"<time datetime='2026-03-11T09:00:00Z'>11 March</time></article>"
+        b"<article><h2><a href='/news/ferry-strike-ends-today'>Ferry strike ends today</a></h2>"
+        b"<time datetime='2026-03-09T09:00:00Z'>9 March</time></article>"
+        b"</main></body></html>"
+    )
+    with LoopbackServer({"/news/": Reply(body=page)}) as srv:
+        found = run(Source(id="s", kind="section", location=srv.url("/news/")), fetcher_for(srv))
+    assert [d.published_at for d in found.discovered] == [
+        datetime(2026, 3, 11, 9, 0, tzinfo=UTC),
+        datetime(2026, 3, 9, 9, 0, tzinfo=UTC),
+    ]
+    window = (datetime(2026, 3, 11, tzinfo=UTC), datetime(2026, 3, 12, tzinfo=UTC))
+    plan = plan_frontier(found.discovered, seen=frozenset(), caps={}, window=window)
+    assert [d.url for d in plan.to_fetch] == [srv.url("/news/harbour-bridge-reopens")]
