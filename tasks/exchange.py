@@ -68,7 +68,7 @@ def media_type(content_type: str | None) -> str | None:
     """`text/html` of `text/HTML; charset=utf-8`; None when there is none."""
     if not content_type:
         return None
-    return content_type.split(";", 1)[0].strip().lower() or None
+    return content_type.partition(";")[0].strip().lower() or None
 
 
 class _PinnedHTTPSConnection(http.client.HTTPConnection):
@@ -98,18 +98,20 @@ class _Inflater:
     """Content-Encoding decoder that never produces more than it is allowed to."""
 
     def __init__(self, coding: str) -> None:
-        self._coding = coding
-        self._z: zlib._Decompress | None = None
-        if coding in ("gzip", "x-gzip"):
-            self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        self._coding = coding  # "", identity, gzip, x-gzip or deflate
+        self._z: zlib._Decompress | None = None  # made when two bytes have come
+        self._head = b""  # a first byte alone, until the second one arrives
 
     def feed(self, data: bytes, room: int) -> bytes:
         """Decode `data`, returning at most `room` bytes (more pending means: over the cap)."""
         if self._coding in ("", "identity"):
             return data[:room]
-        if self._z is None:  # deflate: zlib-wrapped per RFC, raw deflate from some servers
-            wrapped = len(data) >= 2 and data[0] & 0x0F == 8 and (data[0] << 8 | data[1]) % 31 == 0
-            self._z = zlib.decompressobj(zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS)
+        if self._z is None:
+            data = self._head + data
+            if len(data) < 2:  # deflate tells zlib from raw by the first two bytes
+                self._head = data
+                return b""
+            self._z = zlib.decompressobj(self._wbits(data))
         out = self._z.decompress(data, room)
         if len(out) < room and self._z.eof and self._z.unused_data and self._coding != "deflate":
             rest = self._z.unused_data  # a further gzip member
@@ -117,18 +119,31 @@ class _Inflater:
             out += self.feed(rest, room - len(out))
         return out
 
+    def _wbits(self, start: bytes) -> int:
+        if self._coding != "deflate":
+            return 16 + zlib.MAX_WBITS  # gzip
+        # zlib-wrapped as RFC 9110 says, or raw deflate as some servers send it
+        wrapped = start[0] & 0x0F == 8 and (start[0] << 8 | start[1]) % 31 == 0
+        return zlib.MAX_WBITS if wrapped else -zlib.MAX_WBITS
+
+    @property
+    def complete(self) -> bool:
+        """Whether the compressed stream has ended (no body at all is complete too)."""
+        if self._z is None:
+            return not self._head
+        return self._z.eof
+
 
 class _Expired(Exception):
     """The watchdog fired: the total deadline passed."""
 
 
+@dataclass(eq=False)
 class _Refused(Exception):
     """The answer is refused (too large, wrong type ...): a reason code and a detail."""
 
-    def __init__(self, reason: ReasonCode, detail: str) -> None:
-        super().__init__(detail)
-        self.reason: ReasonCode = reason
-        self.detail = detail
+    reason: ReasonCode
+    detail: str
 
 
 def _connection(
@@ -158,8 +173,7 @@ def request_once(
             with contextlib.suppress(OSError):
                 sock.shutdown(socket.SHUT_RDWR)
 
-    watchdog = threading.Timer(limits.deadline_s, expire)
-    watchdog.daemon = True
+    watchdog = threading.Timer(limits.deadline_s, expire)  # cancelled however this ends
     watchdog.start()
     status: int | None = None
     reply_headers: tuple[tuple[str, str], ...] = ()
@@ -171,7 +185,7 @@ def request_once(
 
     try:
         conn.connect()
-        if expired.is_set() or conn.sock is None:
+        if expired.is_set():  # it fired while connecting, when there was no socket to shut
             raise _Expired
         conn.sock.settimeout(max(0.001, deadline - time.monotonic()))
         conn.request("GET", target.path, headers=dict(headers))
@@ -181,18 +195,18 @@ def request_once(
         done = Exchange(status=status, headers=reply_headers)
         if not 200 <= status < 300:
             return replace(done, elapsed=time.monotonic() - started)
-        body = _read_body(response, done, limits, deadline, expired, received)
+        body = _read_body(response, done, limits, expired, received)
         return replace(done, body=body, wire_bytes=received[0], elapsed=time.monotonic() - started)
     except _Refused as exc:
         return failed(exc.reason, exc.detail)
     except _Expired:
         return failed("timeout", f"no complete answer within {limits.deadline_s:g}s")
-    except ssl.SSLError as exc:
-        return failed("timeout" if expired.is_set() else "tls_error", str(exc))
-    except (http.client.HTTPException, OSError) as exc:
+    except (http.client.HTTPException, OSError) as exc:  # ssl.SSLError is an OSError
         reason: ReasonCode
         if expired.is_set() or isinstance(exc, TimeoutError):
             reason = "timeout"
+        elif isinstance(exc, ssl.SSLError):
+            reason = "tls_error"
         elif isinstance(exc, OSError | http.client.IncompleteRead):
             reason = "connection_error"
         else:
@@ -207,7 +221,6 @@ def _read_body(
     response: http.client.HTTPResponse,
     exchange: Exchange,
     limits: Limits,
-    deadline: float,
     expired: threading.Event,
     received: list[int],
 ) -> bytes:
@@ -225,14 +238,17 @@ def _read_body(
     parts: list[bytes] = []
     size = 0
     while True:
-        if expired.is_set() or time.monotonic() > deadline:
+        if expired.is_set():
             raise _Expired
         chunk = response.read1(_CHUNK)
         if not chunk:
             if expired.is_set():
                 raise _Expired
             if response.length:  # the server closed before the announced length
-                raise http.client.IncompleteRead(b"", response.length)
+                detail = f"connection closed {response.length} bytes short of its Content-Length"
+                raise _Refused("connection_error", detail)
+            if not inflater.complete:
+                raise _Refused("bad_encoding", f"{coding} body cut short")
             break
         received[0] += len(chunk)
         if received[0] > cap and not limits.truncate:
@@ -250,5 +266,4 @@ def _read_body(
             if limits.truncate:
                 break
             raise _Refused("too_large", f"decoded body over the cap {cap}")
-    body = b"".join(parts)
-    return body[:cap] if limits.truncate else body
+    return b"".join(parts)[:cap]  # in truncate mode, the last piece may go past the cap

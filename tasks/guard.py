@@ -9,8 +9,9 @@ between the check and the connection.
 
 Every spelling of an address ends up as the same `ipaddress` object before it is judged:
 `0x7f000001`, `2130706433`, `017700000001` and `127.1` are parsed by the same rules as the
-C resolver (`inet_aton`), `[::ffff:127.0.0.1]` is unwrapped to its IPv4 address, and names
-such as `localhost` are resolved.
+C resolver (`inet_aton`), `[::ffff:127.0.0.1]` is unwrapped to its IPv4 address, a zone
+index (`[2606:4700::1%25eth0]`) is no part of the address, and other names are resolved. A
+host name that is not a valid DNS name (an empty or over-long label) is refused.
 
 Names under `localhost` (`localhost`, `news.localhost` ...) are loopback by definition
 (RFC 6761 6.3): they are taken as 127.0.0.1 without asking any resolver, and refused like it.
@@ -35,7 +36,7 @@ from types import MappingProxyType
 from urllib.parse import quote, urlsplit
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-Resolver = Callable[[str, int], Sequence[str]]
+Resolver = Callable[[str], Sequence[str]]  # host name -> its IP addresses, as text
 Pins = Mapping[str, tuple[str, int]]  # "host[:port]" of a URL -> (IP address, port) to connect to
 
 NO_PINS: Pins = MappingProxyType({})
@@ -90,9 +91,10 @@ def netloc_key(host: str, port: int) -> str:
     return f"{host}:{port}"
 
 
-def _resolve(host: str, port: int) -> Sequence[str]:
+def system_resolver(host: str) -> Sequence[str]:
+    """The addresses the system resolver gives for `host`; `UnresolvableHost` if none."""
     try:
-        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
     except (socket.gaierror, UnicodeError) as exc:
         raise UnresolvableHost(f"{host}: {exc}") from exc
     return [str(info[4][0]) for info in infos]
@@ -104,7 +106,7 @@ def _literal_address(host: str) -> IPAddress | None:
         return ipaddress.ip_address(host.split("%", 1)[0])
     except ValueError:
         pass
-    if host and all(c in "0123456789abcdefxABCDEFX." for c in host):
+    if all(c in "0123456789abcdefx." for c in host):  # host is lower case (split_url)
         try:
             return ipaddress.IPv4Address(socket.inet_aton(host))
         except OSError:
@@ -121,13 +123,13 @@ def refusal(address: IPAddress) -> str | None:
             return f"{inner} (inside {address})" if inner else None
         if address.teredo is not None:
             return f"teredo address {address}"
-    for flag in (
+    for flag in (  # the most telling name first: 169.254.169.254 is private, but link-local
         "is_loopback",
-        "is_private",
+        "is_unspecified",
         "is_link_local",
         "is_multicast",
         "is_reserved",
-        "is_unspecified",
+        "is_private",
     ):
         if getattr(address, flag):
             return f"{flag.removeprefix('is_').replace('_', '-')} address {address}"
@@ -151,13 +153,11 @@ def split_url(url: str) -> tuple[str, str, int, str]:
         raise BlockedAddress("URL has no host")
     if parts.username is not None or parts.password is not None:
         raise BlockedAddress("URL carries credentials")
-    try:
-        host = host.encode("idna").decode("ascii") if not host.isascii() else host
+    try:  # IDNA for non-ASCII names; for any name, refuses empty and over-long labels
+        host = host.encode("idna").decode("ascii")
     except UnicodeError as exc:
         raise BlockedAddress(f"invalid host name: {exc}") from exc
-    host = host.rstrip(".").lower()
-    if not host:
-        raise BlockedAddress("URL has no host")
+    host = host.rstrip(".").lower()  # not empty: IDNA refused a name of dots only
     # The request line may not carry spaces, controls or raw non-ASCII: percent-encode them,
     # leaving existing escapes and reserved characters as they are.
     path = quote(parts.path or "/", safe=_REQUEST_SAFE)
@@ -185,7 +185,7 @@ def normalize_pins(pins: Pins) -> dict[str, tuple[str, int]]:
         if not 0 < int(port) < 65536:
             raise ValueError(f"pinned host {key!r}: port {port} out of range")
         try:
-            host = host.encode("idna").decode("ascii") if not host.isascii() else host
+            host = host.encode("idna").decode("ascii")
         except UnicodeError as exc:
             raise ValueError(f"pinned host {key!r}: {exc}") from None
         host = host.rstrip(".")
@@ -211,7 +211,7 @@ def check_url(
     url: str,
     allow_private: frozenset[str] = frozenset(),
     *,
-    resolve: Resolver = _resolve,
+    resolve: Resolver = system_resolver,
     pinned: Pins = NO_PINS,
 ) -> ResolvedTarget:
     """Check a URL and pin the address to connect to.
@@ -235,12 +235,12 @@ def check_url(
     elif _is_localhost(host):
         addresses = [LOCALHOST_ADDRESS]
     else:
-        addresses = list(resolve(host, port))
+        addresses = list(resolve(host))
     if not addresses:
         raise UnresolvableHost(f"{host}: no addresses")
     if not allowed:
         for text in addresses:
-            why = refusal(ipaddress.ip_address(text.split("%", 1)[0]))
+            why = refusal(ipaddress.ip_address(text))  # a zone (fe80::1%eth0) is accepted
             if why:
                 raise BlockedAddress(f"{host} resolves to {why}")
     return ResolvedTarget(

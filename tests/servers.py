@@ -14,7 +14,9 @@ Unknown paths answer 404. Every request is recorded (`requests`, `hits`) with it
 and its arrival time on the monotonic clock, so tests can check that no connection was made
 or how far apart two requests were. `LoopbackServer(routes, tls=context)` serves https.
 
-Helpers: `redirect`, `robots`, `gzip_bomb`, `deflate_bomb`, `gzipped`.
+Helpers: `redirect`, `robots`, `gzip_bomb`, `deflate_bomb`, `gzipped`,
+`tls_certificate` for a throw-away CA and a server certificate (`tls=`), and `SilentPort`,
+a port that takes connections and never answers (or, full, never lets one complete).
 """
 
 from __future__ import annotations
@@ -28,7 +30,9 @@ import time
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -49,6 +53,7 @@ class Reply:
     repeat: int = 1  # send `body` this many times (large bodies without holding them)
     reset: bool = False  # drop the connection with a TCP reset instead of answering
     raw: bytes | None = None  # send these bytes verbatim (not HTTP, broken HTTP ...) and close
+    close_delimited: bool = False  # no Content-Length, not chunked: the body ends at the close
 
 
 @dataclass(frozen=True)
@@ -94,6 +99,64 @@ def deflate_bomb(size: int) -> Reply:
 def gzipped(data: bytes) -> bytes:
     """`data` gzip-compressed (for sitemap.xml.gz and Content-Encoding tests)."""
     return gzip.compress(data, mtime=0)
+
+
+def tls_certificate(folder: Path, name: str = "localhost") -> tuple[str, ssl.SSLContext]:
+    """A throw-away CA and a server certificate for the host `name` only, written to `folder`:
+    (the CA file a client trusts, a server-side context for `LoopbackServer(tls=...)`)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    start, end = datetime.now(UTC) - timedelta(days=1), datetime.now(UTC) + timedelta(days=1)
+    ca_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "newsflow test CA")])
+    ca = (
+        x509.CertificateBuilder()
+        .subject_name(ca_name)
+        .issuer_name(ca_name)
+        .public_key(ca_key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    key = ec.generate_private_key(ec.SECP256R1())
+    leaf = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)]))
+        .issuer_name(ca_name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(start)
+        .not_valid_after(end)
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(name)]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(
+            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
+            critical=False,
+        )
+        .sign(ca_key, hashes.SHA256())
+    )
+    ca_file = folder / "ca.pem"
+    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
+    cert_file = folder / "server.pem"
+    cert_file.write_bytes(
+        leaf.public_bytes(serialization.Encoding.PEM)
+        + key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file)
+    return str(ca_file), context
 
 
 @dataclass
@@ -158,7 +221,7 @@ class _Handler(BaseHTTPRequestHandler):
         lines.append("Connection: close")
         if reply.chunked:
             lines.append("Transfer-Encoding: chunked")
-        else:
+        elif not reply.close_delimited:
             length = reply.content_length
             if length is None:
                 length = len(reply.body) * reply.repeat
@@ -275,6 +338,35 @@ class LoopbackServer:
             for r in self.requests
             if path is None or r.path == path or r.path.split("?", 1)[0] == path
         )
+
+
+class SilentPort:
+    """A port on 127.0.0.1 whose listener never accepts and never answers.
+
+    A first connection completes (the kernel queues it) and then hears nothing; with
+    `full=True` the test's own connection takes that one place, so that a further attempt
+    hangs in connect itself (its SYN is dropped). `close` may be called from another thread.
+    """
+
+    def __init__(self, *, full: bool = False) -> None:
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(0)
+        self.port = int(self._listener.getsockname()[1])
+        self._held = [socket.create_connection(("127.0.0.1", self.port))] if full else []
+        self.closed = threading.Event()
+
+    def __enter__(self) -> SilentPort:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the listener: a connection attempt still waiting is then refused."""
+        self.closed.set()
+        for sock in (*self._held, self._listener):
+            sock.close()
 
 
 def loopback_policy(*servers: LoopbackServer, **policy: Any) -> Any:

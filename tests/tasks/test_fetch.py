@@ -12,7 +12,7 @@ import pickle
 import ssl
 import time
 import tracemalloc
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -29,6 +29,7 @@ from servers import (
     loopback_policy,
     redirect,
     robots,
+    tls_certificate,
 )
 
 from tasks.charset import detect_encoding
@@ -153,15 +154,15 @@ def test_500_503_reset_then_200_is_retried_to_success_with_its_attempt_count() -
     script = [Reply(status=500), Reply(status=503), Reply(reset=True), Reply(body=PAGE)]
     with LoopbackServer({"/flaky": script}) as srv:
         outcome = fetch(
-            fetcher_for(srv, max_retries=3, backoff_base_s=0.1, backoff_max_s=1.0),
+            fetcher_for(srv, max_retries=3, backoff_base_s=0.05, backoff_max_s=1.0),
             srv.url("/flaky"),
         )
         times = arrivals(srv, "/flaky")
     assert outcome.ok
     assert outcome.log.attempts == 4
     gaps = [later - earlier for earlier, later in itertools.pairwise(times)]
-    # backoff doubles, with jitter of at most half: attempt n waits >= 0.1 * 2**(n-1) / 2
-    assert all(gap >= 0.1 * 2**n / 2 for n, gap in enumerate(gaps))
+    # backoff doubles, with jitter of at most half: attempt n waits >= 0.05 * 2**(n-1) / 2
+    assert all(gap >= 0.05 * 2**n / 2 for n, gap in enumerate(gaps))
 
 
 def test_retries_stop_at_the_limit_with_the_last_reason() -> None:
@@ -228,7 +229,7 @@ def test_503_retry_after_http_date_is_waited_for() -> None:
         stamp = time.time()
         headers = (
             ("Date", email.utils.formatdate(stamp, usegmt=True)),
-            ("Retry-After", email.utils.formatdate(stamp + 2, usegmt=True)),
+            ("Retry-After", email.utils.formatdate(stamp + 1, usegmt=True)),
         )
         return Reply(status=503, headers=headers)
 
@@ -236,7 +237,7 @@ def test_503_retry_after_http_date_is_waited_for() -> None:
         outcome = fetch(fetcher_for(srv), srv.url("/p"))
         first, second = arrivals(srv, "/p")
     assert outcome.ok
-    assert second - first >= 2.0
+    assert second - first >= 1.0
 
 
 def test_retry_after_beyond_the_cap_closes_the_host_for_the_run() -> None:
@@ -264,7 +265,7 @@ def test_retry_after_on_the_last_attempt_still_paces_the_next_request() -> None:
 
 
 def test_a_rate_limited_host_does_not_hold_up_other_hosts() -> None:
-    script = [Reply(status=429, headers=(("Retry-After", "2"),)), Reply(body=PAGE)]
+    script = [Reply(status=429, headers=(("Retry-After", "1"),)), Reply(body=PAGE)]
     with LoopbackServer({"/p": script}) as slow, LoopbackServer() as fast:
         for i in range(3):
             fast.route(f"/{i}", Reply(body=PAGE))
@@ -289,22 +290,22 @@ def test_retry_after_parsing() -> None:
 
 
 def test_slow_drip_body_is_cut_at_the_total_deadline() -> None:
-    with LoopbackServer({"/drip": Reply(body=b"x" * 200, drip=0.5)}) as srv:
-        outcome = fetch(fetcher_for(srv, deadline_s=1.5, max_retries=0), srv.url("/drip"))
+    with LoopbackServer({"/drip": Reply(body=b"x" * 40, drip=0.1)}) as srv:
+        outcome = fetch(fetcher_for(srv, deadline_s=0.5, max_retries=0), srv.url("/drip"))
     assert outcome.log.reason == "timeout"
-    assert outcome.log.bytes < 200  # stopped long before the server would have finished
+    assert outcome.log.bytes < 40  # stopped long before the server would have finished
 
 
 def test_slow_drip_headers_are_cut_at_the_total_deadline() -> None:
-    with LoopbackServer({"/drip": Reply(body=PAGE, header_drip=0.3)}) as srv:
-        outcome = fetch(fetcher_for(srv, deadline_s=1.5), srv.url("/drip"))
+    with LoopbackServer({"/drip": Reply(body=PAGE, header_drip=0.05)}) as srv:
+        outcome = fetch(fetcher_for(srv, deadline_s=0.5), srv.url("/drip"))
     assert outcome.log.reason == "timeout"
     assert outcome.log.status is None
 
 
 def test_a_dripping_host_does_not_stop_the_batch() -> None:
     with (
-        LoopbackServer({"/drip": Reply(body=b"x" * 200, drip=0.5)}) as bad,
+        LoopbackServer({"/drip": Reply(body=b"x" * 40, drip=0.1)}) as bad,
         LoopbackServer({"/ok": Reply(body=PAGE)}) as good,
     ):
         items = [("s", bad.url("/drip")), ("s", good.url("/ok"))]
@@ -346,7 +347,7 @@ def test_chunked_body_without_length_is_cut_at_the_cap_with_bounded_memory() -> 
 
 @pytest.mark.parametrize("bomb", [gzip_bomb, deflate_bomb], ids=["gzip", "deflate"])
 def test_compressed_bombs_are_cut_at_the_decoded_cap_with_bounded_memory(bomb: Any) -> None:
-    with LoopbackServer({"/bomb": bomb(64 * MB)}) as srv:
+    with LoopbackServer({"/bomb": bomb(16 * MB)}) as srv:
         fetcher = fetcher_for(srv)
         outcome, peak = _peak_during(lambda: fetch(fetcher, srv.url("/bomb")))
     assert outcome.log.reason == "too_large"
@@ -568,7 +569,7 @@ def test_robots_4xx_allows_everything(status: int) -> None:
 )
 def test_robots_failure_means_nothing_from_that_host_this_run(reply: Reply) -> None:
     with LoopbackServer({"/robots.txt": reply, "/a": Reply(body=PAGE)}) as srv:
-        fetcher = fetcher_for(srv, max_retries=1, deadline_s=1.0)
+        fetcher = fetcher_for(srv, max_retries=1, deadline_s=0.5)
         outcomes = [fetch(fetcher, srv.url("/a")) for _ in range(2)]
         robots_requests = srv.hits("/robots.txt")
         assert srv.hits("/a") == 0
@@ -591,7 +592,7 @@ def test_a_10_mb_robots_txt_is_parsed_up_to_the_limit() -> None:
 
 def test_crawl_delay_spaces_one_host_and_does_not_slow_another() -> None:
     with (
-        LoopbackServer({"/robots.txt": robots("User-agent: *\nCrawl-delay: 2\n")}) as polite,
+        LoopbackServer({"/robots.txt": robots("User-agent: *\nCrawl-delay: 1\n")}) as polite,
         LoopbackServer() as free,
     ):
         for i in range(2):
@@ -606,7 +607,7 @@ def test_crawl_delay_spaces_one_host_and_does_not_slow_another() -> None:
     assert all(o.ok for o in outcomes)
     assert len(polite_times) == 3  # robots.txt, /0, /1
     gaps = [later - earlier for earlier, later in itertools.pairwise(polite_times)]
-    assert min(gaps) >= 2.0
+    assert min(gaps) >= 1.0
     assert free_done < polite_times[1]
 
 
@@ -621,7 +622,7 @@ def test_source_crawl_delay_spaces_its_host_and_does_not_slow_another() -> None:
             paced.route(f"/{i}", Reply(body=PAGE))
         for i in range(4):
             free.route(f"/{i}", Reply(body=PAGE))
-        fetcher = fetcher_for(paced, free, host_delays={paced.netloc: 0.8})
+        fetcher = fetcher_for(paced, free, host_delays={paced.netloc: 0.5})
         items = [("s", paced.url(f"/{i}")) for i in range(3)]
         items += [("s", free.url(f"/{i}")) for i in range(4)]
         outcomes = fetch_batch(fetcher, items, max_hosts_in_parallel=2, now=now)
@@ -629,27 +630,27 @@ def test_source_crawl_delay_spaces_its_host_and_does_not_slow_another() -> None:
         free_done = max(r.at for r in free.requests)
     assert all(o.ok for o in outcomes)
     assert len(paced_times) == 4  # robots.txt (404), /0, /1, /2
-    assert min(_article_gaps(paced)) >= 0.8
+    assert min(_article_gaps(paced)) >= 0.5
     assert free_done < paced_times[1]
 
 
 def test_robots_crawl_delay_lengthens_a_source_delay_but_never_shortens_it() -> None:
     with (
         LoopbackServer({"/robots.txt": robots("User-agent: *\nCrawl-delay: 0.1\n")}) as short,
-        LoopbackServer({"/robots.txt": robots("User-agent: *\nCrawl-delay: 0.7\n")}) as long,
+        LoopbackServer({"/robots.txt": robots("User-agent: *\nCrawl-delay: 0.4\n")}) as long,
     ):
         for server in (short, long):
             for i in range(2):
                 server.route(f"/{i}", Reply(body=PAGE))
-        delays = {short.netloc: 0.7, long.netloc: 0.1}
+        delays = {short.netloc: 0.4, long.netloc: 0.1}
         fetcher = fetcher_for(short, long, host_delays=delays)
         items = [("s", server.url(f"/{i}")) for server in (short, long) for i in range(2)]
         outcomes = fetch_batch(fetcher, items, max_hosts_in_parallel=2, now=now)
         short_gaps, long_gaps = _article_gaps(short), _article_gaps(long)
     assert all(o.ok for o in outcomes)
     assert len(short_gaps) == len(long_gaps) == 2
-    assert min(short_gaps) >= 0.7
-    assert min(long_gaps) >= 0.7
+    assert min(short_gaps) >= 0.4
+    assert min(long_gaps) >= 0.4
 
 
 def test_host_delays_come_from_each_sources_location_and_urls() -> None:
@@ -859,60 +860,7 @@ def test_broken_http_is_recorded_with_a_reason(raw: bytes, reason: str) -> None:
 @pytest.fixture(scope="module")
 def tls_files(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, ssl.SSLContext]:
     """A throw-away CA and a server certificate for the name `localhost` only."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    folder = tmp_path_factory.mktemp("tls")
-    start, end = datetime.now(UTC) - timedelta(days=1), datetime.now(UTC) + timedelta(days=1)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "newsflow test CA")])
-    ca = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    leaf = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(start)
-        .not_valid_after(end)
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    ca_file = folder / "ca.pem"
-    ca_file.write_bytes(ca.public_bytes(serialization.Encoding.PEM))
-    cert_file = folder / "server.pem"
-    cert_file.write_bytes(
-        leaf.public_bytes(serialization.Encoding.PEM)
-        + key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-    context.load_cert_chain(cert_file)
-    return str(ca_file), context
+    return tls_certificate(tmp_path_factory.mktemp("tls"))
 
 
 def test_https_connects_to_the_checked_address_and_verifies_the_host_name(
