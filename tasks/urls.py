@@ -206,10 +206,11 @@ def _normalize_host(host: str, url: str, *, literal: bool) -> str:
         raise ValueError(f"URL without a host: {url!r}")
     if literal:  # "[...]": only an IPv6 address is valid there (userinfo holds no "[")
         try:
-            return f"[{ipaddress.IPv6Address(host.split('%', 1)[0]).compressed}]"
+            address = ipaddress.IPv6Address(host)  # perhaps with a zone: fe80::1%eth0
         except ValueError as exc:
             raise ValueError(f"not an IPv6 address in brackets: {url!r}") from exc
-    host = host.rstrip(".")
+        return f"[{ipaddress.IPv6Address(address.packed).compressed}]"  # the zone dropped
+    host = host.removesuffix(".")  # the root of a fully qualified name
     if not host.isascii():
         try:
             host = host.encode("idna").decode("ascii")
