@@ -14,12 +14,9 @@ from __future__ import annotations
 
 import hashlib
 import ipaddress
-import logging
 import re
 from collections.abc import Callable
 from urllib.parse import urljoin, urlsplit, urlunsplit
-
-logger = logging.getLogger(__name__)
 
 DEFAULT_PORTS = {"http": 80, "https": 443}
 
@@ -131,12 +128,15 @@ def resolve_url(raw: str, base: str | None = None) -> str:
 
 
 def _spell(text: str, given: str, query: Callable[[str], str]) -> str:
-    parts = urlsplit(text)
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError as exc:  # unbalanced brackets, a bad IP in them, a bad port
+        raise ValueError(f"not a valid URL: {given!r} ({exc})") from exc
     scheme = parts.scheme.lower()
     if scheme not in DEFAULT_PORTS:
         raise ValueError(f"not an http(s) URL: {given!r}")
-    host = _normalize_host(parts.hostname or "", given)
-    port = parts.port  # raises ValueError when out of range or not a number
+    host = _normalize_host(parts.hostname or "", given, literal="[" in parts.netloc)
     netloc = host if port is None or port == DEFAULT_PORTS[scheme] else f"{host}:{port}"
     path = _remove_dot_segments(_normalize_escapes(parts.path, _PATH_SAFE)) or "/"
     return urlunsplit((scheme, netloc, path, query(parts.query), ""))
@@ -163,12 +163,10 @@ def canonical_url(url: str, *, declared: str | None = None) -> str:
         try:
             candidate = normalize_url(urljoin(base, declared.strip()))
         except ValueError:
-            logger.debug("Ignored declared canonical %r of %s: not a URL", declared, base)
+            pass  # not a URL: ignored, like one on another site
         else:
             if _acceptable_declared(base, candidate):
                 chosen = candidate
-            else:
-                logger.debug("Ignored declared canonical %s of %s", candidate, base)
     return _strip_variants(chosen)
 
 
@@ -176,6 +174,8 @@ def article_id(canonical: str) -> str:
     """Return the stable identifier of the article at `canonical` (a `canonical_url` result).
 
     32 hex digits of BLAKE2b over the URL's UTF-8 bytes: the same in every process and run.
+    Defined for any str (a page without an http(s) URL keeps its URL as its canonical one),
+    lone surrogates included: it never raises.
     """
     return hashlib.blake2b(canonical.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
@@ -201,15 +201,16 @@ def _is_variant(name: str, value: str) -> bool:
     return values is None or value.lower() in values
 
 
-def _normalize_host(host: str, url: str) -> str:
+def _normalize_host(host: str, url: str, *, literal: bool) -> str:
     if not host:
         raise ValueError(f"URL without a host: {url!r}")
-    if ":" in host:  # an IPv6 literal; urlsplit has validated the brackets
+    if literal:  # "[...]": only an IPv6 address is valid there (userinfo holds no "[")
         try:
-            return f"[{ipaddress.IPv6Address(host.split('%', 1)[0]).compressed}]"
+            address = ipaddress.IPv6Address(host)  # perhaps with a zone: fe80::1%eth0
         except ValueError as exc:
-            raise ValueError(f"bad IPv6 host in {url!r}") from exc
-    host = host.rstrip(".")
+            raise ValueError(f"not an IPv6 address in brackets: {url!r}") from exc
+        return f"[{ipaddress.IPv6Address(address.packed).compressed}]"  # the zone dropped
+    host = host.removesuffix(".")  # the root of a fully qualified name
     if not host.isascii():
         try:
             host = host.encode("idna").decode("ascii")
@@ -246,7 +247,7 @@ def _remove_dot_segments(path: str) -> str:
         return path
     segments = path.split("/")
     kept: list[str] = []
-    for seg in segments[1:] if path.startswith("/") else segments:
+    for seg in segments[1:]:  # the path follows an authority: it starts with "/"
         if seg == "..":
             if kept:
                 kept.pop()
@@ -261,12 +262,12 @@ def _normalize_query(query: str, *, drop: Callable[[str, str], bool]) -> str:
     for item in query.split("&"):
         if not item:
             continue
-        name, sep, value = item.partition("=")
+        name, _, value = item.partition("=")
         name = _normalize_escapes(name, _QUERY_SAFE)
         value = _normalize_escapes(value, _QUERY_SAFE)
         if (not name and not value) or drop(name, value):
             continue
-        pairs.append((name, value if sep else ""))
+        pairs.append((name, value))
     pairs.sort()
     return "&".join(f"{name}={value}" if value else name for name, value in pairs)
 
@@ -281,7 +282,7 @@ def _acceptable_declared(base: str, candidate: str) -> bool:
     if site_key(base_host) != site_key(cand_host) or base_parts.port != cand_parts.port:
         return False  # another site, or another server on the same host
     # A site that declares its home page as every page's canonical is a common template bug.
-    return cand_parts.path not in ("", "/") or bool(cand_parts.query)
+    return cand_parts.path != "/" or bool(cand_parts.query)
 
 
 def _strip_variants(url: str) -> str:
@@ -296,7 +297,7 @@ def _strip_variants(url: str) -> str:
     if host.startswith("amp.") and host.count(".") >= 2:
         netloc = netloc[len("amp.") :]
     segments = path.split("/")
-    trailing_slash = path.endswith("/") and len(segments) > 2
+    trailing_slash = path.endswith("/")
     inner = [s for s in segments[1:] if s]
     kept = [s for s in inner if s.lower() not in VARIANT_SEGMENTS]
     if kept and kept[-1].lower().endswith(".amp.html"):
@@ -316,13 +317,10 @@ def _unwrap_amp_cache(path: str, query: str) -> str | None:
         return None
     rest = segments[2:]
     scheme = "http"
-    if rest and rest[0] == "s":
+    if rest[0] == "s":
         scheme = "https"
         rest = rest[1:]
-    if not rest or not rest[0]:
-        return None
-    target = f"{scheme}://{'/'.join(rest)}" + (f"?{query}" if query else "")
-    try:
-        return normalize_url(target)
+    try:  # no host left (`/c/s//a`) is a ValueError; an empty query leaves a `?` it drops
+        return normalize_url(f"{scheme}://{'/'.join(rest)}?{query}")
     except ValueError:
         return None
