@@ -61,9 +61,9 @@ class PublishError(RuntimeError):
 class Publication:
     """One run's files for one `run_date` and `scope`, published together by `commit`.
 
-    `on_step` is called with the name of each step (`staged`, `fsynced`, `validated`,
-    `rename:raw`, `rename:<table>`, `catalog`, `done`) just before it happens; tests use it
-    to kill the process at that point.
+    `on_step` is called with the name of each point that `commit` reaches (`staged`: every
+    batch written; `fsynced`; `validated`; then just before it happens, `rename:raw`,
+    `rename:<table>`, `prune:raw`, `catalog`; and `done`); tests kill the process there.
     """
 
     def __init__(
@@ -206,12 +206,10 @@ class Publication:
     def _seal(self) -> dict[str, Path]:
         """Close, fsync and read back every table's staging file."""
         staged = {table: self.staged_path(table) for table in TABLES}
+        self._step("staged")
         for table, path in staged.items():
             with writing(path, self.data_dir):
                 (self._writers.pop(table, None) or _parquet_writer(path, table)).close()
-        self._step("staged")
-        for path in staged.values():
-            with writing(path, self.data_dir):
                 fsync_path(path)
         fsync_path(self._area.path)
         self._step("fsynced")

@@ -24,7 +24,7 @@ SCOPE = "ingest-3f2a9c1b"
 # fetch_log, the run record) is renamed after every table it covers.
 ORDER = ["rejected", "articles", "mentions", "quotes", "dedup_signatures", "fetch_log", "runs"]
 STEPS = [
-    "staged",  # staging files closed, before fsync
+    "staged",  # every batch written, before the files are closed and fsynced
     "fsynced",
     "validated",  # before the first rename
     "rename:raw",
