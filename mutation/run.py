@@ -62,8 +62,11 @@ TESTS: dict[str, tuple[str, ...]] = {
         "tests/warehouse/test_crash.py",
         "tests/warehouse/test_spill.py",
         "tests/warehouse/test_checks.py",
+        "tests/warehouse/test_diskfull.py",
     ),
     "warehouse/lake.py": (
+        "tests/warehouse/test_lake.py",
+        "tests/warehouse/test_run_lock.py",
         "tests/warehouse/test_publish.py",
         "tests/warehouse/test_raw.py",
         "tests/warehouse/test_crash.py",

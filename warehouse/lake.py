@@ -24,6 +24,7 @@ from contextlib import contextmanager
 from datetime import date
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from warehouse.schema import TABLES
@@ -183,7 +184,7 @@ def parquet_problem(path: Path) -> str | None:
         if head != PARQUET_MAGIC or tail != PARQUET_MAGIC:
             return "no Parquet magic bytes at start or end"
         pq.read_metadata(path)
-    except OSError as error:  # unreadable footer or file: the caller quarantines it
+    except (OSError, pa.ArrowException) as error:  # the caller quarantines the file
         return f"unreadable: {error}"
     return None
 
@@ -274,7 +275,7 @@ def warehouse_run(
                 break
             except BlockingIOError:
                 pass
-            other = _holder(path)
+            other = _holder(fd)
             if time.monotonic() >= deadline:
                 raise WarehouseBusy(
                     f"{data_dir} is in use by {other} and stayed busy for {wait_s:g} s; "
@@ -294,20 +295,19 @@ def warehouse_run(
         os.close(fd)  # releases the lock
 
 
-def _holder(path: Path) -> str:
-    try:
-        text = path.read_text(encoding="utf-8", errors="replace").strip()
-    except OSError:
-        text = ""
+def _holder(fd: int) -> str:
+    """Who holds the run lock, as `warehouse_run` wrote it into the lock file (open as `fd`)."""
+    text = os.pread(fd, os.fstat(fd).st_size, 0).decode().strip()
     return f"run {text}" if text else "another run"
 
 
 class catalog_lock:
     """Serialise catalog builds and the cleaning of their temporary files."""
 
+    _fd: int  # while held
+
     def __init__(self, data_dir: Path) -> None:
         self._path = Path(data_dir).absolute() / ".catalog.lock"
-        self._fd = -1
 
     def __enter__(self) -> None:
         make_dirs(self._path.parent)
@@ -329,8 +329,9 @@ def recover(data_dir: Path) -> None:
     and `CorruptLakeFile` is raised, so that nobody publishes over a lake that cannot be read.
     """
     data_dir = Path(data_dir).absolute()
-    _clean_stale_staging(data_dir)
-    _clean_stale_catalogs(data_dir)
+    removed = [*_clean_stale_staging(data_dir), *_clean_stale_catalogs(data_dir)]
+    if removed:
+        logger.warning("Removed what runs that died left behind: %s", removed)
     problems = {path: why for path in _lake_parquet(data_dir) if (why := parquet_problem(path))}
     if not problems:
         return
@@ -344,7 +345,6 @@ def recover(data_dir: Path) -> None:
         fsync_path(target.parent)
         fsync_path(path.parent)
         moved[path] = target
-        logger.error("Quarantined %s: %s", path, problems[path])
     raise CorruptLakeFile(moved, problems)
 
 
@@ -354,10 +354,12 @@ def _lake_parquet(data_dir: Path) -> Iterator[Path]:
         yield from sorted(lake.rglob("*.parquet"))
 
 
-def _clean_stale_staging(data_dir: Path) -> None:
+def _clean_stale_staging(data_dir: Path) -> list[Path]:
+    """Remove the staging areas whose owner died; returns them."""
     root = staging_dir(data_dir)
     if not root.is_dir():
-        return
+        return []
+    removed = []
     names = {p.name.removesuffix(".lock") for p in root.iterdir()}
     for name in sorted(names):
         lock_path = root / f"{name}.lock"
@@ -367,18 +369,21 @@ def _clean_stale_staging(data_dir: Path) -> None:
         try:
             area = root / name
             if area.exists():
-                logger.warning("Removed stale staging area %s", area)
                 shutil.rmtree(area)
+                removed.append(area)
             lock_path.unlink(missing_ok=True)
         finally:
             os.close(fd)
+    return removed
 
 
-def _clean_stale_catalogs(data_dir: Path) -> None:
-    temps = list(data_dir.glob(f".{CATALOG_NAME}.*.tmp*")) if data_dir.is_dir() else []
-    if not temps:
-        return
+def _clean_stale_catalogs(data_dir: Path) -> list[Path]:
+    """Remove the temporary files of catalog builds that died; returns them."""
+    pattern = f".{CATALOG_NAME}.*.tmp*"
+    if not any(data_dir.glob(pattern)):
+        return []  # the usual case: no need to wait for a build that is running
     with catalog_lock(data_dir):
-        for path in data_dir.glob(f".{CATALOG_NAME}.*.tmp*"):
-            logger.warning("Removed stale temporary catalog %s", path)
+        removed = sorted(data_dir.glob(pattern))
+        for path in removed:
             path.unlink(missing_ok=True)
+    return removed

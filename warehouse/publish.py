@@ -14,11 +14,12 @@ replaced tables named (if no new row names it), and rebuilds the catalog. `fetch
 carries feed validators) and `runs` (the record that the run happened) are renamed last, so
 state that advances never gets ahead of the data it covers; and since an archive is never
 overwritten, every published `raw_record_id` resolves to its own record at every step.
+Tables are written as zstd-compressed Parquet, which any reader of the lake must support.
 """
 
 from __future__ import annotations
 
-import logging
+import contextlib
 import threading
 from collections.abc import Callable, Iterable
 from datetime import date
@@ -47,8 +48,6 @@ from warehouse.raw import RawArchive, archive_name, remove_unreferenced
 from warehouse.schema import TABLES
 from warehouse.spill import Spill
 
-logger = logging.getLogger(__name__)
-
 _LAST = ("fetch_log", "runs")
 PUBLISH_ORDER: tuple[str, ...] = (*(t for t in TABLES if t not in _LAST), *_LAST)
 
@@ -62,9 +61,9 @@ class PublishError(RuntimeError):
 class Publication:
     """One run's files for one `run_date` and `scope`, published together by `commit`.
 
-    `on_step` is called with the name of each step (`staged`, `fsynced`, `validated`,
-    `rename:raw`, `rename:<table>`, `catalog`, `done`) just before it happens; tests use it
-    to kill the process at that point.
+    `on_step` is called with the name of each point that `commit` reaches (`staged`: every
+    batch written; `fsynced`; `validated`; then just before it happens, `rename:raw`,
+    `rename:<table>`, `prune:raw`, `catalog`; and `done`); tests kill the process there.
     """
 
     def __init__(
@@ -125,8 +124,7 @@ class Publication:
             with writing(path, self.data_dir):
                 writer = self._writers.get(table)
                 if writer is None:
-                    writer = pq.ParquetWriter(path, TABLES[table], compression="zstd")
-                    self._writers[table] = writer
+                    writer = self._writers[table] = _parquet_writer(path, table)
                 if batch.num_rows:
                     writer.write_table(batch)
             self.rows_written[table] += batch.num_rows
@@ -176,12 +174,6 @@ class Publication:
                 raise
             self._area.release()
             self._state = "committed"
-        logger.info(
-            "Published %s/%s: %s",
-            self.run_date,
-            self.scope,
-            ", ".join(f"{t}={n}" for t, n in self.rows_written.items()),
-        )
         self._step("done")
         return catalog
 
@@ -194,11 +186,9 @@ class Publication:
     def _discard(self) -> None:
         """Drop the staging area whatever state its files are in (a full disk fails the
         writers' last flush: the files go anyway)."""
-        for table, writer in self._writers.items():
-            try:
+        for writer in self._writers.values():
+            with contextlib.suppress(OSError):  # the run already failed with the first error
                 writer.close()
-            except OSError as error:
-                logger.warning("Discarded staged %s: %s", table, error)
         self._writers.clear()
         if self._raw is not None:
             self._raw.discard()
@@ -216,16 +206,10 @@ class Publication:
     def _seal(self) -> dict[str, Path]:
         """Close, fsync and read back every table's staging file."""
         staged = {table: self.staged_path(table) for table in TABLES}
+        self._step("staged")
         for table, path in staged.items():
             with writing(path, self.data_dir):
-                writer = self._writers.pop(table, None)
-                if writer is not None:
-                    writer.close()
-                else:
-                    pq.write_table(TABLES[table].empty_table(), path, compression="zstd")
-        self._step("staged")
-        for path in staged.values():
-            with writing(path, self.data_dir):
+                (self._writers.pop(table, None) or _parquet_writer(path, table)).close()
                 fsync_path(path)
         fsync_path(self._area.path)
         self._step("fsynced")
@@ -241,6 +225,11 @@ class Publication:
                 )
         self._step("validated")
         return staged
+
+
+def _parquet_writer(path: Path, table: str) -> pq.ParquetWriter:
+    """A new staging file for `table` (closed without rows, it holds an empty table)."""
+    return pq.ParquetWriter(path, TABLES[table], compression="zstd")
 
 
 def conform(table: str, batch: pa.Table) -> pa.Table:

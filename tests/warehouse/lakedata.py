@@ -6,12 +6,17 @@ The same (run_date, scope, variant) always gives the same rows.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
+import random
+import resource
+import signal
 import subprocess
 import sys
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 
@@ -258,3 +263,25 @@ def snapshot(data_dir: Path) -> dict[str, object]:
                     else path.read_bytes()
                 )
     return files
+
+
+def noise(size: int, seed: int = 0) -> str:
+    """`size` characters of text that zstd and gzip cannot shrink much (the same for a seed)."""
+    return base64.b64encode(random.Random(seed).randbytes(size)).decode()[:size]
+
+
+@contextmanager
+def file_size_limit(limit: int) -> Iterator[None]:
+    """Within the block, this process's writes past `limit` bytes of a file fail with EFBIG.
+
+    A real kernel limit (RLIMIT_FSIZE), in this process, so a test sees a write fail the way
+    a full disk fails it, without mounting one.
+    """
+    previous = signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # fail the write, keep the process
+    soft, hard = resource.getrlimit(resource.RLIMIT_FSIZE)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (limit, hard))
+    try:
+        yield
+    finally:
+        resource.setrlimit(resource.RLIMIT_FSIZE, (soft, hard))
+        signal.signal(signal.SIGXFSZ, previous)

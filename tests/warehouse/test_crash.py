@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shutil
 import signal
 from datetime import date
 from pathlib import Path
@@ -10,6 +11,7 @@ import duckdb
 import pytest
 from lakedata import publish_sample, run_script, snapshot
 
+from warehouse.catalog import build_catalog
 from warehouse.lake import catalog_path, parquet_problem, staging_dir
 from warehouse.raw import read_record
 from warehouse.views import ANALYTIC_VIEWS
@@ -22,7 +24,7 @@ SCOPE = "ingest-3f2a9c1b"
 # fetch_log, the run record) is renamed after every table it covers.
 ORDER = ["rejected", "articles", "mentions", "quotes", "dedup_signatures", "fetch_log", "runs"]
 STEPS = [
-    "staged",  # staging files closed, before fsync
+    "staged",  # every batch written, before the files are closed and fsynced
     "fsynced",
     "validated",  # before the first rename
     "rename:raw",
@@ -34,16 +36,24 @@ STEPS = [
 
 
 @pytest.fixture(scope="module")
-def references(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, dict]:
-    """What the lake holds after the old run only, and after old then new, uninterrupted."""
+def references(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict, dict]:
+    """A data dir after the old run, and what the lake holds after the old run only and after
+    old then new, uninterrupted."""
     old_dir = tmp_path_factory.mktemp("old")
     publish_sample(old_dir, OTHER_DAY, SCOPE, "new")
     publish_sample(old_dir, DAY, SCOPE, "old")
     new_dir = tmp_path_factory.mktemp("new")
-    publish_sample(new_dir, OTHER_DAY, SCOPE, "new")
-    publish_sample(new_dir, DAY, SCOPE, "old")
+    _copy_published(old_dir, new_dir)
     publish_sample(new_dir, DAY, SCOPE, "new")
-    return snapshot(old_dir), snapshot(new_dir)
+    return old_dir, snapshot(old_dir), snapshot(new_dir)
+
+
+def _copy_published(source: Path, data_dir: Path) -> None:
+    """The published files of `source` copied into `data_dir`, with a catalog of its own: the
+    lake that publishing the same runs into `data_dir` gives, in a fraction of the time."""
+    for part in ("lake", "raw"):
+        shutil.copytree(source / part, data_dir / part)
+    build_catalog(data_dir)
 
 
 def _views_answer(data_dir: Path) -> None:
@@ -76,11 +86,11 @@ def _links_resolve(data_dir: Path) -> int:
 
 @pytest.mark.parametrize("step", STEPS)
 def test_kill_at_each_step_leaves_old_or_new_and_rerun_matches(
-    tmp_path: Path, step: str, references: tuple[dict, dict]
+    tmp_path: Path, step: str, references: tuple[Path, dict, dict]
 ) -> None:
-    old, new = references
-    publish_sample(tmp_path, OTHER_DAY, SCOPE, "new")
-    publish_sample(tmp_path, DAY, SCOPE, "old")
+    old_dir, old, new = references
+    _copy_published(old_dir, tmp_path)
+    assert snapshot(tmp_path) == old
 
     killed = run_script("publisher.py", str(tmp_path), DAY.isoformat(), SCOPE, "new", step)
     assert killed.returncode == -signal.SIGKILL, killed.stderr

@@ -22,7 +22,7 @@ from warehouse.lake import (
     staging_dir,
 )
 from warehouse.publish import Publication
-from warehouse.raw import archives_of
+from warehouse.raw import RawArchive, archives_of, read_record
 from warehouse.schema import TABLES
 
 DAY = date(2026, 11, 27)
@@ -126,6 +126,12 @@ def test_write_rejects_rows_that_do_not_fit_the_schema(tmp_path: Path) -> None:
     )
     with pytest.raises(SchemaError, match="article_id"):
         publication.write("quotes", missing_id)
+    declared = pa.Table.from_arrays(missing_id.columns, schema=TABLES["quotes"])
+    with pytest.raises(SchemaError, match=r"^quotes\.article_id is required"):
+        publication.write("quotes", declared)
+    extra = tables(DAY, SCOPE, "new")["rejected"].append_column("colour", pa.nulls(2))
+    with pytest.raises(SchemaError, match=r"unknown columns \['colour'\]"):
+        publication.write("rejected", extra)
     with pytest.raises(ValueError, match="unknown table"):
         publication.write("nope", [])
     publication.abort()
@@ -217,3 +223,104 @@ def test_catalog_build_on_an_empty_data_dir_answers_every_view(tmp_path: Path) -
         assert info == [(str(tmp_path / "fresh"), str(catalog.resolve()))]
     finally:
         con.close()
+
+
+# ------------------------------------------------------------ what a caller relies on
+
+
+def test_a_closed_publication_refuses_more_work(tmp_path: Path) -> None:
+    committed = Publication(tmp_path, DAY, SCOPE)
+    committed.commit()
+    for attempt in (
+        lambda: committed.write("rejected", tables(DAY, SCOPE, "new")["rejected"]),
+        lambda: committed.spill("articles"),
+        committed.commit,
+    ):
+        with pytest.raises(RuntimeError, match=f"publication 2026-11-27/{SCOPE} is committed"):
+            attempt()
+    published = snapshot(tmp_path)
+    committed.abort()  # too late to abort: nothing changes
+    assert snapshot(tmp_path) == published
+
+    aborted = Publication(tmp_path, DAY, SCOPE)
+    aborted.abort()
+    aborted.abort()
+    with pytest.raises(RuntimeError, match=f"publication 2026-11-27/{SCOPE} is aborted"):
+        aborted.write("rejected", tables(DAY, SCOPE, "new")["rejected"])
+    assert snapshot(tmp_path) == published
+
+
+def test_write_takes_mappings_and_returns_the_number_of_rows(tmp_path: Path) -> None:
+    rows = tables(DAY, SCOPE, "new")["rejected"]
+    with Publication(tmp_path, DAY, SCOPE) as publication:
+        assert publication.write("rejected", rows.to_pylist()) == 2
+        assert publication.write("rejected", rows.slice(0, 1)) == 1
+    published = pq.read_table(data_file(tmp_path, "rejected", DAY, SCOPE))
+    assert published.to_pylist() == rows.to_pylist() + rows.slice(0, 1).to_pylist()
+
+
+def test_write_puts_columns_in_schema_order_and_casts_compatible_types(tmp_path: Path) -> None:
+    rows = tables(DAY, SCOPE, "new")["mentions"]
+    loose = pa.table(
+        {
+            "start_char": pa.array(rows["start_char"].to_pylist(), pa.int64()),
+            "end_char": pa.array(rows["end_char"].to_pylist(), pa.int64()),
+            **{name: rows[name] for name in reversed(rows.column_names) if "_char" not in name},
+        }
+    )
+    with Publication(tmp_path, DAY, SCOPE) as publication:
+        publication.write("mentions", loose)
+    published = pq.read_table(data_file(tmp_path, "mentions", DAY, SCOPE))
+    assert published.schema.equals(TABLES["mentions"])
+    assert published.to_pylist() == rows.to_pylist()
+
+
+def test_a_column_that_cannot_take_the_schema_type_is_refused_naming_the_table(
+    tmp_path: Path,
+) -> None:
+    rows = tables(DAY, SCOPE, "new")["mentions"]
+    words = rows.set_column(
+        rows.schema.get_field_index("start_char"), "start_char", pa.array(["x"] * rows.num_rows)
+    )
+    publication = Publication(tmp_path, DAY, SCOPE)
+    with pytest.raises(SchemaError, match=r"^mentions: .*'x'.*int32"):
+        publication.write("mentions", words)
+    publication.abort()
+
+
+def test_tables_are_zstd_compressed(tmp_path: Path) -> None:
+    publish_sample(tmp_path, DAY, SCOPE, "new")
+    metadata = pq.read_metadata(data_file(tmp_path, "articles", DAY, SCOPE))
+    codecs = {
+        metadata.row_group(g).column(c).compression
+        for g in range(metadata.num_row_groups)
+        for c in range(metadata.num_columns)
+    }
+    assert codecs == {"ZSTD"}
+
+
+def test_a_raw_archive_of_another_run_is_refused(tmp_path: Path) -> None:
+    publication = Publication(tmp_path, DAY, SCOPE)
+    archive = RawArchive(tmp_path, date(2026, 11, 26), SCOPE)
+    with pytest.raises(
+        ValueError,
+        match=f"raw archive is for 2026-11-26/{SCOPE}, publication for 2026-11-27/{SCOPE}",
+    ):
+        publication.add_raw(archive)
+    archive.discard()
+    publication.abort()
+
+
+def test_a_reprocess_without_a_new_archive_keeps_the_one_its_rows_name(tmp_path: Path) -> None:
+    publish_sample(tmp_path, DAY, SCOPE, "new")
+    (archive,) = archives_of(tmp_path, DAY, SCOPE)
+    articles = pq.read_table(data_file(tmp_path, "articles", DAY, SCOPE))
+    with Publication(tmp_path, DAY, SCOPE) as publication:  # rows re-derived from the archive
+        publication.write("articles", articles)
+        publication.write("rejected", tables(DAY, SCOPE, "new")["rejected"])  # no raw ids
+
+    assert archives_of(tmp_path, DAY, SCOPE) == [archive]
+    for url, raw_record_id in zip(
+        articles["url"].to_pylist(), articles["raw_record_id"].to_pylist(), strict=True
+    ):
+        assert read_record(tmp_path, raw_record_id).url == url

@@ -82,3 +82,33 @@ def test_one_process_may_enter_again_after_leaving(tmp_path: Path) -> None:
     for _ in range(2):
         with warehouse_run(tmp_path, "ingest-a@2026-11-27", wait_s=0):
             pass
+
+
+SILENT = """
+import fcntl, os, sys
+fd = os.open(sys.argv[1], os.O_RDWR | os.O_CREAT, 0o644)
+fcntl.flock(fd, fcntl.LOCK_EX)
+print("held", flush=True)
+sys.stdin.readline()
+"""
+
+
+def test_a_holder_that_has_not_said_who_it_is_is_called_another_run(tmp_path: Path) -> None:
+    """The moment between taking the lock and writing one's name into it."""
+    process = subprocess.Popen(
+        [sys.executable, "-c", SILENT, str(tmp_path / ".run.lock")],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "held"
+        with (
+            pytest.raises(WarehouseBusy, match=r"is in use by another run and stayed busy for 0 s"),
+            warehouse_run(tmp_path, "ingest-b@2026-11-28", wait_s=0),
+        ):
+            pytest.fail("the warehouse was entered while another process held it")
+    finally:
+        process.kill()
+        process.wait()

@@ -2,7 +2,9 @@ from datetime import date
 from pathlib import Path
 
 import pytest
+from lakedata import file_size_limit, noise
 
+from warehouse.lake import StorageError, staging_dir
 from warehouse.publish import Publication
 from warehouse.spill import Spill
 
@@ -31,3 +33,13 @@ def test_a_publications_spill_lives_in_staging_and_goes_with_it(tmp_path: Path) 
     with pytest.raises(ValueError, match="identifier"):
         other.spill("../escape")
     other.abort()
+
+
+def test_a_spill_that_cannot_be_written_names_its_file_and_the_data_dir(tmp_path: Path) -> None:
+    publication = Publication(tmp_path, date(2023, 10, 15), "ingest-1")
+    spill = publication.spill("articles")
+    with file_size_limit(100_000), pytest.raises(StorageError) as failure:
+        spill.append([noise(200_000)])
+    publication.abort()
+    assert str(failure.value).startswith(f"cannot write {spill.path} in data dir {tmp_path}: ")
+    assert list(staging_dir(tmp_path).iterdir()) == []

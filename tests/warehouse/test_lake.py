@@ -1,0 +1,260 @@
+"""The lake's layout, what counts as a readable file, staging areas and recovery."""
+
+from __future__ import annotations
+
+import logging
+import os
+import shutil
+from datetime import date
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from lakedata import tables
+
+from warehouse.lake import (
+    CorruptLakeFile,
+    PublicationBusy,
+    StagingArea,
+    catalog_path,
+    check_table,
+    data_file,
+    lake_dir,
+    make_dirs,
+    parquet_problem,
+    partition_dir,
+    published_files,
+    published_in,
+    quarantine_dir,
+    raw_dir,
+    raw_partition,
+    recover,
+    staging_dir,
+    table_dir,
+    table_glob,
+)
+
+DAY = date(2026, 11, 27)
+SCOPE = "ingest-1"
+
+
+def test_every_path_is_the_documented_one_and_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    data = Path("data")  # relative, as a user may pass it
+    root = str(tmp_path / "data")
+    assert str(lake_dir(data)) == f"{root}/lake"
+    assert str(table_dir(data, "articles")) == f"{root}/lake/articles"
+    assert str(partition_dir(data, "articles", DAY)) == f"{root}/lake/articles/run_date=2026-11-27"
+    assert (
+        str(data_file(data, "articles", DAY, SCOPE))
+        == f"{root}/lake/articles/run_date=2026-11-27/ingest-1.parquet"
+    )
+    assert table_glob(data, "mentions") == f"{root}/lake/mentions/run_date=*/*.parquet"
+    assert str(raw_dir(data)) == f"{root}/raw"
+    assert str(raw_partition(data, DAY)) == f"{root}/raw/run_date=2026-11-27"
+    assert str(staging_dir(data)) == f"{root}/staging"
+    assert str(quarantine_dir(data)) == f"{root}/quarantine"
+    assert str(catalog_path(data)) == f"{root}/newsflow.duckdb"
+
+
+def test_an_unknown_table_is_refused_naming_the_known_ones() -> None:
+    known = "articles, dedup_signatures, fetch_log, mentions, quotes, rejected, runs"
+    with pytest.raises(ValueError, match=f"^unknown table 'article'; known: {known}$"):
+        check_table("article")
+
+
+def _touch(data_dir: Path, day: str, scope: str) -> Path:
+    path = data_dir / "lake" / "articles" / f"run_date={day}" / f"{scope}.parquet"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.touch()
+    return path
+
+
+def test_a_run_sees_earlier_dates_and_its_own_date_without_its_own_file(tmp_path: Path) -> None:
+    before = _touch(tmp_path, "2026-11-25", SCOPE)
+    other = _touch(tmp_path, "2026-11-26", "backfill-1")
+    own = _touch(tmp_path, "2026-11-26", SCOPE)
+    later = _touch(tmp_path, "2026-11-27", "backfill-1")
+    (tmp_path / "lake" / "articles" / "run_date=2026-11-26" / "notes.txt").touch()
+
+    assert published_files(tmp_path, "articles") == [before, other, own, later]
+    seen = published_files(tmp_path, "articles", (date(2026, 11, 26), SCOPE))
+    assert seen == [before, other]
+    assert published_in(tmp_path / "lake" / "articles", (date(2026, 11, 26), "backfill-1")) == [
+        before,
+        own,
+    ]
+
+
+def _valid_parquet() -> bytes:
+    sink = pa.BufferOutputStream()
+    pq.write_table(pa.table({"a": [1, 2, 3]}), sink)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+@pytest.mark.parametrize(
+    ("content", "problem"),
+    [
+        (b"", "0 bytes, too short for Parquet"),
+        (b"PAR1PAR1PAR", "11 bytes, too short for Parquet"),
+        (b"PAR1" + bytes(12), "no Parquet magic bytes at start or end"),
+        (bytes(12) + b"PAR1", "no Parquet magic bytes at start or end"),
+        (_valid_parquet()[:-40], "no Parquet magic bytes at start or end"),
+        (b"PAR1" + bytes(4) + b"PAR1", "unreadable: "),  # the smallest shape, but empty
+        # Magic at both ends, and a footer length longer than the file:
+        (_valid_parquet()[:-8] + (10_000).to_bytes(4, "little") + b"PAR1", "unreadable: "),
+    ],
+)
+def test_a_file_that_is_not_readable_parquet_says_why(
+    tmp_path: Path, content: bytes, problem: str
+) -> None:
+    path = tmp_path / "x.parquet"
+    path.write_bytes(content)
+    found = parquet_problem(path)
+    assert found is not None
+    assert found.startswith(problem), found
+
+
+def test_a_readable_parquet_file_has_no_problem(tmp_path: Path) -> None:
+    path = tmp_path / "x.parquet"
+    path.write_bytes(_valid_parquet())
+    assert parquet_problem(path) is None
+
+
+def test_make_dirs_creates_the_missing_parents_and_accepts_existing_ones(tmp_path: Path) -> None:
+    deep = tmp_path / "a" / "b" / "c"
+    make_dirs(deep)
+    assert deep.is_dir()
+    make_dirs(deep)
+    make_dirs(tmp_path / "a" / "d")
+    assert sorted(p.name for p in (tmp_path / "a").iterdir()) == ["b", "d"]
+
+
+# ------------------------------------------------------------------ staging areas
+
+
+def test_a_staging_area_is_private_until_released(tmp_path: Path) -> None:
+    area = StagingArea(tmp_path, "2026-11-27__ingest-1")
+    assert area.active
+    assert area.path == tmp_path / "staging" / "2026-11-27__ingest-1"
+    assert area.path.is_dir()
+    with pytest.raises(
+        PublicationBusy,
+        match=f"^another process is publishing 2026-11-27__ingest-1 in {tmp_path}/staging$",
+    ):
+        StagingArea(tmp_path, "2026-11-27__ingest-1")
+    (area.path / "x.parquet").write_bytes(b"PAR1")
+    area.release()
+    area.release()  # safe twice
+    assert not area.active
+    assert list(staging_dir(tmp_path).iterdir()) == []
+    StagingArea(tmp_path, "2026-11-27__ingest-1").release()  # free again
+
+
+def test_an_area_left_by_a_dead_owner_of_the_same_name_starts_empty(tmp_path: Path) -> None:
+    left = staging_dir(tmp_path) / "2026-11-27__ingest-1"
+    left.mkdir(parents=True)
+    (left / "articles.parquet").write_bytes(b"half")
+    area = StagingArea(tmp_path, "2026-11-27__ingest-1")
+    assert list(area.path.iterdir()) == []
+    area.release()
+
+
+def test_releasing_an_area_removed_by_hand_still_succeeds(tmp_path: Path) -> None:
+    area = StagingArea(tmp_path, "2026-11-27__ingest-1")
+    shutil.rmtree(staging_dir(tmp_path))  # the area and its lock file
+    area.release()
+    assert not area.active
+    StagingArea(tmp_path, "2026-11-27__ingest-1").release()  # free again
+
+
+# ------------------------------------------------------------------ recovery
+
+
+def test_recovery_removes_what_dead_runs_left_and_says_so(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    live = StagingArea(tmp_path, "2026-11-27__a")  # sorts before the dead one
+    (live.path / "articles.parquet").write_bytes(b"being written")
+    dead = staging_dir(tmp_path) / "2026-11-27__b"
+    dead.mkdir()
+    (dead / "articles.parquet").write_bytes(b"half")
+    (staging_dir(tmp_path) / "2026-11-27__b.lock").touch()  # nobody holds it
+    temp_catalog = tmp_path / ".newsflow.duckdb.0123abcd.tmp"
+    temp_catalog.write_bytes(b"half a database")
+
+    with caplog.at_level(logging.WARNING, logger="warehouse.lake"):
+        recover(tmp_path)
+
+    assert sorted(p.name for p in staging_dir(tmp_path).iterdir()) == [
+        "2026-11-27__a",
+        "2026-11-27__a.lock",
+    ]
+    assert (live.path / "articles.parquet").read_bytes() == b"being written"
+    assert not temp_catalog.exists()
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert str(dead) in warning
+    assert str(temp_catalog) in warning
+    live.release()
+
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="warehouse.lake"):
+        recover(tmp_path)  # nothing left to remove, nothing to say
+    assert caplog.records == []
+
+
+def test_a_file_broken_again_after_quarantine_is_kept_beside_the_first(tmp_path: Path) -> None:
+    broken = data_file(tmp_path, "articles", DAY, SCOPE)
+    broken.parent.mkdir(parents=True)
+    broken.write_bytes(b"first")
+    with pytest.raises(CorruptLakeFile) as first:
+        recover(tmp_path)
+    broken.write_bytes(b"second!")
+    with pytest.raises(CorruptLakeFile) as second:
+        recover(tmp_path)
+
+    first_place, second_place = first.value.moved[broken], second.value.moved[broken]
+    assert first_place == quarantine_dir(tmp_path) / broken.relative_to(tmp_path)
+    assert second_place != first_place
+    assert second_place.parent == first_place.parent
+    assert first_place.read_bytes() == b"first"
+    assert second_place.read_bytes() == b"second!"
+
+
+def test_the_quarantine_error_names_each_file_its_problem_and_where_it_went(
+    tmp_path: Path,
+) -> None:
+    empty = data_file(tmp_path, "articles", DAY, SCOPE)
+    footless = data_file(tmp_path, "runs", DAY, SCOPE)
+    empty.parent.mkdir(parents=True)
+    footless.parent.mkdir(parents=True)
+    empty.write_bytes(b"")
+    footless.write_bytes(b"PAR1" + bytes(20))
+    with pytest.raises(CorruptLakeFile) as failure:
+        recover(tmp_path)
+
+    quarantine = quarantine_dir(tmp_path)
+    assert str(failure.value) == (
+        "corrupt file(s) in the lake were quarantined; check and rerun their dates: "
+        f"{empty} (0 bytes, too short for Parquet) -> {quarantine / empty.relative_to(tmp_path)}; "
+        f"{footless} (no Parquet magic bytes at start or end) -> "
+        f"{quarantine / footless.relative_to(tmp_path)}"
+    )
+
+
+def test_a_file_whose_footer_lies_about_its_length_is_quarantined(tmp_path: Path) -> None:
+    rows = tables(DAY, SCOPE, "new")["runs"]
+    path = data_file(tmp_path, "runs", DAY, SCOPE)
+    path.parent.mkdir(parents=True)
+    pq.write_table(rows, path)
+    content = path.read_bytes()
+    path.write_bytes(content[:-8] + (len(content) * 2).to_bytes(4, "little") + b"PAR1")
+    with pytest.raises(CorruptLakeFile, match="unreadable"):
+        recover(tmp_path)
+    assert not path.exists()
+    assert os.listdir(quarantine_dir(tmp_path) / "lake" / "runs" / "run_date=2026-11-27") == [
+        "ingest-1.parquet"
+    ]
