@@ -22,8 +22,8 @@ def analytic_views() -> list[tuple[str, str]]:
             """
             SELECT *,
                    row_number() OVER (
-                       PARTITION BY article_id, duplicate_of IS NOT NULL,
-                                    CASE WHEN duplicate_of IS NOT NULL THEN url END
+                       -- the story's own versions (NULL), and each copy URL's
+                       PARTITION BY article_id, CASE WHEN duplicate_of IS NOT NULL THEN url END
                        ORDER BY version DESC, run_date DESC, fetched_at DESC, run_id DESC, url
                    ) = 1 AS is_latest
             FROM stg_articles

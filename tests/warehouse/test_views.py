@@ -158,10 +158,11 @@ def _night(
     quotes: list[Quote],
     fetches: list[FetchLogEntry],
     rejected: list[Rejected],
+    scope: str = SCOPE,
 ) -> None:
-    run_id = f"{SCOPE}@{day.isoformat()}"
+    run_id = f"{scope}@{day.isoformat()}"
     source_of = {d.article_id: a.source_id for a, d in stored}
-    with Publication(data_dir, day, SCOPE) as publication:
+    with Publication(data_dir, day, scope) as publication:
         publication.write(
             "articles",
             article_rows([a for a, _ in stored], [d for _, d in stored], run_id),
@@ -175,7 +176,7 @@ def _night(
         run = {
             "run_id": run_id,
             "flow": "nightly-ingest",
-            "scope": SCOPE,
+            "scope": scope,
             "started_at": _at(day, 5),
             "finished_at": _at(day, 7),
             "status": "completed",
@@ -311,6 +312,19 @@ def test_articles_are_the_latest_version_of_each_story(
     ]
 
 
+def test_a_story_fetched_under_another_url_the_next_night_is_one_article(
+    tmp_path: Path,
+) -> None:
+    for day, url, version in ((NIGHT_1, A_TRACKING, 1), (NIGHT_2, A_URL, 2)):
+        story = _story("daily", url, f"Version {version}", "The summit opened.", _at(day, 6))
+        _night(tmp_path, day, [(story, _placed("A", version, "A"))], [], [], [], [])
+    con = duckdb.connect(str(catalog_path(tmp_path)), read_only=True)
+    try:
+        assert _rows(con, "SELECT url, version FROM articles") == [(A_URL, 2)]
+    finally:
+        con.close()
+
+
 def test_articles_leave_out_the_duplicate_bookkeeping(
     two_nights: duckdb.DuckDBPyConnection,
 ) -> None:
@@ -416,3 +430,174 @@ def test_the_catalog_offers_the_views_the_readme_names(
         "dedup_signatures",
         "catalog_info",
     } <= names
+
+
+# ---------------------------------------------------------------- a syndicated story
+#
+# Night 1: daily stores story W, metro a Reuters copy; a backfill run of the same date stores
+# W again (same body, so the same version) with a new headline, fetched three hours later.
+# Night 2: weekly stores a Reuters copy that claims an earlier publication than W, herald an
+# AP-credited copy and a copy of a story that was never stored. Weekly fetched nothing itself
+# (its rows came from a reprocess) and rejected nothing.
+
+W_URL = "https://daily.test/w"
+
+
+def _copy(
+    source: str,
+    url: str,
+    of: str,
+    published: datetime,
+    fetched: datetime,
+    similarity: float,
+    wire: str | None,
+) -> tuple[Article, DedupDecision]:
+    article = Article(
+        source_id=source,
+        url=url,
+        final_url=url,
+        canonical_url=url,
+        title=f"Copy at {url}",
+        body="A storm hit the coast.",
+        fetched_at=fetched,
+        published_at=published,
+    )
+    article_id = url.rsplit("/", 1)[1].upper()
+    return article, _placed(article_id, 1, of, of, "near", similarity, wire)
+
+
+def _w(title: str, fetched: datetime) -> tuple[Article, DedupDecision]:
+    article = Article(
+        source_id="daily",
+        url=W_URL,
+        final_url=W_URL,
+        canonical_url=W_URL,
+        title=title,
+        body="Ann Lee said a storm hit the coast. Bo Kim agreed.",
+        fetched_at=fetched,
+        published_at=_at(NIGHT_1, 5),
+    )
+    return article, _placed("W", 1, "W")
+
+
+@pytest.fixture
+def syndicated(tmp_path: Path) -> Iterator[duckdb.DuckDBPyConnection]:
+    body = "Ann Lee said a storm hit the coast. Bo Kim agreed."
+    x1 = _copy(
+        "metro",
+        "https://metro.test/x1",
+        "W",
+        _at(NIGHT_1, 5, 30),
+        _at(NIGHT_1, 6, 5),
+        0.875,
+        "Reuters",
+    )
+    _night(
+        tmp_path,
+        NIGHT_1,
+        [_w("Storm hits", _at(NIGHT_1, 6)), x1],
+        [Mention("W", "Ann Lee", "PERSON", 0, 7)],
+        [Quote("W", "a storm hit", "Ann Lee", 13, 24, kind="partial")],
+        [_fetch("daily", W_URL, _at(NIGHT_1, 6)), _fetch("metro", x1[0].url, _at(NIGHT_1, 6, 5))],
+        [],
+    )
+    _night(
+        tmp_path,
+        NIGHT_1,
+        [_w("Storm hits, updated headline", _at(NIGHT_1, 9))],
+        [Mention("W", "Bo Kim", "PERSON", body.index("Bo Kim"), body.index("Bo Kim") + 6)],
+        [Quote("W", "a storm hit the coast", "Ann Lee", 13, 34, kind="partial")],
+        [_fetch("daily", W_URL, _at(NIGHT_1, 9))],
+        [],
+        scope="backfill-1",
+    )
+    herald = "https://herald.test"
+    _night(
+        tmp_path,
+        NIGHT_2,
+        [
+            _copy(
+                "weekly",
+                "https://weekly.test/x2",
+                "W",
+                _at(NIGHT_1, 4),
+                _at(NIGHT_2, 6),
+                0.75,
+                "Reuters",
+            ),
+            _copy("herald", f"{herald}/x3", "W", _at(NIGHT_1, 6), _at(NIGHT_2, 6, 5), 0.625, "AP"),
+            _copy("herald", f"{herald}/y", "GONE", _at(NIGHT_2, 5), _at(NIGHT_2, 6, 6), 1.0, None),
+        ],
+        [],
+        [],
+        [_fetch("herald", f"{herald}/x3", _at(NIGHT_2, 6, 5))],
+        [],
+    )
+    con = duckdb.connect(str(catalog_path(tmp_path)), read_only=True)
+    yield con
+    con.close()
+
+
+def test_of_one_version_stored_twice_on_a_date_the_later_fetch_counts(
+    syndicated: duckdb.DuckDBPyConnection,
+) -> None:
+    assert _rows(syndicated, "SELECT title, run_id FROM articles") == [
+        ("Storm hits, updated headline", "backfill-1@2026-11-27")
+    ]
+
+
+def test_mentions_and_quotes_follow_the_run_whose_version_counts(
+    syndicated: duckdb.DuckDBPyConnection,
+) -> None:
+    assert _rows(syndicated, "SELECT text, run_id FROM mentions") == [
+        ("Bo Kim", "backfill-1@2026-11-27")
+    ]
+    assert _rows(syndicated, "SELECT text, speaker FROM quotes") == [
+        ("a storm hit the coast", "Ann Lee")
+    ]
+
+
+def test_a_later_copy_that_claims_an_earlier_time_does_not_become_the_origin(
+    syndicated: duckdb.DuckDBPyConnection,
+) -> None:
+    rows = _rows(
+        syndicated,
+        "SELECT origin_id, origin_url, origin_source_id, first_published_at, wire_service, "
+        "members, duplicates, sources, min_similarity, article_ids "
+        "FROM clusters WHERE cluster_id = 'W'",
+    )
+    # Two of the three copies credit Reuters, one AP.
+    assert rows == [
+        ("W", W_URL, "daily", _at(NIGHT_1, 4), "Reuters", 4, 3, 4, 0.625, ["W", "X1", "X2", "X3"])
+    ]
+
+
+def test_each_copy_is_listed_with_its_own_run_and_its_original_if_stored(
+    syndicated: duckdb.DuckDBPyConnection,
+) -> None:
+    rows = _rows(
+        syndicated,
+        "SELECT article_id, run_date, original_url, original_title FROM duplicates ORDER BY 1",
+    )
+    assert rows == [
+        ("X1", NIGHT_1, W_URL, "Storm hits, updated headline"),
+        ("X2", NIGHT_2, W_URL, "Storm hits, updated headline"),
+        ("X3", NIGHT_2, W_URL, "Storm hits, updated headline"),
+        ("Y", NIGHT_2, None, None),  # its story was never stored
+    ]
+
+
+def test_a_source_known_only_by_its_articles_has_stats(
+    syndicated: duckdb.DuckDBPyConnection,
+) -> None:
+    rows = _rows(
+        syndicated,
+        "SELECT source_id, articles, duplicates, rejected, fetches, last_fetched_at "
+        "FROM source_stats ORDER BY source_id",
+    )
+    assert rows == [
+        ("daily", 1, 0, 0, 2, _at(NIGHT_1, 9)),
+        ("herald", 0, 2, 0, 1, _at(NIGHT_2, 6, 5)),
+        ("metro", 0, 1, 0, 1, _at(NIGHT_1, 6, 5)),
+        ("weekly", 0, 1, 0, 0, None),
+    ]
