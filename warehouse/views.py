@@ -98,10 +98,11 @@ def analytic_views() -> list[tuple[str, str]]:
             ) AS a USING (article_id, run_id, run_date)
             """,
         ),
-        ("fetch_log", "SELECT * FROM stg_fetch_log"),
-        ("rejected", "SELECT * FROM stg_rejected"),
-        ("dedup_signatures", "SELECT * FROM stg_dedup_signatures"),
-        ("runs", "SELECT * FROM stg_runs"),
+        # Tables an analyst reads as they are stored (the names are these constants).
+        *(
+            (name, f"SELECT * FROM stg_{name}")  # noqa: S608
+            for name in ("fetch_log", "rejected", "dedup_signatures", "runs")
+        ),
         (
             "source_stats",
             """
