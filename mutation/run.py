@@ -79,6 +79,7 @@ TESTS: dict[str, tuple[str, ...]] = {
         "tests/warehouse/test_crash.py",
     ),
     "warehouse/views.py": (
+        "tests/warehouse/test_views.py",
         "tests/warehouse/test_catalog.py",
         "tests/warehouse/test_query.py",
         "tests/warehouse/test_crash.py",

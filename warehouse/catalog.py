@@ -34,7 +34,7 @@ from warehouse.lake import (
     writing,
 )
 from warehouse.schema import TABLES
-from warehouse.views import ANALYTIC_VIEWS
+from warehouse.views import analytic_views
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def create_views(
             f"CREATE OR REPLACE VIEW {quote_ident('stg_' + table)} AS "
             + staging_view_sql(data_dir, table, catalog)
         )
-    for name, select in ANALYTIC_VIEWS:
+    for name, select in analytic_views():
         con.execute(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {select}")
     if catalog is not None:
         con.execute(

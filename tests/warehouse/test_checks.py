@@ -7,14 +7,17 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from lakedata import publish_sample, tables
 
 from tasks.records import FetchLogEntry, Rejected
+from warehouse.catalog import build_catalog
 from warehouse.checks import data_checks, failed_checks
 from warehouse.convert import to_table
-from warehouse.lake import catalog_path
+from warehouse.lake import catalog_path, data_file
 from warehouse.publish import Publication
+from warehouse.schema import TABLES
 
 DAY = date(2026, 11, 27)
 
@@ -151,3 +154,121 @@ def test_a_duplicates_view_that_fans_out_is_caught(tmp_path: Path) -> None:
         assert len(failed["duplicates: a copy is not its own original"]) == 2
     finally:
         con.close()
+
+
+def _one_run_of(table: str, rows: list[dict[str, object]], data_dir: Path) -> None:
+    with Publication(data_dir, DAY, "ingest-1") as publication:
+        publication.write(table, pa.Table.from_pylist(rows, TABLES[table]))
+
+
+def test_a_run_recorded_twice_for_its_date_is_caught(tmp_path: Path) -> None:
+    run = tables(DAY, "ingest-1", "new")["runs"].to_pylist()[0]
+    _one_run_of("runs", [run, run], tmp_path)
+    assert _failed(tmp_path) == {"runs: unique run_id per run_date": [(run["run_id"], DAY, 2)]}
+
+
+def test_duplicate_of_and_duplicate_kind_come_together(tmp_path: Path) -> None:
+    story, copy, third, *_ = tables(DAY, "ingest-1", "new")["articles"].to_pylist()
+    no_kind = {**copy, "duplicate_kind": None}
+    kind_only = {**third, "duplicate_kind": "exact"}
+    _one_run_of("articles", [story, no_kind, kind_only], tmp_path)
+    failed = _failed(tmp_path)
+    assert list(failed) == ["articles: duplicate_of set exactly when duplicate_kind is"]
+    assert sorted(failed["articles: duplicate_of set exactly when duplicate_kind is"]) == [
+        (copy["article_id"],),
+        (third["article_id"],),
+    ]
+
+
+def test_unknown_kinds_and_a_similarity_outside_0_1_are_caught(tmp_path: Path) -> None:
+    story, copy, third, fourth, _ = tables(DAY, "ingest-1", "new")["articles"].to_pylist()
+    rows = [
+        story,
+        {**copy, "duplicate_kind": "fuzzy"},
+        {**third, "page_kind": "listing"},
+        {**fourth, "similarity": 1.5},
+    ]
+    _one_run_of("articles", rows, tmp_path)
+    assert _failed(tmp_path) == {
+        "articles: accepted duplicate_kind": [(copy["article_id"], "fuzzy")],
+        "articles: accepted page_kind": [(third["article_id"], "listing")],
+        "articles: similarity within [0, 1]": [(fourth["article_id"], 1.5)],
+    }
+
+
+def test_an_unknown_fetch_purpose_is_caught(tmp_path: Path) -> None:
+    entry = FetchLogEntry(
+        "s",
+        "http://a.test/x",
+        None,
+        200,
+        "ok",
+        1,
+        10,
+        1,
+        datetime(2026, 11, 27, tzinfo=UTC),
+        purpose="sitemap_index",
+    )
+    with Publication(tmp_path, DAY, "ingest-1") as publication:
+        publication.write("fetch_log", to_table("fetch_log", [entry], run_id="r"))
+    assert _failed(tmp_path) == {
+        "fetch_log: accepted purpose": [("http://a.test/x", "sitemap_index")]
+    }
+
+
+def test_a_quote_outside_its_article_body_is_caught(tmp_path: Path) -> None:
+    rows = tables(DAY, "ingest-1", "new")
+    quotes = rows["quotes"].to_pylist()
+    body_length = len(rows["articles"].to_pylist()[0]["body"])
+    quotes[0]["end_char"] = body_length + 1  # one past the end
+    quotes[2]["start_char"] = quotes[2]["end_char"]  # empty
+    with Publication(tmp_path, DAY, "ingest-1") as publication:
+        publication.write("articles", rows["articles"])
+        publication.write("quotes", pa.Table.from_pylist(quotes, rows["quotes"].schema))
+    failed = _failed(tmp_path)
+    assert sorted(failed["quotes: offsets inside the article body"]) == [
+        (quotes[0]["article_id"], quotes[0]["start_char"], body_length + 1),
+        (quotes[2]["article_id"], quotes[2]["end_char"], quotes[2]["end_char"]),
+    ]
+
+
+def test_an_articles_view_with_two_rows_for_one_story_is_caught(tmp_path: Path) -> None:
+    """The check holds the view: here, one that forgets to keep only the latest version."""
+    from warehouse.catalog import create_views
+
+    story = tables(DAY, "ingest-1", "new")["articles"].to_pylist()[0]
+    _one_run_of("articles", [story, {**story, "version": 2}], tmp_path)
+    con = duckdb.connect()
+    try:
+        create_views(con, tmp_path)
+        assert failed_checks(con) == {}
+        con.execute(
+            "CREATE OR REPLACE VIEW articles AS "
+            "SELECT * FROM article_versions WHERE duplicate_of IS NULL"
+        )
+        assert failed_checks(con) == {
+            "articles: one row per article_id": [(story["article_id"], 2)]
+        }
+    finally:
+        con.close()
+
+
+def test_a_lake_file_without_a_required_value_is_caught(tmp_path: Path) -> None:
+    """A file written by another tool, not by `Publication`, which refuses such rows."""
+    row = tables(DAY, "ingest-1", "new")["rejected"].to_pylist()[0]
+    loose = pa.schema([field.with_nullable(True) for field in TABLES["rejected"]])
+    path = data_file(tmp_path, "rejected", DAY, "by-hand")
+    path.parent.mkdir(parents=True)
+    pq.write_table(pa.Table.from_pylist([{**row, "reason": None}], loose), path)
+    build_catalog(tmp_path)
+    failed = _failed(tmp_path)
+    assert list(failed) == ["rejected: required columns are set"]
+    (offending,) = failed["rejected: required columns are set"]
+    assert offending[2:5] == (row["url"], row["stage"], None)  # url, stage, reason
+
+
+def test_at_most_five_offending_rows_are_reported_per_check(tmp_path: Path) -> None:
+    rejected = [Rejected("s", f"http://a.test/{n}", "fetch", "vibes") for n in range(7)]
+    with Publication(tmp_path, DAY, "ingest-1") as publication:
+        publication.write("rejected", to_table("rejected", rejected, run_id="r"))
+    assert len(_failed(tmp_path)["rejected: accepted reason"]) == 5

@@ -14,7 +14,7 @@ from lakedata import publish_sample, run_script, snapshot
 from warehouse.catalog import build_catalog
 from warehouse.lake import catalog_path, parquet_problem, staging_dir
 from warehouse.raw import read_record
-from warehouse.views import ANALYTIC_VIEWS
+from warehouse.views import analytic_views
 
 DAY = date(2026, 11, 27)
 OTHER_DAY = date(2026, 11, 26)
@@ -59,7 +59,7 @@ def _copy_published(source: Path, data_dir: Path) -> None:
 def _views_answer(data_dir: Path) -> None:
     con = duckdb.connect(str(catalog_path(data_dir)), read_only=True)
     try:
-        for name, _ in ANALYTIC_VIEWS:
+        for name, _ in analytic_views():
             con.table(name).aggregate("count(*)").fetchall()
     finally:
         con.close()
