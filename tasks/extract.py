@@ -58,7 +58,6 @@ _ERROR_TITLE = re.compile(
 _JS_NOTICE = re.compile(
     r"(enable|activate|turn on)\s+javascript|javascript\s+(is\s+)?(required|disabled)", re.I
 )
-_TITLE_SUFFIX = re.compile(r"\s+[|–—:-]\s+[^|–—:-]{2,40}$")
 # Formats that are never HTML, by their first bytes.
 _BINARY_MAGIC = (
     (b"\x7fELF", "an ELF executable"),
@@ -274,24 +273,13 @@ def _title(
     selectors: Selectors | None,
     article_ld: dict[str, Any] | None,
     meta: dict[str, str],
+    names: set[str],
 ) -> tuple[str | None, str | None]:
     if selectors is not None and selectors.title:
         nodes = _select(root, selectors.title)
         if nodes:
             return metadata.first_text(nodes[0].text_content()), "selector"
-    if article_ld is not None:
-        headline = metadata.text_of(article_ld.get("headline"))
-        if headline:
-            return headline, "jsonld"
-    if meta.get("og:title"):
-        return meta["og:title"], "meta"
-    h1 = root.find(".//h1")
-    if h1 is not None and h1.text_content().strip():
-        return " ".join(h1.text_content().split()), "h1"
-    title = root.find(".//title")
-    if title is not None and title.text_content().strip():
-        return _TITLE_SUFFIX.sub("", " ".join(title.text_content().split())), "title_tag"
-    return None, None
+    return metadata.choose_title(root, article_ld, meta, names)
 
 
 def _headlines(root: lxml_html.HtmlElement, title: str | None, meta: dict[str, str]) -> set[str]:
@@ -431,7 +419,11 @@ def extract_article(
     provenance: list[tuple[str, str]] = []
 
     site_name = metadata.site_name(objects, article_ld, meta)
-    title, title_method = _title(root, selectors, article_ld, meta)
+    publisher = metadata.text_of(article_ld.get("publisher")) if article_ld else None
+    orgs = {n for n in (site_name, publisher, metadata.domain_label(base)) if n}
+    title, title_method = _title(
+        root, selectors, article_ld, meta, orgs | metadata.site_names(base, article_ld, meta)
+    )
     if title is None and discovered is not None and discovered.title:
         title, title_method = discovered.title, "feed"
     if title_method:
@@ -451,8 +443,6 @@ def extract_article(
     body = "\n\n".join(paragraphs)
     provenance.append(("body", body_method))
 
-    publisher = metadata.text_of(article_ld.get("publisher")) if article_ld else None
-    orgs = {n for n in (site_name, publisher, metadata.domain_label(base)) if n}
     people = _people_from_selector(root, selectors, orgs)
     people_method = "selector" if people else None
     if not people:

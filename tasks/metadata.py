@@ -10,6 +10,7 @@ import html
 import json
 import logging
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -457,3 +458,166 @@ def is_paywalled(
     if tier in {"locked", "metered"}:
         return True
     return bool(_PAYWALL_MARKUP(root))
+
+
+# ------------------------------------------------------------------ title
+
+
+def loose(text: str) -> str:
+    """Letters and digits only, NFKC and case-folded: "Kultur : Was?" ~ "kulturwas"."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text).casefold() if ch.isalnum())
+
+
+# Where a site name or section may be appended to a title: " | ", " - ", " – ", "：", "ㅣ".
+_TITLE_SEPARATOR = re.compile(
+    r"\s+[|–—·:/-]\s+|\s*[|｜ㅣ：]\s*|\s+-(?=\S)|(?<=\S)-\s+|(?<=\S)-(?=\S+$)"
+)
+_NOT_HEADLINE = ("nav", "li", "footer", "aside")
+_MIN_HEADING = 8  # letters: shorter headings ("Live", "News") match too much
+_SECTION_LABEL = 12  # characters of a one-word section label left after a site suffix
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _in_navigation(el: Any) -> bool:
+    """A heading inside navigation or a breadcrumb trail (an SEO copy, not the headline)."""
+    for node in (el, *el.iterancestors()):
+        if node.tag in _NOT_HEADLINE or "breadcrumb" in (node.get("class") or "").lower():
+            return True
+    return False
+
+
+def headings(root: lxml_html.HtmlElement) -> list[Any]:
+    """The page's `<h1>`s, then its `<h2>`s, outside navigation and breadcrumbs."""
+    found = [h for h in root.iter("h1") if not _in_navigation(h)]
+    found += [h for h in root.iter("h2") if not _in_navigation(h)]
+    return [h for h in found if len(loose(h.text_content())) >= _MIN_HEADING]
+
+
+def _main_part(heading: Any) -> str | None:
+    """The headline without its kicker, when the heading holds both as child elements.
+
+    `<h2><span>Kicker</span><span>Headline</span></h2>` -> "Headline". Children holding only
+    punctuation (a hidden ": " or " – ") do not count.
+    """
+    parts = [c for c in heading if isinstance(c.tag, str) and loose(c.text_content())]
+    if len(parts) < 2:
+        return None
+    return _clean(parts[-1].text_content())
+
+
+def _cut_suffix(title: str, wanted: str) -> str | None:
+    """`title` cut at a separator so that what is left is `wanted` (loosely); None if no cut."""
+    for match in reversed(list(_TITLE_SEPARATOR.finditer(title))):
+        head = title[: match.start()].strip()
+        if loose(head) == wanted:
+            return head
+    return None
+
+
+def strip_site_suffix(title: str, names: set[str]) -> str:
+    """ "Headline | Outlet" -> "Headline" when the tail names the outlet.
+
+    `names` are the site, publisher, host and section names; a tail is cut only after a
+    separator and only when it names one of them, so a headline is never cut on a guess. Once
+    the outlet is cut, one more one-word tail is taken for a section ("Headline - Politics |
+    Outlet").
+    """
+    wanted = {loose(n) for n in names if len(loose(n)) >= 2}
+    cut = False
+    for _ in range(4):  # "Headline - Section | Outlet | Host"
+        for match in reversed(list(_TITLE_SEPARATOR.finditer(title))):
+            tail = title[match.end() :].strip()
+            head = title[: match.start()].strip()
+            if len(loose(head)) < _MIN_HEADING:
+                continue
+            named = any(loose(tail) == w or (len(w) >= 4 and w in loose(tail)) for w in wanted)
+            if named or (cut and len(tail) <= _SECTION_LABEL and " " not in tail):
+                title, cut = head, True
+                break
+        else:
+            return title
+    return title
+
+
+def match_heading(heading: Any, candidates: list[str]) -> str | None:
+    """The candidate title that this visible heading shows, in the candidate's own spelling.
+
+    In order: a candidate equal to the headline without its kicker; one equal to the whole
+    heading (punctuation and spacing aside); one that is the heading plus a site suffix (cut
+    off); one that is a kicker outside the heading plus ": " plus the heading.
+    """
+    text = _clean(heading.text_content())
+    whole = loose(text)
+    main = _main_part(heading)
+    if main is not None and len(loose(main)) >= _MIN_HEADING:
+        for candidate in candidates:
+            if loose(candidate) == loose(main):
+                return candidate
+    for candidate in candidates:
+        if loose(candidate) == whole:
+            return candidate
+    for candidate in candidates:
+        if loose(candidate).startswith(whole):
+            cut = _cut_suffix(candidate, whole)
+            if cut is not None:
+                return cut
+    for candidate in candidates:
+        prefix, colon, rest = candidate.partition(": ")
+        if colon and loose(rest) == whole and len(loose(prefix)) <= 40:
+            return candidate
+    return None
+
+
+def site_names(url: str, article_ld: dict[str, Any] | None, meta: dict[str, str]) -> set[str]:
+    """Names a title suffix may give besides the outlet's: its host and the page's section."""
+    host = (urlsplit(url).hostname or "").removeprefix("www.")
+    return {n for n in (host, section(article_ld, meta)) if n}
+
+
+def choose_title(
+    root: lxml_html.HtmlElement,
+    article_ld: dict[str, Any] | None,
+    meta: dict[str, str],
+    names: set[str],
+) -> tuple[str | None, str | None]:
+    """The headline and the method that found it: jsonld | meta | h1 | title_tag.
+
+    Publishers give up to three titles (JSON-LD `headline`, `og:title`, `twitter:title`) that
+    often differ: a social or SEO variant, a site suffix, a kicker. The one the page shows as
+    its heading wins (`match_heading`; headings in navigation and breadcrumbs are SEO copies
+    and do not count). When no heading shows any of them, the JSON-LD headline, then
+    `og:title`, then `twitter:title`, each without a suffix naming the site; then the first
+    heading; then `<title>` without its suffix.
+    """
+    ld_title = text_of(article_ld.get("headline")) if article_ld is not None else None
+    og_title = html.unescape(meta["og:title"]) if meta.get("og:title") else None
+    tw_title = html.unescape(meta["twitter:title"]) if meta.get("twitter:title") else None
+    # Of two titles that a heading shows alike, `og:title` more often has the page's own
+    # punctuation. `twitter:title` is a social variant: a fallback, never matched to headings.
+    candidates = [t for t in (og_title, ld_title) if t]
+    found = headings(root)
+    for heading in found:
+        chosen = match_heading(heading, candidates)
+        if chosen is not None:
+            return chosen, "jsonld" if ld_title and ld_title.startswith(chosen) else "meta"
+    sources = [(ld_title, "jsonld"), (og_title, "meta"), (tw_title, "meta")]
+    for text, method in sources:
+        if text:
+            return strip_site_suffix(text, names), method
+    first_h1 = next((h for h in found if h.tag == "h1"), None)
+    if first_h1 is not None:
+        return _clean(first_h1.text_content()), "h1"
+    title = root.find(".//title")
+    if title is not None and title.text_content().strip():
+        text = _clean(title.text_content())
+        stripped = strip_site_suffix(text, names)
+        if stripped == text:
+            stripped = _TITLE_TAG_SUFFIX.sub("", text)
+        return stripped, "title_tag"
+    return None, None
+
+
+_TITLE_TAG_SUFFIX = re.compile(r"\s+[|–—:-]\s+[^|–—:-]{2,40}$")
