@@ -314,7 +314,7 @@ def newsflow(page: Page) -> Prediction:
     article = clean_article(extract_article(page.html, page.url, fetched_at=page.crawled))
     return Prediction(
         title=article.title,
-        authors=(*article.authors, *getattr(article, "bylines", ())),
+        authors=(*article.authors, *article.credited_organisations),
         published=article.published_at,
         body=article.body,
         language=article.language,

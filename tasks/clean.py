@@ -204,5 +204,8 @@ def clean_article(article: Article) -> Article:
         section=_optional(article.section),
         site_name=_optional(article.site_name),
         authors=tuple(a for a in (normalise_text(a) for a in article.authors) if a),
+        credited_organisations=tuple(
+            o for o in (normalise_text(o) for o in article.credited_organisations) if o
+        ),
         credit_lines=tuple(credit_lines),
     )

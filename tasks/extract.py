@@ -445,12 +445,20 @@ def extract_article(
 
     people = _people_from_selector(root, selectors, orgs)
     people_method = "selector" if people else None
+    organisations: tuple[str, ...] = ()
     if not people:
-        people, people_method = metadata.authors(root, article_ld, meta, orgs)
+        credited = metadata.credits(root, article_ld, meta, orgs)
+        people, organisations, people_method = (
+            credited.people,
+            credited.organisations,
+            credited.method,
+        )
     if not people and discovered is not None and discovered.authors:
         people, people_method = metadata.clean_people(list(discovered.authors), orgs), "feed"
     if people and people_method:
         provenance.append(("authors", people_method))
+    elif organisations and people_method:
+        provenance.append(("credited_organisations", people_method))
 
     published = _published_from_selector(root, selectors, fetched_at) or metadata.published_date(
         root, article_ld, meta, base, fetched_at
@@ -490,6 +498,7 @@ def extract_article(
         body=body,
         fetched_at=fetched_at,
         authors=people,
+        credited_organisations=organisations,
         published_at=published.value if published else None,
         published_source=published.source if published else None,
         modified_at=modified.value if modified else None,

@@ -69,7 +69,8 @@ _MONTHS = (
 )
 # Where a byline's names end: a date, a time, "updated", a separator, a weekday (even glued on).
 _BYLINE_END = re.compile(
-    rf"\s[|·•–—-]\s|\bupdated\b|\bpublished\b|\bposted\b|\d|{_WEEKDAYS}|\b{_MONTHS}\.?\s+\d",
+    rf"\s[|·•–—-]\s|\bupdated\b|\bpublished\b|\bposted\b|\bstand:?\s+(?=\d)|\d|{_WEEKDAYS}"
+    rf"|\b{_MONTHS}\.?\s+\d",
     re.I,
 )
 _NOT_A_PERSON = re.compile(
@@ -80,11 +81,6 @@ _NOT_A_PERSON = re.compile(
 )
 
 
-_AUTHOR_MARKUP = etree.XPath('//*[@rel="author"] | //*[@itemprop="author"]')
-_BYLINE_MARKUP = etree.XPath(
-    '//*[contains(@class, "byline") or contains(@class, "Byline")'
-    ' or contains(@class, "author-name") or contains(@class, "author__name")]'
-)
 _PAYWALL_MARKUP = etree.XPath('(//*[contains(@class, "paywall") or contains(@id, "paywall")])[1]')
 
 
@@ -264,25 +260,77 @@ def modified_date(
     return None
 
 
-def _ld_people(value: Any) -> Iterator[str]:
-    items = value if isinstance(value, list) else [value]
-    for item in items:
-        if isinstance(item, str):
-            yield item
+@dataclass(frozen=True, slots=True)
+class Credits:
+    """Who a page credits: people, and organisations (wire services, desks, the outlet)."""
+
+    people: tuple[str, ...] = ()
+    organisations: tuple[str, ...] = ()
+    method: str | None = None  # jsonld | meta | markup | text
+
+
+# Wire services and news agencies, compacted (letters and digits, lower case). A byline that
+# is one of them, or holds one written in capitals ("AFP, Manila", "Von DPA"), credits the
+# agency.
+WIRE_AGENCIES = frozenset(
+    {
+        "reuters", "ap", "associatedpress", "afp", "agencefrancepresse", "dpa",
+        "deutschepresseagentur", "bloomberg", "upi", "xinhua", "kyodo", "yonhap", "tass",
+        "ria", "interfax", "ansa", "efe", "europapress", "pti", "ians", "ani", "aap", "apa",
+        "sda", "kna", "epd", "afx", "ddp", "dts", "sid", "ntb", "tt", "ritzau", "stt", "ctk",
+        "pap", "belga", "anp", "lusa", "mti", "hina", "bta", "ata", "anadolu", "canadianpress",
+        "pamedia", "pressassociation", "bernama", "antara", "kyodonews", "jiji", "cna",
+    }
+)  # fmt: skip
+# Desks and newsrooms: credited as an organisation, never as a person.
+_DESK = re.compile(
+    r"(?:^|[\W_])(?:redaktion|redaktionen|rédaction|redaction|redacción|redação|redazione"
+    r"|redactie|redaksjon|staff|desk|newsroom|editorial|agencies|agencias|agenturen)(?:$|[\W_])",
+    re.I,
+)
+_DOMAIN_NAME = re.compile(r"\w\.[a-z]{2,6}$", re.I)
+_ORG_TYPES = frozenset({"corporation", "ngo", "newsagency"})
+# "Elena Oberholzer (obe)", "Jan Roe (jr.)": initials or a desk code after the name.
+_NAME_CODE = re.compile(r"\s*\(\s*[\w.]{1,6}\s*\)$")
+# Job titles written before or after the name in Korean, Japanese and Chinese bylines.
+_JOB_TITLES = r"(?:기자|특파원|선임기자|논설위원|記者|记者|特派員|特派员|編集委員)"
+_NAME_JOB_TITLE = re.compile(rf"\s*{_JOB_TITLES}$|^{_JOB_TITLES}\s*")
+# A name in a script without capitals (Hangul, Han, Kana) is written as one word.
+_UNCASED_NAME = re.compile(r"^[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7a3]{2,6}$")
+_AUTHOR_KEYS = ("author", "article:author", "parsely-author", "sailthru.author", "byl")
+_INVERTED_KEYS = ("dc.creator", "citation_author")  # "Last, First", one tag per person
+
+
+def _is_org_type(item: dict[str, Any]) -> bool:
+    return any(k.endswith("organization") or k in _ORG_TYPES for k in types_of(item))
+
+
+def _ld_credits(value: Any) -> Iterator[tuple[str, bool]]:
+    """(name, typed as an organisation) of each JSON-LD author, nested lists flattened."""
+    stack = [value]
+    for _ in range(200):  # bounded: JSON-LD from strangers may nest absurdly
+        if not stack:
+            return
+        item = stack.pop(0)
+        if isinstance(item, list):
+            stack[:0] = item
+        elif isinstance(item, str):
+            yield item, False
         elif isinstance(item, dict):
-            if types_of(item) & {"organization", "newsmediaorganization", "corporation"}:
-                continue
             name = text_of(item.get("name"))
+            if not name:
+                parts = (text_of(item.get("givenName")), text_of(item.get("familyName")))
+                name = " ".join(p for p in parts if p) or None
             if name:
-                yield name
+                yield name, _is_org_type(item)
 
 
 def split_people(text: str) -> list[str]:
     """ "By Jane Doe and John Roe, Monday 18 Nov" -> ["Jane Doe", "John Roe"]."""
     text = _BY_PREFIX.sub("", " ".join(text.split()))
     text = _BYLINE_END.split(text, maxsplit=1)[0]
-    parts = _AUTHOR_SPLIT.split(text)
-    return [p.strip(" .,:") for p in parts if p and p.strip(" .,:")]
+    parts = [_BY_PREFIX.sub("", p) for p in _AUTHOR_SPLIT.split(text) if p]
+    return [p.strip(" .,:") for p in parts if p.strip(" .,:")]
 
 
 def _compact(text: str) -> str:
@@ -309,6 +357,24 @@ def _strip_org_suffix(name: str, compact_orgs: set[str]) -> str:
     return name
 
 
+def is_agency(name: str) -> bool:
+    """A wire service: "dpa", "The Associated Press", "AFP, MANILA", "Von SDA"."""
+    compact = _compact(re.sub(r"^\s*the\s+", "", name, flags=re.I))
+    if compact in WIRE_AGENCIES:
+        return True
+    tokens = re.split(r"[\s,;/()-]+", name)
+    return any(t.lower() in WIRE_AGENCIES and (t.isupper() or t.islower()) for t in tokens)
+
+
+def _is_organisation(name: str, compact_orgs: set[str]) -> bool:
+    """A wire service, a desk, a domain, the outlet itself or a short acronym ("SDA")."""
+    if is_agency(name) or _DESK.search(name) or _DOMAIN_NAME.search(name):
+        return True
+    if _is_outlet(name, compact_orgs):
+        return True
+    return " " not in name and name.isupper() and len(_compact(name)) <= 5
+
+
 def _is_person(
     name: str, compact_orgs: set[str], org_words: set[str], single_word_ok: bool
 ) -> bool:
@@ -320,56 +386,251 @@ def _is_person(
     if _NOT_A_PERSON.search(name) or set(re.findall(r"\w+", name.lower())) & org_words:
         return False
     words = name.split()
-    if len(words) > 5 or (len(words) == 1 and not single_word_ok):
+    if len(words) > 5 or (len(words) == 1 and not single_word_ok and not _UNCASED_NAME.match(name)):
         return False
     if len(words) == 1 and words[0].isupper() and len(words[0]) <= 8:
         return False  # "PTI", "RDN": agencies and credentials
-    # "reporter covering politics" is a sentence, not a name.
-    return all(w[0].isupper() or w.lower() in _NAME_PARTICLES for w in words if w[0].isalpha())
+    # "reporter covering politics" is a sentence, not a name; scripts without capitals pass.
+    return all(
+        w[0].isupper() or not w[0].islower() or w.lower() in _NAME_PARTICLES
+        for w in words
+        if w[0].isalpha()
+    )
+
+
+def _person_name(part: str, compact_orgs: set[str]) -> str:
+    name = _NAME_JOB_TITLE.sub("", _NAME_CODE.sub("", " ".join(part.split()))).strip()
+    return _strip_org_suffix(name, compact_orgs)
+
+
+def sort_credits(
+    names: list[str],
+    organisations: set[str],
+    *,
+    single_word_ok: bool = False,
+    typed_organisations: frozenset[str] = frozenset(),
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Credited names split into people and organisations, first-seen order, junk dropped.
+
+    `organisations` holds the site, the publisher and the URL's domain label: a name that is
+    one of them is the outlet crediting itself (an organisation), and a person's name ending
+    with one ("Kevin McCoy USA TODAY") is trimmed. Wire services, desks ("Redaktion", "Staff"),
+    domains and short capital acronyms are organisations; so is every name in
+    `typed_organisations` (JSON-LD said so). The outlet is kept only when no person is named.
+    People lose initials or desk codes in brackets
+    ("Name (obe)") and a job title written after the name ("기자", "記者"). URLs, e-mail
+    addresses, sentences and single words (unless `single_word_ok`, or a name in a script
+    without capitals) are dropped.
+    """
+    compact_orgs, org_words = _org_words({o for o in organisations if o})
+    people: list[str] = []
+    credited: list[str] = []
+    for raw in names:
+        if "://" in raw:
+            continue  # an author page's URL, not a name
+        typed = raw in typed_organisations
+        for part in [" ".join(raw.split())] if typed else split_people(raw):
+            if not part or "://" in part or "@" in part or len(part) > 60:
+                continue
+            if typed or _is_organisation(part, compact_orgs):
+                if part not in credited:
+                    credited.append(part)
+                continue
+            name = _person_name(part, compact_orgs)
+            if _is_person(name, compact_orgs, org_words, single_word_ok) and name not in people:
+                people.append(name)
+    if people:  # the outlet crediting itself beside named people adds nothing
+        credited = [c for c in credited if not _is_outlet(c, compact_orgs)]
+    return tuple(people), tuple(credited)
+
+
+def _is_outlet(name: str, compact_orgs: set[str]) -> bool:
+    compact = _compact(name)
+    return len(compact) >= 3 and any(o in compact or compact in o for o in compact_orgs)
 
 
 def clean_people(
     names: list[str], organisations: set[str], *, single_word_ok: bool = False
 ) -> tuple[str, ...]:
-    """People only: no URLs, handles, publishers, desks or credentials; first-seen order.
+    """The people among credited names (`sort_credits`), organisations left out."""
+    return sort_credits(names, organisations, single_word_ok=single_word_ok)[0]
 
-    `organisations` holds the site, the publisher and the URL's domain label; a name that is one
-    of them, or ends with one ("Kevin McCoy USA TODAY"), is dropped or trimmed.
+
+def _inverted(name: str) -> str:
+    """ "Lenharo, Mariana" -> "Mariana Lenharo" (one person per tag, family name first)."""
+    family, comma, given = name.partition(",")
+    if comma and given.strip() and "," not in given and len(family.split()) <= 3:
+        return f"{given.strip()} {family.strip()}"
+    return name
+
+
+def meta_values(root: lxml_html.HtmlElement, keys: tuple[str, ...]) -> list[str]:
+    """Every `<meta name|property>` content under one of `keys` (lower case), in page order.
+
+    `itemprop` metas are left out: they describe the microdata item around them (an image's
+    `author` is its photographer).
     """
-    compact_orgs, org_words = _org_words({o for o in organisations if o})
-    kept: list[str] = []
-    for raw in names:
-        for part in split_people(raw):
-            name = _strip_org_suffix(" ".join(part.split()), compact_orgs)
-            if _is_person(name, compact_orgs, org_words, single_word_ok) and name not in kept:
-                kept.append(name)
-    return tuple(kept)
+    found: list[str] = []
+    for meta in root.iter("meta"):
+        key = (meta.get("name") or meta.get("property") or "").lower()
+        content = " ".join((meta.get("content") or "").split())
+        if key.strip() in keys and content:
+            found.append(content)
+    return found
 
 
-def authors(
+_CREDIT_MARKUP = etree.XPath(
+    '//*[@rel="author" or @itemprop="author"'
+    ' or contains(translate(@class, "AUTHORBYLINE", "authorbyline"), "author")'
+    ' or contains(translate(@class, "AUTHORBYLINE", "authorbyline"), "byline")]'
+)
+# Markup that names people who did not write the story: photographers, other stories' authors.
+_NOT_A_BYLINE = re.compile(
+    r"bio|avatar|image|photo|picture|copyright|credit|caption|search|teaser|related|comment",
+    re.I,
+)
+_OUTSIDE_STORY = frozenset({"nav", "footer", "aside", "figure", "figcaption", "form", "button"})
+MAX_BYLINE_CHARS = 200  # longer "author" blocks are biographies, not bylines
+
+
+_BLOCK_TAGS = frozenset({"li", "p", "div", "br", "dd", "dt", "ul", "ol", "tr", "td"})
+
+
+def separated_text(el: Any) -> str:
+    """An element's text with ", " between its block children: one name per list item."""
+    parts: list[str] = []
+    for event, node in etree.iterwalk(el, events=("start", "end")):
+        if event == "start":
+            if node.tag in _BLOCK_TAGS and node is not el:
+                parts.append(", ")
+            if isinstance(node.tag, str):
+                parts.append(node.text or "")
+        elif node is not el:
+            parts.append(node.tail or "")
+    return " ".join("".join(parts).split()).strip(" ,")
+
+
+def _byline_block(el: Any) -> bool:
+    if _NOT_A_BYLINE.search(el.get("class") or ""):
+        return False
+    if any(a.tag in _OUTSIDE_STORY for a in el.iterancestors()):
+        return False
+    return len(" ".join(el.text_content().split())) <= MAX_BYLINE_CHARS
+
+
+def _markup_credits(
+    root: lxml_html.HtmlElement, orgs: set[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """People (and organisations) of the first byline markup that names a person.
+
+    A byline that is one item of a list of authors brings its siblings of the same kind.
+    Without a person anywhere, the organisations of the first byline that names one.
+    """
+    first_orgs: tuple[str, ...] = ()
+    for el in _CREDIT_MARKUP(root):
+        if not _byline_block(el):
+            continue
+        people, credited = sort_credits([separated_text(el)], orgs)
+        if not people:
+            first_orgs = first_orgs or credited
+            continue
+        parent = el.getparent()
+        if parent is not None:
+            items = [
+                s
+                for s in parent
+                if s.tag == el.tag and s.get("class") == el.get("class") and s is not el
+            ]
+            if items:
+                more, more_orgs = sort_credits([separated_text(s) for s in items], orgs)
+                people = tuple(dict.fromkeys(people + more))
+                credited = tuple(dict.fromkeys(credited + more_orgs))
+        return people, credited
+    return (), first_orgs
+
+
+# Bylines written as text: "Von Jane Roe", "Par Jean Dupont", "구현모 기자", "(责编：牛镛、岳弘彬)".
+_TEXT_BYLINE = re.compile(
+    r"^\s*(?:by|von|par|por|di|door|av|af|fra|autor(?:in)?\s*:|text\s*:)\s+(?=\S)", re.I
+)
+_HANGUL_BYLINE = re.compile(
+    r"(?:^|[\s(\[/=])([가-힣]{2,4})\s*(?:선임)?(?:기자|특파원)(?:$|[\s)\],.])"
+)
+_HAN_BYLINE = re.compile(
+    r"(?:记者|記者|责编|責編|责任编辑|責任編輯|作者|编辑|編輯|撰文|文)\s*[:：]\s*"
+    r"([\u4e00-\u9fff]{2,4}(?:\s*[、，,]\s*[\u4e00-\u9fff]{2,4})*)"
+)
+_TEXT_BLOCKS = ("p", "div", "span", "strong", "b", "em", "address", "li", "a", "small", "time")
+MAX_TEXT_BYLINE_CHARS = 80
+
+
+def text_byline(root: lxml_html.HtmlElement, orgs: set[str]) -> tuple[str, ...]:
+    """People named by the first short block of the page that reads as a byline."""
+    body = root.find("body")
+    if body is None:
+        return ()
+    for el in body.iter(*_TEXT_BLOCKS):
+        text = " ".join(el.text_content().split())
+        if not text or len(text) > MAX_TEXT_BYLINE_CHARS:
+            continue
+        if any(a.tag in _OUTSIDE_STORY for a in el.iterancestors()):
+            continue
+        names: list[str] = []
+        if _TEXT_BYLINE.match(text):
+            names = [text]
+        elif match := _HANGUL_BYLINE.search(text):
+            names = [match[1]]
+        elif match := _HAN_BYLINE.search(text):
+            names = re.split(r"\s*[、，,]\s*", match[1])
+        if names:
+            people = sort_credits(names, orgs)[0]
+            if people:
+                return people
+    return ()
+
+
+def credits(
     root: lxml_html.HtmlElement,
     article_ld: dict[str, Any] | None,
     meta: dict[str, str],
     orgs: set[str],
-) -> tuple[tuple[str, ...], str | None]:
-    """People credited as authors, with the method that found them."""
+) -> Credits:
+    """People and organisations credited as authors, with the method that found the people.
+
+    In order: the JSON-LD `author` (people and organisations, nested lists and
+    givenName/familyName included); author `<meta>` tags (every `dc.creator`, read as
+    "Last, First"); byline markup; a byline in the page text. A JSON-LD author that is only the
+    outlet (or another organisation that is not a wire service or desk) does not stop the
+    search for people: when people are found elsewhere, they replace it.
+    """
+    fallback = Credits()
     if article_ld is not None and article_ld.get("author"):
-        people = clean_people(list(_ld_people(article_ld.get("author"))), orgs, single_word_ok=True)
+        found = list(_ld_credits(article_ld.get("author")))
+        typed = frozenset(name for name, is_org in found if is_org)
+        people, credited = sort_credits(
+            [name for name, _ in found], orgs, single_word_ok=True, typed_organisations=typed
+        )
+        if people or any(is_agency(c) or _DESK.search(c) for c in credited):
+            return Credits(people, credited, "jsonld")
+        fallback = Credits((), credited, "jsonld" if credited else None)
+    names = [v for key in _AUTHOR_KEYS for v in meta_values(root, (key,))]
+    names += [_inverted(v) for v in meta_values(root, _INVERTED_KEYS)]
+    if names:
+        people, credited = sort_credits(names, orgs)
         if people:
-            return people, "jsonld"
-    for key in ("author", "article:author", "dc.creator", "parsely-author", "sailthru.author"):
-        if key in meta:
-            people = clean_people([meta[key]], orgs)
-            if people:
-                return people, "meta"
-    # Explicit author markup first; a whole byline only when there is none.
-    for query in (_AUTHOR_MARKUP, _BYLINE_MARKUP):
-        for el in query(root):
-            # The first byline that names people; later ones belong to teasers and comments.
-            people = clean_people([el.text_content()], orgs)
-            if people:
-                return people, "markup"
-    return (), None
+            return Credits(people, credited, "meta")
+        credited = tuple(c for c in credited if is_agency(c) or _DESK.search(c))
+        if credited and not fallback.organisations:
+            fallback = Credits((), credited, "meta")
+    people, credited = _markup_credits(root, orgs)
+    if people:
+        return Credits(people, credited, "markup")
+    if credited and not fallback.organisations:
+        fallback = Credits((), credited, "markup")
+    people = text_byline(root, orgs)
+    if people:
+        return Credits(people, (), "text")
+    return fallback
 
 
 def first_text(*values: str | None) -> str | None:

@@ -159,3 +159,190 @@ def test_og_title_spelling_wins_when_both_titles_match_the_heading() -> None:
         + "</article>"
     )
     assert title_of(head, body) == "Harbour vote: Pier extension approved"
+
+
+# ------------------------------------------------------------------ authors and organisations
+
+OUTLET = {"Harbour Courier", "courier"}
+
+
+def credits_of(head: str = "", body: str = STORY) -> metadata.Credits:
+    root = parse_html(f"<html><head>{head}</head><body>{body}</body></html>".encode())
+    ld = metadata.main_jsonld(metadata.jsonld_objects(root))
+    return metadata.credits(root, ld, metadata.meta_map(root), set(OUTLET))
+
+
+def ld_authors(authors: str) -> str:
+    return (
+        '<script type="application/ld+json">'
+        f'{{"@type": "NewsArticle", "author": {authors}}}</script>'
+    )
+
+
+def test_jsonld_organisation_author_is_credited_beside_the_people() -> None:
+    found = credits_of(
+        ld_authors(
+            '[{"@type": "Person", "name": "Mara Lind"},'
+            ' {"@type": "Organization", "name": "Coastal Broadcasting Company"}]'
+        )
+    )
+    assert found.people == ("Mara Lind",)
+    assert found.organisations == ("Coastal Broadcasting Company",)
+
+
+def test_short_capital_acronym_is_an_organisation() -> None:
+    found = credits_of(ld_authors('["Mara Lind", "KPZ"]'))
+    assert found.people == ("Mara Lind",)
+    assert found.organisations == ("KPZ",)
+
+
+def test_jsonld_person_given_and_family_name_make_the_name() -> None:
+    found = credits_of(ld_authors('{"@type": "Person", "givenName": "Mara", "familyName": "Lind"}'))
+    assert found.people == ("Mara Lind",)
+
+
+def test_jsonld_author_lists_nested_in_lists_are_read() -> None:
+    found = credits_of(
+        ld_authors(
+            '[{"@type": "Person", "name": "Mara Lind"}, [{"@type": "Person", "name": "Ola Berg"}]]'
+        )
+    )
+    assert found.people == ("Mara Lind", "Ola Berg")
+
+
+def test_initials_or_desk_code_after_a_name_are_dropped() -> None:
+    found = credits_of(
+        ld_authors(
+            '[{"@type": "Person", "name": "Mara Lind (mli)"},'
+            ' {"@type": "Person", "name": "Ola Berg (ob.)"}]'
+        )
+    )
+    assert found.people == ("Mara Lind", "Ola Berg")
+
+
+def test_wire_service_typed_as_a_person_is_an_organisation() -> None:
+    found = credits_of(ld_authors('{"@type": "Person", "name": "dpa"}'))
+    assert found.people == ()
+    assert found.organisations == ("dpa",)
+
+
+def test_wire_service_credit_stops_the_search_for_people() -> None:
+    # A photographer's name in markup must not replace the agency the story is credited to.
+    body = '<p class="byline">By Jon Hale</p>' + STORY
+    found = credits_of(ld_authors('{"@type": "Person", "name": "The Associated Press"}'), body)
+    assert found.organisations == ("The Associated Press",)
+    assert found.people == ()
+
+
+def test_desk_credit_stops_the_search_for_people() -> None:
+    body = '<p class="byline">By Jon Hale</p>' + STORY
+    found = credits_of(ld_authors('{"@type": "Organization", "name": "Redaktion Courier"}'), body)
+    assert found.organisations == ("Redaktion Courier",)
+    assert found.people == ()
+
+
+def test_outlet_credit_gives_way_to_people_named_in_the_byline() -> None:
+    body = '<p class="article-author">By Jon Hale</p>' + STORY
+    found = credits_of(ld_authors('{"@type": "Organization", "name": "Harbour Courier"}'), body)
+    assert found.people == ("Jon Hale",)
+    assert found.organisations == ()
+    assert found.method == "markup"
+
+
+def test_outlet_credit_is_kept_when_no_person_is_named() -> None:
+    found = credits_of(ld_authors('{"@type": "Organization", "name": "Harbour Courier"}'))
+    assert found.people == ()
+    assert found.organisations == ("Harbour Courier",)
+
+
+def test_outlet_beside_people_is_left_out() -> None:
+    head = '<meta name="author" content="Jon Hale"><meta name="author" content="Harbour Courier">'
+    found = credits_of(head)
+    assert found.people == ("Jon Hale",)
+    assert found.organisations == ()
+
+
+def test_every_dc_creator_is_read_family_name_first() -> None:
+    head = (
+        '<meta name="dc.creator" content="Lind, Mara"><meta name="dc.creator" content="Berg, Ola">'
+    )
+    assert credits_of(head).people == ("Mara Lind", "Ola Berg")
+
+
+def test_author_page_url_is_not_a_name() -> None:
+    head = (
+        '<meta name="author" content="Jon Hale">'
+        '<meta property="article:author" content="https://profiles.example.com/jon-hale">'
+    )
+    found = credits_of(head)
+    assert found.people == ("Jon Hale",)
+    assert found.organisations == ()
+
+
+def test_photographer_meta_inside_a_figure_is_not_an_author() -> None:
+    body = (
+        '<figure><img src="/a.jpg"><figcaption><meta itemprop="author" content="Pia Holm">'
+        '<span class="credit">Photo: Pia Holm</span></figcaption></figure>'
+        '<p class="byline">By Jon Hale</p>' + STORY
+    )
+    assert credits_of(body=body).people == ("Jon Hale",)
+
+
+def test_author_list_items_are_read_together() -> None:
+    body = (
+        '<ul class="article-authors"><li class="author-item"><a href="/a">Mara Lind</a></li>'
+        '<li class="author-item"><a href="/b">Ola Berg</a></li></ul>' + STORY
+    )
+    assert credits_of(body=body).people == ("Mara Lind", "Ola Berg")
+
+
+def test_by_word_is_dropped_from_each_name_of_a_byline() -> None:
+    body = '<div class="authors"><p>Meinung</p><p>von Mara Lind</p></div>' + STORY
+    assert credits_of(body=body).people == ("Mara Lind",)
+
+
+def test_byline_written_only_in_the_text_is_found() -> None:
+    body = "<header><p>Von Mara Lind, Hamburg</p></header>" + STORY
+    found = credits_of(body=body)
+    assert found.people == ("Mara Lind",)
+    assert found.method == "text"
+
+
+def test_korean_reporter_byline_in_the_text_gives_the_name() -> None:
+    body = "<div><span>구현모 기자</span></div>" + STORY
+    assert credits_of(body=body).people == ("구현모",)
+
+
+def test_chinese_editor_line_gives_the_names() -> None:
+    body = STORY + "<div>(责编：牛镛、岳弘彬)</div>"
+    assert credits_of(body=body).people == ("牛镛", "岳弘彬")
+
+
+def test_name_in_a_script_without_capitals_is_a_person() -> None:
+    found = credits_of('<meta name="author" content="신현주 기자">')
+    assert found.people == ("신현주",)
+
+
+def test_byline_stops_at_a_german_as_of_stamp() -> None:
+    body = '<p class="byline">Von Mara Lind Stand: 28. April 2024</p>' + STORY
+    assert credits_of(body=body).people == ("Mara Lind",)
+
+
+def test_article_keeps_people_and_organisations_apart() -> None:
+    html = (
+        "<html><head>"
+        + ld_authors(
+            '[{"@type": "Person", "name": "Mara Lind"}, {"@type": "Organization", "name": "AFP"}]'
+        )
+        + "</head><body><article><h1>Pier extension approved</h1>"
+        + STORY
+        + "</article></body></html>"
+    )
+    article = extract_article(html.encode(), "https://courier.example/a", fetched_at=FETCHED_AT)
+    assert article.authors == ("Mara Lind",)
+    assert article.credited_organisations == ("AFP",)
+
+
+def test_japanese_job_title_before_the_name_is_dropped() -> None:
+    body = '<p class="byline">記者 <a rel="author" href="/s">佐藤 花子</a></p>' + STORY
+    assert credits_of(body=body).people == ("佐藤 花子",)
