@@ -8,6 +8,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, cast, get_args
 
+from tasks.dates import zone
 from tasks.records import Selectors, Source, SourceKind
 
 SITE_PLACEHOLDER = re.compile(r"\{\{site:([a-z0-9][a-z0-9-]*)\}\}")
@@ -25,6 +26,7 @@ _SOURCE_KEYS = frozenset(
         "language",
         "crawl_delay",
         "selectors",
+        "timezone",
     }
 )
 _SELECTOR_KEYS = frozenset({"body", "title", "authors", "published", "drop"})
@@ -104,6 +106,16 @@ def _parse(path: Path, index: int, entry: Any, sites: Mapping[str, str]) -> Sour
     name = entry.get("name", "")
     if not isinstance(name, str):
         raise fail("name", "must be a string")
+    timezone = entry.get("timezone")
+    if timezone is not None:
+        if not isinstance(timezone, str):
+            raise fail("timezone", "must be an IANA time zone name such as 'Europe/Berlin'")
+        try:
+            zone(timezone)
+        except ValueError:
+            raise fail(
+                "timezone", f"unknown IANA time zone {timezone!r} (e.g. 'Europe/Berlin')"
+            ) from None
     return Source(
         id=source_id,
         kind=cast(SourceKind, kind),
@@ -115,6 +127,7 @@ def _parse(path: Path, index: int, entry: Any, sites: Mapping[str, str]) -> Sour
         language=language,
         crawl_delay=float(crawl_delay) if crawl_delay is not None else None,
         selectors=_selectors(entry.get("selectors", {}), fail),
+        timezone=timezone,
     )
 
 

@@ -32,7 +32,7 @@ from lxml.cssselect import CSSSelector
 
 from tasks import metadata, urls
 from tasks.charset import decode_html
-from tasks.dates import parse_date
+from tasks.dates import parse_date, zone
 from tasks.language import detect_language
 from tasks.records import Article, Discovered, Selectors
 
@@ -404,10 +404,13 @@ def extract_article(
     source_id: str = "",
     raw_record_id: str | None = None,
     encoding: str | None = None,
+    timezone: str | None = None,
 ) -> Article:
     """Extract one page. Pure: the same bytes and arguments give the same Article.
 
     `encoding` is the fetcher's charset for the bytes, used when they are not UTF-8.
+    `timezone` is the publisher's IANA zone ("Europe/Berlin"): dates the page writes without
+    an offset are its local time (without it, the page's own hints, else UTC).
     Raises `ExtractionError` when the bytes hold no HTML document at all.
     """
     base = final_url or url
@@ -460,14 +463,17 @@ def extract_article(
     elif organisations and people_method:
         provenance.append(("credited_organisations", people_method))
 
+    local = zone(timezone) if timezone else None
     published = _published_from_selector(root, selectors, fetched_at) or metadata.published_date(
-        root, article_ld, meta, base, fetched_at
+        root, article_ld, meta, base, fetched_at, local
     )
     if published is None and discovered is not None:
-        published = metadata.feed_date(discovered.published_at, fetched_at)
-    modified = metadata.modified_date(article_ld, meta, fetched_at)
+        published = metadata.feed_date(discovered.published_at, fetched_at, local)
+    modified = metadata.modified_date(
+        article_ld, meta, fetched_at, local or metadata.page_zone(root, article_ld, meta)
+    )
     if modified is None and discovered is not None:
-        modified = metadata.feed_date(discovered.modified_at, fetched_at)
+        modified = metadata.feed_date(discovered.modified_at, fetched_at, local)
     if published is not None:
         provenance.append(("published_at", published.source))
     if modified is not None:

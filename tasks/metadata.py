@@ -13,14 +13,14 @@ import re
 import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 from lxml import html as lxml_html
 
-from tasks.dates import parse_date
+from tasks.dates import declared_zone, is_date_only, parse_date, text_date
 
 logger = logging.getLogger(__name__)
 
@@ -87,7 +87,7 @@ _PAYWALL_MARKUP = etree.XPath('(//*[contains(@class, "paywall") or contains(@id,
 @dataclass(frozen=True, slots=True)
 class DatedValue:
     value: datetime
-    source: str  # jsonld | meta | time_element | url | feed
+    source: str  # jsonld | meta | time_element | text | url | feed
 
 
 def text_of(value: Any) -> str | None:
@@ -180,81 +180,204 @@ def _not_future(value: datetime | None, fetched_at: datetime) -> datetime | None
     return value
 
 
+def _compact_key(key: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", key.lower())
+
+
+# Meta names of the publication date, compacted ("article:published:time" and
+# "article_published_time" are "articlepublishedtime"), most specific first.
+_PUBLISHED_KEYS = (
+    "articlepublishedtime",
+    "ogarticlepublishedtime",
+    "articlepublished",
+    "ogpublishedtime",
+    "publishedtime",
+    "datepublished",
+    "publisheddate",
+    "publicationdate",
+    "citationpublicationdate",
+    "pubdate",
+    "publishdate",
+    "date",
+    "dcdate",
+    "dcdateissued",
+    "dctermsissued",
+    "dctermscreated",
+    "sailthrudate",
+    "parselypubdate",
+)
+_MODIFIED_KEYS = (
+    "articlemodifiedtime",
+    "ogupdatedtime",
+    "articleupdatedtime",
+    "modifiedtime",
+    "datemodified",
+    "lastmodified",
+    "dctermsmodified",
+)
+_MODIFIED_MARK = re.compile(r"modif|updat|aktualisiert|actualis|geändert", re.I)
+_DATE_HINT = re.compile(r"date|time|datum|fecha|data|meta|info|publi|stamp|dateline|byline", re.I)
+_PUBLISHED_WORDS = re.compile(
+    r"publi|veröffentlicht|erstellt|posted|gepostet|pubblicato|publicado|publié|opublikowano",
+    re.I,
+)
+MAX_DATE_TEXT = 100  # characters of a block that shows a date as text
+
+
+def _meta_dates(meta: dict[str, str], keys: tuple[str, ...]) -> list[str]:
+    by_key: dict[str, str] = {}
+    for key, value in meta.items():
+        by_key.setdefault(_compact_key(key), value)
+    return [by_key[k] for k in keys if k in by_key]
+
+
+def _time_elements(root: lxml_html.HtmlElement) -> list[Any]:
+    """`<time>` elements that may date the story: marked as published first, never ones
+    marked as modified or updated."""
+    marked: list[Any] = []
+    others: list[Any] = []
+    for el in root.iter("time"):
+        marks = " ".join(filter(None, (el.get("itemprop"), el.get("class"), el.get("id"))))
+        if _MODIFIED_MARK.search(marks):
+            continue
+        if el.get("pubdate") is not None or re.search(r"publi", marks, re.I):
+            marked.append(el)
+        else:
+            others.append(el)
+    return marked + others
+
+
+def page_zone(
+    root: lxml_html.HtmlElement, article_ld: dict[str, Any] | None, meta: dict[str, str]
+) -> tzinfo | None:
+    """The offset the page writes its own dates with, from the first date that has one."""
+    values: list[str | None] = []
+    if article_ld is not None:
+        values += [text_of(article_ld.get(k)) for k in ("datePublished", "dateCreated")]
+        values.append(text_of(article_ld.get("dateModified")))
+    values += _meta_dates(meta, _PUBLISHED_KEYS + _MODIFIED_KEYS)
+    values += [el.get("datetime") for el in root.iter("time")]
+    for value in values:
+        declared = declared_zone(value)
+        if declared is not None:
+            return declared
+    return None
+
+
+def text_published(
+    root: lxml_html.HtmlElement, tz: tzinfo | None, fetched_at: datetime
+) -> tuple[datetime, bool] | None:
+    """A publication date shown only as text, near the headline.
+
+    The first short block after the page's first `<h1>` (or anywhere, without one) that is
+    marked as a date, time, meta or info element, or says "published", and holds a date.
+    Returns the instant and whether a time of day was written.
+    """
+    body = root.find("body")
+    if body is None:
+        return None
+    h1 = next((h for h in body.iter("h1") if not _in_navigation(h)), None)
+    started = h1 is None
+    for el in body.iter():
+        if el is h1:
+            started = True
+            continue
+        if not started or not isinstance(el.tag, str) or el.tag in ("script", "style", "a"):
+            continue
+        text = " ".join(el.text_content().split())
+        if not text or len(text) > MAX_DATE_TEXT or _MODIFIED_MARK.search(text[:30]):
+            continue
+        marks = " ".join(filter(None, (el.get("class"), el.get("id"), el.get("itemprop"))))
+        if not (el.tag == "time" or _DATE_HINT.search(marks) or _PUBLISHED_WORDS.search(text)):
+            continue
+        if any(a.tag in ("nav", "footer", "aside", "figure", "a") for a in el.iterancestors()):
+            continue
+        found = text_date(text, tz)
+        if found is not None and _not_future(found[0], fetched_at) is not None:
+            return found
+    return None
+
+
 def published_date(
     root: lxml_html.HtmlElement,
     article_ld: dict[str, Any] | None,
     meta: dict[str, str],
     url: str,
     fetched_at: datetime,
+    tz: tzinfo | None = None,
 ) -> DatedValue | None:
-    """The publication date, trying JSON-LD, meta tags, `<time>`, then the URL path."""
+    """The publication date: JSON-LD, meta tags, `<time>`, a date shown as text, the URL.
+
+    Values without an offset are local time: read in `tz` (the source's zone), else in the
+    offset the page writes its other dates with (`page_zone`), else as UTC. A value that is
+    only a day is given the time of day that the page shows as text for that day, if any.
+    """
+    local = tz or page_zone(root, article_ld, meta)
+    candidates: list[tuple[str | None, str]] = []
     if article_ld is not None:
-        value = _not_future(parse_date(text_of(article_ld.get("datePublished"))), fetched_at)
+        candidates.append((text_of(article_ld.get("datePublished")), "jsonld"))
+        candidates.append((text_of(article_ld.get("dateCreated")), "jsonld"))
+    candidates += [(v, "meta") for v in _meta_dates(meta, _PUBLISHED_KEYS)]
+    candidates += [
+        (el.get("datetime") or el.text, "time_element") for el in _time_elements(root)
+    ]
+    for raw, source in candidates:
+        value = _not_future(parse_date(raw, local), fetched_at)
         if value is None:
-            value = _not_future(parse_date(text_of(article_ld.get("dateCreated"))), fetched_at)
-        if value is not None:
-            return DatedValue(value, "jsonld")
-    for key in (
-        "article:published_time",
-        "og:article:published_time",
-        "datepublished",
-        "pubdate",
-        "publishdate",
-        "publish-date",
-        "date",
-        "dc.date",
-        "dc.date.issued",
-        "dcterms.created",
-        "sailthru.date",
-        "parsely-pub-date",
-    ):
-        value = _not_future(parse_date(meta.get(key)), fetched_at)
-        if value is not None:
-            return DatedValue(value, "meta")
-    for time_el in root.iter("time"):
-        value = _not_future(parse_date(time_el.get("datetime") or time_el.text), fetched_at)
-        if value is not None:
-            return DatedValue(value, "time_element")
-    return url_date(url, fetched_at)
+            continue
+        if is_date_only(raw):
+            shown = text_published(root, local, fetched_at)
+            if shown is not None and shown[1] and _same_local_day(shown[0], value, local):
+                return DatedValue(shown[0], "text")
+        return DatedValue(value, source)
+    shown = text_published(root, local, fetched_at)
+    if shown is not None:
+        return DatedValue(shown[0], "text")
+    return url_date(url, fetched_at, local)
 
 
-def feed_date(value: datetime | None, fetched_at: datetime) -> DatedValue | None:
-    """A date the feed gave for the URL, as UTC (naive taken as UTC), if plausible."""
+def _same_local_day(a: datetime, b: datetime, tz: tzinfo | None) -> bool:
+    return a.astimezone(tz or UTC).date() == b.astimezone(tz or UTC).date()
+
+
+def feed_date(
+    value: datetime | None, fetched_at: datetime, tz: tzinfo | None = None
+) -> DatedValue | None:
+    """A date the feed gave for the URL, as UTC (naive read in `tz`, else UTC), if plausible."""
     if value is None:
         return None
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=tz or UTC)
     checked = _not_future(aware.astimezone(UTC), fetched_at)
     return DatedValue(checked, "feed") if checked else None
 
 
-def url_date(url: str, fetched_at: datetime) -> DatedValue | None:
+def url_date(url: str, fetched_at: datetime, tz: tzinfo | None = None) -> DatedValue | None:
+    """The day in the URL's path ("/2024/03/05/"), as its midnight in `tz` (else UTC)."""
     path = urlsplit(url).path
     match = _URL_DATE.search(path) or _URL_DATE_COMPACT.search(path)
     if not match:
         return None
     try:
-        day = datetime(int(match[1]), int(match[2]), int(match[3]), tzinfo=UTC)
+        day = datetime(int(match[1]), int(match[2]), int(match[3]), tzinfo=tz or UTC)
     except ValueError:
         return None
-    value = _not_future(day, fetched_at)
+    value = _not_future(day.astimezone(UTC), fetched_at)
     return DatedValue(value, "url") if value else None
 
 
 def modified_date(
-    article_ld: dict[str, Any] | None, meta: dict[str, str], fetched_at: datetime
+    article_ld: dict[str, Any] | None,
+    meta: dict[str, str],
+    fetched_at: datetime,
+    tz: tzinfo | None = None,
 ) -> DatedValue | None:
+    """The last modification date from JSON-LD or meta tags; naive values read in `tz`."""
     if article_ld is not None:
-        value = _not_future(parse_date(text_of(article_ld.get("dateModified"))), fetched_at)
+        value = _not_future(parse_date(text_of(article_ld.get("dateModified")), tz), fetched_at)
         if value is not None:
             return DatedValue(value, "jsonld")
-    for key in (
-        "article:modified_time",
-        "og:updated_time",
-        "datemodified",
-        "last-modified",
-        "dcterms.modified",
-    ):
-        value = _not_future(parse_date(meta.get(key)), fetched_at)
+    for raw in _meta_dates(meta, _MODIFIED_KEYS):
+        value = _not_future(parse_date(raw, tz), fetched_at)
         if value is not None:
             return DatedValue(value, "meta")
     return None

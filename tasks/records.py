@@ -41,6 +41,7 @@ class Source:
     language: str | None = None
     crawl_delay: float | None = None
     selectors: Selectors = field(default_factory=Selectors)
+    timezone: str | None = None  # IANA zone of the publisher's local times ("Europe/Berlin")
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from tasks.charset import decode_html
 from tasks.clean import clean_article
 from tasks.extract import ExtractionError, extract_article
-from tasks.records import Article, Discovered, Selectors
+from tasks.pages import extract_page
+from tasks.records import Article, Discovered, FetchedPage, Selectors, Source
 
 TESTS = Path(__file__).resolve().parents[1]
 PAGES = TESTS / "fixtures" / "pages"
@@ -205,6 +206,95 @@ def test_placeholder_year_one_date_is_ignored() -> None:
         '"datePublished": "0001-01-01T00:00:00Z"}</script>'
     )
     assert extract(page(head)).published_at is None
+
+
+def test_naive_date_is_read_in_the_sources_timezone() -> None:
+    head = '<meta property="article:published_time" content="2024-03-02T10:15:00">'
+    article = extract(page(head), timezone="Europe/Berlin")
+    assert article.published_at == datetime(2024, 3, 2, 9, 15, tzinfo=UTC)
+
+
+def test_naive_date_is_read_in_the_offset_of_the_pages_other_dates() -> None:
+    head = (
+        '<script type="application/ld+json">{"@type": "NewsArticle", '
+        '"datePublished": "2024-04-28 18:11:01.0"}</script>'
+        '<meta name="last-modified" content="2024-04-28T18:43:01+02:00">'
+    )
+    article = extract(page(head))
+    assert article.published_at == datetime(2024, 4, 28, 16, 11, 1, tzinfo=UTC)
+    assert article.modified_at == datetime(2024, 4, 28, 16, 43, 1, tzinfo=UTC)
+
+
+def test_sources_timezone_wins_over_the_pages_hint() -> None:
+    head = (
+        '<meta property="article:published_time" content="2024-01-10T08:00:00">'
+        '<meta name="last-modified" content="2024-01-10T09:00:00+00:00">'
+    )
+    article = extract(page(head), timezone="Asia/Seoul")
+    assert article.published_at == datetime(2024, 1, 9, 23, 0, tzinfo=UTC)
+
+
+def test_url_day_is_midnight_in_the_sources_timezone() -> None:
+    article = extract(page(), url="https://news.example/2024/05/30/story", timezone="Asia/Tokyo")
+    assert article.published_at == datetime(2024, 5, 29, 15, 0, tzinfo=UTC)
+
+
+def test_extract_page_passes_the_sources_timezone() -> None:
+    head = '<meta property="article:published_time" content="2024-03-02T10:15:00">'
+    fetched = FetchedPage(
+        source_id="s",
+        url="https://news.example/story",
+        final_url="https://news.example/story",
+        status=200,
+        content_type="text/html",
+        body=page(head),
+        fetched_at=FETCHED_AT,
+    )
+    source = Source(
+        id="s", kind="urls", urls=("https://news.example/story",), timezone="Asia/Tokyo"
+    )
+    article = extract_page(fetched, source)
+    assert isinstance(article, Article)
+    assert article.published_at == datetime(2024, 3, 2, 1, 15, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "key", ["article:published:time", "article_published_time", "og:published_time"]
+)
+def test_spelling_variants_of_the_published_time_meta_are_read(key: str) -> None:
+    head = f'<meta property="{key}" content="2024-02-03T04:05:06Z">'
+    article = extract(page(head))
+    assert article.published_at == datetime(2024, 2, 3, 4, 5, 6, tzinfo=UTC)
+    assert article.published_source == "meta"
+
+
+def test_time_element_marked_as_modified_is_not_the_publication_date() -> None:
+    body = (
+        '<time itemprop="dateModified" datetime="2024-05-20T10:00:00Z">20 May</time>'
+        '<time datetime="2024-05-18T07:30:00Z">18 May</time>' + BODY
+    )
+    article = extract(page(body=body))
+    assert article.published_at == datetime(2024, 5, 18, 7, 30, tzinfo=UTC)
+    assert article.published_source == "time_element"
+
+
+def test_date_shown_only_as_text_under_the_headline_is_read() -> None:
+    body = (
+        '<div class="teaser-date">01.01.24 | 08:00 Uhr</div>'
+        "<h1>Hafenfest zieht Rekordpublikum an</h1>"
+        '<div class="lineinfo">Do 25.04.24 | 14:07 Uhr | Von Mara Lind</div>' + BODY
+    )
+    html = page(body=body).replace(b"<h1>Headline</h1>", b"")
+    article = extract(html, timezone="Europe/Berlin")
+    assert article.published_at == datetime(2024, 4, 25, 12, 7, tzinfo=UTC)
+    assert article.published_source == "text"
+
+
+def test_day_only_date_takes_the_time_the_page_shows_for_that_day() -> None:
+    head = '<meta name="date" content="2024-04-01">'
+    body = '<p class="meta_date">erstellt: <strong>01. April 2024, 15:25</strong></p>' + BODY
+    article = extract(page(head, body=body), timezone="Europe/Rome")
+    assert article.published_at == datetime(2024, 4, 1, 13, 25, tzinfo=UTC)
 
 
 # ------------------------------------------------------------------ authors
@@ -511,3 +601,11 @@ def test_arbitrary_tag_soup_gives_an_article_or_extraction_error(parts: list[str
     except ExtractionError:
         return
     assert article.page_kind in PAGE_KINDS
+
+
+def test_time_element_marked_as_published_comes_first() -> None:
+    body = (
+        '<time datetime="2024-05-20T10:00:00Z">20 May</time>'
+        '<time itemprop="datePublished" datetime="2024-05-18T07:30:00Z">18 May</time>' + BODY
+    )
+    assert extract(page(body=body)).published_at == datetime(2024, 5, 18, 7, 30, tzinfo=UTC)

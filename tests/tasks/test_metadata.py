@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import pytest
 
 from tasks import metadata
+from tasks.dates import text_date
 from tasks.extract import extract_article, parse_html
 
 FETCHED_AT = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -346,3 +350,38 @@ def test_article_keeps_people_and_organisations_apart() -> None:
 def test_japanese_job_title_before_the_name_is_dropped() -> None:
     body = '<p class="byline">記者 <a rel="author" href="/s">佐藤 花子</a></p>' + STORY
     assert credits_of(body=body).people == ("佐藤 花子",)
+
+
+# ------------------------------------------------------------------ dates written as text
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("Do 25.04.24 | 14:07 Uhr", datetime(2024, 4, 25, 14, 7)),
+        ("erstellt: 01. April 2025, 15:25", datetime(2025, 4, 1, 15, 25)),
+        ("Published April 25, 2024 3:07 PM", datetime(2024, 4, 25, 15, 7)),
+        ("Publié le 25 avril 2024 à 14h07", datetime(2024, 4, 25, 14, 7)),
+        ("5 de abril de 2024", datetime(2024, 4, 5)),
+        ("입력 2026.01.29 18:40", datetime(2026, 1, 29, 18, 40)),
+        ("2024年4月25日 09:30", datetime(2024, 4, 25, 9, 30)),
+        ("Updated 12.30 Uhr, 3.5.2024", datetime(2024, 5, 3, 12, 30)),
+        ("25 avril 2024, mis à jour le 26.04.2024", datetime(2024, 4, 25)),
+    ],
+)
+def test_dates_written_as_text_are_read_with_their_time(text: str, expected: datetime) -> None:
+    found = text_date(text)
+    assert found is not None
+    assert found[0] == expected.replace(tzinfo=UTC)
+    assert found[1] == (expected.time() != datetime.min.time())
+
+
+def test_text_date_is_local_time_in_the_given_zone() -> None:
+    found = text_date("25.04.2024, 14:07", ZoneInfo("Europe/Berlin"))
+    assert found is not None
+    assert found[0] == datetime(2024, 4, 25, 12, 7, tzinfo=UTC)
+
+
+@pytest.mark.parametrize("text", ["04/05/2024", "Call 0800 12.34", "31.02.2024", "no date here"])
+def test_ambiguous_or_impossible_text_dates_are_not_read(text: str) -> None:
+    assert text_date(text) is None
