@@ -1,8 +1,10 @@
 """HTML -> Article: decode, parse once with lxml, read metadata, pick the body.
 
 The body comes from, in order of precedence: the source's CSS selectors; trafilatura in
-precision mode over our already-parsed tree (re-run in its default mode when precision mode
-keeps almost nothing); the page's JSON-LD `articleBody`. The chosen text is then filtered with
+precision mode over our already-parsed tree (or its default mode, when precision mode kept
+too little or the page's JSON-LD `articleBody` agrees with it better); the JSON-LD
+`articleBody`; article HTML held in a script's JSON (pages rendered by JavaScript). The
+chosen text is then filtered with
 what only the DOM knows: paragraphs that are entirely one link (inline "related" headlines,
 link lists) and repeats of the headline or the highlights are dropped. Text-level cleaning
 (boilerplate lines, credit lines, Unicode and whitespace) is `tasks.clean`'s job.
@@ -19,8 +21,11 @@ the warehouse's URL matching see one spelling.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import re
+from collections import Counter
+from collections.abc import Iterator
 from datetime import datetime
 from typing import Any
 
@@ -40,6 +45,10 @@ logger = logging.getLogger(__name__)
 
 PAGE_KINDS = ("article", "index_page", "video_only", "javascript_shell", "error_page")
 MIN_PRECISION_TOKENS = 50  # below this, trafilatura's precision mode is taken to have over-pruned
+KEPT_SHARE = 0.5  # precision mode keeping less than this share of the story's words over-pruned
+REFERENCE_SHARE = 0.8  # JSON-LD articleBody this long (vs the text) is a complete reference
+REFERENCE_MIN_WORDS = 8  # shorter paragraphs are not judged against the reference
+_OUTSIDE_BODY = frozenset({"nav", "header", "footer", "aside"})
 
 _WORD = re.compile(r"\w+")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
@@ -220,30 +229,148 @@ def _trafilatura_text(root: lxml_html.HtmlElement, url: str, *, precision: bool)
     return text or ""
 
 
+def _story_paragraph_words(root: lxml_html.HtmlElement) -> int:
+    """Words in the page's `<p>` elements outside navigation, page header, footer and asides."""
+    total = 0
+    for p in root.iter("p"):
+        if not any(a.tag in _OUTSIDE_BODY for a in p.iterancestors()):
+            total += word_count(p.text_content())
+    return total
+
+
+def bag_of_words(text: str) -> Counter[str]:
+    return Counter(_WORD.findall(text.lower()))
+
+
+def _overlap_f1(a: Counter[str], b: Counter[str]) -> float:
+    common = sum((a & b).values())
+    if not common:
+        return 0.0
+    precision, recall = common / sum(a.values()), common / sum(b.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def _lines(text: str) -> list[str]:
+    return [p for p in (line.strip() for line in text.splitlines()) if p]
+
+
+def agrees_with(paragraphs: list[str], reference: Counter[str]) -> list[str]:
+    """The paragraphs whose words are mostly in the publisher's own body text."""
+    kept = []
+    for paragraph in paragraphs:
+        words = bag_of_words(paragraph)
+        total = sum(words.values())
+        if total < REFERENCE_MIN_WORDS or sum((words & reference).values()) >= 0.5 * total:
+            kept.append(paragraph)
+    return kept
+
+
+# A JSON string literal long enough to hold an article's HTML.
+_JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.){200,}"')
+_ESCAPED_PARAGRAPH = re.compile(r"<p[\s>]|\\u003cp[\s>\\]", re.I)
+MIN_EMBEDDED_PARAGRAPHS = 3
+
+
+def _html_strings(code: str, depth: int = 0) -> Iterator[str]:
+    """JSON string values in `code` that hold paragraph HTML, looking inside strings that
+    themselves hold encoded JSON (at most three levels deep)."""
+    for match in _JSON_STRING.finditer(code):
+        try:
+            value = json.loads(match.group(0))
+        except (ValueError, RecursionError):
+            continue
+        if not isinstance(value, str):
+            continue
+        if len(re.findall(r"<p[\s>]", value)) >= MIN_EMBEDDED_PARAGRAPHS:
+            yield value
+        elif depth < 2 and _ESCAPED_PARAGRAPH.search(value):
+            yield from _html_strings(value, depth + 1)
+
+
+def embedded_paragraphs(root: lxml_html.HtmlElement) -> list[str]:
+    """The paragraphs of the longest article HTML held in a JSON string of an inline script.
+
+    Pages rendered by JavaScript often ship the story only in their serialised state
+    (`__NEXT_DATA__`, `self.__next_f.push(...)`): HTML inside a JSON string, sometimes
+    encoded twice. Strings with fewer than MIN_EMBEDDED_PARAGRAPHS `<p>` are not stories.
+    """
+    best: list[str] = []
+    for script in root.iter("script"):
+        code = script.text or ""
+        if script.get("src") or not _ESCAPED_PARAGRAPH.search(code):
+            continue
+        for value in _html_strings(code):
+            try:
+                fragment = lxml_html.fragment_fromstring(value, create_parent="div")
+            except (etree.ParserError, ValueError):
+                continue
+            paragraphs = _block_paragraphs([fragment])
+            if word_count(" ".join(paragraphs)) > word_count(" ".join(best)):
+                best = paragraphs
+    return best
+
+
+def over_pruned(kept_words: int, story_words: int) -> bool:
+    """Whether precision mode kept too little: almost nothing, or under KEPT_SHARE of the
+    words in the page's story paragraphs."""
+    return kept_words < MIN_PRECISION_TOKENS or kept_words < KEPT_SHARE * story_words
+
+
+def prefer_default(precision: str, default: str, reference: Counter[str] | None) -> bool:
+    """Whether trafilatura's default-mode text should replace its precision-mode text.
+
+    With the page's own body text as `reference`: when its words agree with it better.
+    Without: when it is longer and precision mode kept almost nothing or under KEPT_SHARE
+    of it.
+    """
+    if reference is not None:
+        agree_default = _overlap_f1(bag_of_words(default), reference)
+        return agree_default > _overlap_f1(bag_of_words(precision), reference)
+    kept, offered = word_count(precision), word_count(default)
+    return offered > kept and (kept < MIN_PRECISION_TOKENS or kept < KEPT_SHARE * offered)
+
+
 def body_paragraphs(
     root: lxml_html.HtmlElement,
     url: str,
     selectors: Selectors | None,
     jsonld_body: str | None,
 ) -> tuple[list[str], str]:
-    """The body's paragraphs before DOM filtering, and the method that produced them."""
+    """The body's paragraphs before DOM filtering, and the method that produced them.
+
+    trafilatura's precision mode first; its default mode too when precision mode may have
+    over-pruned (`over_pruned`) or the page carries its own body text (JSON-LD `articleBody`)
+    to judge by, and `prefer_default` decides. Against a reference about as long as the text
+    (so that a teaser cannot cut a story), paragraphs mostly not in it are dropped. A body
+    still almost empty comes from the JSON-LD text, else from the article HTML that a script
+    holds (`embedded_paragraphs`).
+    """
     if selectors is not None and selectors.body:
         nodes = _select(root, selectors.body)
         if nodes:
             return _block_paragraphs(nodes), "selector"
     text = _trafilatura_text(root, url, precision=True)
     method = "trafilatura_precision"
-    if word_count(text) < MIN_PRECISION_TOKENS:
+    reference = bag_of_words(jsonld_body) if jsonld_body else Counter()
+    usable = sum(reference.values()) >= MIN_PRECISION_TOKENS
+    if usable or over_pruned(word_count(text), _story_paragraph_words(root)):
         fallback = _trafilatura_text(root, url, precision=False)
-        if word_count(fallback) > word_count(text):
+        if prefer_default(text, fallback, reference if usable else None):
             text, method = fallback, "trafilatura"
     if (
         word_count(text) < MIN_PRECISION_TOKENS
         and jsonld_body
         and word_count(jsonld_body) > word_count(text)
     ):
-        return [p for p in (line.strip() for line in jsonld_body.splitlines()) if p], "jsonld"
-    return [p for p in (line.strip() for line in text.splitlines()) if p], method
+        return _lines(jsonld_body), "jsonld"
+    if word_count(text) < MIN_PRECISION_TOKENS:
+        embedded = embedded_paragraphs(root)
+        if word_count(" ".join(embedded)) > word_count(text):
+            return embedded, "script_state"
+    paragraphs = _lines(text)
+    if usable and sum(reference.values()) >= REFERENCE_SHARE * word_count(text):
+        paragraphs = agrees_with(paragraphs, reference) or paragraphs
+    return paragraphs, method
 
 
 def filter_paragraphs(
@@ -388,6 +515,8 @@ def page_kind(
         if teasers >= 4 or (teasers >= 1 and og_type == "website" and body_words < 150):
             return "index_page"
     if body_words < 30:
+        if article_markup and any(s.get("src") or s.text for s in root.iter("script")):
+            return "javascript_shell"  # an article whose text only scripts put on the page
         links = sum(1 for _ in root.iter("a"))
         return "index_page" if links >= 10 else "error_page"
     return "article"

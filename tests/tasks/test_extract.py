@@ -18,7 +18,14 @@ from hypothesis import strategies as st
 
 from tasks.charset import decode_html
 from tasks.clean import clean_article
-from tasks.extract import ExtractionError, extract_article
+from tasks.extract import (
+    ExtractionError,
+    agrees_with,
+    bag_of_words,
+    extract_article,
+    over_pruned,
+    prefer_default,
+)
 from tasks.pages import extract_page
 from tasks.records import Article, Discovered, FetchedPage, Selectors, Source
 
@@ -609,3 +616,85 @@ def test_time_element_marked_as_published_comes_first() -> None:
         '<time itemprop="datePublished" datetime="2024-05-18T07:30:00Z">18 May</time>' + BODY
     )
     assert extract(page(body=body)).published_at == datetime(2024, 5, 18, 7, 30, tzinfo=UTC)
+
+
+# ------------------------------------------------------------------ body repair
+
+
+def test_precision_mode_keeping_under_half_the_story_is_over_pruned() -> None:
+    assert over_pruned(kept_words=120, story_words=900)
+    assert not over_pruned(kept_words=600, story_words=900)
+    assert over_pruned(kept_words=30, story_words=40)
+
+
+def test_default_mode_replaces_precision_mode_that_kept_under_half_of_it() -> None:
+    kept = "Harbour pier reopens after storm damage. " * 10
+    offered = kept + "Fishermen returned to the quay on Monday with full nets and new hope. " * 20
+    assert prefer_default(kept, offered, None)
+    assert not prefer_default(offered, offered + " One more line about the pier.", None)
+
+
+def test_the_mode_agreeing_with_the_pages_own_body_text_wins() -> None:
+    sentences = [
+        f"Fishermen returned to quay number {n} on Monday with full nets and new hope."
+        for n in range(12)
+    ]
+    story = " ".join(sentences)
+    most = " ".join(sentences[:9])  # three quarters: not over-pruned by length alone
+    teaser_block = "Subscribe to our newsletter for the best deals on garden furniture. " * 8
+    reference = bag_of_words(story)
+    assert prefer_default(most, story, reference)
+    assert not prefer_default(most, story, None)
+    assert not prefer_default(story, story + teaser_block, reference)
+
+
+def test_paragraphs_mostly_absent_from_the_pages_body_text_are_dropped() -> None:
+    story = [
+        "Fishermen returned to the quay on Monday with full nets and new hope.",
+        "The harbour master said repairs to the pier would finish within a month.",
+    ]
+    promo = "Subscribe now and save forty percent on your first year of home delivery."
+    reference = bag_of_words(" ".join(story))
+    assert agrees_with([story[0], promo, story[1]], reference) == story
+    assert agrees_with(["Short line.", *story], reference) == ["Short line.", *story]
+
+
+def _script_state_page(encode_twice: bool) -> bytes:
+    story = "".join(
+        f"<p>Paragraph {n} of the story the page only ships inside its script state, long "
+        f"enough to count as article text with a number like {n * 11}.</p>"
+        for n in range(1, 6)
+    )
+    # Serialised state escapes "<" as \\u003c; a JavaScript string may hold it once more.
+    state = json.dumps({"article": {"contents": story}}).replace("<", "\\u003c")
+    if encode_twice:
+        state = json.dumps(state)
+    head = (
+        '<meta property="og:type" content="article">'
+        '<meta property="og:title" content="A story only scripts show">'
+    )
+    body = (
+        "<nav><a href='/'>Home</a> <a href='/news'>News</a></nav><div id='app'></div>"
+        f"<script>self.__state = {state};</script>"
+    )
+    return f"<html><head>{head}</head><body>{body}</body></html>".encode()
+
+
+@pytest.mark.parametrize("encode_twice", [False, True], ids=["json", "json-in-json"])
+def test_story_held_only_in_script_state_is_extracted(encode_twice: bool) -> None:
+    article = extract(_script_state_page(encode_twice))
+    assert article.page_kind == "article"
+    assert article.body.startswith("Paragraph 1 of the story the page only ships")
+    assert article.body.count("\n\n") == 4
+    assert ("body", "script_state") in article.provenance
+
+
+def test_article_page_whose_text_only_scripts_render_is_a_javascript_shell() -> None:
+    menu = "".join(f"<a href='/s{n}'>Section{n}</a> " for n in range(12))
+    legal = "Copyright the publisher and its licensors, all rights reserved worldwide. " * 4
+    html = (
+        '<html><head><meta property="og:type" content="article"></head><body>'
+        f"<nav>{menu}</nav><div id='root'></div><footer><small>{legal}</small></footer>"
+        '<script src="/app.js"></script></body></html>'
+    )
+    assert extract(html.encode()).page_kind == "javascript_shell"
