@@ -54,7 +54,10 @@ _WORD = re.compile(r"\w+")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 _LINK_PREFIX = re.compile(
     r"^\s*(related|read more|read also|see more|see also|more|also|watch|read|also on [\w.]+"
-    r"|recommended|further reading|lees ook|lire aussi|leia também|mehr zum thema|lesen sie auch)"
+    r"|recommended|further reading|lees ook|lire aussi|voir aussi|leia também|mehr zum thema"
+    r"|lesen sie auch|auch interessant|weiterlesen|les også|læs også|läs också|lue myös"
+    r"|czytaj (?:więcej|też|także)|čtěte (?:také|též)|přečtěte si|leggi anche|lee también"
+    r"|lea también|ver también|okuyun|devamı)"
     r"\s*[:|»>-]?\s*",
     re.I,
 )
@@ -183,11 +186,11 @@ def _letters(text: str) -> int:
 def link_only_texts(root: lxml_html.HtmlElement, wanted: set[str]) -> set[str]:
     """Those of the `wanted` normalised texts that the page shows as a block made of links.
 
-    A block (paragraph, list item, heading) counts when at least 90% of its letters are inside
-    links, ignoring a "Related:" style prefix and a "[VIDEO]" style label: a related headline,
-    a link list, a navigation item.
+    A block (paragraph, list item, heading) counts when it sits inside a link (a teaser card),
+    or when at least 90% of its letters are inside links, ignoring a "Related:" style prefix
+    and a "[VIDEO]" style label: a related headline, a link list, a navigation item.
     """
-    found: set[str] = set()
+    found = {n for n in (_norm(el.text_content()) for el in _BLOCKS_IN_LINKS(root)) if n in wanted}
     for el in _BLOCKS_WITH_LINKS(root):
         text = el.text_content()
         if len(text) > 400:
@@ -422,6 +425,8 @@ _HIGHLIGHT_CONTAINERS = etree.XPath(
     ' or contains(@class, "key-points") or contains(@class, "keypoints")'
     ' or contains(@class, "summary-list") or contains(@class, "takeaways")][1]'
 )
+# Blocks inside a link: the headline and summary of a teaser card that links elsewhere.
+_BLOCKS_IN_LINKS = etree.XPath("//a//p | //a//li | //a//h2 | //a//h3 | //a//h4")
 _BLOCKS_WITH_LINKS = etree.XPath(
     "//p[.//a] | //li[.//a] | //h2[.//a] | //h3[.//a] | //h4[.//a] | //h5[.//a] | //h6[.//a]"
     " | //dt[.//a] | //dd[.//a]"

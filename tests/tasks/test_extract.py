@@ -698,3 +698,39 @@ def test_article_page_whose_text_only_scripts_render_is_a_javascript_shell() -> 
         '<script src="/app.js"></script></body></html>'
     )
     assert extract(html.encode()).page_kind == "javascript_shell"
+
+
+def test_teaser_card_inside_a_link_is_dropped_from_the_body() -> None:
+    card = (
+        '<a href="/other-story"><div><h3>Storm closes the ferry line</h3>'
+        "<p>STORM WARNING: The ferry company said crossings would stop until the wind eased "
+        "and the harbour master gave the all clear.</p></div></a>"
+    )
+    article = clean_article(extract(page(body=BODY[: len(BODY) // 2] + card + BODY)))
+    assert "ferry company said crossings would stop" not in article.body
+    assert "Paragraph 6 of the story" in article.body
+
+
+@pytest.mark.parametrize(
+    "prefix", ["Les også", "Czytaj także", "Leggi anche", "Auch interessant", "Läs också"]
+)
+def test_read_also_links_are_dropped_in_many_languages(prefix: str) -> None:
+    related = (
+        f'<p><b>{prefix} <a href="/x">Harbour board picks a new chair after long vote</a></b></p>'
+    )
+    article = clean_article(extract(page(body=BODY + related + BODY.replace("Paragraph", "Part"))))
+    assert "Harbour board picks a new chair" not in article.body
+    assert "Part 6 of the story" in article.body
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Czytaj także: Harbour board picks a new chair after long vote",
+        "Les også: Harbour board picks a new chair after long vote",
+        "Follow the Courier on Google News to get our reporting in your feed.",
+    ],
+)
+def test_related_and_follow_lines_are_boilerplate(line: str) -> None:
+    article = clean_article(extract(page(body=BODY + f"<p>{line}</p>" + BODY)))
+    assert line not in article.body
