@@ -21,7 +21,7 @@ from py3langid.langid import MODEL_FILE, LanguageIdentifier
 _CODE = re.compile(r"^([a-zA-Z]{2})(?:$|[-_])")
 _LETTER = re.compile(r"[^\W\d_]")
 
-SAMPLE_CHARS = 3000  # leading characters of the text that are identified
+SAMPLE_CHARS = 1000  # leading characters of the text that are identified
 MIN_LETTERS_TO_CONTRADICT = 100  # a declared language stands against less text than this
 CONTRADICTION = 0.9  # the identifier's confidence in another language ...
 DECLARED_RULED_OUT = 0.05  # ... while the declared one is at most this likely

@@ -222,6 +222,11 @@ _PUBLISHED_WORDS = re.compile(
     re.I,
 )
 MAX_DATE_TEXT = 100  # characters of a block that shows a date as text
+_SHORT_TEXT = f"[normalize-space(.)][string-length(normalize-space(.)) <= {MAX_DATE_TEXT}]"
+# Short elements after the headline (following ones and the headline's own later siblings'
+# descendants, in document order), or anywhere in the body.
+_DATE_BLOCKS = etree.XPath(f"following::*{_SHORT_TEXT}")
+_DATE_BLOCKS_ANYWHERE = etree.XPath(f"//body//*{_SHORT_TEXT}")
 
 
 def _meta_dates(meta: dict[str, str], keys: tuple[str, ...]) -> list[str]:
@@ -273,21 +278,15 @@ def text_published(
     marked as a date, time, meta or info element, or says "published", and holds a date.
     Returns the instant and whether a time of day was written.
     """
-    body = root.find("body")
-    if body is None:
-        return None
-    h1 = next((h for h in body.iter("h1") if not _in_navigation(h)), None)
-    started = h1 is None
-    for el in body.iter():
-        if el is h1:
-            started = True
-            continue
-        if not started or not isinstance(el.tag, str) or el.tag in ("script", "style", "a"):
-            continue
-        text = " ".join(el.text_content().split())
-        if not text or len(text) > MAX_DATE_TEXT or _MODIFIED_MARK.search(text[:30]):
+    h1 = next((h for h in root.iter("h1") if not _in_navigation(h)), None)
+    blocks = _DATE_BLOCKS(h1) if h1 is not None else _DATE_BLOCKS_ANYWHERE(root)
+    for el in blocks:
+        if el.tag in ("script", "style", "a"):
             continue
         marks = " ".join(filter(None, (el.get("class"), el.get("id"), el.get("itemprop"))))
+        text = " ".join(el.text_content().split())
+        if _MODIFIED_MARK.search(text[:30]):
+            continue
         if not (el.tag == "time" or _DATE_HINT.search(marks) or _PUBLISHED_WORDS.search(text)):
             continue
         if any(a.tag in ("nav", "footer", "aside", "figure", "a") for a in el.iterancestors()):
@@ -687,17 +686,21 @@ _TEXT_BLOCKS = ("p", "div", "span", "strong", "b", "em", "address", "li", "a", "
 MAX_TEXT_BYLINE_CHARS = 80
 
 
+def _short_blocks(limit: int, tags: tuple[str, ...]) -> Any:
+    """An XPath for body elements of `tags` whose text is 1..`limit` characters (in C)."""
+    kinds = " or ".join(f"self::{tag}" for tag in tags)
+    return etree.XPath(
+        f"//body//*[{kinds}][normalize-space(.)][string-length(normalize-space(.)) <= {limit}]"
+    )
+
+
+_BYLINE_BLOCKS = _short_blocks(MAX_TEXT_BYLINE_CHARS, _TEXT_BLOCKS)
+
+
 def text_byline(root: lxml_html.HtmlElement, orgs: set[str]) -> tuple[str, ...]:
     """People named by the first short block of the page that reads as a byline."""
-    body = root.find("body")
-    if body is None:
-        return ()
-    for el in body.iter(*_TEXT_BLOCKS):
+    for el in _BYLINE_BLOCKS(root):
         text = " ".join(el.text_content().split())
-        if not text or len(text) > MAX_TEXT_BYLINE_CHARS:
-            continue
-        if any(a.tag in _OUTSIDE_STORY for a in el.iterancestors()):
-            continue
         names: list[str] = []
         if _TEXT_BYLINE.match(text):
             names = [text]
@@ -705,7 +708,7 @@ def text_byline(root: lxml_html.HtmlElement, orgs: set[str]) -> tuple[str, ...]:
             names = [match[1]]
         elif match := _HAN_BYLINE.search(text):
             names = re.split(r"\s*[、，,]\s*", match[1])
-        if names:
+        if names and not any(a.tag in _OUTSIDE_STORY for a in el.iterancestors()):
             people = sort_credits(names, orgs)[0]
             if people:
                 return people
