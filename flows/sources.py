@@ -6,7 +6,8 @@ an error names the file, the entry (its index and id) and the key, with one reas
 
 Keys: `id`, `kind` (`feed`, `sitemap`, `urls`, `section`, `site`), `location` (the feed,
 sitemap, section page or home page; every kind but `urls`) or `urls` (kind `urls`),
-`name`, `enabled`, `max_articles`, `language`, `crawl_delay`, `[source.selectors]` (`body`,
+`name`, `enabled`, `max_articles`, `language`, `crawl_delay`, `timezone` (the IANA zone
+of the publisher's local times, e.g. `Europe/Berlin`), `[source.selectors]` (`body`,
 `title`, `authors`, `published`, `drop`) and, for kinds `section` and `site`, `links`,
 `next` and `max_pages` (see `tasks.sections`). Every CSS selector is compiled with
 soupsieve when the file is loaded, so a bad one is an error here, not a silent miss later.
@@ -24,6 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationIn
 from pydantic import field_validator as validates
 from pydantic_core import ErrorDetails
 
+from tasks.dates import zone
 from tasks.records import DEFAULT_MAX_PAGES, Selectors, Source, SourceKind
 from tasks.sections import InvalidSelector, compile_selector
 
@@ -43,6 +45,7 @@ _EXPECTED = {
     "max_articles": "must be a positive integer",
     "language": "must be an ISO 639-1 code such as 'en'",
     "crawl_delay": "must be a number of seconds >= 0",
+    "timezone": "must be an IANA time zone name such as 'Europe/Berlin'",
     "selectors": "must be a table",
     "selectors.drop": "must be a list of CSS selector strings",
     "links": "must be a CSS selector string",
@@ -102,6 +105,7 @@ class _SourceEntry(BaseModel):
     max_articles: int | None = Field(default=None, gt=0)
     language: str | None = None
     crawl_delay: float | None = Field(default=None, ge=0)
+    timezone: str | None = None
     selectors: _SelectorsEntry = Field(default_factory=_SelectorsEntry)
     links: str | None = None
     next: str | None = None
@@ -145,6 +149,16 @@ class _SourceEntry(BaseModel):
             raise ValueError(_EXPECTED["language"])
         return value
 
+    @validates("timezone")
+    @classmethod
+    def _timezone(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                zone(value)
+            except ValueError:
+                raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/Berlin')") from None
+        return value
+
     @validates("links", "next", "max_pages")
     @classmethod
     def _paged(cls, value: Any, info: ValidationInfo) -> Any:
@@ -165,6 +179,7 @@ class _SourceEntry(BaseModel):
             max_articles=self.max_articles,
             language=self.language,
             crawl_delay=self.crawl_delay,
+            timezone=self.timezone,
             selectors=Selectors(s.body, s.title, s.authors, s.published, tuple(s.drop)),
             links=self.links,
             next=self.next,

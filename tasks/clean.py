@@ -40,14 +40,17 @@ _BOILERPLATE = re.compile(
     re.I,
 )
 _RELATED_PREFIX = re.compile(
-    r"^(?:related|read more|read also|see also|see more|also read|more on this|watch|listen)"
+    r"^(?:related|read more|read also|see also|see more|also read|more on this|watch|listen"
+    r"|lesen sie auch|auch interessant|mehr zum thema|lire aussi|voir aussi|lees ook"
+    r"|les også|læs også|läs också|lue myös|czytaj (?:więcej|też|także)|čtěte (?:také|též)"
+    r"|leggi anche|lee también|lea también|ver también|leia também)"
     r"\s*[:|»]\s*\S",
     re.I,
 )
 # Calls to follow or share on social networks; CMS shortcodes such as [button link="..."].
 _SOCIAL = re.compile(
     r"^(?:follow|like|share|join|connect with)\b.{0,200}\b(?:facebook|twitter|instagram|youtube"
-    r"|linkedin|tiktok|whatsapp|telegram|flipboard|pinterest)\b",
+    r"|linkedin|tiktok|whatsapp|telegram|flipboard|pinterest|google news|bluesky|threads)\b",
     re.I,
 )
 _SHORTCODE = re.compile(r"^\[[a-z_][\w-]*(?:\s+[\w-]+=[^\]]*)?\]")
@@ -204,5 +207,8 @@ def clean_article(article: Article) -> Article:
         section=_optional(article.section),
         site_name=_optional(article.site_name),
         authors=tuple(a for a in (normalise_text(a) for a in article.authors) if a),
+        credited_organisations=tuple(
+            o for o in (normalise_text(o) for o in article.credited_organisations) if o
+        ),
         credit_lines=tuple(credit_lines),
     )

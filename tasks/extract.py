@@ -1,8 +1,10 @@
 """HTML -> Article: decode, parse once with lxml, read metadata, pick the body.
 
 The body comes from, in order of precedence: the source's CSS selectors; trafilatura in
-precision mode over our already-parsed tree (re-run in its default mode when precision mode
-keeps almost nothing); the page's JSON-LD `articleBody`. The chosen text is then filtered with
+precision mode over our already-parsed tree (or its default mode, when precision mode kept
+too little or the page's JSON-LD `articleBody` agrees with it better); the JSON-LD
+`articleBody`; article HTML held in a script's JSON (pages rendered by JavaScript). The
+chosen text is then filtered with
 what only the DOM knows: paragraphs that are entirely one link (inline "related" headlines,
 link lists) and repeats of the headline or the highlights are dropped. Text-level cleaning
 (boilerplate lines, credit lines, Unicode and whitespace) is `tasks.clean`'s job.
@@ -28,9 +30,12 @@ the warehouse's URL matching see one spelling.
 from __future__ import annotations
 
 import copy
+import json
 import logging
 import re
-from datetime import datetime
+from collections import Counter
+from collections.abc import Iterator
+from datetime import datetime, tzinfo
 from typing import Any
 
 import trafilatura
@@ -40,7 +45,7 @@ from lxml import html as lxml_html
 
 from tasks import metadata, urls
 from tasks.charset import decode_html
-from tasks.dates import parse_date
+from tasks.dates import parse_date, zone
 from tasks.language import detect_language
 from tasks.records import Article, Discovered, Selectors
 from tasks.sections import InvalidSelector, compile_selector
@@ -49,12 +54,19 @@ logger = logging.getLogger(__name__)
 
 PAGE_KINDS = ("article", "index_page", "video_only", "javascript_shell", "error_page")
 MIN_PRECISION_TOKENS = 50  # below this, trafilatura's precision mode is taken to have over-pruned
+KEPT_SHARE = 0.5  # precision mode keeping less than this share of the story's words over-pruned
+REFERENCE_SHARE = 0.8  # JSON-LD articleBody this long (vs the text) is a complete reference
+REFERENCE_MIN_WORDS = 8  # shorter paragraphs are not judged against the reference
+_OUTSIDE_BODY = frozenset({"nav", "header", "footer", "aside"})
 
 _WORD = re.compile(r"\w+")
 _XML_DECL = re.compile(r"^\s*<\?xml[^>]*\?>")
 _LINK_PREFIX = re.compile(
     r"^\s*(related|read more|read also|see more|see also|more|also|watch|read|also on [\w.]+"
-    r"|recommended|further reading|lees ook|lire aussi|leia também|mehr zum thema|lesen sie auch)"
+    r"|recommended|further reading|lees ook|lire aussi|voir aussi|leia também|mehr zum thema"
+    r"|lesen sie auch|auch interessant|weiterlesen|les også|læs også|läs också|lue myös"
+    r"|czytaj (?:więcej|też|także)|čtěte (?:také|též)|přečtěte si|leggi anche|lee también"
+    r"|lea también|ver también|okuyun|devamı)"
     r"\s*[:|»>-]?\s*",
     re.I,
 )
@@ -67,7 +79,6 @@ _ERROR_TITLE = re.compile(
 _JS_NOTICE = re.compile(
     r"(enable|activate|turn on)\s+javascript|javascript\s+(is\s+)?(required|disabled)", re.I
 )
-_TITLE_SUFFIX = re.compile(r"\s+[|–—:-]\s+[^|–—:-]{2,40}$")
 # Formats that are never HTML, by their first bytes.
 _BINARY_MAGIC = (
     (b"\x7fELF", "an ELF executable"),
@@ -243,11 +254,11 @@ def _letters(text: str) -> int:
 def link_only_texts(root: lxml_html.HtmlElement, wanted: set[str]) -> set[str]:
     """Those of the `wanted` normalised texts that the page shows as a block made of links.
 
-    A block (paragraph, list item, heading) counts when at least 90% of its letters are inside
-    links, ignoring a "Related:" style prefix and a "[VIDEO]" style label: a related headline,
-    a link list, a navigation item.
+    A block (paragraph, list item, heading) counts when it sits inside a link (a teaser card),
+    or when at least 90% of its letters are inside links, ignoring a "Related:" style prefix
+    and a "[VIDEO]" style label: a related headline, a link list, a navigation item.
     """
-    found: set[str] = set()
+    found = {n for n in (_norm(el.text_content()) for el in _BLOCKS_IN_LINKS(root)) if n in wanted}
     for el in _BLOCKS_WITH_LINKS(root):
         text = el.text_content()
         if len(text) > 400:
@@ -289,30 +300,148 @@ def _trafilatura_text(root: lxml_html.HtmlElement, url: str, *, precision: bool)
     return text or ""
 
 
+def _story_paragraph_words(root: lxml_html.HtmlElement) -> int:
+    """Words in the page's `<p>` elements outside navigation, page header, footer and asides."""
+    total = 0
+    for p in root.iter("p"):
+        if not any(a.tag in _OUTSIDE_BODY for a in p.iterancestors()):
+            total += word_count(p.text_content())
+    return total
+
+
+def bag_of_words(text: str) -> Counter[str]:
+    return Counter(_WORD.findall(text.lower()))
+
+
+def _overlap_f1(a: Counter[str], b: Counter[str]) -> float:
+    common = sum((a & b).values())
+    if not common:
+        return 0.0
+    precision, recall = common / sum(a.values()), common / sum(b.values())
+    return 2 * precision * recall / (precision + recall)
+
+
+def _lines(text: str) -> list[str]:
+    return [p for p in (line.strip() for line in text.splitlines()) if p]
+
+
+def agrees_with(paragraphs: list[str], reference: Counter[str]) -> list[str]:
+    """The paragraphs whose words are mostly in the publisher's own body text."""
+    kept = []
+    for paragraph in paragraphs:
+        words = bag_of_words(paragraph)
+        total = sum(words.values())
+        if total < REFERENCE_MIN_WORDS or sum((words & reference).values()) >= 0.5 * total:
+            kept.append(paragraph)
+    return kept
+
+
+# A JSON string literal long enough to hold an article's HTML.
+_JSON_STRING = re.compile(r'"(?:[^"\\\n]|\\.){200,}"')
+_ESCAPED_PARAGRAPH = re.compile(r"<p[\s>]|\\u003cp[\s>\\]", re.I)
+MIN_EMBEDDED_PARAGRAPHS = 3
+
+
+def _html_strings(code: str, depth: int = 0) -> Iterator[str]:
+    """JSON string values in `code` that hold paragraph HTML, looking inside strings that
+    themselves hold encoded JSON (at most three levels deep)."""
+    for match in _JSON_STRING.finditer(code):
+        try:
+            value = json.loads(match.group(0))
+        except (ValueError, RecursionError):
+            continue
+        if not isinstance(value, str):
+            continue
+        if len(re.findall(r"<p[\s>]", value)) >= MIN_EMBEDDED_PARAGRAPHS:
+            yield value
+        elif depth < 2 and _ESCAPED_PARAGRAPH.search(value):
+            yield from _html_strings(value, depth + 1)
+
+
+def embedded_paragraphs(root: lxml_html.HtmlElement) -> list[str]:
+    """The paragraphs of the longest article HTML held in a JSON string of an inline script.
+
+    Pages rendered by JavaScript often ship the story only in their serialised state
+    (`__NEXT_DATA__`, `self.__next_f.push(...)`): HTML inside a JSON string, sometimes
+    encoded twice. Strings with fewer than MIN_EMBEDDED_PARAGRAPHS `<p>` are not stories.
+    """
+    best: list[str] = []
+    for script in root.iter("script"):
+        code = script.text or ""
+        if script.get("src") or not _ESCAPED_PARAGRAPH.search(code):
+            continue
+        for value in _html_strings(code):
+            try:
+                fragment = lxml_html.fragment_fromstring(value, create_parent="div")
+            except (etree.ParserError, ValueError):
+                continue
+            paragraphs = _block_paragraphs([fragment])
+            if word_count(" ".join(paragraphs)) > word_count(" ".join(best)):
+                best = paragraphs
+    return best
+
+
+def over_pruned(kept_words: int, story_words: int) -> bool:
+    """Whether precision mode kept too little: almost nothing, or under KEPT_SHARE of the
+    words in the page's story paragraphs."""
+    return kept_words < MIN_PRECISION_TOKENS or kept_words < KEPT_SHARE * story_words
+
+
+def prefer_default(precision: str, default: str, reference: Counter[str] | None) -> bool:
+    """Whether trafilatura's default-mode text should replace its precision-mode text.
+
+    With the page's own body text as `reference`: when its words agree with it better.
+    Without: when it is longer and precision mode kept almost nothing or under KEPT_SHARE
+    of it.
+    """
+    if reference is not None:
+        agree_default = _overlap_f1(bag_of_words(default), reference)
+        return agree_default > _overlap_f1(bag_of_words(precision), reference)
+    kept, offered = word_count(precision), word_count(default)
+    return offered > kept and (kept < MIN_PRECISION_TOKENS or kept < KEPT_SHARE * offered)
+
+
 def body_paragraphs(
     root: lxml_html.HtmlElement,
     url: str,
     selection: Selection | None,
     jsonld_body: str | None,
 ) -> tuple[list[str], str]:
-    """The body's paragraphs before DOM filtering, and the method that produced them."""
+    """The body's paragraphs before DOM filtering, and the method that produced them.
+
+    trafilatura's precision mode first; its default mode too when precision mode may have
+    over-pruned (`over_pruned`) or the page carries its own body text (JSON-LD `articleBody`)
+    to judge by, and `prefer_default` decides. Against a reference about as long as the text
+    (so that a teaser cannot cut a story), paragraphs mostly not in it are dropped. A body
+    still almost empty comes from the JSON-LD text, else from the article HTML that a script
+    holds (`embedded_paragraphs`).
+    """
     if selection is not None and selection.selectors.body:
         nodes = _select(selection, selection.selectors.body)
         if nodes:
             return _block_paragraphs(nodes), "selector"
     text = _trafilatura_text(root, url, precision=True)
     method = "trafilatura_precision"
-    if word_count(text) < MIN_PRECISION_TOKENS:
+    reference = bag_of_words(jsonld_body) if jsonld_body else Counter()
+    usable = sum(reference.values()) >= MIN_PRECISION_TOKENS
+    if usable or over_pruned(word_count(text), _story_paragraph_words(root)):
         fallback = _trafilatura_text(root, url, precision=False)
-        if word_count(fallback) > word_count(text):
+        if prefer_default(text, fallback, reference if usable else None):
             text, method = fallback, "trafilatura"
     if (
         word_count(text) < MIN_PRECISION_TOKENS
         and jsonld_body
         and word_count(jsonld_body) > word_count(text)
     ):
-        return [p for p in (line.strip() for line in jsonld_body.splitlines()) if p], "jsonld"
-    return [p for p in (line.strip() for line in text.splitlines()) if p], method
+        return _lines(jsonld_body), "jsonld"
+    if word_count(text) < MIN_PRECISION_TOKENS:
+        embedded = embedded_paragraphs(root)
+        if word_count(" ".join(embedded)) > word_count(text):
+            return embedded, "script_state"
+    paragraphs = _lines(text)
+    if usable and sum(reference.values()) >= REFERENCE_SHARE * word_count(text):
+        paragraphs = agrees_with(paragraphs, reference) or paragraphs
+    return paragraphs, method
 
 
 def filter_paragraphs(
@@ -342,24 +471,13 @@ def _title(
     selection: Selection | None,
     article_ld: dict[str, Any] | None,
     meta: dict[str, str],
+    names: set[str],
 ) -> tuple[str | None, str | None]:
     if selection is not None and selection.selectors.title:
         nodes = _select(selection, selection.selectors.title)
         if nodes:
             return metadata.first_text(nodes[0].text_content()), "selector"
-    if article_ld is not None:
-        headline = metadata.text_of(article_ld.get("headline"))
-        if headline:
-            return headline, "jsonld"
-    if meta.get("og:title"):
-        return meta["og:title"], "meta"
-    h1 = root.find(".//h1")
-    if h1 is not None and h1.text_content().strip():
-        return " ".join(h1.text_content().split()), "h1"
-    title = root.find(".//title")
-    if title is not None and title.text_content().strip():
-        return _TITLE_SUFFIX.sub("", " ".join(title.text_content().split())), "title_tag"
-    return None, None
+    return metadata.choose_title(root, article_ld, meta, names)
 
 
 def _headlines(root: lxml_html.HtmlElement, title: str | None, meta: dict[str, str]) -> set[str]:
@@ -375,6 +493,8 @@ _HIGHLIGHT_CONTAINERS = etree.XPath(
     ' or contains(@class, "key-points") or contains(@class, "keypoints")'
     ' or contains(@class, "summary-list") or contains(@class, "takeaways")][1]'
 )
+# Blocks inside a link: the headline and summary of a teaser card that links elsewhere.
+_BLOCKS_IN_LINKS = etree.XPath("//a//p | //a//li | //a//h2 | //a//h3 | //a//h4")
 _BLOCKS_WITH_LINKS = etree.XPath(
     "//p[.//a] | //li[.//a] | //h2[.//a] | //h3[.//a] | //h4[.//a] | //h5[.//a] | //h6[.//a]"
     " | //dt[.//a] | //dd[.//a]"
@@ -429,9 +549,9 @@ def _outranks(discovered: Discovered, method: str | None) -> bool:
 
 
 def _listed_date(
-    discovered: Discovered, value: datetime | None, fetched_at: datetime
+    discovered: Discovered, value: datetime | None, fetched_at: datetime, local: tzinfo | None
 ) -> metadata.DatedValue | None:
-    dated = metadata.feed_date(value, fetched_at)
+    dated = metadata.feed_date(value, fetched_at, local)
     if dated is None or dated.source == _listed_by(discovered):
         return dated
     return metadata.DatedValue(dated.value, _listed_by(discovered))
@@ -490,6 +610,8 @@ def page_kind(
         if teasers >= 4 or (teasers >= 1 and og_type == "website" and body_words < 150):
             return "index_page"
     if body_words < 30:
+        if article_markup and any(s.get("src") or s.text for s in root.iter("script")):
+            return "javascript_shell"  # an article whose text only scripts put on the page
         links = sum(1 for _ in root.iter("a"))
         return "index_page" if links >= 10 else "error_page"
     return "article"
@@ -506,10 +628,13 @@ def extract_article(
     source_id: str = "",
     raw_record_id: str | None = None,
     encoding: str | None = None,
+    timezone: str | None = None,
 ) -> Article:
     """Extract one page. Pure: the same bytes and arguments give the same Article.
 
     `encoding` is the fetcher's charset for the bytes, used when they are not UTF-8.
+    `timezone` is the publisher's IANA zone ("Europe/Berlin"): dates the page writes without
+    an offset are its local time (without it, the page's own hints, else UTC).
     Raises `ExtractionError` when the bytes hold no HTML document at all.
     """
     base = final_url or url
@@ -522,7 +647,11 @@ def extract_article(
     provenance: list[tuple[str, str]] = []
 
     site_name = metadata.site_name(objects, article_ld, meta)
-    title, title_method = _title(root, selection, article_ld, meta)
+    publisher = metadata.text_of(article_ld.get("publisher")) if article_ld else None
+    orgs = {n for n in (site_name, publisher, metadata.domain_label(base)) if n}
+    title, title_method = _title(
+        root, selection, article_ld, meta, orgs | metadata.site_names(base, article_ld, meta)
+    )
     if discovered is not None and discovered.title and _outranks(discovered, title_method):
         title, title_method = discovered.title, _listed_by(discovered)
     if title_method:
@@ -542,26 +671,35 @@ def extract_article(
     body = "\n\n".join(paragraphs)
     provenance.append(("body", body_method))
 
-    publisher = metadata.text_of(article_ld.get("publisher")) if article_ld else None
-    orgs = {n for n in (site_name, publisher, metadata.domain_label(base)) if n}
     people = _people_from_selector(selection, orgs)
     people_method = "selector" if people else None
+    organisations: tuple[str, ...] = ()
     if not people:
-        people, people_method = metadata.authors(root, article_ld, meta, orgs)
+        credited = metadata.credits(root, article_ld, meta, orgs)
+        people, organisations, people_method = (
+            credited.people,
+            credited.organisations,
+            credited.method,
+        )
     if not people and discovered is not None and discovered.authors:
         people, people_method = metadata.clean_people(list(discovered.authors), orgs), "feed"
     if people and people_method:
         provenance.append(("authors", people_method))
+    elif organisations and people_method:
+        provenance.append(("credited_organisations", people_method))
 
+    local = zone(timezone) if timezone else None
     published = _published_from_selector(selection, fetched_at) or metadata.published_date(
-        root, article_ld, meta, base, fetched_at
+        root, article_ld, meta, base, fetched_at, local
     )
     if discovered is not None and _outranks(discovered, published.source if published else None):
-        listed = _listed_date(discovered, discovered.published_at, fetched_at)
+        listed = _listed_date(discovered, discovered.published_at, fetched_at, local)
         published = listed or published
-    modified = metadata.modified_date(article_ld, meta, fetched_at)
+    modified = metadata.modified_date(
+        article_ld, meta, fetched_at, local or metadata.page_zone(root, article_ld, meta)
+    )
     if modified is None and discovered is not None:
-        modified = _listed_date(discovered, discovered.modified_at, fetched_at)
+        modified = _listed_date(discovered, discovered.modified_at, fetched_at, local)
     if published is not None:
         provenance.append(("published_at", published.source))
     if modified is not None:
@@ -593,6 +731,7 @@ def extract_article(
         body=body,
         fetched_at=fetched_at,
         authors=people,
+        credited_organisations=organisations,
         published_at=published.value if published else None,
         published_source=published.source if published else None,
         modified_at=modified.value if modified else None,

@@ -1,35 +1,47 @@
 """The language of an article as an ISO 639-1 code.
 
-Declared languages (`<html lang>`, `og:locale`, `Content-Language`) are trusted when the text
-does not clearly contradict them; otherwise a small stop-word vote over the body decides.
+A declared language (`<html lang>`, `Content-Language`, `og:locale`, JSON-LD `inLanguage`) is
+trusted unless the text clearly contradicts it: enough text, identified with high confidence
+as another language, in which the declared one is all but ruled out (closely related
+languages, such as Norwegian and Danish, never contradict each other). Without a declaration
+the identifier's guess is taken when it is confident enough.
+
+Identification is py3langid's naive Bayes model over byte n-grams, bundled with the package
+(read once per process, offline).
 """
 
 from __future__ import annotations
 
+import functools
 import re
-from collections import Counter
+from typing import Any
 
-_WORD = re.compile(r"\w+")
+from py3langid.langid import MODEL_FILE, LanguageIdentifier
+
 _CODE = re.compile(r"^([a-zA-Z]{2})(?:$|[-_])")
+_LETTER = re.compile(r"[^\W\d_]")
+
+SAMPLE_CHARS = 1000  # leading characters of the text that are identified
+MIN_LETTERS_TO_CONTRADICT = 100  # a declared language stands against less text than this
+CONTRADICTION = 0.9  # the identifier's confidence in another language ...
+DECLARED_RULED_OUT = 0.05  # ... while the declared one is at most this likely
+MIN_LETTERS_TO_GUESS = 20
+MIN_GUESS = 0.5  # confidence needed to name a language nobody declared
+
+# Labels of the model that are varieties of an ISO 639-1 language.
+_VARIETY_OF = {"wuu": "zh", "yue": "zh", "ary": "ar", "arz": "ar", "uzs": "uz", "gug": "gn"}
+# Languages close enough that the model's choice between them does not contradict a page.
+_RELATED = (
+    frozenset({"no", "nb", "nn", "da"}),
+    frozenset({"bs", "hr", "sr"}),
+    frozenset({"ms", "id"}),
+    frozenset({"cs", "sk"}),
+)
 
 
-def _words(text: str) -> frozenset[str]:
-    return frozenset(text.split())
-
-
-# Very frequent function words, chosen to be distinctive between the languages listed.
-STOPWORDS: dict[str, frozenset[str]] = {
-    "en": _words("the and of to is that for with was on are said by this from have his has"),
-    "de": _words("der die und das ist nicht mit den sich auf für ein eine dem des auch wird"),
-    "fr": _words("le la les et des est une que dans pour pas sur qui du au avec sont il"),
-    "es": _words("el la los las que del por una con para es se lo como más pero fue"),
-    "it": _words("il di che la per una sono non gli della con nel anche alla come è"),
-    "pt": _words("o a os que de do da em para com não uma dos das se foi mais ao"),
-    "nl": _words("de het een van en is dat niet op te met voor zijn er ook aan"),
-    "ru": _words("и в не на что с по это как он к из но за от для"),
-    "id": _words("yang dan di dengan untuk dari ini itu tidak dalam akan pada juga ke"),
-    "pl": _words("i w nie na się z że do to jest jak o po od za"),
-}
+@functools.lru_cache(maxsize=1)
+def _identifier() -> Any:
+    return LanguageIdentifier.from_model_file(MODEL_FILE, norm_probs=True)
 
 
 def declared_language(*values: str | None) -> str | None:
@@ -42,36 +54,38 @@ def declared_language(*values: str | None) -> str | None:
     return None
 
 
+def identify(text: str) -> list[tuple[str, float]]:
+    """Languages of `text` with their probabilities, most likely first (varieties merged)."""
+    ranked: dict[str, float] = {}
+    for label, probability in _identifier().rank(text[:SAMPLE_CHARS]):
+        code = _VARIETY_OF.get(label, label)
+        ranked[code] = ranked.get(code, 0.0) + probability
+    return sorted(ranked.items(), key=lambda item: item[1], reverse=True)
+
+
+def related(a: str, b: str) -> bool:
+    """The same language, or two that the identifier cannot be trusted to tell apart."""
+    return a == b or any(a in group and b in group for group in _RELATED)
+
+
 def guess_language(text: str) -> str | None:
-    """A stop-word vote over the first words of `text`; None when too little text to tell."""
-    words = _WORD.findall(text[:3000].lower())
-    if len(words) < 20:
-        if re.search(r"[\u3040-\u30ff]", text):
-            return "ja"
+    """The identifier's language for `text`; None for too little text or too little trust."""
+    if len(_LETTER.findall(text[:SAMPLE_CHARS])) < MIN_LETTERS_TO_GUESS:
         return None
-    if re.search(r"[\u3040-\u30ff]", text[:2000]):
-        return "ja"
-    if len(re.findall(r"[\uac00-\ud7a3]", text[:2000])) > 20:
-        return "ko"
-    if len(re.findall(r"[\u4e00-\u9fff]", text[:2000])) > 50:
-        return "zh"
-    counts: Counter[str] = Counter()
-    for word in words:
-        for code, stop in STOPWORDS.items():
-            if word in stop:
-                counts[code] += 1
-    if not counts:
-        return None
-    (best, hits), *rest = [*counts.most_common(2), ("", 0)]
-    if hits < 3 or hits < 1.3 * rest[0][1]:
-        return None
-    return best
+    best, probability = identify(text)[0]
+    return best if probability >= MIN_GUESS else None
 
 
 def detect_language(text: str, *declared: str | None) -> str | None:
     """Declared code unless the text clearly says otherwise; the guess when nothing is declared."""
     stated = declared_language(*declared)
-    guessed = guess_language(text)
-    if stated and (guessed is None or guessed == stated):
+    if stated is None:
+        return guess_language(text)
+    if len(_LETTER.findall(text[:SAMPLE_CHARS])) < MIN_LETTERS_TO_CONTRADICT:
         return stated
-    return guessed or stated
+    ranked = identify(text)
+    best, probability = ranked[0]
+    if probability < CONTRADICTION:
+        return stated
+    stated_probability = sum(p for code, p in ranked if related(code, stated))
+    return best if stated_probability <= DECLARED_RULED_OUT else stated

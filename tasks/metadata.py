@@ -10,16 +10,17 @@ import html
 import json
 import logging
 import re
+import unicodedata
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, tzinfo
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 from lxml import html as lxml_html
 
-from tasks.dates import parse_date
+from tasks.dates import declared_zone, is_date_only, parse_date, text_date
 
 logger = logging.getLogger(__name__)
 
@@ -68,7 +69,8 @@ _MONTHS = (
 )
 # Where a byline's names end: a date, a time, "updated", a separator, a weekday (even glued on).
 _BYLINE_END = re.compile(
-    rf"\s[|·•–—-]\s|\bupdated\b|\bpublished\b|\bposted\b|\d|{_WEEKDAYS}|\b{_MONTHS}\.?\s+\d",
+    rf"\s[|·•–—-]\s|\bupdated\b|\bpublished\b|\bposted\b|\bstand:?\s+(?=\d)|\d|{_WEEKDAYS}"
+    rf"|\b{_MONTHS}\.?\s+\d",
     re.I,
 )
 _NOT_A_PERSON = re.compile(
@@ -79,18 +81,13 @@ _NOT_A_PERSON = re.compile(
 )
 
 
-_AUTHOR_MARKUP = etree.XPath('//*[@rel="author"] | //*[@itemprop="author"]')
-_BYLINE_MARKUP = etree.XPath(
-    '//*[contains(@class, "byline") or contains(@class, "Byline")'
-    ' or contains(@class, "author-name") or contains(@class, "author__name")]'
-)
 _PAYWALL_MARKUP = etree.XPath('(//*[contains(@class, "paywall") or contains(@id, "paywall")])[1]')
 
 
 @dataclass(frozen=True, slots=True)
 class DatedValue:
     value: datetime
-    source: str  # jsonld | meta | time_element | url | feed
+    source: str  # jsonld | meta | time_element | text | url | feed
 
 
 def text_of(value: Any) -> str | None:
@@ -183,105 +180,279 @@ def _not_future(value: datetime | None, fetched_at: datetime) -> datetime | None
     return value
 
 
+def _compact_key(key: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", key.lower())
+
+
+# Meta names of the publication date, compacted ("article:published:time" and
+# "article_published_time" are "articlepublishedtime"), most specific first.
+_PUBLISHED_KEYS = (
+    "articlepublishedtime",
+    "ogarticlepublishedtime",
+    "articlepublished",
+    "ogpublishedtime",
+    "publishedtime",
+    "datepublished",
+    "publisheddate",
+    "publicationdate",
+    "citationpublicationdate",
+    "pubdate",
+    "publishdate",
+    "date",
+    "dcdate",
+    "dcdateissued",
+    "dctermsissued",
+    "dctermscreated",
+    "sailthrudate",
+    "parselypubdate",
+)
+_MODIFIED_KEYS = (
+    "articlemodifiedtime",
+    "ogupdatedtime",
+    "articleupdatedtime",
+    "modifiedtime",
+    "datemodified",
+    "lastmodified",
+    "dctermsmodified",
+)
+_MODIFIED_MARK = re.compile(r"modif|updat|aktualisiert|actualis|geändert", re.I)
+_DATE_HINT = re.compile(r"date|time|datum|fecha|data|meta|info|publi|stamp|dateline|byline", re.I)
+_PUBLISHED_WORDS = re.compile(
+    r"publi|veröffentlicht|erstellt|posted|gepostet|pubblicato|publicado|publié|opublikowano",
+    re.I,
+)
+MAX_DATE_TEXT = 100  # characters of a block that shows a date as text
+_SHORT_TEXT = f"[normalize-space(.)][string-length(normalize-space(.)) <= {MAX_DATE_TEXT}]"
+# Short elements after the headline (following ones and the headline's own later siblings'
+# descendants, in document order), or anywhere in the body.
+_DATE_BLOCKS = etree.XPath(f"following::*{_SHORT_TEXT}")
+_DATE_BLOCKS_ANYWHERE = etree.XPath(f"//body//*{_SHORT_TEXT}")
+
+
+def _meta_dates(meta: dict[str, str], keys: tuple[str, ...]) -> list[str]:
+    by_key: dict[str, str] = {}
+    for key, value in meta.items():
+        by_key.setdefault(_compact_key(key), value)
+    return [by_key[k] for k in keys if k in by_key]
+
+
+def _time_elements(root: lxml_html.HtmlElement) -> list[Any]:
+    """`<time>` elements that may date the story: marked as published first, never ones
+    marked as modified or updated."""
+    marked: list[Any] = []
+    others: list[Any] = []
+    for el in root.iter("time"):
+        marks = " ".join(filter(None, (el.get("itemprop"), el.get("class"), el.get("id"))))
+        if _MODIFIED_MARK.search(marks):
+            continue
+        if el.get("pubdate") is not None or re.search(r"publi", marks, re.I):
+            marked.append(el)
+        else:
+            others.append(el)
+    return marked + others
+
+
+def page_zone(
+    root: lxml_html.HtmlElement, article_ld: dict[str, Any] | None, meta: dict[str, str]
+) -> tzinfo | None:
+    """The offset the page writes its own dates with, from the first date that has one."""
+    values: list[str | None] = []
+    if article_ld is not None:
+        values += [text_of(article_ld.get(k)) for k in ("datePublished", "dateCreated")]
+        values.append(text_of(article_ld.get("dateModified")))
+    values += _meta_dates(meta, _PUBLISHED_KEYS + _MODIFIED_KEYS)
+    values += [el.get("datetime") for el in root.iter("time")]
+    for value in values:
+        declared = declared_zone(value)
+        if declared is not None:
+            return declared
+    return None
+
+
+def text_published(
+    root: lxml_html.HtmlElement, tz: tzinfo | None, fetched_at: datetime
+) -> tuple[datetime, bool] | None:
+    """A publication date shown only as text, near the headline.
+
+    The first short block after the page's first `<h1>` (or anywhere, without one) that is
+    marked as a date, time, meta or info element, or says "published", and holds a date.
+    Returns the instant and whether a time of day was written.
+    """
+    h1 = next((h for h in root.iter("h1") if not _in_navigation(h)), None)
+    blocks = _DATE_BLOCKS(h1) if h1 is not None else _DATE_BLOCKS_ANYWHERE(root)
+    for el in blocks:
+        if el.tag in ("script", "style", "a"):
+            continue
+        marks = " ".join(filter(None, (el.get("class"), el.get("id"), el.get("itemprop"))))
+        text = " ".join(el.text_content().split())
+        if _MODIFIED_MARK.search(text[:30]):
+            continue
+        if not (el.tag == "time" or _DATE_HINT.search(marks) or _PUBLISHED_WORDS.search(text)):
+            continue
+        if any(a.tag in ("nav", "footer", "aside", "figure", "a") for a in el.iterancestors()):
+            continue
+        found = text_date(text, tz)
+        if found is not None and _not_future(found[0], fetched_at) is not None:
+            return found
+    return None
+
+
 def published_date(
     root: lxml_html.HtmlElement,
     article_ld: dict[str, Any] | None,
     meta: dict[str, str],
     url: str,
     fetched_at: datetime,
+    tz: tzinfo | None = None,
 ) -> DatedValue | None:
-    """The publication date, trying JSON-LD, meta tags, `<time>`, then the URL path."""
+    """The publication date: JSON-LD, meta tags, `<time>`, a date shown as text, the URL.
+
+    Values without an offset are local time: read in `tz` (the source's zone), else in the
+    offset the page writes its other dates with (`page_zone`), else as UTC. A value that is
+    only a day is given the time of day that the page shows as text for that day, if any.
+    """
+    local = tz or page_zone(root, article_ld, meta)
+    candidates: list[tuple[str | None, str]] = []
     if article_ld is not None:
-        value = _not_future(parse_date(text_of(article_ld.get("datePublished"))), fetched_at)
+        candidates.append((text_of(article_ld.get("datePublished")), "jsonld"))
+        candidates.append((text_of(article_ld.get("dateCreated")), "jsonld"))
+    candidates += [(v, "meta") for v in _meta_dates(meta, _PUBLISHED_KEYS)]
+    candidates += [
+        (el.get("datetime") or el.text, "time_element") for el in _time_elements(root)
+    ]
+    for raw, source in candidates:
+        value = _not_future(parse_date(raw, local), fetched_at)
         if value is None:
-            value = _not_future(parse_date(text_of(article_ld.get("dateCreated"))), fetched_at)
-        if value is not None:
-            return DatedValue(value, "jsonld")
-    for key in (
-        "article:published_time",
-        "og:article:published_time",
-        "datepublished",
-        "pubdate",
-        "publishdate",
-        "publish-date",
-        "date",
-        "dc.date",
-        "dc.date.issued",
-        "dcterms.created",
-        "sailthru.date",
-        "parsely-pub-date",
-    ):
-        value = _not_future(parse_date(meta.get(key)), fetched_at)
-        if value is not None:
-            return DatedValue(value, "meta")
-    for time_el in root.iter("time"):
-        value = _not_future(parse_date(time_el.get("datetime") or time_el.text), fetched_at)
-        if value is not None:
-            return DatedValue(value, "time_element")
-    return url_date(url, fetched_at)
+            continue
+        if is_date_only(raw):
+            shown = text_published(root, local, fetched_at)
+            if shown is not None and shown[1] and _same_local_day(shown[0], value, local):
+                return DatedValue(shown[0], "text")
+        return DatedValue(value, source)
+    shown = text_published(root, local, fetched_at)
+    if shown is not None:
+        return DatedValue(shown[0], "text")
+    return url_date(url, fetched_at, local)
 
 
-def feed_date(value: datetime | None, fetched_at: datetime) -> DatedValue | None:
-    """A date the feed gave for the URL, as UTC (naive taken as UTC), if plausible."""
+def _same_local_day(a: datetime, b: datetime, tz: tzinfo | None) -> bool:
+    return a.astimezone(tz or UTC).date() == b.astimezone(tz or UTC).date()
+
+
+def feed_date(
+    value: datetime | None, fetched_at: datetime, tz: tzinfo | None = None
+) -> DatedValue | None:
+    """A date the feed gave for the URL, as UTC (naive read in `tz`, else UTC), if plausible."""
     if value is None:
         return None
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=tz or UTC)
     checked = _not_future(aware.astimezone(UTC), fetched_at)
     return DatedValue(checked, "feed") if checked else None
 
 
-def url_date(url: str, fetched_at: datetime) -> DatedValue | None:
+def url_date(url: str, fetched_at: datetime, tz: tzinfo | None = None) -> DatedValue | None:
+    """The day in the URL's path ("/2024/03/05/"), as its midnight in `tz` (else UTC)."""
     path = urlsplit(url).path
     match = _URL_DATE.search(path) or _URL_DATE_COMPACT.search(path)
     if not match:
         return None
     try:
-        day = datetime(int(match[1]), int(match[2]), int(match[3]), tzinfo=UTC)
+        day = datetime(int(match[1]), int(match[2]), int(match[3]), tzinfo=tz or UTC)
     except ValueError:
         return None
-    value = _not_future(day, fetched_at)
+    value = _not_future(day.astimezone(UTC), fetched_at)
     return DatedValue(value, "url") if value else None
 
 
 def modified_date(
-    article_ld: dict[str, Any] | None, meta: dict[str, str], fetched_at: datetime
+    article_ld: dict[str, Any] | None,
+    meta: dict[str, str],
+    fetched_at: datetime,
+    tz: tzinfo | None = None,
 ) -> DatedValue | None:
+    """The last modification date from JSON-LD or meta tags; naive values read in `tz`."""
     if article_ld is not None:
-        value = _not_future(parse_date(text_of(article_ld.get("dateModified"))), fetched_at)
+        value = _not_future(parse_date(text_of(article_ld.get("dateModified")), tz), fetched_at)
         if value is not None:
             return DatedValue(value, "jsonld")
-    for key in (
-        "article:modified_time",
-        "og:updated_time",
-        "datemodified",
-        "last-modified",
-        "dcterms.modified",
-    ):
-        value = _not_future(parse_date(meta.get(key)), fetched_at)
+    for raw in _meta_dates(meta, _MODIFIED_KEYS):
+        value = _not_future(parse_date(raw, tz), fetched_at)
         if value is not None:
             return DatedValue(value, "meta")
     return None
 
 
-def _ld_people(value: Any) -> Iterator[str]:
-    items = value if isinstance(value, list) else [value]
-    for item in items:
-        if isinstance(item, str):
-            yield item
+@dataclass(frozen=True, slots=True)
+class Credits:
+    """Who a page credits: people, and organisations (wire services, desks, the outlet)."""
+
+    people: tuple[str, ...] = ()
+    organisations: tuple[str, ...] = ()
+    method: str | None = None  # jsonld | meta | markup | text
+
+
+# Wire services and news agencies, compacted (letters and digits, lower case). A byline that
+# is one of them, or holds one written in capitals ("AFP, Manila", "Von DPA"), credits the
+# agency.
+WIRE_AGENCIES = frozenset(
+    {
+        "reuters", "ap", "associatedpress", "afp", "agencefrancepresse", "dpa",
+        "deutschepresseagentur", "bloomberg", "upi", "xinhua", "kyodo", "yonhap", "tass",
+        "ria", "interfax", "ansa", "efe", "europapress", "pti", "ians", "ani", "aap", "apa",
+        "sda", "kna", "epd", "afx", "ddp", "dts", "sid", "ntb", "tt", "ritzau", "stt", "ctk",
+        "pap", "belga", "anp", "lusa", "mti", "hina", "bta", "ata", "anadolu", "canadianpress",
+        "pamedia", "pressassociation", "bernama", "antara", "kyodonews", "jiji", "cna",
+    }
+)  # fmt: skip
+# Desks and newsrooms: credited as an organisation, never as a person.
+_DESK = re.compile(
+    r"(?:^|[\W_])(?:redaktion|redaktionen|rédaction|redaction|redacción|redação|redazione"
+    r"|redactie|redaksjon|staff|desk|newsroom|editorial|agencies|agencias|agenturen)(?:$|[\W_])",
+    re.I,
+)
+_DOMAIN_NAME = re.compile(r"\w\.[a-z]{2,6}$", re.I)
+_ORG_TYPES = frozenset({"corporation", "ngo", "newsagency"})
+# "Elena Oberholzer (obe)", "Jan Roe (jr.)": initials or a desk code after the name.
+_NAME_CODE = re.compile(r"\s*\(\s*[\w.]{1,6}\s*\)$")
+# Job titles written before or after the name in Korean, Japanese and Chinese bylines.
+_JOB_TITLES = r"(?:기자|특파원|선임기자|논설위원|記者|记者|特派員|特派员|編集委員)"
+_NAME_JOB_TITLE = re.compile(rf"\s*{_JOB_TITLES}$|^{_JOB_TITLES}\s*")
+# A name in a script without capitals (Hangul, Han, Kana) is written as one word.
+_UNCASED_NAME = re.compile(r"^[\u3040-\u30ff\u3400-\u9fff\uac00-\ud7a3]{2,6}$")
+_AUTHOR_KEYS = ("author", "article:author", "parsely-author", "sailthru.author", "byl")
+_INVERTED_KEYS = ("dc.creator", "citation_author")  # "Last, First", one tag per person
+
+
+def _is_org_type(item: dict[str, Any]) -> bool:
+    return any(k.endswith("organization") or k in _ORG_TYPES for k in types_of(item))
+
+
+def _ld_credits(value: Any) -> Iterator[tuple[str, bool]]:
+    """(name, typed as an organisation) of each JSON-LD author, nested lists flattened."""
+    stack = [value]
+    for _ in range(200):  # bounded: JSON-LD from strangers may nest absurdly
+        if not stack:
+            return
+        item = stack.pop(0)
+        if isinstance(item, list):
+            stack[:0] = item
+        elif isinstance(item, str):
+            yield item, False
         elif isinstance(item, dict):
-            if types_of(item) & {"organization", "newsmediaorganization", "corporation"}:
-                continue
             name = text_of(item.get("name"))
+            if not name:
+                parts = (text_of(item.get("givenName")), text_of(item.get("familyName")))
+                name = " ".join(p for p in parts if p) or None
             if name:
-                yield name
+                yield name, _is_org_type(item)
 
 
 def split_people(text: str) -> list[str]:
     """ "By Jane Doe and John Roe, Monday 18 Nov" -> ["Jane Doe", "John Roe"]."""
     text = _BY_PREFIX.sub("", " ".join(text.split()))
     text = _BYLINE_END.split(text, maxsplit=1)[0]
-    parts = _AUTHOR_SPLIT.split(text)
-    return [p.strip(" .,:") for p in parts if p and p.strip(" .,:")]
+    parts = [_BY_PREFIX.sub("", p) for p in _AUTHOR_SPLIT.split(text) if p]
+    return [p.strip(" .,:") for p in parts if p.strip(" .,:")]
 
 
 def _compact(text: str) -> str:
@@ -308,6 +479,24 @@ def _strip_org_suffix(name: str, compact_orgs: set[str]) -> str:
     return name
 
 
+def is_agency(name: str) -> bool:
+    """A wire service: "dpa", "The Associated Press", "AFP, MANILA", "Von SDA"."""
+    compact = _compact(re.sub(r"^\s*the\s+", "", name, flags=re.I))
+    if compact in WIRE_AGENCIES:
+        return True
+    tokens = re.split(r"[\s,;/()-]+", name)
+    return any(t.lower() in WIRE_AGENCIES and (t.isupper() or t.islower()) for t in tokens)
+
+
+def _is_organisation(name: str, compact_orgs: set[str]) -> bool:
+    """A wire service, a desk, a domain, the outlet itself or a short acronym ("SDA")."""
+    if is_agency(name) or _DESK.search(name) or _DOMAIN_NAME.search(name):
+        return True
+    if _is_outlet(name, compact_orgs):
+        return True
+    return " " not in name and name.isupper() and len(_compact(name)) <= 5
+
+
 def _is_person(
     name: str, compact_orgs: set[str], org_words: set[str], single_word_ok: bool
 ) -> bool:
@@ -319,56 +508,255 @@ def _is_person(
     if _NOT_A_PERSON.search(name) or set(re.findall(r"\w+", name.lower())) & org_words:
         return False
     words = name.split()
-    if len(words) > 5 or (len(words) == 1 and not single_word_ok):
+    if len(words) > 5 or (len(words) == 1 and not single_word_ok and not _UNCASED_NAME.match(name)):
         return False
     if len(words) == 1 and words[0].isupper() and len(words[0]) <= 8:
         return False  # "PTI", "RDN": agencies and credentials
-    # "reporter covering politics" is a sentence, not a name.
-    return all(w[0].isupper() or w.lower() in _NAME_PARTICLES for w in words if w[0].isalpha())
+    # "reporter covering politics" is a sentence, not a name; scripts without capitals pass.
+    return all(
+        w[0].isupper() or not w[0].islower() or w.lower() in _NAME_PARTICLES
+        for w in words
+        if w[0].isalpha()
+    )
+
+
+def _person_name(part: str, compact_orgs: set[str]) -> str:
+    name = _NAME_JOB_TITLE.sub("", _NAME_CODE.sub("", " ".join(part.split()))).strip()
+    return _strip_org_suffix(name, compact_orgs)
+
+
+def sort_credits(
+    names: list[str],
+    organisations: set[str],
+    *,
+    single_word_ok: bool = False,
+    typed_organisations: frozenset[str] = frozenset(),
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Credited names split into people and organisations, first-seen order, junk dropped.
+
+    `organisations` holds the site, the publisher and the URL's domain label: a name that is
+    one of them is the outlet crediting itself (an organisation), and a person's name ending
+    with one ("Kevin McCoy USA TODAY") is trimmed. Wire services, desks ("Redaktion", "Staff"),
+    domains and short capital acronyms are organisations; so is every name in
+    `typed_organisations` (JSON-LD said so). The outlet is kept only when no person is named.
+    People lose initials or desk codes in brackets
+    ("Name (obe)") and a job title written after the name ("기자", "記者"). URLs, e-mail
+    addresses, sentences and single words (unless `single_word_ok`, or a name in a script
+    without capitals) are dropped.
+    """
+    compact_orgs, org_words = _org_words({o for o in organisations if o})
+    people: list[str] = []
+    credited: list[str] = []
+    for raw in names:
+        if "://" in raw:
+            continue  # an author page's URL, not a name
+        typed = raw in typed_organisations
+        for part in [" ".join(raw.split())] if typed else split_people(raw):
+            if not part or "://" in part or "@" in part or len(part) > 60:
+                continue
+            if typed or _is_organisation(part, compact_orgs):
+                if part not in credited:
+                    credited.append(part)
+                continue
+            name = _person_name(part, compact_orgs)
+            if _is_person(name, compact_orgs, org_words, single_word_ok) and name not in people:
+                people.append(name)
+    if people:  # the outlet crediting itself beside named people adds nothing
+        credited = [c for c in credited if not _is_outlet(c, compact_orgs)]
+    return tuple(people), tuple(credited)
+
+
+def _is_outlet(name: str, compact_orgs: set[str]) -> bool:
+    compact = _compact(name)
+    return len(compact) >= 3 and any(o in compact or compact in o for o in compact_orgs)
 
 
 def clean_people(
     names: list[str], organisations: set[str], *, single_word_ok: bool = False
 ) -> tuple[str, ...]:
-    """People only: no URLs, handles, publishers, desks or credentials; first-seen order.
+    """The people among credited names (`sort_credits`), organisations left out."""
+    return sort_credits(names, organisations, single_word_ok=single_word_ok)[0]
 
-    `organisations` holds the site, the publisher and the URL's domain label; a name that is one
-    of them, or ends with one ("Kevin McCoy USA TODAY"), is dropped or trimmed.
+
+def _inverted(name: str) -> str:
+    """ "Lenharo, Mariana" -> "Mariana Lenharo" (one person per tag, family name first)."""
+    family, comma, given = name.partition(",")
+    if comma and given.strip() and "," not in given and len(family.split()) <= 3:
+        return f"{given.strip()} {family.strip()}"
+    return name
+
+
+def meta_values(root: lxml_html.HtmlElement, keys: tuple[str, ...]) -> list[str]:
+    """Every `<meta name|property>` content under one of `keys` (lower case), in page order.
+
+    `itemprop` metas are left out: they describe the microdata item around them (an image's
+    `author` is its photographer).
     """
-    compact_orgs, org_words = _org_words({o for o in organisations if o})
-    kept: list[str] = []
-    for raw in names:
-        for part in split_people(raw):
-            name = _strip_org_suffix(" ".join(part.split()), compact_orgs)
-            if _is_person(name, compact_orgs, org_words, single_word_ok) and name not in kept:
-                kept.append(name)
-    return tuple(kept)
+    found: list[str] = []
+    for meta in root.iter("meta"):
+        key = (meta.get("name") or meta.get("property") or "").lower()
+        content = " ".join((meta.get("content") or "").split())
+        if key.strip() in keys and content:
+            found.append(content)
+    return found
 
 
-def authors(
+_CREDIT_MARKUP = etree.XPath(
+    '//*[@rel="author" or @itemprop="author"'
+    ' or contains(translate(@class, "AUTHORBYLINE", "authorbyline"), "author")'
+    ' or contains(translate(@class, "AUTHORBYLINE", "authorbyline"), "byline")]'
+)
+# Markup that names people who did not write the story: photographers, other stories' authors.
+_NOT_A_BYLINE = re.compile(
+    r"bio|avatar|image|photo|picture|copyright|credit|caption|search|teaser|related|comment",
+    re.I,
+)
+_OUTSIDE_STORY = frozenset({"nav", "footer", "aside", "figure", "figcaption", "form", "button"})
+MAX_BYLINE_CHARS = 200  # longer "author" blocks are biographies, not bylines
+
+
+_BLOCK_TAGS = frozenset({"li", "p", "div", "br", "dd", "dt", "ul", "ol", "tr", "td"})
+
+
+def separated_text(el: Any) -> str:
+    """An element's text with ", " between its block children: one name per list item."""
+    parts: list[str] = []
+    for event, node in etree.iterwalk(el, events=("start", "end")):
+        if event == "start":
+            if node.tag in _BLOCK_TAGS and node is not el:
+                parts.append(", ")
+            if isinstance(node.tag, str):
+                parts.append(node.text or "")
+        elif node is not el:
+            parts.append(node.tail or "")
+    return " ".join("".join(parts).split()).strip(" ,")
+
+
+def _byline_block(el: Any) -> bool:
+    if _NOT_A_BYLINE.search(el.get("class") or ""):
+        return False
+    if any(a.tag in _OUTSIDE_STORY for a in el.iterancestors()):
+        return False
+    return len(" ".join(el.text_content().split())) <= MAX_BYLINE_CHARS
+
+
+def _markup_credits(
+    root: lxml_html.HtmlElement, orgs: set[str]
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """People (and organisations) of the first byline markup that names a person.
+
+    A byline that is one item of a list of authors brings its siblings of the same kind.
+    Without a person anywhere, the organisations of the first byline that names one.
+    """
+    first_orgs: tuple[str, ...] = ()
+    for el in _CREDIT_MARKUP(root):
+        if not _byline_block(el):
+            continue
+        people, credited = sort_credits([separated_text(el)], orgs)
+        if not people:
+            first_orgs = first_orgs or credited
+            continue
+        parent = el.getparent()
+        if parent is not None:
+            items = [
+                s
+                for s in parent
+                if s.tag == el.tag and s.get("class") == el.get("class") and s is not el
+            ]
+            if items:
+                more, more_orgs = sort_credits([separated_text(s) for s in items], orgs)
+                people = tuple(dict.fromkeys(people + more))
+                credited = tuple(dict.fromkeys(credited + more_orgs))
+        return people, credited
+    return (), first_orgs
+
+
+# Bylines written as text: "Von Jane Roe", "Par Jean Dupont", "구현모 기자", "(责编：牛镛、岳弘彬)".
+_TEXT_BYLINE = re.compile(
+    r"^\s*(?:by|von|par|por|di|door|av|af|fra|autor(?:in)?\s*:|text\s*:)\s+(?=\S)", re.I
+)
+_HANGUL_BYLINE = re.compile(
+    r"(?:^|[\s(\[/=])([가-힣]{2,4})\s*(?:선임)?(?:기자|특파원)(?:$|[\s)\],.])"
+)
+_HAN_BYLINE = re.compile(
+    r"(?:记者|記者|责编|責編|责任编辑|責任編輯|作者|编辑|編輯|撰文|文)\s*[:：]\s*"
+    r"([\u4e00-\u9fff]{2,4}(?:\s*[、，,]\s*[\u4e00-\u9fff]{2,4})*)"
+)
+_TEXT_BLOCKS = ("p", "div", "span", "strong", "b", "em", "address", "li", "a", "small", "time")
+MAX_TEXT_BYLINE_CHARS = 80
+
+
+def _short_blocks(limit: int, tags: tuple[str, ...]) -> Any:
+    """An XPath for body elements of `tags` whose text is 1..`limit` characters (in C)."""
+    kinds = " or ".join(f"self::{tag}" for tag in tags)
+    return etree.XPath(
+        f"//body//*[{kinds}][normalize-space(.)][string-length(normalize-space(.)) <= {limit}]"
+    )
+
+
+_BYLINE_BLOCKS = _short_blocks(MAX_TEXT_BYLINE_CHARS, _TEXT_BLOCKS)
+
+
+def text_byline(root: lxml_html.HtmlElement, orgs: set[str]) -> tuple[str, ...]:
+    """People named by the first short block of the page that reads as a byline."""
+    for el in _BYLINE_BLOCKS(root):
+        text = " ".join(el.text_content().split())
+        names: list[str] = []
+        if _TEXT_BYLINE.match(text):
+            names = [text]
+        elif match := _HANGUL_BYLINE.search(text):
+            names = [match[1]]
+        elif match := _HAN_BYLINE.search(text):
+            names = re.split(r"\s*[、，,]\s*", match[1])
+        if names and not any(a.tag in _OUTSIDE_STORY for a in el.iterancestors()):
+            people = sort_credits(names, orgs)[0]
+            if people:
+                return people
+    return ()
+
+
+def credits(
     root: lxml_html.HtmlElement,
     article_ld: dict[str, Any] | None,
     meta: dict[str, str],
     orgs: set[str],
-) -> tuple[tuple[str, ...], str | None]:
-    """People credited as authors, with the method that found them."""
+) -> Credits:
+    """People and organisations credited as authors, with the method that found the people.
+
+    In order: the JSON-LD `author` (people and organisations, nested lists and
+    givenName/familyName included); author `<meta>` tags (every `dc.creator`, read as
+    "Last, First"); byline markup; a byline in the page text. A JSON-LD author that is only the
+    outlet (or another organisation that is not a wire service or desk) does not stop the
+    search for people: when people are found elsewhere, they replace it.
+    """
+    fallback = Credits()
     if article_ld is not None and article_ld.get("author"):
-        people = clean_people(list(_ld_people(article_ld.get("author"))), orgs, single_word_ok=True)
+        found = list(_ld_credits(article_ld.get("author")))
+        typed = frozenset(name for name, is_org in found if is_org)
+        people, credited = sort_credits(
+            [name for name, _ in found], orgs, single_word_ok=True, typed_organisations=typed
+        )
+        if people or any(is_agency(c) or _DESK.search(c) for c in credited):
+            return Credits(people, credited, "jsonld")
+        fallback = Credits((), credited, "jsonld" if credited else None)
+    names = [v for key in _AUTHOR_KEYS for v in meta_values(root, (key,))]
+    names += [_inverted(v) for v in meta_values(root, _INVERTED_KEYS)]
+    if names:
+        people, credited = sort_credits(names, orgs)
         if people:
-            return people, "jsonld"
-    for key in ("author", "article:author", "dc.creator", "parsely-author", "sailthru.author"):
-        if key in meta:
-            people = clean_people([meta[key]], orgs)
-            if people:
-                return people, "meta"
-    # Explicit author markup first; a whole byline only when there is none.
-    for query in (_AUTHOR_MARKUP, _BYLINE_MARKUP):
-        for el in query(root):
-            # The first byline that names people; later ones belong to teasers and comments.
-            people = clean_people([el.text_content()], orgs)
-            if people:
-                return people, "markup"
-    return (), None
+            return Credits(people, credited, "meta")
+        credited = tuple(c for c in credited if is_agency(c) or _DESK.search(c))
+        if credited and not fallback.organisations:
+            fallback = Credits((), credited, "meta")
+    people, credited = _markup_credits(root, orgs)
+    if people:
+        return Credits(people, credited, "markup")
+    if credited and not fallback.organisations:
+        fallback = Credits((), credited, "markup")
+    people = text_byline(root, orgs)
+    if people:
+        return Credits(people, (), "text")
+    return fallback
 
 
 def first_text(*values: str | None) -> str | None:
@@ -457,3 +845,166 @@ def is_paywalled(
     if tier in {"locked", "metered"}:
         return True
     return bool(_PAYWALL_MARKUP(root))
+
+
+# ------------------------------------------------------------------ title
+
+
+def loose(text: str) -> str:
+    """Letters and digits only, NFKC and case-folded: "Kultur : Was?" ~ "kulturwas"."""
+    return "".join(ch for ch in unicodedata.normalize("NFKC", text).casefold() if ch.isalnum())
+
+
+# Where a site name or section may be appended to a title: " | ", " - ", " – ", "：", "ㅣ".
+_TITLE_SEPARATOR = re.compile(
+    r"\s+[|–—·:/-]\s+|\s*[|｜ㅣ：]\s*|\s+-(?=\S)|(?<=\S)-\s+|(?<=\S)-(?=\S+$)"
+)
+_NOT_HEADLINE = ("nav", "li", "footer", "aside")
+_MIN_HEADING = 8  # letters: shorter headings ("Live", "News") match too much
+_SECTION_LABEL = 12  # characters of a one-word section label left after a site suffix
+
+
+def _clean(text: str) -> str:
+    return " ".join(text.split())
+
+
+def _in_navigation(el: Any) -> bool:
+    """A heading inside navigation or a breadcrumb trail (an SEO copy, not the headline)."""
+    for node in (el, *el.iterancestors()):
+        if node.tag in _NOT_HEADLINE or "breadcrumb" in (node.get("class") or "").lower():
+            return True
+    return False
+
+
+def headings(root: lxml_html.HtmlElement) -> list[Any]:
+    """The page's `<h1>`s, then its `<h2>`s, outside navigation and breadcrumbs."""
+    found = [h for h in root.iter("h1") if not _in_navigation(h)]
+    found += [h for h in root.iter("h2") if not _in_navigation(h)]
+    return [h for h in found if len(loose(h.text_content())) >= _MIN_HEADING]
+
+
+def _main_part(heading: Any) -> str | None:
+    """The headline without its kicker, when the heading holds both as child elements.
+
+    `<h2><span>Kicker</span><span>Headline</span></h2>` -> "Headline". Children holding only
+    punctuation (a hidden ": " or " – ") do not count.
+    """
+    parts = [c for c in heading if isinstance(c.tag, str) and loose(c.text_content())]
+    if len(parts) < 2:
+        return None
+    return _clean(parts[-1].text_content())
+
+
+def _cut_suffix(title: str, wanted: str) -> str | None:
+    """`title` cut at a separator so that what is left is `wanted` (loosely); None if no cut."""
+    for match in reversed(list(_TITLE_SEPARATOR.finditer(title))):
+        head = title[: match.start()].strip()
+        if loose(head) == wanted:
+            return head
+    return None
+
+
+def strip_site_suffix(title: str, names: set[str]) -> str:
+    """ "Headline | Outlet" -> "Headline" when the tail names the outlet.
+
+    `names` are the site, publisher, host and section names; a tail is cut only after a
+    separator and only when it names one of them, so a headline is never cut on a guess. Once
+    the outlet is cut, one more one-word tail is taken for a section ("Headline - Politics |
+    Outlet").
+    """
+    wanted = {loose(n) for n in names if len(loose(n)) >= 2}
+    cut = False
+    for _ in range(4):  # "Headline - Section | Outlet | Host"
+        for match in reversed(list(_TITLE_SEPARATOR.finditer(title))):
+            tail = title[match.end() :].strip()
+            head = title[: match.start()].strip()
+            if len(loose(head)) < _MIN_HEADING:
+                continue
+            named = any(loose(tail) == w or (len(w) >= 4 and w in loose(tail)) for w in wanted)
+            if named or (cut and len(tail) <= _SECTION_LABEL and " " not in tail):
+                title, cut = head, True
+                break
+        else:
+            return title
+    return title
+
+
+def match_heading(heading: Any, candidates: list[str]) -> str | None:
+    """The candidate title that this visible heading shows, in the candidate's own spelling.
+
+    In order: a candidate equal to the headline without its kicker; one equal to the whole
+    heading (punctuation and spacing aside); one that is the heading plus a site suffix (cut
+    off); one that is a kicker outside the heading plus ": " plus the heading.
+    """
+    text = _clean(heading.text_content())
+    whole = loose(text)
+    main = _main_part(heading)
+    if main is not None and len(loose(main)) >= _MIN_HEADING:
+        for candidate in candidates:
+            if loose(candidate) == loose(main):
+                return candidate
+    for candidate in candidates:
+        if loose(candidate) == whole:
+            return candidate
+    for candidate in candidates:
+        if loose(candidate).startswith(whole):
+            cut = _cut_suffix(candidate, whole)
+            if cut is not None:
+                return cut
+    for candidate in candidates:
+        prefix, colon, rest = candidate.partition(": ")
+        if colon and loose(rest) == whole and len(loose(prefix)) <= 40:
+            return candidate
+    return None
+
+
+def site_names(url: str, article_ld: dict[str, Any] | None, meta: dict[str, str]) -> set[str]:
+    """Names a title suffix may give besides the outlet's: its host and the page's section."""
+    host = (urlsplit(url).hostname or "").removeprefix("www.")
+    return {n for n in (host, section(article_ld, meta)) if n}
+
+
+def choose_title(
+    root: lxml_html.HtmlElement,
+    article_ld: dict[str, Any] | None,
+    meta: dict[str, str],
+    names: set[str],
+) -> tuple[str | None, str | None]:
+    """The headline and the method that found it: jsonld | meta | h1 | title_tag.
+
+    Publishers give up to three titles (JSON-LD `headline`, `og:title`, `twitter:title`) that
+    often differ: a social or SEO variant, a site suffix, a kicker. The one the page shows as
+    its heading wins (`match_heading`; headings in navigation and breadcrumbs are SEO copies
+    and do not count). When no heading shows any of them, the JSON-LD headline, then
+    `og:title`, then `twitter:title`, each without a suffix naming the site; then the first
+    heading; then `<title>` without its suffix.
+    """
+    ld_title = text_of(article_ld.get("headline")) if article_ld is not None else None
+    og_title = html.unescape(meta["og:title"]) if meta.get("og:title") else None
+    tw_title = html.unescape(meta["twitter:title"]) if meta.get("twitter:title") else None
+    # Of two titles that a heading shows alike, `og:title` more often has the page's own
+    # punctuation. `twitter:title` is a social variant: a fallback, never matched to headings.
+    candidates = [t for t in (og_title, ld_title) if t]
+    found = headings(root)
+    for heading in found:
+        chosen = match_heading(heading, candidates)
+        if chosen is not None:
+            return chosen, "jsonld" if ld_title and ld_title.startswith(chosen) else "meta"
+    sources = [(ld_title, "jsonld"), (og_title, "meta"), (tw_title, "meta")]
+    for text, method in sources:
+        if text:
+            return strip_site_suffix(text, names), method
+    first_h1 = next((h for h in found if h.tag == "h1"), None)
+    if first_h1 is not None:
+        return _clean(first_h1.text_content()), "h1"
+    title = root.find(".//title")
+    if title is not None and title.text_content().strip():
+        text = _clean(title.text_content())
+        stripped = strip_site_suffix(text, names)
+        if stripped == text:
+            stripped = _TITLE_TAG_SUFFIX.sub("", text)
+        return stripped, "title_tag"
+    return None, None
+
+
+_TITLE_TAG_SUFFIX = re.compile(r"\s+[|–—:-]\s+[^|–—:-]{2,40}$")

@@ -34,6 +34,7 @@ def extract_page(page: FetchedPage, source: Source | None) -> Article | Rejected
             source_id=page.source_id,
             raw_record_id=page.raw_record_id,
             encoding=page.encoding,
+            timezone=source.timezone if source else None,
         )
     except ExtractionError as error:
         return _rejected(page, "parse_error", str(error))

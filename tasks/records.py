@@ -53,6 +53,7 @@ class Source:
     links: str | None = None
     next: str | None = None
     max_pages: int = DEFAULT_MAX_PAGES
+    timezone: str | None = None  # IANA zone of the publisher's local times ("Europe/Berlin")
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,6 +144,10 @@ class Article:
 
     `provenance` maps a field name to the method that produced it (``jsonld``, ``meta``,
     ``time_element``, ``url``, ``feed``, ``selector``, ``generic`` ...).
+
+    `authors` are people only. `credited_organisations` are the other names a page credits as
+    its author, as the page writes them: wire services ("dpa", "AFP"), desks ("Redaktion
+    hessenschau.de", "Staff") and the outlet crediting itself ("BBC News").
     """
 
     source_id: str
@@ -153,6 +158,7 @@ class Article:
     body: str  # paragraphs joined by a blank line
     fetched_at: datetime
     authors: tuple[str, ...] = ()
+    credited_organisations: tuple[str, ...] = ()
     published_at: datetime | None = None
     published_source: str | None = None
     modified_at: datetime | None = None

@@ -75,7 +75,8 @@ ARTICLES = pa.schema(
         pa.field("final_url", pa.string(), nullable=False),
         pa.field("canonical_url", pa.string(), nullable=False),
         pa.field("title", pa.string()),
-        pa.field("authors", STRINGS),
+        pa.field("authors", STRINGS),  # people
+        pa.field("credited_organisations", STRINGS),  # wire services, desks, the outlet
         pa.field("published_at", UTC_TS),
         pa.field("published_source", pa.string()),
         pa.field("modified_at", UTC_TS),

@@ -182,3 +182,32 @@ def test_broken_toml_and_missing_file_are_clear_errors(tmp_path: Path) -> None:
         load_sources(write(tmp_path, "[[source]\nid="))
     with pytest.raises(SourcesError, match="no such sources file"):
         load_sources(tmp_path / "absent.toml")
+
+
+def test_timezone_is_read_as_the_sources_iana_zone(tmp_path: Path) -> None:
+    entry = (
+        '[[source]]\nid = "x"\nkind = "feed"\nlocation = "https://a.example/f"\n'
+        'timezone = "Europe/Berlin"\n'
+    )
+    assert load_sources(write(tmp_path, entry))[0].timezone == "Europe/Berlin"
+    plain = '[[source]]\nid = "y"\nkind = "feed"\nlocation = "https://a.example/f"\n'
+    assert load_sources(write(tmp_path, plain))[0].timezone is None
+
+
+@pytest.mark.parametrize(
+    ("value", "reason"),
+    [
+        ('"Europe/Atlantis"', "unknown IANA time zone 'Europe/Atlantis'"),
+        ('"+02:00"', "unknown IANA time zone"),
+        ('"../../etc/passwd"', "unknown IANA time zone"),
+        ("2", "must be an IANA time zone name"),
+    ],
+)
+def test_unknown_timezone_is_refused_with_its_key(tmp_path: Path, value: str, reason: str) -> None:
+    entry = (
+        f'[[source]]\nid = "x"\nkind = "feed"\nlocation = "https://a.example/f"\n'
+        f"timezone = {value}\n"
+    )
+    with pytest.raises(SourcesError, match=r"source\[0\] \(x\)\.timezone: ") as error:
+        load_sources(write(tmp_path, entry))
+    assert reason in str(error.value)

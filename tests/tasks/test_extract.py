@@ -18,8 +18,16 @@ from hypothesis import strategies as st
 
 from tasks.charset import decode_html
 from tasks.clean import clean_article
-from tasks.extract import ExtractionError, extract_article
-from tasks.records import Article, Discovered, Selectors
+from tasks.extract import (
+    ExtractionError,
+    agrees_with,
+    bag_of_words,
+    extract_article,
+    over_pruned,
+    prefer_default,
+)
+from tasks.pages import extract_page
+from tasks.records import Article, Discovered, FetchedPage, Selectors, Source
 
 TESTS = Path(__file__).resolve().parents[1]
 PAGES = TESTS / "fixtures" / "pages"
@@ -205,6 +213,95 @@ def test_placeholder_year_one_date_is_ignored() -> None:
         '"datePublished": "0001-01-01T00:00:00Z"}</script>'
     )
     assert extract(page(head)).published_at is None
+
+
+def test_naive_date_is_read_in_the_sources_timezone() -> None:
+    head = '<meta property="article:published_time" content="2024-03-02T10:15:00">'
+    article = extract(page(head), timezone="Europe/Berlin")
+    assert article.published_at == datetime(2024, 3, 2, 9, 15, tzinfo=UTC)
+
+
+def test_naive_date_is_read_in_the_offset_of_the_pages_other_dates() -> None:
+    head = (
+        '<script type="application/ld+json">{"@type": "NewsArticle", '
+        '"datePublished": "2024-04-28 18:11:01.0"}</script>'
+        '<meta name="last-modified" content="2024-04-28T18:43:01+02:00">'
+    )
+    article = extract(page(head))
+    assert article.published_at == datetime(2024, 4, 28, 16, 11, 1, tzinfo=UTC)
+    assert article.modified_at == datetime(2024, 4, 28, 16, 43, 1, tzinfo=UTC)
+
+
+def test_sources_timezone_wins_over_the_pages_hint() -> None:
+    head = (
+        '<meta property="article:published_time" content="2024-01-10T08:00:00">'
+        '<meta name="last-modified" content="2024-01-10T09:00:00+00:00">'
+    )
+    article = extract(page(head), timezone="Asia/Seoul")
+    assert article.published_at == datetime(2024, 1, 9, 23, 0, tzinfo=UTC)
+
+
+def test_url_day_is_midnight_in_the_sources_timezone() -> None:
+    article = extract(page(), url="https://news.example/2024/05/30/story", timezone="Asia/Tokyo")
+    assert article.published_at == datetime(2024, 5, 29, 15, 0, tzinfo=UTC)
+
+
+def test_extract_page_passes_the_sources_timezone() -> None:
+    head = '<meta property="article:published_time" content="2024-03-02T10:15:00">'
+    fetched = FetchedPage(
+        source_id="s",
+        url="https://news.example/story",
+        final_url="https://news.example/story",
+        status=200,
+        content_type="text/html",
+        body=page(head),
+        fetched_at=FETCHED_AT,
+    )
+    source = Source(
+        id="s", kind="urls", urls=("https://news.example/story",), timezone="Asia/Tokyo"
+    )
+    article = extract_page(fetched, source)
+    assert isinstance(article, Article)
+    assert article.published_at == datetime(2024, 3, 2, 1, 15, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(
+    "key", ["article:published:time", "article_published_time", "og:published_time"]
+)
+def test_spelling_variants_of_the_published_time_meta_are_read(key: str) -> None:
+    head = f'<meta property="{key}" content="2024-02-03T04:05:06Z">'
+    article = extract(page(head))
+    assert article.published_at == datetime(2024, 2, 3, 4, 5, 6, tzinfo=UTC)
+    assert article.published_source == "meta"
+
+
+def test_time_element_marked_as_modified_is_not_the_publication_date() -> None:
+    body = (
+        '<time itemprop="dateModified" datetime="2024-05-20T10:00:00Z">20 May</time>'
+        '<time datetime="2024-05-18T07:30:00Z">18 May</time>' + BODY
+    )
+    article = extract(page(body=body))
+    assert article.published_at == datetime(2024, 5, 18, 7, 30, tzinfo=UTC)
+    assert article.published_source == "time_element"
+
+
+def test_date_shown_only_as_text_under_the_headline_is_read() -> None:
+    body = (
+        '<div class="teaser-date">01.01.24 | 08:00 Uhr</div>'
+        "<h1>Hafenfest zieht Rekordpublikum an</h1>"
+        '<div class="lineinfo">Do 25.04.24 | 14:07 Uhr | Von Mara Lind</div>' + BODY
+    )
+    html = page(body=body).replace(b"<h1>Headline</h1>", b"")
+    article = extract(html, timezone="Europe/Berlin")
+    assert article.published_at == datetime(2024, 4, 25, 12, 7, tzinfo=UTC)
+    assert article.published_source == "text"
+
+
+def test_day_only_date_takes_the_time_the_page_shows_for_that_day() -> None:
+    head = '<meta name="date" content="2024-04-01">'
+    body = '<p class="meta_date">erstellt: <strong>01. April 2024, 15:25</strong></p>' + BODY
+    article = extract(page(head, body=body), timezone="Europe/Rome")
+    assert article.published_at == datetime(2024, 4, 1, 13, 25, tzinfo=UTC)
 
 
 # ------------------------------------------------------------------ authors
@@ -511,3 +608,129 @@ def test_arbitrary_tag_soup_gives_an_article_or_extraction_error(parts: list[str
     except ExtractionError:
         return
     assert article.page_kind in PAGE_KINDS
+
+
+def test_time_element_marked_as_published_comes_first() -> None:
+    body = (
+        '<time datetime="2024-05-20T10:00:00Z">20 May</time>'
+        '<time itemprop="datePublished" datetime="2024-05-18T07:30:00Z">18 May</time>' + BODY
+    )
+    assert extract(page(body=body)).published_at == datetime(2024, 5, 18, 7, 30, tzinfo=UTC)
+
+
+# ------------------------------------------------------------------ body repair
+
+
+def test_precision_mode_keeping_under_half_the_story_is_over_pruned() -> None:
+    assert over_pruned(kept_words=120, story_words=900)
+    assert not over_pruned(kept_words=600, story_words=900)
+    assert over_pruned(kept_words=30, story_words=40)
+
+
+def test_default_mode_replaces_precision_mode_that_kept_under_half_of_it() -> None:
+    kept = "Harbour pier reopens after storm damage. " * 10
+    offered = kept + "Fishermen returned to the quay on Monday with full nets and new hope. " * 20
+    assert prefer_default(kept, offered, None)
+    assert not prefer_default(offered, offered + " One more line about the pier.", None)
+
+
+def test_the_mode_agreeing_with_the_pages_own_body_text_wins() -> None:
+    sentences = [
+        f"Fishermen returned to quay number {n} on Monday with full nets and new hope."
+        for n in range(12)
+    ]
+    story = " ".join(sentences)
+    most = " ".join(sentences[:9])  # three quarters: not over-pruned by length alone
+    teaser_block = "Subscribe to our newsletter for the best deals on garden furniture. " * 8
+    reference = bag_of_words(story)
+    assert prefer_default(most, story, reference)
+    assert not prefer_default(most, story, None)
+    assert not prefer_default(story, story + teaser_block, reference)
+
+
+def test_paragraphs_mostly_absent_from_the_pages_body_text_are_dropped() -> None:
+    story = [
+        "Fishermen returned to the quay on Monday with full nets and new hope.",
+        "The harbour master said repairs to the pier would finish within a month.",
+    ]
+    promo = "Subscribe now and save forty percent on your first year of home delivery."
+    reference = bag_of_words(" ".join(story))
+    assert agrees_with([story[0], promo, story[1]], reference) == story
+    assert agrees_with(["Short line.", *story], reference) == ["Short line.", *story]
+
+
+def _script_state_page(encode_twice: bool) -> bytes:
+    story = "".join(
+        f"<p>Paragraph {n} of the story the page only ships inside its script state, long "
+        f"enough to count as article text with a number like {n * 11}.</p>"
+        for n in range(1, 6)
+    )
+    # Serialised state escapes "<" as \\u003c; a JavaScript string may hold it once more.
+    state = json.dumps({"article": {"contents": story}}).replace("<", "\\u003c")
+    if encode_twice:
+        state = json.dumps(state)
+    head = (
+        '<meta property="og:type" content="article">'
+        '<meta property="og:title" content="A story only scripts show">'
+    )
+    body = (
+        "<nav><a href='/'>Home</a> <a href='/news'>News</a></nav><div id='app'></div>"
+        f"<script>self.__state = {state};</script>"
+    )
+    return f"<html><head>{head}</head><body>{body}</body></html>".encode()
+
+
+@pytest.mark.parametrize("encode_twice", [False, True], ids=["json", "json-in-json"])
+def test_story_held_only_in_script_state_is_extracted(encode_twice: bool) -> None:
+    article = extract(_script_state_page(encode_twice))
+    assert article.page_kind == "article"
+    assert article.body.startswith("Paragraph 1 of the story the page only ships")
+    assert article.body.count("\n\n") == 4
+    assert ("body", "script_state") in article.provenance
+
+
+def test_article_page_whose_text_only_scripts_render_is_a_javascript_shell() -> None:
+    menu = "".join(f"<a href='/s{n}'>Section{n}</a> " for n in range(12))
+    legal = "Copyright the publisher and its licensors, all rights reserved worldwide. " * 4
+    html = (
+        '<html><head><meta property="og:type" content="article"></head><body>'
+        f"<nav>{menu}</nav><div id='root'></div><footer><small>{legal}</small></footer>"
+        '<script src="/app.js"></script></body></html>'
+    )
+    assert extract(html.encode()).page_kind == "javascript_shell"
+
+
+def test_teaser_card_inside_a_link_is_dropped_from_the_body() -> None:
+    card = (
+        '<a href="/other-story"><div><h3>Storm closes the ferry line</h3>'
+        "<p>STORM WARNING: The ferry company said crossings would stop until the wind eased "
+        "and the harbour master gave the all clear.</p></div></a>"
+    )
+    article = clean_article(extract(page(body=BODY[: len(BODY) // 2] + card + BODY)))
+    assert "ferry company said crossings would stop" not in article.body
+    assert "Paragraph 6 of the story" in article.body
+
+
+@pytest.mark.parametrize(
+    "prefix", ["Les også", "Czytaj także", "Leggi anche", "Auch interessant", "Läs också"]
+)
+def test_read_also_links_are_dropped_in_many_languages(prefix: str) -> None:
+    related = (
+        f'<p><b>{prefix} <a href="/x">Harbour board picks a new chair after long vote</a></b></p>'
+    )
+    article = clean_article(extract(page(body=BODY + related + BODY.replace("Paragraph", "Part"))))
+    assert "Harbour board picks a new chair" not in article.body
+    assert "Part 6 of the story" in article.body
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Czytaj także: Harbour board picks a new chair after long vote",
+        "Les også: Harbour board picks a new chair after long vote",
+        "Follow the Courier on Google News to get our reporting in your feed.",
+    ],
+)
+def test_related_and_follow_lines_are_boilerplate(line: str) -> None:
+    article = clean_article(extract(page(body=BODY + f"<p>{line}</p>" + BODY)))
+    assert line not in article.body
