@@ -156,7 +156,8 @@ class _SourceEntry(BaseModel):
             try:
                 zone(value)
             except ValueError:
-                raise ValueError(f"unknown IANA time zone {value!r} (e.g. 'Europe/Berlin')") from None
+                example = "e.g. 'Europe/Berlin'"
+                raise ValueError(f"unknown IANA time zone {value!r} ({example})") from None
         return value
 
     @validates("links", "next", "max_pages")
