@@ -385,6 +385,8 @@ def loopback_policy(*servers: LoopbackServer, **policy: Any) -> Any:
         "max_retries": 2,
         "backoff_base_s": 0.05,
         "max_retry_after_s": 5.0,
+        "proxy": None,
+        "proxy_from_env": False,
         **policy,
     }
     return FetchPolicy(**settings)

@@ -1,7 +1,8 @@
 """One exchange against real servers on 127.0.0.1: bounded in time and size, never raising.
 
-`request_once` is the fetcher's only network call (RELIABILITY.md rows 8-11, 18): these tests
-hold its contract directly, with deadlines short enough that a broken bound still ends soon.
+`Transport.request_once` is the fetcher's only network call (RELIABILITY.md rows 8-11, 18):
+these tests hold its contract directly, with deadlines short enough that a broken bound still
+ends soon.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 from servers import LoopbackServer, Reply, SilentPort, gzipped, redirect, tls_certificate
 
-from tasks.exchange import Exchange, Limits, media_type, request_once
+from tasks.exchange import Exchange, Limits, Transport, media_type
 from tasks.guard import ResolvedTarget, check_url
 
 PAGE = b"<html><body><p>Hello, exchange</p></body></html>"
@@ -29,6 +30,14 @@ LIMITS = Limits(deadline_s=3.0, connect_timeout_s=2.0, max_bytes=CAP)
 ARTICLE = replace(LIMITS, html_types=frozenset({"text/html", "application/xhtml+xml"}))
 ROBOTS = replace(LIMITS, truncate=True)
 QUICK = replace(LIMITS, deadline_s=0.5)  # for servers that stall: the deadline cuts them
+
+
+def request_once(
+    target: ResolvedTarget, headers: dict[str, str], limits: Limits, tls: ssl.SSLContext
+) -> Exchange:
+    """One exchange on a transport of its own (no connection kept from an earlier test)."""
+    with Transport(tls) as transport:
+        return transport.request_once(target, headers, limits)
 
 
 def target_of(srv: LoopbackServer, path: str) -> ResolvedTarget:
