@@ -204,6 +204,15 @@ def test_dripping_headers_are_cut_at_the_total_deadline() -> None:
     assert (exchange.status, exchange.reason, exchange.body) == (None, "timeout", None)
 
 
+def test_dripping_headers_over_tls_are_cut_at_the_total_deadline(
+    tls: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    client, server = tls
+    with LoopbackServer({"/a": Reply(body=PAGE, header_drip=0.05)}, tls=server) as srv:
+        exchange = request_once(https_target(srv, "localhost"), {}, QUICK, client)
+    assert (exchange.status, exchange.reason, exchange.body) == (None, "timeout", None)
+
+
 def test_a_silent_server_is_cut_at_the_total_deadline() -> None:
     with LoopbackServer({"/wait": Reply(body=PAGE, delay=3.0)}) as srv:
         exchange = get(srv, "/wait", replace(QUICK, connect_timeout_s=5.0))
@@ -293,6 +302,22 @@ def test_a_compression_bomb_is_refused_with_bounded_memory(first_member: bytes) 
     with LoopbackServer({"/bomb": encoded(body, "gzip")}) as srv:
         exchange, peak = _peak_during(lambda: get(srv, "/bomb", replace(LIMITS, max_bytes=MB)))
     assert (exchange.reason, exchange.body) == ("too_large", None)
+    assert peak < 4 * MB
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(body=gzipped(b"\0" * 64 * MB), headers=(("Content-Encoding", "gzip"),)),
+        Reply(body=b"x" * MB, repeat=16, chunked=True),
+    ],
+    ids=["gzip-bomb", "16MB-chunked"],
+)
+def test_a_redirect_body_is_neither_read_in_full_nor_decoded(reply: Reply) -> None:
+    redirect = replace(reply, status=302, headers=(*reply.headers, ("Location", "/b")))
+    with LoopbackServer({"/r": redirect}) as srv:
+        exchange, peak = _peak_during(lambda: get(srv, "/r"))
+    assert (exchange.status, exchange.header("Location"), exchange.body) == (302, "/b", None)
     assert peak < 4 * MB
 
 
