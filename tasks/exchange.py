@@ -159,7 +159,7 @@ _watching = threading.local()  # .watch: the _Watch of the exchange running in t
 
 def _watch(sock: socket.socket | None) -> None:
     watch: _Watch | None = getattr(_watching, "watch", None)
-    if watch is not None and sock is not None:
+    if watch is not None and sock is not None and sock.fileno() >= 0:
         watch.add(sock)
 
 
