@@ -3,7 +3,9 @@
 Starts N loopback servers ("hosts", one port each: the politeness key is host:port), each
 serving P pages with a fixed response delay and a robots.txt Crawl-delay. It times one host
 alone (the politeness-bound time of the slowest host) and then all hosts in one
-`fetch_batch`, and reports the ratio (target <= 1.5) and peak memory.
+`fetch_batch`, and reports the ratio (target <= 1.5), peak memory, and how many requests
+each connection carried (the servers keep connections alive and count the ones they accept;
+robots.txt included).
 
     .venv/bin/python benchmarks/fetch.py [--hosts 20] [--pages 50] [--delay 0.1] [--crawl-delay 0.2]
 """
@@ -44,7 +46,7 @@ def _server(pages: int, delay: float, crawl_delay: float) -> LoopbackServer:
     for page in range(pages):
         body = f"<html><head><title>Page {page}</title></head><body>{PARAGRAPH * 20}</body></html>"
         routes[f"/article/{page}"] = Reply(body=body.encode(), delay=delay)
-    return LoopbackServer(routes)
+    return LoopbackServer(routes, keep_alive=True)
 
 
 def _policy(servers: list[LoopbackServer]) -> FetchPolicy:
@@ -61,12 +63,19 @@ def _policy(servers: list[LoopbackServer]) -> FetchPolicy:
 
 def _run(servers: list[LoopbackServer], pages: int, max_hosts: int) -> tuple[float, int, int]:
     items = [("bench", s.url(f"/article/{p}")) for p in range(pages) for s in servers]
-    fetcher = HttpFetcher(_policy(servers))
-    started = time.perf_counter()
-    outcomes = fetch_batch(fetcher, items, max_hosts_in_parallel=max_hosts, now=_now)
-    elapsed = time.perf_counter() - started
+    with HttpFetcher(_policy(servers)) as fetcher:
+        started = time.perf_counter()
+        outcomes = fetch_batch(fetcher, items, max_hosts_in_parallel=max_hosts, now=_now)
+        elapsed = time.perf_counter() - started
     ok = sum(1 for o in outcomes if o.ok)
     return elapsed, ok, len(outcomes)
+
+
+def _per_connection(servers: list[LoopbackServer]) -> str:
+    requests = sum(s.hits() for s in servers)
+    connections = sum(s.connections for s in servers)
+    ratio = requests / max(1, connections)
+    return f"{ratio:7.1f}    ({requests} requests, {connections} connections)"
 
 
 def main() -> int:
@@ -90,6 +99,7 @@ def main() -> int:
         wall, ok, total = _run(alone, args.pages, args.max_hosts or args.hosts)
         _current, peak = tracemalloc.get_traced_memory()
         tracemalloc.stop()
+        reuse_single, reuse_all = _per_connection([spare]), _per_connection(alone)
     maxrss_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(
         f"hosts={args.hosts} pages/host={args.pages} delay={args.delay}s "
@@ -102,6 +112,8 @@ def main() -> int:
     print(f"all hosts in one batch: {wall:7.2f} s  ({ok}/{total} ok)")
     print(f"ratio to one host:      {wall / single:7.2f}x  (target <= 1.5x)")
     print(f"ratio to the bound:     {wall / bound:7.2f}x")
+    print(f"requests/connection:    {reuse_single}  one host alone")
+    print(f"requests/connection:    {reuse_all}  all hosts")
     print(f"peak traced memory:     {peak / 2**20:7.1f} MiB (fetch_batch, servers included)")
     print(f"max RSS of the process: {maxrss_mb:7.1f} MiB")
     return 0 if wall / single <= 1.5 and ok == total else 1

@@ -133,6 +133,8 @@ def fetch_policy(settings: Settings, sources: Iterable[Source] = ()) -> fetch_st
         per_host_delay_s=settings.per_host_delay_s,
         max_retry_after_s=settings.max_retry_after_s,
         allow_private=frozenset(settings.allow_private_hosts),
+        proxy=settings.proxy,
+        proxy_from_env=settings.proxy_from_env,
         pinned_hosts=settings.pinned_hosts,
         host_delays=fetch_stage.host_delays(sources),
     )

@@ -20,6 +20,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from tasks.exchange import check_proxy_url
+
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SEEDS_DIR = PROJECT_ROOT / "seeds"
 
@@ -55,6 +57,16 @@ class Settings(BaseSettings):
         default=frozenset(),
         description="host:port netlocs allowed to resolve to loopback or private addresses",
     )
+    proxy: str | None = Field(
+        default=None,
+        description="http:// or https:// proxy URL for every fetch but those to pinned hosts "
+        "(https targets through CONNECT); the address guard still checks every target",
+    )
+    proxy_from_env: bool = Field(
+        default=False,
+        description="Without `proxy`: take the proxy from HTTP_PROXY, HTTPS_PROXY, ALL_PROXY "
+        "and NO_PROXY; the environment is ignored otherwise",
+    )
     pinned_hosts: dict[str, tuple[str, int]] = Field(
         default_factory=dict,
         description="host[:port] of URLs -> [IP address, port] to connect to instead of "
@@ -76,6 +88,11 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a run waits for another run on the same data dir before failing",
     )
+
+    @field_validator("proxy")
+    @classmethod
+    def _proxy_url(cls, value: str | None) -> str | None:
+        return check_proxy_url(value) if value else None
 
     @field_validator("timezone")
     @classmethod

@@ -53,7 +53,7 @@ ALSO_COPY = ("seeds",)  # besides tests/ and pyproject.toml, which mutmut copies
 # The modules that carry a documented guarantee, and the test files that hold them.
 TESTS: dict[str, tuple[str, ...]] = {
     "tasks/guard.py": ("tests/tasks/test_guard.py",),
-    "tasks/exchange.py": ("tests/tasks/test_exchange.py",),
+    "tasks/exchange.py": ("tests/tasks/test_exchange.py", "tests/tasks/test_transport.py"),
     "tasks/urls.py": ("tests/tasks/test_urls.py", "tests/tasks/test_dedupe.py"),
     "tasks/dedupe.py": ("tests/tasks/test_dedupe.py", "tests/warehouse/test_dedup_index.py"),
     "tasks/robots.py": ("tests/tasks/test_robots.py", "tests/tasks/test_fetch.py"),

@@ -1,17 +1,41 @@
 """One HTTP/1.1 GET to an address the guard checked, bounded in time and size.
 
-`request_once` never follows redirects, never retries and never raises for anything a server
-can do: whatever happens ends as an `Exchange` (a status and headers, a body, or a reason
-code from `tasks.reasons` with a detail). It is written on `http.client` because every
-layer `requests` adds (proxies from the environment, redirects, decoding, a per-read timeout,
-its own name resolution) is one we would have to switch off:
-- the connection goes to the checked address and port (`ResolvedTarget.address` and
-  `connect_port`: a pinned host's own), never to the host name, with the URL's Host header;
-  for https the TLS handshake verifies the certificate against the host name (SNI);
-- a watchdog timer shuts the socket down at the total deadline, so a server dripping a byte
-  at a time (in the headers or in the body) cannot hold a worker longer than the deadline;
-- the body is read in pieces and decoded (gzip, deflate) with a bound on the decoded size,
-  and a `Content-Length` above the cap is refused before any of the body is read.
+`Transport.request_once` never follows redirects, never retries and never raises for
+anything a server can do: whatever happens ends as an `Exchange` (a status and headers, a
+body, or a reason code from `tasks.reasons` with a detail).
+
+It is written on `requests` (one `Session` per thread, with its own `HTTPAdapter`) over
+urllib3 2.x, with every layer that would loosen a bound switched off or replaced:
+- direct connections go to the checked address and port (`ResolvedTarget.address` and
+  `connect_port`: a pinned host's own), never to the host name: the request's URL names the
+  address and carries the URL's Host header; for https the TLS handshake sends the host name
+  (SNI) and verifies the certificate against it. urllib3 keys its connection pools by
+  scheme, address, port and (https) that host name, so a kept-alive connection is only ever
+  reused for the same checked address, and for https the same verified name;
+- a watchdog timer shuts the connection's socket down at the total deadline (connect, TLS,
+  headers and body together), so a server dripping a byte at a time cannot hold a worker
+  longer than the deadline; the socket is watched through a duplicate of its descriptor, so
+  the shutdown reaches it whichever object (plain or TLS) holds it at that moment;
+- the body is read raw (`decode_content=False`) in pieces and decoded here (gzip, deflate)
+  with a bound on the decoded size; a `Content-Length` above the cap is refused before any of
+  the body is read, and the wire size is capped too;
+- no redirects, no retries (urllib3's are 0), no cookies, no settings from the environment
+  (`trust_env=False`): proxies, CA bundles and .netrc from the environment are ignored. The
+  request goes through the session's adapter (`HTTPAdapter.send`), not `Session.send`, which
+  would read a redirect's whole body, unbounded and decoded, even with
+  `allow_redirects=False`.
+
+A connection is kept for the next request to the same address when its answer was read to
+the end (a 2xx body, or a non-2xx body of at most 64 KiB); any answer cut short, refused or
+timed out closes its connection.
+
+Proxy (opt-in, `proxy=`, or `proxy_from_env=True` for `HTTP_PROXY`/`HTTPS_PROXY`/
+`ALL_PROXY`/`NO_PROXY`): an http:// or https:// proxy URL used for http targets (absolute-form
+GET) and https targets (CONNECT, then TLS to the target verified against its host name).
+Through a proxy the request names the URL's host and port, as proxies need them, and the
+proxy makes the connection: the caller has still checked the target with the guard, but
+the proxy resolves the name itself. A request with `use_proxy=False` (the fetcher's pinned
+hosts) always goes direct.
 """
 
 from __future__ import annotations
@@ -22,15 +46,26 @@ import socket
 import ssl
 import threading
 import time
+import weakref
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from typing import Any
+
+import requests
+import requests.adapters
+import requests.utils
+import urllib3
+import urllib3.connection
+import urllib3.exceptions
 
 from tasks.guard import ResolvedTarget
 from tasks.reasons import ReasonCode
 
 _CHUNK = 64 * 1024
+_DRAIN = 64 * 1024  # a non-2xx body up to this size is read away to keep the connection
 _BINARY_MAGIC = (b"%PDF", b"\x89PNG", b"GIF8", b"\xff\xd8\xff", b"PK\x03\x04", b"\x1f\x8b")
+PROXY_SCHEMES = ("http", "https")
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,27 +106,229 @@ def media_type(content_type: str | None) -> str | None:
     return content_type.partition(";")[0].strip().lower() or None
 
 
-class _PinnedHTTPSConnection(http.client.HTTPConnection):
-    """TLS to a pinned address, verifying the certificate against the URL's host name."""
+def check_proxy_url(url: str) -> str:
+    """`url` if it is an http:// or https:// proxy URL with a host; ValueError otherwise."""
+    try:
+        parsed = urllib3.util.parse_url(url.strip())
+    except urllib3.exceptions.LocationParseError as exc:
+        raise ValueError(f"proxy {url!r}: {exc}") from None
+    if parsed.scheme not in PROXY_SCHEMES or not parsed.host:
+        raise ValueError(f"proxy {url!r}: not an http:// or https:// URL with a host")
+    return url.strip()
 
-    default_port = 443
+
+# ------------------------------------------------------------------ the deadline
+
+
+class _Watch:
+    """The total deadline of one exchange: at `expire`, every socket it watches is shut down.
+
+    Sockets are held as duplicates of their descriptors (closed by `close`): shutting one
+    down ends the connection under whatever object uses it, including a TLS handshake.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._socks: list[socket.socket] = []
+        self.expired = False
+
+    def add(self, sock: socket.socket) -> None:
+        copy = socket.fromfd(sock.fileno(), sock.family, sock.type)
+        with self._lock:
+            self._socks.append(copy)
+            if self.expired:  # it fired while this socket was being opened
+                with contextlib.suppress(OSError):
+                    copy.shutdown(socket.SHUT_RDWR)
+
+    def expire(self) -> None:
+        with self._lock:
+            self.expired = True
+            for sock in self._socks:
+                with contextlib.suppress(OSError):
+                    sock.shutdown(socket.SHUT_RDWR)
+
+    def close(self) -> None:
+        with self._lock:
+            for sock in self._socks:
+                sock.close()
+            self._socks.clear()
+
+
+_watching = threading.local()  # .watch: the _Watch of the exchange running in this thread
+
+
+def _watch(sock: socket.socket | None) -> None:
+    watch: _Watch | None = getattr(_watching, "watch", None)
+    if watch is not None and sock is not None and sock.fileno() >= 0:
+        watch.add(sock)
+
+
+class _HTTPConnection(urllib3.connection.HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _watch(sock)
+        return sock
+
+
+class _HTTPSConnection(urllib3.connection.HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        sock = super()._new_conn()
+        _watch(sock)  # before the proxy tunnel and the TLS handshake
+        return sock
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        conn = super()._get_conn(timeout)
+        _watch(getattr(conn, "sock", None))  # a kept-alive connection, reused
+        return conn
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+    def _get_conn(self, timeout: float | None = None) -> Any:
+        conn = super()._get_conn(timeout)
+        _watch(getattr(conn, "sock", None))
+        return conn
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+# ------------------------------------------------------------------ requests
+
+
+class _PinnedAdapter(requests.adapters.HTTPAdapter):
+    """The transport adapter: watched connections, our TLS context, the Host's TLS name.
+
+    The TLS name (SNI and certificate check) is the host of the request's Host header, so
+    a URL that names the checked address is still verified against the URL's host name.
+    """
+
+    def __init__(self, tls: ssl.SSLContext) -> None:
+        self._tls = tls
+        super().__init__(max_retries=0)
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        manager.pool_classes_by_scheme = _POOLS
+        return manager
+
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> tuple[dict[str, Any], dict[str, Any]]:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(
+            request, verify, cert
+        )
+        if host_params["scheme"] == "https":
+            pool_kwargs["ssl_context"] = self._tls
+            host = request.headers.get("Host") or ""
+            if isinstance(host, bytes):
+                host = host.decode("latin-1")
+            name = urllib3.util.parse_url(f"//{host}").host
+            if name:
+                pool_kwargs["server_hostname"] = name.strip("[]")
+        return host_params, pool_kwargs
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        """Trust is the TLS context's (loaded once), not a CA bundle path per connection."""
+
+
+def _session(tls: ssl.SSLContext) -> requests.Session:
+    session = requests.Session()
+    session.trust_env = False
+    session.headers.clear()
+    adapter = _PinnedAdapter(tls)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+class Transport:
+    """Sends exchanges: one `requests.Session` per calling thread, closed by `close`."""
 
     def __init__(
-        self,
-        address: str,
-        port: int,
-        *,
-        server_hostname: str,
-        timeout: float,
-        context: ssl.SSLContext,
+        self, tls: ssl.SSLContext, *, proxy: str | None = None, proxy_from_env: bool = False
     ) -> None:
-        super().__init__(address, port, timeout=timeout)
-        self._server_hostname = server_hostname
-        self._context = context
+        self._tls = tls
+        self._proxy = check_proxy_url(proxy) if proxy else None
+        self._proxy_from_env = proxy_from_env
+        self._local = threading.local()
+        self._sessions: weakref.WeakSet[requests.Session] = weakref.WeakSet()
+        self._lock = threading.Lock()
 
-    def connect(self) -> None:
-        super().connect()
-        self.sock = self._context.wrap_socket(self.sock, server_hostname=self._server_hostname)
+    def __enter__(self) -> Transport:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close every kept-alive connection of every thread's session."""
+        with self._lock:
+            sessions = list(self._sessions)
+        for session in sessions:
+            session.close()
+
+    def _session(self) -> requests.Session:
+        session: requests.Session | None = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = _session(self._tls)
+            with self._lock:
+                self._sessions.add(session)
+        return session
+
+    def proxy_for(self, target: ResolvedTarget) -> str | None:
+        """The proxy a request to `target` goes through, or None for a direct connection."""
+        if self._proxy is not None:
+            return self._proxy
+        if self._proxy_from_env:
+            url = _named_url(target)
+            proxy = requests.utils.select_proxy(url, requests.utils.get_environ_proxies(url))
+            return check_proxy_url(proxy) if proxy else None
+        return None
+
+    def request_once(
+        self,
+        target: ResolvedTarget,
+        headers: Mapping[str, str],
+        limits: Limits,
+        *,
+        use_proxy: bool = True,
+    ) -> Exchange:
+        """GET `target.path` with `headers` (the Host header is the target's); the body is
+        read only for a 2xx answer. `use_proxy=False` goes direct even with a proxy set."""
+        proxy = self.proxy_for(target) if use_proxy else None
+        sent = {k: v for k, v in headers.items() if k.lower() != "host"}
+        sent["Host"] = target.host_header  # also the TLS name (see _PinnedAdapter)
+        request = requests.Request("GET", "http://placeholder/", headers=sent).prepare()
+        # The URL as the guard made it (not requoted): the checked address, or the name for
+        # a proxy.
+        request.url = _named_url(target) if proxy else _address_url(target)
+        proxies = {"http": proxy, "https": proxy} if proxy else {}
+        return _exchange(self._session(), request, proxies, limits)
+
+
+def _named_url(target: ResolvedTarget) -> str:
+    return f"{target.scheme}://{target.host_header}{target.path}"
+
+
+def _address_url(target: ResolvedTarget) -> str:
+    address = target.address.replace("%", "%25")  # a zone index, as a URL spells it
+    address = f"[{address}]" if ":" in address else address
+    return f"{target.scheme}://{address}:{target.connect_port}{target.path}"
+
+
+# ------------------------------------------------------------------ one exchange
 
 
 class _Inflater:
@@ -146,82 +383,112 @@ class _Refused(Exception):
     detail: str
 
 
-def _connection(
-    target: ResolvedTarget, timeout: float, tls: ssl.SSLContext
-) -> http.client.HTTPConnection:
-    address, port = target.address, target.connect_port
-    if target.scheme == "https":
-        return _PinnedHTTPSConnection(
-            address, port, server_hostname=target.host, timeout=timeout, context=tls
-        )
-    return http.client.HTTPConnection(address, port, timeout=timeout)
-
-
-def request_once(
-    target: ResolvedTarget, headers: Mapping[str, str], limits: Limits, tls: ssl.SSLContext
+def _exchange(
+    session: requests.Session,
+    request: requests.PreparedRequest,
+    proxies: dict[str, str],
+    limits: Limits,
 ) -> Exchange:
-    """GET `target.path` from `target.address`; the body is read only for a 2xx answer."""
     started = time.monotonic()
-    deadline = started + limits.deadline_s
-    conn = _connection(target, min(limits.connect_timeout_s, limits.deadline_s), tls)
-    expired = threading.Event()
-
-    def expire() -> None:
-        expired.set()
-        sock = conn.sock
-        if sock is not None:
-            with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
-
-    watchdog = threading.Timer(limits.deadline_s, expire)  # cancelled however this ends
+    watch = _Watch()
+    watchdog = threading.Timer(limits.deadline_s, watch.expire)  # cancelled however this ends
+    _watching.watch = watch
     watchdog.start()
     status: int | None = None
     reply_headers: tuple[tuple[str, str], ...] = ()
     received = [0]  # body bytes read from the wire, kept when reading stops early
+    response: requests.Response | None = None
 
     def failed(reason: ReasonCode, detail: str) -> Exchange:
         elapsed = time.monotonic() - started
         return Exchange(status, reply_headers, None, received[0], reason, detail, elapsed)
 
     try:
-        conn.connect()
-        if expired.is_set():  # it fired while connecting, when there was no socket to shut
-            raise _Expired
-        conn.sock.settimeout(max(0.001, deadline - time.monotonic()))
-        conn.request("GET", target.path, headers=dict(headers))
-        response = conn.getresponse()
-        status = response.status
-        reply_headers = tuple(response.getheaders())
+        # The adapter's send, not the session's: Session.send reads a redirect's whole body
+        # (to build `Response.next`) even with allow_redirects=False, unbounded and decoded.
+        response = session.get_adapter(request.url or "").send(
+            request,
+            stream=True,
+            proxies=proxies,
+            timeout=(min(limits.connect_timeout_s, limits.deadline_s), limits.deadline_s),
+        )
+        status = response.status_code
+        reply_headers = tuple(response.raw.headers.items())
         done = Exchange(status=status, headers=reply_headers)
         if not 200 <= status < 300:
+            _drain(response)
             return replace(done, elapsed=time.monotonic() - started)
-        body = _read_body(response, done, limits, expired, received)
+        body = _read_body(response.raw, done, limits, watch, received)
         return replace(done, body=body, wire_bytes=received[0], elapsed=time.monotonic() - started)
     except _Refused as exc:
         return failed(exc.reason, exc.detail)
     except _Expired:
-        return failed("timeout", f"no complete answer within {limits.deadline_s:g}s")
-    except (http.client.HTTPException, OSError) as exc:  # ssl.SSLError is an OSError
-        reason: ReasonCode
-        if expired.is_set() or isinstance(exc, TimeoutError):
-            reason = "timeout"
-        elif isinstance(exc, ssl.SSLError):
-            reason = "tls_error"
-        elif isinstance(exc, OSError | http.client.IncompleteRead):
-            reason = "connection_error"
-        else:
-            reason = "protocol_error"
-        return failed(reason, f"{type(exc).__name__}: {exc}")
+        return failed("timeout", _missed(limits))
+    except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+        if watch.expired:
+            return failed("timeout", _missed(limits))
+        reason, detail = _failure(exc)
+        return failed(reason, detail)
     finally:
         watchdog.cancel()
-        conn.close()
+        _watching.watch = None
+        if response is not None and not response.raw.closed:
+            response.close()  # an answer not read to its end: its connection is not reused
+        watch.close()
+
+
+def _missed(limits: Limits) -> str:
+    return f"no complete answer within {limits.deadline_s:g}s"
+
+
+def _cause(exc: BaseException) -> BaseException:
+    """The innermost exception under requests' and urllib3's wrappers."""
+    seen: set[int] = set()
+    while id(exc) not in seen:
+        seen.add(id(exc))
+        inner: object = None
+        if isinstance(exc, urllib3.exceptions.MaxRetryError):
+            inner = exc.reason
+        inner = inner or next((a for a in exc.args if isinstance(a, BaseException)), None)
+        inner = inner or exc.__cause__ or exc.__context__
+        if not isinstance(inner, BaseException):
+            break
+        exc = inner
+    return exc
+
+
+def _failure(exc: BaseException) -> tuple[ReasonCode, str]:
+    cause = _cause(exc)
+    detail = f"{type(cause).__name__}: {cause}"
+    if isinstance(exc, requests.exceptions.ProxyError):
+        return "connection_error", f"proxy: {detail}"
+    if isinstance(cause, TimeoutError) or isinstance(
+        exc, requests.Timeout | urllib3.exceptions.TimeoutError
+    ):
+        return "timeout", detail
+    if isinstance(cause, ssl.SSLError | ssl.CertificateError) or isinstance(
+        exc, requests.exceptions.SSLError
+    ):
+        return "tls_error", detail
+    if isinstance(cause, OSError | http.client.IncompleteRead):
+        return "connection_error", detail
+    return "protocol_error", detail
+
+
+def _drain(response: requests.Response) -> None:
+    """Read a small non-2xx body away so that its connection can be reused."""
+    length = response.headers.get("Content-Length", "").strip()
+    if not length.isdigit() or int(length) > _DRAIN:
+        return  # left unread: the connection is closed
+    with contextlib.suppress(urllib3.exceptions.HTTPError, OSError):
+        response.raw.read(_DRAIN + 1, decode_content=False)
 
 
 def _read_body(
-    response: http.client.HTTPResponse,
+    raw: urllib3.BaseHTTPResponse,
     exchange: Exchange,
     limits: Limits,
-    expired: threading.Event,
+    watch: _Watch,
     received: list[int],
 ) -> bytes:
     cap = limits.max_bytes
@@ -229,8 +496,9 @@ def _read_body(
     if limits.html_types is not None and media is not None and media not in limits.html_types:
         raise _Refused("non_html", f"content type {media}")
     length = exchange.header("Content-Length")
-    if length and length.strip().isdigit() and int(length) > cap and not limits.truncate:
-        raise _Refused("too_large", f"Content-Length {int(length)} over the cap {cap}")
+    announced = int(length) if length and length.strip().isdigit() else None
+    if announced is not None and announced > cap and not limits.truncate:
+        raise _Refused("too_large", f"Content-Length {announced} over the cap {cap}")
     coding = (exchange.header("Content-Encoding") or "").strip().lower()
     if coding not in ("", "identity", "gzip", "x-gzip", "deflate"):
         raise _Refused("bad_encoding", f"Content-Encoding {coding}")
@@ -238,15 +506,21 @@ def _read_body(
     parts: list[bytes] = []
     size = 0
     while True:
-        if expired.is_set():
+        if watch.expired:
             raise _Expired
-        chunk = response.read1(_CHUNK)
+        try:
+            chunk = raw.read1(_CHUNK, decode_content=False)
+        except urllib3.exceptions.ProtocolError as exc:
+            if watch.expired:
+                raise _Expired from exc
+            if isinstance(_cause(exc), http.client.IncompleteRead) and announced is not None:
+                short = announced - received[0]
+                detail = f"connection closed {short} bytes short of its Content-Length"
+                raise _Refused("connection_error", detail) from exc
+            raise
         if not chunk:
-            if expired.is_set():
+            if watch.expired:
                 raise _Expired
-            if response.length:  # the server closed before the announced length
-                detail = f"connection closed {response.length} bytes short of its Content-Length"
-                raise _Refused("connection_error", detail)
             if not inflater.complete:
                 raise _Refused("bad_encoding", f"{coding} body cut short")
             break

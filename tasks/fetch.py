@@ -6,10 +6,14 @@
 anything a server can do; it raises only for bugs. `fetch_batch` runs a batch with one
 worker per host and hosts in parallel.
 
-Each request is one `tasks.exchange.request_once`: to the checked address (or, for a host
-in `FetchPolicy.pinned_hosts`, to its pinned address and port), under a total deadline and
-a size cap on the decoded body. Bodies of articles are given a charset by
-`tasks.charset.detect_encoding`.
+Each request is one `tasks.exchange.Transport.request_once` (requests, on urllib3): to the
+checked address (or, for a host in `FetchPolicy.pinned_hosts`, to its pinned address and
+port), under a total deadline and a size cap on the decoded body. Connections are kept alive
+and reused for the next request to the same address from the same thread (`fetch_batch`
+gives each host one thread). With `FetchPolicy.proxy` (or `proxy_from_env`), every request
+but those to pinned hosts goes through that proxy; the guard checks each target (and each
+redirect hop) before it is asked for, proxy or not. Bodies of articles are given a charset
+by `tasks.charset.detect_encoding`.
 
 Politeness is per `host:port`: one request at a time (`host_concurrency`) and a pause
 between two requests. The pause is `FetchPolicy.host_delays[host:port]` when the operator
@@ -36,8 +40,9 @@ from typing import Protocol
 from urllib.parse import urljoin, urlsplit, urlunsplit
 
 from tasks.charset import detect_encoding
-from tasks.exchange import Exchange, Limits, request_once
+from tasks.exchange import Exchange, Limits, Transport
 from tasks.guard import (
+    DEFAULT_PORTS,
     BlockedAddress,
     ResolvedTarget,
     UnresolvableHost,
@@ -96,6 +101,8 @@ class FetchPolicy:
     per_host_delay_s: float  # pause between two requests to one host (host:port) ...
     max_retry_after_s: float  # a longer Retry-After is not waited for
     allow_private: frozenset[str]  # "host:port" netlocs allowed to be private
+    proxy: str | None  # an http(s):// proxy for every request but those to pinned hosts
+    proxy_from_env: bool  # take the proxy from HTTP(S)_PROXY/ALL_PROXY/NO_PROXY (if no proxy)
     # The fetcher's own.
     robots_token: str = "newsflow"  # noqa: S105 (not a password) the product token matched against robots.txt groups
     max_document_bytes: int = 50 * 1024 * 1024  # feeds and sitemaps (the sitemap limit)
@@ -255,7 +262,9 @@ def _strip_fragment(url: str) -> str:
 
 
 class HttpFetcher:
-    """The live fetcher. One instance per run: it caches robots.txt and host state.
+    """The live fetcher. One instance per run: it caches robots.txt and host state, and
+    keeps connections alive (`close`, or `with HttpFetcher(...)`, closes them; otherwise
+    they close when the fetcher is collected).
 
     Thread-safe: `fetch_batch` calls it from one thread per host.
     """
@@ -274,6 +283,27 @@ class HttpFetcher:
             self._tls.load_verify_locations(certifi.where())
         if policy.ca_file:
             self._tls.load_verify_locations(policy.ca_file)
+        self._transport = Transport(
+            self._tls, proxy=policy.proxy, proxy_from_env=policy.proxy_from_env
+        )
+
+    def __enter__(self) -> HttpFetcher:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connections kept alive for reuse."""
+        self._transport.close()
+
+    def _pinned(self, target: ResolvedTarget) -> bool:
+        """Whether the operator pinned the target's host (`check_url` looks it up the same way)."""
+        pins = self.policy.pinned_hosts
+        if target.netloc in pins:
+            return True
+        name = f"[{target.host}]" if ":" in target.host else target.host
+        return target.port == DEFAULT_PORTS[target.scheme] and name in pins
 
     def fetch(
         self,
@@ -446,7 +476,6 @@ class HttpFetcher:
             "User-Agent": self.policy.user_agent,
             "Accept": _ACCEPT.get(purpose, "*/*"),
             "Accept-Encoding": "gzip, deflate",
-            "Connection": "close",
         }
         if call.validators and purpose != "robots":
             etag, last_modified = call.validators
@@ -457,7 +486,9 @@ class HttpFetcher:
         attempts = self.policy.max_retries + 1
         for attempt in range(1, attempts + 1):
             with self._slot(target.netloc):
-                exchange = request_once(target, headers, self._limits(purpose), self._tls)
+                exchange = self._transport.request_once(
+                    target, headers, self._limits(purpose), use_proxy=not self._pinned(target)
+                )
             call.attempts += 1
             call.elapsed += exchange.elapsed
             host = self._host(target.netloc)

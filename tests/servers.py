@@ -13,6 +13,11 @@ to one of:
 Unknown paths answer 404. Every request is recorded (`requests`, `hits`) with its headers
 and its arrival time on the monotonic clock, so tests can check that no connection was made
 or how far apart two requests were. `LoopbackServer(routes, tls=context)` serves https.
+Each answer closes its connection, unless `keep_alive=True` (then a connection stays open
+until the client asks to close it); `connections` counts the connections accepted.
+
+`RecordingProxy` is a forwarding HTTP proxy (absolute-form requests and CONNECT tunnels) that
+records every request line it receives.
 
 Helpers: `redirect`, `robots`, `gzip_bomb`, `deflate_bomb`, `gzipped`,
 `tls_certificate` for a throw-away CA and a server certificate (`tls=`), and `SilentPort`,
@@ -21,7 +26,9 @@ a port that takes connections and never answers (or, full, never lets one comple
 
 from __future__ import annotations
 
+import contextlib
 import gzip
+import select
 import socket
 import ssl
 import struct
@@ -35,6 +42,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from typing import Any
+from urllib.parse import urlsplit
 
 
 @dataclass(frozen=True)
@@ -162,8 +170,10 @@ def tls_certificate(folder: Path, name: str = "localhost") -> tuple[str, ssl.SSL
 @dataclass
 class _State:
     routes: dict[str, Route]
+    keep_alive: bool = False
     served: dict[str, int] = field(default_factory=dict)
     requests: list[Request] = field(default_factory=list)
+    connections: int = 0
     lock: threading.Lock = field(default_factory=threading.Lock)
     stopping: threading.Event = field(default_factory=threading.Event)
 
@@ -196,7 +206,8 @@ class _Handler(BaseHTTPRequestHandler):
             reply = route(request)
         else:
             reply = route[min(turn, len(route) - 1)]
-        self.close_connection = True
+        if not state.keep_alive or reply.raw is not None or reply.close_delimited:
+            self.close_connection = True  # else as the request asks (HTTP/1.1: keep it)
         self._answer(reply)
 
     def _pause(self, seconds: float) -> None:
@@ -218,7 +229,8 @@ class _Handler(BaseHTTPRequestHandler):
         if reply.content_type:
             lines.append(f"Content-Type: {reply.content_type}")
         lines.extend(f"{name}: {value}" for name, value in reply.headers)
-        lines.append("Connection: close")
+        if self.close_connection:
+            lines.append("Connection: close")
         if reply.chunked:
             lines.append("Transfer-Encoding: chunked")
         elif not reply.close_delimited:
@@ -269,15 +281,25 @@ class _Server(ThreadingHTTPServer):
     def handle_error(self, request: Any, client_address: Any) -> None:
         """Clients hang up on hostile replies by design: not an error worth printing."""
 
+    def process_request(self, request: Any, client_address: Any) -> None:
+        with self.state.lock:
+            self.state.connections += 1
+        super().process_request(request, client_address)
+
 
 class LoopbackServer:
     """A threaded HTTP server on 127.0.0.1 (a free port) serving scripted routes."""
 
     def __init__(
-        self, routes: Mapping[str, Route] | None = None, *, tls: ssl.SSLContext | None = None
+        self,
+        routes: Mapping[str, Route] | None = None,
+        *,
+        tls: ssl.SSLContext | None = None,
+        keep_alive: bool = False,
     ) -> None:
-        """`tls`: a server-side context to serve https instead of http."""
-        self._state = _State(routes=dict(routes or {}))
+        """`tls`: a server-side context to serve https instead of http. `keep_alive`: keep
+        connections open between requests (only for replies with a length, not `raw`)."""
+        self._state = _State(routes=dict(routes or {}), keep_alive=keep_alive)
         self._server = _Server(self._state)
         self.scheme = "http"
         if tls is not None:
@@ -331,6 +353,12 @@ class LoopbackServer:
         with self._state.lock:
             return list(self._state.requests)
 
+    @property
+    def connections(self) -> int:
+        """How many connections the server has accepted so far."""
+        with self._state.lock:
+            return self._state.connections
+
     def hits(self, path: str | None = None) -> int:
         """How many requests arrived (for `path`, query ignored unless given; or in all)."""
         return sum(
@@ -338,6 +366,110 @@ class LoopbackServer:
             for r in self.requests
             if path is None or r.path == path or r.path.split("?", 1)[0] == path
         )
+
+
+class RecordingProxy:
+    """A forwarding HTTP proxy on 127.0.0.1 that records every request line it receives.
+
+    An absolute-form request (`GET http://127.0.0.1:8080/a HTTP/1.1`) is sent on to its
+    host, one request per client connection; `CONNECT host:port` opens a tunnel. The proxy
+    resolves names itself (as a real one does), so tests only name loopback hosts.
+    """
+
+    def __init__(self) -> None:
+        self._listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        self._listener.bind(("127.0.0.1", 0))
+        self._listener.listen(16)
+        self.port = int(self._listener.getsockname()[1])
+        self._lines: list[str] = []
+        self._lock = threading.Lock()
+        self._thread = threading.Thread(target=self._accept, daemon=True)
+
+    def __enter__(self) -> RecordingProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        with contextlib.suppress(OSError):
+            self._listener.shutdown(socket.SHUT_RDWR)
+        self._listener.close()
+        self._thread.join(timeout=5)
+
+    @property
+    def url(self) -> str:
+        """`http://127.0.0.1:<port>`: the proxy setting that sends requests here."""
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def lines(self) -> list[str]:
+        """Every request line received so far, in arrival order."""
+        with self._lock:
+            return list(self._lines)
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                client, _address = self._listener.accept()
+            except OSError:
+                return
+            threading.Thread(target=self._serve, args=(client,), daemon=True).start()
+
+    def _serve(self, client: socket.socket) -> None:
+        with contextlib.suppress(OSError, ValueError), contextlib.ExitStack() as stack:
+            stack.enter_context(client)
+            client.settimeout(10)
+            head = b""
+            while b"\r\n\r\n" not in head:
+                data = client.recv(4096)
+                if not data:
+                    return
+                head += data
+            head, _, rest = head.partition(b"\r\n\r\n")
+            line, *header_lines = head.decode("latin-1").split("\r\n")
+            with self._lock:
+                self._lines.append(line)
+            method, target, _version = line.split(" ", 2)
+            if method == "CONNECT":
+                host, _, port = target.rpartition(":")
+                upstream = stack.enter_context(
+                    socket.create_connection((host.strip("[]"), int(port)), timeout=10)
+                )
+                client.sendall(b"HTTP/1.1 200 Connection established\r\n\r\n")
+                _pipe(client, upstream, rest)
+                return
+            parts = urlsplit(target)
+            upstream = stack.enter_context(
+                socket.create_connection((parts.hostname or "", parts.port or 80), timeout=10)
+            )
+            path = parts.path + (f"?{parts.query}" if parts.query else "")
+            kept = [
+                h
+                for h in header_lines
+                if h.split(":", 1)[0].strip().lower() not in ("connection", "proxy-connection")
+            ]
+            request = "\r\n".join([f"{method} {path} HTTP/1.1", *kept, "Connection: close"])
+            upstream.sendall(request.encode("latin-1") + b"\r\n\r\n" + rest)
+            while data := upstream.recv(65536):
+                client.sendall(data)
+
+
+def _pipe(one: socket.socket, other: socket.socket, pending: bytes) -> None:
+    """Relay bytes both ways until either side closes."""
+    if pending:
+        other.sendall(pending)
+    sockets = [one, other]
+    while True:
+        readable, _, _ = select.select(sockets, [], [], 10)
+        if not readable:
+            return
+        for sock in readable:
+            data = sock.recv(65536)
+            if not data:
+                return
+            (other if sock is one else one).sendall(data)
 
 
 class SilentPort:
@@ -385,6 +517,8 @@ def loopback_policy(*servers: LoopbackServer, **policy: Any) -> Any:
         "max_retries": 2,
         "backoff_base_s": 0.05,
         "max_retry_after_s": 5.0,
+        "proxy": None,
+        "proxy_from_env": False,
         **policy,
     }
     return FetchPolicy(**settings)

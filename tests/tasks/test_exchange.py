@@ -1,7 +1,8 @@
 """One exchange against real servers on 127.0.0.1: bounded in time and size, never raising.
 
-`request_once` is the fetcher's only network call (RELIABILITY.md rows 8-11, 18): these tests
-hold its contract directly, with deadlines short enough that a broken bound still ends soon.
+`Transport.request_once` is the fetcher's only network call (RELIABILITY.md rows 8-11, 18):
+these tests hold its contract directly, with deadlines short enough that a broken bound still
+ends soon.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from typing import Any
 import pytest
 from servers import LoopbackServer, Reply, SilentPort, gzipped, redirect, tls_certificate
 
-from tasks.exchange import Exchange, Limits, media_type, request_once
+from tasks.exchange import Exchange, Limits, Transport, media_type
 from tasks.guard import ResolvedTarget, check_url
 
 PAGE = b"<html><body><p>Hello, exchange</p></body></html>"
@@ -29,6 +30,14 @@ LIMITS = Limits(deadline_s=3.0, connect_timeout_s=2.0, max_bytes=CAP)
 ARTICLE = replace(LIMITS, html_types=frozenset({"text/html", "application/xhtml+xml"}))
 ROBOTS = replace(LIMITS, truncate=True)
 QUICK = replace(LIMITS, deadline_s=0.5)  # for servers that stall: the deadline cuts them
+
+
+def request_once(
+    target: ResolvedTarget, headers: dict[str, str], limits: Limits, tls: ssl.SSLContext
+) -> Exchange:
+    """One exchange on a transport of its own (no connection kept from an earlier test)."""
+    with Transport(tls) as transport:
+        return transport.request_once(target, headers, limits)
 
 
 def target_of(srv: LoopbackServer, path: str) -> ResolvedTarget:
@@ -195,6 +204,15 @@ def test_dripping_headers_are_cut_at_the_total_deadline() -> None:
     assert (exchange.status, exchange.reason, exchange.body) == (None, "timeout", None)
 
 
+def test_dripping_headers_over_tls_are_cut_at_the_total_deadline(
+    tls: tuple[ssl.SSLContext, ssl.SSLContext],
+) -> None:
+    client, server = tls
+    with LoopbackServer({"/a": Reply(body=PAGE, header_drip=0.05)}, tls=server) as srv:
+        exchange = request_once(https_target(srv, "localhost"), {}, QUICK, client)
+    assert (exchange.status, exchange.reason, exchange.body) == (None, "timeout", None)
+
+
 def test_a_silent_server_is_cut_at_the_total_deadline() -> None:
     with LoopbackServer({"/wait": Reply(body=PAGE, delay=3.0)}) as srv:
         exchange = get(srv, "/wait", replace(QUICK, connect_timeout_s=5.0))
@@ -284,6 +302,22 @@ def test_a_compression_bomb_is_refused_with_bounded_memory(first_member: bytes) 
     with LoopbackServer({"/bomb": encoded(body, "gzip")}) as srv:
         exchange, peak = _peak_during(lambda: get(srv, "/bomb", replace(LIMITS, max_bytes=MB)))
     assert (exchange.reason, exchange.body) == ("too_large", None)
+    assert peak < 4 * MB
+
+
+@pytest.mark.parametrize(
+    "reply",
+    [
+        Reply(body=gzipped(b"\0" * 64 * MB), headers=(("Content-Encoding", "gzip"),)),
+        Reply(body=b"x" * MB, repeat=16, chunked=True),
+    ],
+    ids=["gzip-bomb", "16MB-chunked"],
+)
+def test_a_redirect_body_is_neither_read_in_full_nor_decoded(reply: Reply) -> None:
+    redirect = replace(reply, status=302, headers=(*reply.headers, ("Location", "/b")))
+    with LoopbackServer({"/r": redirect}) as srv:
+        exchange, peak = _peak_during(lambda: get(srv, "/r"))
+    assert (exchange.status, exchange.header("Location"), exchange.body) == (302, "/b", None)
     assert peak < 4 * MB
 
 

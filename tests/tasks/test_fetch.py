@@ -696,6 +696,8 @@ def test_the_knobs_settings_own_have_no_default_in_the_policy() -> None:
         "per_host_delay_s",
         "max_retry_after_s",
         "allow_private",
+        "proxy",
+        "proxy_from_env",
     }
 
 
@@ -717,6 +719,8 @@ def test_the_policy_from_default_settings_has_the_values_settings_declare(
     assert policy.per_host_delay_s == 1.0
     assert policy.max_retry_after_s == 120.0
     assert policy.allow_private == frozenset()
+    assert policy.proxy is None
+    assert policy.proxy_from_env is False
     assert policy.host_delays == {}
 
 
