@@ -480,7 +480,8 @@ def _print_outcome(outcome: Any) -> None:
 
 
 def _cmd_fetch(args: argparse.Namespace) -> int:
-    outcome = _fetcher(args).fetch(args.url, source_id="cli", now=_now)
+    with _fetcher(args) as fetcher:
+        outcome = fetcher.fetch(args.url, source_id="cli", now=_now)
     _print_outcome(outcome)
     from tasks.reasons import SUCCESS
 
@@ -494,7 +495,8 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     now = _now()
     target = args.file_or_url
     if target.startswith(("http://", "https://")):
-        outcome = _fetcher(args).fetch(target, source_id="cli", now=lambda: now)
+        with _fetcher(args) as fetcher:
+            outcome = fetcher.fetch(target, source_id="cli", now=lambda: now)
         if outcome.page is None:
             _print_outcome(outcome)
             return FAILED

@@ -333,12 +333,24 @@ def _fetch_and_extract(
     publication: Publication,
     pool: Executor | None,
 ) -> _Collected:
+    # The fetcher keeps its connections alive across the run; they close when the run does.
+    with fetch_stage.HttpFetcher(fetch_policy(settings, plan.sources)) as fetcher:
+        return _fetch_with(fetcher, settings, data_dir, plan, publication, pool)
+
+
+def _fetch_with(
+    fetcher: fetch_stage.HttpFetcher,
+    settings: Settings,
+    data_dir: Path,
+    plan: RunPlan,
+    publication: Publication,
+    pool: Executor | None,
+) -> _Collected:
     logger = get_run_logger()
     ctx = plan.context
     exclude = (ctx.run_date, ctx.scope)
     sources = {source.id: source for source in plan.sources}
     collected = _Collected(articles=publication.spill("articles"))
-    fetcher = fetch_stage.HttpFetcher(fetch_policy(settings, plan.sources))
     feeds = [s.location for s in plan.sources if s.location]
     # A backfill date needs the feed's items of that day, which a 304 would not give it.
     validators = {} if plan.window else query.latest_validators(data_dir, feeds, exclude=exclude)
