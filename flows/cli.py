@@ -345,6 +345,8 @@ def _print_summary(summary: Any) -> None:
         )
     written = ", ".join(f"{t}={n}" for t, n in sorted(summary.rows_written.items()))
     print(f"rows written: {written}")
+    for found in summary.found:  # what the home pages of `site` sources led to
+        print(f"found {found}")
     for failure in summary.failures:
         print(f"FAILED {failure}")
     print(f"\nWarehouse catalog (open it in any DuckDB client): {summary.catalog}")

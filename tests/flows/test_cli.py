@@ -362,6 +362,38 @@ def test_run_prints_the_summary_and_the_catalog_and_exits_0(
     assert json.loads(out) == [{"url": server.url("/port.html")}]
 
 
+def test_run_of_a_site_source_prints_what_its_home_page_led_to(
+    prefect_harness: None,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    with LoopbackServer() as server:
+        feed_site(server)
+        link = f'<link rel="alternate" type="application/rss+xml" href="{server.url("/feed.xml")}">'
+        home = f"<html><head>{link}</head><body><p>Home</p></body></html>"
+        server.route("/", Reply(body=home.encode()))
+        monkeypatch.setenv("NEWSFLOW_ALLOW_PRIVATE_HOSTS", json.dumps([server.netloc]))
+        monkeypatch.setenv("NEWSFLOW_PER_HOST_DELAY_S", "0.05")
+        sources = tmp_path / "s.toml"
+        sources.write_text(
+            f'[[source]]\nid = "home"\nkind = "site"\nlocation = "{server.url("/")}"\n'
+        )
+        code, out, _ = cli(
+            capsys,
+            "--data-dir",
+            str(tmp_path / "d"),
+            "run",
+            "--date",
+            "2023-10-15",
+            "--sources",
+            str(sources),
+        )
+    assert code == 0, out
+    feed = server.url("/feed.xml")
+    assert f"found home: feed {feed} (<link rel=alternate> on the home page)" in out.splitlines()
+
+
 def test_run_with_a_failed_source_lists_it_and_exits_1(
     prefect_harness: None,
     tmp_path: Path,
@@ -596,9 +628,7 @@ def test_the_data_dir_flag_does_not_change_the_environment(
 
 
 @pytest.mark.parametrize("port", ["0", "70000", "http"])
-def test_server_port_must_be_a_port_number(
-    capsys: pytest.CaptureFixture[str], port: str
-) -> None:
+def test_server_port_must_be_a_port_number(capsys: pytest.CaptureFixture[str], port: str) -> None:
     with pytest.raises(SystemExit) as stop:
         main(["server", "--port", port])
     assert stop.value.code == 2
