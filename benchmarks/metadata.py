@@ -22,7 +22,9 @@ DATASET_DIR holds `gold.json` and `html/<id>.html.gz` (the layout of
 - language: accuracy of the primary subtag, nb and nn read as no.
 
 newsflow's prediction is `extract_article` then `clean_article`; its authors are `authors`
-followed by `bylines`. With `--peers`, trafilatura (bare_extraction with metadata) and
+followed by `credited_organisations`; its body is `shown_text` (the standfirst the page shows,
+kept in `lead`, then `body`), because the gold's paragraphs are the publisher's summary followed
+by its sections. With `--peers`, trafilatura (bare_extraction with metadata) and
 newspaper4k run too; newspaper4k is skipped with a note when it is not installed.
 """
 
@@ -309,14 +311,14 @@ def summary(tally: Tally) -> dict[str, str]:
 
 def newsflow(page: Page) -> Prediction:
     from tasks.clean import clean_article
-    from tasks.extract import extract_article
+    from tasks.extract import extract_article, shown_text
 
     article = clean_article(extract_article(page.html, page.url, fetched_at=page.crawled))
     return Prediction(
         title=article.title,
         authors=(*article.authors, *article.credited_organisations),
         published=article.published_at,
-        body=article.body,
+        body=shown_text(article),  # the gold's body is the summary then the sections
         language=article.language,
     )
 

@@ -444,6 +444,63 @@ def body_paragraphs(
     return paragraphs, method
 
 
+MIN_STANDFIRST_WORDS = 5  # shorter descriptions ("Live updates") are labels, not a lead
+_STANDFIRST_PROBE = 24  # leading characters of a description looked up in the page's text
+_NOT_STANDFIRST = frozenset(
+    {"head", "script", "style", "noscript", "template", "a", "nav", "footer", "aside", "button"}
+    | {"figure", "figcaption", "picture"}
+)
+
+
+def standfirst(root: lxml_html.HtmlElement, descriptions: list[str]) -> str | None:
+    """The page's summary as it shows it above the story, when it shows it at all.
+
+    Publishers put the standfirst (dek, teaser) in a block apart from the story's paragraphs,
+    where body extraction leaves it behind, and repeat it as the page's description. A
+    description counts when a block of the page's body holds exactly its words, outside links,
+    navigation, footers, asides, figures and scripts. Returns that block's text as the page
+    writes it.
+    """
+    for description in descriptions:
+        wanted = _norm(description)
+        if len(wanted.split()) < MIN_STANDFIRST_WORDS:
+            continue
+        probe = " ".join(description.split())[:_STANDFIRST_PROBE]
+        for node in root.xpath("//body//text()[contains(., $probe)]", probe=probe):
+            el = node.getparent()
+            if el is None or any(a.tag in _NOT_STANDFIRST for a in (el, *el.iterancestors())):
+                continue
+            while el is not None:
+                text = " ".join(el.text_content().split())
+                found = _norm(text)
+                if found == wanted:
+                    return text
+                if len(found) > len(wanted):
+                    break
+                el = el.getparent()
+    return None
+
+
+def shown_text(article: Article) -> str:
+    """The story as the page shows it: the standfirst, then the body.
+
+    The standfirst is the article's `lead` when the page shows it (provenance ``lead: page``)
+    and the body does not hold it already (whole anywhere, or most of its words in the first
+    three paragraphs); the body alone otherwise.
+    """
+    lead = article.lead
+    if lead is None or dict(article.provenance).get("lead") != "page":
+        return article.body
+    paragraphs = _lines(article.body)
+    if _norm(lead) in _norm(article.body):
+        return article.body
+    words = bag_of_words(lead)
+    top = bag_of_words(" ".join(paragraphs[:3]))
+    if sum((words & top).values()) >= 0.8 * sum(words.values()):
+        return article.body
+    return f"{lead}\n\n{article.body}" if article.body else lead
+
+
 def filter_paragraphs(
     paragraphs: list[str], link_only: set[str], headlines: set[str], highlights: set[str]
 ) -> list[str]:
@@ -705,11 +762,19 @@ def extract_article(
     if modified is not None:
         provenance.append(("modified_at", modified.source))
 
-    lead = metadata.first_text(
-        meta.get("description"),
-        meta.get("og:description"),
-        metadata.text_of(article_ld.get("description")) if article_ld else None,
-    )
+    descriptions = [
+        d
+        for d in (
+            meta.get("description"),
+            meta.get("og:description"),
+            metadata.text_of(article_ld.get("description")) if article_ld else None,
+        )
+        if d and d.strip()
+    ]
+    shown = standfirst(root, descriptions)
+    lead = shown or metadata.first_text(*descriptions)
+    if lead:
+        provenance.append(("lead", "page" if shown else "meta"))
     html_el = root if root.tag == "html" else root.find(".//html")
     language = detect_language(
         body or lead or "",

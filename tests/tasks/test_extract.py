@@ -8,6 +8,7 @@ import importlib.util
 import json
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -25,6 +26,7 @@ from tasks.extract import (
     extract_article,
     over_pruned,
     prefer_default,
+    shown_text,
 )
 from tasks.pages import extract_page
 from tasks.records import Article, Discovered, FetchedPage, Selectors, Source
@@ -734,3 +736,53 @@ def test_read_also_links_are_dropped_in_many_languages(prefix: str) -> None:
 def test_related_and_follow_lines_are_boilerplate(line: str) -> None:
     article = clean_article(extract(page(body=BODY + f"<p>{line}</p>" + BODY)))
     assert line not in article.body
+
+
+# ------------------------------------------------------------------ standfirst
+
+DEK = "The harbour board approved the pier extension after a two-year fight over its costs."
+
+
+def _dek_page(dek_markup: str, description: str = DEK) -> bytes:
+    head = f'<meta name="description" content="{description}">'
+    return page(head=head, body=dek_markup + BODY)
+
+
+def test_description_the_page_shows_is_the_lead_in_the_pages_spelling() -> None:
+    shown = DEK.replace("two-year", "two‑year").replace("its", "<em>its</em>")
+    article = extract(_dek_page(f'<div class="dek">{shown}</div>'))
+    assert article.lead == (
+        "The harbour board approved the pier extension after a two‑year fight over its costs."
+    )
+    assert dict(article.provenance)["lead"] == "page"
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        f"<figure><img src='/pier.jpg'><figcaption>{DEK}</figcaption></figure>",
+        f"<a href='/other-story'><p>{DEK}</p></a>",
+        f"<script>var state = {{'teaser': '{DEK}'}};</script>",
+        "",
+    ],
+    ids=["caption", "link", "script", "absent"],
+)
+def test_description_not_shown_as_a_block_of_the_story_is_a_meta_lead(markup: str) -> None:
+    article = extract(_dek_page(markup))
+    assert article.lead == DEK
+    assert dict(article.provenance)["lead"] == "meta"
+
+
+def test_shown_text_puts_a_shown_lead_before_a_body_without_it() -> None:
+    article = extract(_dek_page(f'<div class="dek">{DEK}</div>'))
+    without = replace(article, body="Paragraph one.\n\nParagraph two.")
+    assert shown_text(without) == f"{DEK}\n\nParagraph one.\n\nParagraph two."
+    others = "\n\n".join(f"Paragraph {n}." for n in range(1, 6))
+    holding = replace(article, body=f"{others}\n\n{DEK}")
+    assert shown_text(holding) == holding.body
+    # A first paragraph that retells the standfirst in other words holds it too.
+    retold = "The harbour board approved the pier extension after a two-year fight over costs."
+    near_top = replace(article, body=f"{retold}\n\n{others}")
+    assert shown_text(near_top) == near_top.body
+    meta_lead = replace(without, provenance=(("lead", "meta"),))
+    assert shown_text(meta_lead) == without.body
