@@ -738,6 +738,13 @@ def extract_article(
             credited.organisations,
             credited.method,
         )
+    if not people and (signed := metadata.signature(root, paragraphs, orgs)) is not None:
+        # The outlet crediting itself gives way to the person who signed (`sort_credits`).
+        people, organisations = metadata.sort_credits(
+            [signed, *organisations], orgs, typed_organisations=frozenset(organisations)
+        )
+        people_method = "signature"
+        body = "\n\n".join(paragraphs[:-1])
     if not people and discovered is not None and discovered.authors:
         people, people_method = metadata.clean_people(list(discovered.authors), orgs), "feed"
     if people and people_method:

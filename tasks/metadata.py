@@ -715,6 +715,44 @@ def text_byline(root: lxml_html.HtmlElement, orgs: set[str]) -> tuple[str, ...]:
     return ()
 
 
+MAX_SIGNATURE_CHARS = 40
+_SIGNATURE_WORDS = re.compile(r"^[^\W\d_]+(?:[ '’.-][^\W\d_]+){1,3}\.?$")
+
+
+_SIGNATURE_MARK = re.compile(r"author|byline|sign", re.I)
+
+
+def _marked_signature(el: Any) -> bool:
+    """Set apart as a signature: aligned right, or in a block named for the author."""
+    for node in (el, *el.iterancestors())[:3]:
+        if _SIGNATURE_MARK.search(node.get("class") or ""):
+            return True
+        if "right" in (node.get("style") or "").replace(" ", "").lower():
+            return True
+    return False
+
+
+def signature(root: lxml_html.HtmlElement, paragraphs: list[str], orgs: set[str]) -> str | None:
+    """The name a story is signed with on its own last line ("... stage. / Lê Phương").
+
+    The last paragraph counts when it is two to four words of letters (at most
+    MAX_SIGNATURE_CHARS characters) that read as a person's name (`sort_credits`), and the
+    page sets it apart: aligned right, or in a block whose class names an author, byline or
+    signature. Capitalised closing words ("Weiterführende Links") pass the name test, so bold
+    alone does not count.
+    """
+    if len(paragraphs) < 2:
+        return None
+    last = " ".join(paragraphs[-1].split())
+    if len(last) > MAX_SIGNATURE_CHARS or not _SIGNATURE_WORDS.match(last):
+        return None
+    people = sort_credits([last.rstrip(".")], orgs)[0]
+    if len(people) != 1:
+        return None
+    shown = root.xpath("//body//*[normalize-space(.) = $text]", text=last)
+    return people[0] if any(_marked_signature(el) for el in shown) else None
+
+
 def credits(
     root: lxml_html.HtmlElement,
     article_ld: dict[str, Any] | None,
