@@ -358,12 +358,17 @@ def _html_strings(code: str, depth: int = 0) -> Iterator[str]:
             yield from _html_strings(value, depth + 1)
 
 
+# Figures and their captions: picture credits, not story text.
+_CAPTIONS = etree.XPath('.//figure | .//figcaption | .//*[contains(@class, "caption")]')
+
+
 def embedded_paragraphs(root: lxml_html.HtmlElement) -> list[str]:
     """The paragraphs of the longest article HTML held in a JSON string of an inline script.
 
     Pages rendered by JavaScript often ship the story only in their serialised state
     (`__NEXT_DATA__`, `self.__next_f.push(...)`): HTML inside a JSON string, sometimes
     encoded twice. Strings with fewer than MIN_EMBEDDED_PARAGRAPHS `<p>` are not stories.
+    Figures and captions are left out.
     """
     best: list[str] = []
     for script in root.iter("script"):
@@ -375,6 +380,9 @@ def embedded_paragraphs(root: lxml_html.HtmlElement) -> list[str]:
                 fragment = lxml_html.fragment_fromstring(value, create_parent="div")
             except (etree.ParserError, ValueError):
                 continue
+            for caption in _CAPTIONS(fragment):
+                if caption.getparent() is not None:
+                    caption.drop_tree()
             paragraphs = _block_paragraphs([fragment])
             if word_count(" ".join(paragraphs)) > word_count(" ".join(best)):
                 best = paragraphs
