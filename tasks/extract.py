@@ -70,6 +70,9 @@ _LINK_PREFIX = re.compile(
     r"\s*[:|»>-]?\s*",
     re.I,
 )
+# A short label of any language before the link it introduces: "Schlafstörungen:", "LAPHA |".
+_LABEL_BEFORE_LINK = re.compile(r"\s*[^:|»>\n]{1,40}?\s*[:|»>]\s*")
+MIN_LINKED_HEADLINE_WORDS = 4  # "See it now: <a>Amazon</a>" is a shop link inside the story
 _LINK_LABEL = re.compile(r"\s*\[[A-Z][A-Z ]{1,20}\]\W*$")  # "Headline [VIDEO]|"
 _ERROR_TITLE = re.compile(
     r"\b(404|410|500|page not found|not found|no encontrada|introuvable|nicht gefunden|"
@@ -255,8 +258,10 @@ def link_only_texts(root: lxml_html.HtmlElement, wanted: set[str]) -> set[str]:
     """Those of the `wanted` normalised texts that the page shows as a block made of links.
 
     A block (paragraph, list item, heading) counts when it sits inside a link (a teaser card),
-    or when at least 90% of its letters are inside links, ignoring a "Related:" style prefix
-    and a "[VIDEO]" style label: a related headline, a link list, a navigation item.
+    or when at least 90% of its letters are inside links, ignoring a "Related:" style prefix,
+    a short label ending in ":" or "|" before a linked headline of MIN_LINKED_HEADLINE_WORDS
+    words or more, and a "[VIDEO]" style label: a related headline, a link list, a navigation
+    item.
     """
     found = {n for n in (_norm(el.text_content()) for el in _BLOCKS_IN_LINKS(root)) if n in wanted}
     for el in _BLOCKS_WITH_LINKS(root):
@@ -266,8 +271,18 @@ def link_only_texts(root: lxml_html.HtmlElement, wanted: set[str]) -> set[str]:
         norm_text = _norm(text)
         if norm_text not in wanted:
             continue
-        linked = sum(_letters(a.text_content()) for a in el.iter("a"))
-        if linked >= 0.9 * _letters(_LINK_LABEL.sub("", _LINK_PREFIX.sub("", text))):
+        links = list(el.iter("a"))
+        linked = sum(_letters(a.text_content()) for a in links)
+        rest = _LINK_LABEL.sub("", _LINK_PREFIX.sub("", text))
+        label = _LABEL_BEFORE_LINK.match(rest)
+        headline = rest[label.end() :] if label else ""
+        if (
+            label
+            and label.end() <= rest.find(links[0].text_content().strip())
+            and len(headline.split()) >= MIN_LINKED_HEADLINE_WORDS
+        ):
+            rest = headline  # "Sleep: <a>Why one method still helps</a>", not "Buy: <a>Shop</a>"
+        if linked >= 0.9 * _letters(rest):
             found.add(norm_text)
     return found
 

@@ -731,6 +731,24 @@ def test_read_also_links_are_dropped_in_many_languages(prefix: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "label",
+    ["<strong>Harbour and ferries:</strong>", "<b>SOMA ENYE INDABA LAPHA |</b>", "Mehr dazu »"],
+)
+def test_linked_headline_after_a_short_label_of_any_language_is_dropped(label: str) -> None:
+    headline = '<a href="/x">Harbour board picks a new chair after long vote</a>'
+    related = f"<p>{label} {headline}</p>"
+    article = clean_article(extract(page(body=BODY + related + BODY.replace("Paragraph", "Part"))))
+    assert "Harbour board picks a new chair" not in article.body
+    assert "Part 6 of the story" in article.body
+
+
+def test_short_link_after_a_label_stays_in_the_story() -> None:
+    shop = '<p><strong>See it now:</strong> <a href="https://shop.example/x">Harbour Shop</a></p>'
+    article = clean_article(extract(page(body=BODY + shop + BODY.replace("Paragraph", "Part"))))
+    assert "See it now: Harbour Shop" in article.body
+
+
+@pytest.mark.parametrize(
     "line",
     [
         "Czytaj także: Harbour board picks a new chair after long vote",
