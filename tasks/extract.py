@@ -1,11 +1,11 @@
 """HTML -> Article: decode, parse once with lxml, read metadata, pick the body.
 
 The body comes from, in order of precedence: the source's CSS selectors; trafilatura in
-precision mode over our already-parsed tree (or its default mode, when precision mode kept
-too little or the page's JSON-LD `articleBody` agrees with it better); the JSON-LD
-`articleBody`; article HTML held in a script's JSON (pages rendered by JavaScript). The
-chosen text is then filtered with
-what only the DOM knows: paragraphs that are entirely one link (inline "related" headlines,
+precision mode over a copy of our already-parsed tree (or its default mode, when precision
+mode kept too little or the page's JSON-LD `articleBody` agrees with it better), fact boxes
+left out (blocks classed `factbox`, `fact-box`, `infobox`, `info-box`, `faktenbox`: sidebars,
+not the story); the JSON-LD `articleBody`; article HTML held in a script's JSON (pages
+rendered by JavaScript). The chosen text is then filtered with what only the DOM knows: paragraphs that are entirely one link (inline "related" headlines,
 link lists) and repeats of the headline or the highlights are dropped. Text-level cleaning
 (boilerplate lines, credit lines, Unicode and whitespace) is `tasks.clean`'s job.
 
@@ -302,10 +302,20 @@ def _block_paragraphs(nodes: list[Any]) -> list[str]:
     return paragraphs
 
 
+_FACT_BOXES = etree.XPath(
+    '//*[contains(@class, "factbox") or contains(@class, "fact-box") or contains(@class, "infobox")'
+    ' or contains(@class, "info-box") or contains(@class, "faktenbox")]'
+)
+
+
 def _trafilatura_text(root: lxml_html.HtmlElement, url: str, *, precision: bool) -> str:
     # trafilatura prunes the tree it is given: hand it a copy of ours instead of re-parsing.
+    tree = copy.deepcopy(root)
+    for box in _FACT_BOXES(tree):
+        if box.getparent() is not None:
+            box.drop_tree()
     text = trafilatura.extract(
-        copy.deepcopy(root),
+        tree,
         url=url or None,
         favor_precision=precision,
         include_comments=False,

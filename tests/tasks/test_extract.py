@@ -809,3 +809,17 @@ def test_shown_text_puts_a_shown_lead_before_a_body_without_it() -> None:
     assert shown_text(near_top) == near_top.body
     meta_lead = replace(without, provenance=(("lead", "meta"),))
     assert shown_text(meta_lead) == without.body
+
+
+@pytest.mark.parametrize("box_class", ["fact-box border-color-black", "infobox", "article-factbox"])
+def test_fact_box_beside_the_story_is_left_out(box_class: str) -> None:
+    box = (
+        f'<div class="{box_class}"><h3>Facts about piers</h3><ul>'
+        "<li>The longest pier in the region runs for more than two kilometres into the sea.</li>"
+        "<li>Piers built of oak last about sixty years before their decks are replaced.</li>"
+        "<li>Most harbour piers are inspected by divers every other spring after the storms.</li>"
+        "</ul></div>"
+    )
+    article = clean_article(extract(page(body=BODY + box + BODY.replace("Paragraph", "Part"))))
+    assert "longest pier in the region" not in article.body
+    assert "Part 6 of the story" in article.body
