@@ -5,9 +5,10 @@ precision mode over a copy of our already-parsed tree (or its default mode, when
 mode kept too little or the page's JSON-LD `articleBody` agrees with it better), fact boxes
 left out (blocks classed `factbox`, `fact-box`, `infobox`, `info-box`, `faktenbox`: sidebars,
 not the story); the JSON-LD `articleBody`; article HTML held in a script's JSON (pages
-rendered by JavaScript). The chosen text is then filtered with what only the DOM knows: paragraphs that are entirely one link (inline "related" headlines,
-link lists) and repeats of the headline or the highlights are dropped. Text-level cleaning
-(boilerplate lines, credit lines, Unicode and whitespace) is `tasks.clean`'s job.
+rendered by JavaScript). The chosen text is then filtered with what only the DOM knows:
+paragraphs that are entirely one link (inline "related" headlines, link lists) and repeats
+of the headline or the highlights are dropped. Text-level cleaning (boilerplate lines,
+credit lines, Unicode and whitespace) is `tasks.clean`'s job.
 
 Every page gives an `Article`; pages that are not articles say why in `page_kind`. Bytes that
 hold no HTML document (a binary format, control characters that text never holds, text
