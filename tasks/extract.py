@@ -492,10 +492,11 @@ def standfirst(root: lxml_html.HtmlElement, descriptions: list[str]) -> str | No
     Publishers put the standfirst (dek, teaser) in a block apart from the story's paragraphs,
     where body extraction leaves it behind, and repeat it as the page's description. A
     description counts when a block of the page's body holds exactly its words, outside links,
-    navigation, footers, asides, figures and scripts. Returns that block's text as the page
-    writes it.
+    navigation, footers, asides, figures and scripts; the longest description shown wins (a
+    `description` may give only the first sentence of a longer `og:description`). Returns that
+    block's text as the page writes it.
     """
-    for description in descriptions:
+    for description in sorted(descriptions, key=len, reverse=True):
         wanted = _norm(description)
         if len(wanted.split()) < MIN_STANDFIRST_WORDS:
             continue
@@ -505,10 +506,9 @@ def standfirst(root: lxml_html.HtmlElement, descriptions: list[str]) -> str | No
             if el is None or any(a.tag in _NOT_STANDFIRST for a in (el, *el.iterancestors())):
                 continue
             while el is not None:
-                text = " ".join(el.text_content().split())
-                found = _norm(text)
+                found = _norm(el.text_content())
                 if found == wanted:
-                    return text
+                    return metadata.separated_text(el, " ")
                 if len(found) > len(wanted):
                     break
                 el = el.getparent()

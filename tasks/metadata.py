@@ -618,13 +618,13 @@ MAX_BYLINE_CHARS = 200  # longer "author" blocks are biographies, not bylines
 _BLOCK_TAGS = frozenset({"li", "p", "div", "br", "dd", "dt", "ul", "ol", "tr", "td"})
 
 
-def separated_text(el: Any) -> str:
-    """An element's text with ", " between its block children: one name per list item."""
+def separated_text(el: Any, sep: str = ", ") -> str:
+    """An element's text with `sep` between its block children: one name per list item."""
     parts: list[str] = []
     for event, node in etree.iterwalk(el, events=("start", "end")):
         if event == "start":
             if node.tag in _BLOCK_TAGS and node is not el:
-                parts.append(", ")
+                parts.append(sep)
             if isinstance(node.tag, str):
                 parts.append(node.text or "")
         elif node is not el:

@@ -780,6 +780,15 @@ def test_description_the_page_shows_is_the_lead_in_the_pages_spelling() -> None:
     assert dict(article.provenance)["lead"] == "page"
 
 
+def test_longest_description_the_page_shows_is_the_lead() -> None:
+    more = "Work starts in May and the ferry keeps its berth."
+    head = f'<meta name="description" content="{DEK}">'
+    head += f'<meta property="og:description" content="{DEK} {more}">'
+    dek = f'<div class="dek"><p>{DEK}</p><p>{more}</p></div>'
+    article = extract(page(head=head, body=dek + BODY))
+    assert article.lead == f"{DEK} {more}"
+
+
 @pytest.mark.parametrize(
     "markup",
     [
