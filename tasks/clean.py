@@ -65,6 +65,10 @@ _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _CLOCK_OR_NUMERIC_DATE = re.compile(r"\b\d{1,2}:\d{2}\b|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b")
 _SENTENCE_END = re.compile(r"[.!?…\"”’)]$")
 _MAX_LABEL_WORDS = 15
+# A Japanese or Chinese time stamp: "2025年1月14日 01時28分 (1月14日 01時40分更新)".
+_CJK_STAMP = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*\d{1,2}\s*[時时:]\s*\d{1,2}")
+_CJK_STAMP_CHARS = re.compile(r"[\d\s年月日時时分秒:()（）、,]|更新|公開|配信|発表|发布|修改|最終")
+MAX_STAMP_REST = 4  # characters a time stamp line may hold besides the date and its labels
 _CLICK_TO_TWEET = re.compile(r"\s*click to tweet$", re.I)
 _COMMENTS_START = re.compile(
     r"^(?:\d+\s+)?(?:comments?|leave a (?:reply|comment)|loading comments\.*|all comments"
@@ -153,8 +157,11 @@ def is_boilerplate(paragraph: str) -> bool:
 
 
 def is_label_line(paragraph: str) -> bool:
-    """A contact line with an e-mail address, or a date-and-time stamp that is not a sentence."""
+    """A contact line with an e-mail address, or a date-and-time stamp that is not a sentence
+    (in Japanese and Chinese: a stamp with little else, "2025年1月14日 01時28分 (... 更新)")."""
     if _EMAIL.search(paragraph):
+        return True
+    if _CJK_STAMP.search(paragraph) and len(_CJK_STAMP_CHARS.sub("", paragraph)) <= MAX_STAMP_REST:
         return True
     return bool(
         _YEAR.search(paragraph)

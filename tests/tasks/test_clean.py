@@ -101,6 +101,7 @@ def test_boilerplate_line_is_dropped(line: str) -> None:
         "November 20, 2019 - 11:28 AMT",
         "05/10/2018 - Published by: Ana Ruiz - Category: Health",
         '[button link="https://news.example/subscribe" type="big"] Send us your story',
+        "2024年3月2日 09時15分 (3月2日 10時05分更新)",
     ],
 )
 def test_label_and_social_lines_are_dropped(line: str) -> None:
@@ -110,6 +111,12 @@ def test_label_and_social_lines_are_dropped(line: str) -> None:
 
 def test_sentence_with_date_and_time_is_kept() -> None:
     sentence = "The plane landed at 11:28 on November 20, 2019, two hours late."
+    cleaned = clean_article(article("\n\n".join([*STORY, sentence])))
+    assert cleaned.body.endswith(sentence)
+
+
+def test_japanese_sentence_with_a_date_and_time_is_kept() -> None:
+    sentence = "港の桟橋は2024年3月2日 09時15分に完成し、漁船が戻ってきた。"
     cleaned = clean_article(article("\n\n".join([*STORY, sentence])))
     assert cleaned.body.endswith(sentence)
 
