@@ -65,6 +65,12 @@ _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _CLOCK_OR_NUMERIC_DATE = re.compile(r"\b\d{1,2}:\d{2}\b|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b")
 _SENTENCE_END = re.compile(r"[.!?…\"”’)]$")
 _MAX_LABEL_WORDS = 15
+# A picture's credit left in the text: "Photo: AFP", "Image: eThekwini Municipality / Facebook".
+_PICTURE_CREDIT = re.compile(
+    r"^(?:photo|image|picture|pic|foto|bild|imagen|immagine|credit)s?(?:\s+credit)?\s*:\s*\S",
+    re.I,
+)
+MAX_PICTURE_CREDIT_WORDS = 8
 # A Japanese or Chinese time stamp: "2025年1月14日 01時28分 (1月14日 01時40分更新)".
 _CJK_STAMP = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*\d{1,2}\s*[時时:]\s*\d{1,2}")
 _CJK_STAMP_CHARS = re.compile(r"[\d\s年月日時时分秒:()（）、,]|更新|公開|配信|発表|发布|修改|最終")
@@ -153,6 +159,8 @@ def is_boilerplate(paragraph: str) -> bool:
         return False
     if _SOCIAL.match(paragraph) or _SHORTCODE.match(paragraph) or _LABEL_LINE.match(paragraph):
         return True
+    if _PICTURE_CREDIT.match(paragraph) and len(paragraph.split()) <= MAX_PICTURE_CREDIT_WORDS:
+        return not _SENTENCE_END.search(paragraph)
     return len(paragraph.split()) <= _MAX_LABEL_WORDS and is_label_line(paragraph)
 
 

@@ -102,6 +102,8 @@ def test_boilerplate_line_is_dropped(line: str) -> None:
         "05/10/2018 - Published by: Ana Ruiz - Category: Health",
         '[button link="https://news.example/subscribe" type="big"] Send us your story',
         "2024年3月2日 09時15分 (3月2日 10時05分更新)",
+        "Image: Harbour Board / Facebook",
+        "Foto: LENA BRANDT",
     ],
 )
 def test_label_and_social_lines_are_dropped(line: str) -> None:
@@ -111,6 +113,12 @@ def test_label_and_social_lines_are_dropped(line: str) -> None:
 
 def test_sentence_with_date_and_time_is_kept() -> None:
     sentence = "The plane landed at 11:28 on November 20, 2019, two hours late."
+    cleaned = clean_article(article("\n\n".join([*STORY, sentence])))
+    assert cleaned.body.endswith(sentence)
+
+
+def test_short_sentence_starting_like_a_picture_credit_is_kept() -> None:
+    sentence = "Credit: the council paid for it."
     cleaned = clean_article(article("\n\n".join([*STORY, sentence])))
     assert cleaned.body.endswith(sentence)
 
