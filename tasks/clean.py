@@ -82,6 +82,12 @@ _COMMENTS_START = re.compile(
     r"|commentaires|comentários|comentarios)$",
     re.I,
 )
+# A heading that opens the list of other stories under an article ("Popular", "Most read").
+_RECIRCULATION_START = re.compile(
+    r"^(?:popular|most (?:popular|read|viewed|shared)|read next|trending now|meistgelesen"
+    r"|lo más leído|les plus lus|più letti|mest lest|mest läst|najczęściej czytane)\s*:?$",
+    re.I,
+)
 _CREDIT = re.compile(
     r"^\(?\s*(?:"
     r"(?:additional|with|further|also)\s+reporting\s+by\b"
@@ -179,14 +185,17 @@ def is_label_line(paragraph: str) -> bool:
 
 
 def split_body(body: str) -> tuple[list[str], list[str]]:
-    """Body paragraphs and credit lines, boilerplate dropped, cut at a comment section."""
+    """Body paragraphs and credit lines, boilerplate dropped, cut at a comment section or at a
+    "Popular" / "Most read" heading over other stories (after three paragraphs at least)."""
     kept: list[str] = []
     credits: list[str] = []
     for raw in re.split(r"\n\s*\n|\n", body):
         paragraph = _CLICK_TO_TWEET.sub("", normalise_text(raw))
         if not paragraph:
             continue
-        if _COMMENTS_START.match(paragraph) and len(kept) >= 3:
+        if (_COMMENTS_START.match(paragraph) or _RECIRCULATION_START.match(paragraph)) and len(
+            kept
+        ) >= 3:
             break
         if is_boilerplate(paragraph):
             continue

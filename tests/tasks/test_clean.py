@@ -134,6 +134,18 @@ def test_click_to_tweet_suffix_is_removed() -> None:
     assert cleaned.body.startswith("Every business lives in time.\n\n")
 
 
+@pytest.mark.parametrize("heading", ["Popular", "Most read", "Meistgelesen"])
+def test_body_ends_where_the_list_of_popular_stories_starts(heading: str) -> None:
+    teasers = ["Ferry fares rise again", "The ferry company said fares rise in May."]
+    body = "\n\n".join([*STORY, heading, *teasers])
+    assert clean_article(article(body)).body == "\n\n".join(STORY)
+
+
+def test_popular_heading_before_the_story_is_under_way_does_not_cut_it() -> None:
+    body = "\n\n".join([STORY[0], "Popular", *STORY[1:]])
+    assert clean_article(article(body)).body == "\n\n".join([STORY[0], "Popular", *STORY[1:]])
+
+
 def test_body_ends_where_comment_section_starts() -> None:
     body = "\n\n".join([*STORY, "2 Comments", "Great article, thanks!", "I disagree with this."])
     assert clean_article(article(body)).body == "\n\n".join(STORY)
