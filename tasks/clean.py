@@ -98,6 +98,8 @@ _CREDIT = re.compile(
     re.I,
 )
 _MAX_CREDIT_WORDS = 45
+_COPYRIGHT = re.compile(r"^[<(\[]?\s*(?:copyright\b|©|ⓒ|\(c\)\s)", re.I)
+MAX_COPYRIGHT_WORDS = 12  # longer ones are licence notices the story carries
 # Lower-case words a credit line may hold besides names: "Reporting by X in Y; Editing by Z".
 _CREDIT_WORDS = frozenset(
     [
@@ -151,7 +153,10 @@ def normalise_text(text: str) -> str:
 
 
 def is_credit_line(paragraph: str) -> bool:
-    """A short "Reporting by ...; Editing by ..." line: names and credit words only."""
+    """A short "Reporting by ...; Editing by ..." line: names and credit words only; or a
+    short copyright line ("© dpa-infocom", "Copyright: Project Syndicate, 2025")."""
+    if _COPYRIGHT.match(paragraph) and len(paragraph.split()) <= MAX_COPYRIGHT_WORDS:
+        return True
     if not _CREDIT.match(paragraph) or len(paragraph.split()) > _MAX_CREDIT_WORDS:
         return False
     return all(word in _CREDIT_WORDS for word in _LOWER_WORD.findall(paragraph))

@@ -50,6 +50,8 @@ def test_whitespace_is_collapsed_and_paragraphs_joined_by_blank_line() -> None:
         "Writing by Ana Ruiz; editing by Sam Okafor",
         "Keith Bradsher contributed reporting from Hong Kong.",
         "The Associated Press contributed to this report.",
+        "© Harbour Press Agency",
+        "Copyright: Coast Syndicate, 2025",
     ],
 )
 def test_credit_line_moves_out_of_body(credit: str) -> None:
@@ -62,6 +64,15 @@ def test_wire_dateline_stays_in_the_text() -> None:
     cleaned = clean_article(article("\n\n".join(STORY)))
     assert cleaned.body.startswith("MOSCOW (Reuters) - ")
     assert cleaned.credit_lines == ()
+
+
+def test_licence_notice_longer_than_a_copyright_line_stays_in_the_text() -> None:
+    notice = (
+        "© 2024 Harbour Press. All Rights Reserved. This material may not be published, "
+        "broadcast or redistributed."
+    )
+    cleaned = clean_article(article("\n\n".join([*STORY, notice])))
+    assert cleaned.body.endswith(notice)
 
 
 def test_sentence_mentioning_reporting_is_not_a_credit_line() -> None:
