@@ -303,17 +303,15 @@ def _block_paragraphs(nodes: list[Any]) -> list[str]:
     return paragraphs
 
 
-_FACT_BOXES = etree.XPath(
-    '//*[contains(@class, "factbox") or contains(@class, "fact-box") or contains(@class, "infobox")'
-    ' or contains(@class, "info-box") or contains(@class, "faktenbox")]'
-)
+_BOXES = etree.XPath('//*[contains(@class, "box")]')
+_FACT_BOX_CLASS = re.compile(r"fa(?:c|k)t(?:en)?-?box|info-?box", re.I)
 
 
 def _trafilatura_text(root: lxml_html.HtmlElement, url: str, *, precision: bool) -> str:
     # trafilatura prunes the tree it is given: hand it a copy of ours instead of re-parsing.
     tree = copy.deepcopy(root)
-    for box in _FACT_BOXES(tree):
-        if box.getparent() is not None:
+    for box in _BOXES(tree):
+        if _FACT_BOX_CLASS.search(box.get("class", "")) and box.getparent() is not None:
             box.drop_tree()
     text = trafilatura.extract(
         tree,
@@ -496,7 +494,7 @@ def standfirst(root: lxml_html.HtmlElement, descriptions: list[str]) -> str | No
     `description` may give only the first sentence of a longer `og:description`). Returns that
     block's text as the page writes it.
     """
-    for description in sorted(descriptions, key=len, reverse=True):
+    for description in sorted(dict.fromkeys(descriptions), key=len, reverse=True):
         wanted = _norm(description)
         if len(wanted.split()) < MIN_STANDFIRST_WORDS:
             continue
