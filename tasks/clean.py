@@ -36,6 +36,9 @@ _BOILERPLATE = re.compile(
     r"|already a subscriber\?.*"
     r"|this (?:article|content) is (?:for|available to) subscribers(?: only)?\.*"
     r"|like this (?:story|article)\?.*"
+    r"|this is a breaking news? story\b.{0,60}|more to follow\.?"
+    r"|this (?:story|article) (?:is developing|will be updated)\b.{0,60}"
+    r"|fehler gefunden\?\s*jetzt melden\.?"
     r")$",
     re.I,
 )

@@ -114,6 +114,9 @@ def test_boilerplate_line_is_dropped(line: str) -> None:
         '[button link="https://news.example/subscribe" type="big"] Send us your story',
         "2024年3月2日 09時15分 (3月2日 10時05分更新)",
         "Image: Harbour Board / Facebook",
+        "This is a breaking news story and will be updated.",
+        "More to follow",
+        "Fehler gefunden? Jetzt melden.",
         "Foto: LENA BRANDT",
     ],
 )
