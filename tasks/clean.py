@@ -29,6 +29,8 @@ _BOILERPLATE = re.compile(
     r"|you may also like\.*:?|recommended(?: for you)?:?"
     r"|read more:?|see more:?|more:|also:|don'?t miss:?|most (?:read|popular):?|trending(?: now)?:?"
     r"|share(?: this(?: article| story)?)?:?|advertisement|advertising|sponsored(?: content)?|ad"
+    r"|article content|story continues below(?: advertisement)?|anzeige|werbung|publicidad"
+    r"|publicité|pubblicità"
     r"|join (?:the )?discussion|tell us what you think\.*|want to join the discussion\?"
     r"|feel free to contribute!"
     r"|sign up for our newsletter\.*|subscribe(?: now)?\.*|print|email|facebook|twitter|whatsapp"

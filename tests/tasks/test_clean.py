@@ -116,6 +116,8 @@ def test_boilerplate_line_is_dropped(line: str) -> None:
         "Image: Harbour Board / Facebook",
         "This is a breaking news story and will be updated.",
         "More to follow",
+        "Article content",
+        "Anzeige",
         "Fehler gefunden? Jetzt melden.",
         "Foto: LENA BRANDT",
     ],
