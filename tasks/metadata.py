@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 from lxml import html as lxml_html
 
-from tasks.dates import declared_zone, is_date_only, parse_date, text_date
+from tasks.dates import country_zone, declared_zone, is_date_only, parse_date, text_date
 
 logger = logging.getLogger(__name__)
 
@@ -255,7 +255,9 @@ def _time_elements(root: lxml_html.HtmlElement) -> list[Any]:
 def page_zone(
     root: lxml_html.HtmlElement, article_ld: dict[str, Any] | None, meta: dict[str, str]
 ) -> tzinfo | None:
-    """The offset the page writes its own dates with, from the first date that has one."""
+    """The offset the page writes its own dates with, from the first date that has one; else
+    the zone of the country in its declared locale (`og:locale` "ko_KR", `<html lang>`
+    "de-AT") when that country has only one."""
     values: list[str | None] = []
     if article_ld is not None:
         values += [text_of(article_ld.get(k)) for k in ("datePublished", "dateCreated")]
@@ -266,6 +268,11 @@ def page_zone(
         declared = declared_zone(value)
         if declared is not None:
             return declared
+    html_el = root if root.tag == "html" else root.find(".//html")
+    for locale in (meta.get("og:locale"), html_el.get("lang") if html_el is not None else None):
+        local = country_zone(locale)
+        if local is not None:
+            return local
     return None
 
 
@@ -305,7 +312,8 @@ def published_date(
     fetched_at: datetime,
     tz: tzinfo | None = None,
 ) -> DatedValue | None:
-    """The publication date: JSON-LD, meta tags, `<time>`, a date shown as text, the URL.
+    """The publication date: JSON-LD, meta tags, `<time>`, a date shown as text, the URL, a
+    `data-*` attribute (`attribute_date`).
 
     Values without an offset are local time: read in `tz` (the source's zone), else in the
     offset the page writes its other dates with (`page_zone`), else as UTC. A value that is
@@ -332,7 +340,35 @@ def published_date(
     shown = text_published(root, local, fetched_at)
     if shown is not None:
         return DatedValue(shown[0], "text")
-    return url_date(url, fetched_at, local)
+    return url_date(url, fetched_at, local) or attribute_date(root, local, fetched_at)
+
+
+# `data-*` attributes that hold a publication time: data-published-at, data-pub-date,
+# data-deploy-dt, data-release-date; never a modification time (data-re-deploy-dt).
+_DATA_PUBLISHED = re.compile(
+    r"^data-(?:[a-z]+-)*(?:publish(?:ed)?|pub|deploy(?:ed)?|release(?:d)?)"
+    r"(?:-(?:date|dt|time|datetime|at|on))?$"
+)
+_DATA_NOT_PUBLISHED = re.compile(r"(?:^data-|-)re-|mod|updat|edit|expir")
+_DATA_ATTRIBUTES = etree.XPath("//body//@*[starts-with(name(), 'data-')]")
+
+
+def attribute_date(
+    root: lxml_html.HtmlElement, local: tzinfo | None, fetched_at: datetime
+) -> DatedValue | None:
+    """The publication time a page keeps only in a `data-*` attribute (pages that scripts
+    render): the first such attribute whose value reads as a date with its time."""
+    for attribute in _DATA_ATTRIBUTES(root):
+        name = str(attribute.attrname).lower()
+        if not _DATA_PUBLISHED.match(name) or _DATA_NOT_PUBLISHED.search(name):
+            continue
+        value = _not_future(parse_date(str(attribute), local), fetched_at)
+        if value is None:
+            shown = text_date(str(attribute), local)
+            value = _not_future(shown[0], fetched_at) if shown and shown[1] else None
+        if value is not None:
+            return DatedValue(value, "attribute")
+    return None
 
 
 def _same_local_day(a: datetime, b: datetime, tz: tzinfo | None) -> bool:

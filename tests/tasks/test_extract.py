@@ -234,6 +234,41 @@ def test_naive_date_is_read_in_the_offset_of_the_pages_other_dates() -> None:
     assert article.modified_at == datetime(2024, 4, 28, 16, 43, 1, tzinfo=UTC)
 
 
+def test_naive_date_is_read_in_the_zone_of_the_pages_locale_country() -> None:
+    head = (
+        '<meta property="og:locale" content="ko_KR">'
+        '<meta property="article:published_time" content="2024-04-28T18:40:00">'
+    )
+    article = extract(page(head))
+    assert article.published_at == datetime(2024, 4, 28, 9, 40, tzinfo=UTC)
+
+
+def test_offset_of_the_pages_other_dates_wins_over_its_locale() -> None:
+    head = (
+        '<meta property="og:locale" content="ko_KR">'
+        '<meta property="article:published_time" content="2024-04-28T18:40:00">'
+        '<meta name="last-modified" content="2024-04-28T19:00:00+00:00">'
+    )
+    article = extract(page(head))
+    assert article.published_at == datetime(2024, 4, 28, 18, 40, tzinfo=UTC)
+
+
+def test_publication_time_kept_only_in_a_data_attribute_is_read() -> None:
+    body = (
+        '<div class="article-info" data-re-deploy-dt="2024.04.28 19:49"'
+        ' data-deploy-dt="2024.04.28 18:40" data-writer="Kim"></div>' + BODY
+    )
+    article = extract(page(body=body))
+    assert article.published_at == datetime(2024, 4, 28, 18, 40, tzinfo=UTC)
+    assert article.published_source == "attribute"
+
+
+def test_modification_time_in_a_data_attribute_is_not_the_publication_date() -> None:
+    body = '<div data-re-deploy-dt="2024.04.28 19:49" data-published-updated-at="2024-04-28"></div>'
+    article = extract(page(body=body + BODY))
+    assert article.published_at is None
+
+
 def test_sources_timezone_wins_over_the_pages_hint() -> None:
     head = (
         '<meta property="article:published_time" content="2024-01-10T08:00:00">'
