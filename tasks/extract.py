@@ -792,7 +792,12 @@ def extract_article(
         listed = _listed_date(discovered, discovered.published_at, fetched_at, local)
         published = listed or published
     modified = metadata.modified_date(
-        article_ld, meta, fetched_at, local or metadata.page_zone(root, article_ld, meta)
+        article_ld,
+        meta,
+        fetched_at,
+        local
+        or metadata.page_zone(root, article_ld, meta)
+        or metadata.locale_zone(root, meta),
     )
     if modified is None and discovered is not None:
         modified = _listed_date(discovered, discovered.modified_at, fetched_at, local)

@@ -255,9 +255,7 @@ def _time_elements(root: lxml_html.HtmlElement) -> list[Any]:
 def page_zone(
     root: lxml_html.HtmlElement, article_ld: dict[str, Any] | None, meta: dict[str, str]
 ) -> tzinfo | None:
-    """The offset the page writes its own dates with, from the first date that has one; else
-    the zone of the country in its declared locale (`og:locale` "ko_KR", `<html lang>`
-    "de-AT") when that country has only one."""
+    """The offset the page writes its own dates with, from the first date that has one."""
     values: list[str | None] = []
     if article_ld is not None:
         values += [text_of(article_ld.get(k)) for k in ("datePublished", "dateCreated")]
@@ -268,6 +266,16 @@ def page_zone(
         declared = declared_zone(value)
         if declared is not None:
             return declared
+    return None
+
+
+def locale_zone(root: lxml_html.HtmlElement, meta: dict[str, str]) -> tzinfo | None:
+    """The zone of the country the page's locale names (`og:locale` "ko_KR", `<html lang>`
+    "de-AT"), when that country keeps one local time (`tasks.dates.country_zone`).
+
+    A guess: it places times of day that have no better zone, never bare days (a URL's
+    "/2024/03/05/" stays that day).
+    """
     html_el = root if root.tag == "html" else root.find(".//html")
     for locale in (meta.get("og:locale"), html_el.get("lang") if html_el is not None else None):
         local = country_zone(locale)
@@ -316,10 +324,12 @@ def published_date(
     `data-*` attribute (`attribute_date`).
 
     Values without an offset are local time: read in `tz` (the source's zone), else in the
-    offset the page writes its other dates with (`page_zone`), else as UTC. A value that is
+    offset the page writes its other dates with (`page_zone`), else, for times of day, in the
+    zone of the page's locale (`locale_zone`), else as UTC. A value that is
     only a day is given the time of day that the page shows as text for that day, if any.
     """
-    local = tz or page_zone(root, article_ld, meta)
+    declared = tz or page_zone(root, article_ld, meta)
+    local = declared or locale_zone(root, meta)
     candidates: list[tuple[str | None, str]] = []
     if article_ld is not None:
         candidates.append((text_of(article_ld.get("datePublished")), "jsonld"))
@@ -329,18 +339,21 @@ def published_date(
         (el.get("datetime") or el.text, "time_element") for el in _time_elements(root)
     ]
     for raw, source in candidates:
-        value = _not_future(parse_date(raw, local), fetched_at)
+        day_only = is_date_only(raw)
+        value = _not_future(parse_date(raw, declared if day_only else local), fetched_at)
         if value is None:
             continue
-        if is_date_only(raw):
+        if day_only:
             shown = text_published(root, local, fetched_at)
-            if shown is not None and shown[1] and _same_local_day(shown[0], value, local):
+            if shown is not None and shown[1] and _same_local_day(shown[0], value, declared):
                 return DatedValue(shown[0], "text")
         return DatedValue(value, source)
     shown = text_published(root, local, fetched_at)
+    if shown is not None and not shown[1] and local is not declared:
+        shown = text_published(root, declared, fetched_at)  # a bare day is not placed by a guess
     if shown is not None:
         return DatedValue(shown[0], "text")
-    return url_date(url, fetched_at, local) or attribute_date(root, local, fetched_at)
+    return url_date(url, fetched_at, declared) or attribute_date(root, local, fetched_at)
 
 
 # `data-*` attributes that hold a publication time: data-published-at, data-pub-date,

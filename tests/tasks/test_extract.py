@@ -243,6 +243,16 @@ def test_naive_date_is_read_in_the_zone_of_the_pages_locale_country() -> None:
     assert article.published_at == datetime(2024, 4, 28, 9, 40, tzinfo=UTC)
 
 
+def test_bare_day_is_not_moved_by_the_zone_of_the_pages_locale() -> None:
+    head = '<meta property="og:locale" content="ko_KR">'
+    from_url = extract(page(head), url="https://news.example/2024/05/30/story")
+    assert from_url.published_at == datetime(2024, 5, 30, tzinfo=UTC)
+    day_meta = head + '<meta property="article:published_time" content="2024-05-30">'
+    assert extract(page(day_meta)).published_at == datetime(2024, 5, 30, tzinfo=UTC)
+    day_text = extract(page(head, body='<p class="date">Published 30 May 2024</p>' + BODY))
+    assert day_text.published_at == datetime(2024, 5, 30, tzinfo=UTC)
+
+
 def test_offset_of_the_pages_other_dates_wins_over_its_locale() -> None:
     head = (
         '<meta property="og:locale" content="ko_KR">'
