@@ -29,6 +29,8 @@ _BOILERPLATE = re.compile(
     r"|you may also like\.*:?|recommended(?: for you)?:?"
     r"|read more:?|see more:?|more:|also:|don'?t miss:?|most (?:read|popular):?|trending(?: now)?:?"
     r"|share(?: this(?: article| story)?)?:?|advertisement|advertising|sponsored(?: content)?|ad"
+    r"|article content|story continues below(?: advertisement)?|anzeige|werbung|publicidad"
+    r"|publicité|pubblicità"
     r"|join (?:the )?discussion|tell us what you think\.*|want to join the discussion\?"
     r"|feel free to contribute!"
     r"|sign up for our newsletter\.*|subscribe(?: now)?\.*|print|email|facebook|twitter|whatsapp"
@@ -36,6 +38,9 @@ _BOILERPLATE = re.compile(
     r"|already a subscriber\?.*"
     r"|this (?:article|content) is (?:for|available to) subscribers(?: only)?\.*"
     r"|like this (?:story|article)\?.*"
+    r"|this is a breaking news? story\b.{0,60}|more to follow\.?"
+    r"|this (?:story|article) (?:is developing|will be updated)\b.{0,60}"
+    r"|fehler gefunden\?\s*jetzt melden\.?"
     r")$",
     re.I,
 )
@@ -65,11 +70,27 @@ _YEAR = re.compile(r"\b(?:19|20)\d\d\b")
 _CLOCK_OR_NUMERIC_DATE = re.compile(r"\b\d{1,2}:\d{2}\b|\b\d{1,2}[/.]\d{1,2}[/.]\d{2,4}\b")
 _SENTENCE_END = re.compile(r"[.!?…\"”’)]$")
 _MAX_LABEL_WORDS = 15
+# A picture's credit left in the text: "Photo: AFP", "Image: eThekwini Municipality / Facebook".
+_PICTURE_CREDIT = re.compile(
+    r"^(?:photo|image|picture|pic|foto|bild|imagen|immagine|credit)s?(?:\s+credit)?\s*:\s*\S",
+    re.I,
+)
+MAX_PICTURE_CREDIT_WORDS = 8
+# A Japanese or Chinese time stamp: "2025年1月14日 01時28分 (1月14日 01時40分更新)".
+_CJK_STAMP = re.compile(r"\d{4}\s*年\s*\d{1,2}\s*月\s*\d{1,2}\s*日\s*\d{1,2}\s*[時时:]\s*\d{1,2}")
+_CJK_STAMP_CHARS = re.compile(r"[\d\s年月日時时分秒:()（）、,]|更新|公開|配信|発表|发布|修改|最終")
+MAX_STAMP_REST = 4  # characters a time stamp line may hold besides the date and its labels
 _CLICK_TO_TWEET = re.compile(r"\s*click to tweet$", re.I)
 _COMMENTS_START = re.compile(
     r"^(?:\d+\s+)?(?:comments?|leave a (?:reply|comment)|loading comments\.*|all comments"
     r"|post a comment|join (?:the )?discussion|tinggalkan balasan|комментарии|kommentare"
     r"|commentaires|comentários|comentarios)$",
+    re.I,
+)
+# A heading that opens the list of other stories under an article ("Popular", "Most read").
+_RECIRCULATION_START = re.compile(
+    r"^(?:popular|most (?:popular|read|viewed|shared)|read next|trending now|meistgelesen"
+    r"|lo más leído|les plus lus|più letti|mest lest|mest läst|najczęściej czytane)\s*:?$",
     re.I,
 )
 _CREDIT = re.compile(
@@ -82,6 +103,8 @@ _CREDIT = re.compile(
     re.I,
 )
 _MAX_CREDIT_WORDS = 45
+_COPYRIGHT = re.compile(r"^[<(\[]?\s*(?:copyright\b|©|ⓒ|\(c\)\s)", re.I)
+MAX_COPYRIGHT_WORDS = 12  # longer ones are licence notices the story carries
 # Lower-case words a credit line may hold besides names: "Reporting by X in Y; Editing by Z".
 _CREDIT_WORDS = frozenset(
     [
@@ -135,7 +158,10 @@ def normalise_text(text: str) -> str:
 
 
 def is_credit_line(paragraph: str) -> bool:
-    """A short "Reporting by ...; Editing by ..." line: names and credit words only."""
+    """A short "Reporting by ...; Editing by ..." line: names and credit words only; or a
+    short copyright line ("© dpa-infocom", "Copyright: Project Syndicate, 2025")."""
+    if _COPYRIGHT.match(paragraph) and len(paragraph.split()) <= MAX_COPYRIGHT_WORDS:
+        return True
     if not _CREDIT.match(paragraph) or len(paragraph.split()) > _MAX_CREDIT_WORDS:
         return False
     return all(word in _CREDIT_WORDS for word in _LOWER_WORD.findall(paragraph))
@@ -149,12 +175,17 @@ def is_boilerplate(paragraph: str) -> bool:
         return False
     if _SOCIAL.match(paragraph) or _SHORTCODE.match(paragraph) or _LABEL_LINE.match(paragraph):
         return True
+    if _PICTURE_CREDIT.match(paragraph) and len(paragraph.split()) <= MAX_PICTURE_CREDIT_WORDS:
+        return not _SENTENCE_END.search(paragraph)
     return len(paragraph.split()) <= _MAX_LABEL_WORDS and is_label_line(paragraph)
 
 
 def is_label_line(paragraph: str) -> bool:
-    """A contact line with an e-mail address, or a date-and-time stamp that is not a sentence."""
+    """A contact line with an e-mail address, or a date-and-time stamp that is not a sentence
+    (in Japanese and Chinese: a stamp with little else, "2025年1月14日 01時28分 (... 更新)")."""
     if _EMAIL.search(paragraph):
+        return True
+    if _CJK_STAMP.search(paragraph) and len(_CJK_STAMP_CHARS.sub("", paragraph)) <= MAX_STAMP_REST:
         return True
     return bool(
         _YEAR.search(paragraph)
@@ -164,14 +195,17 @@ def is_label_line(paragraph: str) -> bool:
 
 
 def split_body(body: str) -> tuple[list[str], list[str]]:
-    """Body paragraphs and credit lines, boilerplate dropped, cut at a comment section."""
+    """Body paragraphs and credit lines, boilerplate dropped, cut at a comment section or at a
+    "Popular" / "Most read" heading over other stories (after three paragraphs at least)."""
     kept: list[str] = []
     credits: list[str] = []
     for raw in re.split(r"\n\s*\n|\n", body):
         paragraph = _CLICK_TO_TWEET.sub("", normalise_text(raw))
         if not paragraph:
             continue
-        if _COMMENTS_START.match(paragraph) and len(kept) >= 3:
+        if (_COMMENTS_START.match(paragraph) or _RECIRCULATION_START.match(paragraph)) and len(
+            kept
+        ) >= 3:
             break
         if is_boilerplate(paragraph):
             continue

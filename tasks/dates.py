@@ -1,9 +1,10 @@
 """Dates as feeds, sitemaps and pages write them, read into aware UTC datetimes.
 
 A value without an offset is local time somewhere: callers pass the zone to read it in (the
-source's configured `timezone`, or what the page itself says elsewhere); without one it is
-taken as UTC. Dates written as text ("Do 25.04.24 | 14:07 Uhr", "1. April 2025, 15:25",
-"April 25, 2024 3:07 PM", "2024年4月25日") are read by `text_date`.
+source's configured `timezone`, or what the page itself says elsewhere, such as the country
+of its locale: `country_zone`); without one it is taken as UTC. Dates written as text
+("Do 25.04.24 | 14:07 Uhr", "1. April 2025, 15:25", "April 25, 2024 3:07 PM", "2024年4月25日")
+are read by `text_date`.
 """
 
 from __future__ import annotations
@@ -12,7 +13,9 @@ import functools
 import re
 from datetime import UTC, date, datetime, time, tzinfo
 from email.utils import parsedate_to_datetime
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from importlib import resources
+from pathlib import Path
+from zoneinfo import TZPATH, ZoneInfo, ZoneInfoNotFoundError
 
 _ISO_START = re.compile(r"^\d{4}-\d{2}-\d{2}")
 _DATE_ONLY = re.compile(r"^\s*\d{4}-\d{2}-\d{2}\s*$")
@@ -25,6 +28,54 @@ def zone(name: str) -> ZoneInfo:
         return ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError) as error:
         raise ValueError(f"unknown time zone {name!r}") from error
+
+
+_REGION = re.compile(r"^[a-zA-Z]{2,3}[-_]([a-zA-Z]{2})(?:$|[-_.@])")
+
+
+# Instants at which a country's zones must agree to count as one local time (winter, summer).
+_SAME_TIME_AT = (datetime(2025, 1, 15, 12, tzinfo=UTC), datetime(2025, 7, 15, 12, tzinfo=UTC))
+
+
+def _offsets(name: str) -> tuple[object, ...]:
+    return tuple(at.astimezone(zone(name)).utcoffset() for at in _SAME_TIME_AT)
+
+
+@functools.lru_cache(maxsize=1)
+def _single_zone_countries() -> dict[str, str]:
+    """Countries whose zones keep one local time ("KR" -> "Asia/Seoul", "DE" -> Berlin, whose
+    Büsingen keeps the same time; not "ES", whose Canaries do not), from the time zone
+    database's `zone.tab` (in the `tzdata` package, else in the system's zoneinfo directory)."""
+    text = ""
+    try:
+        text = resources.files("tzdata.zoneinfo").joinpath("zone.tab").read_text("utf-8")
+    except (ModuleNotFoundError, FileNotFoundError):
+        for directory in TZPATH:
+            path = Path(directory) / "zone.tab"
+            if path.is_file():
+                text = path.read_text("utf-8")
+                break
+    zones: dict[str, list[str]] = {}
+    for line in text.splitlines():
+        fields = line.split("\t")
+        if len(fields) >= 3 and not line.startswith("#"):
+            zones.setdefault(fields[0].upper(), []).append(fields[2])
+    return {
+        country: names[0]
+        for country, names in zones.items()
+        if len({_offsets(name) for name in names}) == 1
+    }
+
+
+def country_zone(locale: str | None) -> ZoneInfo | None:
+    """The zone of a locale's country when that country keeps one local time ("ko_KR",
+    "de-AT"); None for a bare language ("de"), a country spanning zones ("en_US", "es_ES")
+    or an unknown one."""
+    match = _REGION.match((locale or "").strip())
+    if match is None:
+        return None
+    name = _single_zone_countries().get(match[1].upper())
+    return zone(name) if name else None
 
 
 def _parse(value: str | None) -> datetime | None:

@@ -1,13 +1,14 @@
 """HTML -> Article: decode, parse once with lxml, read metadata, pick the body.
 
 The body comes from, in order of precedence: the source's CSS selectors; trafilatura in
-precision mode over our already-parsed tree (or its default mode, when precision mode kept
-too little or the page's JSON-LD `articleBody` agrees with it better); the JSON-LD
-`articleBody`; article HTML held in a script's JSON (pages rendered by JavaScript). The
-chosen text is then filtered with
-what only the DOM knows: paragraphs that are entirely one link (inline "related" headlines,
-link lists) and repeats of the headline or the highlights are dropped. Text-level cleaning
-(boilerplate lines, credit lines, Unicode and whitespace) is `tasks.clean`'s job.
+precision mode over a copy of our already-parsed tree (or its default mode, when precision
+mode kept too little or the page's JSON-LD `articleBody` agrees with it better), fact boxes
+left out (blocks classed `factbox`, `fact-box`, `infobox`, `info-box`, `faktenbox`: sidebars,
+not the story); the JSON-LD `articleBody`; article HTML held in a script's JSON (pages
+rendered by JavaScript). The chosen text is then filtered with what only the DOM knows:
+paragraphs that are entirely one link (inline "related" headlines, link lists) and repeats
+of the headline or the highlights are dropped. Text-level cleaning (boilerplate lines,
+credit lines, Unicode and whitespace) is `tasks.clean`'s job.
 
 Every page gives an `Article`; pages that are not articles say why in `page_kind`. Bytes that
 hold no HTML document (a binary format, control characters that text never holds, text
@@ -70,6 +71,9 @@ _LINK_PREFIX = re.compile(
     r"\s*[:|»>-]?\s*",
     re.I,
 )
+# A short label of any language before the link it introduces: "Schlafstörungen:", "LAPHA |".
+_LABEL_BEFORE_LINK = re.compile(r"\s*[^:|»>\n]{1,40}?\s*[:|»>]\s*")
+MIN_LINKED_HEADLINE_WORDS = 4  # "See it now: <a>Amazon</a>" is a shop link inside the story
 _LINK_LABEL = re.compile(r"\s*\[[A-Z][A-Z ]{1,20}\]\W*$")  # "Headline [VIDEO]|"
 _ERROR_TITLE = re.compile(
     r"\b(404|410|500|page not found|not found|no encontrada|introuvable|nicht gefunden|"
@@ -255,8 +259,10 @@ def link_only_texts(root: lxml_html.HtmlElement, wanted: set[str]) -> set[str]:
     """Those of the `wanted` normalised texts that the page shows as a block made of links.
 
     A block (paragraph, list item, heading) counts when it sits inside a link (a teaser card),
-    or when at least 90% of its letters are inside links, ignoring a "Related:" style prefix
-    and a "[VIDEO]" style label: a related headline, a link list, a navigation item.
+    or when at least 90% of its letters are inside links, ignoring a "Related:" style prefix,
+    a short label ending in ":" or "|" before a linked headline of MIN_LINKED_HEADLINE_WORDS
+    words or more, and a "[VIDEO]" style label: a related headline, a link list, a navigation
+    item.
     """
     found = {n for n in (_norm(el.text_content()) for el in _BLOCKS_IN_LINKS(root)) if n in wanted}
     for el in _BLOCKS_WITH_LINKS(root):
@@ -266,8 +272,18 @@ def link_only_texts(root: lxml_html.HtmlElement, wanted: set[str]) -> set[str]:
         norm_text = _norm(text)
         if norm_text not in wanted:
             continue
-        linked = sum(_letters(a.text_content()) for a in el.iter("a"))
-        if linked >= 0.9 * _letters(_LINK_LABEL.sub("", _LINK_PREFIX.sub("", text))):
+        links = list(el.iter("a"))
+        linked = sum(_letters(a.text_content()) for a in links)
+        rest = _LINK_LABEL.sub("", _LINK_PREFIX.sub("", text))
+        label = _LABEL_BEFORE_LINK.match(rest)
+        headline = rest[label.end() :] if label else ""
+        if (
+            label
+            and label.end() <= rest.find(links[0].text_content().strip())
+            and len(headline.split()) >= MIN_LINKED_HEADLINE_WORDS
+        ):
+            rest = headline  # "Sleep: <a>Why one method still helps</a>", not "Buy: <a>Shop</a>"
+        if linked >= 0.9 * _letters(rest):
             found.add(norm_text)
     return found
 
@@ -287,10 +303,18 @@ def _block_paragraphs(nodes: list[Any]) -> list[str]:
     return paragraphs
 
 
+_BOXES = etree.XPath('//*[contains(@class, "box")]')
+_FACT_BOX_CLASS = re.compile(r"fa(?:c|k)t(?:en)?-?box|info-?box", re.I)
+
+
 def _trafilatura_text(root: lxml_html.HtmlElement, url: str, *, precision: bool) -> str:
     # trafilatura prunes the tree it is given: hand it a copy of ours instead of re-parsing.
+    tree = copy.deepcopy(root)
+    for box in _BOXES(tree):
+        if _FACT_BOX_CLASS.search(box.get("class", "")) and box.getparent() is not None:
+            box.drop_tree()
     text = trafilatura.extract(
-        copy.deepcopy(root),
+        tree,
         url=url or None,
         favor_precision=precision,
         include_comments=False,
@@ -358,12 +382,17 @@ def _html_strings(code: str, depth: int = 0) -> Iterator[str]:
             yield from _html_strings(value, depth + 1)
 
 
+# Figures and their captions: picture credits, not story text.
+_CAPTIONS = etree.XPath('.//figure | .//figcaption | .//*[contains(@class, "caption")]')
+
+
 def embedded_paragraphs(root: lxml_html.HtmlElement) -> list[str]:
     """The paragraphs of the longest article HTML held in a JSON string of an inline script.
 
     Pages rendered by JavaScript often ship the story only in their serialised state
     (`__NEXT_DATA__`, `self.__next_f.push(...)`): HTML inside a JSON string, sometimes
     encoded twice. Strings with fewer than MIN_EMBEDDED_PARAGRAPHS `<p>` are not stories.
+    Figures and captions are left out.
     """
     best: list[str] = []
     for script in root.iter("script"):
@@ -375,6 +404,9 @@ def embedded_paragraphs(root: lxml_html.HtmlElement) -> list[str]:
                 fragment = lxml_html.fragment_fromstring(value, create_parent="div")
             except (etree.ParserError, ValueError):
                 continue
+            for caption in _CAPTIONS(fragment):
+                if caption.getparent() is not None:
+                    caption.drop_tree()
             paragraphs = _block_paragraphs([fragment])
             if word_count(" ".join(paragraphs)) > word_count(" ".join(best)):
                 best = paragraphs
@@ -442,6 +474,63 @@ def body_paragraphs(
     if usable and sum(reference.values()) >= REFERENCE_SHARE * word_count(text):
         paragraphs = agrees_with(paragraphs, reference) or paragraphs
     return paragraphs, method
+
+
+MIN_STANDFIRST_WORDS = 5  # shorter descriptions ("Live updates") are labels, not a lead
+_STANDFIRST_PROBE = 24  # leading characters of a description looked up in the page's text
+_NOT_STANDFIRST = frozenset(
+    {"head", "script", "style", "noscript", "template", "a", "nav", "footer", "aside", "button"}
+    | {"figure", "figcaption", "picture"}
+)
+
+
+def standfirst(root: lxml_html.HtmlElement, descriptions: list[str]) -> str | None:
+    """The page's summary as it shows it above the story, when it shows it at all.
+
+    Publishers put the standfirst (dek, teaser) in a block apart from the story's paragraphs,
+    where body extraction leaves it behind, and repeat it as the page's description. A
+    description counts when a block of the page's body holds exactly its words, outside links,
+    navigation, footers, asides, figures and scripts; the longest description shown wins (a
+    `description` may give only the first sentence of a longer `og:description`). Returns that
+    block's text as the page writes it.
+    """
+    for description in sorted(dict.fromkeys(descriptions), key=len, reverse=True):
+        wanted = _norm(description)
+        if len(wanted.split()) < MIN_STANDFIRST_WORDS:
+            continue
+        probe = " ".join(description.split())[:_STANDFIRST_PROBE]
+        for node in root.xpath("//body//text()[contains(., $probe)]", probe=probe):
+            el = node.getparent()
+            if el is None or any(a.tag in _NOT_STANDFIRST for a in (el, *el.iterancestors())):
+                continue
+            while el is not None:
+                found = _norm(el.text_content())
+                if found == wanted:
+                    return metadata.separated_text(el, " ")
+                if len(found) > len(wanted):
+                    break
+                el = el.getparent()
+    return None
+
+
+def shown_text(article: Article) -> str:
+    """The story as the page shows it: the standfirst, then the body.
+
+    The standfirst is the article's `lead` when the page shows it (provenance ``lead: page``)
+    and the body does not hold it already (whole anywhere, or most of its words in the first
+    three paragraphs); the body alone otherwise.
+    """
+    lead = article.lead
+    if lead is None or dict(article.provenance).get("lead") != "page":
+        return article.body
+    paragraphs = _lines(article.body)
+    if _norm(lead) in _norm(article.body):
+        return article.body
+    words = bag_of_words(lead)
+    top = bag_of_words(" ".join(paragraphs[:3]))
+    if sum((words & top).values()) >= 0.8 * sum(words.values()):
+        return article.body
+    return f"{lead}\n\n{article.body}" if article.body else lead
 
 
 def filter_paragraphs(
@@ -681,6 +770,13 @@ def extract_article(
             credited.organisations,
             credited.method,
         )
+    if not people and (signed := metadata.signature(root, paragraphs, orgs)) is not None:
+        # The outlet crediting itself gives way to the person who signed (`sort_credits`).
+        people, organisations = metadata.sort_credits(
+            [signed, *organisations], orgs, typed_organisations=frozenset(organisations)
+        )
+        people_method = "signature"
+        body = "\n\n".join(paragraphs[:-1])
     if not people and discovered is not None and discovered.authors:
         people, people_method = metadata.clean_people(list(discovered.authors), orgs), "feed"
     if people and people_method:
@@ -696,7 +792,12 @@ def extract_article(
         listed = _listed_date(discovered, discovered.published_at, fetched_at, local)
         published = listed or published
     modified = metadata.modified_date(
-        article_ld, meta, fetched_at, local or metadata.page_zone(root, article_ld, meta)
+        article_ld,
+        meta,
+        fetched_at,
+        local
+        or metadata.page_zone(root, article_ld, meta)
+        or metadata.locale_zone(root, meta),
     )
     if modified is None and discovered is not None:
         modified = _listed_date(discovered, discovered.modified_at, fetched_at, local)
@@ -705,11 +806,19 @@ def extract_article(
     if modified is not None:
         provenance.append(("modified_at", modified.source))
 
-    lead = metadata.first_text(
-        meta.get("description"),
-        meta.get("og:description"),
-        metadata.text_of(article_ld.get("description")) if article_ld else None,
-    )
+    descriptions = [
+        d
+        for d in (
+            meta.get("description"),
+            meta.get("og:description"),
+            metadata.text_of(article_ld.get("description")) if article_ld else None,
+        )
+        if d and d.strip()
+    ]
+    shown = standfirst(root, descriptions)
+    lead = shown or metadata.first_text(*descriptions)
+    if lead:
+        provenance.append(("lead", "page" if shown else "meta"))
     html_el = root if root.tag == "html" else root.find(".//html")
     language = detect_language(
         body or lead or "",

@@ -20,7 +20,7 @@ from urllib.parse import urljoin, urlsplit
 from lxml import etree
 from lxml import html as lxml_html
 
-from tasks.dates import declared_zone, is_date_only, parse_date, text_date
+from tasks.dates import country_zone, declared_zone, is_date_only, parse_date, text_date
 
 logger = logging.getLogger(__name__)
 
@@ -269,6 +269,21 @@ def page_zone(
     return None
 
 
+def locale_zone(root: lxml_html.HtmlElement, meta: dict[str, str]) -> tzinfo | None:
+    """The zone of the country the page's locale names (`og:locale` "ko_KR", `<html lang>`
+    "de-AT"), when that country keeps one local time (`tasks.dates.country_zone`).
+
+    A guess: it places times of day that have no better zone, never bare days (a URL's
+    "/2024/03/05/" stays that day).
+    """
+    html_el = root if root.tag == "html" else root.find(".//html")
+    for locale in (meta.get("og:locale"), html_el.get("lang") if html_el is not None else None):
+        local = country_zone(locale)
+        if local is not None:
+            return local
+    return None
+
+
 def text_published(
     root: lxml_html.HtmlElement, tz: tzinfo | None, fetched_at: datetime
 ) -> tuple[datetime, bool] | None:
@@ -305,13 +320,16 @@ def published_date(
     fetched_at: datetime,
     tz: tzinfo | None = None,
 ) -> DatedValue | None:
-    """The publication date: JSON-LD, meta tags, `<time>`, a date shown as text, the URL.
+    """The publication date: JSON-LD, meta tags, `<time>`, a date shown as text, the URL, a
+    `data-*` attribute (`attribute_date`).
 
     Values without an offset are local time: read in `tz` (the source's zone), else in the
-    offset the page writes its other dates with (`page_zone`), else as UTC. A value that is
+    offset the page writes its other dates with (`page_zone`), else, for times of day, in the
+    zone of the page's locale (`locale_zone`), else as UTC. A value that is
     only a day is given the time of day that the page shows as text for that day, if any.
     """
-    local = tz or page_zone(root, article_ld, meta)
+    declared = tz or page_zone(root, article_ld, meta)
+    local = declared or locale_zone(root, meta)
     candidates: list[tuple[str | None, str]] = []
     if article_ld is not None:
         candidates.append((text_of(article_ld.get("datePublished")), "jsonld"))
@@ -321,18 +339,49 @@ def published_date(
         (el.get("datetime") or el.text, "time_element") for el in _time_elements(root)
     ]
     for raw, source in candidates:
-        value = _not_future(parse_date(raw, local), fetched_at)
+        day_only = is_date_only(raw)
+        value = _not_future(parse_date(raw, declared if day_only else local), fetched_at)
         if value is None:
             continue
-        if is_date_only(raw):
+        if day_only:
             shown = text_published(root, local, fetched_at)
-            if shown is not None and shown[1] and _same_local_day(shown[0], value, local):
+            if shown is not None and shown[1] and _same_local_day(shown[0], value, declared):
                 return DatedValue(shown[0], "text")
         return DatedValue(value, source)
     shown = text_published(root, local, fetched_at)
+    if shown is not None and not shown[1] and local is not declared:
+        shown = text_published(root, declared, fetched_at)  # a bare day is not placed by a guess
     if shown is not None:
         return DatedValue(shown[0], "text")
-    return url_date(url, fetched_at, local)
+    return url_date(url, fetched_at, declared) or attribute_date(root, local, fetched_at)
+
+
+# `data-*` attributes that hold a publication time: data-published-at, data-pub-date,
+# data-deploy-dt, data-release-date; never a modification time (data-re-deploy-dt).
+_DATA_PUBLISHED = re.compile(
+    r"^data-(?:[a-z]+-)*(?:publish(?:ed)?|pub|deploy(?:ed)?|release(?:d)?)"
+    r"(?:-(?:date|dt|time|datetime|at|on))?$"
+)
+_DATA_NOT_PUBLISHED = re.compile(r"(?:^data-|-)re-|mod|updat|edit|expir")
+_DATA_ATTRIBUTES = etree.XPath("//body//@*[starts-with(name(), 'data-')]")
+
+
+def attribute_date(
+    root: lxml_html.HtmlElement, local: tzinfo | None, fetched_at: datetime
+) -> DatedValue | None:
+    """The publication time a page keeps only in a `data-*` attribute (pages that scripts
+    render): the first such attribute whose value reads as a date with its time."""
+    for attribute in _DATA_ATTRIBUTES(root):
+        name = str(attribute.attrname).lower()
+        if not _DATA_PUBLISHED.match(name) or _DATA_NOT_PUBLISHED.search(name):
+            continue
+        value = _not_future(parse_date(str(attribute), local), fetched_at)
+        if value is None:
+            shown = text_date(str(attribute), local)
+            value = _not_future(shown[0], fetched_at) if shown and shown[1] else None
+        if value is not None:
+            return DatedValue(value, "attribute")
+    return None
 
 
 def _same_local_day(a: datetime, b: datetime, tz: tzinfo | None) -> bool:
@@ -618,13 +667,13 @@ MAX_BYLINE_CHARS = 200  # longer "author" blocks are biographies, not bylines
 _BLOCK_TAGS = frozenset({"li", "p", "div", "br", "dd", "dt", "ul", "ol", "tr", "td"})
 
 
-def separated_text(el: Any) -> str:
-    """An element's text with ", " between its block children: one name per list item."""
+def separated_text(el: Any, sep: str = ", ") -> str:
+    """An element's text with `sep` between its block children: one name per list item."""
     parts: list[str] = []
     for event, node in etree.iterwalk(el, events=("start", "end")):
         if event == "start":
             if node.tag in _BLOCK_TAGS and node is not el:
-                parts.append(", ")
+                parts.append(sep)
             if isinstance(node.tag, str):
                 parts.append(node.text or "")
         elif node is not el:
@@ -713,6 +762,44 @@ def text_byline(root: lxml_html.HtmlElement, orgs: set[str]) -> tuple[str, ...]:
             if people:
                 return people
     return ()
+
+
+MAX_SIGNATURE_CHARS = 40
+_SIGNATURE_WORDS = re.compile(r"^[^\W\d_]+(?:[ '’.-][^\W\d_]+){1,3}\.?$")
+
+
+_SIGNATURE_MARK = re.compile(r"author|byline|sign", re.I)
+
+
+def _marked_signature(el: Any) -> bool:
+    """Set apart as a signature: aligned right, or in a block named for the author."""
+    for node in (el, *el.iterancestors())[:3]:
+        if _SIGNATURE_MARK.search(node.get("class") or ""):
+            return True
+        if "right" in (node.get("style") or "").replace(" ", "").lower():
+            return True
+    return False
+
+
+def signature(root: lxml_html.HtmlElement, paragraphs: list[str], orgs: set[str]) -> str | None:
+    """The name a story is signed with on its own last line ("... stage. / Lê Phương").
+
+    The last paragraph counts when it is two to four words of letters (at most
+    MAX_SIGNATURE_CHARS characters) that read as a person's name (`sort_credits`), and the
+    page sets it apart: aligned right, or in a block whose class names an author, byline or
+    signature. Capitalised closing words ("Weiterführende Links") pass the name test, so bold
+    alone does not count.
+    """
+    if len(paragraphs) < 2:
+        return None
+    last = " ".join(paragraphs[-1].split())
+    if len(last) > MAX_SIGNATURE_CHARS or not _SIGNATURE_WORDS.match(last):
+        return None
+    people = sort_credits([last.rstrip(".")], orgs)[0]
+    if len(people) != 1:
+        return None
+    shown = root.xpath("//body//*[normalize-space(.) = $text]", text=last)
+    return people[0] if any(_marked_signature(el) for el in shown) else None
 
 
 def credits(

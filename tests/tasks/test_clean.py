@@ -50,6 +50,8 @@ def test_whitespace_is_collapsed_and_paragraphs_joined_by_blank_line() -> None:
         "Writing by Ana Ruiz; editing by Sam Okafor",
         "Keith Bradsher contributed reporting from Hong Kong.",
         "The Associated Press contributed to this report.",
+        "© Harbour Press Agency",
+        "Copyright: Coast Syndicate, 2025",
     ],
 )
 def test_credit_line_moves_out_of_body(credit: str) -> None:
@@ -62,6 +64,15 @@ def test_wire_dateline_stays_in_the_text() -> None:
     cleaned = clean_article(article("\n\n".join(STORY)))
     assert cleaned.body.startswith("MOSCOW (Reuters) - ")
     assert cleaned.credit_lines == ()
+
+
+def test_licence_notice_longer_than_a_copyright_line_stays_in_the_text() -> None:
+    notice = (
+        "© 2024 Harbour Press. All Rights Reserved. This material may not be published, "
+        "broadcast or redistributed."
+    )
+    cleaned = clean_article(article("\n\n".join([*STORY, notice])))
+    assert cleaned.body.endswith(notice)
 
 
 def test_sentence_mentioning_reporting_is_not_a_credit_line() -> None:
@@ -101,6 +112,14 @@ def test_boilerplate_line_is_dropped(line: str) -> None:
         "November 20, 2019 - 11:28 AMT",
         "05/10/2018 - Published by: Ana Ruiz - Category: Health",
         '[button link="https://news.example/subscribe" type="big"] Send us your story',
+        "2024年3月2日 09時15分 (3月2日 10時05分更新)",
+        "Image: Harbour Board / Facebook",
+        "This is a breaking news story and will be updated.",
+        "More to follow",
+        "Article content",
+        "Anzeige",
+        "Fehler gefunden? Jetzt melden.",
+        "Foto: LENA BRANDT",
     ],
 )
 def test_label_and_social_lines_are_dropped(line: str) -> None:
@@ -114,9 +133,33 @@ def test_sentence_with_date_and_time_is_kept() -> None:
     assert cleaned.body.endswith(sentence)
 
 
+def test_short_sentence_starting_like_a_picture_credit_is_kept() -> None:
+    sentence = "Credit: the council paid for it."
+    cleaned = clean_article(article("\n\n".join([*STORY, sentence])))
+    assert cleaned.body.endswith(sentence)
+
+
+def test_japanese_sentence_with_a_date_and_time_is_kept() -> None:
+    sentence = "港の桟橋は2024年3月2日 09時15分に完成し、漁船が戻ってきた。"
+    cleaned = clean_article(article("\n\n".join([*STORY, sentence])))
+    assert cleaned.body.endswith(sentence)
+
+
 def test_click_to_tweet_suffix_is_removed() -> None:
     cleaned = clean_article(article("Every business lives in time.Click To Tweet\n\n" + STORY[1]))
     assert cleaned.body.startswith("Every business lives in time.\n\n")
+
+
+@pytest.mark.parametrize("heading", ["Popular", "Most read", "Meistgelesen"])
+def test_body_ends_where_the_list_of_popular_stories_starts(heading: str) -> None:
+    teasers = ["Ferry fares rise again", "The ferry company said fares rise in May."]
+    body = "\n\n".join([*STORY, heading, *teasers])
+    assert clean_article(article(body)).body == "\n\n".join(STORY)
+
+
+def test_popular_heading_before_the_story_is_under_way_does_not_cut_it() -> None:
+    body = "\n\n".join([STORY[0], "Popular", *STORY[1:]])
+    assert clean_article(article(body)).body == "\n\n".join([STORY[0], "Popular", *STORY[1:]])
 
 
 def test_body_ends_where_comment_section_starts() -> None:

@@ -8,6 +8,7 @@ import importlib.util
 import json
 import random
 from collections.abc import Callable
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from types import ModuleType
@@ -25,6 +26,7 @@ from tasks.extract import (
     extract_article,
     over_pruned,
     prefer_default,
+    shown_text,
 )
 from tasks.pages import extract_page
 from tasks.records import Article, Discovered, FetchedPage, Selectors, Source
@@ -230,6 +232,51 @@ def test_naive_date_is_read_in_the_offset_of_the_pages_other_dates() -> None:
     article = extract(page(head))
     assert article.published_at == datetime(2024, 4, 28, 16, 11, 1, tzinfo=UTC)
     assert article.modified_at == datetime(2024, 4, 28, 16, 43, 1, tzinfo=UTC)
+
+
+def test_naive_date_is_read_in_the_zone_of_the_pages_locale_country() -> None:
+    head = (
+        '<meta property="og:locale" content="ko_KR">'
+        '<meta property="article:published_time" content="2024-04-28T18:40:00">'
+    )
+    article = extract(page(head))
+    assert article.published_at == datetime(2024, 4, 28, 9, 40, tzinfo=UTC)
+
+
+def test_bare_day_is_not_moved_by_the_zone_of_the_pages_locale() -> None:
+    head = '<meta property="og:locale" content="ko_KR">'
+    from_url = extract(page(head), url="https://news.example/2024/05/30/story")
+    assert from_url.published_at == datetime(2024, 5, 30, tzinfo=UTC)
+    day_meta = head + '<meta property="article:published_time" content="2024-05-30">'
+    assert extract(page(day_meta)).published_at == datetime(2024, 5, 30, tzinfo=UTC)
+    day_text = extract(page(head, body='<p class="date">Published 30 May 2024</p>' + BODY))
+    assert day_text.published_at == datetime(2024, 5, 30, tzinfo=UTC)
+
+
+def test_offset_of_the_pages_other_dates_wins_over_its_locale() -> None:
+    head = (
+        '<meta property="og:locale" content="ko_KR">'
+        '<meta property="article:published_time" content="2024-04-28T18:40:00">'
+        '<meta name="last-modified" content="2024-04-28T19:00:00+00:00">'
+    )
+    article = extract(page(head))
+    assert article.published_at == datetime(2024, 4, 28, 18, 40, tzinfo=UTC)
+
+
+def test_publication_time_kept_only_in_a_data_attribute_is_read() -> None:
+    body = (
+        '<div class="article-info" data-re-deploy-dt="2024.04.28 19:49"'
+        ' data-deploy-dt="2024.04.28 18:40" data-writer="Kim"></div>' + BODY
+    )
+    article = extract(page(body=body))
+    assert article.published_at == datetime(2024, 4, 28, 18, 40, tzinfo=UTC)
+    assert article.published_source == "attribute"
+
+
+def test_modification_time_in_a_data_attribute_is_not_the_publication_date() -> None:
+    body = '<div data-re-deploy-dt="2024.04.28 19:49" data-published-updated-at="2024-04-28"></div>'
+    article = extract(page(body=body + BODY))
+    assert article.published_at is None
 
 
 def test_sources_timezone_wins_over_the_pages_hint() -> None:
@@ -665,6 +712,11 @@ def _script_state_page(encode_twice: bool) -> bytes:
         f"enough to count as article text with a number like {n * 11}.</p>"
         for n in range(1, 6)
     )
+    story += (
+        '<div class="img-box"><img src="/pier.jpg"><div class="caption"><p>Fishermen watch '
+        "the pier works from the harbour wall. Photo agency</p></div></div>"
+        "<figure><img src='/map.png'><figcaption><p>Map of the new pier</p></figcaption></figure>"
+    )
     # Serialised state escapes "<" as \\u003c; a JavaScript string may hold it once more.
     state = json.dumps({"article": {"contents": story}}).replace("<", "\\u003c")
     if encode_twice:
@@ -685,7 +737,7 @@ def test_story_held_only_in_script_state_is_extracted(encode_twice: bool) -> Non
     article = extract(_script_state_page(encode_twice))
     assert article.page_kind == "article"
     assert article.body.startswith("Paragraph 1 of the story the page only ships")
-    assert article.body.count("\n\n") == 4
+    assert article.body.count("\n\n") == 4  # captions and figures left out
     assert ("body", "script_state") in article.provenance
 
 
@@ -724,6 +776,24 @@ def test_read_also_links_are_dropped_in_many_languages(prefix: str) -> None:
 
 
 @pytest.mark.parametrize(
+    "label",
+    ["<strong>Harbour and ferries:</strong>", "<b>SOMA ENYE INDABA LAPHA |</b>", "Mehr dazu »"],
+)
+def test_linked_headline_after_a_short_label_of_any_language_is_dropped(label: str) -> None:
+    headline = '<a href="/x">Harbour board picks a new chair after long vote</a>'
+    related = f"<p>{label} {headline}</p>"
+    article = clean_article(extract(page(body=BODY + related + BODY.replace("Paragraph", "Part"))))
+    assert "Harbour board picks a new chair" not in article.body
+    assert "Part 6 of the story" in article.body
+
+
+def test_short_link_after_a_label_stays_in_the_story() -> None:
+    shop = '<p><strong>See it now:</strong> <a href="https://shop.example/x">Harbour Shop</a></p>'
+    article = clean_article(extract(page(body=BODY + shop + BODY.replace("Paragraph", "Part"))))
+    assert "See it now: Harbour Shop" in article.body
+
+
+@pytest.mark.parametrize(
     "line",
     [
         "Czytaj także: Harbour board picks a new chair after long vote",
@@ -734,3 +804,76 @@ def test_read_also_links_are_dropped_in_many_languages(prefix: str) -> None:
 def test_related_and_follow_lines_are_boilerplate(line: str) -> None:
     article = clean_article(extract(page(body=BODY + f"<p>{line}</p>" + BODY)))
     assert line not in article.body
+
+
+# ------------------------------------------------------------------ standfirst
+
+DEK = "The harbour board approved the pier extension after a two-year fight over its costs."
+
+
+def _dek_page(dek_markup: str, description: str = DEK) -> bytes:
+    head = f'<meta name="description" content="{description}">'
+    return page(head=head, body=dek_markup + BODY)
+
+
+def test_description_the_page_shows_is_the_lead_in_the_pages_spelling() -> None:
+    shown = DEK.replace("two-year", "two‑year").replace("its", "<em>its</em>")
+    article = extract(_dek_page(f'<div class="dek">{shown}</div>'))
+    assert article.lead == (
+        "The harbour board approved the pier extension after a two‑year fight over its costs."
+    )
+    assert dict(article.provenance)["lead"] == "page"
+
+
+def test_longest_description_the_page_shows_is_the_lead() -> None:
+    more = "Work starts in May and the ferry keeps its berth."
+    head = f'<meta name="description" content="{DEK}">'
+    head += f'<meta property="og:description" content="{DEK} {more}">'
+    dek = f'<div class="dek"><p>{DEK}</p><p>{more}</p></div>'
+    article = extract(page(head=head, body=dek + BODY))
+    assert article.lead == f"{DEK} {more}"
+
+
+@pytest.mark.parametrize(
+    "markup",
+    [
+        f"<figure><img src='/pier.jpg'><figcaption>{DEK}</figcaption></figure>",
+        f"<a href='/other-story'><p>{DEK}</p></a>",
+        f"<script>var state = {{'teaser': '{DEK}'}};</script>",
+        "",
+    ],
+    ids=["caption", "link", "script", "absent"],
+)
+def test_description_not_shown_as_a_block_of_the_story_is_a_meta_lead(markup: str) -> None:
+    article = extract(_dek_page(markup))
+    assert article.lead == DEK
+    assert dict(article.provenance)["lead"] == "meta"
+
+
+def test_shown_text_puts_a_shown_lead_before_a_body_without_it() -> None:
+    article = extract(_dek_page(f'<div class="dek">{DEK}</div>'))
+    without = replace(article, body="Paragraph one.\n\nParagraph two.")
+    assert shown_text(without) == f"{DEK}\n\nParagraph one.\n\nParagraph two."
+    others = "\n\n".join(f"Paragraph {n}." for n in range(1, 6))
+    holding = replace(article, body=f"{others}\n\n{DEK}")
+    assert shown_text(holding) == holding.body
+    # A first paragraph that retells the standfirst in other words holds it too.
+    retold = "The harbour board approved the pier extension after a two-year fight over costs."
+    near_top = replace(article, body=f"{retold}\n\n{others}")
+    assert shown_text(near_top) == near_top.body
+    meta_lead = replace(without, provenance=(("lead", "meta"),))
+    assert shown_text(meta_lead) == without.body
+
+
+@pytest.mark.parametrize("box_class", ["fact-box border-color-black", "infobox", "article-factbox"])
+def test_fact_box_beside_the_story_is_left_out(box_class: str) -> None:
+    box = (
+        f'<div class="{box_class}"><h3>Facts about piers</h3><ul>'
+        "<li>The longest pier in the region runs for more than two kilometres into the sea.</li>"
+        "<li>Piers built of oak last about sixty years before their decks are replaced.</li>"
+        "<li>Most harbour piers are inspected by divers every other spring after the storms.</li>"
+        "</ul></div>"
+    )
+    article = clean_article(extract(page(body=BODY + box + BODY.replace("Paragraph", "Part"))))
+    assert "longest pier in the region" not in article.body
+    assert "Part 6 of the story" in article.body

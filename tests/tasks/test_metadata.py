@@ -385,3 +385,47 @@ def test_text_date_is_local_time_in_the_given_zone() -> None:
 @pytest.mark.parametrize("text", ["04/05/2024", "Call 0800 12.34", "31.02.2024", "no date here"])
 def test_ambiguous_or_impossible_text_dates_are_not_read(text: str) -> None:
     assert text_date(text) is None
+
+
+# ------------------------------------------------------------------ signature on the last line
+
+
+def _signed_page(last_line: str, credited: str = "Harbour Courier") -> bytes:
+    head = '<meta property="og:site_name" content="Harbour Courier">' + ld_authors(
+        f'{{"@type": "Organization", "name": "{credited}"}}'
+    )
+    return (
+        f"<html><head><title>Pier</title>{head}</head><body><article><h1>Pier extension</h1>"
+        f"{STORY}{last_line}</article></body></html>"
+    ).encode()
+
+
+@pytest.mark.parametrize(
+    "last_line",
+    [
+        '<p style="text-align: right;"><strong>Lan Pham</strong></p>',
+        '<p class="story-sign">Lan Pham</p>',
+    ],
+    ids=["aligned-right", "signature-class"],
+)
+def test_story_signed_on_its_last_line_names_its_author(last_line: str) -> None:
+    page = _signed_page(last_line)
+    article = extract_article(page, "https://courier.example/pier", fetched_at=FETCHED_AT)
+    assert article.authors == ("Lan Pham",)
+    assert article.credited_organisations == ()
+    assert "Lan Pham" not in article.body
+    assert dict(article.provenance)["authors"] == "signature"
+
+
+def test_closing_words_in_bold_are_not_a_signature() -> None:
+    page = _signed_page("<p><strong>Ferry Timetables</strong></p>")
+    article = extract_article(page, "https://courier.example/pier", fetched_at=FETCHED_AT)
+    assert article.authors == ()
+    assert article.credited_organisations == ("Harbour Courier",)
+
+
+def test_organisation_other_than_the_outlet_stays_credited_beside_the_signer() -> None:
+    page = _signed_page('<p style="text-align:right">Lan Pham</p>', "Coastal Broadcasting Company")
+    article = extract_article(page, "https://courier.example/pier", fetched_at=FETCHED_AT)
+    assert article.authors == ("Lan Pham",)
+    assert article.credited_organisations == ("Coastal Broadcasting Company",)
