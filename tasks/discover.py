@@ -578,7 +578,7 @@ def _read_section(
     Returns the number of article links found and what was read (for a rejection's detail).
     `first` is the start page when it was already fetched and read (a site's home page).
     """
-    source, now = collected.source, collected.now
+    source = collected.source
     listed = pages = anchors = 0
     visited: set[str] = set()
     url: str | None = start
@@ -588,15 +588,10 @@ def _read_section(
         if first is not None and pages == 0:
             outcome, page = first
         else:
-            outcome = fetcher.fetch(url, source_id=source.id, purpose="section", now=now)
-            collected.record(outcome)
-            if not outcome.ok or outcome.body is None:
+            fetched = _fetch_page(collected, fetcher, url, "section")
+            if fetched is None:
                 break
-            page_or_error = _section_page(outcome, source)
-            if isinstance(page_or_error, DocumentError):
-                collected.reject(url, page_or_error.reason, page_or_error.detail)
-                break
-            page = page_or_error
+            outcome, page = fetched
         pages += 1
         anchors += page.anchors
         if pages == 1:
@@ -610,6 +605,22 @@ def _read_section(
     if pages > 1:
         read += f" and {pages - 1} more pages"
     return listed, f"{read}, {anchors} links, none to an article" if not listed else read
+
+
+def _fetch_page(
+    collected: _Collector, fetcher: Fetcher, url: str, purpose: Literal["section", "site"]
+) -> tuple[FetchOutcome, SectionPage] | None:
+    """Fetch and read one HTML page of a source; None (recorded, or rejected with its reason)
+    when it could not be fetched or read."""
+    outcome = fetcher.fetch(url, source_id=collected.source.id, purpose=purpose, now=collected.now)
+    collected.record(outcome)
+    if not outcome.ok or outcome.body is None:
+        return None
+    page = _section_page(outcome, collected.source)
+    if isinstance(page, DocumentError):
+        collected.reject(url, page.reason, page.detail)
+        return None
+    return outcome, page
 
 
 def _section_page(outcome: FetchOutcome, source: Source) -> SectionPage | DocumentError:
@@ -632,14 +643,10 @@ def _autodiscover(collected: _Collector, fetcher: Fetcher, limits: _Limits) -> N
     assert source.location is not None
     home = source.location
     # No validators: a 304 would hide the links this page is fetched for.
-    outcome = fetcher.fetch(home, source_id=source.id, purpose="site", now=now)
-    collected.record(outcome)
-    if not outcome.ok or outcome.body is None:
+    fetched = _fetch_page(collected, fetcher, home, "site")
+    if fetched is None:
         return
-    page = _section_page(outcome, source)
-    if isinstance(page, DocumentError):
-        collected.reject(home, page.reason, page.detail)
-        return
+    outcome, page = fetched
     base = outcome.log.final_url or home
     robots, robots_log = fetcher.robots(base, source_id=source.id, now=now)
     if robots_log is not None:
