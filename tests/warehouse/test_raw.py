@@ -239,6 +239,20 @@ def test_ids_are_made_final_only_once_the_archive_is_closed(tmp_path: Path) -> N
     assert _final(archive, [other, pending, None]) == [other, f"{archive.name}#0", None]
 
 
+def test_a_staged_archive_that_lost_records_is_not_published(tmp_path: Path) -> None:
+    archive = RawArchive(tmp_path, DAY, SCOPE)
+    for page in pages(DAY, "new")[:3]:
+        archive.append(page)
+    archive.close()
+    members = _members(archive.staged_path)
+    archive.staged_path.write_bytes(b"".join(members[:4]))  # a write the disk dropped
+    with pytest.raises(CorruptRawArchive, match="wrote 3 pages, read back 4 records"):
+        archive.publish()
+    archive.discard()
+    assert archives_of(tmp_path, DAY, SCOPE) == []
+    assert list(staging_dir(tmp_path).iterdir()) == []
+
+
 def test_publishing_calls_the_step_hook_just_before_the_archive_appears(tmp_path: Path) -> None:
     seen: list[tuple[str, bool]] = []
     with RawArchive(tmp_path, DAY, SCOPE) as archive:
@@ -256,6 +270,14 @@ def test_a_full_disk_names_the_staged_archive(tmp_path: Path) -> None:
     message = str(failure.value)
     assert message.startswith(f"cannot write {archive.staged_path} in data dir {tmp_path}: ")
     archive.discard()
+    assert list(staging_dir(tmp_path).iterdir()) == []
+
+
+def test_discarding_on_a_full_disk_still_cleans_up(tmp_path: Path) -> None:
+    archive = RawArchive(tmp_path, DAY, SCOPE)
+    archive.append(pages(DAY, "new")[0])  # still in the write buffer
+    with file_size_limit(0):
+        archive.discard()  # the last flush fails: the file goes anyway
     assert list(staging_dir(tmp_path).iterdir()) == []
 
 
@@ -311,9 +333,9 @@ def test_records_without_their_partner_are_read_as_far_as_they_go(tmp_path: Path
     with RawArchive(tmp_path, DAY, SCOPE) as archive:
         for page in written:
             archive.append(page)
-    r0, _m0, r1, m1, r2, m2 = _members(archive.publish())
-    # page 0 lost its metadata, page 2's metadata comes before its response
-    path = _handmade(tmp_path, r0 + r1 + m1 + m2 + r2)
+    r0, m0, r1, m1, r2, m2 = _members(archive.publish())
+    # pages 0 and 2 get their metadata records out of place: neither is taken for theirs
+    path = _handmade(tmp_path, r0 + m2 + r1 + m1 + m0 + r2)
 
     back = list(read_pages(path))
     assert [p.final_url for p in back] == [p.final_url for p in written]
@@ -345,6 +367,9 @@ def test_damaged_records_say_what_is_wrong_and_where(tmp_path: Path) -> None:
         with pytest.raises(CorruptRawArchive, match=f"^{re.escape(where)}: {problem}$"):
             list(iter_warc(path))
     assert [r.block for r in iter_warc(_handmade(tmp_path, _warc(good)))] == [b"abc"]
+    latin = b"WARC/1.1\r\nWARC-Target-URI: http://b.test/caf\xe9\r\nContent-Length: 0\r\n\r\n"
+    (record,) = iter_warc(_handmade(tmp_path, _warc(latin)))  # not UTF-8: read all the same
+    assert record.headers["WARC-Target-URI"] == "http://b.test/caf\ufffd"
 
 
 def test_a_damaged_gzip_member_is_reported_with_its_offset(tmp_path: Path) -> None:
