@@ -56,7 +56,7 @@ TESTS: dict[str, tuple[str, ...]] = {
     "tasks/exchange.py": ("tests/tasks/test_exchange.py",),
     "tasks/urls.py": ("tests/tasks/test_urls.py", "tests/tasks/test_dedupe.py"),
     "tasks/dedupe.py": ("tests/tasks/test_dedupe.py", "tests/warehouse/test_dedup_index.py"),
-    "tasks/robots.py": ("tests/tasks/test_robots.py", "tests/tasks/test_fetch.py"),
+    "tasks/robots.py": ("tests/tasks/test_robots.py",),
     "warehouse/publish.py": (
         "tests/warehouse/test_publish.py",
         "tests/warehouse/test_crash.py",
