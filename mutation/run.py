@@ -56,7 +56,7 @@ TESTS: dict[str, tuple[str, ...]] = {
     "tasks/exchange.py": ("tests/tasks/test_exchange.py", "tests/tasks/test_transport.py"),
     "tasks/urls.py": ("tests/tasks/test_urls.py", "tests/tasks/test_dedupe.py"),
     "tasks/dedupe.py": ("tests/tasks/test_dedupe.py", "tests/warehouse/test_dedup_index.py"),
-    "tasks/robots.py": ("tests/tasks/test_robots.py", "tests/tasks/test_fetch.py"),
+    "tasks/robots.py": ("tests/tasks/test_robots.py",),
     "warehouse/publish.py": (
         "tests/warehouse/test_publish.py",
         "tests/warehouse/test_crash.py",
@@ -64,25 +64,12 @@ TESTS: dict[str, tuple[str, ...]] = {
         "tests/warehouse/test_checks.py",
         "tests/warehouse/test_diskfull.py",
     ),
-    "warehouse/lake.py": (
-        "tests/warehouse/test_lake.py",
-        "tests/warehouse/test_run_lock.py",
-        "tests/warehouse/test_publish.py",
-        "tests/warehouse/test_raw.py",
-        "tests/warehouse/test_crash.py",
-        "tests/warehouse/test_catalog.py",
-        "tests/warehouse/test_query.py",
-    ),
-    "warehouse/raw.py": (
-        "tests/warehouse/test_raw.py",
-        "tests/warehouse/test_publish.py",
-        "tests/warehouse/test_crash.py",
-    ),
+    "warehouse/lake.py": ("tests/warehouse/test_lake.py", "tests/warehouse/test_run_lock.py"),
+    "warehouse/raw.py": ("tests/warehouse/test_raw.py",),
     "warehouse/views.py": (
         "tests/warehouse/test_views.py",
         "tests/warehouse/test_catalog.py",
         "tests/warehouse/test_query.py",
-        "tests/warehouse/test_crash.py",
     ),
     "warehouse/checks.py": ("tests/warehouse/test_checks.py",),
 }

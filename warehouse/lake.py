@@ -180,7 +180,7 @@ def parquet_problem(path: Path) -> str | None:
         with path.open("rb") as handle:
             head = handle.read(4)
             handle.seek(-4, os.SEEK_END)
-            tail = handle.read(4)
+            tail = handle.read()
         if head != PARQUET_MAGIC or tail != PARQUET_MAGIC:
             return "no Parquet magic bytes at start or end"
         pq.read_metadata(path)
@@ -371,7 +371,7 @@ def _clean_stale_staging(data_dir: Path) -> list[Path]:
             if area.exists():
                 shutil.rmtree(area)
                 removed.append(area)
-            lock_path.unlink(missing_ok=True)
+            lock_path.unlink()  # we hold its lock: nobody else removes it now
         finally:
             os.close(fd)
     return removed
@@ -385,5 +385,5 @@ def _clean_stale_catalogs(data_dir: Path) -> list[Path]:
     with catalog_lock(data_dir):
         removed = sorted(data_dir.glob(pattern))
         for path in removed:
-            path.unlink(missing_ok=True)
+            path.unlink()  # builds make and rename their temporary files under this lock
     return removed

@@ -20,9 +20,9 @@ staging area and moved into `raw/` when the run is published.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
-import logging
 import os
 import re
 import threading
@@ -48,8 +48,6 @@ from warehouse.lake import (
     raw_partition,
     writing,
 )
-
-logger = logging.getLogger(__name__)
 
 _CHUNK = 1 << 16
 # The body is stored decoded and whole: framing headers would lie about it; cookies stay out.
@@ -148,7 +146,7 @@ class RawArchive:
 
     def append(self, page: FetchedPage) -> str:
         """Write one page; returns its provisional `raw_record_id` (see `resolve`)."""
-        response_id = _record_id(self.scope, self.run_date, page, "response")
+        response_id, metadata_id = _record_ids(self.scope, self.run_date, page)
         headers = [(k, v) for k, v in page.headers if k.lower() not in _DROPPED_HEADERS]
         if page.content_type and not any(k.lower() == "content-type" for k, _ in headers):
             headers.append(("Content-Type", page.content_type))
@@ -162,11 +160,11 @@ class RawArchive:
         )
         metadata = _warc_record(
             "metadata",
-            _record_id(self.scope, self.run_date, page, "metadata"),
+            metadata_id,
             page.fetched_at,
             page.final_url,
             "application/json",
-            json.dumps(_page_metadata(page), sort_keys=True, default=_json_default).encode(),
+            json.dumps(_page_metadata(page), default=datetime.isoformat).encode(),
             extra=[("WARC-Concurrent-To", response_id)],
         )
         data = zlib_gzip(response) + zlib_gzip(metadata)
@@ -202,15 +200,15 @@ class RawArchive:
             if pending:
                 raise RuntimeError(f"raw archive {self.staged_path} is still open")
             return ids
-        return pc.replace_substring(ids, self.pending_prefix, f"{self.name}#", max_replacements=1)
+        return pc.replace_substring(ids, self.pending_prefix, f"{self.name}#")
 
     def publish(self, on_step: Callable[[str], None] | None = None) -> Path:
         """Validate the staged archive, move it to its final name, release the staging area."""
         self.close()
-        responses = sum(1 for r in iter_warc(self.staged_path) if r.type == "response")
-        if responses != self.count:
+        records = sum(1 for _ in iter_warc(self.staged_path))
+        if records != 2 * self.count:  # a response and a metadata record per page
             raise CorruptRawArchive(
-                f"{self.staged_path}: wrote {self.count} pages, read back {responses}"
+                f"{self.staged_path}: wrote {self.count} pages, read back {records} records"
             )
         final = self.final_path
         make_dirs(final.parent)
@@ -226,10 +224,8 @@ class RawArchive:
         with self._lock:
             handle, self._handle = self._handle, None
         if handle is not None:
-            try:
-                handle.close()
-            except OSError as error:  # a full disk fails the last flush: the file goes anyway
-                logger.warning("Discarded raw archive %s: %s", self.staged_path, error)
+            with contextlib.suppress(OSError):  # a full disk fails the last flush; the run
+                handle.close()  # already failed with the first error, and the file goes anyway
         self._area.release()
 
 
@@ -241,7 +237,6 @@ def remove_unreferenced(
     removed = [path for path in archives_of(data_dir, run_date, scope) if path not in keep]
     for path in removed:
         path.unlink(missing_ok=True)
-        logger.info("Removed raw archive %s: no published row refers to it", path)
     if removed:
         fsync_path(removed[0].parent)
     return removed
@@ -249,13 +244,17 @@ def remove_unreferenced(
 
 def zlib_gzip(data: bytes) -> bytes:
     """One gzip member with a fixed header (no timestamp): same input, same bytes."""
-    compressor = zlib.compressobj(6, zlib.DEFLATED, 31)
+    compressor = zlib.compressobj(wbits=31)  # 31: a gzip header and trailer
     return compressor.compress(data) + compressor.flush()
 
 
-def _record_id(scope: str, run_date: date, page: FetchedPage, kind: str) -> str:
-    key = f"{run_date.isoformat()}/{scope}/{kind}/{page.url}/{page.fetched_at.isoformat()}"
-    return f"<urn:uuid:{uuid.uuid5(_NAMESPACE, key)}>"
+def _record_ids(scope: str, run_date: date, page: FetchedPage) -> tuple[str, str]:
+    """The `WARC-Record-ID`s of a page's response and metadata records: the same for the same
+    page, fetch time, run date and scope, and different for any other."""
+    key = f"{run_date.isoformat()}/{scope}/{page.url}/{page.fetched_at.isoformat()}"
+    response = uuid.uuid5(_NAMESPACE, key)
+    metadata = uuid.uuid5(response, key)
+    return f"<urn:uuid:{response}>", f"<urn:uuid:{metadata}>"
 
 
 def _warc_record(
@@ -291,7 +290,7 @@ def _http_block(status: int, headers: list[tuple[str, str]], body: bytes) -> byt
         phrase = HTTPStatus(status).phrase
     except ValueError:
         phrase = ""
-    lines = [f"HTTP/1.1 {status} {phrase}".rstrip()]
+    lines = [f"HTTP/1.1 {status} {phrase}"]  # an unknown status: an empty phrase (RFC 9112)
     lines += [f"{k}: {_field(v)}" for k, v in headers]
     lines.append(f"Content-Length: {len(body)}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace") + body
@@ -304,12 +303,6 @@ def _page_metadata(page: FetchedPage) -> dict[str, Any]:
         "encoding": page.encoding,  # so that a reprocess decodes the body as the run did
         "discovered": asdict(page.discovered) if page.discovered else None,
     }
-
-
-def _json_default(value: object) -> str:
-    if isinstance(value, datetime):
-        return value.isoformat()
-    raise TypeError(f"cannot store {type(value).__name__} in archive metadata")
 
 
 # ------------------------------------------------------------------ reading
@@ -385,7 +378,7 @@ def _page(path: Path, response: WarcRecord, metadata: WarcRecord | None) -> Fetc
         content_type=headers.get("content-type"),
         body=body,
         headers=tuple((k, v) for k, v in http_headers if k.lower() != "content-length"),
-        fetched_at=datetime.fromisoformat(response.headers["WARC-Date"].replace("Z", "+00:00")),
+        fetched_at=datetime.fromisoformat(response.headers["WARC-Date"]),
         raw_record_id=f"{path.parent.name.removeprefix('run_date=')}/{path.name}#{response.offset}",
         discovered=_discovered(found) if found else None,
         encoding=meta.get("encoding"),
@@ -393,22 +386,14 @@ def _page(path: Path, response: WarcRecord, metadata: WarcRecord | None) -> Fetc
 
 
 def _discovered(data: dict[str, Any]) -> Discovered:
-    def when(key: str) -> datetime | None:
-        return datetime.fromisoformat(data[key]) if data.get(key) else None
-
-    return Discovered(
-        url=data["url"],
-        source_id=data["source_id"],
-        found_in=data["found_in"],
-        title=data.get("title"),
-        published_at=when("published_at"),
-        modified_at=when("modified_at"),
-        authors=tuple(data.get("authors") or ()),
-        found_by=data.get("found_by", "feed"),
-        language=data.get("language"),
-        keywords=tuple(data.get("keywords") or ()),
-        publication=data.get("publication"),
-    )
+    """What discovery said, as `_page_metadata` stored it; a field an older archive lacks
+    takes `Discovered`'s default."""
+    fields = dict(data)
+    for key in ("published_at", "modified_at"):
+        fields[key] = datetime.fromisoformat(data[key]) if data.get(key) else None
+    for key in ("authors", "keywords"):
+        fields[key] = tuple(data.get(key) or ())
+    return Discovered(**fields)
 
 
 def read_pages(path: Path) -> Iterator[FetchedPage]:
@@ -420,11 +405,7 @@ def read_pages(path: Path) -> Iterator[FetchedPage]:
             if pending is not None:
                 yield _page(path, pending, None)
             pending = record
-        elif (
-            record.type == "metadata"
-            and pending is not None
-            and record.headers.get("WARC-Concurrent-To") == pending.record_id
-        ):
+        elif pending is not None and _describes(record, pending):
             yield _page(path, pending, record)
             pending = None
     if pending is not None:
@@ -454,6 +435,11 @@ def read_record(data_dir: Path, raw_record_id: str) -> FetchedPage:
         metadata = next(records, None)
     finally:
         records.close()
-    if metadata is not None and metadata.headers.get("WARC-Concurrent-To") != response.record_id:
-        metadata = None
-    return _page(path, response, metadata)
+    paired = metadata is not None and _describes(metadata, response)
+    return _page(path, response, metadata if paired else None)
+
+
+def _describes(record: WarcRecord, response: WarcRecord) -> bool:
+    """Whether `record` is the metadata record written with `response`."""
+    concurrent = record.headers.get("WARC-Concurrent-To")
+    return record.type == "metadata" and concurrent == response.record_id

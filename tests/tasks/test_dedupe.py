@@ -798,3 +798,24 @@ def test_a_copy_at_an_unreadable_url_never_stands_for_the_canonical_page() -> No
     odd = article("https://", [*story(49), "Extra."], hours=1, canonical=canonical)
     result = dedupe([odd, page], EmptyIndex())
     assert [row.body_hash for row in result.signatures] == [sign(page).body_hash]
+
+
+def test_an_exact_member_whose_new_body_is_its_origin_s_first_one_stays_exact() -> None:
+    first_body, second_body = story(41), story(42)
+    wire, paper = "https://wire.example/s", "https://paper.example/s"
+    one = dedupe([article(wire, first_body)], EmptyIndex())
+    # the wire story is rewritten, and the paper prints the rewrite word for word
+    two = dedupe(
+        [article(wire, second_body), article(paper, second_body, hours=1)],
+        MemoryIndex([*one.signatures]),
+    )
+    assert [d.duplicate_kind for d in two.decisions] == [None, "exact"]
+    # the paper then swaps in the wire's first text: still the origin's words exactly
+    three = dedupe(
+        [article(paper, first_body, hours=1)],
+        MemoryIndex([*one.signatures, *two.signatures]),
+    )
+    (decision,) = three.decisions
+    assert (decision.version, decision.duplicate_of) == (2, one.decisions[0].article_id)
+    assert decision.similarity == 1.0  # measured against the origin's first version
+    assert decision.duplicate_kind == "exact"

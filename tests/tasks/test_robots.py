@@ -87,3 +87,18 @@ def test_an_empty_robots_txt_allows_everything(body: bytes | None) -> None:
     assert not decision.unavailable
     assert decision.allows(PAGE, "newsflow")
     assert decision.crawl_delay("newsflow") is None
+
+
+def test_the_sitemaps_robots_txt_lists_are_given_as_written() -> None:
+    text = (
+        b"Sitemap: https://news.example/sitemap-news.xml\n"
+        b"User-agent: *\nDisallow: /drafts/\n"
+        b"Sitemap: https://cdn.example/Sitemap_Index.xml\n"
+    )
+    decision = robots_from_answer("ok", 200, text)
+    assert decision.sitemaps == (
+        "https://news.example/sitemap-news.xml",
+        "https://cdn.example/Sitemap_Index.xml",
+    )
+    assert robots_from_answer("http_404", 404, None).sitemaps == ()
+    assert robots_from_answer("timeout", None, None).sitemaps == ()

@@ -18,6 +18,7 @@ from warehouse.lake import (
     PublicationBusy,
     StagingArea,
     catalog_path,
+    check_scope,
     check_table,
     data_file,
     lake_dir,
@@ -64,6 +65,13 @@ def test_an_unknown_table_is_refused_naming_the_known_ones() -> None:
     known = "articles, dedup_signatures, fetch_log, mentions, quotes, rejected, runs"
     with pytest.raises(ValueError, match=f"^unknown table 'article'; known: {known}$"):
         check_table("article")
+
+
+@pytest.mark.parametrize("scope", ["../up", "a/b", ".hidden", "", "x" * 129, "a b"])
+def test_a_scope_that_is_not_a_plain_file_name_is_refused_saying_so(scope: str) -> None:
+    with pytest.raises(ValueError, match=f"^scope must match .*, got '{scope}'$"):
+        check_scope(scope)
+    assert check_scope("ingest-2026.11_a") == "ingest-2026.11_a"
 
 
 def _touch(data_dir: Path, day: str, scope: str) -> Path:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -16,12 +17,13 @@ from warehouse.convert import SchemaError
 from warehouse.lake import (
     CorruptLakeFile,
     PublicationBusy,
+    StorageError,
     catalog_path,
     data_file,
     quarantine_dir,
     staging_dir,
 )
-from warehouse.publish import Publication
+from warehouse.publish import PUBLISH_ORDER, Publication, PublishError
 from warehouse.raw import RawArchive, archives_of, read_record
 from warehouse.schema import TABLES
 
@@ -324,3 +326,58 @@ def test_a_reprocess_without_a_new_archive_keeps_the_one_its_rows_name(tmp_path:
         articles["url"].to_pylist(), articles["raw_record_id"].to_pylist(), strict=True
     ):
         assert read_record(tmp_path, raw_record_id).url == url
+
+
+def test_a_partition_folder_that_cannot_be_made_is_named_and_nothing_is_published(
+    tmp_path: Path,
+) -> None:
+    first = PUBLISH_ORDER[0]
+    (tmp_path / "lake").mkdir()
+    (tmp_path / "lake" / first).write_bytes(b"a file where the table's folder belongs")
+    publication = Publication(tmp_path, DAY, SCOPE)
+    for table, rows in tables(DAY, SCOPE, "new").items():
+        publication.write(table, rows)
+    with pytest.raises(StorageError) as failure:
+        publication.commit()
+    folder = data_file(tmp_path, first, DAY, SCOPE).parent
+    assert str(failure.value).startswith(f"cannot write {folder} in data dir {tmp_path}: ")
+    assert not any(data_file(tmp_path, t, DAY, SCOPE).exists() for t in TABLES)
+    assert list(staging_dir(tmp_path).iterdir()) == []
+
+
+def _damage_at_fsynced(data_dir: Path, damage: Callable[[Path], None]) -> PublishError:
+    """Publish a run whose staged articles file is changed after it was written and synced."""
+    publish_sample(data_dir, DAY, SCOPE, "old")
+    before = snapshot(data_dir)
+    publication: Publication
+
+    def step(name: str) -> None:
+        if name == "fsynced":
+            damage(publication.staged_path("articles"))
+
+    publication = Publication(data_dir, DAY, SCOPE, on_step=step)
+    for table, rows in tables(DAY, SCOPE, "new").items():
+        publication.write(table, rows)
+    with pytest.raises(PublishError) as failure:
+        publication.commit()
+    assert snapshot(data_dir) == before
+    assert list(staging_dir(data_dir).iterdir()) == []
+    return failure.value
+
+
+def test_a_staged_file_that_does_not_read_back_is_not_published(tmp_path: Path) -> None:
+    def truncate(path: Path) -> None:
+        path.write_bytes(path.read_bytes()[:-100])
+
+    error = _damage_at_fsynced(tmp_path, truncate)
+    assert str(error).startswith(f"staged articles file {tmp_path / 'staging'}")
+    assert "no Parquet magic bytes" in str(error)
+
+
+def test_a_staged_file_with_other_rows_than_were_written_is_not_published(tmp_path: Path) -> None:
+    def drop_a_row(path: Path) -> None:
+        pq.write_table(pq.read_table(path).slice(1), path)
+
+    error = _damage_at_fsynced(tmp_path, drop_a_row)
+    assert str(error).startswith(f"staged articles file {tmp_path / 'staging'}")
+    assert str(error).endswith(" holds 4 rows, 5 were written")

@@ -3,27 +3,34 @@
 from __future__ import annotations
 
 import gzip
+import hashlib
+import itertools
+import re
+import time
+import zlib
 from dataclasses import replace
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta, timezone
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from lakedata import pages
+from lakedata import file_size_limit, noise, pages
 
-from tasks.records import FetchedPage
-from warehouse.lake import raw_partition, staging_dir
+from tasks.records import Discovered, FetchedPage
+from warehouse.lake import StorageError, raw_partition, staging_dir
 from warehouse.raw import (
     CorruptRawArchive,
     RawArchive,
+    archive_name,
     archives_of,
     iter_warc,
     read_archives,
     read_pages,
     read_record,
     remove_unreferenced,
+    zlib_gzip,
 )
 
 DAY = date(2026, 11, 27)
@@ -34,12 +41,17 @@ def _binary_page() -> FetchedPage:
     return FetchedPage(
         source_id="s",
         url="http://b.test/x",
-        final_url="http://b.test/y",
+        final_url="http://b.test/y: a colon and a space",
         status=404,
         content_type=None,
         body=b"\x00\xff\r\n\r\nWARC/1.1\r\nnot a header",
         fetched_at=datetime(2026, 11, 27, 1, 2, 3, 456789, tzinfo=UTC),
-        headers=(("Content-Encoding", "gzip"), ("Set-Cookie", "id=1"), ("X-Thing", "kept")),
+        headers=(
+            ("Content-Encoding", "gzip"),
+            ("Set-Cookie", "id=1"),
+            ("X-Thing", "kept"),
+            ("Link", "<http://b.test/y>; rel=canonical"),
+        ),
     )
 
 
@@ -58,6 +70,7 @@ def test_pages_read_back_as_written(tmp_path: Path) -> None:
     assert path.name.endswith(".warc.gz")
     assert ids[0] == f"2026-11-27/{SCOPE}.pending.warc.gz#0"
     assert _final(archive, ids)[0] == f"2026-11-27/{path.name}#0"
+    assert archive_name(_final(archive, ids)[0]) == archive.name
     back = list(read_archives(tmp_path, [archive.name]))
     assert [p.raw_record_id for p in back] == _final(archive, ids)
     for before, after in zip(written, back, strict=True):
@@ -71,7 +84,11 @@ def test_pages_read_back_as_written(tmp_path: Path) -> None:
         assert after.fetched_at == before.fetched_at
         assert after.discovered == before.discovered
         assert after.content_type == before.content_type
-    assert dict(back[-1].headers) == {"X-Thing": "kept"}  # framing and cookies left out
+    assert back[0].headers == written[0].headers
+    assert dict(back[-1].headers) == {  # framing and cookies left out
+        "X-Thing": "kept",
+        "Link": "<http://b.test/y>; rel=canonical",
+    }
 
 
 def test_one_record_is_read_by_its_id(tmp_path: Path) -> None:
@@ -98,8 +115,183 @@ def test_archive_is_standard_gzip_and_warc(tmp_path: Path) -> None:
     records = list(iter_warc(path))
     assert [r.type for r in records] == ["response", "metadata"]
     assert records[1].headers["WARC-Concurrent-To"] == records[0].record_id
+    assert records[0].record_id != records[1].record_id
+    assert records[0].headers["Content-Type"] == "application/http;msgtype=response"
+    assert records[1].headers["Content-Type"] == "application/json"
     assert records[0].block.startswith(b"HTTP/1.1 200 OK\r\n")
-    assert int(records[0].headers["Content-Length"]) == len(records[0].block)
+    for record in records:
+        assert int(record.headers["Content-Length"]) == len(record.block)
+        algorithm, _, digest = record.headers["WARC-Block-Digest"].partition(":")
+        assert hashlib.new(algorithm, record.block).hexdigest() == digest
+        member = path.read_bytes()[record.offset :]
+        assert zlib.decompressobj(wbits=31).decompress(member).endswith(record.block + b"\r\n\r\n")
+
+
+def test_record_ids_differ_between_archives_of_other_scopes(tmp_path: Path) -> None:
+    ids = []
+    for scope in (SCOPE, SCOPE + "-b"):
+        with RawArchive(tmp_path, DAY, scope) as archive:
+            archive.append(pages(DAY, "new")[0])
+        ids.append([r.record_id for r in iter_warc(archive.publish())])
+    assert not set(ids[0]) & set(ids[1])
+
+
+def test_an_unknown_status_gets_an_empty_reason_phrase(tmp_path: Path) -> None:
+    page = replace(pages(DAY, "new")[0], status=599)
+    with RawArchive(tmp_path, DAY, SCOPE) as archive:
+        archive.append(page)
+    records = list(iter_warc(archive.publish()))
+    assert records[0].block.startswith(b"HTTP/1.1 599 \r\n")  # RFC 9112: SP, empty phrase
+    (back,) = read_archives(tmp_path, [archive.name])
+    assert back.status == 599
+
+
+def test_warc_dates_are_utc_whatever_the_local_time_zone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("TZ", "Asia/Tokyo")
+    time.tzset()
+    try:
+        when = datetime(2026, 11, 27, 6, 2, 3, 4, tzinfo=timezone(timedelta(hours=2)))
+        with RawArchive(tmp_path, DAY, SCOPE) as archive:
+            archive.append(replace(pages(DAY, "new")[0], fetched_at=when))
+        records = list(iter_warc(archive.publish()))
+        (back,) = read_archives(tmp_path, [archive.name])
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    assert records[0].headers["WARC-Date"] == "2026-11-27T04:02:03.000004Z"
+    assert back.fetched_at == when
+
+
+def test_the_content_type_is_kept_once_whether_or_not_a_header_said_it(tmp_path: Path) -> None:
+    new = pages(DAY, "new")
+    written = [
+        replace(new[0], headers=(("X-Thing", "a"),)),  # the fetch knew it, no header said it
+        replace(new[1], headers=(("content-type", "text/html; charset=utf-8"),)),
+    ]
+    with RawArchive(tmp_path, DAY, SCOPE) as archive:
+        for page in written:
+            archive.append(page)
+    archive.publish()
+    back = list(read_archives(tmp_path, [archive.name]))
+    assert [p.content_type for p in back] == [p.content_type for p in written]
+    assert [[k.lower() for k, _ in p.headers].count("content-type") for p in back] == [1, 1]
+
+
+def test_header_values_cannot_break_the_record(tmp_path: Path) -> None:
+    page = replace(
+        pages(DAY, "new")[0],
+        headers=(("X-Note", "one\r\nX-Injected: yes\rtwo\nthree"), ("X-Title", "Zürich € 日本")),
+    )
+    with RawArchive(tmp_path, DAY, SCOPE) as archive:
+        archive.append(page)
+    archive.publish()
+    (back,) = read_archives(tmp_path, [archive.name])
+    assert dict(back.headers) == {
+        "X-Note": "one  X-Injected: yes two three",  # line breaks become spaces
+        "X-Title": "Zürich ? ??",  # HTTP header bytes are Latin-1: other characters are lost
+        "Content-Type": page.content_type,
+    }
+
+
+def test_everything_discovery_said_is_kept(tmp_path: Path) -> None:
+    when = datetime(2026, 11, 26, 23, 0, tzinfo=UTC)
+    found = Discovered(
+        url="http://a.test/x",
+        source_id="outlet-a",
+        found_in="http://a.test/news-sitemap.xml",
+        title="A title",
+        published_at=when,
+        modified_at=when + timedelta(hours=1),
+        authors=("Ann", "Bo"),
+        found_by="news_sitemap",
+        language="de",
+        keywords=("wahl", "bund"),
+        publication="Der Kurier",
+    )
+    with RawArchive(tmp_path, DAY, SCOPE) as archive:
+        archive.append(replace(pages(DAY, "new")[0], discovered=found))
+    archive.publish()
+    (back,) = read_archives(tmp_path, [archive.name])
+    assert back.discovered == found
+
+
+def test_a_page_larger_than_a_read_chunk_reads_back(tmp_path: Path) -> None:
+    new = pages(DAY, "new")
+    written = [replace(p, body=noise(200_000, seed=i).encode()) for i, p in enumerate(new)]
+    with RawArchive(tmp_path, DAY, SCOPE) as archive:
+        ids = [archive.append(page) for page in written]
+    archive.publish()
+    assert [p.body for p in read_archives(tmp_path, [archive.name])] == [p.body for p in written]
+    assert read_record(tmp_path, _final(archive, ids)[-1]).body == written[-1].body
+
+
+def test_ids_are_made_final_only_once_the_archive_is_closed(tmp_path: Path) -> None:
+    other = "2026-11-26/ingest-0.0123456789abcdef.warc.gz#42"
+    with RawArchive(tmp_path, DAY, SCOPE) as archive:
+        pending = archive.append(pages(DAY, "new")[0])
+        with pytest.raises(RuntimeError, match="still open"):
+            archive.resolve(pa.array([other, pending]))
+        assert archive.resolve(pa.array([other, None])).to_pylist() == [other, None]
+        with pytest.raises(RuntimeError, match="not closed yet"):
+            _ = archive.final_path
+    assert _final(archive, [other, pending, None]) == [other, f"{archive.name}#0", None]
+
+
+def test_a_staged_archive_that_lost_records_is_not_published(tmp_path: Path) -> None:
+    archive = RawArchive(tmp_path, DAY, SCOPE)
+    for page in pages(DAY, "new")[:3]:
+        archive.append(page)
+    archive.close()
+    members = _members(archive.staged_path)
+    archive.staged_path.write_bytes(b"".join(members[:4]))  # a write the disk dropped
+    with pytest.raises(CorruptRawArchive, match="wrote 3 pages, read back 4 records"):
+        archive.publish()
+    archive.discard()
+    assert archives_of(tmp_path, DAY, SCOPE) == []
+    assert list(staging_dir(tmp_path).iterdir()) == []
+
+
+def test_publishing_calls_the_step_hook_just_before_the_archive_appears(tmp_path: Path) -> None:
+    seen: list[tuple[str, bool]] = []
+    with RawArchive(tmp_path, DAY, SCOPE) as archive:
+        archive.append(pages(DAY, "new")[0])
+    path = archive.publish(lambda step: seen.append((step, archive.final_path.exists())))
+    assert seen == [("rename:raw", False)]
+    assert path.exists()
+
+
+def test_a_full_disk_names_the_staged_archive(tmp_path: Path) -> None:
+    archive = RawArchive(tmp_path, DAY, SCOPE)
+    big = replace(pages(DAY, "new")[0], body=noise(100_000).encode())
+    with file_size_limit(1000), pytest.raises(StorageError) as failure:
+        archive.append(big)
+    message = str(failure.value)
+    assert message.startswith(f"cannot write {archive.staged_path} in data dir {tmp_path}: ")
+    archive.discard()
+    assert list(staging_dir(tmp_path).iterdir()) == []
+
+
+def test_discarding_on_a_full_disk_still_cleans_up(tmp_path: Path) -> None:
+    archive = RawArchive(tmp_path, DAY, SCOPE)
+    archive.append(pages(DAY, "new")[0])  # still in the write buffer
+    with file_size_limit(0):
+        archive.discard()  # the last flush fails: the file goes anyway
+    assert list(staging_dir(tmp_path).iterdir()) == []
+
+
+def test_a_full_disk_at_close_names_the_staged_archive_and_discard_still_cleans_up(
+    tmp_path: Path,
+) -> None:
+    archive = RawArchive(tmp_path, DAY, SCOPE)
+    archive.append(pages(DAY, "new")[0])  # still in the write buffer
+    with file_size_limit(0), pytest.raises(StorageError) as failure:
+        archive.close()
+    message = str(failure.value)
+    assert message.startswith(f"cannot write {archive.staged_path} in data dir {tmp_path}: ")
+    archive.discard()
+    assert list(staging_dir(tmp_path).iterdir()) == []
 
 
 def test_same_pages_give_the_same_bytes(tmp_path: Path) -> None:
@@ -120,6 +312,102 @@ def test_truncated_archive_is_reported(tmp_path: Path) -> None:
     path.write_bytes(path.read_bytes()[:-10])
     with pytest.raises(CorruptRawArchive, match="truncated"):
         list(read_pages(path))
+
+
+def _members(path: Path) -> list[bytes]:
+    """The gzip members of an archive, one per record."""
+    data = path.read_bytes()
+    offsets = [r.offset for r in iter_warc(path)] + [len(data)]
+    return [data[a:b] for a, b in itertools.pairwise(offsets)]
+
+
+def _handmade(data_dir: Path, data: bytes) -> Path:
+    path = raw_partition(data_dir, DAY) / "handmade.warc.gz"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return path
+
+
+def test_records_without_their_partner_are_read_as_far_as_they_go(tmp_path: Path) -> None:
+    written = pages(DAY, "new")[:3]
+    with RawArchive(tmp_path, DAY, SCOPE) as archive:
+        for page in written:
+            archive.append(page)
+    r0, m0, r1, m1, r2, m2 = _members(archive.publish())
+    # pages 0 and 2 get their metadata records out of place: neither is taken for theirs
+    path = _handmade(tmp_path, r0 + m2 + r1 + m1 + m0 + r2)
+
+    back = list(read_pages(path))
+    assert [p.final_url for p in back] == [p.final_url for p in written]
+    assert [p.body for p in back] == [p.body for p in written]
+    # without its metadata a page is known by the URL that answered, and nothing else
+    assert [p.url for p in back] == [written[0].final_url, written[1].url, written[2].final_url]
+    assert [p.source_id for p in back] == ["", written[1].source_id, ""]
+    assert [p.discovered for p in back] == [None, written[1].discovered, None]
+    for page in back:
+        assert read_record(tmp_path, page.raw_record_id) == page
+
+
+def _warc(*blocks: bytes) -> bytes:
+    return b"".join(zlib_gzip(block) for block in blocks)
+
+
+def test_damaged_records_say_what_is_wrong_and_where(tmp_path: Path) -> None:
+    # a record that ends right after its block is complete: the block is Content-Length bytes
+    good = b"WARC/1.1\r\nWARC-Type: resource\r\nContent-Length: 3\r\n\r\nabc"
+    cases = {
+        b"HTTP/1.1 200 OK\r\n\r\nhello": "not a WARC record",
+        b"WARC/1.1 and no end of the header": "not a WARC record",
+        b"WARC/1.1\r\nWARC-Type: resource\r\n\r\nabc": "no Content-Length",
+        b"WARC/1.1\r\nContent-Length: 9\r\n\r\nabc": "block shorter than Content-Length",
+    }
+    for block, problem in cases.items():
+        path = _handmade(tmp_path, _warc(good, block))
+        where = f"{path}#{len(zlib_gzip(good))}"
+        with pytest.raises(CorruptRawArchive, match=f"^{re.escape(where)}: {problem}$"):
+            list(iter_warc(path))
+    assert [r.block for r in iter_warc(_handmade(tmp_path, _warc(good)))] == [b"abc"]
+    latin = b"WARC/1.1\r\nWARC-Target-URI: http://b.test/caf\xe9\r\nContent-Length: 0\r\n\r\n"
+    (record,) = iter_warc(_handmade(tmp_path, _warc(latin)))  # not UTF-8: read all the same
+    assert record.headers["WARC-Target-URI"] == "http://b.test/caf\ufffd"
+
+
+def test_a_damaged_gzip_member_is_reported_with_its_offset(tmp_path: Path) -> None:
+    with RawArchive(tmp_path, DAY, SCOPE) as archive:
+        for page in pages(DAY, "new")[:2]:
+            archive.append(page)
+    path = archive.publish()
+    members = _members(path)
+    damaged = bytearray(members[2])
+    damaged[-8] ^= 0xFF  # the member's CRC
+    members[2] = bytes(damaged)
+    path.write_bytes(b"".join(members))
+    offset = len(members[0] + members[1])
+    with pytest.raises(CorruptRawArchive, match=f"^bad gzip member at offset {offset}: "):
+        list(read_pages(path))
+
+
+def test_reading_what_is_not_there_says_so(tmp_path: Path) -> None:
+    with RawArchive(tmp_path, DAY, SCOPE) as archive:
+        archive.append(pages(DAY, "new")[0])
+    path = archive.publish()
+    metadata = list(iter_warc(path))[1]
+    with pytest.raises(CorruptRawArchive, match="is missing"):
+        list(read_archives(tmp_path, [f"2026-11-27/{SCOPE}.0123456789abcdef.warc.gz"]))
+    with pytest.raises(CorruptRawArchive, match="is not a response record"):
+        read_record(tmp_path, f"{archive.name}#{metadata.offset}")
+    with pytest.raises(CorruptRawArchive, match="no raw record"):
+        read_record(tmp_path, f"{archive.name}#first")
+    for name in (
+        "2026-11-27/a/b.warc.gz",
+        "2026-11-27/../b.warc.gz",
+        "2026-11-27/.b.warc.gz",
+        "/b.warc.gz",
+        "2026-11-27/",
+        "2026-11-27",
+    ):
+        with pytest.raises(CorruptRawArchive, match="not a raw archive name"):
+            list(read_archives(tmp_path, [name]))
 
 
 def _archive_then_fail(data_dir: Path) -> None:
