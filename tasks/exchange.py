@@ -154,12 +154,17 @@ class _Watch:
             self._socks.clear()
 
 
-_watching = threading.local()  # .watch: the _Watch of the exchange running in this thread
+class _Watching(threading.local):
+    watch: _Watch | None = None  # the _Watch of the exchange running in this thread
+
+
+_watching = _Watching()
 
 
 def _watch(sock: socket.socket | None) -> None:
-    watch: _Watch | None = getattr(_watching, "watch", None)
-    if watch is not None and sock is not None and sock.fileno() >= 0:
+    """Watch `sock` (an open socket, or None: urllib3 sets a closed connection's to None)."""
+    watch = _watching.watch
+    if watch is not None and sock is not None:
         watch.add(sock)
 
 
@@ -178,21 +183,16 @@ class _HTTPSConnection(urllib3.connection.HTTPSConnection):
 
 
 class _HTTPPool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
+    ConnectionCls: type[urllib3.connection.HTTPConnection] = _HTTPConnection
 
     def _get_conn(self, timeout: float | None = None) -> Any:
-        conn = super()._get_conn(timeout)
-        _watch(getattr(conn, "sock", None))  # a kept-alive connection, reused
+        conn: Any = super()._get_conn(timeout)
+        _watch(conn.sock)  # a kept-alive connection, reused
         return conn
 
 
-class _HTTPSPool(urllib3.HTTPSConnectionPool):
+class _HTTPSPool(_HTTPPool, urllib3.HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
-
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        conn = super()._get_conn(timeout)
-        _watch(getattr(conn, "sock", None))
-        return conn
 
 
 _POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
@@ -211,11 +211,6 @@ class _PinnedAdapter(requests.adapters.HTTPAdapter):
     def __init__(self, tls: ssl.SSLContext) -> None:
         self._tls = tls
         super().__init__(max_retries=0)
-
-    def init_poolmanager(
-        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
-    ) -> None:
-        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
         self.poolmanager.pool_classes_by_scheme = _POOLS
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
@@ -442,16 +437,14 @@ def _missed(limits: Limits) -> str:
 
 
 def _cause(exc: BaseException) -> BaseException:
-    """The innermost exception under requests' and urllib3's wrappers."""
+    """The innermost exception under requests' and urllib3's wrappers: they raise theirs
+    from (or while handling) the one they wrap, or hold it unraised in their arguments."""
     seen: set[int] = set()
     while id(exc) not in seen:
         seen.add(id(exc))
-        inner: object = None
-        if isinstance(exc, urllib3.exceptions.MaxRetryError):
-            inner = exc.reason
+        inner = exc.__cause__ or exc.__context__
         inner = inner or next((a for a in exc.args if isinstance(a, BaseException)), None)
-        inner = inner or exc.__cause__ or exc.__context__
-        if not isinstance(inner, BaseException):
+        if inner is None:
             break
         exc = inner
     return exc
@@ -462,13 +455,9 @@ def _failure(exc: BaseException) -> tuple[ReasonCode, str]:
     detail = f"{type(cause).__name__}: {cause}"
     if isinstance(exc, requests.exceptions.ProxyError):
         return "connection_error", f"proxy: {detail}"
-    if isinstance(cause, TimeoutError) or isinstance(
-        exc, requests.Timeout | urllib3.exceptions.TimeoutError
-    ):
+    if isinstance(cause, TimeoutError):
         return "timeout", detail
-    if isinstance(cause, ssl.SSLError | ssl.CertificateError) or isinstance(
-        exc, requests.exceptions.SSLError
-    ):
+    if isinstance(cause, ssl.SSLError):  # the certificate checks' errors too
         return "tls_error", detail
     if isinstance(cause, OSError | http.client.IncompleteRead):
         return "connection_error", detail
@@ -480,7 +469,7 @@ def _drain(response: requests.Response) -> None:
     length = response.headers.get("Content-Length", "").strip()
     if not length.isdigit() or int(length) > _DRAIN:
         return  # left unread: the connection is closed
-    with contextlib.suppress(urllib3.exceptions.HTTPError, OSError):
+    with contextlib.suppress(urllib3.exceptions.HTTPError):  # urllib3 wraps OSError
         response.raw.read(_DRAIN + 1, decode_content=False)
 
 
