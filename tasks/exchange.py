@@ -19,11 +19,11 @@ urllib3 2.x, with every layer that would loosen a bound switched off or replaced
 - the body is read raw (`decode_content=False`) in pieces and decoded here (gzip, deflate)
   with a bound on the decoded size; a `Content-Length` above the cap is refused before any of
   the body is read, and the wire size is capped too;
-- no redirects, no retries (urllib3's are 0), no cookies, no settings from the environment
-  (`trust_env=False`): proxies, CA bundles and .netrc from the environment are ignored. The
-  request goes through the session's adapter (`HTTPAdapter.send`), not `Session.send`, which
-  would read a redirect's whole body, unbounded and decoded, even with
-  `allow_redirects=False`.
+- no redirects, no retries (urllib3's are 0), no cookies, no settings from the environment:
+  the request is prepared here and goes through the session's adapter (`HTTPAdapter.send`),
+  never `Session.request`/`Session.send`, which would add the session's headers, cookies,
+  and the environment's proxies, CA bundles and .netrc, and would read a redirect's whole
+  body, unbounded and decoded, even with `allow_redirects=False`.
 
 A connection is kept for the next request to the same address when its answer was read to
 the end (a 2xx body, or a non-2xx body of at most 64 KiB); any answer cut short, refused or
@@ -50,7 +50,7 @@ import weakref
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any
+from typing import Any, cast
 
 import requests
 import requests.adapters
@@ -226,12 +226,10 @@ class _PinnedAdapter(requests.adapters.HTTPAdapter):
         )
         if host_params["scheme"] == "https":
             pool_kwargs["ssl_context"] = self._tls
-            host = request.headers.get("Host") or ""
-            if isinstance(host, bytes):
-                host = host.decode("latin-1")
+            host = cast(str, request.headers["Host"])  # set by request_once, a str
             name = urllib3.util.parse_url(f"//{host}").host
             if name:
-                pool_kwargs["server_hostname"] = name.strip("[]")
+                pool_kwargs["server_hostname"] = name  # urllib3 strips an IPv6 literal's []
         return host_params, pool_kwargs
 
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
@@ -240,8 +238,6 @@ class _PinnedAdapter(requests.adapters.HTTPAdapter):
 
 def _session(tls: ssl.SSLContext) -> requests.Session:
     session = requests.Session()
-    session.trust_env = False
-    session.headers.clear()
     adapter = _PinnedAdapter(tls)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -303,9 +299,11 @@ class Transport:
         """GET `target.path` with `headers` (the Host header is the target's); the body is
         read only for a 2xx answer. `use_proxy=False` goes direct even with a proxy set."""
         proxy = self.proxy_for(target) if use_proxy else None
-        sent = {k: v for k, v in headers.items() if k.lower() != "host"}
-        sent["Host"] = target.host_header  # also the TLS name (see _PinnedAdapter)
-        request = requests.Request("GET", "http://placeholder/", headers=sent).prepare()
+        request = requests.PreparedRequest()
+        request.prepare_method("GET")
+        # Header names are case-insensitive there: the target's Host replaces any given one.
+        # It is also the TLS name (see _PinnedAdapter).
+        request.prepare_headers({**headers, "Host": target.host_header})
         # The URL as the guard made it (not requoted): the checked address, or the name for
         # a proxy.
         request.url = _named_url(target) if proxy else _address_url(target)

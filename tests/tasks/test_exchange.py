@@ -116,6 +116,15 @@ def test_the_request_carries_the_target_path_and_the_given_headers() -> None:
     assert request.headers["host"] == srv.netloc
 
 
+@pytest.mark.parametrize("name", ["Host", "host", "HOST"])
+def test_the_host_header_is_the_targets_whatever_host_the_caller_gives(name: str) -> None:
+    with LoopbackServer({"/p": Reply(body=PAGE)}) as srv:
+        target = target_of(srv, "/p")
+        request_once(target, {name: "other.example"}, LIMITS, ssl.create_default_context())
+        (request,) = srv.requests
+    assert request.headers["host"] == srv.netloc
+
+
 def test_the_connection_goes_to_the_target_address_and_port_never_to_the_name() -> None:
     # `.invalid` never resolves (RFC 6761) and port 80 is not the server's: the answer can
     # only come from the checked address and connect_port.

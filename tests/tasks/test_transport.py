@@ -185,6 +185,24 @@ def test_the_environment_proxy_is_the_one_for_the_scheme_unless_the_host_is_excl
     assert seen == ([f"GET http://{srv.netloc}/c HTTP/1.1"] if through_proxy else [])
 
 
+def test_a_transport_ignores_the_environment_proxy_unless_asked_and_uses_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    limits = Limits(deadline_s=3.0, connect_timeout_s=2.0, max_bytes=1000)
+    with LoopbackServer(ROUTES) as srv, RecordingProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        target = check_url(srv.url("/c"), frozenset({srv.netloc}))
+        with Transport(ssl.create_default_context()) as plain:
+            direct = plain.request_once(target, {}, limits)
+        seen_direct = proxy.lines
+        with Transport(ssl.create_default_context(), proxy=proxy.url) as proxied:
+            through = proxied.request_once(target, {}, limits)
+        seen_through = proxy.lines
+    assert (direct.body, through.body) == (PAGE, PAGE)
+    assert seen_direct == []
+    assert seen_through == [f"GET http://{srv.netloc}/c HTTP/1.1"]
+
+
 def test_a_target_the_guard_refuses_is_refused_before_the_proxy_hears_of_it() -> None:
     with LoopbackServer(ROUTES) as srv, RecordingProxy() as proxy:
         with loopback_fetcher(seed=1, proxy=proxy.url) as fetcher:  # srv is not allowed
