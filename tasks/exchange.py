@@ -50,7 +50,7 @@ import weakref
 import zlib
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
-from typing import Any, cast
+from typing import Any
 
 import requests
 import requests.adapters
@@ -226,7 +226,7 @@ class _PinnedAdapter(requests.adapters.HTTPAdapter):
         )
         if host_params["scheme"] == "https":
             pool_kwargs["ssl_context"] = self._tls
-            host = cast(str, request.headers["Host"])  # set by request_once, a str
+            host = str(request.headers["Host"])  # set by request_once, a str already
             name = urllib3.util.parse_url(f"//{host}").host
             if name:
                 pool_kwargs["server_hostname"] = name  # urllib3 strips an IPv6 literal's []
@@ -399,9 +399,8 @@ def _exchange(
     try:
         # The adapter's send, not the session's: Session.send reads a redirect's whole body
         # (to build `Response.next`) even with allow_redirects=False, unbounded and decoded.
-        response = session.get_adapter(request.url or "").send(
-            request,
-            stream=True,
+        response = session.get_adapter(str(request.url)).send(
+            request,  # the adapter streams: it never reads the body itself
             proxies=proxies,
             timeout=(min(limits.connect_timeout_s, limits.deadline_s), limits.deadline_s),
         )

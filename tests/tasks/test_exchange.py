@@ -24,7 +24,15 @@ from typing import Any
 import pytest
 from servers import LoopbackServer, Reply, SilentPort, gzipped, redirect, tls_certificate
 
-from tasks.exchange import Exchange, Limits, Transport, _Inflater, _Watch, media_type
+from tasks.exchange import (
+    Exchange,
+    Limits,
+    Transport,
+    _failure,
+    _Inflater,
+    _Watch,
+    media_type,
+)
 from tasks.guard import ResolvedTarget, check_url
 
 PAGE = b"<html><body><p>Hello, exchange</p></body></html>"
@@ -717,3 +725,10 @@ def test_the_decoder_never_returns_more_than_its_room_across_gzip_members() -> N
     inflater = _Inflater("gzip")
     out = inflater.feed(gzipped(b"a" * 100) + gzipped(b"b" * 100), 150)
     assert out == b"a" * 100 + b"b" * 50
+
+
+def test_a_looping_exception_chain_still_ends_in_a_reason() -> None:
+    first, second = OSError("first"), OSError("second")
+    first.__cause__, second.__cause__ = second, first
+    reason, detail = _failure(first)
+    assert (reason, detail.startswith("OSError: ")) == ("connection_error", True)

@@ -33,6 +33,7 @@ ROUTES = {
     "/b": Reply(body=PAGE),
     "/c": Reply(body=PAGE),
 }
+LENGTH_10 = (("Content-Length", "10"),)
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
 
 
@@ -90,11 +91,20 @@ def test_an_answer_cut_short_does_not_leave_its_connection_for_the_next_request(
     assert connections == 2
 
 
-@pytest.mark.parametrize(("size", "connections"), [(64 * 1024, 1), (64 * 1024 + 1, 2)])
+@pytest.mark.parametrize(
+    ("gone", "connections"),
+    [
+        (Reply(status=404, body=b"x" * 64 * 1024), 1),
+        (Reply(status=404, body=b"x" * (64 * 1024 + 1)), 2),
+        # chunked, with a Content-Length that claims less: the length is not believed
+        (Reply(status=404, body=b"x" * (64 * 1024 + 1), chunked=True, headers=LENGTH_10), 2),
+    ],
+    ids=["64KiB", "64KiB+1", "64KiB+1-chunked"],
+)
 def test_a_non_2xx_body_of_up_to_64_kib_is_read_away_to_keep_its_connection(
-    size: int, connections: int
+    gone: Reply, connections: int
 ) -> None:
-    routes = {"/gone": Reply(status=404, body=b"x" * size), "/c": Reply(body=PAGE)}
+    routes = {"/gone": gone, "/c": Reply(body=PAGE)}
     limits = Limits(deadline_s=3.0, connect_timeout_s=2.0, max_bytes=1000)
     transport = Transport(ssl.create_default_context())
     with LoopbackServer(routes, keep_alive=True) as srv, transport as t:
