@@ -222,6 +222,7 @@ def test_dripping_headers_are_cut_at_the_total_deadline() -> None:
     with LoopbackServer({"/drip": Reply(body=PAGE, header_drip=0.05)}) as srv:
         exchange = get(srv, "/drip", QUICK)
     assert (exchange.status, exchange.reason, exchange.body) == (None, "timeout", None)
+    assert exchange.detail == "no complete answer within 0.5s"
 
 
 def test_dripping_headers_over_tls_are_cut_at_the_total_deadline(
