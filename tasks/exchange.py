@@ -19,11 +19,11 @@ urllib3 2.x, with every layer that would loosen a bound switched off or replaced
 - the body is read raw (`decode_content=False`) in pieces and decoded here (gzip, deflate)
   with a bound on the decoded size; a `Content-Length` above the cap is refused before any of
   the body is read, and the wire size is capped too;
-- no redirects, no retries (urllib3's are 0), no cookies, no settings from the environment
-  (`trust_env=False`): proxies, CA bundles and .netrc from the environment are ignored. The
-  request goes through the session's adapter (`HTTPAdapter.send`), not `Session.send`, which
-  would read a redirect's whole body, unbounded and decoded, even with
-  `allow_redirects=False`.
+- no redirects, no retries (urllib3's are 0), no cookies, no settings from the environment:
+  the request is prepared here and goes through the session's adapter (`HTTPAdapter.send`),
+  never `Session.request`/`Session.send`, which would add the session's headers, cookies,
+  and the environment's proxies, CA bundles and .netrc, and would read a redirect's whole
+  body, unbounded and decoded, even with `allow_redirects=False`.
 
 A connection is kept for the next request to the same address when its answer was read to
 the end (a 2xx body, or a non-2xx body of at most 64 KiB); any answer cut short, refused or
@@ -154,12 +154,17 @@ class _Watch:
             self._socks.clear()
 
 
-_watching = threading.local()  # .watch: the _Watch of the exchange running in this thread
+class _Watching(threading.local):
+    watch: _Watch | None = None  # the _Watch of the exchange running in this thread
+
+
+_watching = _Watching()
 
 
 def _watch(sock: socket.socket | None) -> None:
-    watch: _Watch | None = getattr(_watching, "watch", None)
-    if watch is not None and sock is not None and sock.fileno() >= 0:
+    """Watch `sock` (an open socket, or None: urllib3 sets a closed connection's to None)."""
+    watch = _watching.watch
+    if watch is not None and sock is not None:
         watch.add(sock)
 
 
@@ -178,21 +183,16 @@ class _HTTPSConnection(urllib3.connection.HTTPSConnection):
 
 
 class _HTTPPool(urllib3.HTTPConnectionPool):
-    ConnectionCls = _HTTPConnection
+    ConnectionCls: type[urllib3.connection.HTTPConnection] = _HTTPConnection
 
     def _get_conn(self, timeout: float | None = None) -> Any:
-        conn = super()._get_conn(timeout)
-        _watch(getattr(conn, "sock", None))  # a kept-alive connection, reused
+        conn: Any = super()._get_conn(timeout)
+        _watch(conn.sock)  # a kept-alive connection, reused
         return conn
 
 
-class _HTTPSPool(urllib3.HTTPSConnectionPool):
+class _HTTPSPool(_HTTPPool, urllib3.HTTPSConnectionPool):
     ConnectionCls = _HTTPSConnection
-
-    def _get_conn(self, timeout: float | None = None) -> Any:
-        conn = super()._get_conn(timeout)
-        _watch(getattr(conn, "sock", None))
-        return conn
 
 
 _POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
@@ -211,11 +211,6 @@ class _PinnedAdapter(requests.adapters.HTTPAdapter):
     def __init__(self, tls: ssl.SSLContext) -> None:
         self._tls = tls
         super().__init__(max_retries=0)
-
-    def init_poolmanager(
-        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
-    ) -> None:
-        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
         self.poolmanager.pool_classes_by_scheme = _POOLS
 
     def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
@@ -231,12 +226,10 @@ class _PinnedAdapter(requests.adapters.HTTPAdapter):
         )
         if host_params["scheme"] == "https":
             pool_kwargs["ssl_context"] = self._tls
-            host = request.headers.get("Host") or ""
-            if isinstance(host, bytes):
-                host = host.decode("latin-1")
+            host = str(request.headers["Host"])  # set by request_once, a str already
             name = urllib3.util.parse_url(f"//{host}").host
             if name:
-                pool_kwargs["server_hostname"] = name.strip("[]")
+                pool_kwargs["server_hostname"] = name  # urllib3 strips an IPv6 literal's []
         return host_params, pool_kwargs
 
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
@@ -245,8 +238,6 @@ class _PinnedAdapter(requests.adapters.HTTPAdapter):
 
 def _session(tls: ssl.SSLContext) -> requests.Session:
     session = requests.Session()
-    session.trust_env = False
-    session.headers.clear()
     adapter = _PinnedAdapter(tls)
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -308,9 +299,11 @@ class Transport:
         """GET `target.path` with `headers` (the Host header is the target's); the body is
         read only for a 2xx answer. `use_proxy=False` goes direct even with a proxy set."""
         proxy = self.proxy_for(target) if use_proxy else None
-        sent = {k: v for k, v in headers.items() if k.lower() != "host"}
-        sent["Host"] = target.host_header  # also the TLS name (see _PinnedAdapter)
-        request = requests.Request("GET", "http://placeholder/", headers=sent).prepare()
+        request = requests.PreparedRequest()
+        request.prepare_method("GET")
+        # Header names are case-insensitive there: the target's Host replaces any given one.
+        # It is also the TLS name (see _PinnedAdapter).
+        request.prepare_headers({**headers, "Host": target.host_header})
         # The URL as the guard made it (not requoted): the checked address, or the name for
         # a proxy.
         request.url = _named_url(target) if proxy else _address_url(target)
@@ -406,9 +399,8 @@ def _exchange(
     try:
         # The adapter's send, not the session's: Session.send reads a redirect's whole body
         # (to build `Response.next`) even with allow_redirects=False, unbounded and decoded.
-        response = session.get_adapter(request.url or "").send(
-            request,
-            stream=True,
+        response = session.get_adapter(str(request.url)).send(
+            request,  # the adapter streams: it never reads the body itself
             proxies=proxies,
             timeout=(min(limits.connect_timeout_s, limits.deadline_s), limits.deadline_s),
         )
@@ -442,16 +434,14 @@ def _missed(limits: Limits) -> str:
 
 
 def _cause(exc: BaseException) -> BaseException:
-    """The innermost exception under requests' and urllib3's wrappers."""
+    """The innermost exception under requests' and urllib3's wrappers: they raise theirs
+    from (or while handling) the one they wrap, or hold it unraised in their arguments."""
     seen: set[int] = set()
     while id(exc) not in seen:
         seen.add(id(exc))
-        inner: object = None
-        if isinstance(exc, urllib3.exceptions.MaxRetryError):
-            inner = exc.reason
+        inner = exc.__cause__ or exc.__context__
         inner = inner or next((a for a in exc.args if isinstance(a, BaseException)), None)
-        inner = inner or exc.__cause__ or exc.__context__
-        if not isinstance(inner, BaseException):
+        if inner is None:
             break
         exc = inner
     return exc
@@ -462,13 +452,9 @@ def _failure(exc: BaseException) -> tuple[ReasonCode, str]:
     detail = f"{type(cause).__name__}: {cause}"
     if isinstance(exc, requests.exceptions.ProxyError):
         return "connection_error", f"proxy: {detail}"
-    if isinstance(cause, TimeoutError) or isinstance(
-        exc, requests.Timeout | urllib3.exceptions.TimeoutError
-    ):
+    if isinstance(cause, TimeoutError):
         return "timeout", detail
-    if isinstance(cause, ssl.SSLError | ssl.CertificateError) or isinstance(
-        exc, requests.exceptions.SSLError
-    ):
+    if isinstance(cause, ssl.SSLError):  # the certificate checks' errors too
         return "tls_error", detail
     if isinstance(cause, OSError | http.client.IncompleteRead):
         return "connection_error", detail
@@ -480,7 +466,7 @@ def _drain(response: requests.Response) -> None:
     length = response.headers.get("Content-Length", "").strip()
     if not length.isdigit() or int(length) > _DRAIN:
         return  # left unread: the connection is closed
-    with contextlib.suppress(urllib3.exceptions.HTTPError, OSError):
+    with contextlib.suppress(urllib3.exceptions.HTTPError):  # urllib3 wraps OSError
         response.raw.read(_DRAIN + 1, decode_content=False)
 
 

@@ -33,6 +33,7 @@ ROUTES = {
     "/b": Reply(body=PAGE),
     "/c": Reply(body=PAGE),
 }
+LENGTH_10 = (("Content-Length", "10"),)
 PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
 
 
@@ -90,6 +91,30 @@ def test_an_answer_cut_short_does_not_leave_its_connection_for_the_next_request(
     assert connections == 2
 
 
+@pytest.mark.parametrize(
+    ("gone", "connections"),
+    [
+        (Reply(status=404, body=b"x" * 64 * 1024), 1),
+        (Reply(status=404, body=b"x" * (64 * 1024 + 1)), 2),
+        # chunked, with a Content-Length that claims less: the length is not believed
+        (Reply(status=404, body=b"x" * (64 * 1024 + 1), chunked=True, headers=LENGTH_10), 2),
+    ],
+    ids=["64KiB", "64KiB+1", "64KiB+1-chunked"],
+)
+def test_a_non_2xx_body_of_up_to_64_kib_is_read_away_to_keep_its_connection(
+    gone: Reply, connections: int
+) -> None:
+    routes = {"/gone": gone, "/c": Reply(body=PAGE)}
+    limits = Limits(deadline_s=3.0, connect_timeout_s=2.0, max_bytes=1000)
+    transport = Transport(ssl.create_default_context())
+    with LoopbackServer(routes, keep_alive=True) as srv, transport as t:
+        gone = t.request_once(check_url(srv.url("/gone"), frozenset({srv.netloc})), {}, limits)
+        page = t.request_once(check_url(srv.url("/c"), frozenset({srv.netloc})), {}, limits)
+        opened = srv.connections
+    assert (gone.status, page.body) == (404, PAGE)
+    assert opened == connections
+
+
 def test_a_reused_connection_is_still_cut_at_the_total_deadline() -> None:
     routes = {"/c": Reply(body=PAGE), "/drip": Reply(body=PAGE, header_drip=0.05)}
     limits = Limits(deadline_s=0.5, connect_timeout_s=2.0, max_bytes=1000)
@@ -145,6 +170,47 @@ def test_the_proxy_in_the_environment_is_ignored_unless_asked_for(
         f"GET http://{srv.netloc}/robots.txt HTTP/1.1",
         f"GET http://{srv.netloc}/c HTTP/1.1",
     ]
+
+
+@pytest.mark.parametrize(
+    ("variables", "through_proxy"),
+    [
+        ({"HTTP_PROXY": "{proxy}"}, True),
+        ({"HTTP_PROXY": "{proxy}", "NO_PROXY": "127.0.0.1"}, False),
+        ({}, False),
+    ],
+    ids=["http-proxy", "no-proxy", "none"],
+)
+def test_the_environment_proxy_is_the_one_for_the_scheme_unless_the_host_is_excluded(
+    monkeypatch: pytest.MonkeyPatch, variables: dict[str, str], through_proxy: bool
+) -> None:
+    with LoopbackServer(ROUTES) as srv, RecordingProxy() as proxy:
+        for name in (*PROXY_VARIABLES, "NO_PROXY", "no_proxy"):
+            monkeypatch.delenv(name, raising=False)
+        for name, value in variables.items():
+            monkeypatch.setenv(name, value.format(proxy=proxy.url))
+        reason = fetched(srv, "/c", proxy_from_env=True, respect_robots=False)
+        seen = proxy.lines
+    assert reason == "ok"
+    assert seen == ([f"GET http://{srv.netloc}/c HTTP/1.1"] if through_proxy else [])
+
+
+def test_a_transport_ignores_the_environment_proxy_unless_asked_and_uses_its_own(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    limits = Limits(deadline_s=3.0, connect_timeout_s=2.0, max_bytes=1000)
+    with LoopbackServer(ROUTES) as srv, RecordingProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        target = check_url(srv.url("/c"), frozenset({srv.netloc}))
+        with Transport(ssl.create_default_context()) as plain:
+            direct = plain.request_once(target, {}, limits)
+        seen_direct = proxy.lines
+        with Transport(ssl.create_default_context(), proxy=proxy.url) as proxied:
+            through = proxied.request_once(target, {}, limits)
+        seen_through = proxy.lines
+    assert (direct.body, through.body) == (PAGE, PAGE)
+    assert seen_direct == []
+    assert seen_through == [f"GET http://{srv.netloc}/c HTTP/1.1"]
 
 
 def test_a_target_the_guard_refuses_is_refused_before_the_proxy_hears_of_it() -> None:
