@@ -77,27 +77,9 @@ def analytic_views() -> list[tuple[str, str]]:
             GROUP BY cluster_id
             """,
         ),
-        (
-            "mentions",
-            # Entities of the latest version of each article.
-            """
-            SELECT m.*
-            FROM stg_mentions AS m
-            SEMI JOIN (
-                SELECT article_id, run_id, run_date FROM article_versions WHERE is_latest
-            ) AS a USING (article_id, run_id, run_date)
-            """,
-        ),
-        (
-            "quotes",
-            """
-            SELECT q.*
-            FROM stg_quotes AS q
-            SEMI JOIN (
-                SELECT article_id, run_id, run_date FROM article_versions WHERE is_latest
-            ) AS a USING (article_id, run_id, run_date)
-            """,
-        ),
+        # Entities and quotes of the latest version of each article.
+        ("mentions", _of_latest_versions("stg_mentions")),
+        ("quotes", _of_latest_versions("stg_quotes")),
         # Tables an analyst reads as they are stored (the names are these constants).
         *(
             (name, f"SELECT * FROM stg_{name}")  # noqa: S608
@@ -135,3 +117,14 @@ def analytic_views() -> list[tuple[str, str]]:
             """,
         ),
     ]
+
+
+def _of_latest_versions(table: str) -> str:
+    """The rows of `table` (keyed by article and run) of each article's latest version."""
+    return f"""
+            SELECT t.*
+            FROM {table} AS t
+            SEMI JOIN (
+                SELECT article_id, run_id, run_date FROM article_versions WHERE is_latest
+            ) AS a USING (article_id, run_id, run_date)
+            """  # noqa: S608 (the table is one of ours, never user input)
