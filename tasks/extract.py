@@ -785,8 +785,10 @@ def extract_article(
         provenance.append(("credited_organisations", people_method))
 
     local = zone(timezone) if timezone else None
+    # The zone of times the page writes without an offset: the source's, else the page's own.
+    page_local = local or metadata.page_zone(root, article_ld, meta)
     published = _published_from_selector(selection, fetched_at) or metadata.published_date(
-        root, article_ld, meta, base, fetched_at, local
+        root, article_ld, meta, base, fetched_at, page_local
     )
     if discovered is not None and _outranks(discovered, published.source if published else None):
         listed = _listed_date(discovered, discovered.published_at, fetched_at, local)
@@ -795,9 +797,7 @@ def extract_article(
         article_ld,
         meta,
         fetched_at,
-        local
-        or metadata.page_zone(root, article_ld, meta)
-        or metadata.locale_zone(root, meta),
+        page_local or metadata.locale_zone(root, meta),
     )
     if modified is None and discovered is not None:
         modified = _listed_date(discovered, discovered.modified_at, fetched_at, local)
