@@ -18,12 +18,14 @@ import functools
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
+from itertools import groupby
 
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
+from tasks.entities import link_mentions, resolve_speaker
 from tasks.quotes import attribute_quotes, unattributed_quotes
 from tasks.records import Article, Mention, Quote
 
@@ -234,7 +236,25 @@ def enrich_articles(
     order = {name: rank for rank, name in enumerate(ENRICHED_FIELDS)}
     mentions.sort(key=lambda m: (m.article_id, order[m.field], m.item, m.start_char, m.end_char))
     quotes.sort(key=lambda q: (q.article_id, q.start_char, q.end_char))
-    return Enrichment(mentions=tuple(mentions), quotes=tuple(quotes))
+    linked: dict[str, tuple[Mention, ...]] = {
+        article_id: link_mentions(list(group))
+        for article_id, group in groupby(mentions, key=lambda m: m.article_id)
+    }
+    return Enrichment(
+        mentions=tuple(m for group in linked.values() for m in group),
+        quotes=tuple(_with_speaker_entity(q, linked.get(q.article_id, ())) for q in quotes),
+    )
+
+
+def _with_speaker_entity(quote: Quote, linked: Sequence[Mention]) -> Quote:
+    """The quote with its speaker's entity, and the speaker named as the entity is
+    ("Dale" -> "Dale Ford") when the article names them in full."""
+    if quote.speaker is None:
+        return quote
+    found = resolve_speaker(quote.speaker, linked)
+    if found is None or found.entity_name is None:
+        return quote
+    return replace(quote, speaker=found.entity_name, speaker_entity_id=found.entity_id)
 
 
 def enrich_with_model(articles: Sequence[tuple[str, Article]], model_name: str) -> Enrichment:

@@ -203,6 +203,9 @@ class Mention:
     end_char: int
     field: str = "body"  # title | lead | highlights | body
     item: int = 0  # which highlight, for field "highlights"
+    entity_id: str | None = None  # the entity it names (`tasks.entities`), across the warehouse
+    entity_name: str | None = None  # that entity's name as the article gives it in full
+    title: str | None = None  # a title or role written before the name ("Gov.", "President")
 
 
 @dataclass(frozen=True, slots=True)
@@ -217,3 +220,4 @@ class Quote:
     cue: str | None = None  # the attribution verb, e.g. "said"
     method: str = "rule"  # how the speaker was found: cue_after, cue_before, according_to ...
     kind: str = "direct"  # direct | partial (quoted words inside the writer's own sentence)
+    speaker_entity_id: str | None = None  # the entity of the speaker (`tasks.entities`)

@@ -116,6 +116,9 @@ MENTIONS = pa.schema(
         pa.field("end_char", pa.int32(), nullable=False),
         pa.field("field", pa.string(), nullable=False),  # title | lead | highlights | body
         pa.field("item", pa.int16(), nullable=False),  # index into highlights, else 0
+        pa.field("entity_id", pa.string()),  # tasks.entities.entity_id(label, entity_name)
+        pa.field("entity_name", pa.string()),
+        pa.field("title", pa.string()),  # "Gov.", "President": written before the name
     ]
 )
 
@@ -130,6 +133,7 @@ QUOTES = pa.schema(
         pa.field("cue", pa.string()),
         pa.field("method", pa.string(), nullable=False),
         pa.field("kind", pa.string(), nullable=False),  # direct | partial
+        pa.field("speaker_entity_id", pa.string()),  # mentions.entity_id of the speaker
     ]
 )
 

@@ -209,3 +209,32 @@ def test_a_worker_process_enriches_exactly_as_this_process_does(nlp: Language) -
         pooled = pool.submit(enrich_with_model, items, DEFAULT_MODEL).result()
     assert pooled == enrich_articles(items, nlp)
     assert pooled.mentions
+
+
+def test_mentions_carry_their_entity_and_quotes_the_speakers_entity(nlp: Language) -> None:
+    from datetime import UTC, datetime
+
+    from tasks.enrich import enrich_articles
+    from tasks.records import Article
+
+    article = Article(
+        source_id="s",
+        url="https://news.example/b",
+        final_url="https://news.example/b",
+        canonical_url="https://news.example/b",
+        title="Angela Merkel visits Lisbon",
+        body=(
+            "Former chancellor Angela Merkel arrived in Lisbon on Monday.\n\n"
+            '"The talks were very warm and very long," Merkel said after the meeting.'
+        ),
+        fetched_at=datetime(2023, 10, 1, tzinfo=UTC),
+        language="en",
+    )
+    result = enrich_articles([("a1", article)], nlp)
+    merkel = [m for m in result.mentions if "Merkel" in m.text]
+    assert len(merkel) == 3  # title, body in full, body surname
+    assert {m.entity_name for m in merkel} == {"Angela Merkel"}
+    assert len({m.entity_id for m in merkel}) == 1
+    (quote,) = result.quotes
+    assert quote.speaker == "Angela Merkel"  # the surname the cue gave, named in full
+    assert quote.speaker_entity_id == merkel[0].entity_id

@@ -1,0 +1,237 @@
+"""Which mentions of an article name the same entity, and that entity's warehouse identity.
+
+`link_mentions` takes the mentions of one article (title, lead, highlights and body, in
+order) and gives each the id of the entity it names, with one label per entity and the
+person's title or role kept apart from the name ("Gov. Kathy Hochul" -> name "Kathy Hochul",
+title "Gov."). The rules, in order:
+
+1. A mention's name is its text without a leading title ("Mr.", "President", "Gov."), a
+   possessive ending, or quotation marks around it.
+2. Names of two or more words are one entity when they are the same words, or share their
+   last word and their first word (or its initial: "J. Smith" is "John Smith").
+3. A one-word name ("Putin", "Mr. Putin") is the person named in full elsewhere in the article
+   whose last word it is, else whose first word it is ("Dale" for "Dale Ford"), whatever label
+   the model gave the one-word mention ("Sondland" read as a place). When several people share
+   that word, the one named most recently before it wins (else the first named after it).
+4. An all-capitals word ("WHO") is the organisation whose initials it spells, named in full in
+   the article.
+5. Anything else is one entity per name, whatever its labels.
+
+An entity's label is the one most of its mentions carry, a person named in full making it
+PERSON; its name is its longest name (the most frequent of equal length). Across the warehouse
+an entity is identified by its label and name (`entity_id`): two people with one name are one
+entity, and a person named only by surname in an article is an entity of that surname.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from tasks.records import Mention
+
+# Titles and roles written before a name. Lowercase, without the final full stop.
+TITLES = frozenset(
+    {
+        "mr", "mrs", "ms", "miss", "mx", "dr", "prof", "sir", "dame", "lord", "lady",
+        "gov", "governor", "sen", "senator", "rep", "representative", "president",
+        "vice-president", "pres", "prime", "minister", "chancellor", "king", "queen",
+        "prince", "princess", "pope", "general", "gen", "col", "colonel", "capt",
+        "captain", "lt", "lieutenant", "sgt", "sergeant", "maj", "major", "adm",
+        "admiral", "judge", "justice", "mayor", "secretary", "ambassador", "rev",
+        "reverend", "father", "sister", "brother", "sheikh", "emir", "sultan",
+        "ayatollah", "rabbi", "imam", "cardinal", "bishop", "archbishop", "chairman",
+        "chairwoman", "chief", "coach", "commissioner", "councillor", "councilman",
+        "councilwoman", "deputy", "director", "officer", "detective", "inspector",
+        "superintendent", "constable", "st", "saint",
+    }
+)
+_QUOTES = "\"'“”‘’«»„"
+_POSSESSIVE = re.compile(r"['’]s?$")
+
+
+@dataclass(frozen=True, slots=True)
+class _Name:
+    words: tuple[str, ...]  # as written, without title
+    title: str | None
+
+    @property
+    def key(self) -> tuple[str, ...]:
+        return tuple(fold(w) for w in self.words)
+
+
+def fold(text: str) -> str:
+    """A name's comparison form: NFKC, case-folded, without dots and accents kept."""
+    return unicodedata.normalize("NFKC", text).casefold().replace(".", "")
+
+
+def split_title(text: str) -> tuple[str, str | None]:
+    """("Gov. Kathy Hochul's") -> ("Kathy Hochul", "Gov."): the name and the title before it."""
+    name = text.strip().strip(_QUOTES).strip()
+    name = _POSSESSIVE.sub("", name) if len(name.split()) > 1 or name[-2:] in ("'s", "’s") else name
+    words = name.split()
+    if len(words) > 1 and fold(words[0]) == "the":
+        words.pop(0)
+    taken: list[str] = []
+    while len(words) > 1 and fold(words[0]).rstrip(",") in TITLES:
+        taken.append(words.pop(0))
+    return " ".join(words).strip(",. "), " ".join(taken) or None
+
+
+def entity_id(label: str, name: str) -> str:
+    """The warehouse-wide id of the entity `name` with `label`."""
+    key = f"{label}\x1f{' '.join(fold(w) for w in name.split())}"
+    return hashlib.sha256(key.encode()).hexdigest()[:16]
+
+
+def _same_person(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Two full names of one person: same last word, same first word or its initial."""
+    if a == b:
+        return True
+    if len(a) < 2 or len(b) < 2 or a[-1] != b[-1]:
+        return False
+    first_a, first_b = a[0], b[0]
+    return first_a == first_b or (
+        min(len(first_a), len(first_b)) == 1 and first_a[0] == first_b[0]
+    )
+
+
+def link_mentions(mentions: Sequence[Mention]) -> tuple[Mention, ...]:
+    """The mentions of one article, each with its `entity_id`, `entity_name`, the entity's
+    `label` and its own `title` (see the module's rules)."""
+    names = [_Name(*_words(m.text)) for m in mentions]
+    group = list(range(len(mentions)))  # each mention's group: the index of its first mention
+
+    def root(i: int) -> int:
+        while group[i] != i:
+            i = group[i]
+        return i
+
+    def join(i: int, j: int) -> None:
+        group[root(j)] = root(i)
+
+    linked: set[int] = set()  # mentions joined to another by rules 2-4
+    full = [i for i, n in enumerate(names) if len(n.words) > 1]
+    persons = [i for i in full if mentions[i].label == "PERSON"]
+    for pos, i in enumerate(full):  # rule 2
+        for j in full[:pos]:
+            same = names[i].key == names[j].key or (
+                i in persons and j in persons and _same_person(names[i].key, names[j].key)
+            )
+            if same:
+                join(j, i)
+                linked.update((i, j))
+                break
+    for i, name in enumerate(names):
+        if len(name.words) != 1:
+            continue
+        word = name.key[0]
+        by_last = [j for j in persons if names[j].key[-1] == word]
+        by_first = [j for j in persons if names[j].key[0] == word]
+        chosen = _nearest(i, by_last or by_first)  # rule 3
+        if chosen is None and name.words[0].isupper() and len(word) >= 2:  # rule 4
+            chosen = _nearest(i, [j for j in full if _initials(names[j].words) == word])
+        if chosen is not None:
+            join(chosen, i)
+            linked.update((i, chosen))
+    first_of: dict[tuple[str, ...], int] = {}  # rule 5: the rest, one entity per name
+    for i, name in enumerate(names):
+        if i in linked:
+            continue
+        if name.key in first_of:
+            join(first_of[name.key], i)
+        else:
+            first_of[name.key] = i
+    return _labelled(mentions, names, [root(i) for i in range(len(mentions))])
+
+
+def _words(text: str) -> tuple[tuple[str, ...], str | None]:
+    name, title = split_title(text)
+    return tuple(name.split()) or (text,), title
+
+
+def _initials(words: Sequence[str]) -> str:
+    return "".join(fold(w)[0] for w in words if w[:1].isupper())
+
+
+def _nearest(i: int, candidates: Sequence[int]) -> int | None:
+    """The candidate mention nearest before `i`, else the first after it."""
+    before = [j for j in candidates if j < i]
+    if before:
+        return before[-1]
+    return candidates[0] if candidates else None
+
+
+def _labelled(
+    mentions: Sequence[Mention], names: Sequence[_Name], roots: Sequence[int]
+) -> tuple[Mention, ...]:
+    members: dict[int, list[int]] = {}
+    for i, r in enumerate(roots):
+        members.setdefault(r, []).append(i)
+    decided: dict[int, tuple[str, str]] = {}
+    for r, indices in members.items():
+        labels = Counter(mentions[i].label for i in indices)
+        full_person = any(
+            mentions[i].label == "PERSON" and len(names[i].words) > 1 for i in indices
+        )
+        seen = [mentions[i].label for i in indices]
+        label = "PERSON" if full_person else _most_common(labels, seen)
+        spelled = [" ".join(names[i].words) for i in indices]
+        longest = max(len(s.split()) for s in spelled)
+        counts = Counter(s for s in spelled if len(s.split()) == longest)
+        name = _most_common(counts, spelled)
+        decided[r] = (label, name)
+    linked = []
+    for i, mention in enumerate(mentions):
+        label, name = decided[roots[i]]
+        linked.append(
+            replace(
+                mention,
+                label=label,
+                entity_id=entity_id(label, name),
+                entity_name=name,
+                title=names[i].title,
+            )
+        )
+    return tuple(linked)
+
+
+def _most_common(counts: Counter[str], order: Sequence[str]) -> str:
+    """The most frequent value, ties going to the one seen first."""
+    best = max(counts.values())
+    return next(value for value in order if counts[value] == best)
+
+
+def resolve_speaker(speaker: str, linked: Sequence[Mention]) -> Mention | None:
+    """The mention (of an article's linked mentions) whose entity said a quote, given the
+    speaker as attribution wrote it ("Putin", "Mr. Putin", "Vladimir Putin"); None when no
+    entity of the article has that name, or a one-word name fits several people."""
+    name, _ = split_title(speaker)
+    key = tuple(fold(w) for w in name.split())
+    if not key:
+        return None
+    for mention in linked:
+        if tuple(fold(w) for w in split_title(mention.text)[0].split()) == key:
+            return _entity_mention(mention, linked)
+    if len(key) == 1:
+        people = {
+            m.entity_id: m
+            for m in linked
+            if m.label == "PERSON" and m.entity_name and key[0] in _end_words(m.entity_name)
+        }
+        if len(people) == 1:
+            return next(iter(people.values()))
+    return None
+
+
+def _end_words(name: str) -> tuple[str, str]:
+    words = [fold(w) for w in name.split()]
+    return words[0], words[-1]
+
+
+def _entity_mention(mention: Mention, linked: Sequence[Mention]) -> Mention:
+    return next((m for m in linked if m.entity_id == mention.entity_id), mention)

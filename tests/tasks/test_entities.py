@@ -1,0 +1,108 @@
+"""Linking an article's mentions to entities: short forms, titles, one label per entity."""
+
+from __future__ import annotations
+
+from tasks.entities import entity_id, link_mentions, split_title
+from tasks.records import Mention
+
+
+def mentions(*items: tuple[str, str]) -> list[Mention]:
+    return [
+        Mention("a1", text, label, i * 10, i * 10 + len(text))
+        for i, (text, label) in enumerate(items)
+    ]
+
+
+def names(linked: tuple[Mention, ...]) -> list[tuple[str, str | None, str]]:
+    return [(m.text, m.entity_name, m.label) for m in linked]
+
+
+def test_a_surname_and_a_titled_surname_name_the_person_named_in_full() -> None:
+    linked = link_mentions(
+        mentions(
+            ("Vladimir Putin", "PERSON"),
+            ("Putin", "PERSON"),
+            ("Mr. Putin", "PERSON"),
+            ("Putin's", "PERSON"),
+        )
+    )
+    assert {m.entity_name for m in linked} == {"Vladimir Putin"}
+    assert len({m.entity_id for m in linked}) == 1
+    assert [m.title for m in linked] == [None, None, "Mr.", None]
+
+
+def test_a_short_form_before_the_full_name_is_linked_too() -> None:
+    linked = link_mentions(mentions(("Kim", "PERSON"), ("Kim Jong Un", "PERSON")))
+    assert [m.entity_name for m in linked] == ["Kim Jong Un", "Kim Jong Un"]
+
+
+def test_a_given_name_alone_names_the_person_with_that_given_name() -> None:
+    linked = link_mentions(mentions(("Dale Ford", "PERSON"), ("Dale", "PERSON")))
+    assert [m.entity_name for m in linked] == ["Dale Ford", "Dale Ford"]
+
+
+def test_a_surname_read_as_a_place_takes_the_persons_label() -> None:
+    linked = link_mentions(
+        mentions(("Gordon Sondland", "PERSON"), ("Sondland", "GPE"), ("Sondland", "GPE"))
+    )
+    assert names(linked) == [
+        ("Gordon Sondland", "Gordon Sondland", "PERSON"),
+        ("Sondland", "Gordon Sondland", "PERSON"),
+        ("Sondland", "Gordon Sondland", "PERSON"),
+    ]
+
+
+def test_a_name_never_carries_two_labels_in_one_article() -> None:
+    linked = link_mentions(
+        mentions(("Sondland", "GPE"), ("Sondland", "PERSON"), ("Sondland", "GPE"))
+    )
+    assert {m.label for m in linked} == {"GPE"}  # the label most of its mentions carry
+    assert len({m.entity_id for m in linked}) == 1
+
+
+def test_two_people_sharing_a_surname_each_keep_the_nearest_preceding_one() -> None:
+    linked = link_mentions(
+        mentions(
+            ("Hillary Clinton", "PERSON"),
+            ("Clinton", "PERSON"),
+            ("Bill Clinton", "PERSON"),
+            ("Clinton", "PERSON"),
+        )
+    )
+    assert [m.entity_name for m in linked] == [
+        "Hillary Clinton",
+        "Hillary Clinton",
+        "Bill Clinton",
+        "Bill Clinton",
+    ]
+
+
+def test_an_initial_and_a_middle_name_are_the_same_person() -> None:
+    linked = link_mentions(
+        mentions(("John Smith", "PERSON"), ("J. Smith", "PERSON"), ("John A. Smith", "PERSON"))
+    )
+    assert len({m.entity_id for m in linked}) == 1
+
+
+def test_different_first_names_with_one_surname_are_different_people() -> None:
+    linked = link_mentions(mentions(("John Smith", "PERSON"), ("Jane Smith", "PERSON")))
+    assert len({m.entity_id for m in linked}) == 2
+
+
+def test_an_acronym_names_the_organisation_whose_initials_it_spells() -> None:
+    linked = link_mentions(
+        mentions(("the World Health Organization", "ORG"), ("WHO", "ORG"))
+    )
+    assert [m.entity_name for m in linked] == ["World Health Organization"] * 2
+
+
+def test_a_title_is_kept_apart_from_the_name() -> None:
+    assert split_title("Gov. Kathy Hochul") == ("Kathy Hochul", "Gov.")
+    assert split_title("Prime Minister Keir Starmer's") == ("Keir Starmer", "Prime Minister")
+    assert split_title("“Kathy Hochul”") == ("Kathy Hochul", None)
+    assert split_title("President") == ("President", None)  # a title alone is not cut
+
+
+def test_entity_ids_depend_on_label_and_name_only_not_on_case() -> None:
+    assert entity_id("PERSON", "Vladimir Putin") == entity_id("PERSON", "vladimir  putin")
+    assert entity_id("PERSON", "Jordan") != entity_id("GPE", "Jordan")
