@@ -28,8 +28,8 @@ from __future__ import annotations
 import hashlib
 import re
 import unicodedata
-from collections import Counter
-from collections.abc import Sequence
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 
 from tasks.records import Mention
@@ -235,3 +235,71 @@ def _end_words(name: str) -> tuple[str, str]:
 
 def _entity_mention(mention: Mention, linked: Sequence[Mention]) -> Mention:
     return next((m for m in linked if m.entity_id == mention.entity_id), mention)
+
+
+@dataclass(frozen=True, slots=True)
+class EntitySeen:
+    """What one run saw of one entity in one source's articles: an `entity_runs` row."""
+
+    source_id: str
+    entity_id: str
+    entity_name: str  # the name the run's articles gave it most often in full
+    label: str
+    aliases: tuple[str, ...]  # every other way the run's articles named it, sorted
+    articles: int
+    mentions: int
+
+
+def tally_entities(mentions: Iterable[Mention], source_of: Mapping[str, str]) -> list[EntitySeen]:
+    """One `EntitySeen` per source and entity of a run's linked mentions, sorted by id.
+
+    A run writes these for its own articles only, so the warehouse's `entities` view, which
+    adds them up, is kept current without any run reading the history.
+    """
+    names: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+    spelled: dict[tuple[str, str], set[str]] = defaultdict(set)
+    articles: dict[tuple[str, str], set[str]] = defaultdict(set)
+    labels: dict[str, str] = {}
+    for mention in mentions:
+        if mention.entity_id is None or mention.entity_name is None:
+            continue
+        key = (source_of[mention.article_id], mention.entity_id)
+        names[key][mention.entity_name] += 1
+        spelled[key].add(split_title(mention.text)[0])
+        articles[key].add(mention.article_id)
+        labels[mention.entity_id] = mention.label
+    rows = []
+    for key in sorted(names):
+        source_id, entity = key
+        name = max(sorted(names[key]), key=lambda n: names[key][n])
+        rows.append(
+            EntitySeen(
+                source_id=source_id,
+                entity_id=entity,
+                entity_name=name,
+                label=labels[entity],
+                aliases=tuple(sorted(spelled[key] - {name})),
+                articles=len(articles[key]),
+                mentions=sum(names[key].values()),
+            )
+        )
+    return rows
+
+
+def combine_tallies(rows: Iterable[EntitySeen]) -> list[EntitySeen]:
+    """Tallies of disjoint sets of articles (a run's batches) as one tally, sorted by id."""
+    merged: dict[tuple[str, str], EntitySeen] = {}
+    for row in rows:
+        key = (row.source_id, row.entity_id)
+        before = merged.get(key)
+        if before is None:
+            merged[key] = row
+            continue
+        main = before if before.mentions >= row.mentions else row
+        merged[key] = replace(
+            main,
+            aliases=tuple(sorted((set(before.aliases) | set(row.aliases)) - {main.entity_name})),
+            articles=before.articles + row.articles,
+            mentions=before.mentions + row.mentions,
+        )
+    return [merged[key] for key in sorted(merged)]

@@ -137,6 +137,20 @@ QUOTES = pa.schema(
     ]
 )
 
+# What each run saw of each entity, per source (`tasks.entities.tally_entities`): the
+# `entities` view adds these up, so no run reads the history to keep it current.
+ENTITY_RUNS = pa.schema(
+    [
+        *LINEAGE,
+        pa.field("entity_id", pa.string(), nullable=False),
+        pa.field("entity_name", pa.string(), nullable=False),
+        pa.field("label", pa.string(), nullable=False),
+        pa.field("aliases", pa.list_(pa.string()), nullable=False),
+        pa.field("articles", pa.int32(), nullable=False),
+        pa.field("mentions", pa.int32(), nullable=False),
+    ]
+)
+
 # One document row per article version (band = -1) carrying what verification needs, and one
 # row per LSH band (band >= 0) carrying only the band hash; see `warehouse/dedup_index.py`.
 DEDUP_SIGNATURES = pa.schema(
@@ -165,5 +179,6 @@ TABLES: dict[str, pa.Schema] = {
     "articles": ARTICLES,
     "mentions": MENTIONS,
     "quotes": QUOTES,
+    "entity_runs": ENTITY_RUNS,
     "dedup_signatures": DEDUP_SIGNATURES,
 }

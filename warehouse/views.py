@@ -80,6 +80,84 @@ def analytic_views() -> list[tuple[str, str]]:
         # Entities and quotes of the latest version of each article.
         ("mentions", _of_latest_versions("stg_mentions")),
         ("quotes", _of_latest_versions("stg_quotes")),
+        (
+            "entities",
+            # Every entity the runs have seen (`tasks.entities`): the runs' own tallies added
+            # up. `articles` counts article versions (an article updated later counts again).
+            """
+            WITH seen AS (
+                SELECT entity_id,
+                       arg_max(entity_name, articles) AS name,
+                       arg_max(label, articles) AS label,
+                       flatten(list(aliases || [entity_name])) AS spellings,
+                       min(run_date) AS first_seen, max(run_date) AS last_seen,
+                       sum(articles) AS articles, sum(mentions) AS mentions,
+                       count(DISTINCT source_id) AS outlets
+                FROM stg_entity_runs GROUP BY entity_id
+            )
+            SELECT entity_id, name, label,
+                   list_sort(list_distinct(list_filter(spellings, x -> x <> name))) AS aliases,
+                   first_seen, last_seen, articles, mentions, outlets
+            FROM seen
+            """,
+        ),
+        (
+            "entity_daily",
+            # Mentions, articles and outlets per entity per day of publication (else the day
+            # the run collected the article).
+            """
+            SELECT m.entity_id, any_value(m.entity_name) AS name, any_value(m.label) AS label,
+                   coalesce(CAST(a.published_at AS DATE), a.run_date) AS day,
+                   count(*) AS mentions,
+                   count(DISTINCT m.article_id) AS articles,
+                   count(DISTINCT m.source_id) AS outlets
+            FROM mentions AS m JOIN articles AS a USING (article_id)
+            WHERE m.entity_id IS NOT NULL
+            GROUP BY m.entity_id, day
+            """,
+        ),
+        (
+            "speakers",
+            # Quotes per speaker entity; `outlets` counts every outlet that ran the quoting
+            # story, syndicated copies included (they share its cluster).
+            """
+            WITH q AS (
+                SELECT q.speaker_entity_id AS entity_id, q.speaker, q.article_id, a.cluster_id,
+                       a.published_at
+                FROM quotes AS q JOIN articles AS a USING (article_id)
+                WHERE q.speaker_entity_id IS NOT NULL
+            ),
+            spread AS (
+                SELECT cluster_id, count(DISTINCT source_id) AS outlets,
+                       list(DISTINCT source_id) AS outlet_ids
+                FROM article_versions WHERE is_latest GROUP BY cluster_id
+            )
+            SELECT q.entity_id, mode(q.speaker) AS speaker, count(*) AS quotes,
+                   count(DISTINCT q.article_id) AS articles,
+                   list_count(list_distinct(flatten(list(s.outlet_ids)))) AS outlets,
+                   min(q.published_at) AS first_quoted_at, max(q.published_at) AS last_quoted_at
+            FROM q LEFT JOIN spread AS s USING (cluster_id)
+            GROUP BY q.entity_id
+            """,
+        ),
+        (
+            "story_spread",
+            # How far and how fast each story travelled: outlets that ran it (copies included),
+            # first and last publication, and the hours between them.
+            """
+            SELECT cluster_id,
+                   count(*) AS articles,
+                   count(DISTINCT source_id) AS outlets,
+                   arg_min(source_id, published_at) AS first_source_id,
+                   min(published_at) AS first_published_at,
+                   max(published_at) AS last_published_at,
+                   date_diff('second', min(published_at), max(published_at)) / 3600.0
+                       AS hours_to_spread
+            FROM article_versions
+            WHERE is_latest
+            GROUP BY cluster_id
+            """,
+        ),
         # Tables an analyst reads as they are stored (the names are these constants).
         *(
             (name, f"SELECT * FROM stg_{name}")  # noqa: S608

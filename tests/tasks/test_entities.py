@@ -2,7 +2,13 @@
 
 from __future__ import annotations
 
-from tasks.entities import entity_id, link_mentions, split_title
+from tasks.entities import (
+    combine_tallies,
+    entity_id,
+    link_mentions,
+    split_title,
+    tally_entities,
+)
 from tasks.records import Mention
 
 
@@ -106,3 +112,42 @@ def test_a_title_is_kept_apart_from_the_name() -> None:
 def test_entity_ids_depend_on_label_and_name_only_not_on_case() -> None:
     assert entity_id("PERSON", "Vladimir Putin") == entity_id("PERSON", "vladimir  putin")
     assert entity_id("PERSON", "Jordan") != entity_id("GPE", "Jordan")
+
+
+def test_a_runs_tally_counts_articles_and_spellings_per_source_and_entity() -> None:
+    batch = [
+        *link_mentions(
+            [
+                Mention("a1", "Vladimir Putin", "PERSON", 0, 14),
+                Mention("a1", "Mr. Putin", "PERSON", 20, 29),
+            ]
+        ),
+        *link_mentions([Mention("a2", "Putin", "PERSON", 0, 5)]),  # no full name in a2
+        *link_mentions([Mention("a3", "Vladimir Putin", "PERSON", 0, 14)]),
+    ]
+    rows = tally_entities(batch, {"a1": "courier", "a2": "courier", "a3": "ledger"})
+    full = entity_id("PERSON", "Vladimir Putin")
+    assert [(r.source_id, r.entity_id, r.articles, r.mentions) for r in rows] == sorted(
+        [
+            ("courier", full, 1, 2),
+            ("courier", entity_id("PERSON", "Putin"), 1, 1),
+            ("ledger", full, 1, 1),
+        ]
+    )
+    courier = next(r for r in rows if r.source_id == "courier" and r.entity_id == full)
+    assert courier.aliases == ("Putin",)
+    assert courier.entity_name == "Vladimir Putin"
+
+
+def test_tallies_of_two_batches_combine_into_one_row_per_source_and_entity() -> None:
+    first = tally_entities(
+        link_mentions([Mention("a1", "Kim Jong Un", "PERSON", 0, 11)]), {"a1": "s"}
+    )
+    second = tally_entities(
+        link_mentions(
+            [Mention("a2", "Kim Jong Un", "PERSON", 0, 11), Mention("a2", "Kim", "PERSON", 20, 23)]
+        ),
+        {"a2": "s"},
+    )
+    (row,) = combine_tallies([*first, *second])
+    assert (row.articles, row.mentions, row.aliases) == (2, 3, ("Kim",))
