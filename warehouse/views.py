@@ -96,7 +96,7 @@ def analytic_views() -> list[tuple[str, str]]:
                 FROM stg_entity_runs GROUP BY entity_id
             )
             SELECT entity_id, name, label,
-                   list_sort(list_distinct(list_filter(spellings, x -> x <> name))) AS aliases,
+                   list_sort(list_distinct(list_filter(spellings, lambda x: x <> name))) AS aliases,
                    first_seen, last_seen, articles, mentions, outlets
             FROM seen
             """,
