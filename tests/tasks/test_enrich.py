@@ -238,3 +238,19 @@ def test_mentions_carry_their_entity_and_quotes_the_speakers_entity(nlp: Languag
     (quote,) = result.quotes
     assert quote.speaker == "Angela Merkel"  # the surname the cue gave, named in full
     assert quote.speaker_entity_id == merkel[0].entity_id
+
+
+def test_a_name_never_runs_across_a_score_or_figure(nlp: Language) -> None:
+    found = names([("s", "Nicolas Jarry 6-4 6-3 Roger Federer (Switzerland) won.", "en")], nlp)
+    assert ("Nicolas Jarry", "PERSON") in found
+    assert ("Roger Federer", "PERSON") in found
+    assert not any(any(c.isdigit() for c in text) for text, _ in found)
+
+
+def test_quotation_marks_stay_outside_a_name_and_abbreviations_keep_their_stop(
+    nlp: Language,
+) -> None:
+    text = '"Boris Johnson" won. Acme Corp. merged with Apple Inc. today.'
+    found = names([("s", text, "en")], nlp)
+    assert ("Boris Johnson", "PERSON") in found
+    assert ("Acme Corp.", "ORG") in found
