@@ -43,6 +43,7 @@ from flows.stages import (
 from tasks import discover as discover_stage
 from tasks import fetch as fetch_stage
 from tasks.enrich import Enrichment
+from tasks.entities import EntitySeen, combine_tallies, tally_entities
 from tasks.frontier import chunks
 from tasks.reasons import OK, STAGE_DISCOVER, SUCCESS
 from tasks.records import (
@@ -420,6 +421,7 @@ def _dedupe_and_enrich(
     in_flight: deque[tuple[PrefectFuture[Enrichment], int]] = deque()
     outcomes: list[tuple[str, bool]] = []  # (source_id, is a duplicate) of each stored article
     source_of: dict[str, str] = {}  # article_id -> source_id of the stories, for mentions
+    tallies: list[EntitySeen] = []  # what each batch saw of each entity, per source
 
     def write(enrichment: Enrichment, stories: int) -> None:
         nonlocal enriched
@@ -427,6 +429,7 @@ def _dedupe_and_enrich(
         publication.write("mentions", mentions)
         quotes = to_table("quotes", enrichment.quotes, run_id=ctx.run_id, source_of=source_of)
         publication.write("quotes", quotes)
+        tallies.extend(tally_entities(enrichment.mentions, source_of))
         enriched += stories
         show_progress(enriching, enriched)
 
@@ -449,6 +452,8 @@ def _dedupe_and_enrich(
     while in_flight:
         write(*_done(in_flight.popleft()))
     show_progress(enriching, enriched)  # 100 at the end, also when there was nothing to enrich
+    entities = combine_tallies(tallies)
+    publication.write("entity_runs", to_table("entity_runs", entities, run_id=ctx.run_id))
     return _counts(plan.sources, outcomes, collected)
 
 

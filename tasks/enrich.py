@@ -27,6 +27,7 @@ from spacy.tokens import Doc, Span
 from spacy.util import filter_spans
 
 from tasks.entities import link_mentions, resolve_speaker
+from tasks.language import is_english
 from tasks.quotes import attribute_quotes, unattributed_quotes
 from tasks.records import Article, Mention, Quote
 
@@ -162,11 +163,6 @@ def load_nlp(model_name: str = DEFAULT_MODEL) -> Language:
     nlp.add_pipe("newsflow_entity_fixes", after="ner")
     log.info("Loaded spaCy model %s with components %s", model_name, nlp.pipe_names)
     return nlp
-
-
-def is_english(language: str | None) -> bool:
-    """True for English and for an unknown language (most sources are English)."""
-    return language is None or language.lower().split("-")[0].split("_")[0] == "en"
 
 
 def mentions_of(article_id: str, doc: Doc, labels: frozenset[str]) -> list[Mention]:

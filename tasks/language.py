@@ -89,3 +89,18 @@ def detect_language(text: str, *declared: str | None) -> str | None:
         return stated
     stated_probability = sum(p for code, p in ranked if related(code, stated))
     return best if stated_probability <= DECLARED_RULED_OUT else stated
+
+
+def is_english(language: str | None) -> bool:
+    """True for English and for an unknown language (most sources are English): the
+    languages enrichment has a model for."""
+    return language is None or language.lower().split("-")[0].split("_")[0] == "en"
+
+
+def enrichment_of(language: str | None, is_copy: bool) -> str:
+    """What enrichment does with an article, as `articles.enrichment` records it: `full`
+    (entities and quotes with speakers), `no_model` (no model for its language: quotes without
+    speakers, no entities) or `copy` (a duplicate: its story is enriched, not it)."""
+    if is_copy:
+        return "copy"
+    return "full" if is_english(language) else "no_model"

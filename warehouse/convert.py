@@ -15,6 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from tasks.language import enrichment_of
 from tasks.records import Article, DedupDecision
 from warehouse.schema import TABLES
 
@@ -49,7 +50,11 @@ def article_row(article: Article, decision: DedupDecision, run_id: str) -> dict[
     """
     row = record_row(article)
     row.update((k, v) for k, v in record_row(decision).items() if k in _ARTICLE_COLUMNS)
-    row.update(run_id=run_id, word_count=word_count(article.body))
+    row.update(
+        run_id=run_id,
+        word_count=word_count(article.body),
+        enrichment=enrichment_of(article.language, is_copy=decision.duplicate_of is not None),
+    )
     return row
 
 

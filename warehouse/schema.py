@@ -103,6 +103,7 @@ ARTICLES = pa.schema(
         pa.field("similarity", pa.float32(), nullable=False),
         pa.field("version_change", pa.float32()),  # 1 - Jaccard to the previous version
         pa.field("wire_service", pa.string()),  # named in a credit line or dateline
+        pa.field("enrichment", pa.string()),  # full | no_model | copy (tasks.language)
     ]
 )
 

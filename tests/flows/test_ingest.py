@@ -153,6 +153,49 @@ def test_seed_quotes_name_their_speakers(first_run: RunSummary, data_dir: Path) 
     assert troubling == ["Matthew Miller"]
 
 
+def test_seed_people_are_one_entity_each_and_the_entities_view_counts_them(
+    first_run: RunSummary, data_dir: Path
+) -> None:
+    article = seed(data_dir)
+    linked = sql(
+        data_dir,
+        "SELECT DISTINCT text, entity_name FROM mentions WHERE article_id = ? AND text IN"
+        " ('Putin', 'Vladimir Putin', 'Kim', 'Kim Jong-un')",
+        [article["article_id"]],
+    )
+    assert sorted(linked) == [
+        ("Kim", "Kim Jong-un"),
+        ("Kim Jong-un", "Kim Jong-un"),
+        ("Putin", "Vladimir Putin"),
+        ("Vladimir Putin", "Vladimir Putin"),
+    ]
+    putin = sql(
+        data_dir,
+        "SELECT label, articles, outlets, list_contains(aliases, 'Putin') FROM entities"
+        " WHERE name = 'Vladimir Putin'",
+    )
+    assert putin == [("PERSON", 1, 1, True)]  # the wire copy is a duplicate: not enriched
+    speaker = sql(
+        data_dir,
+        "SELECT s.speaker, s.outlets FROM speakers s JOIN entities e USING (entity_id)"
+        " WHERE e.name = 'Matthew Miller'",
+    )
+    assert speaker == [("Matthew Miller", 2)]  # the seed story and the metro wire copy
+
+
+def test_each_article_says_what_enrichment_did_with_it(
+    first_run: RunSummary, data_dir: Path
+) -> None:
+    query = "SELECT enrichment, count(*) FROM article_versions WHERE is_latest GROUP BY 1"
+    kinds = dict(sql(data_dir, query))
+    assert kinds.keys() == {"full", "no_model", "copy"}  # nordic-wire has a German article
+    german = sql(
+        data_dir, "SELECT enrichment FROM articles WHERE language = 'de' AND enrichment IS NOT NULL"
+    )
+    assert german
+    assert {e for (e,) in german} == {"no_model"}
+
+
 def test_404_and_non_article_pages_are_rejected_with_their_reasons(
     first_run: RunSummary, data_dir: Path
 ) -> None:
