@@ -55,6 +55,17 @@ def data_checks() -> dict[str, str]:
         "articles: one row per article_id": """
             SELECT article_id, count(*) AS n FROM articles
             GROUP BY article_id HAVING count(*) > 1""",
+        "mentions: one label per entity and per name within an article": """
+            SELECT article_id, entity_id, count(DISTINCT label) AS labels FROM mentions
+            WHERE entity_id IS NOT NULL
+            GROUP BY article_id, entity_id HAVING count(DISTINCT label) > 1
+            UNION ALL
+            SELECT article_id, text, count(DISTINCT label) FROM mentions
+            WHERE entity_id IS NOT NULL
+            GROUP BY article_id, text HAVING count(DISTINCT label) > 1""",
+        "entity_runs: one row per source and entity in a run": """
+            SELECT run_id, run_date, source_id, entity_id, count(*) AS n FROM stg_entity_runs
+            GROUP BY ALL HAVING count(*) > 1""",
         "runs: unique run_id per run_date": """
             SELECT run_id, run_date, count(*) AS n FROM runs
             GROUP BY run_id, run_date HAVING count(*) > 1""",

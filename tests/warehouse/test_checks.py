@@ -272,3 +272,33 @@ def test_at_most_five_offending_rows_are_reported_per_check(tmp_path: Path) -> N
     with Publication(tmp_path, DAY, "ingest-1") as publication:
         publication.write("rejected", to_table("rejected", rejected, run_id="r"))
     assert len(_failed(tmp_path)["rejected: accepted reason"]) == 5
+
+
+def test_a_name_with_two_labels_in_one_article_is_caught(tmp_path: Path) -> None:
+    rows = tables(DAY, "ingest-1", "new")
+    mentions = rows["mentions"].to_pylist()
+    first = mentions[0]
+    twin = {**first, "label": "GPE" if first["label"] != "GPE" else "ORG", "entity_id": "e1"}
+    first["entity_id"] = "e1"
+    with Publication(tmp_path, DAY, "ingest-1") as publication:
+        publication.write("articles", rows["articles"])
+        publication.write(
+            "mentions", pa.Table.from_pylist([first, twin], rows["mentions"].schema)
+        )
+    assert "mentions: one label per entity and per name within an article" in _failed(tmp_path)
+
+
+def test_an_entity_tallied_twice_for_one_source_in_a_run_is_caught(tmp_path: Path) -> None:
+    row = {
+        "run_id": "r",
+        "source_id": "s",
+        "entity_id": "e1",
+        "entity_name": "Ada Lovelace",
+        "label": "PERSON",
+        "aliases": [],
+        "articles": 1,
+        "mentions": 1,
+    }
+    with Publication(tmp_path, DAY, "ingest-1") as publication:
+        publication.write("entity_runs", to_table("entity_runs", [row, row]))
+    assert "entity_runs: one row per source and entity in a run" in _failed(tmp_path)
