@@ -28,6 +28,7 @@ from prefect.events import emit_event
 from prefect.exceptions import PrefectHTTPStatusError
 from prefect.futures import PrefectFuture
 
+from flows import health
 from flows.settings import Settings
 from tasks import discover as discover_stage
 from tasks import fetch as fetch_stage
@@ -258,6 +259,13 @@ def run_pipeline(settings: Settings, plan: RunPlan) -> RunSummary:
                     settings, data_dir, plan, collected, publication, pool
                 )
             status = _status(plan.sources, collected.failures)
+            publication.write(
+                "source_runs",
+                health.source_runs_table(
+                    plan, per_source, collected.failures, collected.signatures,
+                    collected.rejected, _now(),
+                ),
+            )
             publication.write("runs", to_table("runs", [_run_row(plan, status, per_source)]))
             catalog = publication.commit()
         except BaseException:
@@ -275,6 +283,7 @@ def run_pipeline(settings: Settings, plan: RunPlan) -> RunSummary:
         found=tuple(collected.found),
     )
     _report(summary, collected.failures, plan)
+    health.report_health(summary, plan)
     return summary
 
 
