@@ -145,6 +145,16 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser(
         "serve", parents=[common], help="register the deployments on the Prefect server and serve"
     )
+    alerts = commands.add_parser(
+        "alerts",
+        help="create (or update) the example Automation on the Prefect server: a webhook call "
+        "for every source health event (failed, silent, drifted)",
+    )
+    alerts.add_argument(
+        "--webhook-url",
+        required=True,
+        help='http(s) URL to POST each alert to, as JSON {"subject": ..., "body": ...}',
+    )
     return parser
 
 
@@ -572,6 +582,35 @@ def _cmd_serve(args: argparse.Namespace) -> int:
     from flows.deployments import serve_deployments
 
     serve_deployments()
+    return 0
+
+
+def _cmd_alerts(args: argparse.Namespace) -> int:
+    from urllib.parse import urlsplit
+
+    url = urlsplit(args.webhook_url)
+    if url.scheme not in ("http", "https") or not url.netloc:
+        raise CliError(f"--webhook-url must be an absolute http(s) URL, not {args.webhook_url!r}")
+    from prefect.settings import PREFECT_API_URL
+
+    if not PREFECT_API_URL.value():
+        raise CliError(
+            "set PREFECT_API_URL to the Prefect server the flows report to (newsflow server "
+            "prints it): an Automation made on a temporary server would vanish with it"
+        )
+    from flows.health import ALERT_BLOCK, ALERT_EVENTS, ensure_alerts
+    from flows.prefect_session import PrefectUnavailable, prefect_session
+
+    settings = _settings(args)
+    try:
+        with prefect_session(settings.prefect_start_timeout_s, lambda m: print(m, file=sys.stderr)):
+            automation = ensure_alerts(args.webhook_url)
+    except PrefectUnavailable as error:
+        raise CliError(str(error), FAILED) from None
+    print(
+        f"Automation {automation.name!r} ({automation.id}): every {ALERT_EVENTS} event POSTs "
+        f"to {args.webhook_url} through the notification block {ALERT_BLOCK!r}"
+    )
     return 0
 
 

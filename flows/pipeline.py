@@ -26,6 +26,7 @@ from prefect import get_run_logger
 from prefect.events import emit_event
 from prefect.futures import PrefectFuture
 
+from flows import health
 from flows.report import PREFECT_ERRORS, publish_report, show_progress, start_progress
 from flows.settings import Settings
 from flows.stages import (
@@ -42,6 +43,7 @@ from flows.stages import (
 )
 from tasks import discover as discover_stage
 from tasks import fetch as fetch_stage
+from tasks.dedupe import Signature
 from tasks.enrich import Enrichment
 from tasks.entities import EntitySeen, combine_tallies, tally_entities
 from tasks.frontier import chunks
@@ -156,6 +158,7 @@ class _Collected:
     failures: list[SourceFailure] = field(default_factory=list)
     found: list[str] = field(default_factory=list)  # what sites' home pages led to
     refetched: frozenset[str] = frozenset()  # normalised URLs fetched again to look for updates
+    signatures: Sequence[Signature] = ()  # of every article that reached dedupe (set by it)
 
     def add_cleaned(self, outcomes: Sequence[Article | Rejected]) -> None:
         self.articles.append([item for item in outcomes if isinstance(item, Article)])
@@ -185,9 +188,18 @@ def run_pipeline(settings: Settings, plan: RunPlan) -> RunSummary:
                 )
             status = _status(plan.sources, collected.failures)
             fetch_log = _robots_owned_by_first_source(collected.fetch_log, plan.sources)
+            sources_table = health.source_runs_table(
+                plan,
+                per_source,
+                collected.failures,
+                collected.signatures,
+                collected.rejected,
+                now(),
+            )
             last = {
                 "fetch_log": to_table("fetch_log", fetch_log, run_id=ctx.run_id),
                 "rejected": to_table("rejected", collected.rejected, run_id=ctx.run_id),
+                "source_runs": sources_table,
                 "runs": to_table("runs", [_run_row(plan, status, per_source)]),
             }
             catalog = publish_task(publication, last)
@@ -205,7 +217,8 @@ def run_pipeline(settings: Settings, plan: RunPlan) -> RunSummary:
         failures=tuple(str(f) for f in collected.failures),
         found=tuple(collected.found),
     )
-    _report(summary, collected.failures, plan)
+    problems = health.report_health(summary, plan)  # events for silent and drifted sources
+    _report(summary, collected.failures, plan, problems)
     return summary
 
 
@@ -216,15 +229,21 @@ def _status(sources: Sequence[Source], failures: Sequence[SourceFailure]) -> str
     return FAILED if failed >= {s.id for s in sources} else COMPLETED_WITH_FAILURES
 
 
-def _report(summary: RunSummary, failures: Sequence[SourceFailure], plan: RunPlan) -> None:
-    """Artifacts, and an event per failed source, once the run is published.
+def _report(
+    summary: RunSummary,
+    failures: Sequence[SourceFailure],
+    plan: RunPlan,
+    problems: Sequence[str] = (),
+) -> None:
+    """Artifacts (the report lists the sources' health `problems`), and an event per failed
+    source, once the run is published.
 
     Reporting to Prefect comes after the data is safe: when the Prefect server cannot be
     reached the run says so in its log and ends, instead of failing a published run.
     """
     logger = get_run_logger()
     try:
-        publish_report(summary)
+        publish_report(summary, problems)
         for failure in failures:
             emit_event(
                 event=SOURCE_FAILED_EVENT,
@@ -410,6 +429,7 @@ def _dedupe_and_enrich(
         collected.articles, data_dir, (ctx.run_date, ctx.scope), collected.refetched, pool
     )
     collected.rejected.extend(deduped.rejected)
+    collected.signatures = deduped.signed  # the short bodies of `source_runs` count these
     publication.write("dedup_signatures", signatures_table(deduped.signatures, run_id=ctx.run_id))
     # Enrichment is most of a run's CPU: with enough stories, batches go to the worker
     # processes; at most a few are in flight, and results are written in batch order.

@@ -11,6 +11,13 @@ of the publisher's local times, e.g. `Europe/Berlin`), `[source.selectors]` (`bo
 `title`, `authors`, `published`, `drop`) and, for kinds `section` and `site`, `links`,
 `next` and `max_pages` (see `tasks.sections`). Every CSS selector is compiled with
 soupsieve when the file is loaded, so a bad one is an error here, not a silent miss later.
+
+Health thresholds (`flows.health`, the `source_health` view): `silent_after_days` (a whole
+number of days from 1 to 365, default `DEFAULT_SILENT_AFTER_DAYS`: the source is `silent`
+when its last stored article is that many run days old) and `drift_share` (above 0, at most
+1, default `DEFAULT_DRIFT_SHARE`: the source has `drifted` when the share of its pages that
+extraction found not to be articles or to have a short body rose by that much over its
+previous runs).
 """
 
 from __future__ import annotations
@@ -26,11 +33,19 @@ from pydantic import field_validator as validates
 from pydantic_core import ErrorDetails
 
 from tasks.dates import zone
-from tasks.records import DEFAULT_MAX_PAGES, Selectors, Source, SourceKind
+from tasks.records import (
+    DEFAULT_DRIFT_SHARE,
+    DEFAULT_MAX_PAGES,
+    DEFAULT_SILENT_AFTER_DAYS,
+    Selectors,
+    Source,
+    SourceKind,
+)
 from tasks.sections import InvalidSelector, compile_selector
 
 SITE_PLACEHOLDER = re.compile(r"\{\{site:([a-z0-9][a-z0-9-]*)\}\}")
 MAX_PAGES = 50  # the most pages of a section a source may ask for in one run
+MAX_SILENT_AFTER_DAYS = 365
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _KINDS = sorted(get_args(SourceKind))
 _PAGED_KINDS = ("section", "site")
@@ -51,6 +66,8 @@ _EXPECTED = {
     "links": "must be a CSS selector string",
     "next": "must be a CSS selector string",
     "max_pages": f"must be an integer from 1 to {MAX_PAGES}",
+    "silent_after_days": f"must be a whole number of days from 1 to {MAX_SILENT_AFTER_DAYS}",
+    "drift_share": "must be a share above 0 and at most 1, e.g. 0.3",
 }
 _SELECTOR_KEYS = ("body", "title", "authors", "published")
 
@@ -110,6 +127,8 @@ class _SourceEntry(BaseModel):
     links: str | None = None
     next: str | None = None
     max_pages: int | None = Field(default=None, ge=1, le=MAX_PAGES)
+    silent_after_days: int | None = Field(default=None, ge=1, le=MAX_SILENT_AFTER_DAYS)
+    drift_share: float | None = Field(default=None, gt=0, le=1)
 
     @validates("id")
     @classmethod
@@ -185,6 +204,8 @@ class _SourceEntry(BaseModel):
             links=self.links,
             next=self.next,
             max_pages=self.max_pages or DEFAULT_MAX_PAGES,
+            silent_after_days=self.silent_after_days or DEFAULT_SILENT_AFTER_DAYS,
+            drift_share=self.drift_share or DEFAULT_DRIFT_SHARE,
         )
 
 

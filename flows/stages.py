@@ -29,7 +29,7 @@ from prefect.cache_policies import NO_CACHE
 
 from tasks import discover as discover_stage
 from tasks import fetch as fetch_stage
-from tasks.dedupe import StoredSignature, decide, sign
+from tasks.dedupe import Signature, StoredSignature, decide, sign
 from tasks.enrich import Enrichment, enrich_with_model
 from tasks.frontier import Frontier, plan_frontier
 from tasks.pages import clean_pages, extract_pages, in_batch
@@ -179,6 +179,7 @@ class Deduplicated:
     decisions: tuple[DedupDecision | None, ...]
     rejected: tuple[Rejected, ...]
     signatures: tuple[StoredSignature, ...]  # the `dedup_signatures` rows to publish
+    signed: tuple[Signature, ...] = ()  # every article's signature, in collected order
 
 
 @task(name="dedupe", cache_policy=NO_CACHE)
@@ -223,7 +224,7 @@ def dedupe_task(
         duplicates,
         len(rejected),
     )
-    return Deduplicated(tuple(decisions), tuple(rejected), result.signatures)
+    return Deduplicated(tuple(decisions), tuple(rejected), result.signatures, tuple(signatures))
 
 
 @task(name="enrich-batch", cache_policy=NO_CACHE)

@@ -17,6 +17,11 @@ SourceKind = Literal["feed", "sitemap", "urls", "section", "site"]
 # What named a discovered URL, and so where its metadata (title, dates ...) came from.
 FoundBy = Literal["feed", "sitemap", "news_sitemap", "list", "section"]
 DEFAULT_MAX_PAGES = 5  # pages of a section (its first page and the next ones) read per run
+# Source health (`source_health` view): a source with no stored article for this many days is
+# silent; one whose share of not_article pages and short bodies rises by this much over its
+# own recent history has drifted (e.g. a template change broke extraction).
+DEFAULT_SILENT_AFTER_DAYS = 3
+DEFAULT_DRIFT_SHARE = 0.3
 
 
 @dataclass(frozen=True, slots=True)
@@ -38,6 +43,7 @@ class Source:
     the home page (`site`). `links`, `next` and `max_pages` say how a section page, or a
     home page read as one, is read (`tasks.sections`): the links to take (a CSS selector,
     narrowing the generic choice), the link to the next page, and how many pages at most.
+    `silent_after_days` and `drift_share` are the source's health thresholds (`flows.health`).
     """
 
     id: str
@@ -54,6 +60,8 @@ class Source:
     next: str | None = None
     max_pages: int = DEFAULT_MAX_PAGES
     timezone: str | None = None  # IANA zone of the publisher's local times ("Europe/Berlin")
+    silent_after_days: int = DEFAULT_SILENT_AFTER_DAYS
+    drift_share: float = DEFAULT_DRIFT_SHARE
 
 
 @dataclass(frozen=True, slots=True)

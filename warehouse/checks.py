@@ -105,6 +105,15 @@ def data_checks() -> dict[str, str]:
             FROM quotes AS q JOIN article_versions AS a USING (article_id, run_id, run_date)
             WHERE a.duplicate_of IS NULL AND NOT (0 <= q.start_char AND q.start_char < q.end_char
                        AND q.end_char <= length(a.body))""",
+        "source_runs: one row per run and source": """
+            SELECT run_id, run_date, source_id, count(*) AS n FROM source_runs
+            GROUP BY run_id, run_date, source_id HAVING count(*) > 1""",
+        "source_runs: not_article and short bodies within extracted": """
+            SELECT run_id, source_id, extracted, not_article, short_bodies FROM source_runs
+            WHERE not_article + short_bodies > extracted""",
+        "source_runs: a problem is given exactly when the source failed": """
+            SELECT run_id, source_id, failed, problem FROM source_runs
+            WHERE failed <> (problem IS NOT NULL)""",
         **_not_null_checks(),
     }
 

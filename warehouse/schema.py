@@ -173,6 +173,28 @@ DEDUP_SIGNATURES = pa.schema(
     ]
 )
 
+# One row per source per run: what the run did with the source, and the health thresholds in
+# force for it, so that the `source_health` view needs nothing but the warehouse (see
+# `flows/health.py` for how each count is made).
+SOURCE_RUNS = pa.schema(
+    [
+        *LINEAGE,
+        pa.field("finished_at", UTC_TS, nullable=False),
+        pa.field("discovered", pa.int64(), nullable=False),
+        pa.field("fetched", pa.int64(), nullable=False),
+        pa.field("articles", pa.int64(), nullable=False),  # new stories stored
+        pa.field("duplicates", pa.int64(), nullable=False),
+        pa.field("rejected", pa.int64(), nullable=False),
+        pa.field("extracted", pa.int64(), nullable=False),  # pages that reached extraction
+        pa.field("not_article", pa.int64(), nullable=False),
+        pa.field("short_bodies", pa.int64(), nullable=False),
+        pa.field("failed", pa.bool_(), nullable=False),
+        pa.field("problem", pa.string()),  # why it failed, "; "-joined
+        pa.field("silent_after_days", pa.int32(), nullable=False),
+        pa.field("drift_share", pa.float64(), nullable=False),
+    ]
+)
+
 TABLES: dict[str, pa.Schema] = {
     "runs": RUNS,
     "fetch_log": FETCH_LOG,
@@ -182,4 +204,5 @@ TABLES: dict[str, pa.Schema] = {
     "quotes": QUOTES,
     "entity_runs": ENTITY_RUNS,
     "dedup_signatures": DEDUP_SIGNATURES,
+    "source_runs": SOURCE_RUNS,
 }

@@ -9,6 +9,12 @@ The views are returned by a function, not held in a module constant, so that mut
 
 from __future__ import annotations
 
+# `source_health`: the runs before a source's latest one that its latest share of not_article
+# pages and short bodies is measured against, and the fewest pages a latest run must have
+# extracted for that share to say anything.
+HEALTH_HISTORY_RUNS = 7
+DRIFT_MIN_PAGES = 3
+
 
 def analytic_views() -> list[tuple[str, str]]:
     """(name, SELECT) of every analytic view in creation order: a view may use those above it."""
@@ -161,7 +167,7 @@ def analytic_views() -> list[tuple[str, str]]:
         # Tables an analyst reads as they are stored (the names are these constants).
         *(
             (name, f"SELECT * FROM stg_{name}")  # noqa: S608
-            for name in ("fetch_log", "rejected", "dedup_signatures", "runs")
+            for name in ("fetch_log", "rejected", "dedup_signatures", "runs", "source_runs")
         ),
         (
             "source_stats",
@@ -194,7 +200,95 @@ def analytic_views() -> list[tuple[str, str]]:
             LEFT JOIN f USING (source_id)
             """,
         ),
+        ("source_health", _source_health()),
     ]
+
+
+def _source_health() -> str:
+    """One row per source that has a `source_runs` row: how it stands after its latest run.
+
+    A source's runs are counted by run date: of several runs of one source on one date (a
+    rerun, a run of another set of sources) the one that finished last counts, as a rerun
+    replaces a date. `days_silent` is counted from the run date of its last stored article
+    (or of its first run, if it never had one) to the latest run date in the warehouse, so
+    the answer depends on the data only, never on the clock. `latest_share` is the share of
+    the latest run's extracted pages that were `not_article` or had a short body;
+    `history_share` the same over the HEALTH_HISTORY_RUNS runs before it, pooled. `problem`
+    names the first that holds of: `failing` (the latest run failed), `drifted` (the latest
+    run extracted DRIFT_MIN_PAGES pages or more and its share exceeds the history's by
+    `drift_share` or more) and `silent` (`days_silent` reached `silent_after_days`); the
+    thresholds are those the source's latest run recorded.
+    """
+    return f"""
+            WITH per_date AS (
+                SELECT * FROM stg_source_runs
+                QUALIFY row_number() OVER (
+                    PARTITION BY source_id, run_date ORDER BY finished_at DESC, run_id DESC
+                ) = 1
+            ),
+            aged AS (
+                SELECT *,
+                       row_number() OVER (PARTITION BY source_id ORDER BY run_date DESC) AS age,
+                       CAST(not_article + short_bodies AS DOUBLE) / nullif(extracted, 0)
+                           AS share
+                FROM per_date
+            ),
+            history AS (
+                SELECT source_id,
+                       CAST(sum(not_article + short_bodies) AS DOUBLE)
+                           / nullif(sum(extracted), 0) AS history_share,
+                       count(*) FILTER (WHERE extracted > 0) AS history_runs
+                FROM aged WHERE age BETWEEN 2 AND {HEALTH_HISTORY_RUNS + 1}
+                GROUP BY source_id
+            ),
+            streak AS (
+                SELECT source_id,
+                       coalesce(min(age) FILTER (WHERE NOT failed) - 1, count(*))
+                           AS failures_in_a_row,
+                       min(run_date) AS first_run_date
+                FROM aged GROUP BY source_id
+            ),
+            seen AS (
+                SELECT source_id,
+                       max(run_date) AS last_article_run_date,
+                       arg_max(fetched_at, (run_date, fetched_at)) AS last_article_at
+                FROM stg_articles GROUP BY source_id
+            ),
+            health AS (
+                SELECT l.source_id,
+                       l.run_date AS latest_run_date,
+                       l.run_id AS latest_run_id,
+                       seen.last_article_at,
+                       seen.last_article_run_date,
+                       greatest(date_diff(
+                           'day',
+                           coalesce(seen.last_article_run_date, streak.first_run_date),
+                           (SELECT max(run_date) FROM per_date)
+                       ), 0) AS days_silent,
+                       l.silent_after_days,
+                       l.extracted AS latest_pages,
+                       l.share AS latest_share,
+                       history.history_share,
+                       coalesce(history.history_runs, 0) AS history_runs,
+                       l.drift_share,
+                       streak.failures_in_a_row
+                FROM aged AS l
+                JOIN streak USING (source_id)
+                LEFT JOIN history USING (source_id)
+                LEFT JOIN seen USING (source_id)
+                WHERE l.age = 1
+            )
+            SELECT *,
+                   CASE
+                       WHEN failures_in_a_row > 0 THEN 'failing'
+                       WHEN latest_pages >= {DRIFT_MIN_PAGES}
+                            -- rounded: 0.6 - 0.3 is not below a drift_share of 0.3
+                            AND round(latest_share - history_share, 9) >= drift_share
+                           THEN 'drifted'
+                       WHEN days_silent >= silent_after_days THEN 'silent'
+                   END AS problem
+            FROM health
+            """  # noqa: S608 (constants of this module only)
 
 
 def _of_latest_versions(table: str) -> str:

@@ -147,6 +147,18 @@ def test_load_sources_reads_typed_records_in_file_order(tmp_path: Path) -> None:
         ('id = "x"\nkind = "section"\nlocation = "https://a/"\nmax_pages = 51', "max_pages",
          "from 1 to 50"),
         ('id = "x"\nkind = "site"', "location", "kind 'site' needs a location"),
+        ('id = "x"\nkind = "feed"\nlocation = "https://a/"\nsilent_after_days = 0',
+         "silent_after_days", "from 1 to 365"),
+        ('id = "x"\nkind = "feed"\nlocation = "https://a/"\nsilent_after_days = 366',
+         "silent_after_days", "from 1 to 365"),
+        ('id = "x"\nkind = "feed"\nlocation = "https://a/"\nsilent_after_days = 1.5',
+         "silent_after_days", "whole number of days"),
+        ('id = "x"\nkind = "feed"\nlocation = "https://a/"\ndrift_share = 0',
+         "drift_share", "above 0 and at most 1"),
+        ('id = "x"\nkind = "feed"\nlocation = "https://a/"\ndrift_share = 1.2',
+         "drift_share", "above 0 and at most 1"),
+        ('id = "x"\nkind = "feed"\nlocation = "https://a/"\ndrift_share = "30%"',
+         "drift_share", "above 0 and at most 1"),
     ],
 )
 def test_invalid_entry_names_file_key_and_reason(
@@ -211,3 +223,13 @@ def test_unknown_timezone_is_refused_with_its_key(tmp_path: Path, value: str, re
     with pytest.raises(SourcesError, match=r"source\[0\] \(x\)\.timezone: ") as error:
         load_sources(write(tmp_path, entry))
     assert reason in str(error.value)
+
+
+def test_health_thresholds_are_read_per_source_with_their_defaults(tmp_path: Path) -> None:
+    entry = '[[source]]\nid = "{}"\nkind = "feed"\nlocation = "https://a.example/f"\n'
+    text = entry.format("tuned") + "silent_after_days = 7\ndrift_share = 0.5\n"
+    text += entry.format("whole") + "drift_share = 1\n" + entry.format("plain")
+    tuned, whole, plain = load_sources(write(tmp_path, text))
+    assert (tuned.silent_after_days, tuned.drift_share) == (7, 0.5)
+    assert whole.drift_share == 1.0
+    assert (plain.silent_after_days, plain.drift_share) == (3, 0.3)  # the README's defaults

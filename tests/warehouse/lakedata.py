@@ -191,6 +191,23 @@ def tables(
         "articles": sum(d.duplicate_of is None for d in decisions),
         "duplicates": sum(d.duplicate_of is not None for d in decisions),
     }
+    source_run = {
+        "run_id": run_id,
+        "source_id": "outlet-a",
+        "finished_at": datetime.combine(run_date, time(7), UTC),
+        "discovered": len(fetched) + 1,
+        "fetched": len(fetched),
+        "articles": run["articles"],
+        "duplicates": run["duplicates"],
+        "rejected": len(rejected),
+        "extracted": len(articles) + 1,
+        "not_article": 1,
+        "short_bodies": 0,
+        "failed": False,
+        "problem": None,
+        "silent_after_days": 3,
+        "drift_share": 0.3,
+    }
     return {
         "articles": article_rows(articles, decisions, run_id),
         "mentions": to_table("mentions", mentions, run_id=run_id, source_of=source_of),
@@ -199,6 +216,7 @@ def tables(
         "fetch_log": to_table("fetch_log", fetch_log, run_id=run_id),
         "rejected": to_table("rejected", rejected, run_id=run_id),
         "runs": to_table("runs", [run]),
+        "source_runs": to_table("source_runs", [source_run]),
     }
 
 

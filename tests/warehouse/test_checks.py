@@ -302,3 +302,25 @@ def test_an_entity_tallied_twice_for_one_source_in_a_run_is_caught(tmp_path: Pat
     with Publication(tmp_path, DAY, "ingest-1") as publication:
         publication.write("entity_runs", to_table("entity_runs", [row, row]))
     assert "entity_runs: one row per source and entity in a run" in _failed(tmp_path)
+
+
+def test_a_source_recorded_twice_in_a_run_is_caught(tmp_path: Path) -> None:
+    row = tables(DAY, "ingest-1", "new")["source_runs"].to_pylist()[0]
+    _one_run_of("source_runs", [row, row], tmp_path)
+    assert _failed(tmp_path) == {
+        "source_runs: one row per run and source": [(row["run_id"], DAY, "outlet-a", 2)]
+    }
+
+
+def test_source_run_counts_that_do_not_add_up_are_caught(tmp_path: Path) -> None:
+    row = tables(DAY, "ingest-1", "new")["source_runs"].to_pylist()[0]
+    too_many = {**row, "source_id": "b", "extracted": 3, "not_article": 2, "short_bodies": 2}
+    unexplained = {**row, "source_id": "c", "failed": True, "problem": None}
+    silent_failure = {**row, "source_id": "d", "failed": False, "problem": "discovery: http_404"}
+    _one_run_of("source_runs", [row, too_many, unexplained, silent_failure], tmp_path)
+    failed = _failed(tmp_path)
+    counts = failed.pop("source_runs: not_article and short bodies within extracted")
+    assert counts == [(row["run_id"], "b", 3, 2, 2)]
+    problems = failed.pop("source_runs: a problem is given exactly when the source failed")
+    assert sorted(r[1] for r in problems) == ["c", "d"]
+    assert failed == {}

@@ -13,6 +13,7 @@ import pyarrow as pa
 import pytest
 from lakedata import publish_sample, tables
 
+from flows.health import SourceRun
 from tasks.records import Article, DedupDecision, FetchLogEntry, Mention, Quote, Rejected
 from warehouse.catalog import build_catalog, duckdb_types
 from warehouse.schema import TABLES
@@ -24,6 +25,7 @@ RECORD_TABLES = [
     (DedupDecision, "articles"),
     (Mention, "mentions"),
     (Quote, "quotes"),
+    (SourceRun, "source_runs"),
 ]
 # Columns no record carries, filled where the row is assembled (warehouse.convert, the flow).
 ASSEMBLED = {"run_id", "source_id", "word_count"}
@@ -81,7 +83,9 @@ def test_record_fields_are_columns_of_their_table(record: type, table: str) -> N
             assert column.nullable, f"{record.__name__}.{item.name} may be None: {table} forbids"
 
 
-@pytest.mark.parametrize("table", ["fetch_log", "rejected", "articles", "mentions", "quotes"])
+@pytest.mark.parametrize(
+    "table", ["fetch_log", "rejected", "articles", "mentions", "quotes", "source_runs"]
+)
 def test_required_columns_are_filled_by_records(table: str) -> None:
     provided = set(ASSEMBLED)
     for record, target in RECORD_TABLES:
