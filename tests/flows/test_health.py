@@ -386,3 +386,28 @@ def test_a_warehouse_that_cannot_be_read_back_is_logged_and_the_run_ends(
     assert "Run ingest-x@2024-05-08 is published, but its source health was not reported" in (
         caplog.text
     )
+
+
+def test_the_run_report_of_the_night_they_turn_names_the_silent_and_drifted_sources(
+    nights: Nights,
+) -> None:
+    from prefect.client.orchestration import get_client
+    from prefect.client.schemas.filters import ArtifactFilter, ArtifactFilterFlowRunId
+
+    def report(flow_run: UUID) -> str:
+        with get_client(sync_client=True) as client:
+            found = client.read_artifacts(
+                artifact_filter=ArtifactFilter(flow_run_id=ArtifactFilterFlowRunId(any_=[flow_run]))
+            )
+        (artifact,) = [a for a in found if a.key == "run-report"]
+        return str(artifact.data)
+
+    third = report(nights.flow_runs[2])
+    assert "Source health" in third
+    assert "quiet: silent" in third
+    assert "shifty: drifted" in third
+    assert "steady" not in third.split("Source health", 1)[1].split("##", 1)[0]
+    first = report(nights.flow_runs[0])  # only the broken feed had a problem on night 1
+    assert "broken: failing" in first
+    assert "quiet:" not in first
+    assert "shifty:" not in first
