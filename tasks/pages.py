@@ -1,8 +1,8 @@
 """From a fetched page to a clean, signed article, or the reason it is not one.
 
-This is the CPU-heavy unit of a run (parse, extract, clean, MinHash). `extract_pages` runs it
-over a batch, in worker processes when given a pool; results keep the order of the pages, so
-the output does not depend on how the work was spread.
+This is the CPU-heavy unit of a run (parse, extract, clean, key phrases, MinHash).
+`extract_pages` runs it over a batch, in worker processes when given a pool; results keep the
+order of the pages, so the output does not depend on how the work was spread.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ from concurrent.futures import Executor
 from tasks.clean import clean_article
 from tasks.dedupe import Signature, sign
 from tasks.extract import ExtractionError, extract_article
+from tasks.keywords import with_key_phrases
 from tasks.reasons import ReasonCode
 from tasks.records import Article, FetchedPage, Rejected, Source
 
@@ -45,7 +46,7 @@ def extract_page(page: FetchedPage, source: Source | None) -> Article | Rejected
         return _rejected(page, "paywall", "only a teaser is readable")
     if not article.body.strip():
         return _rejected(page, "not_article", "empty_body")
-    return article
+    return with_key_phrases(article)
 
 
 def _rejected(page: FetchedPage, reason: ReasonCode, detail: str) -> Rejected:
