@@ -22,7 +22,16 @@ SCOPE = "ingest-3f2a9c1b"
 
 # Written out, not taken from the publisher: the state that advances (feed validators in
 # fetch_log, the run record) is renamed after every table it covers.
-ORDER = ["rejected", "articles", "mentions", "quotes", "dedup_signatures", "fetch_log", "runs"]
+ORDER = [
+    "rejected",
+    "articles",
+    "mentions",
+    "quotes",
+    "keywords",
+    "dedup_signatures",
+    "fetch_log",
+    "runs",
+]
 STEPS = [
     "staged",  # every batch written, before the files are closed and fsynced
     "fsynced",
