@@ -77,8 +77,10 @@ def score(truth: dict[str, str], predictions: dict[str, str]) -> dict[str, float
 def newsflow(html: bytes, url: str) -> str:
     from tasks.clean import clean_article
     from tasks.extract import extract_article
+    from tasks.keywords import with_key_phrases
 
-    article = clean_article(extract_article(html, url, fetched_at=FETCHED_AT))
+    # As the page unit of a run does it (tasks.pages), key phrases included.
+    article = with_key_phrases(clean_article(extract_article(html, url, fetched_at=FETCHED_AT)))
     return article.body
 
 

@@ -57,7 +57,7 @@ from tasks.records import (
     Source,
 )
 from warehouse import query
-from warehouse.convert import article_rows, to_table
+from warehouse.convert import article_rows, keyword_rows, to_table
 from warehouse.dedup_index import signatures_table
 from warehouse.lake import warehouse_run
 from warehouse.publish import Publication
@@ -459,6 +459,7 @@ def _dedupe_and_enrich(
         publication.write(
             "articles", article_rows([a for a, _ in kept], [d for _, d in kept], ctx.run_id)
         )
+        publication.write("keywords", keyword_rows(kept, ctx.run_id))
         outcomes += [(a.source_id, d.duplicate_of is not None) for a, d in kept]
         stories = [(d.article_id, a) for a, d in kept if d.duplicate_of is None]
         source_of.update((article_id, a.source_id) for article_id, a in stories)

@@ -16,7 +16,8 @@
 
 Google News sitemaps are sitemaps whose `<url>` entries carry `<news:news>`: their title,
 publication date, language, keywords and publication name travel with each `Discovered`
-record (`found_by="news_sitemap"`). A URL named by several documents of a source is
+record (`found_by="news_sitemap"`); so do a feed item's categories (RSS `<category>`, Atom
+`<category label|term>`, RSS 1.0 `dc:subject`). A URL named by several documents of a source is
 discovered once; what a news sitemap says of it wins over what a feed or plain sitemap said.
 
 Feeds and sitemaps come from strangers, so the parser is defensive:
@@ -65,7 +66,7 @@ Validators = tuple[str | None, str | None]
 
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024  # the sitemap protocol's limit, uncompressed
 MAX_SITEMAPS = 50  # child sitemaps fetched from one source's index(es)
-MAX_KEYWORDS = 50  # news:keywords kept per entry
+MAX_KEYWORDS = 50  # news:keywords (and feed categories) kept per entry
 # Where a site's sitemaps and feeds usually are, tried (in this order) only when its home page
 # and robots.txt declare none. Answers there that fail are not failures of the source.
 COMMON_LOCATIONS = (
@@ -105,6 +106,7 @@ class Entry:
     language: str | None = None  # news:publication/news:language
     keywords: tuple[str, ...] = ()  # news:keywords, split at commas
     publication: str | None = None  # news:publication/news:name
+    categories: tuple[str, ...] = ()  # a feed item's <category>s
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +208,24 @@ def _authors(element: etree._Element) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def _categories(element: etree._Element) -> tuple[str, ...]:
+    """A feed item's categories: RSS `<category>` text, Atom `label` (else `term`), and
+    `dc:subject`; each once, in document order."""
+    names: list[str] = []
+    for child in element:
+        local = _local(child.tag)
+        if local == "category":
+            name = child.get("label") or child.get("term") or _text(child)
+        elif local == "subject":
+            name = _text(child)
+        else:
+            continue
+        name = " ".join((name or "").split())
+        if name:
+            names.append(name)
+    return tuple(dict.fromkeys(names))[:MAX_KEYWORDS]
+
+
 def _rss_entry(item: etree._Element) -> Entry | None:
     link = None
     for child in _children(item, "link"):
@@ -229,6 +249,7 @@ def _rss_entry(item: etree._Element) -> Entry | None:
         published_at=parse_date(_first_text(item, "pubdate", "date", "published", "issued")),
         modified_at=parse_date(_first_text(item, "updated", "modified")),
         authors=_authors(item),
+        categories=_categories(item),
     )
 
 
@@ -246,6 +267,7 @@ def _atom_entry(entry: etree._Element) -> Entry | None:
         published_at=parse_date(_first_text(entry, "published", "issued")),
         modified_at=parse_date(_first_text(entry, "updated", "modified")),
         authors=_authors(entry),
+        categories=_categories(entry),
     )
 
 
@@ -393,7 +415,8 @@ class _Collector:
         """Discover a link (once); False when it cannot be fetched (then it is refused).
 
         A URL listed again keeps its first record, except that what a news sitemap says
-        of it (title, date, keywords ...) replaces what a feed or plain sitemap said.
+        of it (title, date, keywords ...) replaces what a feed or plain sitemap said, which
+        fills what the news sitemap leaves out (authors, categories), whichever came first.
         """
         base = found_in if found_in.startswith(("http://", "https://")) else ""
         try:
@@ -408,6 +431,8 @@ class _Collector:
             self.discovered.append(item)
         elif found_by == "news_sitemap" and self.discovered[index].found_by != "news_sitemap":
             self.discovered[index] = _merged(item, self.discovered[index])
+        elif found_by != "news_sitemap" and self.discovered[index].found_by == "news_sitemap":
+            self.discovered[index] = _merged(self.discovered[index], item)  # in either order
         return True
 
     def record(self, outcome: FetchOutcome) -> None:
@@ -443,6 +468,7 @@ def _discovered(
         language=entry.language,
         keywords=entry.keywords,
         publication=entry.publication,
+        categories=entry.categories,
     )
 
 
@@ -455,6 +481,7 @@ def _merged(news: Discovered, other: Discovered) -> Discovered:
         published_at=news.published_at or other.published_at,
         modified_at=max(changed) if changed else None,  # the latest change any document saw
         authors=news.authors or other.authors,
+        categories=news.categories or other.categories,
     )
 
 

@@ -21,7 +21,8 @@ sitemap's title, dates, authors; a section page teaser's date) fills what the pa
 say, with that provenance (`feed`, `news_sitemap`, `section`); a news sitemap's title and
 date also replace the `<title>` tag's and the URL path's; a news sitemap's keywords are
 the article's `keywords`, its language a declared language and its publication name the
-fallback site name.
+fallback site name. The publisher's keywords of every kind, with where each was read, are
+`keyword_entries` (`tasks.keywords.publisher_keywords`).
 
 Decoding is `tasks.charset`'s. The canonical URL is `tasks.urls.canonical_url` of the final
 URL and of what the page declares (`tasks.metadata.declared_canonical`), so `article_id` and
@@ -44,7 +45,7 @@ from bs4 import BeautifulSoup
 from lxml import etree
 from lxml import html as lxml_html
 
-from tasks import metadata, urls
+from tasks import keywords, metadata, urls
 from tasks.charset import decode_html
 from tasks.dates import parse_date, zone
 from tasks.language import detect_language
@@ -857,4 +858,5 @@ def extract_article(
         page_kind=kind,
         provenance=tuple(provenance),
         raw_record_id=raw_record_id,
+        keyword_entries=keywords.publisher_keywords(root, article_ld, discovered),
     )

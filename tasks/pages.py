@@ -5,6 +5,7 @@ article), each over a batch, in worker processes when given a pool.
 on how the work was spread; `in_batch` is the one way a batch is spread (deduplication signs
 with it too). A page sent to a worker is pickled once, there; what comes back and goes out
 again to be cleaned is the article, a few KB against the page's hundreds.
+Cleaning also computes the article's key phrases (`tasks.keywords`), in the same worker.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from typing import TypeVar
 
 from tasks.clean import clean_article
 from tasks.extract import ExtractionError, extract_article
+from tasks.keywords import with_key_phrases
 from tasks.reasons import STAGE_EXTRACT, ReasonCode
 from tasks.records import Article, FetchedPage, Rejected, Source
 
@@ -59,7 +61,7 @@ def clean_page(article: Article) -> Article | Rejected:
         return _rejected(article, "paywall", "only a teaser is readable")
     if not article.body.strip():
         return _rejected(article, "not_article", "empty_body")
-    return article
+    return with_key_phrases(article)
 
 
 def _rejected(item: FetchedPage | Article, reason: ReasonCode, detail: str) -> Rejected:

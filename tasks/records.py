@@ -16,6 +16,20 @@ from tasks.reasons import ReasonCode, Stage
 SourceKind = Literal["feed", "sitemap", "urls", "section", "site"]
 # What named a discovered URL, and so where its metadata (title, dates ...) came from.
 FoundBy = Literal["feed", "sitemap", "news_sitemap", "list", "section"]
+# Where a keyword of an article came from (`tasks.keywords`): the publisher's places, or
+# `computed` for key phrases of its text.
+KeywordSource = Literal[
+    "news_sitemap",
+    "meta_keywords",
+    "news_keywords",
+    "article_tag",
+    "jsonld_keywords",
+    "jsonld_about",
+    "feed_category",
+    "computed",
+]
+# (keyword as written, where from, score): what extraction finds, before the article has an id.
+KeywordEntry = tuple[str, KeywordSource, float | None]
 DEFAULT_MAX_PAGES = 5  # pages of a section (its first page and the next ones) read per run
 # Source health (`source_health` view): a source with no stored article for this many days is
 # silent; one whose share of not_article pages and short bodies rises by this much over its
@@ -81,7 +95,7 @@ class Discovered:
     `found_by` says what kind of document that was, so that extraction can name where a
     title or date it falls back on came from (`news_sitemap` for a Google News sitemap).
     `language`, `keywords` and `publication` are a Google News sitemap's `news:language`,
-    `news:keywords` and `news:publication/name`.
+    `news:keywords` and `news:publication/name`; `categories` a feed item's `<category>`s.
     """
 
     url: str
@@ -95,6 +109,7 @@ class Discovered:
     language: str | None = None
     keywords: tuple[str, ...] = ()
     publication: str | None = None
+    categories: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -156,6 +171,10 @@ class Article:
     `authors` are people only. `credited_organisations` are the other names a page credits as
     its author, as the page writes them: wire services ("dpa", "AFP"), desks ("Redaktion
     hessenschau.de", "Staff") and the outlet crediting itself ("BBC News").
+
+    `keyword_entries` are the rows of the `keywords` table (`tasks.keywords`), not an
+    `articles` column: the publisher's keywords with where each was read, and the key phrases
+    computed from the text, scored.
     """
 
     source_id: str
@@ -183,6 +202,7 @@ class Article:
     page_kind: str = "article"
     provenance: tuple[tuple[str, str], ...] = ()
     raw_record_id: str | None = None
+    keyword_entries: tuple[KeywordEntry, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,3 +249,19 @@ class Quote:
     method: str = "rule"  # how the speaker was found: cue_after, cue_before, according_to ...
     kind: str = "direct"  # direct | partial (quoted words inside the writer's own sentence)
     speaker_entity_id: str | None = None  # the entity of the speaker (`tasks.entities`)
+
+
+@dataclass(frozen=True, slots=True)
+class Keyword:
+    """A keyword of an article: a `keywords` row.
+
+    `keyword` is as the publisher (or the text) writes it; `normalised` is what to group by
+    (`tasks.keywords.normalise`). `score` is YAKE's for computed key phrases (lower is more
+    relevant), None for the publisher's own.
+    """
+
+    article_id: str
+    keyword: str
+    normalised: str
+    source: KeywordSource
+    score: float | None = None

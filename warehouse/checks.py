@@ -8,11 +8,13 @@ Reason codes and stages are held to the closed sets of `tasks.reasons`.
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Collection
 
 import duckdb
 
 from tasks.reasons import FETCH_LOG_REASONS, REJECTED_REASONS, STAGES
+from tasks.records import KeywordSource
 from warehouse.catalog import quote_ident, quote_literal
 from warehouse.schema import TABLES
 
@@ -114,6 +116,15 @@ def data_checks() -> dict[str, str]:
         "source_runs: a problem is given exactly when the source failed": """
             SELECT run_id, source_id, failed, problem FROM source_runs
             WHERE failed <> (problem IS NOT NULL)""",
+        "keywords: accepted source": _accepted(
+            "keywords", "article_id", "source", typing.get_args(KeywordSource)
+        ),
+        "keywords: one row per (article, source, normalised keyword)": """
+            SELECT article_id, source, normalised, count(*) AS n FROM keywords
+            GROUP BY article_id, source, normalised HAVING count(*) > 1""",
+        "keywords: a score exactly on computed phrases": """
+            SELECT article_id, keyword, source, score FROM keywords
+            WHERE (source = 'computed') <> (score IS NOT NULL)""",
         **_not_null_checks(),
     }
 

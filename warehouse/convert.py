@@ -15,6 +15,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from tasks.keywords import keyword_records
 from tasks.language import enrichment_of
 from tasks.records import Article, DedupDecision
 from warehouse.schema import TABLES
@@ -46,9 +47,11 @@ _ARTICLE_COLUMNS = frozenset(TABLES["articles"].names)
 def article_row(article: Article, decision: DedupDecision, run_id: str) -> dict[str, Any]:
     """The `articles` row of one article and where deduplication placed it.
 
-    Decision fields without an `articles` column are not stored (the schema test names them).
+    Decision fields without an `articles` column are not stored (the schema test names them);
+    the article's `keyword_entries` are its `keywords` rows (`keyword_rows`).
     """
     row = record_row(article)
+    del row["keyword_entries"]
     row.update((k, v) for k, v in record_row(decision).items() if k in _ARTICLE_COLUMNS)
     row.update(
         run_id=run_id,
@@ -68,6 +71,17 @@ def article_rows(
         "articles",
         [article_row(a, d, run_id) for a, d in zip(articles, decisions, strict=True)],
     )
+
+
+def keyword_rows(
+    pairs: Sequence[tuple[Article, DedupDecision]], run_id: str
+) -> pa.Table:
+    """The `keywords` table of a batch: the keywords of each story (an article that duplicates
+    nothing), like its mentions and quotes; a duplicate's are the story's."""
+    stories = [(a, d.article_id) for a, d in pairs if d.duplicate_of is None]
+    rows = [k for a, article_id in stories for k in keyword_records(article_id, a.keyword_entries)]
+    source_of = {article_id: a.source_id for a, article_id in stories}
+    return to_table("keywords", rows, run_id=run_id, source_of=source_of)
 
 
 def to_table(

@@ -391,7 +391,7 @@ def _discovered(data: dict[str, Any]) -> Discovered:
     fields = dict(data)
     for key in ("published_at", "modified_at"):
         fields[key] = datetime.fromisoformat(data[key]) if data.get(key) else None
-    for key in ("authors", "keywords"):
+    for key in ("authors", "keywords", "categories"):
         fields[key] = tuple(data.get(key) or ())
     return Discovered(**fields)
 

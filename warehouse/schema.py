@@ -152,6 +152,19 @@ ENTITY_RUNS = pa.schema(
     ]
 )
 
+KEYWORDS = pa.schema(
+    [
+        *LINEAGE,
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("keyword", pa.string(), nullable=False),  # as the publisher or the text writes it
+        pa.field("normalised", pa.string(), nullable=False),  # tasks.keywords.normalise
+        # news_sitemap | meta_keywords | news_keywords | article_tag | jsonld_keywords
+        # | jsonld_about | feed_category | computed (tasks.records.KeywordSource)
+        pa.field("source", pa.string(), nullable=False),
+        pa.field("score", pa.float64()),  # computed: YAKE's, lower is more relevant; else null
+    ]
+)
+
 # One document row per article version (band = -1) carrying what verification needs, and one
 # row per LSH band (band >= 0) carrying only the band hash; see `warehouse/dedup_index.py`.
 DEDUP_SIGNATURES = pa.schema(
@@ -203,6 +216,7 @@ TABLES: dict[str, pa.Schema] = {
     "mentions": MENTIONS,
     "quotes": QUOTES,
     "entity_runs": ENTITY_RUNS,
+    "keywords": KEYWORDS,
     "dedup_signatures": DEDUP_SIGNATURES,
     "source_runs": SOURCE_RUNS,
 }

@@ -83,7 +83,7 @@ def analytic_views() -> list[tuple[str, str]]:
             GROUP BY cluster_id
             """,
         ),
-        # Entities and quotes of the latest version of each article.
+        # Entities, quotes and keywords of the latest version of each article.
         ("mentions", _of_latest_versions("stg_mentions")),
         ("quotes", _of_latest_versions("stg_quotes")),
         (
@@ -164,6 +164,7 @@ def analytic_views() -> list[tuple[str, str]]:
             GROUP BY cluster_id
             """,
         ),
+        ("keywords", _of_latest_versions("stg_keywords")),
         # Tables an analyst reads as they are stored (the names are these constants).
         *(
             (name, f"SELECT * FROM stg_{name}")  # noqa: S608

@@ -28,6 +28,7 @@ TABLES = (
     "rejected",
     "mentions",
     "quotes",
+    "keywords",
     "dedup_signatures",
     "runs",
 )
@@ -194,6 +195,70 @@ def test_each_article_says_what_enrichment_did_with_it(
     )
     assert german
     assert {e for (e,) in german} == {"no_model"}
+def test_seed_keywords_are_the_publishers_from_each_place_and_computed_phrases(
+    first_run: RunSummary, data_dir: Path
+) -> None:
+    article = seed(data_dir)
+    rows = sql(
+        data_dir,
+        "SELECT source, keyword, normalised, score FROM keywords WHERE article_id = ?",
+        [article["article_id"]],
+    )
+    by_source: dict[str, list[str]] = {}
+    for source, keyword, _, _ in rows:
+        by_source.setdefault(source, []).append(keyword)
+    tags = ["North Korea", "Russia", "Vladimir Putin", "Kim Jong-un", "Asia Pacific"]
+    assert by_source.pop("article_tag") == tags
+    assert by_source.pop("meta_keywords") == tags
+    assert by_source.pop("jsonld_keywords") == tags
+    assert by_source.pop("feed_category") == ["World"]  # not the tracking copy's "Asia Pacific"
+    computed = by_source.pop("computed")
+    assert by_source == {}
+    assert len(computed) == 10
+    assert "putin" in {n for s, _, n, _ in rows if s == "computed"}
+    assert all((score is None) == (source != "computed") for source, _, _, score in rows)
+
+
+def test_news_sitemap_and_atom_feed_keywords_reach_their_articles(
+    first_run: RunSummary, data_dir: Path
+) -> None:
+    german = sql(
+        data_dir,
+        "SELECT k.source, k.keyword FROM keywords AS k JOIN articles AS a USING (article_id) "
+        "WHERE a.language = 'de' AND k.source <> 'computed'",
+    )
+    assert sorted(german) == [
+        ("article_tag", "Energie"),
+        ("article_tag", "Fernwärme"),
+        ("article_tag", "Finnland"),
+        ("article_tag", "Rechenzentren"),
+        ("news_sitemap", "Fernwärme"),
+        ("news_sitemap", "Finnland"),
+        ("news_sitemap", "Rechenzentrum"),
+    ]
+    phrases = sql(
+        data_dir,
+        "SELECT k.normalised FROM keywords AS k JOIN articles AS a USING (article_id) "
+        "WHERE a.language = 'de' AND k.source = 'computed'",
+    )
+    german_edges = {"der", "die", "das", "und", "mit", "eines", "einer", "von", "im"}
+    assert phrases
+    assert not [p for (p,) in phrases if {p.split()[0], p.split()[-1]} & german_edges]
+    chipmaker = sql(
+        data_dir,
+        "SELECT k.keyword FROM keywords AS k JOIN articles AS a USING (article_id) "
+        "WHERE a.url LIKE '%chipmakers-expansion%' AND k.source = 'feed_category'",
+    )
+    assert chipmaker[:2] == [("Business",), ("Economic development",)]
+
+
+def test_every_story_and_only_stories_have_keywords(first_run: RunSummary, data_dir: Path) -> None:
+    stories = {row[0] for row in sql(data_dir, "SELECT article_id FROM articles")}
+    with_keywords = {row[0] for row in sql(data_dir, "SELECT DISTINCT article_id FROM keywords")}
+    assert with_keywords == stories
+    assert sql(data_dir, "SELECT count(*) FROM keywords WHERE source = 'computed'") == [
+        (10 * len(stories),)
+    ]
 
 
 def test_404_and_non_article_pages_are_rejected_with_their_reasons(

@@ -106,6 +106,49 @@ def test_rss_1_rdf_items_are_read() -> None:
     assert [e.link for e in parse_document(rdf).entries] == ["https://ex.org/1"]
 
 
+def test_feed_items_carry_their_categories_rss_atom_and_dublin_core() -> None:
+    feed = b"""<rss version="2.0" xmlns:dc="http://purl.org/dc/elements/1.1/"><channel>
+      <item><link>https://ex.org/1</link><category>World</category>
+        <category domain="https://ex.org/tags">  Asia
+          Pacific </category><category>World</category><category/><dc:subject>Trade</dc:subject>
+      </item><item><link>https://ex.org/2</link></item></channel></rss>"""
+    atom = b"""<feed xmlns="http://www.w3.org/2005/Atom"><title>A</title>
+      <entry><link href="https://ex.org/3"/><category term="biz" label="Business"/>
+        <category term="Economic development"/></entry></feed>"""
+    rss_entries = parse_document(feed).entries
+    assert [e.categories for e in rss_entries] == [("World", "Asia Pacific", "Trade"), ()]
+    (entry,) = parse_document(atom).entries
+    assert entry.categories == ("Business", "Economic development")
+
+
+@pytest.mark.parametrize("news_first", [False, True], ids=["feed-first", "news-first"])
+def test_a_feeds_categories_reach_the_discovered_url_beside_news_sitemap_keywords(
+    news_first: bool,
+) -> None:
+    with LoopbackServer() as srv:
+        feed = rss("/a/1", extra="").replace(
+            b"</dc:creator>", b"</dc:creator><category>Harbours</category>"
+        )
+        news = news_sitemap((srv.url("/a/1"), "One", "2026-03-10T09:00:00Z", "en", "trade"))
+        documents = (
+            f"<sitemap><loc>{srv.url(path)}</loc></sitemap>"
+            for path in (("/news.xml", "/feed.xml") if news_first else ("/feed.xml", "/news.xml"))
+        )
+        index = f"<sitemapindex {NEWS_NS}>{''.join(documents)}</sitemapindex>".encode()
+        srv.route("/", Reply(body=home_page()))
+        srv.route("/robots.txt", robots(f"User-agent: *\nSitemap: {srv.url('/i.xml')}"))
+        srv.route("/i.xml", Reply(body=index, content_type=XML))
+        srv.route("/feed.xml", Reply(body=feed, content_type=XML))
+        srv.route("/news.xml", Reply(body=news, content_type=XML))
+        found = run(Source(id="s", kind="site", location=srv.url("/")), fetcher_for(srv))
+    (item,) = found.discovered
+    assert (item.found_by, item.keywords, item.categories) == (
+        "news_sitemap",
+        ("trade",),
+        ("Harbours",),
+    )
+
+
 def test_sitemap_index_with_gzipped_child_sitemaps() -> None:
     def urlset(*paths: str) -> bytes:
         urls = "".join(f"<url><loc>{p}</loc><lastmod>2026-03-01</lastmod></url>" for p in paths)

@@ -33,7 +33,7 @@ from tasks.records import (
     Quote,
     Rejected,
 )
-from warehouse.convert import article_rows, to_table
+from warehouse.convert import article_rows, keyword_rows, to_table
 from warehouse.publish import Publication
 from warehouse.raw import RawArchive
 
@@ -102,6 +102,10 @@ def tables(
                 credit_lines=("(Reuters)",),
                 provenance=(("title", "meta"), ("body", "generic")),
                 raw_record_id=raw_ids[i],
+                keyword_entries=(
+                    ("Putin", "article_tag", None),
+                    (f"{variant} story", "computed", 0.05),
+                ),
             )
         )
         first = f"{run_date.isoformat()}-0"
@@ -212,6 +216,7 @@ def tables(
         "articles": article_rows(articles, decisions, run_id),
         "mentions": to_table("mentions", mentions, run_id=run_id, source_of=source_of),
         "quotes": to_table("quotes", quotes, run_id=run_id, source_of=source_of),
+        "keywords": keyword_rows(list(zip(articles, decisions, strict=True)), run_id),
         "dedup_signatures": to_table("dedup_signatures", signatures),
         "fetch_log": to_table("fetch_log", fetch_log, run_id=run_id),
         "rejected": to_table("rejected", rejected, run_id=run_id),

@@ -232,6 +232,37 @@ def test_a_quote_outside_its_article_body_is_caught(tmp_path: Path) -> None:
     ]
 
 
+def test_keywords_of_unknown_source_twice_in_one_source_or_wrongly_scored_are_caught(
+    tmp_path: Path,
+) -> None:
+    rows = tables(DAY, "ingest-1", "new")
+    tag, computed, *_ = rows["keywords"].to_pylist()
+    assert (tag["source"], computed["source"]) == ("article_tag", "computed")
+    bad = [
+        tag,
+        {**tag, "keyword": "PUTIN"},  # the same normalised keyword again from the same source
+        {**tag, "source": "guess"},
+        {**tag, "source": "meta_keywords", "score": 0.5},  # publisher keywords have no score
+        {**computed, "score": None},
+    ]
+    with Publication(tmp_path, DAY, "ingest-1") as publication:
+        publication.write("articles", rows["articles"])
+        publication.write("keywords", pa.Table.from_pylist(bad, rows["keywords"].schema))
+    article = tag["article_id"]
+    failed = _failed(tmp_path)
+    scored = "keywords: a score exactly on computed phrases"
+    assert sorted(failed.pop(scored), key=str) == [
+        (article, "Putin", "meta_keywords", 0.5),
+        (article, computed["keyword"], "computed", None),
+    ]
+    assert failed == {
+        "keywords: accepted source": [(article, "guess")],
+        "keywords: one row per (article, source, normalised keyword)": [
+            (article, "article_tag", "putin", 2)
+        ],
+    }
+
+
 def test_an_articles_view_with_two_rows_for_one_story_is_caught(tmp_path: Path) -> None:
     """The check holds the view: here, one that forgets to keep only the latest version."""
     from warehouse.catalog import create_views

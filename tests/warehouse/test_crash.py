@@ -27,6 +27,8 @@ ORDER = [
     "articles",
     "mentions",
     "quotes",
+    "entity_runs",
+    "keywords",
     "dedup_signatures",
     "source_runs",
     "fetch_log",

@@ -209,6 +209,7 @@ def test_everything_discovery_said_is_kept(tmp_path: Path) -> None:
         language="de",
         keywords=("wahl", "bund"),
         publication="Der Kurier",
+        categories=("Politik", "Wahl 2025"),
     )
     with RawArchive(tmp_path, DAY, SCOPE) as archive:
         archive.append(replace(pages(DAY, "new")[0], discovered=found))

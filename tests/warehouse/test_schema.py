@@ -14,7 +14,17 @@ import pytest
 from lakedata import publish_sample, tables
 
 from flows.health import SourceRun
-from tasks.records import Article, DedupDecision, FetchLogEntry, Mention, Quote, Rejected
+from tasks.records import (
+    Article,
+    DedupDecision,
+    FetchLogEntry,
+    Keyword,
+    KeywordEntry,
+    KeywordSource,
+    Mention,
+    Quote,
+    Rejected,
+)
 from warehouse.catalog import build_catalog, duckdb_types
 from warehouse.schema import TABLES
 
@@ -26,11 +36,17 @@ RECORD_TABLES = [
     (Mention, "mentions"),
     (Quote, "quotes"),
     (SourceRun, "source_runs"),
+    (Keyword, "keywords"),
 ]
 # Columns no record carries, filled where the row is assembled (warehouse.convert, the flow).
 ASSEMBLED = {"run_id", "source_id", "word_count"}
 # Record fields that have no column yet: each entry is a known gap, to be closed in schema.py.
 NOT_STORED: set[tuple[str, str]] = set()
+# Record fields that become rows of another table (whose record is in RECORD_TABLES), with the
+# fields of that record they fill.
+ROWS_ELSEWHERE = {
+    ("Article", "keyword_entries"): (KeywordEntry, Keyword, ("keyword", "source", "score")),
+}
 
 
 def _compatible(hint: object, kind: pa.DataType) -> bool:
@@ -75,6 +91,13 @@ def test_record_fields_are_columns_of_their_table(record: type, table: str) -> N
         if (record.__name__, item.name) in NOT_STORED:
             assert item.name not in schema.names, f"{item.name} is stored now: drop NOT_STORED"
             continue
+        if (record.__name__, item.name) in ROWS_ELSEWHERE:
+            assert item.name not in schema.names, f"{item.name} is an {table} column now"
+            entry, row_record, filled = ROWS_ELSEWHERE[(record.__name__, item.name)]
+            assert hints[item.name] == tuple[entry, ...]  # type: ignore[valid-type]
+            row_hints = typing.get_type_hints(row_record)
+            assert list(typing.get_args(entry)) == [row_hints[name] for name in filled]
+            continue
         assert item.name in schema.names, f"{record.__name__}.{item.name} has no {table} column"
         hint, optional = _split_optional(hints[item.name])
         column = schema.field(item.name)
@@ -84,7 +107,8 @@ def test_record_fields_are_columns_of_their_table(record: type, table: str) -> N
 
 
 @pytest.mark.parametrize(
-    "table", ["fetch_log", "rejected", "articles", "mentions", "quotes", "source_runs"]
+    "table",
+    ["fetch_log", "rejected", "articles", "mentions", "quotes", "keywords", "source_runs"],
 )
 def test_required_columns_are_filled_by_records(table: str) -> None:
     provided = set(ASSEMBLED)
@@ -93,6 +117,19 @@ def test_required_columns_are_filled_by_records(table: str) -> None:
             provided |= {f.name for f in fields(record)}
     required = {f.name for f in TABLES[table] if not f.nullable}
     assert required <= provided, f"nobody fills {sorted(required - provided)}"
+
+
+def test_keyword_sources_are_the_documented_provenances() -> None:
+    assert typing.get_args(KeywordSource) == (
+        "news_sitemap",
+        "meta_keywords",
+        "news_keywords",
+        "article_tag",
+        "jsonld_keywords",
+        "jsonld_about",
+        "feed_category",
+        "computed",
+    )
 
 
 def test_every_table_has_lineage_columns() -> None:

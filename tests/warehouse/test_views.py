@@ -10,7 +10,7 @@ import duckdb
 import pytest
 
 from tasks.records import Article, DedupDecision, FetchLogEntry, Mention, Quote, Rejected
-from warehouse.convert import article_rows, to_table
+from warehouse.convert import article_rows, keyword_rows, to_table
 from warehouse.lake import catalog_path
 from warehouse.publish import Publication
 
@@ -126,6 +126,7 @@ def _story(source: str, url: str, title: str, body: str, fetched: datetime) -> A
         fetched_at=fetched,
         published_at=_at(NIGHT_1, 5) if url.startswith(A_URL) else fetched - timedelta(hours=1),
         credit_lines=("(Reuters)",) if source == "metro" and url == B_URL else (),
+        keyword_entries=((title, "article_tag", None), (body.split()[0], "computed", 0.125)),
     )
 
 
@@ -171,6 +172,7 @@ def _night(
             "mentions", to_table("mentions", mentions, run_id=run_id, source_of=source_of)
         )
         publication.write("quotes", to_table("quotes", quotes, run_id=run_id, source_of=source_of))
+        publication.write("keywords", keyword_rows(stored, run_id))
         publication.write("fetch_log", to_table("fetch_log", fetches, run_id=run_id))
         publication.write("rejected", to_table("rejected", rejected, run_id=run_id))
         run = {
@@ -388,6 +390,23 @@ def test_mentions_and_quotes_are_those_of_the_latest_version(
     assert quotes == [("A", "Talks start now,", "Bo Kim")]
 
 
+def test_keywords_are_those_of_the_latest_version_of_each_story(
+    two_nights: duckdb.DuckDBPyConnection,
+) -> None:
+    rows = _rows(
+        two_nights,
+        "SELECT article_id, source_id, keyword, normalised, source, score, run_date "
+        "FROM keywords ORDER BY article_id, source",
+    )
+    assert rows == [
+        ("A", "daily", "Summit opens, talks begin", "summit opens, talks begin", "article_tag",
+         None, NIGHT_2),
+        ("A", "daily", "Ann", "ann", "computed", 0.125, NIGHT_2),
+        ("C", "metro", "Budget day", "budget day", "article_tag", None, NIGHT_2),
+        ("C", "metro", "Cy", "cy", "computed", 0.125, NIGHT_2),
+    ]  # fmt: skip
+
+
 def test_source_stats_count_each_source_once_per_story(
     two_nights: duckdb.DuckDBPyConnection,
 ) -> None:
@@ -423,6 +442,7 @@ def test_the_catalog_offers_the_views_the_readme_names(
         "clusters",
         "mentions",
         "quotes",
+        "keywords",
         "fetch_log",
         "rejected",
         "runs",
