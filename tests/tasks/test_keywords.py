@@ -20,7 +20,7 @@ from tasks.keywords import (
     normalise,
     with_key_phrases,
 )
-from tasks.pages import extract_page
+from tasks.pages import clean_page, extract_page
 from tasks.records import Article, Discovered, FetchedPage, Keyword
 
 FETCHED_AT = datetime(2024, 6, 1, 12, 0, tzinfo=UTC)
@@ -300,10 +300,13 @@ def test_czech_and_norwegian_bokmal_use_yakes_own_codes() -> None:
     assert key_phrases(None, "Regjeringen la fram et nytt budsjett for kommunene.", "nb")
 
 
-def test_the_page_unit_adds_key_phrases_after_the_publisher_keywords() -> None:
+def test_cleaning_adds_key_phrases_after_the_publisher_keywords() -> None:
     html = story_page('<meta property="article:tag" content="Orkney">')
     fetched = FetchedPage("harbour", URL, URL, 200, "text/html", html, FETCHED_AT)
-    article = extract_page(fetched, None)
+    extracted = extract_page(fetched, None)
+    assert isinstance(extracted, Article)
+    assert extracted.keyword_entries == (("Orkney", "article_tag", None),)  # the publisher's
+    article = clean_page(extracted)  # cleaning adds the computed phrases, in the same worker
     assert isinstance(article, Article)
     assert article.keyword_entries[0] == ("Orkney", "article_tag", None)
     computed = article.keyword_entries[1:]

@@ -23,6 +23,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from tasks.entities import link_mentions, tally_entities
 from tasks.records import (
     Article,
     DedupDecision,
@@ -212,9 +213,16 @@ def tables(
         "silent_after_days": 3,
         "drift_share": 0.3,
     }
+    by_article: dict[str, list[Mention]] = {}
+    for mention in mentions:
+        by_article.setdefault(mention.article_id, []).append(mention)
+    linked = [m for group in by_article.values() for m in link_mentions(group)]
     return {
         "articles": article_rows(articles, decisions, run_id),
-        "mentions": to_table("mentions", mentions, run_id=run_id, source_of=source_of),
+        "mentions": to_table("mentions", linked, run_id=run_id, source_of=source_of),
+        "entity_runs": to_table(
+            "entity_runs", tally_entities(linked, source_of), run_id=run_id
+        ),
         "quotes": to_table("quotes", quotes, run_id=run_id, source_of=source_of),
         "keywords": keyword_rows(list(zip(articles, decisions, strict=True)), run_id),
         "dedup_signatures": to_table("dedup_signatures", signatures),
