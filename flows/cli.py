@@ -77,31 +77,40 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
 
     sources_help = "sources TOML file (default: $NEWSFLOW_SOURCES_FILE or seeds/sources.toml)"
+    picking = argparse.ArgumentParser(add_help=False)  # which sources of the file a run takes
+    picking.add_argument("--sources", help=sources_help)
+    picking.add_argument(
+        "--source",
+        action="append",
+        metavar="ID",
+        help="run only this source of the file (repeatable; default: every enabled source)",
+    )
     cap_help = "fetch at most this many article pages in a run (default: no cap)"
-    run = commands.add_parser("run", parents=[common], help="run the nightly ingest flow once")
+    run = commands.add_parser(
+        "run", parents=[common, picking], help="run the nightly ingest flow once"
+    )
     run.add_argument(
         "--date", type=_date, help="logical run date, not after today (default: today)"
     )
-    run.add_argument("--sources", help=sources_help)
     run.add_argument("--max-articles", type=_positive, help=cap_help)
 
     backfill = commands.add_parser(
-        "backfill", parents=[common], help="run the ingest for each date of a range"
+        "backfill", parents=[common, picking], help="run the ingest for each date of a range"
     )
     backfill.add_argument("--start", type=_date, required=True, help="first date (YYYY-MM-DD)")
     backfill.add_argument(
         "--end", type=_date, required=True, help="last date, included, not after today"
     )
-    backfill.add_argument("--sources", help=sources_help)
     backfill.add_argument("--max-articles", type=_positive, help=cap_help + ", per date")
 
     reprocess = commands.add_parser(
-        "reprocess", parents=[common], help="re-extract a date from the raw archive"
+        "reprocess",
+        parents=[common, picking],
+        help="re-extract a date from the raw archive (the run's own sources)",
     )
     reprocess.add_argument(
         "--date", type=_date, required=True, help="a date with a published run to rebuild"
     )
-    reprocess.add_argument("--sources", help=sources_help + "; the run's own sources")
 
     sql = commands.add_parser("sql", parents=[common], help="query the warehouse (read-only)")
     sql.add_argument("query", help="one SQL statement over the catalog's views")
@@ -217,7 +226,7 @@ def _checked_run(
     with _refusals():
         runs.check_data_dir(settings)
         sources_file = Path(args.sources) if args.sources else settings.sources_file
-        sources = runs.selected_sources(settings, sources_file)
+        sources = runs.selected_sources(settings, sources_file, args.source)
         for day in run_dates:
             runs.check_run_date(day, settings)
             if reprocess:
@@ -228,7 +237,7 @@ def _checked_run(
 def _run_flow(settings: Settings, call: Callable[[], Any]) -> list[Any]:
     """Run a flow (`call` returns its final state) against a Prefect API; returns the run
     summaries, also of a run in which every source failed."""
-    from flows.ingest import NothingIngested
+    from flows.ingest import DatesFailed, NothingIngested
     from flows.pipeline import RunSummary
     from flows.prefect_session import PrefectUnavailable, prefect_session
     from flows.settings import using
@@ -255,6 +264,10 @@ def _run_flow(settings: Settings, call: Callable[[], Any]) -> list[Any]:
     result = state.result(raise_on_failure=False)
     if isinstance(result, NothingIngested):
         return [result.summary]
+    if isinstance(result, DatesFailed):  # a backfill: what the other dates did, then why
+        for summary in result.summaries:
+            _print_summary(summary)
+        raise CliError(str(result), FAILED)
     if isinstance(result, RunSummary):
         return [result]
     if isinstance(result, list):
@@ -299,7 +312,11 @@ def _cmd_run(args: argparse.Namespace) -> int:
         from flows.ingest import nightly_ingest
 
         return nightly_ingest(
-            run_date=args.date, sources=sources, max_articles=args.max_articles, return_state=True
+            run_date=args.date,
+            sources=args.source,
+            max_articles=args.max_articles,
+            sources_file=sources,
+            return_state=True,
         )
 
     return _exit_code(_run_flow(settings, call))
@@ -316,8 +333,9 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
         return backfill(
             start=args.start,
             end=args.end,
-            sources=sources,
+            sources=args.source,
             max_articles=args.max_articles,
+            sources_file=sources,
             return_state=True,
         )
 
@@ -330,7 +348,9 @@ def _cmd_reprocess(args: argparse.Namespace) -> int:
     def call() -> Any:
         from flows.ingest import reprocess
 
-        return reprocess(run_date=args.date, sources=sources, return_state=True)
+        return reprocess(
+            run_date=args.date, sources=args.source, sources_file=sources, return_state=True
+        )
 
     return _exit_code(_run_flow(settings, call))
 

@@ -7,22 +7,35 @@ functions in `tasks/` in batches.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import ExitStack, contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
 from prefect import flow, get_run_logger
-from prefect.runtime import flow_run
+from prefect.client.schemas.objects import FlowRun
+from prefect.deployments import run_deployment
+from prefect.runtime import deployment, flow_run
 from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.parameters import (
+    BackfillDay,
+    EndDate,
+    MaxArticles,
+    ReprocessDate,
+    RunDate,
+    SourceIds,
+    SourcesFile,
+    StartDate,
+)
 from flows.pipeline import FAILED, RunPlan, RunSummary, run_pipeline
 from flows.runs import (
     check_backfill,
     check_data_dir,
     check_reprocess,
     check_run_date,
+    pick_sources,
     run_scope,
     selected_sources,
     today,
@@ -33,6 +46,8 @@ from flows.sources import load_sources, referenced_sites
 from tasks.records import RunContext, Source
 
 COMPLETED_WITH_FAILURES = "Completed with failures"  # the state name of a partly failed run
+BACKFILL_DATE_FLOW = "backfill-date"
+BACKFILL_DATE_DEPLOYMENT = f"{BACKFILL_DATE_FLOW}/{BACKFILL_DATE_FLOW}"  # flow/deployment
 
 
 class NothingIngested(RuntimeError):
@@ -70,9 +85,10 @@ def final_state(summaries: list[RunSummary], data: object) -> State:
 
 @contextmanager
 def prepared_sources(
-    settings: Settings, sources_file: Path
+    settings: Settings, sources_file: Path, ids: Sequence[str] | None = None
 ) -> Iterator[tuple[Settings, tuple[Source, ...]]]:
-    """Load the sources; serve the bundled sample site first if the file refers to it.
+    """Load the sources (those named by `ids`, else every enabled one); serve the bundled
+    sample site first if the file refers to it.
 
     The sample site's hosts are pinned to its servers' loopback ports for this run only.
     """
@@ -85,7 +101,7 @@ def prepared_sources(
             settings = settings.model_copy(
                 update={"pinned_hosts": {**settings.pinned_hosts, **site.pins}}
             )
-        sources = tuple(s for s in load_sources(sources_file, sites=sites) if s.enabled)
+        sources = pick_sources(load_sources(sources_file, sites=sites), ids, sources_file)
         yield settings, sources
 
 
@@ -102,8 +118,9 @@ def _context(settings: Settings, run_date: date, sources: tuple[Source, ...]) ->
 def _execute(
     flow_name: str,
     run_date: date | None,
-    sources: str | None,
+    ids: Sequence[str] | None,
     max_articles: int | None,
+    sources_file: str | None,
     *,
     reprocess: bool = False,
     window_days: int | None = None,
@@ -111,10 +128,11 @@ def _execute(
     settings = load_settings()
     check_data_dir(settings)
     run_date = check_run_date(run_date or today(settings), settings)
-    sources_file = Path(sources) if sources else settings.sources_file
+    path = Path(sources_file) if sources_file else settings.sources_file
+    picked = selected_sources(settings, path, ids)  # a bad id or file fails before any work
     if reprocess:
-        check_reprocess(settings, run_date, selected_sources(settings, sources_file))
-    with prepared_sources(settings, sources_file) as (run_settings, selected):
+        check_reprocess(settings, run_date, picked)
+    with prepared_sources(settings, path, ids) as (run_settings, selected):
         context = _context(run_settings, run_date, selected)
         window = None
         if window_days is not None:
@@ -124,61 +142,155 @@ def _execute(
             flow=flow_name,
             context=context,
             sources=selected,
-            sources_file=str(sources_file),
+            sources_file=str(path),
             max_articles=max_articles if max_articles is not None else run_settings.max_articles,
             window=window,
             reprocess=reprocess,
             prefect_flow_run_id=str(flow_run.get_id() or ""),
         )
         get_run_logger().info(
-            "Run %s: %d sources from %s", context.run_id, len(selected), sources_file
+            "Run %s: %d sources from %s: %s",
+            context.run_id,
+            len(selected),
+            path,
+            ", ".join(s.id for s in selected),
         )
         return run_pipeline(run_settings, plan)
 
 
 @flow(name="nightly-ingest", task_runner=_threads())
 def nightly_ingest(
-    run_date: date | None = None,
-    sources: str | None = None,
-    max_articles: int | None = None,
+    run_date: RunDate = None,
+    sources: SourceIds = None,
+    max_articles: MaxArticles = None,
+    sources_file: SourcesFile = None,
 ) -> State:
     """Fetch, clean, deduplicate and enrich what the sources offer, and publish it.
 
     Calling the flow returns the `RunSummary`; a run in which every source failed raises
     `NothingIngested` (its Prefect state is Failed), and one in which some failed ends in a
-    Completed state named "Completed with failures".
-
-    Args:
-        run_date: logical date of the run (partition key); default today in the configured
-            time zone; never after today.
-        sources: path of a sources TOML file; default the configured one.
-        max_articles: cap on the number of article pages fetched in this run.
+    Completed state named "Completed with failures". The parameters are described where
+    their form is defined, in `flows.parameters`.
     """
-    summary = _execute("nightly-ingest", run_date, sources, max_articles)
+    summary = _execute("nightly-ingest", run_date, sources, max_articles, sources_file)
+    return final_state([summary], summary)
+
+
+@flow(name=BACKFILL_DATE_FLOW, task_runner=_threads(), flow_run_name="backfill-{run_date}")
+def backfill_date(
+    run_date: BackfillDay,
+    sources: SourceIds = None,
+    max_articles: MaxArticles = None,
+    sources_file: SourcesFile = None,
+) -> State:
+    """One date of a backfill: what the sources list as published on `run_date`.
+
+    Undated items go to the first date that sees them. The date's partition is written
+    exactly as a nightly run would write it, so running a date again gives the same rows.
+    """
+    summary = _execute(
+        "backfill", run_date, sources, max_articles, sources_file, window_days=1
+    )
     return final_state([summary], summary)
 
 
 @flow(name="backfill", task_runner=_threads())
 def backfill(
-    start: date, end: date, sources: str | None = None, max_articles: int | None = None
+    start: StartDate,
+    end: EndDate,
+    sources: SourceIds = None,
+    max_articles: MaxArticles = None,
+    sources_file: SourcesFile = None,
 ) -> State:
-    """Run the ingest for every date from `start` to `end` (inclusive), oldest first.
+    """Run one `backfill-date` child flow run per date from `start` to `end`, oldest first.
 
-    Each date takes the discovered items dated on that day (undated items go to the first
-    date that sees them) and writes its own partition, exactly as a nightly run would.
-    Calling the flow returns the list of `RunSummary`, one per date.
+    Each date is a flow run of its own: it can fail, be seen and be retried alone. Started
+    from its deployment, the backfill creates runs of the `backfill-date` deployment (which
+    the Prefect UI can retry); called directly (the CLI), it runs them as subflows. A failed
+    date does not stop the later ones. Calling the flow returns the list of `RunSummary`;
+    when a date failed it raises `DatesFailed`, which holds the summaries of the others.
     """
     check_backfill(start, end, load_settings())
-    summaries = []
-    day = start
-    while day <= end:
-        summaries.append(_execute("backfill", day, sources, max_articles, window_days=1))
-        day += timedelta(days=1)
+    days = [start + timedelta(days=n) for n in range((end - start).days + 1)]
+    if deployment.get_id():  # started from its deployment: dates as deployment runs
+        states = [_backfill_date_by_deployment(day, sources, max_articles) for day in days]
+    else:
+        states = [
+            backfill_date(day, sources, max_articles, sources_file, return_state=True)
+            for day in days
+        ]
+    return backfill_state(days, states)
+
+
+def _backfill_date_by_deployment(
+    day: date, sources: Sequence[str] | None, max_articles: int | None
+) -> State:
+    parameters: dict[str, object] = {"run_date": day.isoformat()}
+    if sources:
+        parameters["sources"] = list(sources)
+    if max_articles is not None:
+        parameters["max_articles"] = max_articles
+    child = run_deployment(BACKFILL_DATE_DEPLOYMENT, parameters=parameters, timeout=None)
+    # Called from a sync flow, `run_deployment` returns the run (not a coroutine), and with
+    # `timeout=None` only once the run is in a final state.
+    assert isinstance(child, FlowRun)
+    assert child.state is not None
+    return child.state
+
+
+class DatesFailed(RuntimeError):
+    """Some dates of a backfill failed; `summaries` are the runs of the dates that worked."""
+
+    def __init__(self, failed: Sequence[str], summaries: Sequence[RunSummary]) -> None:
+        super().__init__(
+            f"{len(failed)} date(s) failed: " + "; ".join(failed)
+            + " (retry each from its own flow run, or backfill that date again)"
+        )
+        self.summaries = list(summaries)
+
+
+def backfill_state(days: Sequence[date], states: Sequence[State]) -> State:
+    """A backfill's state from its dates' states: Failed when a date failed (its message
+    names each failed date), else as `final_state` says of the dates' summaries.
+
+    A date's summary is known when the date ran in this process (a subflow); a date run
+    by a deployment reports its state only.
+    """
+    summaries: list[RunSummary] = []
+    failed: list[str] = []
+    partly: list[str] = []
+    for day, state in zip(days, states, strict=True):
+        result = state.result(raise_on_failure=False) if state.data is not None else None
+        if isinstance(result, NothingIngested):
+            result = result.summary
+        if isinstance(result, RunSummary):
+            summaries.append(result)
+        if not state.is_completed():
+            failed.append(f"{day}: {state.name}: {_first_line(state.message)}")
+        elif state.name == COMPLETED_WITH_FAILURES:
+            partly.append(f"{day} {state.message}")
+    if failed:
+        error = DatesFailed(failed, summaries)
+        return Failed(message=str(error), data=error)
+    if partly and not summaries:
+        return Completed(name=COMPLETED_WITH_FAILURES, message="; ".join(partly), data=[])
     return final_state(summaries, summaries)
 
 
+def _first_line(text: str | None) -> str:
+    return next((line for line in (text or "").splitlines() if line.strip()), "")
+
+
 @flow(name="reprocess", task_runner=_threads())
-def reprocess(run_date: date, sources: str | None = None) -> State:
-    """Re-extract, deduplicate and enrich a date's raw archive without fetching anything."""
-    summary = _execute("reprocess", run_date, sources, None, reprocess=True)
+def reprocess(
+    run_date: ReprocessDate,
+    sources: SourceIds = None,
+    sources_file: SourcesFile = None,
+) -> State:
+    """Re-extract, deduplicate and enrich a date's raw archive without fetching anything.
+
+    The sources must be those of the run being rebuilt (the same ids): the run's files are
+    named after them.
+    """
+    summary = _execute("reprocess", run_date, sources, None, sources_file, reprocess=True)
     return final_state([summary], summary)

@@ -8,6 +8,7 @@ fails the same way. `RunRequestError` is the one kind of refusal.
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Sequence
 from datetime import date, datetime
 from pathlib import Path
 
@@ -58,8 +59,9 @@ def check_backfill(start: date, end: date, settings: Settings) -> None:
     check_run_date(end, settings)
 
 
-def selected_sources(settings: Settings, sources_file: Path) -> tuple[Source, ...]:
-    """The enabled sources of a sources file, validated, without serving the sample site.
+def configured_sources(settings: Settings, sources_file: Path) -> tuple[Source, ...]:
+    """Every source of a sources file (disabled ones too), validated, without serving the
+    sample site.
 
     Placeholders for the bundled sample site are checked against its outlets and filled
     with their base URLs (which do not depend on where the site is served).
@@ -74,12 +76,39 @@ def selected_sources(settings: Settings, sources_file: Path) -> tuple[Source, ..
             f"which {settings.sample_site_dir} does not hold"
         )
     try:
-        sources = load_sources(sources_file, sites={o: base_url(o) for o in outlets})
+        return load_sources(sources_file, sites={o: base_url(o) for o in outlets})
     except SourcesError as error:
         raise RunRequestError(str(error)) from None
+
+
+def selected_sources(
+    settings: Settings, sources_file: Path, ids: Sequence[str] | None = None
+) -> tuple[Source, ...]:
+    """The sources a run takes from a sources file: those named by `ids` (see
+    `pick_sources`), else every enabled one."""
+    return pick_sources(configured_sources(settings, sources_file), ids, sources_file)
+
+
+def pick_sources(
+    sources: Sequence[Source], ids: Sequence[str] | None, origin: Path
+) -> tuple[Source, ...]:
+    """The sources named by `ids`, in the file's order; with no ids, every enabled source.
+
+    A source named by id runs even when the file disables it: naming it is the request.
+    An id the file does not define is refused, naming the ids it does define.
+    """
+    if ids:
+        known = {source.id for source in sources}
+        unknown = sorted(set(ids) - known)
+        if unknown:
+            raise RunRequestError(
+                f"{origin}: no source with id {', '.join(map(repr, unknown))} "
+                f"(its sources: {', '.join(sorted(known))})"
+            )
+        return tuple(source for source in sources if source.id in set(ids))
     enabled = tuple(source for source in sources if source.enabled)
     if not enabled:
-        raise RunRequestError(f"{sources_file}: no enabled source")
+        raise RunRequestError(f"{origin}: no enabled source")
     return enabled
 
 

@@ -6,6 +6,8 @@ import os
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -56,6 +58,98 @@ def wait_for_deployment(
     raise TimeoutError(f"deployment {name} not registered:\n{log.read_text()[-3000:]}")
 
 
+@contextmanager
+def serving(env: dict[str, str], cwd: Path) -> Iterator[tuple[subprocess.Popen[bytes], Path]]:
+    """`newsflow serve` as a process (its output in `serve.log`), stopped at the end."""
+    log = cwd / "serve.log"
+    newsflow = Path(sys.executable).with_name("newsflow")
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [str(newsflow), "serve"], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=cwd
+        )
+    try:
+        yield process, log
+    finally:
+        stop(process)
+        # The server outlives the test: the next test's `serve` must not find these.
+        for deployment in api(env, "POST", "/deployments/filter", json={}):  # type: ignore[union-attr]
+            requests.delete(f"{env['PREFECT_API_URL']}/deployments/{deployment['id']}", timeout=30)
+
+
+def wait_final(env: dict[str, str], run_id: str, log: Path, seconds: float = 400) -> dict:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        run = api(env, "GET", f"/flow_runs/{run_id}")
+        assert isinstance(run, dict)
+        if run["state"]["type"] in {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}:
+            return run
+        time.sleep(2)
+    raise TimeoutError(f"flow run {run_id} did not finish:\n{log.read_text()[-4000:]}")
+
+
+def children(env: dict[str, str], parent_id: str) -> list[dict]:
+    found = api(
+        env,
+        "POST",
+        "/flow_runs/filter",
+        json={"flow_runs": {"parent_flow_run_id": {"any_": [parent_id]}}},
+    )
+    assert isinstance(found, list)
+    return sorted(found, key=lambda run: run["parameters"]["run_date"])
+
+
+def test_a_backfill_from_its_deployment_runs_each_date_as_a_retryable_deployment_run(
+    prefect_server: dict[str, str], tmp_path: Path
+) -> None:
+    env = {**prefect_server, "NEWSFLOW_DATA_DIR": str(tmp_path / "data")}
+    with serving(env, tmp_path) as (process, log):
+        deployment = wait_for_deployment(env, "backfill", process, log)
+        wait_for_deployment(env, "backfill-date", process, log)
+        # An id the sources file does not define is refused by the server, before any run.
+        refused = requests.post(
+            f"{env['PREFECT_API_URL']}/deployments/{deployment['id']}/create_flow_run",
+            json={"parameters": {"start": "2023-09-14", "end": "2023-09-15", "sources": ["x"]}},
+            timeout=30,
+        )
+        assert refused.status_code == 409, refused.text
+        assert "x" in refused.text
+        parameters = {
+            "start": "2023-09-14",
+            "end": "2023-09-15",
+            "sources": ["daily-courier"],
+            "max_articles": 3,
+        }
+        parent = api(
+            env,
+            "POST",
+            f"/deployments/{deployment['id']}/create_flow_run",
+            json={"parameters": parameters},
+        )
+        assert isinstance(parent, dict)
+        assert wait_final(env, parent["id"], log)["state"]["type"] == "COMPLETED"
+        dates = children(env, parent["id"])
+        assert [run["parameters"]["run_date"] for run in dates] == ["2023-09-14", "2023-09-15"]
+        assert all(run["deployment_id"] for run in dates)  # what the UI's Retry needs
+        assert all(run["parameters"]["sources"] == ["daily-courier"] for run in dates)
+        # Retry the second date as the UI's Retry button does: it runs again, alone.
+        retried = dates[1]
+        api(
+            env,
+            "POST",
+            f"/flow_runs/{retried['id']}/set_state",
+            json={"state": {"type": "SCHEDULED", "name": "AwaitingRetry"}, "force": True},
+        )
+        again = wait_final(env, retried["id"], log)
+        assert again["state"]["type"] == "COMPLETED"
+        assert again["run_count"] == 2
+    with duckdb.connect(str(tmp_path / "data" / "newsflow.duckdb"), read_only=True) as con:
+        runs = con.execute("SELECT run_date, sources FROM runs ORDER BY run_date").fetchall()
+    assert [(str(d), s) for d, s in runs] == [
+        ("2023-09-14", ["daily-courier"]),
+        ("2023-09-15", ["daily-courier"]),
+    ]
+
+
 def test_served_nightly_deployment_runs_when_triggered_and_its_rows_are_queryable(
     prefect_server: dict[str, str], tmp_path: Path
 ) -> None:
@@ -64,14 +158,8 @@ def test_served_nightly_deployment_runs_when_triggered_and_its_rows_are_queryabl
         "NEWSFLOW_DATA_DIR": str(tmp_path / "data"),
         "NEWSFLOW_TIMEZONE": "Europe/London",
     }
-    log = tmp_path / "serve.log"
-    newsflow = Path(sys.executable).with_name("newsflow")
-    with log.open("wb") as out:
-        serving = subprocess.Popen(
-            [str(newsflow), "serve"], env=env, stdout=out, stderr=subprocess.STDOUT, cwd=tmp_path
-        )
-    try:
-        deployment = wait_for_deployment(env, "nightly", serving, log)
+    with serving(env, tmp_path) as (process, log):
+        deployment = wait_for_deployment(env, "nightly", process, log)
         schedule = deployment["schedules"][0]["schedule"]
         assert schedule["cron"] == "30 2 * * *"
         assert schedule["timezone"] == "Europe/London"
@@ -114,8 +202,6 @@ def test_served_nightly_deployment_runs_when_triggered_and_its_rows_are_queryabl
                 break
             time.sleep(2)
         assert state == "COMPLETED", log.read_text()[-4000:]
-    finally:
-        stop(serving)
     catalog = tmp_path / "data" / "newsflow.duckdb"
     with duckdb.connect(str(catalog), read_only=True) as con:
         runs = con.execute("SELECT flow, run_date FROM runs").fetchall()

@@ -84,7 +84,7 @@ def empty_run(
         mp.setenv("NEWSFLOW_ALLOW_PRIVATE_HOSTS", json.dumps([srv.netloc]))
         mp.setenv("NEWSFLOW_PER_HOST_DELAY_S", "0")
         mp.setenv("NEWSFLOW_REQUEST_DEADLINE_S", "10")
-        summary = nightly_ingest(run_date=RUN_DATE, sources=str(sources))
+        summary = nightly_ingest(run_date=RUN_DATE, sources_file=str(sources))
         assert isinstance(summary, RunSummary)
         yield EmptyRun(summary, data_dir, urls)
 

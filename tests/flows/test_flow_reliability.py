@@ -155,7 +155,7 @@ def test_second_poll_sends_the_validators_gets_304_and_adds_no_rows(
     polled_feed: PolledFeed,
 ) -> None:
     data_dir, feed = polled_feed.data_dir, polled_feed.feed
-    first = nightly_ingest(run_date=D1, sources=polled_feed.sources)
+    first = nightly_ingest(run_date=D1, sources_file=polled_feed.sources)
     assert first.status == "completed", first.failures
     assert feed.seen == [(None, None)]
     assert feed_log(data_dir, polled_feed.url) == [
@@ -165,7 +165,7 @@ def test_second_poll_sends_the_validators_gets_304_and_adds_no_rows(
     server = polled_feed.server
     assert published == sorted([server.url("/news/bees.html"), server.url("/news/macbeth.html")])
 
-    second = nightly_ingest(run_date=D2, sources=polled_feed.sources)
+    second = nightly_ingest(run_date=D2, sources_file=polled_feed.sources)
 
     assert second.status == "completed", second.failures
     assert feed.seen[1] == ('"v1"', "Sun, 15 Oct 2023 06:00:00 GMT")
@@ -182,12 +182,12 @@ def test_second_poll_sends_the_validators_gets_304_and_adds_no_rows(
 def test_rerun_of_an_earlier_date_keeps_its_articles(polled_feed: PolledFeed) -> None:
     """Rerunning D1 after D2 must not turn D2's validators into an empty D1 partition."""
     data_dir = polled_feed.data_dir
-    assert nightly_ingest(run_date=D1, sources=polled_feed.sources).status == "completed"
+    assert nightly_ingest(run_date=D1, sources_file=polled_feed.sources).status == "completed"
     before = sql(data_dir, "SELECT url FROM articles WHERE run_date = ? ORDER BY url", [D1])
     assert len(before) == 2
-    assert nightly_ingest(run_date=D2, sources=polled_feed.sources).status == "completed"
+    assert nightly_ingest(run_date=D2, sources_file=polled_feed.sources).status == "completed"
 
-    rerun = nightly_ingest(run_date=D1, sources=polled_feed.sources)
+    rerun = nightly_ingest(run_date=D1, sources_file=polled_feed.sources)
 
     assert rerun.status == "completed", rerun.failures
     after = sql(data_dir, "SELECT url FROM articles WHERE run_date = ? ORDER BY url", [D1])
@@ -220,7 +220,7 @@ def test_validators_advance_only_after_the_run_publishes(
     error: type[Exception],
 ) -> None:
     data_dir, feed, server = polled_feed.data_dir, polled_feed.feed, polled_feed.server
-    assert nightly_ingest(run_date=D1, sources=polled_feed.sources).status == "completed"
+    assert nightly_ingest(run_date=D1, sources_file=polled_feed.sources).status == "completed"
     feed.etag, feed.last_modified = '"v2"', "Mon, 16 Oct 2023 06:00:00 GMT"
     feed.body = rss(server, ["/news/bees.html", "/news/macbeth.html", "/news/docks.html"])
     if failure == "enrich":
@@ -229,19 +229,19 @@ def test_validators_advance_only_after_the_run_publishes(
         repair = block_articles_partition(data_dir, D2)
 
     with pytest.raises(error):
-        nightly_ingest(run_date=D2, sources=polled_feed.sources)
+        nightly_ingest(run_date=D2, sources_file=polled_feed.sources)
 
     assert feed.seen[-1][0] == '"v1"'
     assert server.hits("/news/docks.html") == 1  # discovery saw v2 and its new item
     assert [row[0] for row in feed_log(data_dir, polled_feed.url)] == [D1]
     repair()
 
-    third = nightly_ingest(run_date=D3, sources=polled_feed.sources)
+    third = nightly_ingest(run_date=D3, sources_file=polled_feed.sources)
 
     assert third.status == "completed", third.failures
     assert feed.seen[-1] == ('"v1"', "Sun, 15 Oct 2023 06:00:00 GMT")
     assert server.url("/news/docks.html") in article_urls(data_dir)
-    fourth = nightly_ingest(run_date=D4, sources=polled_feed.sources)
+    fourth = nightly_ingest(run_date=D4, sources_file=polled_feed.sources)
     assert fourth.status == "completed", fourth.failures
     assert feed.seen[-1] == ('"v2"', "Mon, 16 Oct 2023 06:00:00 GMT")
     assert [row[:3] for row in feed_log(data_dir, polled_feed.url)][-1] == (
@@ -257,7 +257,7 @@ def test_backfill_fetches_each_dates_items_from_a_feed_with_validators(
     server, feed = polled_feed.server, polled_feed.feed
     feed.body = rss(server, ["/news/bees.html", "/news/port.html"], days=[15, 16])
 
-    summaries = backfill(start=D1, end=D2, sources=polled_feed.sources)
+    summaries = backfill(start=D1, end=D2, sources_file=polled_feed.sources)
 
     assert [s.status for s in summaries] == ["completed", "completed"]
     published = dict(sql(polled_feed.data_dir, "SELECT url, run_date FROM articles"))
@@ -310,7 +310,7 @@ def mixed_run(
         data_dir = tmp / "data"
         flow_env(mp, data_dir, [good.netloc, bad.netloc, down.netloc, refused])
         sources = write_sources(tmp / "sources.toml", urls)
-        state = nightly_ingest(run_date=D1, sources=sources, return_state=True)
+        state = nightly_ingest(run_date=D1, sources_file=sources, return_state=True)
         summary = state.result()
         assert isinstance(summary, RunSummary)
         flow_run_id = state.state_details.flow_run_id
@@ -479,10 +479,10 @@ def test_a_run_in_which_every_source_fails_is_failed_and_still_publishes_why(
         bad.route("/empty.xml", Reply(body=b"<rss><channel></channel></rss>", content_type=RSS))
         flow_env(monkeypatch, tmp_path / "data", [bad.netloc])
         sources = write_sources(tmp_path / "sources.toml", urls)
-        state = nightly_ingest(run_date=D1, sources=sources, return_state=True)
+        state = nightly_ingest(run_date=D1, sources_file=sources, return_state=True)
         assert state.is_failed()
         with pytest.raises(NothingIngested, match="every source failed"):
-            nightly_ingest(run_date=D2, sources=sources)
+            nightly_ingest(run_date=D2, sources_file=sources)
     error = state.result(raise_on_failure=False)
     assert isinstance(error, NothingIngested)
     assert error.summary.status == "failed"

@@ -210,7 +210,7 @@ def run(
         f"crawl_delay = {CRAWL_DELAY}\n",
         encoding="utf-8",
     )
-    return nightly_ingest(run_date=RUN_DATE, sources=str(sources))
+    return nightly_ingest(run_date=RUN_DATE, sources_file=str(sources))
 
 
 def sql(data_dir: Path, query: str) -> list[tuple[Any, ...]]:

@@ -287,7 +287,7 @@ def test_shuffled_source_order_gives_identical_clusters(
     )
     other = tmp_path / "other-warehouse"
     with environment({"NEWSFLOW_DATA_DIR": str(other)}):
-        summary = nightly_ingest(run_date=RUN_DATE, sources=str(shuffled))
+        summary = nightly_ingest(run_date=RUN_DATE, sources_file=str(shuffled))
     order = [c.source_id for c in summary.per_source]
     assert order == [c.source_id for c in reversed(first_run.per_source)]
     assert sql(other, CLUSTER_COLUMNS) == sql(data_dir, CLUSTER_COLUMNS)

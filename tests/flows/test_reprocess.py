@@ -125,10 +125,10 @@ def test_reprocess_gives_the_live_runs_rows(
 ) -> None:
     data_dir, sources = warehouse
     _announce(outlet, datetime(2023, 10, 17, 10, tzinfo=UTC))
-    assert nightly_ingest(run_date=FIRST, sources=sources).status == "completed"
+    assert nightly_ingest(run_date=FIRST, sources_file=sources).status == "completed"
     # The sitemap now says the harbour story changed after we fetched it; its body did not.
     _announce(outlet, datetime.now(UTC) + timedelta(minutes=5))
-    second = nightly_ingest(run_date=SECOND, sources=sources)
+    second = nightly_ingest(run_date=SECOND, sources_file=sources)
     assert second.per_source[0].rejected == {"already_seen": 2, "unchanged": 1}
     live = {day: _rows(data_dir, day) for day in (FIRST, SECOND)}
 
@@ -136,7 +136,7 @@ def test_reprocess_gives_the_live_runs_rows(
     assert "Zoë’s café on the quay — “naïve” and proud" in cafe_body
 
     for day in (SECOND, FIRST):
-        summary = reprocess(run_date=day, sources=sources)
+        summary = reprocess(run_date=day, sources_file=sources)
         assert summary.status == "completed"
         assert _rows(data_dir, day) == live[day], day
         assert all(count == 1 for _url, count in _rows(data_dir, day)["ends"])

@@ -215,7 +215,7 @@ def kinds_run(
         mp.setenv("NEWSFLOW_ALLOW_PRIVATE_HOSTS", json.dumps(netlocs))
         mp.setenv("NEWSFLOW_PER_HOST_DELAY_S", "0")
         mp.setenv("NEWSFLOW_REQUEST_DEADLINE_S", "10")
-        summary = nightly_ingest(run_date=RUN_DATE, sources=str(sources))
+        summary = nightly_ingest(run_date=RUN_DATE, sources_file=str(sources))
         assert isinstance(summary, RunSummary)
         urls = {sid: bases[outlet_of[sid]] + PATHS[sid] for sid in STORIES}
         yield KindsRun(summary, data_dir, bases, urls, sources)
@@ -351,6 +351,6 @@ def test_the_warehouse_passes_the_data_checks(kinds_run: KindsRun) -> None:
 
 def test_reprocess_keeps_the_news_metadata(kinds_run: KindsRun) -> None:
     before = sql(kinds_run.data_dir, ARTICLE_COLUMNS)
-    summary = reprocess(run_date=RUN_DATE, sources=str(kinds_run.sources))
+    summary = reprocess(run_date=RUN_DATE, sources_file=str(kinds_run.sources))
     assert summary.status in ("completed", "completed_with_failures")
     assert sql(kinds_run.data_dir, ARTICLE_COLUMNS) == before

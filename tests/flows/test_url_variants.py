@@ -109,7 +109,7 @@ def sources(tmp_path_factory: pytest.TempPathFactory, sites: Sites) -> str:
 
 @pytest.fixture(scope="module")
 def run(prefect_harness: None, data_dir: Path, sources: str) -> RunSummary:
-    return nightly_ingest(run_date=RUN_DATE, sources=sources)
+    return nightly_ingest(run_date=RUN_DATE, sources_file=sources)
 
 
 @dataclass(frozen=True)
@@ -121,7 +121,7 @@ class NextRun:
 @pytest.fixture(scope="module")
 def next_run(run: RunSummary, sites: Sites, sources: str) -> NextRun:
     before = {s.port: len(s.requests) for s in (sites.news, sites.homely)}
-    summary = nightly_ingest(run_date=NEXT_DATE, sources=sources)
+    summary = nightly_ingest(run_date=NEXT_DATE, sources_file=sources)
     requested = [r.path for s in (sites.news, sites.homely) for r in s.requests[before[s.port] :]]
     return NextRun(summary, requested)
 
