@@ -16,12 +16,13 @@ from __future__ import annotations
 
 import os
 import re
+import shlex
 from datetime import date
 from pathlib import Path
 
 import pytest
 import requests
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Locator, Page, expect
 from prefectserver import free_port
 from uiprocesses import Process, Screenshots, loopback_browser, newsflow_sql, running, wait_until
 
@@ -57,6 +58,11 @@ SERVER_START_S = 300  # Prefect's server takes 20-50 s to start on a busy machin
 RUN_S = 600
 UI_MS = 60_000  # one page or element of the UI
 TERMINAL = {"COMPLETED", "FAILED", "CRASHED", "CANCELLED"}
+PROGRESS = {  # stage -> its progress artifact's description (issue 10's contract)
+    "fetch": r"fetch: \d+ of \d+ URLs",
+    "extract": r"extract: \d+ of \d+ URLs",
+    "enrich": r"enrich: \d+ of \d+ articles",
+}
 
 
 def test_a_run_picked_in_the_custom_run_form_shows_its_artifacts_and_rows(
@@ -127,7 +133,7 @@ def test_a_run_picked_in_the_custom_run_form_shows_its_artifacts_and_rows(
                     run_link = _printed_link(serving, origin, f"/runs/flow-run/{run_id}")
                     assert run_link == f"{origin}/v2/runs/flow-run/{run_id}", serving.tail()
 
-                    report_sql = _check_artifacts(page, shots)
+                    report_command = _check_artifacts(page, shots)
                 except BaseException:
                     shots.take(page, "failure")
                     raise
@@ -143,10 +149,12 @@ def test_a_run_picked_in_the_custom_run_form_shows_its_artifacts_and_rows(
     assert newsflow_sql(env, "SELECT DISTINCT source_id FROM fetch_log") == [
         {"source_id": PICKED}
     ]
-    # The SQL the report gives to see the rows runs, and shows the picked source's rows.
-    rows = newsflow_sql(env, report_sql)
+    # The first command the report gives to see the run's rows: the picked source's articles.
+    assert report_command[0] == "newsflow"
+    sql = report_command.index("sql")
+    rows = newsflow_sql(env, report_command[sql + 1], *report_command[1:sql])
     assert rows
-    assert {r.get("source_id", PICKED) for r in rows} == {PICKED}
+    assert {r["source_id"] for r in rows} == {PICKED}
 
 
 def _submit_custom_run(page: Page, deployments_link: str, shots: Screenshots) -> str:
@@ -184,51 +192,75 @@ def _submit_custom_run(page: Page, deployments_link: str, shots: Screenshots) ->
 
 def _pick_date(page: Page, day: date) -> None:
     """The run date's date picker: typed into its text box (yyyy-MM-dd)."""
-    page.get_by_role("button", name=re.compile("Pick a date")).click()
+    page.get_by_role("button").filter(has_text="Pick a date").click()
     box = page.get_by_label("Date (yyyy-MM-dd)")
     box.fill(day.isoformat())
     box.press("Enter")
     page.keyboard.press("Escape")
-    expect(page.get_by_text(day.strftime("%B"), exact=False).first).to_be_visible(timeout=UI_MS)
+    expect(page.get_by_role("button").filter(has_text=day.strftime("%B"))).to_be_visible()
 
 
 def _pick_one_source(page: Page, source_id: str) -> None:
-    """The sources multi-select: open it, pick one id, close it."""
-    page.locator('button[aria-haspopup="listbox"]').click()
-    page.get_by_role("option", name=source_id, exact=True).click()
-    page.keyboard.press("Escape")
-    expect(page.get_by_text(source_id, exact=True).first).to_be_visible(timeout=UI_MS)
+    """The sources multi-select (it opens on every enabled source): every other source's tag
+    removed, the picked one chosen from the list if it is not there."""
+    tags = page.get_by_role("button", name=re.compile(r"^Remove .+ tag$"))
+    picked = page.get_by_role("button", name=f"Remove {source_id} tag", exact=True)
+    others = page.get_by_role(
+        "button", name=re.compile(rf"^Remove (?!{re.escape(source_id)} tag$).+ tag$")
+    )
+    while others.count():
+        others.first.click()
+    if not picked.count():
+        page.locator('button[aria-haspopup="listbox"]').click()
+        page.get_by_role("option", name=source_id, exact=True).click()
+        page.keyboard.press("Escape")
+    expect(tags).to_have_count(1)
+    expect(picked).to_be_visible()
 
 
-def _check_artifacts(page: Page, shots: Screenshots) -> str:
-    """On the run's page: its Artifacts tab shows a progress artifact per batched stage and
-    the run report; the fetch progress reached 100%; the report names the picked source and
-    gives SQL, whose first SELECT is returned."""
-    page.get_by_role("tab", name="Artifacts").click()
-    cards = page.get_by_role("tabpanel").get_by_role("link")
-    fetch = re.compile(r"fetch: \d+ of \d+ URLs")
-    for description in (fetch, re.compile(r"extract: \d+ of \d+"), re.compile(r"enrich: ")):
-        card = cards.filter(has_text=description).first
-        expect(card).to_be_visible(timeout=UI_MS)
+def _check_artifacts(page: Page, shots: Screenshots) -> list[str]:
+    """On the run's page: its Artifacts tab shows one progress artifact per batched stage,
+    each at 100%, the run report and the chart table; the report names the picked source and
+    gives `newsflow sql` commands, the first of which is returned as its arguments."""
+    run_page = page.url.split("?")[0]
+    cards = _artifact_cards(page)
+    for description in PROGRESS.values():
+        card = cards.filter(has_text=re.compile(description))
+        expect(card).to_have_count(1)
         expect(card).to_contain_text("progress", ignore_case=True)
-    report_card = cards.filter(has_text="run-report")
-    expect(report_card).to_have_count(1, timeout=UI_MS)
+    for key in ("run-report", "articles-per-source"):
+        expect(cards.filter(has_text=key)).to_have_count(1)
     shots.take(page, "artifacts")
 
-    cards.filter(has_text=fetch).first.click()
-    expect(page.get_by_text("Progress: 100%")).to_be_visible(timeout=UI_MS)
-    shots.take(page, "fetch-progress")
-    page.go_back()
+    for stage, description in PROGRESS.items():
+        cards.filter(has_text=re.compile(description)).click()
+        expect(page).to_have_title(re.compile(r"^Artifact: Progress\b"))
+        expect(page.get_by_role("main")).to_contain_text(re.compile(description))
+        expect(page.get_by_text("Progress: 100%")).to_be_visible()
+        shots.take(page, f"{stage}-progress")
+        page.goto(run_page)
+        cards = _artifact_cards(page)
 
-    page.get_by_role("tab", name="Artifacts").click()
-    report_card.click()
-    expect(page).to_have_title(re.compile(r"^Artifact: run-report\b"), timeout=UI_MS)
+    cards.filter(has_text="run-report").click()
+    expect(page).to_have_title(re.compile(r"^Artifact: run-report\b"))
     report = page.get_by_role("main")
-    expect(report).to_contain_text(PICKED, timeout=UI_MS)
-    sql = report.locator("code").filter(has_text=re.compile(r"^\s*SELECT\b", re.I))
-    expect(sql.first).to_be_visible(timeout=UI_MS)
+    expect(report).to_contain_text(PICKED)
+    expect(report.locator("pre").filter(has_text="sql").first).to_be_visible()
     shots.take(page, "run-report")
-    return sql.first.inner_text().strip()
+    commands = [
+        line.strip()
+        for text in report.locator("pre").all_inner_texts()
+        for line in text.splitlines()
+        if re.match(r"newsflow\b.*\bsql\b", line.strip())
+    ]
+    assert commands, report.inner_text()
+    return shlex.split(commands[0])
+
+
+def _artifact_cards(page: Page) -> Locator:
+    """The run page's Artifacts tab opened; its cards."""
+    page.get_by_role("tab", name="Artifacts").click()
+    return page.get_by_role("tabpanel").get_by_role("link")
 
 
 def _answers(url: str) -> bool:

@@ -157,10 +157,10 @@ class Screenshots:
         return path
 
 
-def newsflow_sql(env: Mapping[str, str], query: str) -> list[dict[str, object]]:
-    """The rows of `newsflow sql --format json QUERY`, run as a user runs it."""
+def newsflow_sql(env: Mapping[str, str], query: str, *options: str) -> list[dict[str, object]]:
+    """The rows of `newsflow OPTIONS sql --format json QUERY`, run as a user runs it."""
     done = subprocess.run(
-        [str(NEWSFLOW), "sql", "--format", "json", query],
+        [str(NEWSFLOW), *options, "sql", "--format", "json", query],
         env=dict(env),
         capture_output=True,
         text=True,
