@@ -588,6 +588,8 @@ def bad_inputs(tmp_path: Path) -> dict[str, str]:
     [
         (["run", "--sources", "{tmp}/absent.toml"], "no such sources file"),
         (["run", "--sources", "{toml}"], "not valid TOML"),
+        (["run", "--source", "daily-courier", "--source", "nope"], "no source with id 'nope'"),
+        (["backfill", "--start", "2023-10-01", "--end", "2023-10-02", "--source", "x"], "id 'x'"),
         (["backfill", "--start", "2023-10-05", "--end", "2023-10-01"], "is before --start"),
         (["run", "--date", "2999-01-01"], "after today"),
         (["backfill", "--start", "2023-10-05", "--end", "2999-01-01"], "after today"),
