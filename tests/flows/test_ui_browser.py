@@ -114,7 +114,8 @@ def test_a_run_picked_in_the_custom_run_form_shows_its_artifacts_and_rows(
 
             with loopback_browser() as (context, refused):
                 page = context.new_page()
-                page.set_default_timeout(UI_MS)
+                page.set_default_timeout(UI_MS)  # actions; and assertions:
+                expect.set_options(timeout=UI_MS)
                 try:
                     run_id = _submit_custom_run(page, link, shots)
                     run = wait_until(
@@ -126,9 +127,7 @@ def test_a_run_picked_in_the_custom_run_form_shows_its_artifacts_and_rows(
                     assert run["parameters"]["run_date"] == RUN_DATE.isoformat()
                     assert run["parameters"]["sources"] == [PICKED]
                     page.reload()
-                    expect(page.get_by_text(run["state_name"], exact=True).first).to_be_visible(
-                        timeout=UI_MS
-                    )
+                    expect(page.get_by_text(run["state_name"], exact=True).first).to_be_visible()
                     shots.take(page, "flow-run-completed")
                     # the run's own link in serve's log is the new UI's too
                     run_link = _printed_link(serving, origin, f"/runs/flow-run/{run_id}")
@@ -163,21 +162,21 @@ def _submit_custom_run(page: Page, deployments_link: str, shots: Screenshots) ->
     """From the printed link to the nightly deployment, its Custom run form filled with one
     source and a date, submitted; ends on the new run's page and returns its id."""
     page.goto(deployments_link)
-    expect(page).to_have_title(re.compile(r"^Deployments\b"), timeout=UI_MS)
+    expect(page).to_have_title(re.compile(r"^Deployments\b"))
     nightly = page.get_by_role("link", name="nightly", exact=True)
-    expect(nightly).to_be_visible(timeout=UI_MS)
+    expect(nightly).to_be_visible()
     shots.take(page, "deployments")
     nightly.click()
-    expect(page).to_have_title(re.compile(r"^Deployment: nightly\b"), timeout=UI_MS)
+    expect(page).to_have_title(re.compile(r"^Deployment: nightly\b"))
     assert "/v2/deployments/deployment/" in page.url
     shots.take(page, "nightly-deployment")
 
     page.get_by_role("button", name="Run", exact=True).click()
     page.get_by_role("menuitem", name="Custom run").click()
     form = re.compile(r"^Create Flow Run\b")
-    expect(page).to_have_title(form, timeout=UI_MS)
+    expect(page).to_have_title(form)
     submit = page.get_by_role("button", name="Submit")
-    expect(submit).to_be_visible(timeout=UI_MS)
+    expect(submit).to_be_visible()
     shots.take(page, "custom-run-form")
     run_name = page.get_by_label("Run Name").input_value()
     _pick_date(page, RUN_DATE)
@@ -186,9 +185,9 @@ def _submit_custom_run(page: Page, deployments_link: str, shots: Screenshots) ->
     submit.click()
 
     # back on the deployment: the new run is in its list
-    expect(page).not_to_have_title(form, timeout=UI_MS)
-    page.get_by_role("link", name=run_name, exact=True).first.click(timeout=UI_MS)
-    page.wait_for_url(re.compile(r"/v2/runs/flow-run/[0-9a-f-]{36}"), timeout=UI_MS)
+    expect(page).not_to_have_title(form)
+    page.get_by_role("link", name=run_name, exact=True).first.click()
+    page.wait_for_url(re.compile(r"/v2/runs/flow-run/[0-9a-f-]{36}"))
     return page.url.split("/runs/flow-run/")[1][:36]
 
 
