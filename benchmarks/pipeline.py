@@ -20,16 +20,16 @@ against a temporary Prefect server. The server is started first by
 `prefect_test_harness()`, and its start-up is reported but not counted: the wall time of a
 run is measured around the flow call alone ("flow s" is the flow run's own run time as the
 server recorded it). The time per stage comes from the Prefect task runs of the flow run (read
-back through the client); "rest" is the wall time not spent in those tasks: frontier, dedupe,
-publish, artifacts and Prefect's own overhead. "CPU s" is this process's CPU time during the
-run: close to the wall time means one busy core. The machine may be shared, so the 1-minute
-load average is printed beside it.
+back through the client; frontier and publish are listed as other task runs); "rest" is the
+wall time not spent in any task: artifacts, the run's own bookkeeping and Prefect's overhead.
+"CPU s" is this process's CPU time during the run: close to the wall time means one busy core.
+The machine may be shared, so the 1-minute load average is printed beside it.
 
 `--stages`: no Prefect. Calls the stage functions (`tasks.discover`, `tasks.fetch`, the raw
-archive, `tasks.pages.extract_pages` (extract, clean, MinHash), `tasks.dedupe.decide`,
-`tasks.enrich`, the publisher) on the same pages, serially, timing each; then times extract
-and enrich again with `--workers` processes (a spawned ProcessPoolExecutor as the flow uses,
-and spaCy's `n_process`) to show what a process pool gains.
+archive, `tasks.pages.extract_pages`, `tasks.pages.clean_pages`, `tasks.dedupe.sign` and
+`decide`, `tasks.enrich`, the publisher) on the same pages, serially, timing each; then times
+extract + clean and enrich again with `--workers` processes (a spawned ProcessPoolExecutor as
+the flow uses, and spaCy's `n_process`) to show what a process pool gains.
 
 Peak RSS: Linux's high-water mark of this process (VmHWM) is reset before each run, so each
 run reports its own peak; `ru_maxrss` of this process and of its waited-for children (the
@@ -650,7 +650,7 @@ def run_flow_twice(
 
 
 def print_runs(results: Sequence[RunResult], expected_duplicates: int) -> None:
-    names = ["discover", "fetch-batch", "extract-batch", "enrich-batch"]
+    names = ["discover", "fetch-batch", "extract-batch", "clean-batch", "dedupe", "enrich-batch"]
     header = (
         f"{'run':<16} {'wall s':>7} {'flow s':>7} {'CPU s':>6} {'+pool':>6} {'load':>5} "
         f"{'pages':>6} {'articles':>8} {'dups':>5} {'rej':>4} {'art/s':>6} "
@@ -706,11 +706,11 @@ def run_stages(sources_file: Path, run_date: date, data_dir: Path, workers: int)
     from flows.sources import load_sources
     from tasks import discover as discover_stage
     from tasks import fetch as fetch_stage
-    from tasks.dedupe import decide
+    from tasks.dedupe import decide, sign
     from tasks.enrich import enrich_articles, load_nlp
     from tasks.frontier import chunks, plan_frontier
-    from tasks.pages import extract_pages, process_page
-    from tasks.records import Discovered
+    from tasks.pages import clean_pages, extract_page, extract_pages
+    from tasks.records import Article, Discovered
     from warehouse.convert import article_rows, to_table
     from warehouse.dedup_index import ParquetSignatureIndex, signatures_table
     from warehouse.publish import Publication
@@ -769,8 +769,12 @@ def run_stages(sources_file: Path, run_date: date, data_dir: Path, workers: int)
     for name, (wall, cpu) in spent.items():
         times[name], cpus[name], peaks[name] = wall, cpu, peak_rss_mb()
 
-    with timed("extract + clean + sign"):
-        articles, signatures, _rejected = extract_pages(pages, by_id)
+    with timed("extract"):
+        extracted = extract_pages(pages, by_id)
+    with timed("clean"):
+        articles = [a for a in clean_pages(extracted) if isinstance(a, Article)]
+    with timed("sign"):
+        signatures = [sign(a) for a in articles]
     index = ParquetSignatureIndex(data_dir / "lake", exclude=(run_date, scope))
     with timed("dedupe decide"), index:
         result = decide(signatures, index)
@@ -808,13 +812,13 @@ def run_stages(sources_file: Path, run_date: date, data_dir: Path, workers: int)
     with ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn")) as pool:
         with timed(f"pool start ({workers} spawned, imports)"):
             warm = pages[: 4 * workers]  # one page at a time: every worker starts and imports
-            list(pool.map(process_page, warm, [by_id.get(p.source_id) for p in warm]))
-        with timed(f"extract + clean + sign, {workers} processes"):
+            list(pool.map(extract_page, warm, [by_id.get(p.source_id) for p in warm]))
+        with timed(f"extract + clean, {workers} processes"):
             parallel = [
-                extract_pages(pages[i : i + settings.batch_size], by_id, pool)
+                clean_pages(extract_pages(pages[i : i + settings.batch_size], by_id, pool), pool)
                 for i in range(0, len(pages), settings.batch_size)
             ]
-    parallel_articles = sum(len(batch[0]) for batch in parallel)
+    parallel_articles = sum(isinstance(item, Article) for batch in parallel for item in batch)
     with timed(f"enrich, spaCy n_process={workers}"):
         parallel_enrichment = [
             enrich_articles(stories[i : i + settings.batch_size], nlp, n_process=workers)

@@ -1,8 +1,10 @@
-"""One run of the pipeline, as Prefect tasks over batches.
+"""One run of the pipeline: the stages of `flows.stages`, in order, over batches.
 
-discover -> frontier -> fetch (+ raw archive) -> extract + clean -> dedupe -> enrich -> publish
--> run summary artifacts. Every URL that enters ends as exactly one row: an article (maybe a
-duplicate) or a `rejected` row with a reason; every request is also a `fetch_log` row.
+discover (per source) -> frontier -> fetch-batch (+ raw archive) -> extract-batch ->
+clean-batch -> dedupe -> enrich-batch -> publish, then the report (`flows.report`, which also
+shows each batched stage's progress while the run works). Every URL that enters ends as
+exactly one row: an article (maybe a duplicate) or a `rejected` row with a reason; every
+request is also a `fetch_log` row.
 """
 
 from __future__ import annotations
@@ -20,44 +22,40 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any
 
-import httpx
-from prefect import get_run_logger, task
-from prefect.artifacts import create_markdown_artifact, create_table_artifact
-from prefect.cache_policies import NO_CACHE
+from prefect import get_run_logger
 from prefect.events import emit_event
-from prefect.exceptions import PrefectHTTPStatusError
 from prefect.futures import PrefectFuture
 
+from flows.report import PREFECT_ERRORS, publish_report, show_progress, start_progress
 from flows.settings import Settings
+from flows.stages import (
+    clean_task,
+    dedupe_task,
+    discover_task,
+    enrich_task,
+    extract_task,
+    fetch_task,
+    frontier_task,
+    now,
+    publish_task,
+    seen_and_changed,
+)
 from tasks import discover as discover_stage
 from tasks import fetch as fetch_stage
-from tasks.dedupe import Signature, decide
-from tasks.enrich import Enrichment, enrich_with_model
-from tasks.frontier import chunks, plan_frontier
-from tasks.pages import extract_pages
-from tasks.reasons import (
-    NOT_MODIFIED,
-    OK,
-    STAGE_DEDUPE,
-    STAGE_DISCOVER,
-    STAGE_FETCH,
-    SUCCESS,
-    UNCHANGED,
-)
+from tasks.enrich import Enrichment
+from tasks.frontier import chunks
+from tasks.reasons import OK, STAGE_DISCOVER, SUCCESS
 from tasks.records import (
     Article,
-    DedupDecision,
     Discovered,
-    FetchedPage,
     FetchLogEntry,
     Rejected,
     RunContext,
     Source,
 )
-from tasks.urls import normalize_url
 from warehouse import query
 from warehouse.convert import article_rows, to_table
-from warehouse.dedup_index import ParquetSignatureIndex, signatures_table
+from warehouse.dedup_index import signatures_table
 from warehouse.lake import warehouse_run
 from warehouse.publish import Publication
 from warehouse.raw import RawArchive, archive_name, read_archives
@@ -140,100 +138,27 @@ def fetch_policy(settings: Settings, sources: Iterable[Source] = ()) -> fetch_st
     )
 
 
-def _now() -> datetime:
-    return datetime.now().astimezone()
-
-
-# ---------------------------------------------------------------- tasks (thin wrappers)
-
-
-@task(name="discover", cache_policy=NO_CACHE, retries=1, retry_delay_seconds=5)
-def discover_task(
-    source: Source,
-    fetcher: fetch_stage.Fetcher,
-    validators: Mapping[str, tuple[str | None, str | None]],
-) -> discover_stage.Discovery:
-    result = discover_stage.discover(source, fetcher, validators=validators, now=_now)
-    logger = get_run_logger()
-    logger.info(
-        "Source %s: %d URLs discovered, %d rejected",
-        source.id,
-        len(result.discovered),
-        len(result.rejected),
-    )
-    for found in result.found:
-        logger.info("Source %s: found %s", source.id, found)
-    return result
-
-
-@task(name="fetch-batch", cache_policy=NO_CACHE)
-def fetch_task(
-    fetcher: fetch_stage.Fetcher,
-    items: Sequence[Discovered],
-    max_hosts: int,
-    validators: Mapping[str, tuple[str | None, str | None]],
-) -> list[fetch_stage.FetchOutcome]:
-    outcomes = fetch_stage.fetch_batch(
-        fetcher, items, max_hosts_in_parallel=max_hosts, now=_now, validators=validators
-    )
-    ok = sum(outcome.ok for outcome in outcomes)
-    get_run_logger().info("Fetched %d of %d URLs", ok, len(outcomes))
-    return outcomes
-
-
-@task(name="extract-batch", cache_policy=NO_CACHE)
-def extract_task(
-    pages: Sequence[FetchedPage], sources: Mapping[str, Source], pool: Executor | None
-) -> tuple[list[Article], list[Signature], list[Rejected]]:
-    """Extract, clean and sign a batch of pages: in worker processes when a pool is given."""
-    articles, signatures, rejected = extract_pages(pages, sources, pool)
-    get_run_logger().info("Extracted %d articles, rejected %d pages", len(articles), len(rejected))
-    return articles, signatures, rejected
-
-
-@task(name="enrich-batch", cache_policy=NO_CACHE)
-def enrich_task(
-    items: Sequence[tuple[str, Article]], model: str, pool: Executor | None
-) -> Enrichment:
-    """Entities and quotes of a batch of stories: in a worker process when a pool is given."""
-    if pool is None:
-        enrichment = enrich_with_model(items, model)
-    else:
-        enrichment = pool.submit(enrich_with_model, items, model).result()
-    get_run_logger().info(
-        "Enriched %d articles: %d mentions, %d quotes",
-        len(items),
-        len(enrichment.mentions),
-        len(enrichment.quotes),
-    )
-    return enrichment
-
-
 # ---------------------------------------------------------------- the run
 
 
 @dataclass(slots=True)
 class _Collected:
-    """What the fetch and extract stages produced, before deduplication.
+    """What the stages up to clean produced, before deduplication.
 
-    Articles wait on disk (`articles`, one batch at a time); their signatures, which
-    deduplication needs all at once, stay in memory in the same order.
+    Articles wait on disk (`articles`, one batch at a time) until deduplication reads them.
     """
 
     articles: Spill[Article]
     fetch_log: list[FetchLogEntry] = field(default_factory=list)
     rejected: list[Rejected] = field(default_factory=list)
-    signatures: list[Signature] = field(default_factory=list)
     discovered: Counter[str] = field(default_factory=Counter)
     failures: list[SourceFailure] = field(default_factory=list)
     found: list[str] = field(default_factory=list)  # what sites' home pages led to
     refetched: frozenset[str] = frozenset()  # normalised URLs fetched again to look for updates
 
-    def add_extracted(self, result: tuple[list[Article], list[Signature], list[Rejected]]) -> None:
-        articles, signatures, rejected = result
-        self.articles.append(articles)
-        self.signatures.extend(signatures)
-        self.rejected.extend(rejected)
+    def add_cleaned(self, outcomes: Sequence[Article | Rejected]) -> None:
+        self.articles.append([item for item in outcomes if isinstance(item, Article)])
+        self.rejected.extend(item for item in outcomes if isinstance(item, Rejected))
 
 
 def run_pipeline(settings: Settings, plan: RunPlan) -> RunSummary:
@@ -254,12 +179,17 @@ def run_pipeline(settings: Settings, plan: RunPlan) -> RunSummary:
                     collected = _reprocess(settings, data_dir, plan, publication, pool)
                 else:
                     collected = _fetch_and_extract(settings, data_dir, plan, publication, pool)
-                per_source = _dedupe_enrich_publish(
+                per_source = _dedupe_and_enrich(
                     settings, data_dir, plan, collected, publication, pool
                 )
             status = _status(plan.sources, collected.failures)
-            publication.write("runs", to_table("runs", [_run_row(plan, status, per_source)]))
-            catalog = publication.commit()
+            fetch_log = _robots_owned_by_first_source(collected.fetch_log, plan.sources)
+            last = {
+                "fetch_log": to_table("fetch_log", fetch_log, run_id=ctx.run_id),
+                "rejected": to_table("rejected", collected.rejected, run_id=ctx.run_id),
+                "runs": to_table("runs", [_run_row(plan, status, per_source)]),
+            }
+            catalog = publish_task(publication, last)
         except BaseException:
             publication.abort()
             raise
@@ -293,7 +223,7 @@ def _report(summary: RunSummary, failures: Sequence[SourceFailure], plan: RunPla
     """
     logger = get_run_logger()
     try:
-        _publish_artifacts(summary)
+        publish_report(summary)
         for failure in failures:
             emit_event(
                 event=SOURCE_FAILED_EVENT,
@@ -309,7 +239,7 @@ def _report(summary: RunSummary, failures: Sequence[SourceFailure], plan: RunPla
                     "status": summary.status,
                 },
             )
-    except (httpx.HTTPError, PrefectHTTPStatusError) as error:
+    except PREFECT_ERRORS as error:
         logger.warning(
             "Run %s is published, but Prefect did not take its report: %s", summary.run_id, error
         )
@@ -346,17 +276,71 @@ def _fetch_with(
     publication: Publication,
     pool: Executor | None,
 ) -> _Collected:
-    logger = get_run_logger()
     ctx = plan.context
     exclude = (ctx.run_date, ctx.scope)
-    sources = {source.id: source for source in plan.sources}
     collected = _Collected(articles=publication.spill("articles"))
     feeds = [s.location for s in plan.sources if s.location]
     # A backfill date needs the feed's items of that day, which a 304 would not give it.
     validators = {} if plan.window else query.latest_validators(data_dir, feeds, exclude=exclude)
-    futures = [discover_task.submit(s, fetcher, validators) for s in plan.sources]
+    found = _discover(fetcher, plan.sources, validators, collected)
+    frontier, collected.refetched = frontier_task(
+        found, plan.sources, data_dir, exclude, plan.max_articles, plan.window
+    )
+    collected.rejected.extend(frontier.rejected)
+    page_validators = query.latest_validators(data_dir, collected.refetched, exclude=exclude)
+    sources = {source.id: source for source in plan.sources}
+    fetching = start_progress("fetch", len(frontier.to_fetch), "URLs")
+    extracting = start_progress("extract", len(frontier.to_fetch), "URLs")
+    fetched = extracted = 0
+    previous = None  # (extraction of the previous batch, its URLs): it runs during this fetch
+    with RawArchive(data_dir, ctx.run_date, ctx.scope) as archive:
+        for batch in chunks(frontier.to_fetch, settings.batch_size):
+            result = fetch_task(
+                fetcher, batch, settings.max_hosts_in_parallel, page_validators, archive
+            )
+            collected.fetch_log.extend(result.log)
+            collected.rejected.extend(result.rejected)
+            fetched += len(batch)
+            show_progress(fetching, fetched)
+            if previous is not None:
+                extracted += _clean(*previous, collected, pool)
+                show_progress(extracting, extracted)
+            previous = (extract_task.submit(result.pages, sources, pool), len(batch))
+        if previous is not None:
+            extracted += _clean(*previous, collected, pool)
+        publication.add_raw(archive)
+    show_progress(fetching, fetched)  # 100 at the end, also when there was nothing to fetch
+    show_progress(extracting, extracted)
+    return collected
+
+
+def _clean(
+    extracting: PrefectFuture[list[Article | Rejected]],
+    urls: int,
+    collected: _Collected,
+    pool: Executor | None,
+) -> int:
+    """Clean an extracted batch into `collected`; returns its number of URLs.
+
+    Called before the next batch's extraction is submitted, so that in the worker processes
+    the cleaning goes first instead of waiting behind a whole batch of extraction.
+    """
+    extracted = extracting.result()  # raises what extraction raised
+    collected.add_cleaned(clean_task(extracted, pool, wait_for=[extracting]))
+    return urls
+
+
+def _discover(
+    fetcher: fetch_stage.HttpFetcher,
+    sources: Sequence[Source],
+    validators: Mapping[str, tuple[str | None, str | None]],
+    collected: _Collected,
+) -> list[Discovered]:
+    """Every source's discovered URLs; a source whose discovery failed is a failure."""
+    logger = get_run_logger()
+    futures = [discover_task.submit(s, fetcher, validators) for s in sources]
     found: list[Discovered] = []
-    for source, future in zip(plan.sources, futures, strict=True):
+    for source, future in zip(sources, futures, strict=True):
         try:
             discovery = future.result()
         except Exception as error:  # one broken source must not sink the others
@@ -371,46 +355,7 @@ def _fetch_with(
         collected.found.extend(f"{source.id}: {what}" for what in discovery.found)
         if problems := _discovery_problems(source, discovery):
             collected.failures.append(SourceFailure(source.id, f"discovery: {', '.join(problems)}"))
-    seen = query.seen_urls(data_dir, {_normal(d.url) for d in found} - {""}, exclude=exclude)
-    collected.refetched = _changed_since_fetched(found, seen)
-    frontier = plan_frontier(
-        found,
-        seen=frozenset(seen),
-        caps={s.id: s.max_articles for s in plan.sources},
-        max_articles=plan.max_articles,
-        window=plan.window,
-        refresh=collected.refetched,
-    )
-    collected.rejected.extend(frontier.rejected)
-    page_validators = query.latest_validators(data_dir, collected.refetched, exclude=exclude)
-    with RawArchive(data_dir, ctx.run_date, ctx.scope) as archive:
-        extracting = None  # the previous batch is extracted while this one is fetched
-        for batch in chunks(frontier.to_fetch, settings.batch_size):
-            pages = []
-            outcomes = fetch_task(fetcher, batch, settings.max_hosts_in_parallel, page_validators)
-            for outcome in outcomes:
-                if outcome.robots_log is not None:
-                    collected.fetch_log.append(outcome.robots_log)
-                entry = outcome.log
-                if outcome.page is not None:
-                    record_id = archive.append(outcome.page)
-                    pages.append(replace(outcome.page, raw_record_id=record_id))
-                    entry = replace(entry, raw_record_id=record_id)
-                elif outcome.log.reason == NOT_MODIFIED:  # a conditional re-fetch
-                    collected.rejected.append(
-                        Rejected(entry.source_id, entry.url, STAGE_FETCH, NOT_MODIFIED)
-                    )
-                elif (rejection := outcome.rejected()) is not None:
-                    collected.rejected.append(rejection)
-                collected.fetch_log.append(entry)
-            following = extract_task.submit(pages, sources, pool)
-            if extracting is not None:
-                collected.add_extracted(extracting.result())
-            extracting = following
-        if extracting is not None:
-            collected.add_extracted(extracting.result())
-        publication.add_raw(archive)
-    return collected
+    return found
 
 
 def _reprocess(
@@ -428,27 +373,28 @@ def _reprocess(
     one is again an `unchanged` rejection and not an article.
     """
     ctx = plan.context
-    exclude = (ctx.run_date, ctx.scope)
     collected = _Collected(articles=publication.spill("articles"))
     sources = {source.id: source for source in plan.sources}
     kept_log = query.fetch_log_rows(data_dir, ctx.run_date, ctx.scope)
     publication.write("fetch_log", kept_log)
     collected.rejected.extend(query.rejected_before_extract(data_dir, ctx.run_date, ctx.scope))
-    archives = sorted({archive_name(i) for i in kept_log.column("raw_record_id").to_pylist() if i})
-    pages = read_archives(data_dir, archives)
+    records = {i for i in kept_log.column("raw_record_id").to_pylist() if i}
+    pages = read_archives(data_dir, sorted({archive_name(i) for i in records}))
+    extracting = start_progress("extract", len(records), "URLs")
     found: list[Discovered] = []
     while batch := list(islice(pages, settings.batch_size)):
         for page in batch:
             collected.discovered[page.source_id] += 1
             if page.discovered is not None:
                 found.append(page.discovered)
-        collected.add_extracted(extract_task(batch, sources, pool))
-    seen = query.seen_urls(data_dir, {_normal(d.url) for d in found} - {""}, exclude=exclude)
-    collected.refetched = _changed_since_fetched(found, seen)
+        collected.add_cleaned(clean_task(extract_task(batch, sources, pool), pool))
+        show_progress(extracting, sum(collected.discovered.values()))
+    show_progress(extracting, sum(collected.discovered.values()))
+    _, collected.refetched = seen_and_changed(data_dir, found, (ctx.run_date, ctx.scope))
     return collected
 
 
-def _dedupe_enrich_publish(
+def _dedupe_and_enrich(
     settings: Settings,
     data_dir: Path,
     plan: RunPlan,
@@ -456,24 +402,37 @@ def _dedupe_enrich_publish(
     publication: Publication,
     pool: Executor | None,
 ) -> tuple[SourceCounts, ...]:
+    """Decide every article, then store each with its decision and enrich the stories;
+    returns the run's counts per source."""
     ctx = plan.context
-    index = ParquetSignatureIndex(data_dir / "lake", exclude=(ctx.run_date, ctx.scope))
-    try:
-        result = decide(collected.signatures, index)
-    finally:
-        index.close()
-    publication.write("dedup_signatures", signatures_table(result.signatures, run_id=ctx.run_id))
+    deduped = dedupe_task(
+        collected.articles, data_dir, (ctx.run_date, ctx.scope), collected.refetched, pool
+    )
+    collected.rejected.extend(deduped.rejected)
+    publication.write("dedup_signatures", signatures_table(deduped.signatures, run_id=ctx.run_id))
     # Enrichment is most of a run's CPU: with enough stories, batches go to the worker
     # processes; at most a few are in flight, and results are written in batch order.
-    stories_in_run = sum(d.duplicate_of is None for d in result.decisions)
+    stories_in_run = sum(d is not None and d.duplicate_of is None for d in deduped.decisions)
     pooled = pool if stories_in_run >= MIN_POOLED_STORIES else None
     size = ENRICH_BATCH if pooled else settings.batch_size
-    in_flight: deque[PrefectFuture[Enrichment]] = deque()
+    enriching = start_progress("enrich", stories_in_run, "articles")
+    enriched = 0
+    in_flight: deque[tuple[PrefectFuture[Enrichment], int]] = deque()
     outcomes: list[tuple[str, bool]] = []  # (source_id, is a duplicate) of each stored article
     source_of: dict[str, str] = {}  # article_id -> source_id of the stories, for mentions
-    decisions = iter(result.decisions)
+
+    def write(enrichment: Enrichment, stories: int) -> None:
+        nonlocal enriched
+        mentions = to_table("mentions", enrichment.mentions, run_id=ctx.run_id, source_of=source_of)
+        publication.write("mentions", mentions)
+        quotes = to_table("quotes", enrichment.quotes, run_id=ctx.run_id, source_of=source_of)
+        publication.write("quotes", quotes)
+        enriched += stories
+        show_progress(enriching, enriched)
+
+    decisions = iter(deduped.decisions)
     for batch in collected.articles.batches():
-        kept = _drop_unchanged(batch, decisions, collected)
+        kept = [(a, d) for a, d in zip(batch, decisions, strict=False) if d is not None]
         publication.write(
             "articles", article_rows([a for a, _ in kept], [d for _, d in kept], ctx.run_id)
         )
@@ -482,18 +441,20 @@ def _dedupe_enrich_publish(
         source_of.update((article_id, a.source_id) for article_id, a in stories)
         for chunk in chunks(stories, size):
             if pooled is None:  # one spaCy pipeline in this process: one batch at a time
-                enrichment = enrich_task(chunk, settings.spacy_model, None)
-                _write_enrichment(publication, enrichment, ctx.run_id, source_of)
+                write(enrich_task(chunk, settings.spacy_model, None), len(chunk))
                 continue
-            in_flight.append(enrich_task.submit(chunk, settings.spacy_model, pooled))
+            in_flight.append((enrich_task.submit(chunk, settings.spacy_model, pooled), len(chunk)))
             while len(in_flight) > MAX_ENRICH_IN_FLIGHT:
-                _write_enrichment(publication, in_flight.popleft().result(), ctx.run_id, source_of)
+                write(*_done(in_flight.popleft()))
     while in_flight:
-        _write_enrichment(publication, in_flight.popleft().result(), ctx.run_id, source_of)
-    fetch_log = _robots_owned_by_first_source(collected.fetch_log, plan.sources)
-    publication.write("fetch_log", to_table("fetch_log", fetch_log, run_id=ctx.run_id))
-    publication.write("rejected", to_table("rejected", collected.rejected, run_id=ctx.run_id))
+        write(*_done(in_flight.popleft()))
+    show_progress(enriching, enriched)  # 100 at the end, also when there was nothing to enrich
     return _counts(plan.sources, outcomes, collected)
+
+
+def _done(item: tuple[PrefectFuture[Enrichment], int]) -> tuple[Enrichment, int]:
+    future, stories = item
+    return future.result(), stories
 
 
 @contextmanager
@@ -552,61 +513,6 @@ def _robots_owned_by_first_source(
     ]
 
 
-def _changed_since_fetched(
-    found: Sequence[Discovered], seen: Mapping[str, datetime]
-) -> frozenset[str]:
-    """Seen URLs whose feed or sitemap says they changed after we last fetched them."""
-    changed = set()
-    for item in found:
-        normal = _normal(item.url)
-        last = seen.get(normal)
-        if last is not None and item.modified_at is not None and item.modified_at > last:
-            changed.add(normal)
-    return frozenset(changed)
-
-
-def _drop_unchanged(
-    batch: Sequence[Article], decisions: Iterator[DedupDecision], collected: _Collected
-) -> list[tuple[Article, DedupDecision]]:
-    """Pair a batch with its decisions, leaving out re-fetched pages whose body did not
-    change: those become a `rejected` row, not a copy of themselves."""
-    kept = []
-    for article, decision in zip(batch, decisions, strict=False):
-        if decision.duplicate_kind == "canonical_url" and _normal(article.url) in (
-            collected.refetched
-        ):
-            collected.rejected.append(
-                Rejected(
-                    article.source_id,
-                    article.url,
-                    STAGE_DEDUPE,
-                    UNCHANGED,
-                    raw_record_id=article.raw_record_id,
-                )
-            )
-            continue
-        kept.append((article, decision))
-    return kept
-
-
-def _write_enrichment(
-    publication: Publication, enrichment: Enrichment, run_id: str, source_of: Mapping[str, str]
-) -> None:
-    publication.write(
-        "mentions", to_table("mentions", enrichment.mentions, run_id=run_id, source_of=source_of)
-    )
-    publication.write(
-        "quotes", to_table("quotes", enrichment.quotes, run_id=run_id, source_of=source_of)
-    )
-
-
-def _normal(url: str) -> str:
-    try:
-        return normalize_url(url)
-    except ValueError:
-        return ""
-
-
 def _counts(
     sources: Sequence[Source], outcomes: Sequence[tuple[str, bool]], collected: _Collected
 ) -> tuple[SourceCounts, ...]:
@@ -640,7 +546,7 @@ def _run_row(plan: RunPlan, status: str, per_source: Sequence[SourceCounts]) -> 
         "flow": plan.flow,
         "scope": ctx.scope,
         "started_at": ctx.started_at,
-        "finished_at": _now(),
+        "finished_at": now(),
         "status": status,
         "parameters": json.dumps(
             {
@@ -658,32 +564,3 @@ def _run_row(plan: RunPlan, status: str, per_source: Sequence[SourceCounts]) -> 
         "rejected": sum(sum(c.rejected.values()) for c in per_source),
         "newsflow_version": VERSION,
     }
-
-
-def _publish_artifacts(summary: RunSummary) -> None:
-    rows = [
-        {
-            "source": c.source_id,
-            "discovered": c.discovered,
-            "fetched": c.fetched,
-            "new": c.new,
-            "duplicate": c.duplicate,
-            "rejected": sum(c.rejected.values()),
-            "rejected by reason": ", ".join(f"{k}={v}" for k, v in c.rejected.items()) or "-",
-        }
-        for c in summary.per_source
-    ]
-    create_table_artifact(rows, key="per-source-counts", description=f"Run {summary.run_id}")
-    written = "\n".join(f"| {t} | {n} |" for t, n in sorted(summary.rows_written.items()))
-    failures = "\n".join(f"- {f}" for f in summary.failures) or "none"
-    found = "\n".join(f"- {f}" for f in summary.found) or "none"
-    create_markdown_artifact(
-        f"# newsflow run {summary.run_id}\n\n"
-        f"- run date: {summary.run_date}\n- status: **{summary.status}**\n"
-        f"- catalog: `{summary.catalog}`\n\n"
-        f"## Rows written\n\n| table | rows |\n|---|---|\n{written}\n\n"
-        f"## Failures\n\n{failures}\n\n"
-        f"## Found from home pages (sources of kind site)\n\n{found}\n",
-        key="run-summary",
-        description=f"Run {summary.run_id}",
-    )

@@ -168,6 +168,46 @@ def runs_finished_since(data_dir: Path, since: datetime) -> list[tuple[str, str]
         con.close()
 
 
+def articles_per_source(data_dir: Path, last: int) -> list[tuple[date, str, int]]:
+    """`(run_date, source_id, stories)` over the last `last` run dates that published a run,
+    oldest first: the articles each source stored that repeat no story (new stories and new
+    versions), with 0 for a source a run of that date covered and that gave none."""
+    runs = published_files(data_dir, "runs")
+    if not runs:
+        return []
+    articles = published_files(data_dir, "articles")
+    hive = "hive_partitioning = true, hive_types = {'run_date': DATE}"
+    counted = (
+        "SELECT run_date, source_id, count(*) AS stories"  # noqa: S608 (our constants only)
+        f" FROM read_parquet($articles, {hive}) WHERE duplicate_of IS NULL GROUP BY ALL"
+        if articles
+        else "SELECT NULL::DATE AS run_date, NULL::VARCHAR AS source_id, 0 AS stories LIMIT 0"
+    )
+    con = duckdb.connect()
+    try:
+        return con.execute(
+            f"""
+            WITH ran AS (SELECT run_date, sources FROM read_parquet($runs, {hive})),
+            dates AS (SELECT DISTINCT run_date FROM ran ORDER BY run_date DESC LIMIT $last),
+            covered AS (
+                SELECT DISTINCT run_date, unnest(sources) AS source_id
+                FROM ran SEMI JOIN dates USING (run_date)
+            ),
+            counted AS ({counted})
+            SELECT run_date, source_id, coalesce(stories, 0)
+            FROM covered LEFT JOIN counted USING (run_date, source_id)
+            ORDER BY run_date, source_id
+            """,  # noqa: S608 (only our own constant SQL is formatted in)
+            {
+                "runs": [str(p) for p in runs],
+                "last": last,
+                **({"articles": [str(p) for p in articles]} if articles else {}),
+            },
+        ).fetchall()
+    finally:
+        con.close()
+
+
 def run_table(data_dir: Path, table: str, run_date: date, scope: str) -> pa.Table:
     """The rows that one run published to `table` (empty if it published none)."""
     path = data_file(data_dir, table, run_date, scope)

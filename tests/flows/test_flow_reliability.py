@@ -408,8 +408,8 @@ def test_per_source_counts_artifact_carries_the_counts(mixed_run: MixedRun) -> N
     assert by_reason["not-xml"] == "parse_error=1"
 
 
-def test_run_summary_artifact_names_status_rows_and_failures(mixed_run: MixedRun) -> None:
-    artifact = read_artifacts(mixed_run.flow_run_id)["run-summary"]
+def test_run_report_artifact_names_status_rows_and_failures(mixed_run: MixedRun) -> None:
+    artifact = read_artifacts(mixed_run.flow_run_id)["run-report"]
     assert artifact.type == "markdown"
     text = str(artifact.data)
     assert "**completed_with_failures**" in text

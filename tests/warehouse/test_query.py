@@ -13,6 +13,7 @@ from warehouse.lake import catalog_path
 from warehouse.publish import Publication
 from warehouse.query import (
     NoWarehouse,
+    articles_per_source,
     fetch_log_rows,
     latest_validators,
     rejected_before_extract,
@@ -134,3 +135,16 @@ def test_run_sql_is_read_only(tmp_path: Path) -> None:
 def test_run_sql_without_a_warehouse_says_so(tmp_path: Path) -> None:
     with pytest.raises(NoWarehouse, match="newsflow run"):
         run_sql(tmp_path, "SELECT 1")
+
+
+def test_articles_per_source_counts_the_stories_of_the_last_run_dates(tmp_path: Path) -> None:
+    assert articles_per_source(tmp_path, 30) == []
+    # The samples store 5, 3 and 0 articles, the second of each a duplicate.
+    for day, variant in ((DAY, "new"), (NEXT_DAY, "old"), (date(2026, 11, 29), "empty")):
+        publish_sample(tmp_path, day, SCOPE, variant)
+    publish_sample(tmp_path, NEXT_DAY, "ingest-2", "new")  # a second run of one date
+    assert articles_per_source(tmp_path, 2) == [
+        (NEXT_DAY, "outlet-a", 2 + 4),
+        (date(2026, 11, 29), "outlet-a", 0),  # covered, and nothing stored
+    ]
+    assert articles_per_source(tmp_path, 30)[0] == (DAY, "outlet-a", 4)
