@@ -3,11 +3,12 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+CHROMIUM := /usr/bin/chromium
 export PREFECT_SERVER_ANALYTICS_ENABLED := false
 export DO_NOT_TRACK := 1
 
 .DEFAULT_GOAL := help
-.PHONY: help install run test lint typecheck server serve bench mutate lock clean
+.PHONY: help install browser run test lint typecheck server serve bench mutate lock clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-12s %s\n", $$1, $$2}'
@@ -20,12 +21,24 @@ $(STAMP): pyproject.toml constraints.txt
 
 install: $(STAMP) ## create .venv and install pinned dependencies
 
+# Debian's chromium, which the browser test drives through Playwright (`playwright install`
+# cannot download a browser here). Installed once, as root; nothing to do when it is there.
+$(CHROMIUM):
+	@if [ "$$(id -u)" != 0 ]; then \
+	  echo "make: the browser test needs Debian's chromium at $(CHROMIUM): run 'make browser' as root (it runs apt-get install chromium)" >&2; \
+	  exit 1; \
+	fi
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium
+
+browser: $(CHROMIUM) ## install Debian's chromium for the browser test (apt-get, as root)
+
 run: $(STAMP) ## ingest the bundled sample site into ./data and query it
 	$(BIN)/newsflow run
 	@echo
 	$(BIN)/newsflow sql "SELECT source_id, title, cluster_id FROM articles ORDER BY published_at DESC LIMIT 5"
 
-test: $(STAMP) ## run the test suite (offline; starts its own servers)
+test: $(STAMP) $(CHROMIUM) ## run the test suite (offline; starts its own servers and a browser)
 	$(BIN)/pytest
 
 lint: $(STAMP) ## ruff

@@ -555,17 +555,53 @@ def _cmd_extract(args: argparse.Namespace) -> int:
     return 0
 
 
+def _ui_link(ui_url: str, timeout: float = 5.0) -> str | None:
+    """The address of the Prefect UI that the server at `ui_url` shows a browser: its default
+    UI (in Prefect 3.9 the new one, under /v2, unless the server is set otherwise), read from
+    the server's /ui-settings. None when the server does not answer with them."""
+    import urllib.request
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(ui_url)
+    if parts.scheme not in {"http", "https"}:
+        return None
+    try:
+        with urllib.request.urlopen(  # noqa: S310 (http or https, checked above)
+            f"{ui_url.rstrip('/')}/ui-settings", timeout=timeout
+        ) as response:
+            found = json.load(response)
+    except (OSError, ValueError):
+        return None
+    base = found.get(f"{found.get('default_ui')}_base_url") if isinstance(found, dict) else None
+    if not isinstance(base, str) or not base.startswith("/"):
+        return None
+    return f"{parts.scheme}://{parts.netloc}{base.rstrip('/')}"
+
+
+def _announce_ui(origin: str, server: subprocess.Popen[bytes]) -> None:
+    """Say where the UI is once the starting server answers (it can take a minute)."""
+    import time as clock
+
+    while server.poll() is None:
+        link = _ui_link(origin, timeout=2.0)
+        if link is not None:
+            print(f"Prefect UI ready: {link}", file=sys.stderr, flush=True)
+            return
+        clock.sleep(1.0)
+
+
 def _cmd_server(args: argparse.Namespace) -> int:
     env = {**os.environ, **PRIVATE_BY_DEFAULT}
     prefect = Path(sys.executable).with_name("prefect")
-    api = f"http://{args.host}:{args.port}/api"
+    host = "127.0.0.1" if args.host in {"0.0.0.0", "::", ""} else args.host  # noqa: S104
+    origin = f"http://{f'[{host}]' if ':' in host else host}:{args.port}"
     print(
-        f"Prefect UI on http://{args.host}:{args.port}; for other commands: "
-        f"export PREFECT_API_URL={api}",
+        f"Starting a Prefect server; for other commands: export PREFECT_API_URL={origin}/api",
         file=sys.stderr,
     )
     command = [str(prefect), "server", "start", "--host", args.host, "--port", str(args.port)]
     server = subprocess.Popen(command, env=env)
+    threading.Thread(target=_announce_ui, args=(origin, server), daemon=True).start()
     try:
         return server.wait()
     finally:  # stopped by SIGTERM or Ctrl-C: the server goes too
@@ -579,9 +615,20 @@ def _cmd_server(args: argparse.Namespace) -> int:
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:
+    from prefect.settings import PREFECT_UI_URL, temporary_settings
+
     from flows.deployments import serve_deployments
 
-    serve_deployments()
+    # Prefect's own links (the deployments link it prints when serving, each flow run's
+    # "View at" line) are built on PREFECT_UI_URL, which points at the old UI unless set;
+    # point it at the UI the server actually shows. The flow runs inherit it.
+    configured = PREFECT_UI_URL.value()
+    link = _ui_link(configured) if configured else None
+    if link is None:
+        serve_deployments()
+        return 0
+    with temporary_settings(updates={PREFECT_UI_URL: link}):
+        serve_deployments()
     return 0
 
 
