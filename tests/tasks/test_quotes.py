@@ -280,7 +280,7 @@ def test_any_text_gives_quotes_whose_offsets_point_into_it(nlp: Language, body: 
     for quote in found.quotes:
         assert body[quote.start_char : quote.end_char] == quote.text
         assert quote.text.strip() == quote.text
-        assert quote.kind in {"direct", "partial"}
+        assert quote.kind in {"direct", "partial", "title", "slogan", "scare"}
     assert found == enrich([("a", body, "en")], nlp)
 
 
