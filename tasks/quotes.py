@@ -161,7 +161,8 @@ _SLOGAN_BEFORE = re.compile(
 _SLOGAN_AFTER = re.compile(r"^[\s,.]*(?:\w+\s+){0,3}?chant(?:ed|ing|s)?\b", re.IGNORECASE)
 _SO_CALLED = re.compile(r"\bso-called\s*$", re.IGNORECASE)
 _LIST_JOIN = re.compile(r"[\s,]*(?:(?:and|or|,)\s*)?$")
-_SENTENCE_END = re.compile(r"[.!?]\s")
+_SENTENCE_END = re.compile(r"[.!?]\s")  # inside quoted words: more than one sentence
+_SENTENCE_BREAK = re.compile(r"[.!?][”\"»’]?(?:\s|$)")  # before a mark: where its sentence starts
 _SIGNATURE = re.compile(r"[ \t]*(?:\n\s*)?(?:[—―–]|--?)[ \t]*(?=\S)")
 
 
@@ -237,7 +238,7 @@ def _kind(
     text: str, para_start: int, open_at: int, words: str, close_end: int, previous: QuoteSpan | None
 ) -> str:
     before = text[para_start:open_at].rstrip()
-    sentence = before[max((m.end() for m in _SENTENCE_END.finditer(before)), default=0) :]
+    sentence = before[max((m.end() for m in _SENTENCE_BREAK.finditer(before)), default=0) :]
     line_end = text.find("\n", close_end)
     after = text[close_end : len(text) if line_end < 0 else line_end]
     if previous is not None and _listed_after(text, previous, open_at):  # “A,” “B” and “C”

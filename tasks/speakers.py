@@ -235,7 +235,7 @@ class Speakers:
                 len(words) == 1 and self._person_of(words[0])
             ):
                 return self._person(words, ent.start)
-            return _Referent(ent.text, ent.label_, None)
+            return _Referent(self.organisation_name(ent.text), ent.label_, None)
         if ent is not None or not token.is_alpha or token.lower_ in PRONOUNS:
             return None
         if token.is_title and self._person_of(token.text):
@@ -278,6 +278,15 @@ class Speakers:
         if len(words) > 1 and len(self._person_of(words[-1])) == 1:
             return self.title_gender.get(words[-1])
         return None
+
+    def organisation_name(self, name: str) -> str:
+        """An organisation's full name when `name` spells the initials of exactly one named
+        in the article ("WHO" -> "World Health Organization")."""
+        if not name.isupper() or not name.isalpha() or len(name) < 2:
+            return name
+        folded = name.casefold()
+        spelled = {e.text for e in self.outside if e.label_ == "ORG" and _initials(e) == folded}
+        return spelled.pop() if len(spelled) == 1 else name
 
     def full_name(self, name: str) -> str:
         """A PERSON's full name when `name` is the first or last word of exactly one."""
@@ -323,7 +332,7 @@ class Speakers:
         if token.is_upper and len(token) > 1 and token.is_alpha:
             if token.text in ROLE_ACRONYMS or _has_determiner(token):
                 return None  # "one neo-bank CEO"
-            return token.text
+            return self.organisation_name(token.text)
         if not token.is_title or token.is_stop:
             return None
         before = token.doc[token.sent.start : token.i]
@@ -510,6 +519,10 @@ def _appositive_gender(ent: Span) -> str | None:
         if noun.lower_ in MALE_NOUNS:
             return "m"
     return None
+
+
+def _initials(ent: Span) -> str:
+    return "".join(t.lower_[0] for t in ent if t.is_title or t.is_upper)
 
 
 def _given_name(words: tuple[str, ...]) -> bool:
