@@ -25,23 +25,32 @@ no speaker so that analysts can leave them out:
 
 Attribution reads a spaCy parse. A cue is a speech verb (said, told, added, rejected,
 accused, assured ... `CUE_WORDS`) or "according to" outside every quotation; a verb negated
-outside the quotations ("did not respond") is no cue, "continued to" neither. For each
-quotation, in order of preference: a pull-quote signature right after it (“…” — Name), a cue
-before it in its sentence that governs it in the parse (``X said the plan was “…”``), a cue
-right after it (``"…," X said``, ``"…," said X``, ``"…", according to X``), the nearest cue
-before it in the same sentence (``X said: "…"``, ``X told Y: "…"``), a cue later in the same
-sentence (direct quotations only), a cue in the preceding sentence if it ends with a colon
-(also across a paragraph break), then, for a quotation that is a sentence of its own, a cue
-in the next sentence of the paragraph, then one in the previous sentence (for a quotation
-that is its whole paragraph, the last sentence of the previous paragraph). The first cue
-that yields a speaker wins; a continuation (above) goes before a cue in another sentence.
-The speaker is the cue's subject (for "forecasters warning that", the noun the verb
-describes; when the parse finds no subject outside the quotations: the name nearest the cue
-in its sentence), named by `tasks.speakers` (entities, pronouns with gender and number
-agreement, descriptors resolved to whom they describe or dropped). A partial quotation that
-no cue attributes takes the named subject of its clause ("Apple views privacy as “a
-fundamental human right”"; for three words or fewer only a tagged person or organisation,
-in the quotation's own clause). Unattributed quotations keep speaker None.
+outside the quotations ("did not respond") is no cue, "continued to" neither, nor
+"maintaining his stance" (a verb of `_OBJECT_VERBS` with a direct object). For each
+quotation, in order of preference:
+
+1. a pull-quote signature right after it (“…” — Name);
+2. a cue right before it with only names and punctuation between (``X said: "…"``, ``X told
+   Y: "…"``, ``he said, "…"``);
+3. a cue before it in its sentence that governs it in the parse (``X said the plan was
+   "…"``; of several, the nearest say/tell/add, else the outermost);
+4. a cue right after it (``"…," X said``, ``"…," said X``, ``"…", according to X``);
+5. the nearest cue before it in the same sentence, then (direct quotations only) a cue later
+   in the same sentence;
+6. a cue in the preceding sentence if it ends with a colon (also across a paragraph break);
+7. for a quotation that is a sentence of its own: a cue in the next sentence of the
+   paragraph, then one in the previous sentence (for a quotation that is its whole
+   paragraph, the last sentence of the previous paragraph); a continuation (above) goes
+   before these.
+
+The first cue that yields a speaker wins. The speaker is the cue's subject (for
+"forecasters warning that", the noun the verb describes; when the parse finds no subject
+outside the quotations: the name nearest the cue in its sentence), named by
+`tasks.speakers` (entities, pronouns with gender and number agreement, descriptors resolved
+to whom they describe or dropped). A partial quotation that no cue attributes takes the
+named subject of its clause ("Apple views privacy as “a fundamental human right”"; for three
+words or fewer only a tagged person or organisation, in the quotation's own clause).
+Unattributed quotations keep speaker None.
 
 ``method`` records how the speaker was found: ``signature``, ``cue_after``, ``cue_before``,
 ``according_to``, ``next_sentence``, ``previous_sentence``, ``continuation``, ``subject``,
@@ -115,6 +124,9 @@ CUE_WORDS = frozenset(
     | {verb + verb[-1] + ending for verb in _DOUBLED.split() for ending in ("ed", "ing")}
     | set(_IRREGULAR.split())
 )
+# The plainest speech verbs: of the cues governing a quotation, the nearest of these wins
+# ("the aide recalled that he said “…”"), else the outermost cue ("X said Y had concluded “…”").
+_SAYING = frozenset(_forms("say") | _forms("tell") | _forms("add") | {"said", "told"})
 # Verbs that are speech only without a direct object ("maintained that ..." but not
 # "maintaining his stance").
 _OBJECT_VERBS = """
@@ -502,11 +514,15 @@ class _Context:
             if not self.quote_between(span.close_end, cue.idx)
         ]
         before = self.cues_in(lo, span.open_at)
+        if before and self.introduces(before[-1], span) and self.may_precede(before[-1], span):
+            yield before[-1], "cue_before"  # X said: “…” / he said, “…”
         root = self.quote_root(span)
         if root is not None:
             governing = [cue for cue in before if cue.is_ancestor(root)]
-            if governing and governing[0].i not in self.used_after:
-                yield governing[0], "cue_before"
+            saying = [cue for cue in governing if cue.lower_ in _SAYING]
+            chosen = saying[-1] if saying else governing[0] if governing else None
+            if chosen is not None and chosen.i not in self.used_after:
+                yield chosen, "cue_before"
         if after:
             gap = self.doc.char_span(span.close_end, after[0].idx, alignment_mode="expand")
             if gap is None or len(gap) <= _AFTER_WINDOW:
@@ -546,6 +562,13 @@ class _Context:
                 for cue in reversed(self.cues_in(previous.start_char, previous.end_char)):
                     yield cue, "previous_sentence"
 
+    def introduces(self, cue: Token, span: QuoteSpan) -> bool:
+        """Whether only punctuation and names lie between a cue and the quotation after it."""
+        return all(
+            t.is_punct or t.is_space or self.speakers.is_speaker_like(t)
+            for t in self.tokens_in(cue.idx + len(cue), span.open_at)
+        )
+
     def quote_root(self, span: QuoteSpan) -> Token | None:
         """The quoted token whose head lies outside the quotation."""
         inside = self.tokens_in(span.start, span.end)
@@ -577,7 +600,7 @@ class _Context:
         words = len(_WORD.findall(self.doc.text, span.start, span.end))
         if words <= _SCARE_WORDS and found.cue is None and found.speaker is None:
             return True
-        if words > _MODIFIER_WORDS or (found.cue is not None and found.speaker is not None):
+        if words > _MODIFIER_WORDS:
             return False
         root = self.quote_root(span)
         if root is None or root.dep_ not in _MODIFIER_DEPS or root.head.idx < span.close_end:

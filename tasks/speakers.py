@@ -298,8 +298,11 @@ class Speakers:
         return name
 
     def is_speaker_like(self, token: Token) -> bool:
-        """Whether a token could name a speaker where the parse gives no subject."""
-        return self.referent(token) is not None or token.text in PRONOUNS
+        """Whether a token could name a speaker where the parse gives no subject: a name, a
+        pronoun, or someone speaking for an organisation ("said a WeWork spokesperson")."""
+        if token.text in PRONOUNS or token.lower_ in REPRESENTATIVE_NOUNS:
+            return True
+        return self.referent(token) is not None
 
     # The rules -------------------------------------------------------------------------
 
@@ -330,10 +333,10 @@ class Speakers:
         not merely open its sentence ("says Buser", "The United Nations High Commissioner for
         Human Rights"), with the capitalised words of a "for"/"of" after it."""
         if token.is_upper and len(token) > 1 and token.is_alpha:
-            if token.text in ROLE_ACRONYMS or _has_determiner(token):
-                return None  # "one neo-bank CEO"
+            if token.text in ROLE_ACRONYMS or _counted(token):
+                return None  # "one neo-bank CEO", but "the DEA"
             return self.organisation_name(token.text)
-        if not token.is_title or token.is_stop:
+        if not token.text[:1].isupper() or token.is_stop:  # "Buser", "WeWork"
             return None
         before = token.doc[token.sent.start : token.i]
         after_quote = token.i > 0 and token.nbor(-1).text in _CLOSING_MARKS  # “…?” Schiff asked
@@ -493,10 +496,14 @@ class Speakers:
         return None
 
     def _named_in(self, tokens: Iterable[Token]) -> str | None:
+        """The first name among `tokens`, tagged by the model or not ("a WeWork spokesman")."""
         for token in tokens:
             found = self.referent(token)
             if found is not None:
                 return found.name
+            proper = self.proper_name(token) if token.dep_ == "compound" else None
+            if proper is not None:
+                return proper
         return None
 
 
@@ -529,6 +536,14 @@ def _given_name(words: tuple[str, ...]) -> bool:
     """Whether an entity of another label reads as a person ("Penelope Muse Abernathy")."""
     first = _fold(words[0])
     return 2 <= len(words) <= 4 and (first in FEMALE_NAMES or first in MALE_NAMES)
+
+
+def _counted(token: Token) -> bool:
+    """Whether a noun comes with an indefinite article or a number ("a CEO", "one CEO")."""
+    return any(
+        c.dep_ == "nummod" or (c.dep_ == "det" and c.lower_ in ("a", "an", "one"))
+        for c in token.children
+    )
 
 
 def _has_determiner(token: Token) -> bool:

@@ -348,7 +348,7 @@ def test_short_quoted_words_nobody_is_said_to_say_are_a_scare_quote(nlp: Languag
 
 
 def test_quoted_modifier_of_a_noun_is_a_scare_quote_though_a_cue_is_near(nlp: Language) -> None:
-    body = "Protesters said the “interim” government had to resign within a week."
+    body = "Ombudsman Nadia Cruz said the “interim” government had to resign within a week."
     quote = only_quote(body, nlp)
     assert (quote.kind, quote.speaker) == ("scare", None)
 
@@ -409,6 +409,18 @@ def test_cue_that_governs_the_quotation_goes_before_a_nearer_one(nlp: Language) 
     assert only_quote(body, nlp).speaker == "Mike Pompeo"
 
 
+@pytest.mark.parametrize(
+    "said",
+    [
+        "that he said, “I will come to your office.”",
+        "that he said the plan was “a disaster for every farmer in the county”.",
+    ],
+)
+def test_nearest_plain_speech_verb_before_the_quotation_wins(nlp: Language, said: str) -> None:
+    body = f"Tom Baker called the office in March. Ruth Adler, who took the call, recalled {said}"
+    assert only_quote(body, nlp).speaker == "Tom Baker"
+
+
 def test_participle_cue_speaks_for_the_noun_it_describes(nlp: Language) -> None:
     body = (
         "Smoke descended on Delhi this week, with forecasters warning that pollution would be "
@@ -424,6 +436,14 @@ def test_participle_cue_speaks_for_the_noun_it_describes(nlp: Language) -> None:
 def test_all_capital_who_is_a_name_not_a_pronoun(nlp: Language) -> None:
     quote = only_quote("“Two doses of vaccine protect almost everyone,” says WHO.", nlp)
     assert (quote.speaker, quote.method) == ("WHO", "cue_after")
+
+
+def test_acronym_is_the_organisation_whose_initials_it_spells(nlp: Language) -> None:
+    body = (
+        "Measles cases doubled last year, the World Health Organization said on Thursday. "
+        "“This is a wake-up call,” says WHO."
+    )
+    assert only_quote(body, nlp).speaker == "World Health Organization"
 
 
 def test_singular_they_is_the_person_of_no_known_gender(nlp: Language) -> None:
@@ -519,9 +539,10 @@ def test_apposition_names_the_speaker(nlp: Language) -> None:
 def test_spokesperson_of_an_organisation_speaks_for_it(nlp: Language) -> None:
     body = (
         "“We will avoid compulsory job losses,” a spokeswoman for Northwind said.\n"
-        "A Northwind spokesman said the bases would close. “It is painful,” he said."
+        "A Northwind spokesman said the bases would close. “It is painful,” he said.\n"
+        "“We are cooperating,” said a WeWork spokesperson when contacted by Reuters."
     )
-    assert [q.speaker for q in quotes_of(body, nlp)] == ["Northwind", "Northwind"]
+    assert [q.speaker for q in quotes_of(body, nlp)] == ["Northwind", "Northwind", "WeWork"]
 
 
 def test_statement_speaks_for_its_author(nlp: Language) -> None:
