@@ -201,9 +201,11 @@ class _Attribution:
 _NONE = _Attribution(speaker=None, cue=None, method="none")
 
 
-def find_quote_spans(text: str) -> list[QuoteSpan]:
+def find_quote_spans(text: str, *, english: bool = True) -> list[QuoteSpan]:
     """Every quotation in `text`, in order, with its kind as far as the text tells it (a
-    partial quotation may still turn out ``scare`` once attributed); no model needed."""
+    partial quotation may still turn out ``scare`` once attributed); no model needed. The
+    title, slogan and "so-called" rules read English words and capitals: with `english`
+    False every quotation is ``direct`` or ``partial``."""
     spans: list[QuoteSpan] = []
     opener: str | None = None
     open_at = para_start = 0
@@ -211,17 +213,17 @@ def find_quote_spans(text: str) -> list[QuoteSpan]:
         mark, at = match.group(), match.start()
         if mark == "\n":
             if opener is not None:
-                _add_span(spans, text, open_at, at, closed=False, para_start=para_start)
+                _add_span(spans, text, open_at, at, closed=False, para_start=para_start, en=english)
                 opener = None
             para_start = at + 1
         elif opener is None:
             if mark in OPENERS and not (mark == '"' and text[at - 1 : at].isdigit()):  # 34"
                 opener, open_at = mark, at
         elif mark in OPENERS[opener]:
-            _add_span(spans, text, open_at, at + 1, closed=True, para_start=para_start)
+            _add_span(spans, text, open_at, at + 1, closed=True, para_start=para_start, en=english)
             opener = None
     if opener is not None:
-        _add_span(spans, text, open_at, len(text), closed=False, para_start=para_start)
+        _add_span(spans, text, open_at, len(text), closed=False, para_start=para_start, en=english)
     return spans
 
 
@@ -233,6 +235,7 @@ def _add_span(
     *,
     closed: bool,
     para_start: int,
+    en: bool,
 ) -> None:
     start, end = open_at + 1, close_end - 1 if closed else close_end
     while start < end and text[start].isspace():
@@ -242,7 +245,10 @@ def _add_span(
     if not _WORD_CHAR.search(text, start, end):
         return
     previous = spans[-1] if spans and spans[-1].para_start == para_start else None
-    kind = _kind(text, para_start, open_at, text[start:end], close_end, previous)
+    if en:
+        kind = _kind(text, para_start, open_at, text[start:end], close_end, previous)
+    else:
+        kind = _utterance_kind(text[para_start:open_at].rstrip(), text[start:end])
     spans.append(QuoteSpan(start, end, open_at, close_end, closed, para_start, kind))
 
 
@@ -263,6 +269,11 @@ def _kind(
         len(words.split()) <= 8 and (_NAMED_BEFORE.search(sentence) or _NAMED_AFTER.match(after))
     ):
         return "title"
+    return _utterance_kind(before, words)
+
+
+def _utterance_kind(before: str, words: str) -> str:
+    """``direct`` for a quoted utterance, else ``partial``."""
     if not before or before[-1] in ":.!?;—–-(":
         return "direct"
     last_word = before.rsplit(None, 1)[-1].lower().strip(",")
@@ -304,7 +315,7 @@ def unattributed_quotes(article_id: str, text: str, *, method: str) -> list[Quot
             method=method,
             kind=span.kind,
         )
-        for span in find_quote_spans(text)
+        for span in find_quote_spans(text, english=False)
     ]
 
 

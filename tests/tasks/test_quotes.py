@@ -11,7 +11,7 @@ from hypothesis import strategies as st
 from spacy.language import Language
 
 from tasks.enrich import enrich, enrich_articles, load_nlp
-from tasks.quotes import find_quote_spans
+from tasks.quotes import find_quote_spans, unattributed_quotes
 from tasks.records import Article, Quote
 
 SEED = (Path(__file__).parent.parent / "fixtures" / "seed_article.txt").read_text(encoding="utf-8")
@@ -340,6 +340,13 @@ def test_so_called_words_are_a_scare_quote() -> None:
     assert kinds_of("The council's so-called “green levy” starts in April.") == [
         ("green levy", "scare")
     ]
+
+
+def test_other_languages_get_no_english_title_or_slogan_rules() -> None:
+    text = "Die App „Gute Nacht“ wurde vorgestellt. „Das ist gut“, sagte sie."
+    assert kinds_of(text)[0] == ("Gute Nacht", "title")  # what the English rules make of it
+    found = [(q.text, q.kind) for q in unattributed_quotes("a", text, method="no_model")]
+    assert found == [("Gute Nacht", "partial"), ("Das ist gut", "direct")]
 
 
 def test_short_quoted_words_nobody_is_said_to_say_are_a_scare_quote(nlp: Language) -> None:
