@@ -1,32 +1,41 @@
 """Who a quotation's attribution names: the person or organisation behind a subject token.
 
-`Speakers` indexes one parsed body (its entities and the grammatical subjects outside
-quotations) and turns the subject of a speech verb into a speaker's name, or None:
+`Speakers` indexes one parsed body (its entities, and per sentence the grammatical subjects
+and the people named, outside quotations) and turns the subject of a speech verb into a
+speaker's name, or None:
 
-1. A named entity (PERSON, ORG, NORP, GPE, FAC) is its name; a PERSON's short name ("Putin",
-   "Ms. Berg") becomes the one full name of the article it belongs to, a title's gender
-   choosing between two people who share a surname. A one-word name that is a word of a
-   person's full name ("Early" for "Chris Early") is that person, whatever label the model
-   gave it (or none). An all-capitals word ("WHO") is a name. So is a capitalised word that
-   does not open its sentence.
+1. A named entity (PERSON, ORG, NORP, GPE, FAC) is its name. A PERSON's short name ("Dale",
+   "Ms. Berg") becomes the one full name of the article whose first or last word it is, a
+   title's gender choosing between two people who share a surname. A one-word name that is
+   a word of a person's full name ("Early" for "Chris Early") is that person whatever label
+   the model gave it, or none; so is an entity of two to four words opening with a common
+   given name ("Penelope Muse Abernathy" tagged ORG). An all-capitals word is a name ("WHO",
+   "the DEA"; not "a CEO"), the organisation named in full whose initials it spells when
+   there is one. A capitalised word the model did not tag is a name unless it merely opens
+   its sentence ("says Buser", "“…?” Schiff asked"), with a capitalised "for"/"of" tail
+   ("High Commissioner for Human Rights").
 2. An apposition names the speaker ("his aunt, Rosa Whitfield, said").
-3. Pronouns, matched by case ("WHO" is no pronoun) and resolved to the latest agreeing
-   subject before them: "he"/"she" to a person whose gender, when known (a title such as
-   Mr/Ms, a common given name, a gendered noun such as "spokeswoman"), agrees; "it" to an
-   organisation (or country); "they" to an organisation, to a person of no known gender
-   (singular "they"), or to nobody when the latest candidate is an unnamed group
-   ("officials"). Unresolved "he"/"she" fall back to the latest agreeing person named.
+3. Pronouns, matched by case ("WHO" is none), go back sentence by sentence (twelve, three
+   for "they") to the latest agreeing subject: "he"/"she" to a person whose gender, when
+   known (a title such as Mr/Ms, a common given name, a gendered noun in apposition such as
+   "son"), agrees, or to someone speaking for an organisation; "it" to an organisation or
+   country; "they" to an organisation, to a person of no known gender (singular "they"), or
+   to nobody when the latest candidate is an unnamed group ("officials"). Then "he"/"she"
+   take the latest agreeing person named in those sentences, else the last speaker; "it"
+   the latest organisation.
 4. A descriptor is replaced by whom it describes, else dropped (no speaker rather than "a
-   spokesperson"): a spokesperson or statement of an organisation ("a spokeswoman for
-   Northwind", "a Northwind spokesman", "a statement from X") is that organisation; a
-   definite description ("the actor", "The 56-year-old", "the union", "the statement") is
-   the latest agreeing named subject before it (for an organisation noun, the latest
-   organisation, preferring one whose name contains the noun), unless the same noun last
-   described someone unnamed ("one legal expert" ... "the expert"). An organisation noun
-   with a named modifier is kept as a phrase ("the French foreign ministry").
+   spokesperson"). Someone speaking for an organisation, or a document ("a spokeswoman for
+   Northwind", "a WeWork spokesperson", "a statement from X", "its spokesman"), is that
+   organisation or author. An organisation noun with a named modifier stays a phrase ("the
+   French foreign ministry"). A definite description refers back: an organisation noun
+   ("the union") to the latest organisation whose name has that word, else one that was a
+   subject within three sentences, else (company, firm ...) the latest organisation; a
+   document ("the statement") to the latest named subject; a person noun ("the actor", "The
+   56-year-old") to the latest agreeing named person who was a subject, unless the same
+   noun last described someone unnamed ("one legal expert" ... "the expert").
 
 Limits: no coreference model. A pronoun or description far from its referent, or a person
-of unknown gender between, can still resolve wrongly; gender comes from short lists.
+of unknown gender in between, can still resolve wrongly; gender comes from short lists.
 """
 
 from __future__ import annotations
@@ -186,7 +195,6 @@ class Speakers:
         for ent in doc.ents:
             for i in range(ent.start, ent.end):
                 self.ent_of[i] = ent
-        self.persons: list[str] = []  # full names (two or more words) of PERSON entities
         self.person_words: dict[str, set[str]] = {}  # a name's first or last word -> names
         self.title_gender: dict[str, str] = {}  # folded name or surname -> gender by title
         for ent in doc.ents:
@@ -198,8 +206,6 @@ class Speakers:
                 self.title_gender.setdefault(" ".join(map(_fold, words)), gender)
             if len(words) > 1:
                 name = " ".join(words)
-                if name not in self.persons:
-                    self.persons.append(name)
                 for word in (words[0], words[-1]):
                     self.person_words.setdefault(_fold(word), set()).add(name)
         self.outside = [e for e in doc.ents if not in_quote(e.start_char)]
@@ -287,15 +293,6 @@ class Speakers:
         folded = name.casefold()
         spelled = {e.text for e in self.outside if e.label_ == "ORG" and _initials(e) == folded}
         return spelled.pop() if len(spelled) == 1 else name
-
-    def full_name(self, name: str) -> str:
-        """A PERSON's full name when `name` is the first or last word of exactly one."""
-        words = name.split()
-        if len(words) == 1:
-            longer = self._person_of(words[0])
-            if len(longer) == 1:
-                return next(iter(longer))
-        return name
 
     def is_speaker_like(self, token: Token) -> bool:
         """Whether a token could name a speaker where the parse gives no subject: a name, a
