@@ -321,10 +321,11 @@ def unattributed_quotes(article_id: str, text: str, *, method: str) -> list[Quot
 
 def attribute_quotes(article_id: str, doc: Doc) -> list[Quote]:
     """The quotations of a parsed body with their speakers, in text order."""
-    spans = find_quote_spans(doc.text)
+    text = doc.text  # spaCy joins the tokens again on every access
+    spans = find_quote_spans(text)
     if not spans:
         return []
-    context = _Context(doc, spans)
+    context = _Context(doc, text, spans)
     quotes: list[Quote] = []
     previous: tuple[QuoteSpan, _Attribution] | None = None
     for span in spans:
@@ -341,7 +342,7 @@ def attribute_quotes(article_id: str, doc: Doc) -> list[Quote]:
         quotes.append(
             Quote(
                 article_id=article_id,
-                text=doc.text[span.start : span.end],
+                text=text[span.start : span.end],
                 speaker=found.speaker,
                 start_char=span.start,
                 end_char=span.end,
@@ -356,8 +357,9 @@ def attribute_quotes(article_id: str, doc: Doc) -> list[Quote]:
 class _Context:
     """One parsed body with its quotations, cues and sentences indexed for attribution."""
 
-    def __init__(self, doc: Doc, spans: Sequence[QuoteSpan]) -> None:
+    def __init__(self, doc: Doc, text: str, spans: Sequence[QuoteSpan]) -> None:
         self.doc = doc
+        self.text = text
         self.spans = spans
         self.opens = [span.open_at for span in spans]
         self.sents = list(doc.sents)
@@ -408,7 +410,7 @@ class _Context:
 
     def paragraph_alone(self, span: QuoteSpan) -> bool:
         """Whether the quotation is its whole paragraph."""
-        text = self.doc.text
+        text = self.text
         line_end = text.find("\n", span.close_end)
         rest = text[span.close_end : len(text) if line_end < 0 else line_end]
         return span.open_at == span.para_start and not _WORD_CHAR.search(rest)
@@ -457,7 +459,7 @@ class _Context:
         root = self.quote_root(span)
         if root is None:
             return _NONE
-        short = len(_WORD.findall(self.doc.text, span.start, span.end)) <= _SCARE_WORDS
+        short = len(_WORD.findall(self.text, span.start, span.end)) <= _SCARE_WORDS
         verb = next((t for t in [root, *root.ancestors] if t.dep_ in VERB_DEPS), None)
         while verb is not None:
             subject = next((c for c in verb.children if c.dep_ in SUBJECT_DEPS), None)
@@ -479,7 +481,7 @@ class _Context:
         """The name signing a pull quote: “…” — Carla Jimenez, head librarian."""
         if span.kind != "direct" or span.open_at != span.para_start:
             return None
-        dash = _SIGNATURE.match(self.doc.text, span.close_end)
+        dash = _SIGNATURE.match(self.text, span.close_end)
         if dash is None:
             return None
         tokens = self.tokens_in(dash.end(), dash.end() + 1)
@@ -504,7 +506,7 @@ class _Context:
             return _NONE
         reopened = not before.closed and span.open_at == span.para_start > before.para_start
         follows = span.kind == "direct" and span.para_start == before.para_start
-        between = self.doc.text[before.close_end : span.para_start]
+        between = self.text[before.close_end : span.para_start]
         next_paragraph = (
             self.paragraph_alone(span)
             and before.para_start < span.para_start
@@ -549,11 +551,11 @@ class _Context:
                 earlier = self.cues_in(previous.start_char, previous.end_char)
                 if earlier:
                     yield earlier[-1], "cue_before"
-        outside = self.doc.text[lo : span.open_at] + self.doc.text[span.close_end : hi]
+        outside = self.text[lo : span.open_at] + self.text[span.close_end : hi]
         alone = span.kind == "direct" and not _WORD_CHAR.search(outside)
         if alone and last + 1 < len(self.sents):
             following = self.sents[last + 1]
-            between = self.doc.text[span.close_end : following.start_char]
+            between = self.text[span.close_end : following.start_char]
             if "\n" not in between:
                 later = self.cues_in(following.start_char, following.end_char)
                 if later:
@@ -565,7 +567,7 @@ class _Context:
                     yield later[0], "cue_after" if short else "next_sentence"
         if alone and first > 0:
             previous = self.sents[first - 1]
-            text_between = self.doc.text[previous.start_char : span.open_at]
+            text_between = self.text[previous.start_char : span.open_at]
             same_paragraph = "\n" not in text_between
             if (same_paragraph or self.paragraph_alone(span)) and not self.quote_between(
                 previous.start_char, span.open_at
@@ -608,7 +610,7 @@ class _Context:
 
     def is_scare(self, span: QuoteSpan, found: _Attribution) -> bool:
         """Whether a partial quotation is the writer's term rather than anyone's words."""
-        words = len(_WORD.findall(self.doc.text, span.start, span.end))
+        words = len(_WORD.findall(self.text, span.start, span.end))
         if words <= _SCARE_WORDS and found.cue is None and found.speaker is None:
             return True
         if words > _MODIFIER_WORDS:
