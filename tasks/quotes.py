@@ -4,61 +4,102 @@ Quotations are found in the text alone: “curly”, "straight", «guillemet» a
 (a straight mark right after a digit is an inch sign), paired
 within a paragraph; a quotation still open at the end of its paragraph ends there (news style
 reopens it at the start of the next paragraph, which then counts as its continuation, as does
-an unattributed direct quotation that follows an attributed one in the same paragraph). Single
-quotes are never quotation marks here, so nested ‘quotes’ stay inside the quotation.
+an unattributed direct quotation that follows an attributed one in the same paragraph, or
+that is a paragraph of its own right after a paragraph ending in an attributed quotation).
+Single quotes are never quotation marks here, so nested ‘quotes’ stay inside the quotation.
 
-Each quotation is ``direct`` (a quoted utterance: it opens a paragraph or sentence, follows a
-colon, or follows a comma with a capital letter) or ``partial`` (quoted words inside the
-writer's own sentence, including scare quotes such as a “great victory”). Both are kept, and
-both are attributed by the same rules; the ``kind`` column tells them apart.
+Each pair of marks gets a ``kind``. Quotations (`QUOTE_KINDS`), someone's words:
+``direct`` (a quoted utterance: it opens a paragraph or sentence, follows a colon, or follows
+a comma with a capital letter) or ``partial`` (quoted words inside the writer's own
+sentence). The other kinds (`NOT_QUOTES`) are marks around something nobody said, kept with
+no speaker so that analysts can leave them out:
 
-Attribution reads a spaCy parse. A cue is a speech verb (said, told, added ...) or "according
-to" outside every quotation. For each quotation, in order of preference: a cue right after it
-(``"…," X said``, ``"…," said X``, ``"…", according to X``), the nearest cue before it in the
-same sentence (``X said: "…"``, ``X told Y: "…"``), a cue later in the same sentence (direct
-quotations only), a cue in the preceding sentence if it ends with a colon (also across a
-paragraph break), then, for a quotation that is a sentence of its own, a cue in the next
-sentence of the paragraph, then one in the previous sentence. The first cue that yields a
-speaker wins. A negated verb ("did not respond") is no cue. The speaker is
-the cue's subject (or the object of "according to"), widened to the named entity or noun
-phrase it belongs to (when the parse finds no subject outside the quotations: the PERSON
-nearest the cue in its sentence); "he"/"she" resolve to the latest PERSON that was a
-grammatical subject before it (else the latest PERSON, else the last named speaker), "it" to
-the latest ORG, and a short name ("Putin") to the one longer name of the article that contains
-it ("Vladimir Putin"). Unattributed quotations keep speaker None.
+- ``title``: a name in Title Case ("The River Remembers", "Star Wars"; two words or more), or
+  marked as a name by the words before it (a work noun such as poem, song, film, programme,
+  book; "titled", "named", "dubbed", "known as", "the word"), or a list item after a title;
+- ``slogan``: after chants, slogans, mottos, banners, placards or signs reading, or followed
+  by "chanted";
+- ``scare``: after "so-called"; a partial quotation of up to four words that modifies the
+  noun after it (the “interim” government); a partial quotation of up to three words that no
+  speech verb attributes.
 
-``method`` records how the speaker was found: ``cue_after``, ``cue_before``, ``according_to``,
-``next_sentence``, ``previous_sentence``, ``continuation``, or ``none``; ``+pronoun`` is
-appended when a pronoun was resolved.
+Attribution reads a spaCy parse. A cue is a speech verb (said, told, added, rejected,
+accused, assured ... `CUE_WORDS`) or "according to" outside every quotation; a verb negated
+outside the quotations ("did not respond") is no cue, "continued to" neither, nor
+"maintaining his stance" (a verb of `_OBJECT_VERBS` with a direct object). For each
+quotation, in order of preference:
+
+1. a pull-quote signature right after it (“…” — Name);
+2. a cue right before it with only names and punctuation between (``X said: "…"``, ``X told
+   Y: "…"``, ``he said, "…"``);
+3. a cue before it in its sentence that governs it in the parse (``X said the plan was
+   "…"``; of several, the nearest say/tell/add, else the outermost);
+4. a cue right after it (``"…," X said``, ``"…," said X``, ``"…", according to X``);
+5. the nearest cue before it in the same sentence, then (direct quotations only) a cue later
+   in the same sentence;
+6. a cue in the preceding sentence if it ends with a colon (also across a paragraph break);
+7. for a quotation that is a sentence of its own: a cue in the next sentence of the
+   paragraph, then one in the previous sentence (for a quotation that is its whole
+   paragraph, the last sentence of the previous paragraph); a continuation (above) goes
+   before these.
+
+The first cue that yields a speaker wins. The speaker is the cue's subject (for
+"forecasters warning that", the noun the verb describes; when the parse finds no subject
+outside the quotations: the name nearest the cue in its sentence), named by
+`tasks.speakers` (entities, pronouns with gender and number agreement, descriptors resolved
+to whom they describe or dropped). A partial quotation that no cue attributes takes the
+named subject of its clause ("Apple views privacy as “a fundamental human right”"; for three
+words or fewer only a tagged person or organisation, in the quotation's own clause).
+Unattributed quotations keep speaker None.
+
+``method`` records how the speaker was found: ``signature``, ``cue_after``, ``cue_before``,
+``according_to``, ``next_sentence``, ``previous_sentence``, ``continuation``, ``subject``,
+or ``none``; ``+pronoun`` or ``+descriptor`` is appended when a pronoun or a description
+was resolved.
 """
 
 from __future__ import annotations
 
 import bisect
 import re
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, replace
 
 from spacy.tokens import Doc, Span, Token
 
 from tasks.records import Quote
+from tasks.speakers import SUBJECT_DEPS, Speakers
+
+# Kinds that are someone's words, and kinds that are marks around something nobody said.
+QUOTE_KINDS = frozenset({"direct", "partial"})
+NOT_QUOTES = frozenset({"title", "slogan", "scare"})
 
 # Opening mark -> the marks that close it (pages mix straight and curly marks; German „…“).
 OPENERS = {"“": '”"', '"': '"”', "«": "»", "„": "“”"}
 _MARKS = re.compile(r'[“”"«»„\n]')
 _WORD_CHAR = re.compile(r"\w")
+_WORD = re.compile(r"[^\W\d_][\w’'&.-]*")
 
 # Speech verbs. No lemmatizer runs, so their forms are generated (over-generation such as
 # "telled" is harmless); irregular and consonant-doubling forms are listed.
 _CUE_VERBS = """
     say tell add ask state write note explain insist warn claim declare announce reply
-    respond continue argue recall remark tweet post quote urge acknowledge predict vow
-    promise pledge praise hail call describe condemn criticise criticize read report
+    respond continue argue recall remember remark tweet post quote urge acknowledge predict
+    vow promise pledge praise hail call describe condemn criticise criticize read report
     comment conclude shout sing laugh recount testify joke cry yell scream whisper exclaim
     concede counter mention observe confirm deny emphasise emphasize stress reiterate relate
-    complain boast suggest
+    complain boast suggest reject accuse assure reassure allege lament maintain contend
+    reveal disclose retort muse caution advise demand assert affirm proclaim agree disagree
+    dismiss plead implore threaten brag grumble sigh gush enthuse marvel wonder speculate
+    estimate forecast inform chime interject interrupt summarise summarize clarify
+    elaborate underline underscore opine posit scoff sneer fume decry denounce lambast mock
+    ridicule question query inquire enquire guarantee swear confess apologise apologize
+    reflect characterise characterize portray cite recommend propose instruct answer justify
+    defend repeat hint text email blog blast slam
 """
-_IRREGULAR = "said told wrote sang admit admits admitted admitting"
+_DOUBLED = "admit quip snap rebut beg sob"  # admitted, quipped ...
+_IRREGULAR = "said told wrote written sang sung spoke spoken swore sworn"
+_NOT_CUE_WITH_XCOMP = frozenset({"continue", "continues", "continued", "continuing"})
 
 
 def _forms(verb: str) -> set[str]:
@@ -78,20 +119,63 @@ def _forms(verb: str) -> set[str]:
 
 
 CUE_WORDS = frozenset(
-    {form for verb in _CUE_VERBS.split() for form in _forms(verb)} | set(_IRREGULAR.split())
+    {form for verb in _CUE_VERBS.split() for form in _forms(verb)}
+    | {form for verb in _DOUBLED.split() for form in (verb, verb + "s")}
+    | {verb + verb[-1] + ending for verb in _DOUBLED.split() for ending in ("ed", "ing")}
+    | set(_IRREGULAR.split())
 )
-SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass"})
+# The plainest speech verbs: of the cues governing a quotation, the nearest of these wins
+# ("the aide recalled that he said “…”"), else the outermost cue ("X said Y had concluded “…”").
+_SAYING = frozenset(_forms("say") | _forms("tell") | _forms("add") | {"said", "told"})
+# Verbs that are speech only without a direct object ("maintained that ..." but not
+# "maintaining his stance").
+_OBJECT_VERBS = """
+    maintain defend question answer repeat cite reflect propose recommend guarantee estimate
+    forecast threaten
+"""
+_NOT_CUE_WITH_OBJECT = frozenset(form for verb in _OBJECT_VERBS.split() for form in _forms(verb))
 # Dependency labels a verb can carry; a cue word with another label is a noun ("the reply").
 VERB_DEPS = frozenset(
     {"ROOT", "ccomp", "conj", "advcl", "relcl", "xcomp", "parataxis", "pcomp", "acl", "dep"}
 )
-SPEAKER_LABELS = frozenset({"PERSON", "ORG", "NORP", "GPE", "FAC"})
-PRONOUN_LABEL = {"he": "PERSON", "she": "PERSON", "it": "ORG"}
-RELATIVE_PRONOUNS = frozenset({"who", "which", "that"})
-_NOUN_PHRASE_DEPS = frozenset({"compound", "amod", "nmod", "poss", "case", "nummod"})
 _CLIMB_DEPS = frozenset({"conj", "xcomp", "advcl"})
+_LOOSE = frozenset({"next_sentence", "previous_sentence"})  # cues in another sentence
+_MODIFIER_DEPS = frozenset({"amod", "compound", "nmod", "nummod"})
 _AFTER_WINDOW = 8  # tokens between a closing mark and a cue that belongs to the quotation
 _SHORT_SENTENCE = 8  # tokens: "Kim said." after a quotation is its attribution, not news
+_SCARE_WORDS = 3  # an unattributed partial quotation this short is the writer's own words
+_MODIFIER_WORDS = 4  # a quoted modifier this short is a term: the “interim” government
+
+# Words before or after a pair of marks that make it a name or a slogan (see the docstring).
+_SMALL = "a an the and or nor but of in on at to for by with from as into onto over up vs via per"
+_SMALL_WORDS = frozenset(_SMALL.split())
+_WORKS = (
+    r"book|novel|poem|song|songs|single|album|record|track|film|movie|documentary|show|series"
+    r"|sitcom|programme|program|podcast|play|musical|opera|episode|column|essay|app"
+    r"|application|game|video|painting|exhibition|campaign|initiative|operation|project"
+    r"|brand|band|newsletter|magazine|festival|tour|competition|contest|award|prize|anthem"
+    r"|hymn|slogan|motto|hashtag|word|term|phrase|name|nickname|moniker"
+)
+_NAMED_BEFORE = re.compile(
+    rf"(?:\b(?:{_WORKS}),?|\b(?:titled|entitled|named|dubbed|nicknamed|christened|nickname of)"
+    r"(?:\s+(?:the|a|an))?"
+    r"|\b(?:dubbed|nicknamed|termed|known|billed|branded|labell?ed)\b[^.!?;“”\"]{0,60}\bas"
+    r"(?:\s+(?:the|a|an))?)\s*$",
+    re.IGNORECASE,
+)
+_NAMED_AFTER = re.compile(r"^\s*,?\s*as \w+(?: \w+)? (?:dubbed|nicknamed|christened)\b")
+_SLOGAN_BEFORE = re.compile(
+    r"\b(?:chant\w*|slogans?|mottos?|banners?|placards?|signs?\s+(?:reading|saying|that read"
+    r"|which read|with)|hashtags?|taglines?|catchphrases?|mantras?|(?:rallying|battle|war) cry)"
+    r"\b",
+    re.IGNORECASE,
+)
+_SLOGAN_AFTER = re.compile(r"^[\s,.]*(?:\w+\s+){0,3}?chant(?:ed|ing|s)?\b", re.IGNORECASE)
+_SO_CALLED = re.compile(r"\bso-called\s*$", re.IGNORECASE)
+_LIST_JOIN = re.compile(r"[\s,]*(?:(?:and|or|,)\s*)?$")
+_SENTENCE_END = re.compile(r"[.!?]\s")  # inside quoted words: more than one sentence
+_SENTENCE_BREAK = re.compile(r"[.!?][”\"»’]?(?:\s|$)")  # before a mark: where its sentence starts
+_SIGNATURE = re.compile(r"[ \t]*(?:\n\s*)?(?:[—―–]|--?)[ \t]*(?=\S)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -104,7 +188,7 @@ class QuoteSpan:
     close_end: int  # one past the closing mark, or the end of the paragraph if unclosed
     closed: bool
     para_start: int
-    kind: str  # "direct" | "partial"
+    kind: str  # one of QUOTE_KINDS or NOT_QUOTES
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,8 +201,11 @@ class _Attribution:
 _NONE = _Attribution(speaker=None, cue=None, method="none")
 
 
-def find_quote_spans(text: str) -> list[QuoteSpan]:
-    """Every quotation in `text`, in order; no model needed."""
+def find_quote_spans(text: str, *, english: bool = True) -> list[QuoteSpan]:
+    """Every quotation in `text`, in order, with its kind as far as the text tells it (a
+    partial quotation may still turn out ``scare`` once attributed); no model needed. The
+    title, slogan and "so-called" rules read English words and capitals: with `english`
+    False every quotation is ``direct`` or ``partial``."""
     spans: list[QuoteSpan] = []
     opener: str | None = None
     open_at = para_start = 0
@@ -126,17 +213,17 @@ def find_quote_spans(text: str) -> list[QuoteSpan]:
         mark, at = match.group(), match.start()
         if mark == "\n":
             if opener is not None:
-                _add_span(spans, text, open_at, at, closed=False, para_start=para_start)
+                _add_span(spans, text, open_at, at, closed=False, para_start=para_start, en=english)
                 opener = None
             para_start = at + 1
         elif opener is None:
             if mark in OPENERS and not (mark == '"' and text[at - 1 : at].isdigit()):  # 34"
                 opener, open_at = mark, at
         elif mark in OPENERS[opener]:
-            _add_span(spans, text, open_at, at + 1, closed=True, para_start=para_start)
+            _add_span(spans, text, open_at, at + 1, closed=True, para_start=para_start, en=english)
             opener = None
     if opener is not None:
-        _add_span(spans, text, open_at, len(text), closed=False, para_start=para_start)
+        _add_span(spans, text, open_at, len(text), closed=False, para_start=para_start, en=english)
     return spans
 
 
@@ -148,6 +235,7 @@ def _add_span(
     *,
     closed: bool,
     para_start: int,
+    en: bool,
 ) -> None:
     start, end = open_at + 1, close_end - 1 if closed else close_end
     while start < end and text[start].isspace():
@@ -156,11 +244,36 @@ def _add_span(
         end -= 1
     if not _WORD_CHAR.search(text, start, end):
         return
-    kind = _kind(text[para_start:open_at].rstrip(), text[start:end])
+    previous = spans[-1] if spans and spans[-1].para_start == para_start else None
+    if en:
+        kind = _kind(text, para_start, open_at, text[start:end], close_end, previous)
+    else:
+        kind = _utterance_kind(text[para_start:open_at].rstrip(), text[start:end])
     spans.append(QuoteSpan(start, end, open_at, close_end, closed, para_start, kind))
 
 
-def _kind(before: str, words: str) -> str:
+def _kind(
+    text: str, para_start: int, open_at: int, words: str, close_end: int, previous: QuoteSpan | None
+) -> str:
+    before = text[para_start:open_at].rstrip()
+    sentence = before[max((m.end() for m in _SENTENCE_BREAK.finditer(before)), default=0) :]
+    line_end = text.find("\n", close_end)
+    after = text[close_end : len(text) if line_end < 0 else line_end]
+    if previous is not None and _listed_after(text, previous, open_at):  # “A,” “B” and “C”
+        return previous.kind
+    if _SLOGAN_BEFORE.search(sentence[-100:]) or _SLOGAN_AFTER.match(after):
+        return "slogan"
+    if _SO_CALLED.search(sentence):
+        return "scare"
+    if _title_case(words) or (
+        len(words.split()) <= 8 and (_NAMED_BEFORE.search(sentence) or _NAMED_AFTER.match(after))
+    ):
+        return "title"
+    return _utterance_kind(before, words)
+
+
+def _utterance_kind(before: str, words: str) -> str:
+    """``direct`` for a quoted utterance, else ``partial``."""
     if not before or before[-1] in ":.!?;—–-(":
         return "direct"
     last_word = before.rsplit(None, 1)[-1].lower().strip(",")
@@ -169,6 +282,24 @@ def _kind(before: str, words: str) -> str:
     if words[-1] in ".!?" and len(words.split()) >= 4:
         return "direct"
     return "partial"
+
+
+def _listed_after(text: str, previous: QuoteSpan, open_at: int) -> bool:
+    """Whether a quotation is the next item of a list of titles or slogans."""
+    joined = _LIST_JOIN.match(text, previous.close_end, open_at) is not None
+    return previous.kind in ("title", "slogan") and joined
+
+
+def _title_case(words: str) -> bool:
+    """Whether quoted words read as a name: two to twelve words, each capitalised but the
+    small ones, in one sentence ("The River Remembers", "Takin’ It To the Streets")."""
+    found = _WORD.findall(words)
+    if not 2 <= len(found) <= 12 or _SENTENCE_END.search(words):
+        return False
+    return all(
+        word[0].isupper() or (i > 0 and word.lower() in _SMALL_WORDS)
+        for i, word in enumerate(found)
+    )
 
 
 def unattributed_quotes(article_id: str, text: str, *, method: str) -> list[Quote]:
@@ -184,32 +315,34 @@ def unattributed_quotes(article_id: str, text: str, *, method: str) -> list[Quot
             method=method,
             kind=span.kind,
         )
-        for span in find_quote_spans(text)
+        for span in find_quote_spans(text, english=False)
     ]
 
 
 def attribute_quotes(article_id: str, doc: Doc) -> list[Quote]:
     """The quotations of a parsed body with their speakers, in text order."""
-    spans = find_quote_spans(doc.text)
+    text = doc.text  # spaCy joins the tokens again on every access
+    spans = find_quote_spans(text)
     if not spans:
         return []
-    context = _Context(doc, spans)
+    context = _Context(doc, text, spans)
     quotes: list[Quote] = []
     previous: tuple[QuoteSpan, _Attribution] | None = None
     for span in spans:
-        found = context.attribute(span)
-        if found.cue is None and previous is not None:
-            before, attribution = previous
-            reopened = not before.closed and span.open_at == span.para_start > before.para_start
-            follows = span.kind == "direct" and span.para_start == before.para_start
-            if attribution.speaker is not None and (reopened or follows):
-                found = _Attribution(attribution.speaker, attribution.cue, "continuation")
-        if found.speaker is not None:
-            context.last_speaker = found.speaker
+        if span.kind in NOT_QUOTES:
+            found = _NONE
+        else:
+            found = context.attribute(span, previous)
+            if span.kind == "partial" and context.is_scare(span, found):
+                span, found = replace(span, kind="scare"), _NONE
+        if span.kind in QUOTE_KINDS:
+            if found.speaker is not None:
+                context.speakers.last_speaker = found.speaker
+            previous = (span, found)
         quotes.append(
             Quote(
                 article_id=article_id,
-                text=doc.text[span.start : span.end],
+                text=text[span.start : span.end],
                 speaker=found.speaker,
                 start_char=span.start,
                 end_char=span.end,
@@ -218,34 +351,45 @@ def attribute_quotes(article_id: str, doc: Doc) -> list[Quote]:
                 kind=span.kind,
             )
         )
-        previous = (span, found)
     return quotes
 
 
 class _Context:
     """One parsed body with its quotations, cues and sentences indexed for attribution."""
 
-    def __init__(self, doc: Doc, spans: Sequence[QuoteSpan]) -> None:
+    def __init__(self, doc: Doc, text: str, spans: Sequence[QuoteSpan]) -> None:
         self.doc = doc
+        self.text = text
         self.spans = spans
         self.opens = [span.open_at for span in spans]
         self.sents = list(doc.sents)
         self.sent_starts = [sent.start_char for sent in self.sents]
-        self.ent_of: dict[int, Span] = {}
-        ents = doc.ents
-        for ent in ents:
-            for i in range(ent.start, ent.end):
-                self.ent_of[i] = ent
-        self.cues = [token for token in doc if _is_cue(token) and not self.in_quote(token.idx)]
+        self.token_starts = [token.idx for token in doc]
+        self.speakers = Speakers(doc, self.in_quote)
+        self.cues = [token for token in doc if self.is_cue(token)]
         self.cue_starts = [token.idx for token in self.cues]
-        self.outside = [ent for ent in ents if not self.in_quote(ent.start_char)]
-        self.person_names = {ent.text for ent in ents if ent.label_ == "PERSON"}
-        self.last_speaker: str | None = None
         self.used_after: set[int] = set()  # cues already taken by the quotation before them
 
     def in_quote(self, offset: int) -> bool:
         i = bisect.bisect_right(self.opens, offset) - 1
         return i >= 0 and offset < self.spans[i].close_end
+
+    def is_cue(self, token: Token) -> bool:
+        if self.in_quote(token.idx):
+            return False
+        if token.lower_ == "according":
+            return token.i + 1 < len(token.doc) and token.doc[token.i + 1].lower_ == "to"
+        if token.lower_ not in CUE_WORDS or token.dep_ not in VERB_DEPS:
+            return False
+        for child in token.children:
+            if child.dep_ == "neg" and not self.in_quote(child.idx):  # "did not respond"
+                return False
+            if child.dep_ == "xcomp" and token.lower_ in _NOT_CUE_WITH_XCOMP:
+                return False
+            object_verb = token.lower_ in _NOT_CUE_WITH_OBJECT
+            if child.dep_ == "dobj" and object_verb and not self.in_quote(child.idx):
+                return False
+        return True
 
     def quote_between(self, start: int, end: int) -> bool:
         i = bisect.bisect_left(self.opens, start)
@@ -259,17 +403,41 @@ class _Context:
         hi = bisect.bisect_left(self.cue_starts, end)
         return self.cues[lo:hi]
 
+    def tokens_in(self, start: int, end: int) -> Span:
+        lo = bisect.bisect_left(self.token_starts, start)
+        hi = bisect.bisect_left(self.token_starts, end)
+        return self.doc[lo:hi]
+
+    def paragraph_alone(self, span: QuoteSpan) -> bool:
+        """Whether the quotation is its whole paragraph."""
+        text = self.text
+        line_end = text.find("\n", span.close_end)
+        rest = text[span.close_end : len(text) if line_end < 0 else line_end]
+        return span.open_at == span.para_start and not _WORD_CHAR.search(rest)
+
     # Choosing the cue -------------------------------------------------------------------
 
-    def attribute(self, span: QuoteSpan) -> _Attribution:
-        """The first candidate cue that names a speaker, else the first cue, else none."""
+    def attribute(
+        self, span: QuoteSpan, previous: tuple[QuoteSpan, _Attribution] | None
+    ) -> _Attribution:
+        """A signature, else the first candidate cue that names a speaker (a continuation
+        of the previous quotation going before a cue in another sentence), else the first
+        cue, else a continuation, else (for a partial quotation) the subject of the clause
+        it stands in when that names someone, else none."""
+        signed = self.signature(span)
+        if signed is not None:
+            return _Attribution(speaker=signed, cue=None, method="signature")
         chosen: _Attribution | None = None
         for cue, method in self.candidate_cues(span):
+            if method in _LOOSE and previous is not None:
+                carried = self.continued(span, *previous)
+                if carried.speaker is not None:
+                    return carried
             if cue.lower_ == "according":
                 method = "according_to"
-            speaker, via_pronoun = self.speaker_of(cue)
-            if via_pronoun:
-                method += "+pronoun"
+            speaker, via = self.speaker_of(cue)
+            if via:
+                method += "+" + via
             cue_text = "according to" if cue.lower_ == "according" else cue.lower_
             found = _Attribution(speaker=speaker, cue=cue_text, method=method)
             if chosen is None or speaker is not None:
@@ -278,7 +446,75 @@ class _Context:
                     self.used_after.add(cue.i)
             if speaker is not None:
                 break
+        if chosen is None and previous is not None:
+            chosen = self.continued(span, *previous)
+        if (chosen is None or chosen.method == "none") and span.kind == "partial":
+            chosen = self.clause_subject(span)
         return chosen or _NONE
+
+    def clause_subject(self, span: QuoteSpan) -> _Attribution:
+        """For a partial quotation of more than a few words that no cue attributes: the
+        named subject of the clause it stands in ("Apple views privacy as “a fundamental
+        human right”")."""
+        root = self.quote_root(span)
+        if root is None:
+            return _NONE
+        short = len(_WORD.findall(self.text, span.start, span.end)) <= _SCARE_WORDS
+        verb = next((t for t in [root, *root.ancestors] if t.dep_ in VERB_DEPS), None)
+        while verb is not None:
+            subject = next((c for c in verb.children if c.dep_ in SUBJECT_DEPS), None)
+            if subject is None or self.in_quote(subject.idx):
+                climb = not short and verb.dep_ in _CLIMB_DEPS and verb.head is not verb
+                verb = verb.head if climb else None
+                continue
+            found = self.speakers.referent(subject)
+            if found is not None and (not short or found.label in ("PERSON", "ORG")):
+                name: str | None = found.name
+            else:
+                name = None if short else self.speakers.proper_name(subject)
+            if name is None:
+                return _NONE
+            return _Attribution(speaker=name, cue=None, method="subject")
+        return _NONE
+
+    def signature(self, span: QuoteSpan) -> str | None:
+        """The name signing a pull quote: “…” — Carla Jimenez, head librarian."""
+        if span.kind != "direct" or span.open_at != span.para_start:
+            return None
+        dash = _SIGNATURE.match(self.text, span.close_end)
+        if dash is None:
+            return None
+        tokens = self.tokens_in(dash.end(), dash.end() + 1)
+        if not tokens:
+            return None
+        first = tokens[0]
+        found = self.speakers.referent(first)
+        if found is not None:
+            return found.name
+        words = []
+        for token in self.doc[first.i : first.i + 4]:
+            if not token.is_title or "\n" in token.text:
+                break
+            words.append(token.text)
+        return " ".join(words) if len(words) >= 2 else None
+
+    def continued(
+        self, span: QuoteSpan, before: QuoteSpan, attribution: _Attribution
+    ) -> _Attribution:
+        """The previous quotation's speaker, when this one continues it (see the docstring)."""
+        if attribution.speaker is None:
+            return _NONE
+        reopened = not before.closed and span.open_at == span.para_start > before.para_start
+        follows = span.kind == "direct" and span.para_start == before.para_start
+        between = self.text[before.close_end : span.para_start]
+        next_paragraph = (
+            self.paragraph_alone(span)
+            and before.para_start < span.para_start
+            and "\n" not in between.strip()
+        )
+        if reopened or follows or next_paragraph:
+            return _Attribution(attribution.speaker, attribution.cue, "continuation")
+        return _NONE
 
     def candidate_cues(self, span: QuoteSpan) -> Iterator[tuple[Token, str]]:
         """Cues that may introduce a quotation, most likely first."""
@@ -291,6 +527,15 @@ class _Context:
             if not self.quote_between(span.close_end, cue.idx)
         ]
         before = self.cues_in(lo, span.open_at)
+        if before and self.introduces(before[-1], span) and self.may_precede(before[-1], span):
+            yield before[-1], "cue_before"  # X said: “…” / he said, “…”
+        root = self.quote_root(span)
+        if root is not None:
+            governing = [cue for cue in before if cue.is_ancestor(root)]
+            saying = [cue for cue in governing if cue.lower_ in _SAYING]
+            chosen = saying[-1] if saying else governing[0] if governing else None
+            if chosen is not None and chosen.i not in self.used_after:
+                yield chosen, "cue_before"
         if after:
             gap = self.doc.char_span(span.close_end, after[0].idx, alignment_mode="expand")
             if gap is None or len(gap) <= _AFTER_WINDOW:
@@ -306,11 +551,11 @@ class _Context:
                 earlier = self.cues_in(previous.start_char, previous.end_char)
                 if earlier:
                     yield earlier[-1], "cue_before"
-        outside = self.doc.text[lo : span.open_at] + self.doc.text[span.close_end : hi]
+        outside = self.text[lo : span.open_at] + self.text[span.close_end : hi]
         alone = span.kind == "direct" and not _WORD_CHAR.search(outside)
         if alone and last + 1 < len(self.sents):
             following = self.sents[last + 1]
-            between = self.doc.text[span.close_end : following.start_char]
+            between = self.text[span.close_end : following.start_char]
             if "\n" not in between:
                 later = self.cues_in(following.start_char, following.end_char)
                 if later:
@@ -322,12 +567,28 @@ class _Context:
                     yield later[0], "cue_after" if short else "next_sentence"
         if alone and first > 0:
             previous = self.sents[first - 1]
-            text_between = self.doc.text[previous.start_char : span.open_at]
-            if "\n" not in text_between and not self.quote_between(
+            text_between = self.text[previous.start_char : span.open_at]
+            same_paragraph = "\n" not in text_between
+            if (same_paragraph or self.paragraph_alone(span)) and not self.quote_between(
                 previous.start_char, span.open_at
             ):
                 for cue in reversed(self.cues_in(previous.start_char, previous.end_char)):
                     yield cue, "previous_sentence"
+
+    def introduces(self, cue: Token, span: QuoteSpan) -> bool:
+        """Whether only punctuation and names lie between a cue and the quotation after it."""
+        return all(
+            t.is_punct or t.is_space or self.speakers.is_speaker_like(t)
+            for t in self.tokens_in(cue.idx + len(cue), span.open_at)
+        )
+
+    def quote_root(self, span: QuoteSpan) -> Token | None:
+        """The quoted token whose head lies outside the quotation."""
+        inside = self.tokens_in(span.start, span.end)
+        for token in inside:
+            if not span.start <= token.head.idx < span.end or token.head is token:
+                return token
+        return None
 
     def may_precede(self, cue: Token, span: QuoteSpan) -> bool:
         """Whether a cue before a quotation introduces it.
@@ -343,18 +604,34 @@ class _Context:
         for token in self.doc[cue.i + 1 :]:
             if token.idx >= span.open_at:
                 return True
-            if token.is_alpha and token.i not in self.ent_of and token.lower_ not in PRONOUN_LABEL:
+            if token.is_alpha and not self.speakers.is_speaker_like(token):
                 return False
         return True
 
+    def is_scare(self, span: QuoteSpan, found: _Attribution) -> bool:
+        """Whether a partial quotation is the writer's term rather than anyone's words."""
+        words = len(_WORD.findall(self.text, span.start, span.end))
+        if words <= _SCARE_WORDS and found.cue is None and found.speaker is None:
+            return True
+        if words > _MODIFIER_WORDS:
+            return False
+        root = self.quote_root(span)
+        if root is None or root.dep_ not in _MODIFIER_DEPS or root.head.idx < span.close_end:
+            return False
+        between = self.tokens_in(span.close_end, root.head.idx)
+        return all(
+            t.is_punct or t.lower_ in ("and", "or") or self.in_quote(t.idx) for t in between
+        )
+
     # Naming the speaker -----------------------------------------------------------------
 
-    def speaker_of(self, cue: Token) -> tuple[str | None, bool]:
-        """The speaker named by a cue, and whether a pronoun had to be resolved."""
+    def speaker_of(self, cue: Token) -> tuple[str | None, str]:
+        """The speaker named by a cue, and what had to be resolved ("pronoun" ...)."""
         subject = self.subject_of(cue)
         if subject is None:
-            return None, False
-        return self.name_of(subject, allow_climb=True)
+            return None, ""
+        naming = self.speakers.name(subject)
+        return naming.name, naming.via if naming.name is not None else ""
 
     def subject_of(self, cue: Token) -> Token | None:
         doc = self.doc
@@ -364,6 +641,8 @@ class _Context:
             if objects:
                 return objects[0]
             return doc[to.i + 1] if to.i + 1 < len(doc) else None
+        if cue.dep_ == "acl" and not self.in_quote(cue.head.idx):  # "forecasters warning that"
+            return cue.head
         verb = cue
         for _ in range(3):
             subject = next((c for c in verb.children if c.dep_ in SUBJECT_DEPS), None)
@@ -377,97 +656,14 @@ class _Context:
     def nearest_speaker(self, cue: Token) -> Token | None:
         """When the parse gives no subject: the PERSON nearest the cue in its sentence, else
         the nearest other named speaker, else the nearest personal pronoun."""
-        sentence = cue.sent
         ranked: list[tuple[int, int, int]] = []
-        for token in sentence:
-            if token.i == cue.i or self.in_quote(token.idx) or not self.is_speaker_like(token):
+        for token in cue.sent:
+            if token.i == cue.i or self.in_quote(token.idx):
                 continue
-            ent = self.ent_of.get(token.i)
-            rank = 0 if ent is not None and ent.label_ == "PERSON" else 1 if ent else 2
+            found = self.speakers.referent(token)
+            named = found is not None or self.speakers.proper_name(token) is not None
+            if not named and not self.speakers.is_speaker_like(token):
+                continue
+            rank = 2 if found is None else 0 if found.label == "PERSON" else 1
             ranked.append((rank, abs(token.i - cue.i), token.i))
         return cue.doc[min(ranked)[2]] if ranked else None
-
-    def is_speaker_like(self, token: Token) -> bool:
-        ent = self.ent_of.get(token.i)
-        return (ent is not None and ent.label_ in SPEAKER_LABELS) or token.lower_ in PRONOUN_LABEL
-
-    def name_of(self, token: Token, *, allow_climb: bool) -> tuple[str | None, bool]:
-        ent = self.ent_of.get(token.i)
-        if ent is not None and ent.label_ in SPEAKER_LABELS:
-            return self.full_name(ent), False
-        for child in token.children:
-            appos = self.ent_of.get(child.i)
-            if child.dep_ == "appos" and appos is not None and appos.label_ in SPEAKER_LABELS:
-                return self.full_name(appos), False
-        if token.lower_ in PRONOUN_LABEL:
-            return self.antecedent(token, PRONOUN_LABEL[token.lower_]), True
-        if token.lower_ in RELATIVE_PRONOUNS:
-            if not allow_climb or token.head.dep_ != "relcl":
-                return None, False
-            noun = token.head.head
-            if self.is_speaker_like(noun):
-                return self.name_of(noun, allow_climb=False)
-            subject = _governing_subject(noun)
-            return self.name_of(subject, allow_climb=False) if subject else (None, False)
-        if not token.is_alpha or token.is_stop:
-            return None, False
-        return _noun_phrase(token), False
-
-    def antecedent(self, pronoun: Token, label: str) -> str | None:
-        earlier = [
-            ent for ent in self.outside if ent.label_ == label and ent.end_char <= pronoun.idx
-        ]
-        subjects = [ent for ent in earlier if ent.root.dep_ in SUBJECT_DEPS]
-        chosen = subjects[-1] if subjects else earlier[-1] if earlier else None
-        if chosen is None:
-            return self.last_speaker
-        return self.full_name(chosen)
-
-    def full_name(self, ent: Span) -> str:
-        """A PERSON's longer name when the article gives exactly one ("Kim" -> "Kim Jong-un")."""
-        if ent.label_ != "PERSON":
-            return ent.text
-        words = set(ent.text.split())
-        longer = {
-            name
-            for name in self.person_names
-            if len(name) > len(ent.text) and words <= set(name.split())
-        }
-        return longer.pop() if len(longer) == 1 else ent.text
-
-
-def _is_cue(token: Token) -> bool:
-    if token.lower_ == "according":
-        return token.i + 1 < len(token.doc) and token.doc[token.i + 1].lower_ == "to"
-    return (
-        token.lower_ in CUE_WORDS
-        and token.dep_ in VERB_DEPS
-        and not any(child.dep_ == "neg" for child in token.children)  # "did not respond"
-    )
-
-
-def _governing_subject(token: Token) -> Token | None:
-    """The subject of the nearest clause above `token` ("Kim left a book which read: ...")."""
-    for ancestor in _ancestors(token):
-        subject = next((c for c in ancestor.children if c.dep_ in SUBJECT_DEPS), None)
-        if subject is not None and subject.lower_ not in RELATIVE_PRONOUNS:
-            return subject
-    return None
-
-
-def _ancestors(token: Token) -> Iterable[Token]:
-    while token.head is not token:
-        token = token.head
-        yield token
-
-
-def _noun_phrase(token: Token) -> str:
-    """The subject noun with its left modifiers, without a leading determiner."""
-    start = token.i
-    for child in token.lefts:
-        if child.dep_ in _NOUN_PHRASE_DEPS:
-            start = min(start, child.left_edge.i)
-    doc = token.doc
-    while start < token.i and doc[start].dep_ == "det":
-        start += 1
-    return doc[start : token.i + 1].text

@@ -247,7 +247,7 @@ class Quote:
     end_char: int
     cue: str | None = None  # the attribution verb, e.g. "said"
     method: str = "rule"  # how the speaker was found: cue_after, cue_before, according_to ...
-    kind: str = "direct"  # direct | partial (quoted words inside the writer's own sentence)
+    kind: str = "direct"  # direct | partial (quotations); title | slogan | scare (not quotes)
     speaker_entity_id: str | None = None  # the entity of the speaker (`tasks.entities`)
 
 

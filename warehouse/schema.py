@@ -133,7 +133,7 @@ QUOTES = pa.schema(
         pa.field("end_char", pa.int32(), nullable=False),
         pa.field("cue", pa.string()),
         pa.field("method", pa.string(), nullable=False),
-        pa.field("kind", pa.string(), nullable=False),  # direct | partial
+        pa.field("kind", pa.string(), nullable=False),  # direct partial / title slogan scare
         pa.field("speaker_entity_id", pa.string()),  # mentions.entity_id of the speaker
     ]
 )

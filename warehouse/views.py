@@ -85,7 +85,9 @@ def analytic_views() -> list[tuple[str, str]]:
         ),
         # Entities, quotes and keywords of the latest version of each article.
         ("mentions", _of_latest_versions("stg_mentions")),
-        ("quotes", _of_latest_versions("stg_quotes")),
+        # Quotations only: what the marks hold when they hold a title, a slogan or the
+        # writer's scare quotes stays in stg_quotes (`tasks.quotes.NOT_QUOTES`).
+        ("quotes", _of_latest_versions("stg_quotes") + " WHERE t.kind IN ('direct', 'partial')"),
         (
             "entities",
             # Every entity the runs have seen (`tasks.entities`): the runs' own tallies added

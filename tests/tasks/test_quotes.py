@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -9,9 +10,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from spacy.language import Language
 
-from tasks.enrich import enrich, load_nlp
-from tasks.quotes import find_quote_spans
-from tasks.records import Quote
+from tasks.enrich import enrich, enrich_articles, load_nlp
+from tasks.quotes import find_quote_spans, unattributed_quotes
+from tasks.records import Article, Quote
 
 SEED = (Path(__file__).parent.parent / "fixtures" / "seed_article.txt").read_text(encoding="utf-8")
 
@@ -280,7 +281,7 @@ def test_any_text_gives_quotes_whose_offsets_point_into_it(nlp: Language, body: 
     for quote in found.quotes:
         assert body[quote.start_char : quote.end_char] == quote.text
         assert quote.text.strip() == quote.text
-        assert quote.kind in {"direct", "partial"}
+        assert quote.kind in {"direct", "partial", "title", "slogan", "scare"}
     assert found == enrich([("a", body, "en")], nlp)
 
 
@@ -300,3 +301,339 @@ def test_negated_speech_verb_is_not_an_attribution(nlp: Language) -> None:
     )
     quote = only_quote(body, nlp)
     assert (quote.speaker, quote.cue) == (None, None)
+
+
+# Titles, slogans and scare quotes are kept, as kinds that are not quotations -----------------
+
+
+def kinds_of(text: str) -> list[tuple[str, str]]:
+    return [(text[s.start : s.end], s.kind) for s in find_quote_spans(text)]
+
+
+def test_title_case_words_in_quotes_are_a_title() -> None:
+    text = "Poet Helen Marsh read “The River Remembers” and the “Salt and Stone” sequence."
+    assert kinds_of(text) == [("The River Remembers", "title"), ("Salt and Stone", "title")]
+
+
+def test_work_noun_or_naming_verb_before_quotes_makes_a_title() -> None:
+    text = (
+        "She starred in the film “Rain” last year. The bill, dubbed “bedroom tax” by critics, "
+        "passed. They were known as the “three amigos.”"
+    )
+    assert [kind for _, kind in kinds_of(text)] == ["title", "title", "title"]
+
+
+def test_item_listed_after_a_title_is_a_title() -> None:
+    text = "The band played the songs “Hello” and “goodbye, my love” before midnight."
+    assert kinds_of(text) == [("Hello", "title"), ("goodbye, my love", "title")]
+
+
+def test_chanted_or_written_slogans_are_slogans() -> None:
+    text = (
+        "Nurses marched, chanting “safe staff save lives” and “pay us”. "
+        "“No cuts,” the crowd chanted. Many carried banners reading “fair pay now”."
+    )
+    assert [kind for _, kind in kinds_of(text)] == ["slogan"] * 4
+
+
+def test_so_called_words_are_a_scare_quote() -> None:
+    assert kinds_of("The council's so-called “green levy” starts in April.") == [
+        ("green levy", "scare")
+    ]
+
+
+def test_other_languages_get_no_english_title_or_slogan_rules() -> None:
+    text = "Die App „Gute Nacht“ wurde vorgestellt. „Das ist gut“, sagte sie."
+    assert kinds_of(text)[0] == ("Gute Nacht", "title")  # what the English rules make of it
+    found = [(q.text, q.kind) for q in unattributed_quotes("a", text, method="no_model")]
+    assert found == [("Gute Nacht", "partial"), ("Das ist gut", "direct")]
+
+
+def test_short_quoted_words_nobody_is_said_to_say_are_a_scare_quote(nlp: Language) -> None:
+    quote = only_quote("And there is no “end” to the game, because developers keep at it.", nlp)
+    assert (quote.kind, quote.speaker) == ("scare", None)
+
+
+def test_quoted_modifier_of_a_noun_is_a_scare_quote_though_a_cue_is_near(nlp: Language) -> None:
+    body = "Ombudsman Nadia Cruz said the “interim” government had to resign within a week."
+    quote = only_quote(body, nlp)
+    assert (quote.kind, quote.speaker) == ("scare", None)
+
+
+def test_short_partial_quote_with_a_named_speaker_stays_a_quote(nlp: Language) -> None:
+    quote = only_quote("Benjamin Netanyahu said he was “very moved” by the decision.", nlp)
+    assert (quote.kind, quote.speaker) == ("partial", "Benjamin Netanyahu")
+
+
+def test_title_takes_no_speaker_from_a_cue_after_it(nlp: Language) -> None:
+    body = "After playing “Takin’ It To the Streets,” singer Pat Simmons told the audience a joke."
+    quote = only_quote(body, nlp)
+    assert (quote.kind, quote.speaker, quote.cue) == ("title", None, None)
+
+
+# Cues ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("body", "speaker"),
+    [
+        ("Prime Minister Elena Varga rejected the call: “Stability comes first.”", "Elena Varga"),
+        ("Gabor Szabo accused the government of “hiding the budget from voters.”", "Gabor Szabo"),
+        ("“There is no hidden deficit,” Tamas Kovacs assured reporters.", "Tamas Kovacs"),
+        ("“The minister cannot count,” Gabor Szabo retorted on Monday.", "Gabor Szabo"),
+        ("“We expected 3 percent,” Tamas Kovacs admitted after the vote.", "Tamas Kovacs"),
+        ("“Markets are calm,” Elena Varga maintained later that day.", "Elena Varga"),
+        ("“It was a mistake,” Gabor Szabo conceded after the session.", "Gabor Szabo"),
+    ],
+)
+def test_wider_speech_verbs_attribute_quotes(nlp: Language, body: str, speaker: str) -> None:
+    assert only_quote(body, nlp).speaker == speaker
+
+
+def test_speech_verb_with_a_direct_object_is_no_cue(nlp: Language) -> None:
+    body = "“The deal is dead.” Lee Morgan maintained his position in a meeting on Monday."
+    quote = only_quote(body, nlp)
+    assert (quote.speaker, quote.cue) == (None, None)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "“Certainly not,” Richard Dunn said when asked whether he would resign.",
+        "Asked whether he would resign, Richard Dunn said “absolutely not”.",
+    ],
+)
+def test_a_not_inside_the_quotation_does_not_negate_the_cue(nlp: Language, body: str) -> None:
+    quote = only_quote(body, nlp)
+    assert (quote.speaker, quote.cue) == ("Richard Dunn", "said")
+
+
+def test_cue_that_governs_the_quotation_goes_before_a_nearer_one(nlp: Language) -> None:
+    body = (
+        "Mike Pompeo said that after a review Washington had concluded the settlements were "
+        "“not, per se, inconsistent with international law”, saying he trusted the courts."
+    )
+    assert only_quote(body, nlp).speaker == "Mike Pompeo"
+
+
+@pytest.mark.parametrize(
+    "said",
+    [
+        "that he said, “I will come to your office.”",
+        "that he said the plan was “a disaster for every farmer in the county”.",
+    ],
+)
+def test_nearest_plain_speech_verb_before_the_quotation_wins(nlp: Language, said: str) -> None:
+    body = f"Tom Baker called the office in March. Ruth Adler, who took the call, recalled {said}"
+    assert only_quote(body, nlp).speaker == "Tom Baker"
+
+
+def test_participle_cue_speaks_for_the_noun_it_describes(nlp: Language) -> None:
+    body = (
+        "Smoke descended on Delhi this week, with forecasters warning that pollution would be "
+        "“the worst we have seen in a decade” by Wednesday."
+    )
+    quote = only_quote(body, nlp)
+    assert (quote.cue, quote.speaker) == ("warning", None)
+
+
+# Pronouns --------------------------------------------------------------------------------------
+
+
+def test_all_capital_who_is_a_name_not_a_pronoun(nlp: Language) -> None:
+    quote = only_quote("“Two doses of vaccine protect almost everyone,” says WHO.", nlp)
+    assert (quote.speaker, quote.method) == ("WHO", "cue_after")
+
+
+def test_acronym_is_the_organisation_whose_initials_it_spells(nlp: Language) -> None:
+    body = (
+        "Measles cases doubled last year, the World Health Organization said on Thursday. "
+        "“This is a wake-up call,” says WHO."
+    )
+    assert only_quote(body, nlp).speaker == "World Health Organization"
+
+
+def test_singular_they_is_the_person_of_no_known_gender(nlp: Language) -> None:
+    body = (
+        "Sam Rivera, who uses they/them pronouns, won the East Ward seat on Tuesday. "
+        "“I ran because the ward needed someone who would answer the phone,” they said."
+    )
+    assert only_quote(body, nlp).speaker == "Sam Rivera"
+
+
+def test_they_after_an_unnamed_group_names_nobody(nlp: Language) -> None:
+    body = "Sam Rivera spoke first. Teachers then filled the hall. “We are tired,” they said."
+    quote = only_quote(body, nlp)
+    assert (quote.speaker, quote.cue) == (None, "said")
+
+
+@pytest.mark.parametrize(
+    ("body", "speaker"),
+    [
+        (
+            "Taylor Swift accused the label of blocking her. Big Machine have denied doing "
+            "anything wrong. “At no point did we block her,” they said in a statement.",
+            "Big Machine",  # a name the model does not tag
+        ),
+        (
+            "Sam Rivera spoke first. The Transport Workers Union rejected the offer on Monday. "
+            "“We will strike,” they said.",
+            "Transport Workers Union",
+        ),
+    ],
+)
+def test_they_after_an_organisation_is_the_organisation(
+    nlp: Language, body: str, speaker: str
+) -> None:
+    assert only_quote(body, nlp).speaker == speaker
+
+
+def test_she_skips_a_man_named_since(nlp: Language) -> None:
+    body = (
+        "Maria Lopez met Education Secretary Tom Baker on Monday. Baker offered a rise of "
+        "4 percent. “That is not an offer, it is an insult,” she said. “We will vote on a strike.”"
+    )
+    first, second = quotes_of(body, nlp)
+    assert (first.speaker, first.method) == ("Maria Lopez", "cue_after+pronoun")
+    assert (second.speaker, second.method) == ("Maria Lopez", "continuation")
+
+
+def test_he_skips_a_woman_named_since(nlp: Language) -> None:
+    body = (
+        "Tom Baker met Maria Lopez on Monday. Lopez rejected the offer. "
+        "“It is the most we can afford,” he said."
+    )
+    assert only_quote(body, nlp).speaker == "Tom Baker"
+
+
+def test_title_tells_apart_two_people_with_one_surname(nlp: Language) -> None:
+    body = (
+        "Anna Berg and Lars Berg run the Old Mill bakery. “We open at six,” Ms. Berg said. "
+        "“I bake the bread,” Mr. Berg said."
+    )
+    assert [q.speaker for q in quotes_of(body, nlp)] == ["Anna Berg", "Lars Berg"]
+
+
+# Descriptors -----------------------------------------------------------------------------------
+
+
+def test_definite_description_is_the_person_named_before(nlp: Language) -> None:
+    body = (
+        "Actor James Whitfield was cleared of dangerous driving on Monday. The 56-year-old said "
+        "he was “relieved and exhausted”. “I have never driven dangerously,” the actor said."
+    )
+    assert [(q.speaker, q.method) for q in quotes_of(body, nlp)] == [
+        ("James Whitfield", "cue_before+descriptor"),
+        ("James Whitfield", "cue_after+descriptor"),
+    ]
+
+
+def test_unnamed_descriptor_gives_no_speaker(nlp: Language) -> None:
+    body = (
+        "“Prince Andrew has no immunity,” said one legal expert.\n"
+        "“He is vulnerable to extradition,” the expert warned.\n"
+        "“You could barely stand up,” a witness told the court."
+    )
+    assert [q.speaker for q in quotes_of(body, nlp)] == [None, None, None]
+
+
+def test_apposition_names_the_speaker(nlp: Language) -> None:
+    body = "His aunt, Rosa Whitfield, said the family had always believed him."
+    body += " “We knew James would be cleared,” she said."
+    assert only_quote(body, nlp).speaker == "Rosa Whitfield"
+
+
+def test_spokesperson_of_an_organisation_speaks_for_it(nlp: Language) -> None:
+    body = (
+        "“We will avoid compulsory job losses,” a spokeswoman for Northwind said.\n"
+        "A Northwind spokesman said the bases would close. “It is painful,” he said.\n"
+        "“We are cooperating,” said a WeWork spokesperson when contacted by Reuters."
+    )
+    assert [q.speaker for q in quotes_of(body, nlp)] == ["Northwind", "Northwind", "WeWork"]
+
+
+def test_statement_speaks_for_its_author(nlp: Language) -> None:
+    body = (
+        "Greater Manchester Police said in a statement that it respected the verdict. "
+        "“We will review the case carefully,” the statement said."
+    )
+    assert only_quote(body, nlp).speaker == "Greater Manchester Police"
+
+
+def test_organisation_noun_is_the_organisation_named_with_that_word(nlp: Language) -> None:
+    body = (
+        "The Transport Workers Union said it would fight the cuts. Northwind Airlines said "
+        "the cuts would go ahead. “Our members kept this airline flying,” the union said."
+    )
+    assert only_quote(body, nlp).speaker == "Transport Workers Union"
+
+
+def test_partial_quote_without_a_cue_takes_the_named_subject_of_its_clause(
+    nlp: Language,
+) -> None:
+    body = "Among those values is privacy, which Apple views as “a fundamental human right”."
+    quote = only_quote(body, nlp)
+    assert (quote.speaker, quote.method, quote.kind) == ("Apple", "subject", "partial")
+
+
+# Names -------------------------------------------------------------------------------------------
+
+
+def test_first_name_alone_is_the_full_name(nlp: Language) -> None:
+    body = "Dale Ford signed a new contract on Friday. “I never wanted to leave,” Dale said."
+    assert only_quote(body, nlp).speaker == "Dale Ford"
+
+
+def test_surname_the_model_misreads_is_the_person_named_in_full(nlp: Language) -> None:
+    body = "Chris Early of Ubisoft spoke next. “Streaming is somewhat binary,” says Early."
+    assert only_quote(body, nlp).speaker == "Chris Early"
+
+
+@pytest.mark.parametrize("dash", ["—", "–", "-", "\n— "])
+def test_pull_quote_signed_with_a_dash_names_its_speaker(nlp: Language, dash: str) -> None:
+    body = f"The library opened on Saturday.\n\n“A library asks nothing of you.” {dash} Carla "
+    body += "Jimenez, head librarian\n\nThe building has 90,000 books."
+    quote = only_quote(body, nlp)
+    assert (quote.speaker, quote.method) == ("Carla Jimenez", "signature")
+
+
+def test_quote_paragraph_after_an_attributed_quote_paragraph_continues_it(nlp: Language) -> None:
+    body = (
+        "Taylor Swift posted on Twitter on Friday.\n\n"
+        "“I just want to be able to perform my own music,” she said.\n\n"
+        "“That's it. I've tried to work this out privately.”\n\n"
+        "The awards take place on Sunday."
+    )
+    first, second = quotes_of(body, nlp)
+    assert first.speaker == second.speaker == "Taylor Swift"
+    assert second.method == "continuation"
+
+
+# The annotated pages of tests/fixtures/quotes ---------------------------------------------------
+
+PAGES = sorted((Path(__file__).parent.parent / "fixtures" / "quotes").glob("*.txt"))
+
+
+@pytest.mark.parametrize("page", PAGES, ids=[p.stem for p in PAGES])
+def test_annotated_page_gets_every_kind_and_speaker(nlp: Language, page: Path) -> None:
+    body, _, gold = page.read_text(encoding="utf-8").partition("\n=== gold\n")
+    article = Article(
+        source_id="s",
+        url="https://example.org/a",
+        final_url="https://example.org/a",
+        canonical_url="https://example.org/a",
+        title=None,
+        body=body,
+        fetched_at=datetime(2024, 1, 1, tzinfo=UTC),
+        language="en",
+    )
+    quotes = enrich_articles([("a", article)], nlp).quotes
+    found, expected = [], []
+    for quote, line in zip(quotes, gold.splitlines(), strict=True):
+        kind, speakers, _, text = line.split(" | ", 3)
+        named = None if speakers == "-" else speakers.split(" / ")
+        right = quote.speaker is None if named is None else quote.speaker in named
+        found.append((quote.text, "quote" if quote.kind in ("direct", "partial") else quote.kind))
+        expected.append((text, "quote" if kind in ("direct", "partial") else kind))
+        assert right, f"{text!r}: {quote.speaker!r} ({quote.method}), expected {speakers}"
+    assert found == expected

@@ -153,3 +153,20 @@ def test_story_spread_gives_outlets_and_hours_between_first_and_last(
         " FROM story_spread ORDER BY cluster_id"
     ).fetchall()
     assert rows == [("a1", 2, 2, "courier", 6.0), ("a2", 1, 1, "courier", 0.0)]
+
+
+def test_the_quotes_view_leaves_out_titles_slogans_and_scare_quotes(tmp_path: Path) -> None:
+    story = _article("courier", "https://courier.test/a9", datetime(2026, 11, 26, 8, tzinfo=UTC))
+    marks = [
+        Quote("a9", "We agreed", "Vladimir Putin", 0, 9, kind="direct"),
+        Quote("a9", "historic", None, 20, 28, kind="partial"),
+        Quote("a9", "The Road Home", None, 30, 43, kind="title"),
+        Quote("a9", "No war", None, 50, 56, kind="slogan"),
+        Quote("a9", "interim", None, 60, 67, kind="scare"),
+    ]
+    _publish(tmp_path, D1, [("a9", story)], [], [], marks)
+    with duckdb.connect(str(catalog_path(tmp_path)), read_only=True) as con:
+        shown = con.execute("SELECT kind FROM quotes ORDER BY start_char").fetchall()
+        stored = con.execute("SELECT count(*) FROM stg_quotes").fetchall()
+    assert shown == [("direct",), ("partial",)]
+    assert stored == [(5,)]

@@ -1,0 +1,569 @@
+"""Who a quotation's attribution names: the person or organisation behind a subject token.
+
+`Speakers` indexes one parsed body (its entities, and per sentence the grammatical subjects
+and the people named, outside quotations) and turns the subject of a speech verb into a
+speaker's name, or None:
+
+1. A named entity (PERSON, ORG, NORP, GPE, FAC) is its name. A PERSON's short name ("Dale",
+   "Ms. Berg") becomes the one full name of the article whose first or last word it is, a
+   title's gender choosing between two people who share a surname. A one-word name that is
+   a word of a person's full name ("Early" for "Chris Early") is that person whatever label
+   the model gave it, or none; so is an entity of two to four words opening with a common
+   given name ("Penelope Muse Abernathy" tagged ORG). An all-capitals word is a name ("WHO",
+   "the DEA"; not "a CEO"), the organisation named in full whose initials it spells when
+   there is one. A capitalised word the model did not tag is a name unless it merely opens
+   its sentence ("says Buser", "“…?” Schiff asked"), with a capitalised "for"/"of" tail
+   ("High Commissioner for Human Rights").
+2. An apposition names the speaker ("his aunt, Rosa Whitfield, said").
+3. Pronouns, matched by case ("WHO" is none), go back sentence by sentence (twelve, three
+   for "they") to the latest agreeing subject: "he"/"she" to a person whose gender, when
+   known (a title such as Mr/Ms, a common given name, a gendered noun in apposition such as
+   "son"), agrees, or to someone speaking for an organisation; "it" to an organisation or
+   country; "they" to an organisation, to a person of no known gender (singular "they"), or
+   to nobody when the latest candidate is an unnamed group ("officials"). Then "he"/"she"
+   take the latest agreeing person named in those sentences, else the last speaker; "it"
+   the latest organisation.
+4. A descriptor is replaced by whom it describes, else dropped (no speaker rather than "a
+   spokesperson"). Someone speaking for an organisation, or a document ("a spokeswoman for
+   Northwind", "a WeWork spokesperson", "a statement from X", "its spokesman"), is that
+   organisation or author. An organisation noun with a named modifier stays a phrase ("the
+   French foreign ministry"). A definite description refers back: an organisation noun
+   ("the union") to the latest organisation whose name has that word, else one that was a
+   subject within three sentences, else (company, firm ...) the latest organisation; a
+   document ("the statement") to the latest named subject; a person noun ("the actor", "The
+   56-year-old") to the latest agreeing named person who was a subject, unless the same
+   noun last described someone unnamed ("one legal expert" ... "the expert").
+
+Limits: no coreference model. A pronoun or description far from its referent, or a person
+of unknown gender in between, can still resolve wrongly; gender comes from short lists.
+"""
+
+from __future__ import annotations
+
+import bisect
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from spacy.tokens import Doc, Span, Token
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+SPEAKER_LABELS = frozenset({"PERSON", "ORG", "NORP", "GPE", "FAC"})
+ORG_LABELS = frozenset({"ORG", "NORP", "GPE", "FAC"})
+SUBJECT_DEPS = frozenset({"nsubj", "nsubjpass"})
+RELATIVE_PRONOUNS = frozenset({"who", "which", "that"})
+# Pronouns as written (case matters: "WHO", "IT" and "US" are names).
+PRONOUNS = {
+    "he": "he", "He": "he", "she": "she", "She": "she",
+    "it": "it", "It": "it", "they": "they", "They": "they",
+}  # fmt: skip
+_NOUN_PHRASE_DEPS = frozenset({"compound", "amod", "nmod", "poss", "case", "nummod"})
+_ATTACHED_DEPS = frozenset({"compound", "amod", "nmod", "poss"})
+_ATTACHING_PREPS = frozenset({"for", "of", "from", "at", "by"})
+_MISREAD_SUBJECT_DEPS = frozenset({"advmod", "npadvmod", "dep"})
+_DEFINITE = frozenset({"the", "this", "that"})
+_CLOSING_MARKS = frozenset({"”", '"', "»", "“"})
+
+# Gender: titles, common given names and gendered nouns (lowercase, no final full stop).
+FEMALE_TITLES = _words(
+    "ms mrs miss dame lady queen princess duchess madam madame mme sister"
+)
+MALE_TITLES = _words("mr sir lord king prince duke monsieur father brother")
+FEMALE_NAMES = _words(
+    """
+    mary patricia jennifer linda elizabeth barbara susan jessica sarah karen lisa nancy betty
+    margaret sandra ashley kimberly emily donna michelle carol amanda dorothy melissa deborah
+    stephanie rebecca sharon laura cynthia kathleen amy angela shirley anna brenda pamela emma
+    nicole helen samantha katherine christine debra rachel carolyn janet catherine maria heather
+    diane ruth julie olivia joyce virginia victoria  lauren christina joan evelyn judith
+    megan andrea cheryl hannah jacqueline martha gloria teresa ann sara madison frances kathryn
+    janice  abigail alice judy sophia grace denise amber doris marilyn danielle beverly
+    isabella theresa diana natalie brittany charlotte marie kayla  lori fiona priya anita
+    rosa elena sofia sophie carla ingrid greta marta monika claudia natasha olga irina svetlana
+    yulia tatiana fatima aisha amina leila yasmin mei ling yuki keiko ana lucia isabel carmen
+    camila valentina jenny joanne ursula angela nadia zainab chloe lucy ella mia amelia ava
+    lily ellie freya ruby hilary hillary nancy kamala alexandria theresa jacinda ursula
+    penelope
+    """
+)
+MALE_NAMES = _words(
+    """
+    james robert john michael david william richard joseph thomas charles christopher daniel
+    matthew anthony mark donald steven paul andrew joshua kenneth kevin brian george timothy
+    ronald edward jason jeffrey ryan jacob gary nicholas eric jonathan stephen larry justin
+    scott brandon benjamin samuel gregory alexander frank patrick raymond jack dennis jerry
+    tyler aaron jose adam nathan henry douglas zachary peter kyle ethan walter noah jeremy
+    christian keith roger terry gerald harold sean austin carl arthur lawrence dylan
+     bryan billy joe bruce gabriel  albert willie alan juan wayne elijah randy roy
+    vincent ralph eugene russell bobby mason philip louis tom tim jim bob bill mike dave steve
+     matt dan ben  nick joe ted fred harry oliver jake luke liam lewis lars hans omar
+    ahmed mohammed muhammad ali hassan ivan igor sergei dmitri vladimir boris carlos jorge luis
+    miguel pedro antonio francisco pablo marco giovanni luca hiroshi kenji wei jun rahul
+    arjun ravi gabor tamas dale martin kurt angus emmanuel olaf xi narendra joel keith avi
+    saeb ayman mike rudy leon ken tim strauss
+    """
+)
+FEMALE_NOUNS = _words(
+    """
+    woman mother daughter wife sister aunt niece grandmother granddaughter girl actress
+    spokeswoman chairwoman businesswoman councilwoman congresswoman widow queen princess lady
+    girlfriend mum mom
+    """
+)
+MALE_NOUNS = _words(
+    """
+    man father son husband brother uncle nephew grandfather grandson boy spokesman chairman
+    businessman councilman congressman widower king prince boyfriend dad
+    """
+)
+# People who speak for an organisation, and documents that speak for their author.
+REPRESENTATIVE_NOUNS = _words(
+    """
+    spokesperson spokesman spokeswoman representative rep spokespeople
+    """
+)
+DOCUMENT_NOUNS = _words(
+    """
+    statement release report study survey letter post tweet filing complaint document memo
+    email message note notice website analysis poll paper ruling judgment judgement order
+    indictment audit review announcement communique communiqué bulletin
+    """
+)
+ORG_NOUNS = _words(
+    """
+    company firm group ministry department agency government office union organisation
+    organization association council committee commission authority bank court police party
+    club team board institute institution centre center service network broadcaster airline
+    carmaker manufacturer retailer startup watchdog regulator army military navy embassy
+    administration foundation charity university school hospital campaign coalition alliance
+    federation league label studio publisher newspaper station channel body
+    """
+)
+# Organisation nouns that may stand for the latest organisation named, whatever its name.
+GENERIC_ORG_NOUNS = _words(
+    "company firm group organisation organization business corporation conglomerate airline"
+    " carmaker retailer startup"
+)
+ROLE_ACRONYMS = _words("CEO CFO COO CTO CIO MP MEP MSP PM VP GM MD DJ")
+_PLURAL_NOUNS = _words("people police staff crowd public media press children men women")
+
+
+@dataclass(frozen=True, slots=True)
+class Naming:
+    """A speaker's name (None: nobody named) and how it was found: "" directly, "pronoun"
+    or "descriptor" when a pronoun or a description had to be resolved."""
+
+    name: str | None
+    via: str = ""
+
+
+_NOBODY = Naming(None)
+
+
+@dataclass(frozen=True, slots=True)
+class _Referent:
+    name: str
+    label: str  # PERSON, or an organisation-like label
+    gender: str | None  # "f", "m" or None
+
+
+def _fold(word: str) -> str:
+    return word.casefold().rstrip(".")
+
+
+def _agrees(gender: str | None, wanted: str | None) -> bool:
+    return gender is None or wanted is None or gender == wanted
+
+
+def _plural(token: Token) -> bool:
+    word = token.lower_
+    if word in _PLURAL_NOUNS:
+        return True
+    return word.endswith("s") and not word.endswith(("ss", "us", "is")) and len(word) > 3
+
+
+class Speakers:
+    """The speaker-naming rules of the module docstring, over one parsed body."""
+
+    def __init__(self, doc: Doc, in_quote: Callable[[int], bool]) -> None:
+        self.doc = doc
+        self.in_quote = in_quote
+        self.ent_of: dict[int, Span] = {}
+        for ent in doc.ents:
+            for i in range(ent.start, ent.end):
+                self.ent_of[i] = ent
+        self.person_words: dict[str, set[str]] = {}  # a name's first or last word -> names
+        self.title_gender: dict[str, str] = {}  # folded name or surname -> gender by title
+        for ent in doc.ents:
+            words = _name_words(ent)
+            if ent.label_ != "PERSON" and not _given_name(words):
+                continue
+            gender = self._title_before(ent.start) or _appositive_gender(ent)
+            if gender is not None:
+                self.title_gender.setdefault(" ".join(map(_fold, words)), gender)
+            if len(words) > 1:
+                name = " ".join(words)
+                for word in (words[0], words[-1]):
+                    self.person_words.setdefault(_fold(word), set()).add(name)
+        self.outside = [e for e in doc.ents if not in_quote(e.start_char)]
+        self.outside_starts = [e.start_char for e in self.outside]
+        self.sent_starts = [sent.start for sent in doc.sents]
+        # Per sentence: its subjects, and the tokens opening a person's name, outside quotes.
+        self.subjects: list[list[Token]] = [[] for _ in self.sent_starts]
+        self.people: list[list[Token]] = [[] for _ in self.sent_starts]
+        for token in doc:
+            if in_quote(token.idx) or not token.is_alpha:
+                continue
+            n = self.sentence_of(token)
+            within = self.ent_of.get(token.i)
+            found = self.referent(token) if within is None or within.root == token else None
+            misread = token.dep_ in _MISREAD_SUBJECT_DEPS and token.i < token.head.i
+            if token.dep_ in SUBJECT_DEPS or (misread and found is not None):  # "Early says"
+                self.subjects[n].append(token)
+            if found is not None and found.label == "PERSON":
+                self.people[n].append(token)
+        self.last_speaker: str | None = None
+
+    def sentence_of(self, token: Token) -> int:
+        return bisect.bisect_right(self.sent_starts, token.i) - 1
+
+    # Names ---------------------------------------------------------------------------
+
+    def referent(self, token: Token) -> _Referent | None:
+        """The named person or organisation `token` belongs to, if any (rule 1)."""
+        ent = self.ent_of.get(token.i)
+        if ent is not None and ent.label_ in SPEAKER_LABELS:
+            words = _name_words(ent)
+            if ent.label_ == "PERSON" or _given_name(words) or (
+                len(words) == 1 and self._person_of(words[0])
+            ):
+                return self._person(words, ent.start)
+            return _Referent(self.organisation_name(ent.text), ent.label_, None)
+        if ent is not None or not token.is_alpha or token.lower_ in PRONOUNS:
+            return None
+        if token.is_title and self._person_of(token.text):
+            return self._person((token.text,), token.i)
+        return None
+
+    def _person_of(self, word: str) -> set[str]:
+        return self.person_words.get(_fold(word), set())
+
+    def _person(self, words: tuple[str, ...], start: int) -> _Referent:
+        """A PERSON named by `words` (starting at token `start`), with its full name."""
+        title = self._title_before(start)
+        name = " ".join(words)
+        if len(words) == 1:
+            longer = [n for n in self._person_of(words[0]) if n != name]
+            if title is not None:
+                longer = [n for n in longer if _agrees(self.gender(n), title)]
+            if len(longer) == 1:
+                name = longer[0]
+        return _Referent(name, "PERSON", title or self.gender(name))
+
+    def _title_before(self, start: int) -> str | None:
+        if start == 0:
+            return None
+        word = _fold(self.doc[start - 1].text)
+        if word == "." and start > 1:
+            word = _fold(self.doc[start - 2].text)
+        return "f" if word in FEMALE_TITLES else "m" if word in MALE_TITLES else None
+
+    def gender(self, name: str) -> str | None:
+        """A person's gender when a title or a common given name tells it."""
+        words = [_fold(w) for w in name.split()]
+        by_title = self.title_gender.get(" ".join(words))
+        if by_title is not None:
+            return by_title
+        if words and words[0] in FEMALE_NAMES:
+            return "f"
+        if words and words[0] in MALE_NAMES:
+            return "m"
+        if len(words) > 1 and len(self._person_of(words[-1])) == 1:
+            return self.title_gender.get(words[-1])
+        return None
+
+    def organisation_name(self, name: str) -> str:
+        """An organisation's full name when `name` spells the initials of exactly one named
+        in the article ("WHO" -> "World Health Organization")."""
+        if not name.isupper() or not name.isalpha() or len(name) < 2:
+            return name
+        folded = name.casefold()
+        spelled = {e.text for e in self.outside if e.label_ == "ORG" and _initials(e) == folded}
+        return spelled.pop() if len(spelled) == 1 else name
+
+    def is_speaker_like(self, token: Token) -> bool:
+        """Whether a token could name a speaker where the parse gives no subject: a name, a
+        pronoun, or someone speaking for an organisation ("said a WeWork spokesperson")."""
+        if token.text in PRONOUNS or token.lower_ in REPRESENTATIVE_NOUNS:
+            return True
+        return self.referent(token) is not None
+
+    # The rules -------------------------------------------------------------------------
+
+    def name(self, token: Token, *, allow_climb: bool = True) -> Naming:
+        """The speaker named by the subject `token` (see the module's rules)."""
+        found = self.referent(token) or self._appos(token)
+        if found is not None:
+            return Naming(found.name)
+        if token.text in PRONOUNS:
+            return Naming(self.antecedent(token), "pronoun")
+        if token.lower_ in RELATIVE_PRONOUNS and token.text != "WHO":
+            if not allow_climb or token.head.dep_ != "relcl":
+                return _NOBODY
+            noun = token.head.head
+            if self.is_speaker_like(noun) or noun.dep_ in SUBJECT_DEPS or noun.dep_ == "appos":
+                return self.name(noun, allow_climb=False)
+            subject = _governing_subject(noun)
+            return self.name(subject, allow_climb=False) if subject is not None else _NOBODY
+        if not token.is_alpha or (token.is_stop and not token.is_upper):
+            return _NOBODY
+        proper = self.proper_name(token)
+        if proper is not None:
+            return Naming(proper)
+        return Naming(self.described(token), "descriptor")
+
+    def proper_name(self, token: Token) -> str | None:
+        """A name the model did not tag: an acronym ("WHO"), or a capitalised noun that does
+        not merely open its sentence ("says Buser", "The United Nations High Commissioner for
+        Human Rights"), with the capitalised words of a "for"/"of" after it."""
+        if token.is_upper and len(token) > 1 and token.is_alpha:
+            if token.text in ROLE_ACRONYMS or _counted(token):
+                return None  # "one neo-bank CEO", but "the DEA"
+            return self.organisation_name(token.text)
+        if not token.text[:1].isupper() or token.is_stop:  # "Buser", "WeWork"
+            return None
+        before = token.doc[token.sent.start : token.i]
+        after_quote = token.i > 0 and token.nbor(-1).text in _CLOSING_MARKS  # “…?” Schiff asked
+        opening = all(not t.is_alpha for t in before) and not (after_quote and not _plural(token))
+        phrase = _noun_phrase(token)
+        if opening and len(phrase.split()) == 1:
+            return None
+        words = [phrase]
+        for child in token.rights:
+            if child.dep_ == "prep" and child.lower_ in ("for", "of"):
+                tail = list(child.subtree)
+                if all(t.is_title or t.lower_ in ("of", "and", "for", "the") for t in tail):
+                    words.append(" ".join(t.text for t in tail))
+                break
+        return " ".join(words)
+
+    def antecedent(self, pronoun: Token) -> str | None:
+        """What a personal pronoun refers to (rule 3), or None: sentence by sentence back
+        from the pronoun, the latest agreeing subject, else (he/she) the latest agreeing
+        person named in those sentences, else the last speaker."""
+        form = PRONOUNS[pronoun.text]
+        wanted = {"he": "m", "she": "f"}.get(form)
+        here = self.sentence_of(pronoun)
+        reach = range(here, max(here - (3 if form == "they" else 12), -1), -1)
+        for n in reach:
+            for subject in reversed(self.subjects[n]):
+                if subject.i >= pronoun.i or subject.text in PRONOUNS:
+                    continue
+                found, stop = self._candidate(subject, form, wanted)
+                if found is not None or stop:
+                    return found
+        if form in ("he", "she"):
+            for n in reach:
+                for token in reversed(self.people[n]):
+                    person = self.referent(token)
+                    if token.i < pronoun.i and person and _agrees(person.gender, wanted):
+                        return person.name
+            return self.last_speaker
+        if form == "it":
+            i = bisect.bisect_left(self.outside_starts, pronoun.idx)
+            orgs = [e for e in self.outside[:i] if self._organisation(e)]
+            return orgs[-1].text if orgs else None
+        return None
+
+    def _organisation(self, ent: Span) -> bool:
+        found = self.referent(ent[0]) if ent.label_ == "ORG" else None
+        return found is not None and found.label == "ORG"
+
+    def _candidate(self, subject: Token, form: str, wanted: str | None) -> tuple[str | None, bool]:
+        """Whether an earlier subject is what a pronoun refers to: (name, stop searching)."""
+        if subject.lower_ == "who" and subject.head.dep_ == "relcl":
+            subject = subject.head.head  # "Ruth Chen, who said ..."
+        found = self.referent(subject) or self._appos(subject)
+        if found is None and form in ("it", "they") and not _has_determiner(subject):
+            proper = self.proper_name(subject)  # an organisation the model did not tag
+            if proper is not None and not self._person_of(proper):
+                return proper, True
+        if found is not None:
+            if found.label == "PERSON":
+                if form in ("he", "she") and _agrees(found.gender, wanted):
+                    return found.name, True
+                if form == "they" and found.gender is None:
+                    return found.name, True
+            elif form in ("it", "they"):
+                return found.name, True
+            return None, False
+        noun = subject.lower_
+        if form in ("it", "they") and noun in ORG_NOUNS | DOCUMENT_NOUNS:
+            return self.described(subject), True
+        if form == "they" and _plural(subject):
+            return self._attached(subject), True
+        if form in ("he", "she") and noun in REPRESENTATIVE_NOUNS | FEMALE_NOUNS | MALE_NOUNS:
+            gender = "f" if noun in FEMALE_NOUNS else "m" if noun in MALE_NOUNS else None
+            if _agrees(gender, wanted):
+                return self.described(subject), True
+        return None, False
+
+    def _appos(self, token: Token) -> _Referent | None:
+        """A name in apposition to `token`, or to a noun of its relative clause ("The
+        company that runs the AMAs, Dick Clark Productions, ...")."""
+        for child in token.children:
+            if child.dep_ == "appos":
+                return self.referent(child)
+            if child.dep_ == "relcl":
+                for inner in child.subtree:
+                    if inner.dep_ == "appos":
+                        return self.referent(inner)
+        return None
+
+    def described(self, noun: Token) -> str | None:
+        """Whom a descriptor subject describes (rule 4), or None."""
+        word = noun.lower_
+        if word in REPRESENTATIVE_NOUNS | DOCUMENT_NOUNS:
+            attached = self._attached(noun)
+            if attached is not None:
+                return attached
+            owner = next((c for c in noun.children if c.dep_ == "poss"), None)
+            if owner is not None and owner.text in PRONOUNS:
+                return self.antecedent(owner)
+        elif word in ORG_NOUNS:
+            modifiers = [c for c in noun.children if c.dep_ in _ATTACHED_DEPS]
+            if any(self._named_in(c.subtree) for c in modifiers):
+                return _noun_phrase(noun)
+        determiner = next((c for c in noun.children if c.dep_ == "det"), None)
+        definite = determiner is not None and determiner.lower_ in _DEFINITE
+        if not definite and not word.endswith("old"):  # "56-year-old" needs no article
+            return None
+        return self._described_before(noun)
+
+    def _described_before(self, noun: Token) -> str | None:
+        """The named subject a definite description refers back to, or None."""
+        word = noun.lower_
+        gender = "f" if word in FEMALE_NOUNS else "m" if word in MALE_NOUNS else None
+        if word in ORG_NOUNS:
+            i = bisect.bisect_left(self.outside_starts, noun.idx)
+            orgs = [e for e in self.outside[:i] if self._organisation(e)]
+            named = [e for e in orgs if word in {_fold(w) for w in e.text.split()}]
+            if named:
+                return named[-1].text
+            here = self.sentence_of(noun)
+            for n in range(here, max(here - 3, -1), -1):
+                for subject in reversed(self.subjects[n]):
+                    found = self.referent(subject) if subject.i < noun.i else None
+                    if found is not None and found.label != "PERSON":
+                        return found.name
+            return orgs[-1].text if orgs and word in GENERIC_ORG_NOUNS else None
+        here = self.sentence_of(noun)
+        for n in range(here, max(here - 12, -1), -1):
+            for subject in reversed(self.subjects[n]):
+                if subject.i >= noun.i or subject.text in PRONOUNS:
+                    continue
+                found = self.referent(subject) or self._appos(subject)
+                if found is None:
+                    if subject.lower_ == word:  # "one legal expert" ... "the expert"
+                        return self._attached(subject) if word in REPRESENTATIVE_NOUNS else None
+                    continue
+                if word in DOCUMENT_NOUNS:
+                    return found.name
+                if found.label == "PERSON" and _agrees(found.gender, gender):
+                    return found.name
+        return None
+
+    def _attached(self, noun: Token) -> str | None:
+        """The organisation or person a noun belongs to: "a Northwind spokesman", "a
+        spokeswoman for Northwind", "Northwind's statement"."""
+        for child in noun.children:
+            if child.dep_ in _ATTACHED_DEPS:
+                found = self._named_in(child.subtree)
+                if found is not None:
+                    return found
+            elif child.dep_ == "prep" and child.lower_ in _ATTACHING_PREPS:
+                objects = [c for c in child.children if c.dep_ == "pobj"]
+                if objects:
+                    found = self._named_in(objects[0].subtree)
+                    if found is not None:
+                        return found
+        return None
+
+    def _named_in(self, tokens: Iterable[Token]) -> str | None:
+        """The first name among `tokens`, tagged by the model or not ("a WeWork spokesman")."""
+        for token in tokens:
+            found = self.referent(token)
+            if found is not None:
+                return found.name
+            proper = self.proper_name(token) if token.dep_ == "compound" else None
+            if proper is not None:
+                return proper
+        return None
+
+
+def _name_words(ent: Span) -> tuple[str, ...]:
+    """An entity's words without a title before them ("Ms. Berg" -> ("Berg",))."""
+    words = [w for w in ent.text.split()]
+    while len(words) > 1 and _fold(words[0]) in FEMALE_TITLES | MALE_TITLES | {"dr", "prof"}:
+        words.pop(0)
+    return tuple(words)
+
+
+def _appositive_gender(ent: Span) -> str | None:
+    """The gender of a noun the name stands in apposition to, or the other way round."""
+    root = ent.root
+    nouns = [root.head] if root.dep_ == "appos" else []
+    nouns += [c for c in root.children if c.dep_ == "appos"]
+    for noun in nouns:
+        if noun.lower_ in FEMALE_NOUNS:
+            return "f"
+        if noun.lower_ in MALE_NOUNS:
+            return "m"
+    return None
+
+
+def _initials(ent: Span) -> str:
+    return "".join(t.lower_[0] for t in ent if t.is_title or t.is_upper)
+
+
+def _given_name(words: tuple[str, ...]) -> bool:
+    """Whether an entity of another label reads as a person ("Penelope Muse Abernathy")."""
+    first = _fold(words[0])
+    return 2 <= len(words) <= 4 and (first in FEMALE_NAMES or first in MALE_NAMES)
+
+
+def _counted(token: Token) -> bool:
+    """Whether a noun comes with an indefinite article or a number ("a CEO", "one CEO")."""
+    return any(
+        c.dep_ == "nummod" or (c.dep_ == "det" and c.lower_ in ("a", "an", "one"))
+        for c in token.children
+    )
+
+
+def _has_determiner(token: Token) -> bool:
+    return any(child.dep_ in ("det", "poss") for child in token.children)
+
+
+def _governing_subject(token: Token) -> Token | None:
+    """The subject of the nearest clause above `token` ("Kim left a book which read: ...")."""
+    while token.head is not token:
+        token = token.head
+        subject = next((c for c in token.children if c.dep_ in SUBJECT_DEPS), None)
+        if subject is not None and subject.lower_ not in RELATIVE_PRONOUNS:
+            return subject
+    return None
+
+
+def _noun_phrase(token: Token) -> str:
+    """The noun with its left modifiers, without a leading determiner."""
+    start = token.i
+    for child in token.lefts:
+        if child.dep_ in _NOUN_PHRASE_DEPS:
+            start = min(start, child.left_edge.i)
+    doc = token.doc
+    while start < token.i and doc[start].dep_ == "det":
+        start += 1
+    return doc[start : token.i + 1].text
