@@ -238,14 +238,8 @@ def report_health(summary: RunSummary, plan: RunPlan) -> list[str]:
             if event is None or row.latest_run_date != run_date:
                 continue
             logger.warning("Source %s is %s", row.source_id, row.why())
-            emit_event(
-                event=event,
-                resource={
-                    "prefect.resource.id": f"newsflow.source.{row.source_id}",
-                    "prefect.resource.name": row.source_id,
-                },
-                related=_flow_run(plan.prefect_flow_run_id),
-                payload=_payload(row, summary),
+            emit_source_event(
+                event, row.source_id, plan.prefect_flow_run_id, _payload(row, summary)
             )
     except (duckdb.Error, httpx.HTTPError, PrefectHTTPStatusError) as error:
         logger.warning(
@@ -256,15 +250,22 @@ def report_health(summary: RunSummary, plan: RunPlan) -> list[str]:
     return problems
 
 
-def _flow_run(flow_run_id: str) -> list[dict[str, str]]:
-    if not flow_run_id:
-        return []
-    return [
-        {
-            "prefect.resource.id": f"prefect.flow-run.{flow_run_id}",
-            "prefect.resource.role": "flow-run",
-        }
-    ]
+def emit_source_event(
+    event: str, source_id: str, flow_run_id: str, payload: dict[str, Any]
+) -> None:
+    """A `newsflow.source.*` event about one source: its resource is
+    `newsflow.source.<source id>`, related to the flow run that found it out."""
+    run = {"prefect.resource.id": f"prefect.flow-run.{flow_run_id}"}
+    related = [{**run, "prefect.resource.role": "flow-run"}] if flow_run_id else []
+    emit_event(
+        event=event,
+        resource={
+            "prefect.resource.id": f"newsflow.source.{source_id}",
+            "prefect.resource.name": source_id,
+        },
+        related=related,
+        payload=payload,
+    )
 
 
 def _payload(row: SourceHealth, summary: RunSummary) -> dict[str, Any]:

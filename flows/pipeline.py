@@ -23,7 +23,6 @@ from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger
-from prefect.events import emit_event
 from prefect.futures import PrefectFuture
 
 from flows import health
@@ -245,14 +244,11 @@ def _report(
     try:
         publish_report(summary, problems)
         for failure in failures:
-            emit_event(
-                event=SOURCE_FAILED_EVENT,
-                resource={
-                    "prefect.resource.id": f"newsflow.source.{failure.source_id}",
-                    "prefect.resource.name": failure.source_id,
-                },
-                related=_flow_run_resource(plan.prefect_flow_run_id),
-                payload={
+            health.emit_source_event(
+                SOURCE_FAILED_EVENT,
+                failure.source_id,
+                plan.prefect_flow_run_id,
+                {
                     "run_id": summary.run_id,
                     "run_date": summary.run_date,
                     "problem": failure.problem,
@@ -263,17 +259,6 @@ def _report(
         logger.warning(
             "Run %s is published, but Prefect did not take its report: %s", summary.run_id, error
         )
-
-
-def _flow_run_resource(flow_run_id: str) -> list[dict[str, str]]:
-    if not flow_run_id:
-        return []
-    return [
-        {
-            "prefect.resource.id": f"prefect.flow-run.{flow_run_id}",
-            "prefect.resource.role": "flow-run",
-        }
-    ]
 
 
 def _fetch_and_extract(
