@@ -57,6 +57,7 @@ TESTS: dict[str, tuple[str, ...]] = {
     "tasks/urls.py": ("tests/tasks/test_urls.py", "tests/tasks/test_dedupe.py"),
     "tasks/dedupe.py": ("tests/tasks/test_dedupe.py", "tests/warehouse/test_dedup_index.py"),
     "tasks/robots.py": ("tests/tasks/test_robots.py",),
+    "tasks/entities.py": ("tests/tasks/test_entities.py",),
     "warehouse/publish.py": (
         "tests/warehouse/test_publish.py",
         "tests/warehouse/test_crash.py",
@@ -70,6 +71,8 @@ TESTS: dict[str, tuple[str, ...]] = {
         "tests/warehouse/test_views.py",
         "tests/warehouse/test_catalog.py",
         "tests/warehouse/test_query.py",
+        "tests/warehouse/test_entity_views.py",
+        "tests/warehouse/test_source_health.py",
     ),
     "warehouse/checks.py": ("tests/warehouse/test_checks.py",),
 }

@@ -6,6 +6,7 @@ from tasks.entities import (
     combine_tallies,
     entity_id,
     link_mentions,
+    resolve_speaker,
     split_title,
     tally_entities,
 )
@@ -151,3 +152,67 @@ def test_tallies_of_two_batches_combine_into_one_row_per_source_and_entity() -> 
     )
     (row,) = combine_tallies([*first, *second])
     assert (row.articles, row.mentions, row.aliases) == (2, 3, ("Kim",))
+
+
+def test_a_speaker_is_resolved_to_the_entity_it_names_in_any_form() -> None:
+    linked = link_mentions(
+        mentions(
+            ("Vladimir Putin", "PERSON"),
+            ("Hillary Clinton", "PERSON"),
+            ("Bill Clinton", "PERSON"),
+            ("the World Health Organization", "ORG"),
+        )
+    )
+    putin = entity_id("PERSON", "Vladimir Putin")
+    for speaker in ("Vladimir Putin", "Mr. Putin", "Putin", "President Vladimir Putin's"):
+        found = resolve_speaker(speaker, linked)
+        assert found is not None, speaker
+        assert (found.entity_id, found.entity_name) == (putin, "Vladimir Putin"), speaker
+    who = resolve_speaker("World Health Organization", linked)
+    assert who is not None
+    assert who.entity_name == "World Health Organization"
+    assert resolve_speaker("Clinton", linked) is None  # two people share the name
+    assert resolve_speaker("Angela Merkel", linked) is None  # not in the article
+    assert resolve_speaker("", linked) is None
+
+
+def test_a_one_word_possessive_loses_its_ending_and_a_lone_the_stays() -> None:
+    assert split_title("Putin's") == ("Putin", None)
+    assert split_title("Putin’s") == ("Putin", None)
+    assert split_title("Paris") == ("Paris", None)
+    assert split_title("The") == ("The", None)
+    assert split_title("the Kremlin") == ("Kremlin", None)
+    assert split_title("Gov., Kathy Hochul") == ("Kathy Hochul", "Gov.,")
+    assert split_title("Kathy Hochul,") == ("Kathy Hochul", None)
+
+
+def test_full_names_with_one_first_name_but_different_surnames_are_different_people() -> None:
+    linked = link_mentions(mentions(("John Smith", "PERSON"), ("John Brown", "PERSON")))
+    assert len({m.entity_id for m in linked}) == 2
+    same = link_mentions(mentions(("John Smith", "PERSON"), ("John Smith", "PERSON")))
+    assert len({m.entity_id for m in same}) == 1
+
+
+def test_a_two_letter_acronym_names_its_organisation() -> None:
+    linked = link_mentions(mentions(("United Nations", "ORG"), ("UN", "ORG")))
+    assert [m.entity_name for m in linked] == ["United Nations", "United Nations"]
+    alone = link_mentions(mentions(("United Nations", "ORG"), ("A", "ORG")))
+    assert alone[1].entity_name == "A"
+
+
+def test_a_short_form_takes_the_nearest_person_before_it_not_itself() -> None:
+    linked = link_mentions(
+        mentions(
+            ("Clinton", "PERSON"),  # before anyone is named: the first named after it
+            ("Hillary Clinton", "PERSON"),
+            ("Bill Clinton", "PERSON"),
+        )
+    )
+    assert linked[0].entity_name == "Hillary Clinton"
+
+
+def test_entity_ids_are_sixteen_hex_digits() -> None:
+    value = entity_id("PERSON", "Ada Lovelace")
+    assert len(value) == 16
+    assert int(value, 16) >= 0
+    assert entity_id("PERSON", "Ada Lovelace") != entity_id("PERSON", "AdaLovelace")
