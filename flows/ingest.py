@@ -8,7 +8,7 @@ functions in `tasks/` in batches.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from contextlib import ExitStack, contextmanager
+from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -35,14 +35,13 @@ from flows.runs import (
     check_data_dir,
     check_reprocess,
     check_run_date,
-    pick_sources,
     run_scope,
     selected_sources,
     today,
 )
 from flows.sample_site import serve_sample_site
 from flows.settings import Settings, load_settings
-from flows.sources import load_sources, referenced_sites
+from flows.sources import referenced_sites
 from tasks.records import RunContext, Source
 
 COMPLETED_WITH_FAILURES = "Completed with failures"  # the state name of a partly failed run
@@ -84,25 +83,19 @@ def final_state(summaries: list[RunSummary], data: object) -> State:
 
 
 @contextmanager
-def prepared_sources(
-    settings: Settings, sources_file: Path, ids: Sequence[str] | None = None
-) -> Iterator[tuple[Settings, tuple[Source, ...]]]:
-    """Load the sources (those named by `ids`, else every enabled one); serve the bundled
-    sample site first if the file refers to it.
+def serving_sample_site(settings: Settings, sources_file: Path) -> Iterator[Settings]:
+    """Serve the bundled sample site while the run works if the sources file refers to it;
+    yields the settings with its hosts pinned to its servers' loopback ports.
 
-    The sample site's hosts are pinned to its servers' loopback ports for this run only.
+    The sources were loaded with the outlets' base URLs (`flows.runs.selected_sources`),
+    which are the URLs the site is served under, wherever its servers listen.
     """
-    with ExitStack() as stack:
-        outlets = referenced_sites(sources_file) if sources_file.is_file() else set()
-        sites: dict[str, str] = {}
-        if outlets:
-            site = stack.enter_context(serve_sample_site(settings.sample_site_dir, outlets))
-            sites = dict(site.bases)
-            settings = settings.model_copy(
-                update={"pinned_hosts": {**settings.pinned_hosts, **site.pins}}
-            )
-        sources = pick_sources(load_sources(sources_file, sites=sites), ids, sources_file)
-        yield settings, sources
+    outlets = referenced_sites(sources_file)
+    if not outlets:
+        yield settings
+        return
+    with serve_sample_site(settings.sample_site_dir, outlets) as site:
+        yield settings.model_copy(update={"pinned_hosts": {**settings.pinned_hosts, **site.pins}})
 
 
 def _context(settings: Settings, run_date: date, sources: tuple[Source, ...]) -> RunContext:
@@ -129,10 +122,10 @@ def _execute(
     check_data_dir(settings)
     run_date = check_run_date(run_date or today(settings), settings)
     path = Path(sources_file) if sources_file else settings.sources_file
-    picked = selected_sources(settings, path, ids)  # a bad id or file fails before any work
+    selected = selected_sources(settings, path, ids)  # a bad id or file fails before any work
     if reprocess:
-        check_reprocess(settings, run_date, picked)
-    with prepared_sources(settings, path, ids) as (run_settings, selected):
+        check_reprocess(settings, run_date, selected)
+    with serving_sample_site(settings, path) as run_settings:
         context = _context(run_settings, run_date, selected)
         window = None
         if window_days is not None:
