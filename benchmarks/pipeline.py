@@ -29,7 +29,7 @@ The machine may be shared, so the 1-minute load average is printed beside it.
 archive, `tasks.pages.extract_pages`, `tasks.pages.clean_pages`, `tasks.dedupe.sign` and
 `decide`, `tasks.enrich`, the publisher) on the same pages, serially, timing each; then times
 extract + clean and enrich again with `--workers` processes (a spawned ProcessPoolExecutor as
-the flow uses, and spaCy's `n_process`) to show what a process pool gains.
+the flow uses) to show what a process pool gains.
 
 Peak RSS: Linux's high-water mark of this process (VmHWM) is reset before each run, so each
 run reports its own peak; `ru_maxrss` of this process and of its waited-for children (the
@@ -701,13 +701,13 @@ def run_stages(sources_file: Path, run_date: date, data_dir: Path, workers: int)
     from concurrent.futures import ProcessPoolExecutor
     from multiprocessing import get_context
 
-    from flows.pipeline import fetch_policy
+    from flows.pipeline import ENRICH_BATCH, fetch_policy
     from flows.settings import load_settings
     from flows.sources import load_sources
     from tasks import discover as discover_stage
     from tasks import fetch as fetch_stage
     from tasks.dedupe import decide, sign
-    from tasks.enrich import enrich_articles, load_nlp
+    from tasks.enrich import enrich_articles, enrich_with_model, load_nlp
     from tasks.frontier import chunks, plan_frontier
     from tasks.pages import clean_pages, extract_page, extract_pages
     from tasks.records import Article, Discovered
@@ -818,14 +818,15 @@ def run_stages(sources_file: Path, run_date: date, data_dir: Path, workers: int)
                 clean_pages(extract_pages(pages[i : i + settings.batch_size], by_id, pool), pool)
                 for i in range(0, len(pages), settings.batch_size)
             ]
+        with timed(f"enrich, {workers} processes"):
+            parallel_enrichment = [
+                pool.submit(enrich_with_model, stories[i : i + ENRICH_BATCH], settings.spacy_model)
+                for i in range(0, len(stories), ENRICH_BATCH)
+            ]
+            parallel_found = [future.result() for future in parallel_enrichment]
     parallel_articles = sum(isinstance(item, Article) for batch in parallel for item in batch)
-    with timed(f"enrich, spaCy n_process={workers}"):
-        parallel_enrichment = [
-            enrich_articles(stories[i : i + settings.batch_size], nlp, n_process=workers)
-            for i in range(0, len(stories), settings.batch_size)
-        ]
     same = sum(len(e.mentions) for e in enrichments) == sum(
-        len(e.mentions) for e in parallel_enrichment
+        len(e.mentions) for e in parallel_found
     )
 
     words = sum(len(a.body.split()) for a in articles)

@@ -319,10 +319,14 @@ def unattributed_quotes(article_id: str, text: str, *, method: str) -> list[Quot
     ]
 
 
-def attribute_quotes(article_id: str, doc: Doc) -> list[Quote]:
-    """The quotations of a parsed body with their speakers, in text order."""
+def attribute_quotes(
+    article_id: str, doc: Doc, spans: Sequence[QuoteSpan] | None = None
+) -> list[Quote]:
+    """The quotations of a parsed body with their speakers, in text order. `spans` are
+    `find_quote_spans(doc.text)` when the caller has them already."""
     text = doc.text  # spaCy joins the tokens again on every access
-    spans = find_quote_spans(text)
+    if spans is None:
+        spans = find_quote_spans(text)
     if not spans:
         return []
     context = _Context(doc, text, spans)

