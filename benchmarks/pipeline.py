@@ -617,7 +617,7 @@ def run_flow_twice(
         reset_peak_rss()
         cpu, children_cpu = cpu_seconds(), cpu_seconds(resource.RUSAGE_CHILDREN)
         started = time.perf_counter()
-        state = nightly_ingest(run_date=run_date, sources=str(sources), return_state=True)
+        state = nightly_ingest(run_date=run_date, sources_file=str(sources), return_state=True)
         wall = time.perf_counter() - started
         cpu = cpu_seconds() - cpu
         children_cpu = cpu_seconds(resource.RUSAGE_CHILDREN) - children_cpu
@@ -856,6 +856,183 @@ def run_stages(sources_file: Path, run_date: date, data_dir: Path, workers: int)
     )
 
 
+# ---------------------------------------------------------------- --peers
+
+
+def _proc_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a live process, from /proc (0 when it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _children() -> list[int]:
+    """The pids of this process's live child processes."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == os.getpid():
+            found.append(int(stat.parent.name))
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class PeerResult:
+    name: str
+    wall_s: float
+    cpu_s: float  # the command and every process it started and waited for
+    server_cpu_s: float  # the Prefect server during the run (newsflow only)
+    web_cpu_s: float  # the loopback outlets (this process's threads): not counted
+    articles: int
+    detail: str
+
+
+def _timed_command(
+    name: str, command: list[str], env: dict[str, str], server: int | None, load: ServerLoad
+) -> tuple[PeerResult, str]:
+    import subprocess
+
+    cpu, web = cpu_seconds(resource.RUSAGE_CHILDREN), load.cpu_s
+    server_cpu = _proc_cpu_s(server) if server else 0.0
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    wall = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"{name} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
+    result = PeerResult(
+        name=name,
+        wall_s=wall,
+        cpu_s=cpu_seconds(resource.RUSAGE_CHILDREN) - cpu,
+        server_cpu_s=(_proc_cpu_s(server) - server_cpu) if server else 0.0,
+        web_cpu_s=load.cpu_s - web,
+        articles=0,
+        detail="",
+    )
+    return result, done.stdout
+
+
+def run_peers(
+    args: argparse.Namespace,
+    work: Path,
+    sources: Path,
+    bases: dict[str, str],
+    stories: Sequence[Story],
+    load: ServerLoad,
+) -> None:
+    """newsflow's CLI against a running Prefect server, and the peers of benchmarks/peers.py,
+    each a fresh process on the same site, interleaved for `--rounds` rounds."""
+    import duckdb
+    from prefect.settings import PREFECT_API_URL
+    from prefect.testing.utilities import prefect_test_harness
+
+    started = time.perf_counter()
+    with prefect_test_harness(server_startup_timeout=120):
+        print(f"Prefect server up in {time.perf_counter() - started:.1f} s (not counted)")
+        [server] = _children()  # the harness's server: its CPU during a run is counted
+        env = {**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())}
+        feeds = [f"{base}/feed.xml" for base in bases.values()]
+        peers = Path(__file__).with_name("peers.py")
+        newsflow = Path(sys.executable).with_name("newsflow")
+        names = ["newsflow", "batched", *([] if args.no_naive else ["naive"])]
+        results: list[PeerResult] = []
+        for round_ in range(args.rounds):
+            for name in names:
+                out = work / f"{name}-{round_}"
+                if name == "newsflow":
+                    command = [str(newsflow), "run", "--date", str(args.date)]
+                    command += ["--sources", str(sources)]
+                    run_env = {**env, "NEWSFLOW_DATA_DIR": str(out)}
+                    result, _ = _timed_command(name, command, run_env, server, load)
+                    pattern = str(out / "lake" / "articles" / "**" / "*.parquet")
+                    with duckdb.connect() as con:
+                        row = con.execute(
+                            "SELECT count(*), count(duplicate_of) FROM read_parquet(?)", [pattern]
+                        ).fetchone()
+                    assert row is not None
+                    mentions, quotes = _count(out, "mentions"), _count(out, "quotes")
+                    detail = (
+                        f"{row[1]} flagged copies; {mentions} mentions, {quotes} quotes; "
+                        f"{planted_check(out, stories)}"
+                    )
+                    result = replace(result, articles=int(row[0]), detail=detail)
+                else:
+                    command = [sys.executable, str(peers), name, str(out), *feeds]
+                    result, stdout = _timed_command(name, command, env, None, load)
+                    counts = json.loads(stdout.strip().splitlines()[-1])
+                    detail = f"{counts['entities']} entities, {counts['quotes']} quotes"
+                    result = replace(result, articles=counts["articles"], detail=detail)
+                results.append(result)
+                print(
+                    f"  round {round_ + 1} {name:<9} {result.wall_s:6.1f} s wall, "
+                    f"{result.articles / result.wall_s:5.2f} articles/s",
+                    flush=True,
+                )
+    print_peers(results)
+
+
+def _count(data_dir: Path, table: str) -> int:
+    import duckdb
+
+    pattern = str(data_dir / "lake" / table / "**" / "*.parquet")
+    with duckdb.connect() as con:
+        row = con.execute("SELECT count(*) FROM read_parquet(?)", [pattern]).fetchone()
+    return int(row[0]) if row else 0
+
+
+def print_peers(results: Sequence[PeerResult]) -> None:
+    header = (
+        f"{'pipeline':<10} {'runs':>4} {'wall s':>7} {'CPU s':>7} {'server':>7} {'web':>5} "
+        f"{'articles':>8} {'art/s':>6} {'CPU ms/art':>10}  (medians)"
+    )
+    print()
+    print(header)
+    print("-" * len(header))
+    by_name: dict[str, list[PeerResult]] = defaultdict(list)
+    for result in results:
+        by_name[result.name].append(result)
+    medians: dict[str, tuple[float, float]] = {}
+    for name, runs in by_name.items():
+        rate = _median([r.articles / r.wall_s for r in runs])
+        cpu = _median([(r.cpu_s + r.server_cpu_s) * 1000 / max(r.articles, 1) for r in runs])
+        medians[name] = (rate, cpu)
+        print(
+            f"{name:<10} {len(runs):4d} {_median([r.wall_s for r in runs]):7.1f} "
+            f"{_median([r.cpu_s for r in runs]):7.1f} "
+            f"{_median([r.server_cpu_s for r in runs]):7.1f} "
+            f"{_median([r.web_cpu_s for r in runs]):5.1f} "
+            f"{_median([float(r.articles) for r in runs]):8.0f} {rate:6.2f} {cpu:10.0f}"
+        )
+    for name, runs in by_name.items():
+        print(f"  {name}: {runs[-1].detail}")
+    print(
+        "(CPU s: the command's process and every process it waited for (pool workers, spaCy's "
+        "n_process workers); server: the Prefect server's CPU during the newsflow run, counted "
+        "in CPU ms/article; web: the loopback outlets, not counted)"
+    )
+    if "newsflow" in medians:
+        rate, cpu = medians["newsflow"]
+        for name, (peer_rate, peer_cpu) in medians.items():
+            if name != "newsflow":
+                print(
+                    f"newsflow vs {name}: {rate / peer_rate:.2f}x the articles/s, "
+                    f"{peer_cpu / cpu:.2f}x less CPU per article"
+                )
+    print(f"(1-minute load average at the end: {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs)")
+
+
+def _median(values: Sequence[float]) -> float:
+    ordered = sorted(values)
+    middle = len(ordered) // 2
+    if len(ordered) % 2:
+        return ordered[middle]
+    return (ordered[middle - 1] + ordered[middle]) / 2
+
+
 # ---------------------------------------------------------------- main
 
 
@@ -868,6 +1045,9 @@ def main() -> int:
     parser.add_argument("--date", type=date.fromisoformat, default=date(2023, 10, 15))
     parser.add_argument("--runs-dir", type=Path, default=None, help="parent of the temp dir")
     parser.add_argument("--stages", action="store_true", help="time stage functions, no Prefect")
+    parser.add_argument("--peers", action="store_true", help="newsflow vs benchmarks/peers.py")
+    parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds of --peers")
+    parser.add_argument("--no-naive", action="store_true", help="--peers without the naive peer")
     parser.add_argument("--workers", type=int, default=2, help="processes in --stages variants")
     parser.add_argument("--log-level", default="WARNING", help="Prefect and newsflow logging")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
@@ -921,6 +1101,8 @@ def _bench(args: argparse.Namespace, work: Path) -> int:
         logging.basicConfig(level=args.log_level)
         if args.stages:
             run_stages(sources, args.date, work / "stages-data", args.workers)
+        elif args.peers:
+            run_peers(args, work, sources, bases, stories, load)
         else:
             from prefect.testing.utilities import prefect_test_harness
 
