@@ -30,6 +30,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from warehouse import verified
 from warehouse.catalog import build_catalog
 from warehouse.convert import SchemaError, to_table
 from warehouse.lake import (
@@ -63,7 +64,7 @@ class Publication:
 
     `on_step` is called with the name of each point that `commit` reaches (`staged`: every
     batch written; `fsynced`; `validated`; then just before it happens, `rename:raw`,
-    `rename:<table>`, `prune:raw`, `catalog`; and `done`); tests kill the process there.
+    `rename:<table>`, `verified`, `prune:raw`, `catalog`; and `done`); tests kill the process there.
     """
 
     def __init__(
@@ -158,6 +159,7 @@ class Publication:
                 staged = self._seal()
                 if self._raw is not None:
                     self._raw.publish(self._step)
+                published = []
                 for table in PUBLISH_ORDER:
                     final = data_file(self.data_dir, table, self.run_date, self.scope)
                     with writing(final.parent, self.data_dir):
@@ -165,6 +167,9 @@ class Publication:
                     self._step(f"rename:{table}")
                     staged[table].replace(final)
                     fsync_path(final.parent)
+                    published.append(final)
+                self._step("verified")
+                verified.add(self.data_dir, published)  # validated by `_seal` just now
                 self._step("prune:raw")
                 remove_unreferenced(self.data_dir, self.run_date, self.scope, self._raw_refs)
                 self._step("catalog")
