@@ -47,6 +47,7 @@ from warehouse.lake import (
     writing,
 )
 from warehouse.schema import TABLES
+from warehouse.session import CATALOG_INFO
 from warehouse.views import analytic_views
 
 logger = logging.getLogger(__name__)
@@ -55,7 +56,6 @@ logger = logging.getLogger(__name__)
 _STORAGE: dict[str, str | bool | int | float | list[str]] = {
     "storage_compatibility_version": "v1.0.0"
 }
-CATALOG_INFO = "catalog_info"  # the view that says where the catalog was built
 
 
 def quote_ident(name: str) -> str:
@@ -174,15 +174,6 @@ def catalog_statements(data_dir: Path, catalog: Path | None = None) -> list[str]
             f"{quote_literal(str(data_dir))} AS data_dir, {quote_literal(str(catalog))} AS catalog"
         )
     return statements
-
-
-def built_for(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The real path of the catalog file that `con`'s catalog was built as (None: unknown)."""
-    try:
-        rows = con.execute(f"SELECT catalog FROM {CATALOG_INFO}").fetchall()  # noqa: S608
-    except duckdb.CatalogException:  # built before catalogs recorded where they were built
-        return None
-    return str(rows[0][0]) if rows else None
 
 
 def digest_path(data_dir: Path) -> Path:

@@ -30,10 +30,12 @@ import pyarrow.parquet as pq
 
 from warehouse import verified
 from warehouse.schema import TABLES
+from warehouse.session import CATALOG_NAME
+from warehouse.session import StorageError as StorageError  # raised by `writing`
+from warehouse.session import catalog_path as catalog_path  # part of the layout above
 
 logger = logging.getLogger(__name__)
 
-CATALOG_NAME = "newsflow.duckdb"
 PARQUET_MAGIC = b"PAR1"
 _SCOPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -54,13 +56,6 @@ class CorruptLakeFile(RuntimeError):
 
 class PublicationBusy(RuntimeError):
     """Another live process is already publishing the same run_date and scope."""
-
-
-class StorageError(RuntimeError):
-    """A file under the data dir could not be written (a full disk, permissions ...).
-
-    The message names the file and the data dir; the OS error is its `__cause__`.
-    """
 
 
 @contextmanager
@@ -125,10 +120,6 @@ def staging_dir(data_dir: Path) -> Path:
 
 def quarantine_dir(data_dir: Path) -> Path:
     return Path(data_dir).absolute() / "quarantine"
-
-
-def catalog_path(data_dir: Path) -> Path:
-    return Path(data_dir).absolute() / CATALOG_NAME
 
 
 def published_files(data_dir: Path, table: str, exclude: Exclude = None) -> list[Path]:
