@@ -214,6 +214,18 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise CliError(f"invalid settings: {problems}") from None
 
 
+def _data_dir(args: argparse.Namespace) -> Path:
+    """The data dir alone, without building the settings (pydantic) when no `.env` file may
+    set it: from the flag, else `NEWSFLOW_DATA_DIR` (any case, as the settings read it), else
+    the settings' default."""
+    if getattr(args, "data_dir", None):
+        return Path(args.data_dir).absolute()
+    if Path(".env").exists():
+        return _settings(args).data_dir
+    given = [v for k, v in os.environ.items() if k.upper() == "NEWSFLOW_DATA_DIR"]
+    return Path(given[0]) if given else Path("data")
+
+
 @contextmanager
 def _refusals() -> Iterator[None]:
     """A request that cannot be done (dates, sources, data dir) is a usage error."""
@@ -386,14 +398,13 @@ def _print_summary(summary: Any) -> None:
 def _cmd_sql(args: argparse.Namespace) -> int:
     import duckdb
 
-    from warehouse.lake import StorageError
-    from warehouse.query import NoWarehouse, run_sql
+    from warehouse.session import NoWarehouse, StorageError, sql_rows
 
     def rebuilt(message: str) -> None:
         print(f"newsflow sql: {message}", file=sys.stderr)
 
     try:
-        table = run_sql(_settings(args).data_dir, args.query, on_rebuild=rebuilt)
+        columns, rows = sql_rows(_data_dir(args), args.query, on_rebuild=rebuilt)
     except NoWarehouse as error:
         raise CliError(str(error)) from None
     except StorageError as error:
@@ -401,8 +412,6 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     except duckdb.Error as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise CliError(first_line, FAILED) from None
-    columns = table.column_names
-    rows = list(zip(*(column.to_pylist() for column in table.columns), strict=True))
     if args.format == "json":
         records = [dict(zip(columns, map(_plain, row), strict=True)) for row in rows]
         print(json.dumps(records, ensure_ascii=False, indent=2, allow_nan=False))

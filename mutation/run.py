@@ -65,7 +65,17 @@ TESTS: dict[str, tuple[str, ...]] = {
         "tests/warehouse/test_checks.py",
         "tests/warehouse/test_diskfull.py",
     ),
-    "warehouse/lake.py": ("tests/warehouse/test_lake.py", "tests/warehouse/test_run_lock.py"),
+    "warehouse/lake.py": (
+        "tests/warehouse/test_lake.py",
+        "tests/warehouse/test_run_lock.py",
+        "tests/warehouse/test_verified.py",
+    ),
+    "warehouse/verified.py": ("tests/warehouse/test_verified.py", "tests/warehouse/test_lake.py"),
+    "warehouse/catalog.py": (
+        "tests/warehouse/test_catalog_rebuilds.py",
+        "tests/warehouse/test_catalog.py",
+        "tests/warehouse/test_moved.py",
+    ),
     "warehouse/raw.py": ("tests/warehouse/test_raw.py",),
     "warehouse/views.py": (
         "tests/warehouse/test_views.py",

@@ -10,10 +10,22 @@ Absolute paths tie a catalog to where its data dir was when it was built. The vi
 file, that the catalog file it belongs to is still attached from there: a copied or moved
 catalog fails with a message that says so instead of reading the original's files (or finding
 none). `warehouse.query.open_catalog` rebuilds such a catalog where it now is.
+
+Because the views read globs, a publication rarely changes them: `ensure_catalog` (what a
+publication calls) rebuilds only when the views' SQL differs from the SQL the live catalog was
+built from, whose digest is kept beside it in `<data_dir>/index/catalog.sha256`, or while an
+analyst's session holds the live file's write lock (new sessions get a file of their own, as
+they did when every publication rebuilt the catalog). A table's view
+binds to the schema and reads only the files its query needs once every one of its files is
+recorded as conforming to the schema (`warehouse.verified`); while any is not (a file from an
+older newsflow, or one not checked yet) it reads them with `union_by_name`, which opens every
+file's footer to bind.
 """
 
 from __future__ import annotations
 
+import functools
+import hashlib
 import logging
 import os
 import uuid
@@ -22,6 +34,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from warehouse import verified
 from warehouse.lake import (
     CATALOG_NAME,
     StorageError,
@@ -29,11 +42,12 @@ from warehouse.lake import (
     catalog_path,
     fsync_path,
     make_dirs,
-    published_files,
+    table_dir,
     table_glob,
     writing,
 )
 from warehouse.schema import TABLES
+from warehouse.session import CATALOG_INFO
 from warehouse.views import analytic_views
 
 logger = logging.getLogger(__name__)
@@ -42,7 +56,6 @@ logger = logging.getLogger(__name__)
 _STORAGE: dict[str, str | bool | int | float | list[str]] = {
     "storage_compatibility_version": "v1.0.0"
 }
-CATALOG_INFO = "catalog_info"  # the view that says where the catalog was built
 
 
 def quote_ident(name: str) -> str:
@@ -51,6 +64,11 @@ def quote_ident(name: str) -> str:
 
 def quote_literal(text: str) -> str:
     return "'" + text.replace("'", "''") + "'"
+
+
+@functools.cache
+def _table_types(table: str) -> dict[str, str]:
+    return duckdb_types(TABLES[table])
 
 
 def duckdb_types(schema: pa.Schema) -> dict[str, str]:
@@ -63,12 +81,20 @@ def duckdb_types(schema: pa.Schema) -> dict[str, str]:
         con.close()
 
 
-def scan_sql(glob: str) -> str:
-    """The `read_parquet` call over one table's hive glob."""
+def scan_sql(glob: str, *, by_name: bool = True) -> str:
+    """The `read_parquet` call over one table's hive glob; `by_name=False` when every file
+    has the schema's columns (binding then reads one file, not every footer)."""
+    union = "union_by_name = true, " if by_name else ""
     return (
         f"read_parquet({quote_literal(glob)}, hive_partitioning = true, "
-        "union_by_name = true, hive_types = {'run_date': DATE})"
+        f"{union}hive_types = {{'run_date': DATE}})"
     )
+
+
+def _table_files(data_dir: Path, table: str) -> list[str]:
+    """The table's published files, as paths under the data dir (unsorted)."""
+    folder = table_dir(data_dir, table)
+    return [str(p.relative_to(data_dir)) for p in folder.glob("run_date=*/*.parquet")]
 
 
 def _where_built(catalog: Path, data_dir: Path) -> str:
@@ -88,17 +114,25 @@ def _where_built(catalog: Path, data_dir: Path) -> str:
     )
 
 
-def staging_view_sql(data_dir: Path, table: str, catalog: Path | None = None) -> str:
+def staging_view_sql(
+    data_dir: Path,
+    table: str,
+    catalog: Path | None = None,
+    record: dict[str, verified.Entry] | None = None,
+) -> str:
     """`SELECT` of `stg_<table>`: the table's columns cast to the schema, plus `run_date`.
 
     A table with no published file yet gets an empty, typed `SELECT`, so the view answers.
     With `catalog` (the real path of the catalog file the view is stored in), the view first
     checks that it is read through that file (see the module's docstring).
     """
-    types = duckdb_types(TABLES[table])
-    if published_files(data_dir, table):
+    types = _table_types(table)
+    files = _table_files(data_dir, table)
+    if files:
+        record = verified.load(data_dir) if record is None else record
+        by_name = not all(f in record and record[f].conforms for f in files)
         columns = [f"CAST({quote_ident(c)} AS {t}) AS {quote_ident(c)}" for c, t in types.items()]
-        source = "FROM " + scan_sql(table_glob(data_dir, table))
+        source = "FROM " + scan_sql(table_glob(data_dir, table), by_name=by_name)
         if catalog is not None:
             source += " " + _where_built(catalog, data_dir)
         run_date = "CAST(run_date AS DATE) AS run_date"
@@ -117,28 +151,65 @@ def create_views(
     `catalog` is the real path of the catalog file being built (None for an in-memory
     connection): it adds `catalog_info` and the check of `staging_view_sql`.
     """
+    for statement in catalog_statements(data_dir, catalog):
+        con.execute(statement)
+
+
+def catalog_statements(data_dir: Path, catalog: Path | None = None) -> list[str]:
+    """The statements that `create_views` runs, in order."""
     data_dir = Path(data_dir).absolute()
-    for table in TABLES:
-        con.execute(
-            f"CREATE OR REPLACE VIEW {quote_ident('stg_' + table)} AS "
-            + staging_view_sql(data_dir, table, catalog)
-        )
-    for name, select in analytic_views():
-        con.execute(f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {select}")
+    record = verified.load(data_dir)
+    statements = [
+        f"CREATE OR REPLACE VIEW {quote_ident('stg_' + table)} AS "
+        + staging_view_sql(data_dir, table, catalog, record)
+        for table in TABLES
+    ]
+    statements += [
+        f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {select}"
+        for name, select in analytic_views()
+    ]
     if catalog is not None:
-        con.execute(
+        statements.append(
             f"CREATE OR REPLACE VIEW {CATALOG_INFO} AS SELECT "
             f"{quote_literal(str(data_dir))} AS data_dir, {quote_literal(str(catalog))} AS catalog"
         )
+    return statements
 
 
-def built_for(con: duckdb.DuckDBPyConnection) -> str | None:
-    """The real path of the catalog file that `con`'s catalog was built as (None: unknown)."""
+def digest_path(data_dir: Path) -> Path:
+    """Where the digest of the live catalog's statements is kept."""
+    return verified.index_dir(data_dir) / "catalog.sha256"
+
+
+def _digest(statements: list[str]) -> str:
+    return hashlib.sha256("\n;\n".join(statements).encode()).hexdigest()
+
+
+def ensure_catalog(data_dir: Path) -> Path:
+    """The catalog, rebuilt only if its views would not be the ones it holds; returns its path."""
+    data_dir = Path(data_dir).absolute()
+    target = catalog_path(data_dir)
+    if target.is_file() and not _held_for_writing(target):
+        statements = catalog_statements(data_dir, target.resolve())
+        try:
+            if digest_path(data_dir).read_text(encoding="ascii").strip() == _digest(statements):
+                return target
+        except OSError:
+            pass  # no digest yet: build
+    return build_catalog(data_dir)
+
+
+def _held_for_writing(path: Path) -> bool:
+    """Whether a process holds DuckDB's write lock on `path` (so no new session could open it
+    until a new file replaces it); True when that cannot be known (no Linux /proc/locks)."""
     try:
-        rows = con.execute(f"SELECT catalog FROM {CATALOG_INFO}").fetchall()  # noqa: S608
-    except duckdb.CatalogException:  # built before catalogs recorded where they were built
-        return None
-    return str(rows[0][0]) if rows else None
+        stat = path.stat()
+        with open("/proc/locks", encoding="ascii") as handle:
+            locks = handle.read()
+    except OSError:
+        return True
+    node = f"{os.major(stat.st_dev):02x}:{os.minor(stat.st_dev):02x}:{stat.st_ino} "
+    return any(node in line and " WRITE " in line for line in locks.splitlines())
 
 
 def build_catalog(data_dir: Path) -> Path:
@@ -152,7 +223,9 @@ def build_catalog(data_dir: Path) -> Path:
             try:
                 con = duckdb.connect(str(temp), config=_STORAGE)
                 try:
-                    create_views(con, data_dir, target.resolve())
+                    statements = catalog_statements(data_dir, target.resolve())
+                    for statement in statements:
+                        con.execute(statement)
                     con.execute("CHECKPOINT")
                 finally:
                     con.close()
@@ -162,11 +235,27 @@ def build_catalog(data_dir: Path) -> Path:
             wal = temp.with_name(temp.name + ".wal")
             if wal.exists():
                 raise RuntimeError(f"DuckDB left a write-ahead log {wal} after closing")
+            digest = digest_path(data_dir)
+            digest.unlink(missing_ok=True)  # no digest while the catalog and it may differ
             with writing(temp, data_dir):
                 fsync_path(temp)
                 os.replace(temp, target)
             fsync_path(data_dir)
+            _write_digest(digest, _digest(statements))
         finally:
             temp.unlink(missing_ok=True)
     logger.info("Catalog rebuilt at %s", target)
     return target
+
+
+def _write_digest(path: Path, digest: str) -> None:
+    """Keep `digest` beside the catalog (a cache: when it cannot be written, the next
+    publication rebuilds the catalog)."""
+    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        make_dirs(path.parent)
+        temp.write_text(digest, encoding="ascii")
+        os.replace(temp, path)
+    except OSError as error:
+        logger.warning("Could not keep the catalog's digest in %s: %s", path, error)
+        temp.unlink(missing_ok=True)

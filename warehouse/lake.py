@@ -5,6 +5,7 @@
 <data_dir>/raw/run_date=YYYY-MM-DD/<scope>.<digest>.warc.gz   raw archive, one per run
 <data_dir>/staging/<run_date>__<scope>[.raw]/                 files being written (locked)
 <data_dir>/quarantine/<relative path>                          broken files moved out of the lake
+<data_dir>/index/                                              what is derived from the lake
 <data_dir>/newsflow.duckdb                                     the catalog of views
 ```
 Staging lives outside `lake/` on the same filesystem, so no view glob ever sees a file that is
@@ -27,11 +28,14 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from warehouse import verified
 from warehouse.schema import TABLES
+from warehouse.session import CATALOG_NAME
+from warehouse.session import StorageError as StorageError  # raised by `writing`
+from warehouse.session import catalog_path as catalog_path  # part of the layout above
 
 logger = logging.getLogger(__name__)
 
-CATALOG_NAME = "newsflow.duckdb"
 PARQUET_MAGIC = b"PAR1"
 _SCOPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
@@ -52,13 +56,6 @@ class CorruptLakeFile(RuntimeError):
 
 class PublicationBusy(RuntimeError):
     """Another live process is already publishing the same run_date and scope."""
-
-
-class StorageError(RuntimeError):
-    """A file under the data dir could not be written (a full disk, permissions ...).
-
-    The message names the file and the data dir; the OS error is its `__cause__`.
-    """
 
 
 @contextmanager
@@ -123,10 +120,6 @@ def staging_dir(data_dir: Path) -> Path:
 
 def quarantine_dir(data_dir: Path) -> Path:
     return Path(data_dir).absolute() / "quarantine"
-
-
-def catalog_path(data_dir: Path) -> Path:
-    return Path(data_dir).absolute() / CATALOG_NAME
 
 
 def published_files(data_dir: Path, table: str, exclude: Exclude = None) -> list[Path]:
@@ -325,14 +318,22 @@ def recover(data_dir: Path) -> None:
     """Make the lake safe to publish into, or fail naming what is broken.
 
     Removes staging areas and temporary catalogs whose writer died, then checks every
-    published Parquet file; broken ones move to `<data_dir>/quarantine/` (same relative path)
-    and `CorruptLakeFile` is raised, so that nobody publishes over a lake that cannot be read.
+    published Parquet file that is not recorded as verified with the identity it has now
+    (`warehouse.verified`: new files, and files changed since they were checked); broken ones
+    move to `<data_dir>/quarantine/` (same relative path) and `CorruptLakeFile` is raised, so
+    that nobody publishes over a lake that cannot be read. The files that pass are recorded.
     """
     data_dir = Path(data_dir).absolute()
     removed = [*_clean_stale_staging(data_dir), *_clean_stale_catalogs(data_dir)]
     if removed:
         logger.warning("Removed what runs that died left behind: %s", removed)
-    problems = {path: why for path in _lake_parquet(data_dir) if (why := parquet_problem(path))}
+    record = verified.load(data_dir)
+    files = _lake_parquet(data_dir)
+    unchecked = [p for p in files if not verified.is_verified(record, data_dir, p)]
+    problems = {path: why for path in unchecked if (why := parquet_problem(path))}
+    good = [path for path in unchecked if path not in problems]
+    if good:
+        verified.add(data_dir, good)
     if not problems:
         return
     moved: dict[Path, Path] = {}

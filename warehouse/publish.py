@@ -10,10 +10,12 @@ pub.commit()                                   # -> catalog path; or pub.abort()
 rerun that now yields nothing still replaces the old file), fsyncs it, reads the footer back
 and checks the row count, then moves the raw archive to its own new name, `os.replace`s each
 table into `lake/<table>/run_date=<date>/<scope>.parquet`, removes the raw archive that the
-replaced tables named (if no new row names it), and rebuilds the catalog. `fetch_log` (which
-carries feed validators) and `runs` (the record that the run happened) are renamed last, so
-state that advances never gets ahead of the data it covers; and since an archive is never
-overwritten, every published `raw_record_id` resolves to its own record at every step.
+replaced tables named (if no new row names it), and rebuilds the catalog if its views change
+(`warehouse.catalog.ensure_catalog`: the views read globs, so new files need no rebuild).
+`fetch_log` (which carries feed validators) and `runs` (the record that the run happened)
+are renamed last, so state that advances never gets ahead of the data it covers; and since
+an archive is never overwritten, every published `raw_record_id` resolves to its own record
+at every step.
 Tables are written as zstd-compressed Parquet, which any reader of the lake must support.
 """
 
@@ -30,7 +32,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from warehouse.catalog import build_catalog
+from warehouse import verified
+from warehouse.catalog import build_catalog, ensure_catalog
 from warehouse.convert import SchemaError, to_table
 from warehouse.lake import (
     CorruptLakeFile,
@@ -63,7 +66,7 @@ class Publication:
 
     `on_step` is called with the name of each point that `commit` reaches (`staged`: every
     batch written; `fsynced`; `validated`; then just before it happens, `rename:raw`,
-    `rename:<table>`, `prune:raw`, `catalog`; and `done`); tests kill the process there.
+    `rename:<table>`, `verified`, `prune:raw`, `catalog`; and `done`); tests kill the process there.
     """
 
     def __init__(
@@ -158,6 +161,7 @@ class Publication:
                 staged = self._seal()
                 if self._raw is not None:
                     self._raw.publish(self._step)
+                published = []
                 for table in PUBLISH_ORDER:
                     final = data_file(self.data_dir, table, self.run_date, self.scope)
                     with writing(final.parent, self.data_dir):
@@ -165,10 +169,13 @@ class Publication:
                     self._step(f"rename:{table}")
                     staged[table].replace(final)
                     fsync_path(final.parent)
+                    published.append(final)
+                self._step("verified")
+                verified.add(self.data_dir, published)  # validated by `_seal` just now
                 self._step("prune:raw")
                 remove_unreferenced(self.data_dir, self.run_date, self.scope, self._raw_refs)
                 self._step("catalog")
-                catalog = build_catalog(self.data_dir)
+                catalog = ensure_catalog(self.data_dir)
             except BaseException:
                 self._discard()
                 raise

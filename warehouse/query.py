@@ -1,6 +1,7 @@
 """Read-only questions to the warehouse.
 
-`run_sql` is what `newsflow sql` uses: it opens the catalog read-only. The flow's own
+`run_sql` answers with an Arrow table through a read-only session on the catalog
+(`warehouse.session`, which `newsflow sql` uses directly). The flow's own
 questions (`seen_urls`, `latest_validators`, ...) read the Parquet files through an in-memory
 DuckDB instead, so a run never takes any lock on the catalog file, and they can leave out the
 current run's own files so that rerunning a date is not starved by its first attempt.
@@ -20,41 +21,14 @@ import pyarrow.parquet as pq
 
 from tasks.reasons import STAGE_DISCOVER, STAGE_FETCH, STAGE_FRONTIER
 from tasks.records import Rejected
-from warehouse.catalog import build_catalog, built_for
-from warehouse.lake import Exclude, catalog_path, data_file, published_files
+from warehouse.lake import Exclude, data_file, published_files
 from warehouse.schema import TABLES
+from warehouse.session import NoWarehouse as NoWarehouse  # re-exported for callers
+from warehouse.session import open_catalog
 
 logger = logging.getLogger(__name__)
 
 Validators = dict[str, tuple[str | None, str | None]]
-
-
-class NoWarehouse(FileNotFoundError):
-    """The data directory holds no catalog yet."""
-
-
-def open_catalog(
-    data_dir: Path, on_rebuild: Callable[[str], None] = logger.warning
-) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the catalog; close it when done.
-
-    A catalog built for another place (its data dir was copied, moved or restored there) is
-    rebuilt where it is first, and `on_rebuild` is told; so is one from before catalogs
-    recorded their place.
-    """
-    path = catalog_path(data_dir)
-    if not path.is_file():
-        raise NoWarehouse(f"no catalog at {path}: run `newsflow run` first")
-    con = duckdb.connect(str(path), read_only=True)
-    here = str(path.resolve())
-    built = built_for(con)
-    if built == here:
-        return con
-    con.close()
-    build_catalog(data_dir)
-    origin = f"for {Path(built).parent}" if built else "by an older newsflow"
-    on_rebuild(f"the catalog was built {origin}; rebuilt it for {path.parent}")
-    return duckdb.connect(str(path), read_only=True)
 
 
 def run_sql(

@@ -221,6 +221,46 @@ def test_sql_without_a_catalog_says_so_and_exits_2(tmp_path: Path) -> None:
     assert_one_line_error(result.stderr, "no catalog", str(tmp_path / "empty"), "newsflow run")
 
 
+SQL_IMPORTS = """
+import sys
+from flows.cli import main
+code = main(sys.argv[1:])
+heavy = [m for m in ("pyarrow", "pydantic", "prefect") if m in sys.modules]
+print("heavy:", *heavy, code)
+"""
+
+
+def test_sql_imports_neither_pyarrow_nor_pydantic_nor_prefect(
+    warehouse: Path, tmp_path: Path
+) -> None:
+    result = subprocess.run(
+        [sys.executable, "-c", SQL_IMPORTS, "sql", "SELECT count(*) AS n FROM rejected"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,  # no .env file here
+        env={**os.environ, "NEWSFLOW_DATA_DIR": str(warehouse)},
+        check=False,
+    )
+    assert result.stdout.splitlines()[-1] == "heavy: 0", result.stderr
+    assert "(1 row)" in result.stdout
+
+
+def test_sql_takes_the_data_dir_from_a_dotenv_file(warehouse: Path, tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text(f"NEWSFLOW_DATA_DIR={warehouse}\n", encoding="utf-8")
+    env = {k: v for k, v in os.environ.items() if k.upper() != "NEWSFLOW_DATA_DIR"}
+    result = subprocess.run(
+        [str(NEWSFLOW), "sql", "SELECT count(*) AS n FROM rejected", "--format", "csv"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=tmp_path,
+        env=env,
+        check=False,
+    )
+    assert (result.returncode, result.stdout) == (0, "n\n3\n"), result.stderr
+
+
 # ---------------------------------------------------------------- fetch
 
 
