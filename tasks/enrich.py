@@ -8,10 +8,11 @@ full stop), one that tidies entity spans in a general way (hyphenated given name
 
 `enrich` runs a batch of bodies through NER (whose model has its own tok2vec), then tok2vec
 and the dependency parser only over the paragraphs around quotations, which is all that
-quote attribution reads (`parse_where_quoted`); headlines and highlights get NER only. Offsets are character offsets into the body
-string exactly as given. Only English bodies (language "en", or unknown) go through the model;
-other languages get no mentions, and their quotations are recorded without a speaker
-(method ``no_model``). That is not a failure and is recorded nowhere as one.
+quote attribution reads (`parse_where_quoted`); headlines and highlights get NER only.
+Offsets are character offsets into the body string exactly as given. Only English bodies
+(language "en", or unknown) go through the model; other languages get no mentions, and their
+quotations are recorded without a speaker (method ``no_model``). That is not a failure and is
+recorded nowhere as one.
 """
 
 from __future__ import annotations
