@@ -43,7 +43,7 @@ from flows.stages import (
 from tasks import discover as discover_stage
 from tasks import fetch as fetch_stage
 from tasks.dedupe import Signature
-from tasks.enrich import Enrichment
+from tasks.enrich import Enrichment, warm_up
 from tasks.entities import EntitySeen, combine_tallies, tally_entities
 from tasks.frontier import chunks
 from tasks.reasons import OK, STAGE_DISCOVER, SUCCESS
@@ -177,7 +177,7 @@ def run_pipeline(settings: Settings, plan: RunPlan) -> RunSummary:
     ):
         publication = Publication(data_dir, ctx.run_date, ctx.scope)
         try:
-            with cpu_pool(settings.cpu_workers) as pool:
+            with cpu_pool(settings.cpu_workers, settings.spacy_model) as pool:
                 if plan.reprocess:
                     collected = _reprocess(settings, data_dir, plan, publication, pool)
                 else:
@@ -469,16 +469,23 @@ def _done(item: tuple[PrefectFuture[Enrichment], int]) -> tuple[Enrichment, int]
 
 
 @contextmanager
-def cpu_pool(workers: int) -> Iterator[Executor | None]:
+def cpu_pool(workers: int, model: str | None = None) -> Iterator[Executor | None]:
     """Worker processes for the CPU-heavy stages; none when one worker is configured.
 
     Spawned, not forked: the flow's process runs Prefect's threads and event loop. When the
     run stops early (an error, SIGTERM), queued work is cancelled rather than finished.
+    Each worker loads the spaCy `model` as it starts, while the run is still fetching, so
+    that the first enrichment batch does not wait for it.
     """
     if workers <= 1:
         yield None
         return
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=get_context("spawn"))
+    pool = ProcessPoolExecutor(
+        max_workers=workers,
+        mp_context=get_context("spawn"),
+        initializer=warm_up,
+        initargs=(model,),
+    )
     try:
         yield pool
     except BaseException:

@@ -177,6 +177,24 @@ def load_nlp(model_name: str = DEFAULT_MODEL) -> Language:
     return nlp
 
 
+def loaded_models() -> int:
+    """How many pipelines `load_nlp` holds in this process."""
+    return load_nlp.cache_info().currsize
+
+
+def warm_up(model_name: str | None) -> None:
+    """Load `model_name` into this process's cache now (a worker process's initializer).
+
+    A model that cannot load is logged, not raised: the worker also extracts pages, and the
+    enrichment batches that need the model fail with `ModelNotInstalled` themselves."""
+    if model_name is None:
+        return
+    try:
+        load_nlp(model_name)
+    except ModelNotInstalled as error:
+        log.warning("%s", error)
+
+
 def mentions_of(article_id: str, doc: Doc, labels: frozenset[str]) -> list[Mention]:
     """The named entities of one parsed body, in text order."""
     return [

