@@ -26,9 +26,11 @@ from prefect import get_run_logger
 from prefect.futures import PrefectFuture
 
 from flows import health
+from flows.early import EarlyEnrichment
 from flows.report import PREFECT_ERRORS, publish_report, show_progress, start_progress
 from flows.settings import Settings
 from flows.stages import (
+    CleanedBatch,
     clean_task,
     dedupe_task,
     discover_task,
@@ -42,7 +44,7 @@ from flows.stages import (
 )
 from tasks import discover as discover_stage
 from tasks import fetch as fetch_stage
-from tasks.dedupe import Signature
+from tasks.dedupe import DedupConfig, Signature
 from tasks.enrich import Enrichment, warm_up
 from tasks.entities import EntitySeen, combine_tallies, tally_entities
 from tasks.frontier import chunks
@@ -157,11 +159,20 @@ class _Collected:
     failures: list[SourceFailure] = field(default_factory=list)
     found: list[str] = field(default_factory=list)  # what sites' home pages led to
     refetched: frozenset[str] = frozenset()  # normalised URLs fetched again to look for updates
-    signatures: Sequence[Signature] = ()  # of every article that reached dedupe (set by it)
+    signatures: list[Signature] = field(default_factory=list)  # of every article, in order
+    raw_record_ids: list[str | None] = field(default_factory=list)  # of every article
+    early: EarlyEnrichment | None = None  # enrichment started before the decision
 
-    def add_cleaned(self, outcomes: Sequence[Article | Rejected]) -> None:
-        self.articles.append([item for item in outcomes if isinstance(item, Article)])
-        self.rejected.extend(item for item in outcomes if isinstance(item, Rejected))
+    def add_cleaned(self, batch: CleanedBatch) -> None:
+        """Keep a cleaned batch: its articles (spilled), their signatures and raw records, its
+        rejections; offer the articles to early enrichment."""
+        articles = batch.articles
+        self.articles.append(articles)
+        self.signatures.extend(batch.signatures)
+        self.raw_record_ids.extend(article.raw_record_id for article in articles)
+        self.rejected.extend(item for item in batch.outcomes if isinstance(item, Rejected))
+        if self.early is not None:
+            self.early.offer(articles, batch.signatures)
 
 
 def run_pipeline(settings: Settings, plan: RunPlan) -> RunSummary:
@@ -292,6 +303,7 @@ def _fetch_with(
         found, plan.sources, data_dir, exclude, plan.max_articles, plan.window
     )
     collected.rejected.extend(frontier.rejected)
+    collected.early = _early(settings, pool, len(frontier.to_fetch))
     page_validators = query.latest_validators(data_dir, collected.refetched, exclude=exclude)
     sources = {source.id: source for source in plan.sources}
     fetching = start_progress("fetch", len(frontier.to_fetch), "URLs")
@@ -384,6 +396,7 @@ def _reprocess(
     publication.write("fetch_log", kept_log)
     collected.rejected.extend(query.rejected_before_extract(data_dir, ctx.run_date, ctx.scope))
     records = {i for i in kept_log.column("raw_record_id").to_pylist() if i}
+    collected.early = _early(settings, pool, len(records))
     pages = read_archives(data_dir, sorted({archive_name(i) for i in records}))
     extracting = start_progress("extract", len(records), "URLs")
     found: list[Discovered] = []
@@ -411,15 +424,25 @@ def _dedupe_and_enrich(
     returns the run's counts per source."""
     ctx = plan.context
     deduped = dedupe_task(
-        collected.articles, data_dir, (ctx.run_date, ctx.scope), collected.refetched, pool
+        collected.signatures,
+        collected.raw_record_ids,
+        data_dir,
+        (ctx.run_date, ctx.scope),
+        collected.refetched,
     )
     collected.rejected.extend(deduped.rejected)
-    collected.signatures = deduped.signed  # the short bodies of `source_runs` count these
     publication.write("dedup_signatures", signatures_table(deduped.signatures, run_id=ctx.run_id))
-    # Enrichment is most of a run's CPU: with enough stories, batches go to the worker
-    # processes; at most a few are in flight, and results are written in batch order.
+    # Enrichment is most of a run's CPU. The stories enriched early (`flows.early`) keep
+    # those results; with enough others left, batches go to the worker processes, at most a
+    # few in flight, and results are written in batch order.
+    decided = {
+        d.article_id: d.body_hash
+        for d in deduped.decisions
+        if d is not None and d.duplicate_of is None
+    }
+    early, taken = collected.early.take(decided) if collected.early else ([], set())
     stories_in_run = sum(d is not None and d.duplicate_of is None for d in deduped.decisions)
-    pooled = pool if stories_in_run >= MIN_POOLED_STORIES else None
+    pooled = pool if stories_in_run - len(taken) >= MIN_POOLED_STORIES else None
     size = ENRICH_BATCH if pooled else settings.batch_size
     enriching = start_progress("enrich", stories_in_run, "articles")
     enriched = 0
@@ -448,7 +471,7 @@ def _dedupe_and_enrich(
         outcomes += [(a.source_id, d.duplicate_of is not None) for a, d in kept]
         stories = [(d.article_id, a) for a, d in kept if d.duplicate_of is None]
         source_of.update((article_id, a.source_id) for article_id, a in stories)
-        for chunk in chunks(stories, size):
+        for chunk in chunks([s for s in stories if s[0] not in taken], size):
             if pooled is None:  # one spaCy pipeline in this process: one batch at a time
                 write(enrich_task(chunk, settings.spacy_model, None), len(chunk))
                 continue
@@ -457,10 +480,31 @@ def _dedupe_and_enrich(
                 write(*_done(in_flight.popleft()))
     while in_flight:
         write(*_done(in_flight.popleft()))
+    for enrichment, stories_in_batch in early:
+        write(enrichment, stories_in_batch)
+    if collected.early is not None and collected.early.wasted:
+        get_run_logger().info(
+            "Enriched %d articles early that deduplication then found to be copies",
+            collected.early.wasted,
+        )
     show_progress(enriching, enriched)  # 100 at the end, also when there was nothing to enrich
     entities = combine_tallies(tallies)
     publication.write("entity_runs", to_table("entity_runs", entities, run_id=ctx.run_id))
     return _counts(plan.sources, outcomes, collected)
+
+
+def _early(settings: Settings, pool: Executor | None, pages: int) -> EarlyEnrichment | None:
+    """Early enrichment (`flows.early`) for a run of `pages` pages that will enrich in the
+    worker processes; a smaller run enriches in this process, after the decision."""
+    if pool is None or pages < MIN_POOLED_STORIES:
+        return None
+    return EarlyEnrichment(
+        pool=pool,
+        model=settings.spacy_model,
+        batch=ENRICH_BATCH,
+        in_flight=settings.cpu_workers,  # one batch per worker: extraction is not held up
+        min_shingles=DedupConfig().min_shingles,
+    )
 
 
 def _done(item: tuple[PrefectFuture[Enrichment], int]) -> tuple[Enrichment, int]:

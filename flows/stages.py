@@ -4,9 +4,10 @@
     frontier      one: each URL once, URLs the warehouse holds out, per-source caps
     fetch-batch   per batch of URLs: robots.txt, politeness, hosts in parallel; raw archive
     extract-batch per batch: HTML -> Article (worker processes when a pool is given)
-    clean-batch   per batch: text, boilerplate, credit lines; teasers and empty bodies out
-    dedupe        one: MinHash signatures of the run's articles, then one decision each
-                  against the run and the warehouse; unchanged re-fetches out
+    clean-batch   per batch: text, boilerplate, credit lines; teasers and empty bodies out;
+                  the MinHash signature of each article (in the worker processes)
+    dedupe        one: one decision per article against the run and the warehouse;
+                  unchanged re-fetches out
     enrich-batch  per batch of stories: entities and quotes (worker processes when pooled)
     publish       one: the run's last tables, then every table at once, and the catalog
 
@@ -49,7 +50,6 @@ from warehouse.dedup_index import ParquetSignatureIndex
 from warehouse.lake import Exclude
 from warehouse.publish import Publication
 from warehouse.raw import RawArchive
-from warehouse.spill import Spill
 
 Validators = Mapping[str, tuple[str | None, str | None]]
 
@@ -156,16 +156,28 @@ def extract_task(
     return extracted
 
 
+@dataclass(frozen=True, slots=True)
+class CleanedBatch:
+    """A batch after cleaning: each page's article or rejection, in page order, and the
+    signature of each article (`signatures[i]` belongs to the i-th article)."""
+
+    outcomes: tuple[Article | Rejected, ...]
+    signatures: tuple[Signature, ...]
+
+    @property
+    def articles(self) -> list[Article]:
+        return [item for item in self.outcomes if isinstance(item, Article)]
+
+
 @task(name="clean-batch", cache_policy=NO_CACHE)
-def clean_task(
-    extracted: Sequence[Article | Rejected], pool: Executor | None
-) -> list[Article | Rejected]:
-    """The extracted articles cleaned, or rejected as teasers or empty (in page order)."""
+def clean_task(extracted: Sequence[Article | Rejected], pool: Executor | None) -> CleanedBatch:
+    """The extracted articles cleaned, or rejected as teasers or empty (in page order), and
+    signed for deduplication."""
     cleaned = clean_pages(extracted, pool)
+    articles = [item for item in cleaned if isinstance(item, Article)]
     before = sum(isinstance(item, Article) for item in extracted)
-    after = sum(isinstance(item, Article) for item in cleaned)
-    get_run_logger().info("Cleaned %d articles, rejected %d", after, before - after)
-    return cleaned
+    get_run_logger().info("Cleaned %d articles, rejected %d", len(articles), before - len(articles))
+    return CleanedBatch(tuple(cleaned), tuple(in_batch(sign, articles, pool=pool)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -179,24 +191,18 @@ class Deduplicated:
     decisions: tuple[DedupDecision | None, ...]
     rejected: tuple[Rejected, ...]
     signatures: tuple[StoredSignature, ...]  # the `dedup_signatures` rows to publish
-    signed: tuple[Signature, ...] = ()  # every article's signature, in collected order
 
 
 @task(name="dedupe", cache_policy=NO_CACHE)
 def dedupe_task(
-    articles: Spill[Article],
+    signatures: Sequence[Signature],
+    raw_record_ids: Sequence[str | None],
     data_dir: Path,
     exclude: Exclude,
     refetched: frozenset[str],
-    pool: Executor | None,
 ) -> Deduplicated:
-    """Sign every article of the run (in worker processes when given a pool), then decide
-    each against the others and the warehouse (`tasks.dedupe.decide`)."""
-    signatures = []
-    raw_record_ids: list[str | None] = []  # an unchanged re-fetch's rejection names its page
-    for batch in articles.batches():
-        signatures.extend(in_batch(sign, batch, pool=pool))
-        raw_record_ids.extend(article.raw_record_id for article in batch)
+    """Decide every article of the run, given their signatures and raw records in collected
+    order, against the others and the warehouse (`tasks.dedupe.decide`)."""
     with ParquetSignatureIndex(data_dir / "lake", exclude=exclude) as index:
         result = decide(signatures, index)
     decisions: list[DedupDecision | None] = []
@@ -224,7 +230,7 @@ def dedupe_task(
         duplicates,
         len(rejected),
     )
-    return Deduplicated(tuple(decisions), tuple(rejected), result.signatures, tuple(signatures))
+    return Deduplicated(tuple(decisions), tuple(rejected), result.signatures)
 
 
 @task(name="enrich-batch", cache_policy=NO_CACHE)
