@@ -9,6 +9,7 @@ line on stderr, without a traceback.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -611,9 +612,13 @@ def _cmd_server(args: argparse.Namespace) -> int:
     command = [str(prefect), "server", "start", "--host", args.host, "--port", str(args.port)]
     server = subprocess.Popen(command, env=env)
     threading.Thread(target=_announce_ui, args=(origin, server), daemon=True).start()
+    record = _record_server(f"{origin}/api")
     try:
         return server.wait()
     finally:  # stopped by SIGTERM or Ctrl-C: the server goes too
+        with contextlib.suppress(OSError):  # another server may have recorded itself since
+            if record is not None and record.read_text(encoding="utf-8") == f"{origin}/api":
+                record.unlink()
         if server.poll() is None:
             server.terminate()
             try:
@@ -621,6 +626,21 @@ def _cmd_server(args: argparse.Namespace) -> int:
             except subprocess.TimeoutExpired:
                 server.kill()
                 server.wait()
+
+
+def _record_server(api: str) -> Path | None:
+    """Tell later commands on this machine where the server is (`flows.prefect_session`),
+    so that they report to it instead of starting a temporary one."""
+    from flows.prefect_session import server_record
+
+    record = server_record()
+    try:
+        record.parent.mkdir(parents=True, exist_ok=True)
+        record.write_text(api, encoding="utf-8")
+    except OSError as error:
+        print(f"Could not record the server's address in {record}: {error}", file=sys.stderr)
+        return None
+    return record
 
 
 def _cmd_serve(args: argparse.Namespace) -> int:

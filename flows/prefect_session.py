@@ -1,6 +1,8 @@
 """The Prefect API a command-line run reports to: the user's server, or a temporary one.
 
-With `PREFECT_API_URL` set, runs report to that server (it must answer). Without it, the
+With `PREFECT_API_URL` set, runs report to that server (it must answer). Without it, a
+server that `newsflow server` started is used when it answers: it records its API URL in
+`$PREFECT_HOME/newsflow-server.url` while it runs (`SERVER_RECORD`). Otherwise the
 command starts Prefect's temporary server itself, waits for it as long as the settings allow
 (`prefect_start_timeout_s`: a busy 2-core machine needs about 50 s, Prefect's own default is
 20 s) and stops it when the command ends, however it ends: normally, on an error, or on
@@ -15,10 +17,35 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 # Prefect's default (5 retries, exponential backoff) waits minutes for a dead server; one
 # retry still rides out a momentary error of a busy server.
 CLIENT_RETRIES = 1
+
+
+SERVER_RECORD = "newsflow-server.url"
+
+
+def running_server(record: Path) -> str | None:
+    """The API URL in `record` (written by `newsflow server`) when that server answers."""
+    import httpx
+
+    try:
+        url = record.read_text(encoding="utf-8").strip()
+    except OSError:
+        return None
+    try:
+        httpx.get(f"{url.rstrip('/')}/health", timeout=5).raise_for_status()
+    except httpx.HTTPError:
+        return None
+    return url
+
+
+def server_record() -> Path:
+    from prefect.settings import PREFECT_HOME
+
+    return Path(PREFECT_HOME.value()) / SERVER_RECORD
 
 
 class PrefectUnavailable(RuntimeError):
@@ -47,6 +74,13 @@ def prefect_session(start_timeout_s: float, say: Callable[[str], None]) -> Itera
             ) from None
         with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: CLIENT_RETRIES}):
             yield configured
+        return
+    found = running_server(server_record())
+    if found is not None:
+        say(f"Reporting to the Prefect server newsflow server started at {found}")
+        settings = {PREFECT_API_URL: found, PREFECT_CLIENT_MAX_RETRIES: CLIENT_RETRIES}
+        with temporary_settings(settings):
+            yield found
         return
 
     from prefect.server.api.server import SubprocessASGIServer
