@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/pipeline.py GROUND_TRUTH_JSON [--articles 600] [--hosts 6]
         [--runs-dir DIR] [--date 2023-10-15] [--stages] [--keep]
+        [--peers [--rounds N] [--no-naive]]
 
 It builds a synthetic site of N article pages from real article bodies (a ground-truth JSON
 mapping ids to {"articleBody", "url"}, e.g. ../shared/bench/article-extraction/ground-truth.json)
@@ -24,6 +25,15 @@ back through the client; frontier and publish are listed as other task runs); "r
 wall time not spent in any task: artifacts, the run's own bookkeeping and Prefect's overhead.
 "CPU s" is this process's CPU time during the run: close to the wall time means one busy core.
 The machine may be shared, so the 1-minute load average is printed beside it.
+
+`--peers`: newsflow against the pipelines a user would write instead (benchmarks/peers.py:
+a batched one with 8 fetch threads, `trafilatura.extract` and spaCy `nlp.pipe(n_process=2)`,
+and a naive one, a page at a time), each a fresh process on the same site, interleaved for
+`--rounds` rounds. newsflow runs as users run it, `newsflow run` against a running Prefect
+server, so its imports, worker start-up and the server's CPU during the run are counted; the
+peers' imports and model loads are counted too. Printed: medians of wall time, CPU time
+(the command and every process it waited for), articles/s and CPU ms per article, the
+ratios, and what each wrote (newsflow's planted-copy check, mentions and quotes).
 
 `--stages`: no Prefect. Calls the stage functions (`tasks.discover`, `tasks.fetch`, the raw
 archive, `tasks.pages.extract_pages`, `tasks.pages.clean_pages`, `tasks.dedupe.sign` and

@@ -58,6 +58,7 @@ TESTS: dict[str, tuple[str, ...]] = {
     "tasks/dedupe.py": ("tests/tasks/test_dedupe.py", "tests/warehouse/test_dedup_index.py"),
     "tasks/robots.py": ("tests/tasks/test_robots.py",),
     "tasks/entities.py": ("tests/tasks/test_entities.py",),
+    "flows/early.py": ("tests/flows/test_early.py",),
     "warehouse/publish.py": (
         "tests/warehouse/test_publish.py",
         "tests/warehouse/test_crash.py",
