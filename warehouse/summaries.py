@@ -240,12 +240,19 @@ def _refresh(data_dir: Path, kind: str) -> None:
     files = sorted((data_dir / "lake" / KINDS[kind].table).glob("run_date=*/*.parquet"))
     _, direct = split(data_dir, kind, files)
     if direct:
+        before = {p: verified.identity(p) for p in direct}
         con = duckdb.connect()
         try:
             rows = con.sql(_direct_sql(data_dir, kind, direct)).to_arrow_table()
         finally:
             con.close()
-        covers = {key_of(data_dir, p): verified.identity(p) for p in direct}
+        # Only files that stayed as they were while they were read (another scope's
+        # publication may replace its file meanwhile: its rows are left uncovered, unread).
+        covers = {
+            key_of(data_dir, p): ident
+            for p, ident in before.items()
+            if p.exists() and verified.identity(p) == ident
+        }
         _write_segment(folder, rows, covers)
     _merge(data_dir, kind)
     for stray in folder.glob(".*.tmp"):  # left by a writer that died

@@ -3,6 +3,7 @@ never the cause of a wrong answer when missing, stale or broken."""
 
 from __future__ import annotations
 
+import os
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
@@ -137,3 +138,24 @@ def test_merging_drops_the_rows_of_files_that_left_the_lake(tmp_path: Path) -> N
         publish_sample(tmp_path, DAY + timedelta(days=n), SCOPE, "new")
     assert len(summaries.segments(tmp_path, "seen")) == 1
     assert summarised_urls(tmp_path, gone) == set()
+
+
+def test_a_file_replaced_while_it_is_summarised_is_left_to_be_read_directly(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with pytest.raises(Crash):
+        publish_sample(tmp_path, DAY, SCOPE, "new", on_step=crash_at("summaries"))
+    articles = data_file(tmp_path, "articles", DAY, SCOPE)
+    copy = tmp_path / "copy.parquet"
+    shutil.copy(articles, copy)
+    real = summaries._direct_sql
+
+    def replaced_meanwhile(data_dir: Path, kind: str, files: list[Path]) -> str:
+        if copy.exists():  # another publication renames its file in between
+            os.replace(copy, articles)
+        return real(data_dir, kind, files)
+
+    monkeypatch.setattr(summaries, "_direct_sql", replaced_meanwhile)
+    summaries.refresh(tmp_path)
+    assert not covered(tmp_path, "seen", articles)
+    assert set(seen_urls(tmp_path, [ONLY_NEW])) == {ONLY_NEW}
