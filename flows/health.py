@@ -45,7 +45,7 @@ from prefect.events import emit_event
 from prefect.exceptions import PrefectHTTPStatusError
 
 from tasks.reasons import STAGE_EXTRACT, ReasonCode
-from warehouse.catalog import create_views
+from warehouse import query
 from warehouse.convert import to_table
 
 if TYPE_CHECKING:
@@ -197,21 +197,9 @@ _HEALTH_COLUMNS = [f.name for f in fields(SourceHealth)]
 
 
 def read_source_health(data_dir: Path, source_ids: Sequence[str]) -> list[SourceHealth]:
-    """The `source_health` rows of these sources (those that have one), by source id.
-
-    Read through an in-memory DuckDB over the published files, so the run never takes a
-    lock on the catalog file an analyst may hold open.
-    """
-    con = duckdb.connect()
-    try:
-        create_views(con, data_dir)
-        rows = con.execute(
-            f"SELECT {', '.join(_HEALTH_COLUMNS)} FROM source_health "  # noqa: S608
-            "WHERE list_contains(?, source_id) ORDER BY source_id",
-            [list(source_ids)],
-        ).fetchall()
-    finally:
-        con.close()
+    """The `source_health` rows of these sources (those that have one), by source id
+    (`warehouse.query.source_health`: bounded by the summaries, never the catalog's lock)."""
+    rows = query.source_health(data_dir, source_ids, _HEALTH_COLUMNS)
     return [SourceHealth(*row) for row in rows]
 
 

@@ -72,6 +72,11 @@ TESTS: dict[str, tuple[str, ...]] = {
         "tests/warehouse/test_verified.py",
     ),
     "warehouse/verified.py": ("tests/warehouse/test_verified.py", "tests/warehouse/test_lake.py"),
+    "warehouse/summaries.py": (
+        "tests/warehouse/test_summaries.py",
+        "tests/warehouse/test_query.py",
+        "tests/warehouse/test_source_health.py",
+    ),
     "warehouse/catalog.py": (
         "tests/warehouse/test_catalog_rebuilds.py",
         "tests/warehouse/test_catalog.py",

@@ -9,7 +9,8 @@ pub.commit()                                   # -> catalog path; or pub.abort()
 `commit` closes each table's staging file (tables that got no rows get an empty one, so a
 rerun that now yields nothing still replaces the old file), fsyncs it, reads the footer back
 and checks the row count, then moves the raw archive to its own new name, `os.replace`s each
-table into `lake/<table>/run_date=<date>/<scope>.parquet`, removes the raw archive that the
+table into `lake/<table>/run_date=<date>/<scope>.parquet`, brings the run's summaries up to
+date (`warehouse.summaries`, a cache the run's own questions read), removes the raw archive that the
 replaced tables named (if no new row names it), and rebuilds the catalog if its views change
 (`warehouse.catalog.ensure_catalog`: the views read globs, so new files need no rebuild).
 `fetch_log` (which carries feed validators) and `runs` (the record that the run happened)
@@ -32,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from warehouse import verified
+from warehouse import summaries, verified
 from warehouse.catalog import build_catalog, ensure_catalog
 from warehouse.convert import SchemaError, to_table
 from warehouse.lake import (
@@ -66,7 +67,8 @@ class Publication:
 
     `on_step` is called with the name of each point that `commit` reaches (`staged`: every
     batch written; `fsynced`; `validated`; then just before it happens, `rename:raw`,
-    `rename:<table>`, `verified`, `prune:raw`, `catalog`; and `done`); tests kill the process there.
+    `rename:<table>`, `verified`, `summaries`, `prune:raw`, `catalog`; and `done`); tests kill
+    the process there.
     """
 
     def __init__(
@@ -172,6 +174,8 @@ class Publication:
                     published.append(final)
                 self._step("verified")
                 verified.add(self.data_dir, published)  # validated by `_seal` just now
+                self._step("summaries")
+                summaries.refresh(self.data_dir)  # a cache: errors are logged, not raised
                 self._step("prune:raw")
                 remove_unreferenced(self.data_dir, self.run_date, self.scope, self._raw_refs)
                 self._step("catalog")

@@ -10,7 +10,7 @@ current run's own files so that rerunning a date is not starved by its first att
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -21,10 +21,12 @@ import pyarrow.parquet as pq
 
 from tasks.reasons import STAGE_DISCOVER, STAGE_FETCH, STAGE_FRONTIER
 from tasks.records import Rejected
+from warehouse import summaries
 from warehouse.lake import Exclude, data_file, published_files
 from warehouse.schema import TABLES
 from warehouse.session import NoWarehouse as NoWarehouse  # re-exported for callers
 from warehouse.session import open_catalog
+from warehouse.views import analytic_views
 
 logger = logging.getLogger(__name__)
 
@@ -64,24 +66,18 @@ def seen_urls(data_dir: Path, urls: Iterable[str], exclude: Exclude = None) -> d
     if not wanted or not files:
         return {}
     day = exclude[0] if exclude is not None else None
-    con = duckdb.connect()
-    try:
-        con.register("wanted", pa.table({"url": pa.array(wanted, pa.string())}))
-        rows = con.execute(
-            """
-            WITH stored AS (
-                SELECT unnest([url, final_url, canonical_url]) AS url, fetched_at
-                FROM read_parquet($files, union_by_name = true, hive_partitioning = true,
-                                  hive_types = {'run_date': DATE})
-                WHERE $day IS NULL OR run_date <= $day OR version = 1
-            )
-            SELECT w.url, max(s.fetched_at) FROM wanted AS w JOIN stored AS s ON s.url = w.url
-            GROUP BY w.url
-            """,
-            {"files": [str(p) for p in files], "day": day},
-        ).fetchall()
-    finally:
-        con.close()
+    rows = _ask_summary(
+        data_dir,
+        "seen",
+        files,
+        wanted,
+        """
+        SELECT w.url, max(s.fetched_at) FROM wanted AS w JOIN seen AS s ON s.url = w.url
+        WHERE $day IS NULL OR s.run_date <= $day OR s.first
+        GROUP BY w.url
+        """,
+        {"day": day},
+    )
     return {url: fetched_at for url, fetched_at in rows}
 
 
@@ -91,39 +87,48 @@ def latest_validators(data_dir: Path, urls: Iterable[str], exclude: Exclude = No
     Validators come from `fetch_log`, which is published with the data it covers; pass
     `exclude=(run_date, scope)` so a rerun of a date does not get 304s from its own first try.
     """
-    rows = _ask_about_urls(
+    wanted = sorted(set(urls))
+    files = published_files(data_dir, "fetch_log", exclude)
+    if not wanted or not files:
+        return {}
+    rows = _ask_summary(
         data_dir,
-        "fetch_log",
-        urls,
-        exclude,
+        "validators",
+        files,
+        wanted,
         """
-            SELECT f.url, f.etag, f.last_modified
-            FROM read_parquet($files, union_by_name = true) AS f
-            SEMI JOIN wanted AS w ON w.url = f.url
-            WHERE f.etag IS NOT NULL OR f.last_modified IS NOT NULL
-            QUALIFY row_number() OVER (PARTITION BY f.url ORDER BY f.fetched_at DESC) = 1
+        SELECT v.url, v.etag, v.last_modified
+        FROM validators AS v SEMI JOIN wanted AS w ON w.url = v.url
+        QUALIFY row_number() OVER (PARTITION BY v.url ORDER BY v.fetched_at DESC) = 1
         """,
     )
     return {url: (etag, last_modified) for url, etag, last_modified in rows}
 
 
-def _ask_about_urls(
-    data_dir: Path, table: str, urls: Iterable[str], exclude: Exclude, sql: str
+def _ask_summary(
+    data_dir: Path,
+    kind: str,
+    files: list[Path],
+    wanted: list[str],
+    sql: str,
+    params: dict[str, Any] | None = None,
 ) -> list[tuple[Any, ...]]:
-    """Run `sql` over `table`'s files as the run sees them (`$files`), with `urls` as `wanted`.
+    """Run `sql` over the summary `kind` of `files` (as the view named `kind`), with `wanted`
+    as a table of URLs (`warehouse.summaries`).
 
     An in-memory DuckDB, never the catalog: the job must not hold a lock analysts need.
     """
-    wanted = sorted(set(urls))
-    files = published_files(data_dir, table, exclude)
-    if not wanted or not files:
-        return []
-    con = duckdb.connect()
-    try:
-        con.register("wanted", pa.table({"url": pa.array(wanted, pa.string())}))
-        return con.execute(sql, {"files": [str(p) for p in files]}).fetchall()
-    finally:
-        con.close()
+
+    def ask() -> list[tuple[Any, ...]]:
+        con = duckdb.connect()
+        try:
+            con.register("wanted", pa.table({"url": pa.array(wanted, pa.string())}))
+            summaries.create_view(con, data_dir, kind, files, kind)
+            return con.execute(sql, params or {}).fetchall()
+        finally:
+            con.close()
+
+    return summaries.retrying(ask)
 
 
 def runs_finished_since(data_dir: Path, since: datetime) -> list[tuple[str, str]]:
@@ -145,41 +150,94 @@ def runs_finished_since(data_dir: Path, since: datetime) -> list[tuple[str, str]
 def articles_per_source(data_dir: Path, last: int) -> list[tuple[date, str, int]]:
     """`(run_date, source_id, stories)` over the last `last` run dates that published a run,
     oldest first: the articles each source stored that repeat no story (new stories and new
-    versions), with 0 for a source a run of that date covered and that gave none."""
+    versions), with 0 for a source a run of that date covered and that gave none.
+
+    Reads the `runs` files of the newest `last` dates (by partition, all dates only if some of
+    those hold no run row) and those dates' `article_days` summary, not the whole history.
+    """
     runs = published_files(data_dir, "runs")
     if not runs:
         return []
-    articles = published_files(data_dir, "articles")
+    dates = sorted({p.parent.name for p in runs})
+    newest = set(dates[-last:]) if last > 0 else set()
+    recent = [p for p in runs if p.parent.name in newest]
+    every = runs
     hive = "hive_partitioning = true, hive_types = {'run_date': DATE}"
-    counted = (
-        "SELECT run_date, source_id, count(*) AS stories"  # noqa: S608 (our constants only)
-        f" FROM read_parquet($articles, {hive}) WHERE duplicate_of IS NULL GROUP BY ALL"
-        if articles
-        else "SELECT NULL::DATE AS run_date, NULL::VARCHAR AS source_id, 0 AS stories LIMIT 0"
-    )
-    con = duckdb.connect()
-    try:
-        return con.execute(
-            f"""
-            WITH ran AS (SELECT run_date, sources FROM read_parquet($runs, {hive})),
-            dates AS (SELECT DISTINCT run_date FROM ran ORDER BY run_date DESC LIMIT $last),
-            covered AS (
-                SELECT DISTINCT run_date, unnest(sources) AS source_id
-                FROM ran SEMI JOIN dates USING (run_date)
-            ),
-            counted AS ({counted})
-            SELECT run_date, source_id, coalesce(stories, 0)
-            FROM covered LEFT JOIN counted USING (run_date, source_id)
-            ORDER BY run_date, source_id
-            """,  # noqa: S608 (only our own constant SQL is formatted in)
-            {
-                "runs": [str(p) for p in runs],
-                "last": last,
-                **({"articles": [str(p) for p in articles]} if articles else {}),
-            },
-        ).fetchall()
-    finally:
-        con.close()
+
+    def ask(runs: list[Path]) -> list[tuple[date, str, int]]:
+        partitions = {p.parent.name for p in runs}
+        articles = [
+            p for p in published_files(data_dir, "articles") if p.parent.name in partitions
+        ]
+        con = duckdb.connect()
+        try:
+            summaries.create_view(con, data_dir, "article_days", articles, "article_days")
+            ran = con.sql(
+                f"SELECT run_date, sources FROM read_parquet($runs, {hive})",  # noqa: S608
+                params={"runs": [str(p) for p in runs]},
+            ).to_arrow_table()
+            held = len(set(ran.column("run_date").to_pylist()))
+            if held < min(last, len(dates)) and len(runs) < len(every):
+                return ask(every)  # a recent date held no run row: count back further
+            con.register("ran", ran)
+            return con.execute(
+                """
+                WITH dates AS (
+                    SELECT DISTINCT run_date FROM ran ORDER BY run_date DESC LIMIT $last
+                ),
+                covered AS (
+                    SELECT DISTINCT run_date, unnest(sources) AS source_id
+                    FROM ran SEMI JOIN dates USING (run_date)
+                ),
+                counted AS (
+                    SELECT run_date, source_id, sum(stories) AS stories
+                    FROM article_days GROUP BY ALL
+                )
+                SELECT run_date, source_id, CAST(coalesce(stories, 0) AS BIGINT)
+                FROM covered LEFT JOIN counted USING (run_date, source_id)
+                ORDER BY run_date, source_id
+                """,
+                {"last": last},
+            ).fetchall()
+        finally:
+            con.close()
+
+    return summaries.retrying(lambda: ask(recent))
+
+
+def source_health(
+    data_dir: Path, source_ids: Sequence[str], columns: Sequence[str]
+) -> list[tuple[Any, ...]]:
+    """`columns` of the catalog's `source_health` rows of these sources, by source id.
+
+    The same view's SQL over the `source_runs` and `article_days` summaries
+    (`warehouse.summaries`) instead of every published file, in an in-memory DuckDB, so a run
+    never takes a lock on the catalog file an analyst may hold open.
+    """
+
+    def ask() -> list[tuple[Any, ...]]:
+        con = duckdb.connect()
+        try:
+            runs = published_files(data_dir, "source_runs")
+            articles = published_files(data_dir, "articles")
+            summaries.create_view(con, data_dir, "source_runs", runs, "stg_source_runs")
+            summaries.create_view(con, data_dir, "article_days", articles, "article_days")
+            # All that `source_health` reads of `stg_articles`: each date's latest fetch.
+            con.execute(
+                "CREATE TEMP VIEW stg_articles AS "
+                "SELECT source_id, run_date, last_fetched_at AS fetched_at FROM article_days"
+            )
+            health = dict(analytic_views())["source_health"]
+            con.execute(f"CREATE TEMP VIEW source_health AS {health}")
+            return con.execute(
+                f"SELECT {', '.join(columns)} FROM source_health "  # noqa: S608 (our names)
+                "WHERE list_contains(?, source_id) ORDER BY source_id",
+                [list(source_ids)],
+            ).fetchall()
+        finally:
+            con.close()
+
+    return summaries.retrying(ask)
 
 
 def run_table(data_dir: Path, table: str, run_date: date, scope: str) -> pa.Table:

@@ -7,6 +7,7 @@ the catalog file, as an analyst would.
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
@@ -16,10 +17,12 @@ import duckdb
 import pytest
 
 from tasks.records import Article, DedupDecision
+from warehouse import summaries
 from warehouse.checks import failed_checks
 from warehouse.convert import article_rows, to_table
 from warehouse.lake import catalog_path
 from warehouse.publish import Publication
+from warehouse.query import source_health
 
 D1 = date(2026, 3, 1)
 SCOPE = "ingest-health"
@@ -109,6 +112,12 @@ def health(data_dir: Path) -> dict[str, dict[str, Any]]:
         names = [d[0] for d in cursor.description]
         rows = {row[0]: dict(zip(names, row, strict=True)) for row in cursor.fetchall()}
         assert failed_checks(con) == {}
+    # What a run reads (the summaries that publications kept, not the catalog) says the same,
+    # and so it does from the lake's files when there are no summaries.
+    for _ in range(2):
+        flow_rows = source_health(data_dir, sorted(rows), names)
+        assert {row[0]: dict(zip(names, row, strict=True)) for row in flow_rows} == rows
+        shutil.rmtree(summaries.kind_dir(data_dir, "article_days").parent, ignore_errors=True)
     return rows
 
 

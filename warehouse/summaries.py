@@ -1,0 +1,337 @@
+"""Summaries of the lake that publications keep up to date, so a run's own questions (seen
+URLs, feed validators, source health, the report's chart) cost time bounded by what it asks
+about, not by how many dates the warehouse holds.
+
+A *kind* is a small table derived from one lake table by fixed SQL (`KINDS`):
+
+- `seen` (articles): `url, run_date, first, fetched_at`, each URL an article row holds (its
+  URL, final and canonical URL), whether that row was a story's version 1, latest fetch.
+- `validators` (fetch_log): `url, run_date, etag, last_modified, fetched_at` of every fetch that
+  returned a validator.
+- `article_days` (articles): `run_date, source_id, stories, last_fetched_at` per source: rows
+  that repeat no story (`duplicate_of` empty) and the latest fetch of any row.
+- `source_runs` (source_runs): the table's rows as they are.
+
+Each row also names its lake `file` (the path under the data dir). Segments are Parquet files
+`<data_dir>/index/summaries/<kind>/<sequence>.parquet`; a segment's key-value metadata maps each
+lake file it summarises to the identity (`warehouse.verified.identity`) the file had then, so
+one `os.replace` publishes the rows together with what they cover.
+
+Reading (`create_view`): for each lake file the caller asks about, the rows come from the
+newest segment that covers the file with the identity it has now; a file that no segment
+covers so (published since, replaced by a rerun, restored, or left by a crash between the data
+and its summary) is read directly from the lake. So a missing, stale, partial or unreadable
+index only costs time, never a wrong answer.
+
+Updating (`refresh`, which `Publication.commit` calls once the data is renamed): summarise every
+file of each kind's table that no segment covers into a new segment, then merge the newest
+segments while the newest covers at least as many files as the one before it (a binary counter:
+O(log files) segments, each row rewritten O(log files) times over the history), keeping only the
+rows of files whose identity still matches. Updates are serialised by a lock; a failure to update
+is logged and left to the next publication (a cache). Readers take no lock: the flow's readers
+run in the run that holds the warehouse (`warehouse.lake.warehouse_run`), and a reader that finds
+a segment merged away under it asks again (`retrying`).
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import logging
+import os
+import uuid
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TypeVar
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from warehouse import verified
+from warehouse.schema import TABLES
+
+logger = logging.getLogger(__name__)
+
+COVERS_KEY = b"newsflow.covers"
+_T = TypeVar("_T")
+
+
+@dataclass(frozen=True, slots=True)
+class Kind:
+    table: str  # the lake table it is derived from
+    select: str  # SQL over the relation `src` (the table's columns, `run_date`, `file`)
+
+
+KINDS: dict[str, Kind] = {
+    "seen": Kind(
+        "articles",
+        """
+        SELECT file, run_date, url, version = 1 AS first, max(fetched_at) AS fetched_at
+        FROM (SELECT file, run_date, version, fetched_at,
+                     unnest([url, final_url, canonical_url]) AS url FROM src)
+        WHERE url IS NOT NULL
+        GROUP BY ALL
+        """,
+    ),
+    "validators": Kind(
+        "fetch_log",
+        """
+        SELECT file, run_date, url, etag, last_modified, fetched_at FROM src
+        WHERE etag IS NOT NULL OR last_modified IS NOT NULL
+        """,
+    ),
+    "article_days": Kind(
+        "articles",
+        """
+        SELECT file, run_date, source_id,
+               count(*) FILTER (WHERE duplicate_of IS NULL) AS stories,
+               max(fetched_at) AS last_fetched_at
+        FROM src GROUP BY ALL
+        """,
+    ),
+    "source_runs": Kind(
+        "source_runs",
+        "SELECT * FROM src",
+    ),
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Segment:
+    path: Path
+    covers: dict[str, tuple[int, ...]]  # lake file under the data dir -> its identity then
+
+
+def kind_dir(data_dir: Path, kind: str) -> Path:
+    return verified.index_dir(data_dir) / "summaries" / kind
+
+
+def key_of(data_dir: Path, path: Path) -> str:
+    return str(Path(path).absolute().relative_to(Path(data_dir).absolute()))
+
+
+def segments(data_dir: Path, kind: str) -> list[Segment]:
+    """The kind's readable segments, oldest first (unreadable ones are skipped)."""
+    found = []
+    for path in sorted(kind_dir(data_dir, kind).glob("*.parquet")):
+        try:
+            meta = pq.read_schema(path).metadata or {}
+            covers = {k: tuple(v) for k, v in json.loads(meta[COVERS_KEY]).items()}
+        except FileNotFoundError:
+            continue  # merged away since the listing
+        except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as error:
+            logger.warning("Ignored the unreadable summary segment %s: %s", path, error)
+            continue
+        found.append(Segment(path, covers))
+    return found
+
+
+def split(
+    data_dir: Path, kind: str, files: Iterable[Path]
+) -> tuple[list[tuple[str, str]], list[Path]]:
+    """`files` as `(segment, file key)` pairs a segment answers for, and the files none does."""
+    data_dir = Path(data_dir).absolute()
+    known = segments(data_dir, kind)
+    chosen: list[tuple[str, str]] = []
+    direct: list[Path] = []
+    for path in files:
+        key = key_of(data_dir, path)
+        try:
+            now = verified.identity(Path(path))
+        except FileNotFoundError:
+            continue  # gone since it was listed: it holds nothing now
+        holder = next((s for s in reversed(known) if s.covers.get(key) == now), None)
+        if holder is None:
+            direct.append(Path(path))
+        else:
+            chosen.append((str(holder.path), key))
+    return chosen, direct
+
+
+def _quoted_list(paths: Sequence[object]) -> str:
+    return "[" + ", ".join("'" + str(p).replace("'", "''") + "'" for p in paths) + "]"
+
+
+def _direct_sql(data_dir: Path, kind: str, files: Sequence[Path]) -> str:
+    """The kind's rows of `files`, read from the lake."""
+    prefix = len(str(Path(data_dir).absolute())) + 2  # 1-based, past the separator
+    source = (
+        f"SELECT * EXCLUDE (filename), substr(filename, {prefix}) AS file "  # noqa: S608
+        f"FROM read_parquet({_quoted_list(files)}, union_by_name = true, filename = true, "
+        "hive_partitioning = true, hive_types = {'run_date': DATE})"
+    )
+    return f"WITH src AS ({source}) {KINDS[kind].select}"
+
+
+def create_view(
+    con: duckdb.DuckDBPyConnection, data_dir: Path, kind: str, files: Sequence[Path], name: str
+) -> None:
+    """A temporary view `name` on `con`: the kind's rows of `files` (lake files of its table)."""
+    chosen, direct = split(data_dir, kind, files)
+    parts = []
+    if chosen:
+        con.register(
+            f"_{name}_chosen",
+            pa.table(
+                {"segment": [s for s, _ in chosen], "file": [f for _, f in chosen]},
+                schema=pa.schema([("segment", pa.string()), ("file", pa.string())]),
+            ),
+        )
+        held = sorted({s for s, _ in chosen})
+        parts.append(
+            "SELECT s.* EXCLUDE (filename) "  # noqa: S608 (quoted paths and our own names)
+            f"FROM read_parquet({_quoted_list(held)}, filename = true) AS s "
+            f"SEMI JOIN _{name}_chosen AS c ON c.segment = s.filename AND c.file = s.file"
+        )
+    if direct or not parts:
+        parts.append(_direct_sql(data_dir, kind, direct) if direct else _empty_sql(kind))
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS " + " UNION ALL BY NAME ".join(parts))
+
+
+def _empty_sql(kind: str) -> str:
+    """The kind's columns with no rows (over an empty, typed table)."""
+    columns = ", ".join(
+        f"CAST(NULL AS {t}) AS \"{c}\""
+        for c, t in _table_types(KINDS[kind].table).items()
+    )
+    return (
+        f"WITH src AS (SELECT {columns}, CAST(NULL AS DATE) AS run_date, "
+        f"CAST(NULL AS VARCHAR) AS file WHERE false) {KINDS[kind].select}"
+    )
+
+
+def _table_types(table: str) -> dict[str, str]:
+    from warehouse.catalog import duckdb_types  # the catalog imports this module's users
+
+    return duckdb_types(TABLES[table])
+
+
+def retrying(ask: Callable[[], _T]) -> _T:
+    """`ask()`, asked once more if a segment it read was merged away meanwhile."""
+    try:
+        return ask()
+    except duckdb.IOException as error:
+        logger.info("A summary segment changed while it was read (%s); asking again", error)
+        return ask()
+
+
+# ------------------------------------------------------------------ updating
+
+
+def refresh(data_dir: Path) -> None:
+    """Summarise the lake files no segment covers, and merge segments (see the docstring).
+
+    A cache: an error is logged and the next publication tries again.
+    """
+    data_dir = Path(data_dir).absolute()
+    for kind in KINDS:
+        try:
+            with _locked(data_dir):
+                _refresh(data_dir, kind)
+        except (OSError, duckdb.Error, pa.ArrowException) as error:
+            logger.warning("Could not update the %s summary: %s", kind, error)
+
+
+def _refresh(data_dir: Path, kind: str) -> None:
+    folder = kind_dir(data_dir, kind)
+    files = sorted((data_dir / "lake" / KINDS[kind].table).glob("run_date=*/*.parquet"))
+    _, direct = split(data_dir, kind, files)
+    if direct:
+        before = {p: verified.identity(p) for p in direct}
+        con = duckdb.connect()
+        try:
+            rows = con.sql(_direct_sql(data_dir, kind, direct)).to_arrow_table()
+        finally:
+            con.close()
+        # Only files that stayed as they were while they were read (another scope's
+        # publication may replace its file meanwhile: its rows are left uncovered, unread).
+        covers = {
+            key_of(data_dir, p): ident
+            for p, ident in before.items()
+            if p.exists() and verified.identity(p) == ident
+        }
+        _write_segment(folder, rows, covers)
+    _merge(data_dir, kind)
+    for stray in folder.glob(".*.tmp"):  # left by a writer that died
+        stray.unlink(missing_ok=True)
+
+
+def _merge(data_dir: Path, kind: str) -> None:
+    """Merge the newest segments while the newest covers at least as many files as the one
+    before it; the merged segment keeps only files whose identity still matches."""
+    while True:
+        known = segments(data_dir, kind)
+        if len(known) < 2 or len(known[-1].covers) < len(known[-2].covers):
+            return
+        older, newer = known[-2], known[-1]
+        current = {}
+        for segment in (older, newer):  # the newer's entry wins
+            for key, ident in segment.covers.items():
+                try:
+                    if verified.identity(data_dir / key) == ident:
+                        current[key] = (str(segment.path), ident)
+                except FileNotFoundError:
+                    pass
+        con = duckdb.connect()
+        try:
+            keep = pa.table(
+                {"segment": [s for s, _ in current.values()], "file": list(current)},
+                schema=pa.schema([("segment", pa.string()), ("file", pa.string())]),
+            )
+            con.register("keep", keep)
+            rows = con.sql(
+                "SELECT s.* EXCLUDE (filename) FROM read_parquet($paths, filename = true) AS s "
+                "SEMI JOIN keep AS k ON k.segment = s.filename AND k.file = s.file",
+                params={"paths": [str(older.path), str(newer.path)]},
+            ).to_arrow_table()
+        finally:
+            con.close()
+        # named after the newer so the order holds; written before the inputs go
+        _write_segment(
+            kind_dir(data_dir, kind),
+            rows,
+            {k: ident for k, (_, ident) in current.items()},
+            name=newer.path.stem + "m",
+        )
+        older.path.unlink()
+        newer.path.unlink()
+
+
+def _write_segment(
+    folder: Path, rows: pa.Table, covers: Mapping[str, tuple[int, ...]], name: str | None = None
+) -> Path:
+    """A new segment, published atomically with what it covers."""
+    folder.mkdir(parents=True, exist_ok=True)
+    if name is None:
+        taken = [p.stem for p in folder.glob("*.parquet")]
+        number = 1 + max((int(s[:12]) for s in taken if s[:12].isdigit()), default=0)
+        name = f"{number:012d}"
+    target = folder / f"{name}.parquet"
+    temp = folder / f".{name}.{uuid.uuid4().hex}.tmp"
+    metadata = {**(rows.schema.metadata or {}), COVERS_KEY: json.dumps(covers).encode()}
+    try:
+        pq.write_table(rows.replace_schema_metadata(metadata), temp, compression="zstd")
+        fd = os.open(temp, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+        os.replace(temp, target)
+    finally:
+        temp.unlink(missing_ok=True)
+    return target
+
+
+@contextmanager
+def _locked(data_dir: Path) -> Iterator[None]:
+    folder = verified.index_dir(data_dir) / "summaries"
+    folder.mkdir(parents=True, exist_ok=True)
+    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
