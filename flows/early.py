@@ -4,10 +4,11 @@ Deduplication decides once every article of the run is in (`tasks.dedupe.decide`
 them by publication time), but enrichment is most of a run's CPU and the worker processes
 sit idle while pages are fetched. So as each batch is cleaned and signed, its articles that
 look new go to the workers at once: no earlier article of the run, nor one before it in the
-batch, shares its body hash, its canonical URL or any of its MinHash band hashes (the LSH
-candidates that near-duplicate detection verifies). Sharing a band is not being a copy, so
-this holds back more than the copies: what is held back is enriched after the decision if
-it is a story after all.
+batch, shares its canonical URL or any of its MinHash band hashes (the LSH candidates that
+near-duplicate detection verifies; an exact copy shares them all). Bodies too short to be
+content duplicates (`min_shingles`) have no bands and look new unless their URL was seen.
+Sharing a band is not being a copy, so this holds back more than the copies: what is held
+back is enriched after the decision if it is a story after all.
 
 The decision stays the only word on what is published: `EarlyEnrichment.take(stories)`
 returns the early results of the decided stories only, matched on article id and body hash.
@@ -42,7 +43,6 @@ class EarlyEnrichment:
     in_flight: int  # early batches submitted and not done, at most
     min_shingles: int
     seen_bands: set[tuple[int, int]] = field(default_factory=set)
-    seen_hashes: set[str] = field(default_factory=set)
     seen_urls: set[str] = field(default_factory=set)
     # Each early batch: its future and the (article id, body hash) of its articles.
     submitted: list[tuple[PrefectFuture[Enrichment], dict[str, str]]] = field(
@@ -58,15 +58,9 @@ class EarlyEnrichment:
             bands: set[tuple[int, int]] = set()
             if sig.shingles >= self.min_shingles:
                 bands = set(enumerate(band_hashes(sig.values()).tolist()))
-            known = (
-                sig.canonical_url in self.seen_urls
-                or (bool(bands) and sig.body_hash in self.seen_hashes)
-                or not self.seen_bands.isdisjoint(bands)
-            )
+            known = sig.canonical_url in self.seen_urls or not self.seen_bands.isdisjoint(bands)
             self.seen_urls.add(sig.canonical_url)
             self.seen_bands |= bands
-            if bands:
-                self.seen_hashes.add(sig.body_hash)
             if not known:
                 fresh.append((sig.article_id, article))
                 hashes[sig.article_id] = sig.body_hash

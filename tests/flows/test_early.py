@@ -109,3 +109,36 @@ def test_a_second_body_at_one_url_waits_for_the_decision(pool: Executor) -> None
     _, taken = run(work, [[first], [rewritten]], [first])
     assert taken == {sign(first).article_id}
     assert work.wasted == 0
+
+
+def test_copies_are_recognised_however_many_batches_later(pool: Executor) -> None:
+    origin = article("https://a.example/library", STORY)
+    other = article("https://a.example/roads", OTHER)
+    copy = article("https://b.example/library", STORY[:3])
+    work = early(pool)
+    _, taken = run(work, [[origin], [other], [copy]], [origin, other])
+    assert taken == {sign(origin).article_id, sign(other).article_id}
+    assert work.wasted == 0
+
+
+def test_results_of_every_early_batch_are_kept(pool: Executor) -> None:
+    first = article("https://a.example/library", STORY)
+    second = article("https://a.example/roads", OTHER)
+    work = EarlyEnrichment(pool=pool, model=MODEL, batch=1, in_flight=4, min_shingles=8)
+    results, taken = run(work, [[first, second]], [first, second])
+    assert len(results) == 2  # one early batch per article
+    assert taken == {sign(first).article_id, sign(second).article_id}
+
+
+def test_short_bodies_are_never_held_back_as_copies(pool: Executor) -> None:
+    short = ["Ruth Chen said yes."]  # too few words to be a content duplicate
+    first = article("https://a.example/brief-1", short)
+    second = article("https://b.example/brief-2", short)
+    assert sign(first).shingles < 8
+    _, taken = run(early(pool), [[first, second]], [first, second])
+    assert taken == {sign(first).article_id, sign(second).article_id}
+
+
+def test_articles_and_signatures_must_pair_up(pool: Executor) -> None:
+    with pytest.raises(ValueError, match="shorter"):
+        early(pool).offer([article("https://a.example/library", STORY)], [])
