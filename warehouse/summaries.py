@@ -35,13 +35,12 @@ a segment merged away under it asks again (`retrying`).
 
 from __future__ import annotations
 
-import fcntl
 import json
 import logging
 import os
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
@@ -325,13 +324,5 @@ def _write_segment(
     return target
 
 
-@contextmanager
-def _locked(data_dir: Path) -> Iterator[None]:
-    folder = verified.index_dir(data_dir) / "summaries"
-    folder.mkdir(parents=True, exist_ok=True)
-    fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX)
-        yield
-    finally:
-        os.close(fd)
+def _locked(data_dir: Path) -> AbstractContextManager[None]:
+    return verified.locked(verified.index_dir(data_dir) / "summaries")

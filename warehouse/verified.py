@@ -22,7 +22,7 @@ import logging
 import os
 import uuid
 from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -131,9 +131,13 @@ def _write(data_dir: Path, record: Mapping[str, Entry]) -> None:
         temp.unlink(missing_ok=True)
 
 
+def _locked(data_dir: Path) -> AbstractContextManager[None]:
+    return locked(index_dir(data_dir))
+
+
 @contextmanager
-def _locked(data_dir: Path) -> Iterator[None]:
-    folder = index_dir(data_dir)
+def locked(folder: Path) -> Iterator[None]:
+    """Hold the exclusive lock of an index folder (its `.lock` file) for the block."""
     folder.mkdir(parents=True, exist_ok=True)
     fd = os.open(folder / ".lock", os.O_RDWR | os.O_CREAT, 0o644)
     try:
