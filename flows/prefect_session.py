@@ -36,10 +36,17 @@ def running_server(record: Path) -> str | None:
     except OSError:
         return None
     try:
-        httpx.get(f"{url.rstrip('/')}/health", timeout=5).raise_for_status()
+        _check_health(url, timeout_s=5)
     except httpx.HTTPError:
         return None
     return url
+
+
+def _check_health(api: str, timeout_s: float) -> None:
+    """Raise `httpx.HTTPError` unless the Prefect API at `api` answers its health check."""
+    import httpx
+
+    httpx.get(f"{api.rstrip('/')}/health", timeout=timeout_s).raise_for_status()
 
 
 def server_record() -> Path:
@@ -63,24 +70,23 @@ def prefect_session(start_timeout_s: float, say: Callable[[str], None]) -> Itera
         temporary_settings,
     )
 
-    configured = PREFECT_API_URL.value()
-    if configured:
+    api = PREFECT_API_URL.value()
+    if api:
         try:
-            httpx.get(f"{configured.rstrip('/')}/health", timeout=10).raise_for_status()
+            _check_health(api, timeout_s=10)
         except httpx.HTTPError as error:
             raise PrefectUnavailable(
-                f"the Prefect server at PREFECT_API_URL={configured} does not answer ({error}): "
+                f"the Prefect server at PREFECT_API_URL={api} does not answer ({error}): "
                 "start it (newsflow server), or unset PREFECT_API_URL to use a temporary one"
             ) from None
-        with temporary_settings({PREFECT_CLIENT_MAX_RETRIES: CLIENT_RETRIES}):
-            yield configured
-        return
-    found = running_server(server_record())
-    if found is not None:
-        say(f"Reporting to the Prefect server newsflow server started at {found}")
-        settings = {PREFECT_API_URL: found, PREFECT_CLIENT_MAX_RETRIES: CLIENT_RETRIES}
+    else:
+        api = running_server(server_record())
+        if api is not None:
+            say(f"Reporting to the Prefect server newsflow server started at {api}")
+    if api:
+        settings = {PREFECT_API_URL: api, PREFECT_CLIENT_MAX_RETRIES: CLIENT_RETRIES}
         with temporary_settings(settings):
-            yield found
+            yield api
         return
 
     from prefect.server.api.server import SubprocessASGIServer

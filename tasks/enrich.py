@@ -245,7 +245,7 @@ def enrich(
         mentions.extend(mentions_of(aid, doc, labels))
     if quotes:
         spans = [find_quote_spans(body) for _, body in english]
-        parse_where_quoted(nlp, [(d, s) for d, s in zip(docs, spans, strict=True)], batch_size)
+        parse_where_quoted(nlp, list(zip(docs, spans, strict=True)), batch_size)
         for (aid, _), doc, quoted in zip(english, docs, spans, strict=True):
             found.extend(attribute_quotes(aid, doc, quoted))
     mentions.sort(key=lambda m: (m.article_id, m.start_char, m.end_char, m.label))
@@ -289,6 +289,8 @@ def parse_where_quoted(
     """
     windows: list[tuple[int, int, int]] = []  # (doc index, first token, end token)
     for n, (doc, spans) in enumerate(docs):
+        if not spans:
+            continue  # nothing to parse, and no need to join the doc's text
         for lo, hi in _quoted_ranges(doc.text, spans):
             window = doc.char_span(lo, hi, alignment_mode="expand")
             if window is not None and len(window):
@@ -307,8 +309,6 @@ def _quoted_ranges(text: str, spans: Sequence[QuoteSpan]) -> list[tuple[int, int
     quotation with the non-empty paragraph before and after it; when the paragraph refers to
     someone by a pronoun outside its quotations, the `PRONOUN_REACH` paragraphs before it,
     where the subject it refers back to is most often found."""
-    if not spans:
-        return []
     lines = [(m.start(), m.end()) for m in _LINE.finditer(text)]
     starts = [lo for lo, _ in lines]
     chosen: set[int] = set()
