@@ -3,6 +3,7 @@ this machine, instead of starting a temporary one (flows.prefect_session)."""
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -38,3 +39,14 @@ def test_a_record_of_a_server_that_is_gone_is_ignored(tmp_path: Path) -> None:
     assert running_server(record) is None  # no record
     record.write_text(f"http://127.0.0.1:{free_port()}/api", encoding="utf-8")
     assert running_server(record) is None  # nothing listens there
+
+
+def test_a_configured_server_that_does_not_answer_is_a_clear_error(tmp_path: Path) -> None:
+    dead = f"http://127.0.0.1:{free_port()}/api"
+    env = {**os.environ, "PREFECT_HOME": str(tmp_path), "PREFECT_API_URL": dead}
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE], env=env, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode != 0
+    assert f"the Prefect server at PREFECT_API_URL={dead} does not answer" in done.stderr
+    assert "URL " not in done.stdout
