@@ -33,11 +33,11 @@ def running_server(record: Path) -> str | None:
 
     try:
         url = record.read_text(encoding="utf-8").strip()
-    except OSError:
+    except (OSError, UnicodeDecodeError):
         return None
     try:
         _check_health(url, timeout_s=5)
-    except httpx.HTTPError:
+    except (httpx.HTTPError, httpx.InvalidURL):  # gone, or a record that is not a URL
         return None
     return url
 

@@ -39,6 +39,9 @@ def test_a_record_of_a_server_that_is_gone_is_ignored(tmp_path: Path) -> None:
     assert running_server(record) is None  # no record
     record.write_text(f"http://127.0.0.1:{free_port()}/api", encoding="utf-8")
     assert running_server(record) is None  # nothing listens there
+    for garbage in ("", "not a url", "http://x\x00y/api", "\udcff"):
+        record.write_text(garbage, encoding="utf-8", errors="surrogateescape")
+        assert running_server(record) is None
 
 
 def test_a_configured_server_that_does_not_answer_is_a_clear_error(tmp_path: Path) -> None:
