@@ -616,7 +616,7 @@ def _cmd_server(args: argparse.Namespace) -> int:
     try:
         return server.wait()
     finally:  # stopped by SIGTERM or Ctrl-C: the server goes too
-        with contextlib.suppress(OSError):  # another server may have recorded itself since
+        with contextlib.suppress(OSError, UnicodeDecodeError):  # or another server recorded since
             if record is not None and record.read_text(encoding="utf-8") == f"{origin}/api":
                 record.unlink()
         if server.poll() is None:
