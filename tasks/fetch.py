@@ -179,7 +179,7 @@ class Fetcher(Protocol):
     ) -> tuple[Robots, FetchLogEntry | None]: ...
 
 
-def _status_reason(status: int) -> ReasonCode:
+def status_reason(status: int) -> ReasonCode:
     if 200 <= status < 300:
         return OK
     if status == 304:
@@ -354,7 +354,7 @@ class HttpFetcher:
                 call.visited.append(following)
                 current = following
                 continue
-            return self._finish(call, current, exchange, _status_reason(exchange.status), "")
+            return self._finish(call, current, exchange, status_reason(exchange.status), "")
         detail = f"more than {self.policy.max_redirects} redirects"
         return self._finish(call, current, None, "too_many_redirects", detail)
 

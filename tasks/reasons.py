@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Final, Literal
 
-Stage = Literal["discover", "frontier", "fetch", "extract", "dedupe"]
+Stage = Literal["discover", "frontier", "fetch", "archive", "extract", "dedupe"]
 
 ReasonCode = Literal[
     "ok",
@@ -59,11 +59,17 @@ ReasonCode = Literal[
     "not_article",
     "paywall",
     "unchanged",
+    "warc_revisit",
+    "warc_truncated",
+    "not_http",
+    "corrupt_record",
+    "filtered_out",
 ]
 
 STAGE_DISCOVER: Final = "discover"
 STAGE_FRONTIER: Final = "frontier"
 STAGE_FETCH: Final = "fetch"
+STAGE_ARCHIVE: Final = "archive"
 STAGE_EXTRACT: Final = "extract"
 STAGE_DEDUPE: Final = "dedupe"
 
@@ -83,6 +89,9 @@ class Reason:
     transient: bool = False  # the server may answer differently in a later run
 
 
+_ARCHIVED: tuple[Stage, ...] = (STAGE_ARCHIVE,)  # an archived answer can say it too
+
+
 def _fetch(meaning: str, *, transient: bool = False, also: tuple[Stage, ...] = ()) -> Reason:
     """A way a request can end: a `fetch_log` row, and a `rejected` row at the fetch stage."""
     return Reason(meaning, (STAGE_FETCH, *also), fetch_log=True, transient=transient)
@@ -93,20 +102,28 @@ REASONS: Mapping[str, Reason] = MappingProxyType(
         # ------------------------------------------------------------ fetch
         OK: Reason("2xx answer; the body was read in full within the caps", (), fetch_log=True),
         NOT_MODIFIED: _fetch(
-            "304 to a conditional request: nothing new since the stored validators"
+            "304 to a conditional request: nothing new since the stored validators",
+            also=_ARCHIVED,
         ),
-        "http_3xx": _fetch("a redirect without a usable Location, or another 3xx answer"),
-        "http_400": _fetch("400 Bad Request"),
-        "http_401": _fetch("401 Unauthorized (login required)"),
-        "http_403": _fetch("403 Forbidden"),
-        "http_404": _fetch("404 Not Found"),
-        "http_410": _fetch("410 Gone"),
-        "http_451": _fetch("451 Unavailable For Legal Reasons"),
-        "http_4xx": _fetch("another 4xx client error (the status column has the code)"),
-        "http_5xx": _fetch("5xx server error, still failing after the retries", transient=True),
+        "http_3xx": _fetch(
+            "a redirect without a usable Location, or another 3xx answer", also=_ARCHIVED
+        ),
+        "http_400": _fetch("400 Bad Request", also=_ARCHIVED),
+        "http_401": _fetch("401 Unauthorized (login required)", also=_ARCHIVED),
+        "http_403": _fetch("403 Forbidden", also=_ARCHIVED),
+        "http_404": _fetch("404 Not Found", also=_ARCHIVED),
+        "http_410": _fetch("410 Gone", also=_ARCHIVED),
+        "http_451": _fetch("451 Unavailable For Legal Reasons", also=_ARCHIVED),
+        "http_4xx": _fetch(
+            "another 4xx client error (the status column has the code)", also=_ARCHIVED
+        ),
+        "http_5xx": _fetch(
+            "5xx server error, still failing after the retries", transient=True, also=_ARCHIVED
+        ),
         "rate_limited": _fetch(
             "429 Too Many Requests after the retries, or a Retry-After beyond the cap",
             transient=True,
+            also=_ARCHIVED,
         ),
         "timeout": _fetch(
             "the total deadline passed (connect, headers and body together)", transient=True
@@ -116,15 +133,16 @@ REASONS: Mapping[str, Reason] = MappingProxyType(
         ),
         "dns_error": _fetch("the host name did not resolve", transient=True),
         "tls_error": _fetch("TLS handshake or certificate verification failed"),
-        "protocol_error": _fetch("the server did not speak valid HTTP/1.x"),
-        "bad_encoding": _fetch("unsupported or corrupt Content-Encoding"),
+        "protocol_error": _fetch("the server did not speak valid HTTP/1.x", also=_ARCHIVED),
+        "bad_encoding": _fetch("unsupported or corrupt Content-Encoding", also=_ARCHIVED),
         "too_large": _fetch(
             "Content-Length or the decoded body exceeds the size cap; in discovery, a document "
             "that inflates past its cap or an index naming too many sitemaps",
-            also=(STAGE_DISCOVER,),
+            also=(STAGE_DISCOVER, STAGE_ARCHIVE),
         ),
         "non_html": _fetch(
-            "an article URL answered with a non-HTML type (PDF, image, binary ...)"
+            "an article URL answered with a non-HTML type (PDF, image, binary ...)",
+            also=_ARCHIVED,
         ),
         "blocked_address": _fetch(
             "scheme not http(s), or the host resolves to a non-public address",
@@ -173,6 +191,25 @@ REASONS: Mapping[str, Reason] = MappingProxyType(
         "paywall": Reason(
             "only a teaser is readable: the story is behind a paywall", (STAGE_EXTRACT,)
         ),
+        # ------------------------------------------------------------ archive
+        "warc_revisit": Reason(
+            "a WARC revisit record: it points at an earlier capture and has no payload",
+            (STAGE_ARCHIVE,),
+        ),
+        "warc_truncated": Reason(
+            "a WARC record marked WARC-Truncated: the capture is incomplete", (STAGE_ARCHIVE,)
+        ),
+        "not_http": Reason(
+            "a WARC response record whose block is not an HTTP response", (STAGE_ARCHIVE,)
+        ),
+        "corrupt_record": Reason(
+            "a WARC record that names no target URI or cannot be read", (STAGE_ARCHIVE,)
+        ),
+        "filtered_out": Reason(
+            "left out by the source's filters; detail names the filter (publisher, "
+            "url_pattern, warc_date, language)",
+            (STAGE_ARCHIVE, STAGE_EXTRACT),
+        ),
         # ------------------------------------------------------------ dedupe
         UNCHANGED: Reason(
             "fetched again because its feed said it changed, but the body is the same",
@@ -185,6 +222,7 @@ STAGES: tuple[Stage, ...] = (
     STAGE_DISCOVER,
     STAGE_FRONTIER,
     STAGE_FETCH,
+    STAGE_ARCHIVE,
     STAGE_EXTRACT,
     STAGE_DEDUPE,
 )

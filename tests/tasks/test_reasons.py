@@ -28,7 +28,7 @@ def test_the_reason_literal_lists_exactly_the_codes_of_the_table() -> None:
 def test_the_stage_literal_lists_exactly_the_stages_the_table_uses() -> None:
     used = {stage for reason in REASONS.values() for stage in reason.stages}
     assert set(get_args(Stage)) == used == set(STAGES)
-    assert STAGES == ("discover", "frontier", "fetch", "extract", "dedupe")
+    assert STAGES == ("discover", "frontier", "fetch", "archive", "extract", "dedupe")
 
 
 def test_transient_reasons_are_the_ones_a_later_run_may_not_see() -> None:

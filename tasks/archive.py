@@ -1,0 +1,494 @@
+"""WARC archives as a source: which files a `warc` source names, and what each record becomes.
+
+A `warc` source's location is one of (`archive_files`):
+- a local file, a directory (its `*.warc` and `*.warc.gz`, not recursive) or a glob;
+- an http(s) URL of one WARC file;
+- a paths listing, local or http(s), whose name ends in `.paths` or `.paths.gz`: one path per
+  line, as Common Crawl publishes `warc.paths.gz`. Each path is resolved against the source's
+  `base_url`; without one, against the listing's host root for a URL listing (Common Crawl's
+  paths start at its bucket root) and the listing's folder for a local one.
+
+A file's day is the 14-digit timestamp in its name (`CC-NEWS-20261101083015-00042.warc.gz`,
+`file_day`); a run for date D reads the files of day D. A file whose name has none takes the
+UTC day of its first record's `WARC-Date` (`first_record_day`).
+
+`read_archive` reads one file with fastwarc. Each record that captures a page (`response`,
+`revisit`, `resource`) becomes exactly one outcome: a `FetchedPage` (a 2xx HTML capture within
+the size cap that passes the source's filters) or a `Rejected` at stage `archive` with a reason.
+Records that only describe captures (`warcinfo`, `request`, `metadata`, `conversion`,
+`continuation`) are counted per type in the file's `FileTally`. A stretch of the file that
+cannot be read (a corrupt gzip member, a damaged record) is skipped to the next record that
+can be, and the tally counts the stretches and the bytes skipped; a record lost in one is not
+an outcome. A file in which no record can be read at all (not a WARC) gets `problem` set.
+
+A page's `raw_record_id` is `<location>#<offset>`: the file as the source named it (an
+absolute `file://` URL or the http(s) URL) and the byte offset of its record there, so the
+original can be read again (`read_one`). Pure apart from reading the given file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import glob
+import gzip
+import logging
+import re
+import zlib
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import BinaryIO
+from urllib.parse import unquote, urljoin, urlsplit
+
+import requests
+from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
+
+from tasks.charset import detect_encoding
+from tasks.exchange import media_type
+from tasks.fetch import status_reason
+from tasks.guard import BlockedAddress, UnresolvableHost, check_url
+from tasks.reasons import OK, STAGE_ARCHIVE, ReasonCode
+from tasks.records import FetchedPage, Rejected
+
+logger = logging.getLogger(__name__)
+
+LISTING_SUFFIXES = (".paths", ".paths.gz")
+WARC_SUFFIXES = (".warc", ".warc.gz")
+ARTICLE_TYPES = frozenset({"text/html", "application/xhtml+xml"})
+_TIMESTAMP = re.compile(r"(?<!\d)(\d{4})(\d{2})(\d{2})\d{6}(?!\d)")
+_PAGE_TYPES = ("response", "revisit", "resource")
+_GZIP_MAGIC = b"\x1f\x8b\x08"
+_WARC_MAGIC = b"WARC/1."
+_SCAN = 1 << 20  # bytes read at a time while looking for the next readable record
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveRules:
+    """Which captures a `warc` source keeps (`Source.publishers` ...), and the size cap."""
+
+    max_bytes: int
+    publishers: tuple[str, ...] = ()  # host names or registrable domains; none: every host
+    url_patterns: tuple[str, ...] = ()  # regular expressions searched in the URL; none: all
+    since: datetime | None = None  # WARC-Date window, inclusive start
+    until: datetime | None = None  # exclusive end
+
+    def refusal(self, url: str, captured: datetime | None) -> str | None:
+        """Why a capture of `url` at `captured` is filtered out; None when it is kept."""
+        host = (urlsplit(url).hostname or "").lower().rstrip(".")
+        if self.publishers and not any(
+            host == p or host.endswith("." + p) for p in self.publishers
+        ):
+            return f"publisher: {host or 'no host'} is not one of the source's publishers"
+        if self.url_patterns and not any(re.search(p, url) for p in self.url_patterns):
+            return "url_pattern: the URL matches none of the source's patterns"
+        if captured is not None and (
+            (self.since is not None and captured < self.since)
+            or (self.until is not None and captured >= self.until)
+        ):
+            return f"warc_date: captured {captured.isoformat()}, outside the source's window"
+        return None
+
+
+@dataclass(slots=True)
+class FileTally:
+    """What reading one file gave besides its outcomes."""
+
+    records: int = 0  # every record read, of any type
+    described: Counter[str] = field(default_factory=Counter)  # non-page records by type
+    corrupt: int = 0  # stretches that could not be read
+    skipped_bytes: int = 0  # bytes in those stretches
+    problem: str | None = None  # the file could not be read as a WARC at all
+
+
+# ---------------------------------------------------------------- which files
+
+
+def is_listing(location: str) -> bool:
+    return urlsplit(location).path.endswith(LISTING_SUFFIXES)
+
+
+def is_remote(location: str) -> bool:
+    return urlsplit(location).scheme in ("http", "https")
+
+
+def local_files(location: str) -> list[str]:
+    """The WARC files a local location names, as sorted `file://` URLs.
+
+    A missing file, an empty directory or a glob that matches nothing is an error: the
+    source names nothing to read.
+    """
+    path = Path(location)
+    if path.is_dir():
+        found = [p for p in path.iterdir() if p.name.endswith(WARC_SUFFIXES) and p.is_file()]
+    elif glob.has_magic(location):
+        found = [Path(p) for p in glob.glob(location) if Path(p).is_file()]
+    elif path.is_file():
+        found = [path]
+    else:
+        raise FileNotFoundError(f"no WARC file, directory or glob match at {location}")
+    if not found:
+        raise FileNotFoundError(f"{location} holds no .warc or .warc.gz file")
+    return sorted(p.resolve().as_uri() for p in found)
+
+
+def listing_entries(text: str, listing: str, base_url: str | None = None) -> list[str]:
+    """The WARC files of a paths listing, as absolute URLs, in the listing's order.
+
+    Blank lines and `#` comments are skipped; entries that are not WARC files are refused.
+    """
+    base = base_url or _listing_base(listing)
+    if not base.endswith("/"):
+        base += "/"
+    files = []
+    for number, line in enumerate(text.splitlines(), 1):
+        entry = line.strip()
+        if not entry or entry.startswith("#"):
+            continue
+        if not urlsplit(entry).path.endswith(WARC_SUFFIXES):
+            raise ValueError(f"{listing} line {number}: {entry!r} is not a .warc or .warc.gz path")
+        files.append(urljoin(base, entry.lstrip("/")))
+    return files
+
+
+def _listing_base(listing: str) -> str:
+    parts = urlsplit(listing)
+    if parts.scheme in ("http", "https"):
+        return f"{parts.scheme}://{parts.netloc}/"
+    return listing.rsplit("/", 1)[0] + "/"
+
+
+def decode_listing(data: bytes, listing: str) -> str:
+    """The text of a paths listing as read (gunzipped when its name says `.gz`)."""
+    if listing.endswith(".gz") or data[:2] == _GZIP_MAGIC[:2]:
+        try:
+            data = gzip.decompress(data)
+        except (OSError, EOFError, zlib.error) as error:
+            raise ValueError(f"paths listing {listing} is not valid gzip: {error}") from None
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise ValueError(f"paths listing {listing} is not UTF-8 text: {error}") from None
+
+
+def file_name(location: str) -> str:
+    return unquote(urlsplit(location).path.rsplit("/", 1)[-1])
+
+
+def file_day(location: str) -> date | None:
+    """The day of the 14-digit timestamp in the file's name, if it has one."""
+    match = _TIMESTAMP.search(file_name(location))
+    if match is None:
+        return None
+    try:
+        return date(int(match[1]), int(match[2]), int(match[3]))
+    except ValueError:
+        return None
+
+
+def local_path(location: str) -> Path:
+    """The path of a `file://` location."""
+    return Path(unquote(urlsplit(location).path))
+
+
+def first_record_day(handle: BinaryIO) -> date | None:
+    """The UTC day of the first dated record of an open WARC (None when none can be read)."""
+    try:
+        for record in ArchiveIterator(handle, parse_http=False, fsspec_args=False):
+            captured = _warc_date(record)
+            if captured is not None:
+                return captured.date()
+    except OSError:
+        return None
+    return None
+
+
+# ---------------------------------------------------------------- remote files
+
+
+@dataclass(frozen=True, slots=True)
+class Downloader:
+    """Reads remote listings and WARC files over http(s), one request at a time.
+
+    Each URL is checked by the address guard first (`allow_private` as for pages); the
+    request sends our user agent, takes no proxy, cookie or CA bundle from the environment,
+    follows no redirect, and stops at `max_bytes`. Archive locations are the operator's
+    own configuration, so the connection goes to the host name the guard checked rather
+    than to a pinned address.
+    """
+
+    user_agent: str
+    max_bytes: int
+    timeout_s: float = 60.0
+    allow_private: frozenset[str] = frozenset()
+
+    def fetch(self, url: str) -> bytes:
+        """The whole body of a (small) remote file: a paths listing."""
+        with self._get(url) as response:
+            data = response.raw.read(self.max_bytes + 1, decode_content=True)
+        if len(data) > self.max_bytes:
+            raise ValueError(f"{url} is larger than {self.max_bytes} bytes")
+        return bytes(data)
+
+    def save(self, url: str, target: Path) -> Path:
+        """Download `url` to `target` (written under a temporary name, then renamed)."""
+        partial = target.with_name(target.name + ".partial")
+        size = 0
+        with self._get(url) as response, partial.open("wb") as out:
+            for chunk in response.iter_content(_SCAN):
+                size += len(chunk)
+                if size > self.max_bytes:
+                    raise ValueError(f"{url} is larger than {self.max_bytes} bytes")
+                out.write(chunk)
+        partial.replace(target)
+        return target
+
+    def first_day(self, url: str) -> date | None:
+        """The day of the first dated record of a remote WARC, reading only its start."""
+        with self._get(url) as response:
+            return first_record_day(response.raw)
+
+    @contextlib.contextmanager
+    def _get(self, url: str) -> Iterator[requests.Response]:
+        try:
+            check_url(url, self.allow_private)
+        except (BlockedAddress, UnresolvableHost) as error:
+            raise OSError(f"{url} refused: {error}") from None
+        with requests.Session() as session:
+            session.trust_env = False
+            response = session.get(
+                url,
+                headers={"User-Agent": self.user_agent},
+                stream=True,
+                timeout=self.timeout_s,
+                allow_redirects=False,
+            )
+            with response:
+                if response.status_code != 200:
+                    raise OSError(f"{url} answered {response.status_code}")
+                yield response
+
+
+# ---------------------------------------------------------------- which records
+
+
+def read_archive(
+    path: Path, location: str, source_id: str, rules: ArchiveRules, tally: FileTally
+) -> Iterator[FetchedPage | Rejected]:
+    """Every page-capturing record of the WARC at `path` as an outcome (module docstring).
+
+    `location` is how the source names the file: it goes into each `raw_record_id`.
+    """
+    size = path.stat().st_size
+    with path.open("rb") as handle:
+        compressed = handle.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
+        start: int | None = 0
+        read_any = False
+        while start is not None:
+            handle.seek(start)
+            done = reading = None  # the last record handled, the one being handled
+            try:
+                for record in ArchiveIterator(handle, parse_http=False, fsspec_args=False):
+                    reading = record.stream_pos
+                    outcome = _outcome(record, location, source_id, rules, tally)
+                    tally.records += 1
+                    done, reading, read_any = reading, None, True
+                    if outcome is not None:
+                        yield outcome
+            except OSError as error:
+                # The damage is in the record being handled, or after the last one handled.
+                if reading is not None:
+                    lost, start = reading, _next_start(handle, reading + 1, compressed)
+                elif done is not None:
+                    lost = _record_end(handle, done, compressed, size)
+                    start = _next_start(handle, lost, compressed)
+                else:
+                    lost, start = start, _next_start(handle, start + 1, compressed)
+                if not read_any and start is None:
+                    tally.problem = f"not a WARC file: {error}"
+                    return
+                _skip(tally, location, lost, (size if start is None else start) - lost, error)
+                continue
+            # The reader stops quietly at a member cut short at the end of the file.
+            end = start if done is None else _record_end(handle, done, compressed, size)
+            if not read_any:
+                tally.problem = "not a WARC file: no record in it" if size else "empty file"
+            elif end < size:
+                _skip(tally, location, end, size - end, "the file ends inside a record")
+            return
+
+
+def _skip(tally: FileTally, location: str, offset: int, skipped: int, why: object) -> None:
+    if skipped > 0:
+        tally.corrupt += 1
+        tally.skipped_bytes += skipped
+        logger.warning("Skipped %d bytes of %s at offset %d: %s", skipped, location, offset, why)
+
+
+def read_one(path: Path, location: str, offset: int, source_id: str, max_bytes: int) -> FetchedPage:
+    """The page of the record at `offset` (a `raw_record_id`'s), read again from its file."""
+    with path.open("rb") as handle:
+        handle.seek(offset)
+        for record in ArchiveIterator(handle, parse_http=False, fsspec_args=False):
+            outcome = _outcome(record, location, source_id, ArchiveRules(max_bytes), FileTally())
+            if isinstance(outcome, FetchedPage):
+                return outcome
+            detail = outcome.detail if outcome is not None else "not a page capture"
+            raise ValueError(f"{location}#{offset} is not an archived page: {detail}")
+    raise ValueError(f"no WARC record at {location}#{offset}")
+
+
+def _outcome(
+    record: WarcRecord, location: str, source_id: str, rules: ArchiveRules, tally: FileTally
+) -> FetchedPage | Rejected | None:
+    kind = str(record.record_type)
+    if kind not in _PAGE_TYPES:
+        tally.described[kind] += 1
+        return None
+    url = (record.headers.get("WARC-Target-URI") or "").strip().strip("<>")
+    record_id = f"{location}#{record.stream_pos}"
+
+    def reject(reason: ReasonCode, detail: str) -> Rejected:
+        return Rejected(source_id, url, STAGE_ARCHIVE, reason, detail, record_id)
+
+    captured = _warc_date(record)
+    if not url:
+        return reject("corrupt_record", f"{kind} record without WARC-Target-URI")
+    if refusal := rules.refusal(url, captured):
+        return reject("filtered_out", refusal)
+    if kind == "revisit":
+        profile = record.headers.get("WARC-Profile") or "no profile"
+        return reject("warc_revisit", f"a revisit record ({profile}): no payload of its own")
+    if truncated := record.headers.get("WARC-Truncated"):
+        return reject("warc_truncated", f"the capture was cut short ({truncated})")
+    if record.content_length > rules.max_bytes + 65536:  # HTTP headers ride in the block
+        return reject("too_large", f"record block of {record.content_length} bytes")
+    block = record.reader.read()  # a stream error here is a corrupt stretch: it propagates
+    if kind == "resource":
+        content_type = record.headers.get("Content-Type")
+        answer = _Answer(200, (("Content-Type", content_type or ""),), block)
+    else:
+        parsed = _http(block)
+        if not isinstance(parsed, _Answer):
+            return reject(*parsed)
+        answer = parsed
+        content_type = answer.header("content-type")
+    status, headers, body = answer.status, answer.headers, answer.body
+    if (reason := status_reason(status)) != OK:
+        return reject(reason, f"archived answer {status}")
+    media = media_type(content_type)
+    if media is not None and media not in ARTICLE_TYPES:
+        return reject("non_html", f"content type {media}")
+    if len(body) > rules.max_bytes:
+        return reject("too_large", f"decoded body of {len(body)} bytes over the cap")
+    return FetchedPage(
+        source_id=source_id,
+        url=url,
+        final_url=url,
+        status=status,
+        content_type=content_type,
+        body=body,
+        fetched_at=captured or datetime.fromtimestamp(0, UTC),
+        raw_record_id=record_id,
+        encoding=detect_encoding(body, content_type),
+        headers=headers,
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class _Answer:
+    """An archived HTTP answer: its status, headers and decoded payload."""
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    def header(self, name: str) -> str | None:
+        return next((v for k, v in self.headers if k.lower() == name), None)
+
+
+def _http(block: bytes) -> _Answer | tuple[ReasonCode, str]:
+    """(status, headers, decoded payload) of an HTTP response block, or why it has none."""
+    if not block.startswith(b"HTTP/"):
+        return "not_http", "the response record holds no HTTP message"
+    record = WarcRecord()
+    record.init_headers(WarcRecordType.response)
+    record.set_bytes_content(block)
+    record.is_http = True
+    try:
+        record.parse_http(auto_decode="all")
+        headers = record.http_headers
+        if headers is None:
+            return "not_http", "no HTTP headers could be read"
+        body = record.reader.read()
+    except OSError as error:
+        return "bad_encoding", f"the HTTP payload could not be decoded: {error}"
+    items = tuple((str(k), str(v)) for k, v in headers.items())
+    return _Answer(int(headers.status_code or 0), items, body)
+
+
+def _warc_date(record: WarcRecord) -> datetime | None:
+    text = record.headers.get("WARC-Date")
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    return value.astimezone(UTC) if value.tzinfo else value.replace(tzinfo=UTC)
+
+
+def _next_start(handle: BinaryIO, offset: int, compressed: bool) -> int | None:
+    """The offset of the first record at or after `offset` that starts readably, if any."""
+    while (candidate := _next_magic(handle, offset, compressed)) is not None:
+        if _starts_record(handle, candidate, compressed):
+            return candidate
+        offset = candidate + 1
+    return None
+
+
+def _record_end(handle: BinaryIO, offset: int, compressed: bool, size: int) -> int:
+    """Where the record read whole at `offset` ends: the next gzip member, or (uncompressed)
+    its header block, Content-Length bytes and the blank line after them."""
+    if compressed:
+        return _next_magic(handle, offset + 1, compressed) or size
+    handle.seek(offset)
+    head = handle.read(1 << 16)
+    end = head.find(b"\r\n\r\n")
+    length = re.search(rb"(?im)^content-length:\s*(\d+)\s*$", head[:end])
+    if end == -1 or length is None:
+        return _next_magic(handle, offset + 1, compressed) or size
+    return min(size, offset + end + 4 + int(length[1]) + 4)
+
+
+def _next_magic(handle: BinaryIO, offset: int, compressed: bool) -> int | None:
+    """The offset of the next gzip member header (or `WARC/1.` line) at or after `offset`."""
+    magic = _GZIP_MAGIC if compressed else _WARC_MAGIC
+    position = offset
+    while True:
+        handle.seek(position)
+        chunk = handle.read(_SCAN + len(magic) - 1)
+        found = chunk.find(magic)
+        if found != -1:
+            return position + found
+        if len(chunk) < _SCAN + len(magic) - 1:
+            return None
+        position += _SCAN
+
+
+def _starts_record(handle: BinaryIO, offset: int, compressed: bool) -> bool:
+    handle.seek(offset)
+    head = handle.read(4096)
+    if not compressed:
+        return head.startswith(_WARC_MAGIC)
+    try:
+        text = zlib.decompressobj(31).decompress(head, 16)
+    except zlib.error:
+        return False
+    return text.startswith(_WARC_MAGIC)
+
+
+def sort_key(locations: Sequence[str]) -> list[str]:
+    """Files in the order they are read: by name (a CC-NEWS name sorts by time), then place."""
+    return sorted(locations, key=lambda loc: (file_name(loc), loc))
