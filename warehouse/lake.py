@@ -6,6 +6,7 @@
 <data_dir>/staging/<run_date>__<scope>[.raw]/                 files being written (locked)
 <data_dir>/quarantine/<relative path>                          broken files moved out of the lake
 <data_dir>/index/                                              what is derived from the lake
+<data_dir>/downloads/                                          remote WARC files being read
 <data_dir>/newsflow.duckdb                                     the catalog of views
 ```
 Staging lives outside `lake/` on the same filesystem, so no view glob ever sees a file that is
@@ -39,6 +40,7 @@ logger = logging.getLogger(__name__)
 PARQUET_MAGIC = b"PAR1"
 _SCOPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
+ARCHIVE_PART = "warc."  # scopes of the parts of a run that reads archives, one per file
 Exclude = tuple[date, str] | None  # (run_date, scope) of the files a query must not see
 
 
@@ -96,6 +98,13 @@ def partition_dir(data_dir: Path, table: str, run_date: date) -> Path:
     return table_dir(data_dir, table) / f"run_date={run_date.isoformat()}"
 
 
+def download_dir(data_dir: Path) -> Path:
+    """Where remote archive files are downloaded to while a run reads them (created)."""
+    folder = data_dir / "downloads"
+    make_dirs(folder)
+    return folder
+
+
 def data_file(data_dir: Path, table: str, run_date: date, scope: str) -> Path:
     return partition_dir(data_dir, table, run_date) / f"{check_scope(scope)}.parquet"
 
@@ -132,7 +141,8 @@ def published_in(folder: Path, exclude: Exclude = None) -> list[Path]:
 
     With `exclude=(run_date, scope)`, the warehouse as that run sees it: its own file (which
     it is about to replace) and every later date's files are left out, so rerunning an
-    earlier date after later ones gives what the date gave the first time.
+    earlier date after later ones gives what the date gave the first time. For the part of
+    an archive run (scope `ARCHIVE_PART...`), so are the same date's parts that sort after it.
     """
     files = sorted(folder.glob("run_date=*/*.parquet"))
     if exclude is None:
@@ -140,7 +150,17 @@ def published_in(folder: Path, exclude: Exclude = None) -> list[Path]:
     run_date, scope = exclude
     last = f"run_date={run_date.isoformat()}"
     own = folder / last / f"{check_scope(scope)}.parquet"
-    return [p for p in files if p != own and p.parent.name <= last]
+    part = scope.startswith(ARCHIVE_PART)
+    return [
+        p
+        for p in files
+        if p != own
+        and p.parent.name <= last
+        # An archive file's part sees its date's earlier parts only, whatever order they ran in.
+        and not (
+            part and p.parent.name == last and p.stem.startswith(ARCHIVE_PART) and p.stem > scope
+        )
+    ]
 
 
 def fsync_path(path: Path) -> None:

@@ -141,7 +141,8 @@ class Publication:
         if self._raw is not None:
             ids = self._raw.resolve(ids)
             batch = batch.set_column(index, batch.schema.field(index), ids)
-        names = {archive_name(i) for i in pc.unique(ids).to_pylist() if i}
+        # Rows read from an archive source point into its files (a URL): not ours to keep.
+        names = {archive_name(i) for i in pc.unique(ids).to_pylist() if i and "://" not in i}
         with self._lock:
             self._raw_refs |= names
         return batch

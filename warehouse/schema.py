@@ -208,6 +208,25 @@ SOURCE_RUNS = pa.schema(
     ]
 )
 
+# One row per WARC file an archive source read (`flows.archives`): published with the rows the
+# file gave, so it is the checkpoint a resumed backfill skips the file by.
+ARCHIVE_FILES = pa.schema(
+    [
+        *LINEAGE,
+        pa.field("location", pa.string(), nullable=False),  # file:// or http(s) URL
+        pa.field("file_day", pa.date32()),  # the day its name (or first record) carries
+        pa.field("settings_digest", pa.string(), nullable=False),  # what reading depended on
+        pa.field("records", pa.int64(), nullable=False),  # records read, of any type
+        pa.field("pages", pa.int64(), nullable=False),  # captures that reached extraction
+        pa.field("rejected", pa.int64(), nullable=False),  # captures rejected before it
+        pa.field("described", pa.string(), nullable=False),  # JSON: other record types, counts
+        pa.field("corrupt", pa.int64(), nullable=False),  # stretches skipped as unreadable
+        pa.field("skipped_bytes", pa.int64(), nullable=False),
+        pa.field("problem", pa.string()),  # why the file gave nothing (not a WARC ...)
+        pa.field("finished_at", UTC_TS, nullable=False),
+    ]
+)
+
 TABLES: dict[str, pa.Schema] = {
     "runs": RUNS,
     "fetch_log": FETCH_LOG,
@@ -219,4 +238,5 @@ TABLES: dict[str, pa.Schema] = {
     "keywords": KEYWORDS,
     "dedup_signatures": DEDUP_SIGNATURES,
     "source_runs": SOURCE_RUNS,
+    "archive_files": ARCHIVE_FILES,
 }

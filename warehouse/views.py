@@ -204,6 +204,12 @@ def analytic_views() -> list[tuple[str, str]]:
             """,
         ),
         ("source_health", _source_health()),
+        (
+            "archive_files",
+            # One row per WARC file an archive source read on a date: what it held, what was
+            # lost in damaged stretches, and why a file gave nothing.
+            "SELECT * FROM stg_archive_files",
+        ),
     ]
 
 

@@ -1,0 +1,429 @@
+"""The `warc` sources of a run: one part per WARC file, each published on its own.
+
+A run for date D reads the files of its `warc` sources whose day (`tasks.archive.file_day`, or
+the first record's date) is D, in name order. Each file's records go through the same extract,
+clean, dedupe, enrich and publish path as fetched pages (`flows.pipeline`), as a part of the
+run with its own scope, `warc.<file name>.<digest>`, within D. Nothing is copied into the raw
+archive: a page's `raw_record_id` is the file and offset it was read from.
+
+The part's `archive_files` row is published with the part's rows, so it is the checkpoint: a
+run of D skips a file whose part is published with the same reading settings, and a killed
+backfill resumes without reading again the files it finished. A reprocess reads every file
+again. A part's deduplication sees its date's earlier parts, never later ones
+(`warehouse.lake.published_in`), so a date gives the same rows whatever order its parts were
+run or rerun in.
+
+Remote files (http(s) WARCs, and the WARCs of a remote paths listing) are downloaded into
+`<data_dir>/downloads/` one at a time and removed when their part is published.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import date
+from itertools import islice
+from pathlib import Path
+
+from prefect import get_run_logger
+from prefect.futures import PrefectFuture
+
+from flows import health
+from flows.pipeline import (
+    COMPLETED,
+    COMPLETED_WITH_FAILURES,
+    MIN_POOLED_STORIES,
+    Collected,
+    Keep,
+    RunPlan,
+    RunSummary,
+    SourceCounts,
+    SourceFailure,
+    clean_into,
+    cpu_pool,
+    dedupe_and_enrich,
+    early_enrichment,
+    report_run,
+    run_pipeline,
+    run_row,
+    run_status,
+)
+from flows.report import show_progress, start_progress
+from flows.settings import Settings
+from flows.stages import extract_task, now, publish_task
+from tasks import archive
+from tasks.reasons import STAGE_EXTRACT
+from tasks.records import Article, FetchedPage, Rejected, RunContext, Source
+from warehouse import query
+from warehouse.catalog import ensure_catalog
+from warehouse.convert import to_table
+from warehouse.lake import ARCHIVE_PART, download_dir, warehouse_run
+from warehouse.publish import Publication
+
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
+_NOT_READ = "{}: not read, an earlier file of the date failed (a rerun resumes from there)"
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveFile:
+    source: Source
+    location: str  # file:// or http(s) URL
+    day: date | None
+
+    @property
+    def scope(self) -> str:
+        """The part's scope: sorts by file name, unique per source and location."""
+        name = archive.file_name(self.location)
+        for suffix in archive.WARC_SUFFIXES[::-1]:
+            name = name.removesuffix(suffix)
+        digest = hashlib.sha256(f"{self.source.id}\n{self.location}".encode()).hexdigest()
+        return f"{ARCHIVE_PART}{_UNSAFE.sub('_', name)[:80]}.{digest[:10]}"
+
+
+@dataclass(frozen=True, slots=True)
+class ArchiveRun:
+    """What the archive parts of a run did, for the run's summary."""
+
+    summaries: tuple[RunSummary, ...]
+    failures: tuple[SourceFailure, ...]
+    skipped: int  # files whose part was already published (the checkpoint)
+
+
+def run_archives(settings: Settings, plan: RunPlan, pool: Executor | None) -> ArchiveRun:
+    """Read, process and publish every file of the plan's `warc` sources for its date."""
+    logger = get_run_logger()
+    day = plan.context.run_date
+    data_dir = settings.data_dir.resolve()
+    downloader = archive.Downloader(
+        user_agent=settings.full_user_agent,
+        max_bytes=settings.max_archive_bytes,
+        timeout_s=settings.request_deadline_s,
+        allow_private=frozenset(settings.allow_private_hosts),
+    )
+    files: list[ArchiveFile] = []
+    failures: list[SourceFailure] = []
+    for source in plan.sources:
+        try:
+            files += _files_of(source, day, downloader)
+        except (OSError, ValueError) as error:
+            failures.append(SourceFailure(source.id, f"archive listing failed: {error}"))
+            logger.error("Skipped %s: %s", source.id, error)
+    files.sort(key=lambda f: f.scope)
+    summaries: list[RunSummary] = []
+    skipped = 0
+    for index, item in enumerate(files):
+        digest = settings_digest(item.source, settings)
+        done = query.run_table(data_dir, "archive_files", day, item.scope)
+        if not plan.reprocess and digest in done.column("settings_digest").to_pylist():
+            skipped += 1
+            logger.info("Skipped %s: its part %s is already published", item.location, item.scope)
+            continue
+        try:
+            summary = _run_part(settings, data_dir, plan, item, digest, downloader, pool)
+        except Unreadable as error:
+            failures.append(SourceFailure(item.source.id, f"{item.location}: {error}"))
+            logger.error("Could not read %s: %s", item.location, error)
+            # The date's later parts would decide without this one: they wait for the rerun.
+            later = files[index + 1 :]
+            failures += [SourceFailure(f.source.id, _NOT_READ.format(f.location)) for f in later]
+            break
+        summaries.append(summary)
+        failures += [SourceFailure(item.source.id, problem) for problem in summary.failures]
+    return ArchiveRun(tuple(summaries), tuple(failures), skipped)
+
+
+def settings_digest(source: Source, settings: Settings) -> str:
+    """What a part's rows depend on besides the file: the source's filters and the size cap."""
+    reading = {
+        "location": source.location,
+        "publishers": source.publishers,
+        "url_patterns": source.url_patterns,
+        "languages": source.languages,
+        "since": source.warc_since.isoformat() if source.warc_since else None,
+        "until": source.warc_until.isoformat() if source.warc_until else None,
+        "max_bytes": settings.max_bytes,
+    }
+    return hashlib.sha256(json.dumps(reading, sort_keys=True).encode()).hexdigest()[:16]
+
+
+def _files_of(source: Source, day: date, downloader: archive.Downloader) -> list[ArchiveFile]:
+    """The files of `source` whose day is `day`."""
+    location = source.location or ""
+    if archive.is_listing(location):
+        if archive.is_remote(location):
+            data = downloader.fetch(location)
+        else:
+            data = archive.local_path(Path(location).as_uri()).read_bytes()
+        text = archive.decode_listing(data, location)
+        base = source.base_url
+        if base is None and not archive.is_remote(location):
+            base = Path(location).parent.as_uri() + "/"
+        listed = archive.listing_entries(text, location, base)
+    elif archive.is_remote(location):
+        listed = [location]
+    else:
+        listed = archive.local_files(location)
+    chosen = []
+    for entry in listed:
+        named = archive.file_day(entry)
+        if named is None:
+            named = _first_day(entry, downloader)
+        if named == day:
+            chosen.append(ArchiveFile(source, entry, named))
+    return chosen
+
+
+def _first_day(location: str, downloader: archive.Downloader) -> date | None:
+    if archive.is_remote(location):
+        return downloader.first_day(location)
+    with archive.local_path(location).open("rb") as handle:
+        return archive.first_record_day(handle)
+
+
+def _run_part(
+    settings: Settings,
+    data_dir: Path,
+    plan: RunPlan,
+    item: ArchiveFile,
+    digest: str,
+    downloader: archive.Downloader,
+    pool: Executor | None,
+) -> RunSummary:
+    source = item.source
+    ctx = RunContext(
+        run_id=f"{item.scope}@{plan.context.run_date.isoformat()}",
+        run_date=plan.context.run_date,
+        started_at=now(),
+        scope=item.scope,
+    )
+    part = replace(plan, context=ctx, sources=(source,))
+    publication = Publication(data_dir, ctx.run_date, ctx.scope)
+    try:
+        with _local_copy(item.location, data_dir, downloader) as path:
+            collected, tally, pages = _read_and_extract(settings, path, item, publication, pool)
+        per_source = dedupe_and_enrich(settings, data_dir, part, collected, publication, pool)
+        per_source = tuple(replace(c, fetched=pages) for c in per_source)
+        status = run_status(part.sources, collected.failures)
+        row = {
+            "run_id": ctx.run_id,
+            "source_id": source.id,
+            "location": item.location,
+            "file_day": item.day,
+            "settings_digest": digest,
+            "records": tally.records,
+            "pages": pages,
+            "rejected": tally.records - pages - sum(tally.described.values()),
+            "described": json.dumps(dict(sorted(tally.described.items()))),
+            "corrupt": tally.corrupt,
+            "skipped_bytes": tally.skipped_bytes,
+            "problem": tally.problem,
+            "finished_at": now(),
+        }
+        last = {
+            "fetch_log": to_table("fetch_log", [], run_id=ctx.run_id),
+            "rejected": to_table("rejected", collected.rejected, run_id=ctx.run_id),
+            "archive_files": to_table("archive_files", [row]),
+            "source_runs": health.source_runs_table(
+                part,
+                per_source,
+                collected.failures,
+                collected.signatures,
+                collected.rejected,
+                now(),
+            ),
+            "runs": to_table("runs", [run_row(part, status, per_source)]),
+        }
+        catalog = publish_task(publication, last)
+    except BaseException:
+        publication.abort()
+        raise
+    if tally.problem:
+        get_run_logger().warning("%s: %s", item.location, tally.problem)
+    return RunSummary(
+        run_id=ctx.run_id,
+        run_date=ctx.run_date.isoformat(),
+        status=status,
+        data_dir=str(data_dir),
+        catalog=str(catalog),
+        rows_written=dict(publication.rows_written),
+        per_source=per_source,
+        failures=tuple(f"{item.location}: {tally.problem}" for _ in [0] if tally.problem),
+    )
+
+
+def _read_and_extract(
+    settings: Settings,
+    path: Path,
+    item: ArchiveFile,
+    publication: Publication,
+    pool: Executor | None,
+) -> tuple[Collected, archive.FileTally, int]:
+    """Every record of the file through extract and clean; returns what was collected, the
+    file's tally and the number of pages that reached extraction."""
+    source = item.source
+    rules = archive.ArchiveRules(
+        max_bytes=settings.max_bytes,
+        publishers=source.publishers,
+        url_patterns=source.url_patterns,
+        since=source.warc_since,
+        until=source.warc_until,
+    )
+    collected = Collected(articles=publication.spill("articles"))
+    collected.early = early_enrichment(settings, pool, MIN_POOLED_STORIES)
+    tally = archive.FileTally()
+    outcomes = archive.read_archive(path, item.location, source.id, rules, tally)
+    sources = {source.id: source}
+    extracting = start_progress("extract", 0, "records")
+    pages = 0
+    previous: tuple[PrefectFuture[list[Article | Rejected]], int] | None = None
+    while batch := list(islice(outcomes, settings.batch_size)):
+        read = [o for o in batch if isinstance(o, FetchedPage)]
+        collected.rejected.extend(o for o in batch if isinstance(o, Rejected))
+        collected.discovered[source.id] += len(batch)
+        pages += len(read)
+        if previous is not None:
+            clean_into(*previous, collected, pool, keep=_languages(source))
+        previous = (extract_task.submit(read, sources, pool), len(read))
+        show_progress(extracting, pages)
+    if previous is not None:
+        clean_into(*previous, collected, pool, keep=_languages(source))
+    return collected, tally, pages
+
+
+def _languages(source: Source) -> Keep | None:
+    if not source.languages:
+        return None
+    allowed = frozenset(source.languages)
+
+    def keep(item: Article | Rejected) -> Article | Rejected:
+        if isinstance(item, Rejected) or item.language in allowed:
+            return item
+        return Rejected(
+            item.source_id,
+            item.url,
+            STAGE_EXTRACT,
+            "filtered_out",
+            f"language: {item.language or 'unknown'} is not one of {sorted(allowed)}",
+            item.raw_record_id,
+        )
+
+    return keep
+
+
+class Unreadable(Exception):
+    """A file of an archive source could not be opened or downloaded."""
+
+
+@contextmanager
+def _local_copy(location: str, data_dir: Path, downloader: archive.Downloader) -> Iterator[Path]:
+    """The file to read: a local file itself, a remote one downloaded (and removed after)."""
+    if not archive.is_remote(location):
+        path = archive.local_path(location)
+        if not path.is_file():
+            raise Unreadable(f"no such file {path}")
+        yield path
+        return
+    folder = download_dir(data_dir)
+    name = hashlib.sha256(location.encode()).hexdigest()[:16] + ".warc"
+    try:
+        target = downloader.save(location, folder / name)
+    except (OSError, ValueError) as error:  # refused by the guard, an HTTP error, too large
+        raise Unreadable(f"download failed: {error}") from error
+    try:
+        yield target
+    finally:
+        target.unlink(missing_ok=True)
+
+
+def merge(
+    plan: RunPlan,
+    live: RunSummary | None,
+    archives: ArchiveRun,
+    data_dir: Path,
+    catalog: str,
+) -> RunSummary:
+    """One summary for a run: its live part (if any) and its archive parts."""
+    parts = archives.summaries
+    everything = ([live] if live else []) + list(parts)
+    rows: dict[str, int] = {}
+    for summary in everything:
+        for table, count in summary.rows_written.items():
+            rows[table] = rows.get(table, 0) + count
+    counts: dict[str, SourceCounts] = {}
+    for summary in everything:
+        for c in summary.per_source:
+            was = counts.get(c.source_id)
+            counts[c.source_id] = c if was is None else _add(was, c)
+    failures = [*archives.failures]
+    if live is not None:  # "<source id>: <problem>", as the live part wrote them
+        failures += [SourceFailure(*f.split(": ", 1)) for f in live.failures]
+    return RunSummary(
+        run_id=plan.context.run_id,
+        run_date=plan.context.run_date.isoformat(),
+        status=_status(plan, failures, everything),
+        data_dir=str(data_dir),
+        catalog=catalog,
+        rows_written=rows,
+        per_source=tuple(counts[s.id] for s in plan.sources if s.id in counts),
+        failures=tuple(str(f) for f in failures),
+        found=live.found if live else (),
+    )
+
+
+def _status(
+    plan: RunPlan, failures: Sequence[SourceFailure], published: Sequence[RunSummary]
+) -> str:
+    """A source failed when it has a failure and published nothing; one whose files were
+    partly read has failures but worked."""
+    worked = {c.source_id for summary in published for c in summary.per_source}
+    if not failures:
+        return COMPLETED
+    if any(s.id in worked for s in plan.sources):
+        return COMPLETED_WITH_FAILURES
+    return run_status(plan.sources, failures)
+
+
+def _add(a: SourceCounts, b: SourceCounts) -> SourceCounts:
+    rejected = dict(a.rejected)
+    for reason, count in b.rejected.items():
+        rejected[reason] = rejected.get(reason, 0) + count
+    return SourceCounts(
+        source_id=a.source_id,
+        discovered=a.discovered + b.discovered,
+        fetched=a.fetched + b.fetched,
+        new=a.new + b.new,
+        duplicate=a.duplicate + b.duplicate,
+        rejected=dict(sorted(rejected.items())),
+    )
+
+
+def run_with_archives(settings: Settings, plan: RunPlan) -> RunSummary:
+    """Run `plan`: its live sources as one publication (`flows.pipeline.run_pipeline`),
+    then its `warc` sources file by file; returns one summary of both."""
+    kept = tuple(s for s in plan.sources if s.kind == "warc")
+    if not kept:
+        return run_pipeline(settings, plan)
+    others = tuple(s for s in plan.sources if s.kind != "warc")
+    live = run_pipeline(settings, replace(plan, sources=others)) if others else None
+    data_dir = settings.data_dir.resolve()
+    archives = replace(plan, sources=kept)
+    with warehouse_run(
+        data_dir,
+        plan.context.run_id,
+        wait_s=settings.run_lock_wait_s,
+        on_wait=get_run_logger().warning,
+    ):
+        with cpu_pool(settings.cpu_workers, settings.spacy_model) as pool:
+            done = run_archives(settings, archives, pool)
+        catalog = str(ensure_catalog(data_dir))
+    part = merge(archives, None, done, data_dir, catalog)
+    get_run_logger().info(
+        "Archive sources: %d files read, %d already published", len(done.summaries), done.skipped
+    )
+    report_run(part, done.failures, archives, health.report_health(part, archives))
+    return merge(plan, live, done, data_dir, catalog) if live else part

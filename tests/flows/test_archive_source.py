@@ -1,0 +1,320 @@
+"""End to end: a CC-NEWS style listing of WARC files on loopback, read by a backfill date.
+
+One day's files hold sample-site pages and every kind of bad record; a publisher filter
+leaves one host out; a file named for the day is not a WARC at all; a file of the next day
+must not be read. Every page capture of the day's files ends exactly once, as an article or
+a rejection pointing at its record; a rerun reads nothing again; a run cut short after its
+first file resumes with the rest and ends with the same rows as the uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import duckdb
+import pytest
+from servers import LoopbackServer, Reply
+from warcs import Capture, write_warc
+
+from flows.ingest import backfill_date, reprocess
+from flows.pipeline import RunSummary
+from flows.settings import SEEDS_DIR
+
+DAY = date(2026, 11, 1)
+PDF = "application/pdf"
+PREFIX = "/crawl-data/CC-NEWS/2026/11/"
+NAMES = [
+    "CC-NEWS-20261101000000-00001.warc.gz",
+    "CC-NEWS-20261101060000-00002.warc.gz",
+    "CC-NEWS-20261101120000-00003.warc.gz",
+    "CC-NEWS-20261101180000-00004.warc.gz",  # not a WARC
+    "CC-NEWS-20261102000000-00005.warc.gz",  # the next day
+]
+PUBLISHERS = ["metro-ledger.example", "daily-courier.example", "lakeside-echo.example",
+              "nordic-wire.example", "copycat.example"]  # fmt: skip
+
+
+def _pages() -> list[tuple[str, bytes]]:
+    """(URL, HTML) of sample-site story pages, as if each outlet were its own host."""
+    site = SEEDS_DIR / "sample_site"
+    pages = sorted(p for p in site.rglob("*.html") if p.name != "index.html")
+    return [
+        (f"https://{p.relative_to(site).parts[0]}.example/{p.relative_to(site).as_posix()}",
+         p.read_bytes())
+        for p in pages
+    ]  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Files:
+    blobs: dict[str, bytes]  # file name -> bytes
+    pages: dict[str, list[tuple[int, Capture]]]  # file name -> (offset, capture) of captures
+    lost: tuple[str, int]  # the record damaged beyond reading: (file name, offset)
+    copy_of: tuple[str, str]  # (syndicated copy URL, origin URL)
+
+
+def build_files(tmp: Path) -> Files:
+    pages = _pages()
+    gz = gzip.compress(pages[12][1], mtime=0)
+    chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(gz), gz)
+    copy_url = "https://copycat.example/wire/" + pages[0][0].rsplit("/", 1)[1]
+    plans: dict[str, list[Capture]] = {
+        NAMES[0]: [
+            Capture("", b"software: test", kind="warcinfo", content_type="application/warc-fields"),
+            *(Capture(url, html, date="2026-11-01T00:10:00Z") for url, html in pages[0:6]),
+            Capture("https://blocked.example/story", pages[6][1]),
+        ],
+        NAMES[1]: [
+            *(Capture(url, html, date="2026-11-01T06:10:00Z") for url, html in pages[6:12]),
+            Capture(pages[1][0], kind="revisit"),
+            Capture(pages[7][0], b"GET / HTTP/1.1\r\n\r\n", kind="request",
+                    content_type="application/http; msgtype=request"),
+            Capture(pages[7][0], b"fetchTimeMs: 3", kind="metadata",
+                    content_type="application/warc-fields"),
+            Capture(pages[13][0], pages[13][1][:500], warc_headers={"WARC-Truncated": "length"}),
+            Capture("https://metro-ledger.example/gone", b"<p>gone</p>", status=404),
+            Capture("https://metro-ledger.example/a.pdf", b"%PDF-1.7", content_type=PDF),
+            Capture(pages[12][0], chunked, http_headers=(("Transfer-Encoding", "chunked"),
+                                                         ("Content-Encoding", "gzip"))),
+            Capture(pages[14][0], pages[14][1]),  # damaged below
+            Capture(pages[15][0], pages[15][1]),
+        ],
+        NAMES[2]: [
+            *(Capture(url, html, date="2026-11-01T12:10:00Z") for url, html in pages[16:20]),
+            Capture(copy_url, pages[0][1], date="2026-11-01T12:30:00Z"),
+        ],
+        NAMES[4]: [Capture(url, html) for url, html in pages[20:22]],
+    }  # fmt: skip
+    blobs: dict[str, bytes] = {}
+    captures: dict[str, list[tuple[int, Capture]]] = {}
+    for name, plan in plans.items():
+        path = tmp / name
+        offsets = write_warc(path, plan)
+        blobs[name] = path.read_bytes()
+        captures[name] = [(o, c) for o, c in zip(offsets, plan, strict=True)]
+    damaged = captures[NAMES[1]][-2][0]
+    data = bytearray(blobs[NAMES[1]])
+    data[damaged + 40 : damaged + 52] = b"\x00garbage\x00\xff\xfe\x00"
+    blobs[NAMES[1]] = bytes(data)
+    blobs[NAMES[3]] = b"<html>this listing entry is not an archive</html>"
+    return Files(blobs, captures, (NAMES[1], damaged), (copy_url, pages[0][0]))
+
+
+@dataclass(frozen=True)
+class Served:
+    server: LoopbackServer
+    files: Files
+    listing: str
+
+    def url(self, name: str) -> str:
+        return self.server.url(PREFIX + name)
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Served]:
+    files = build_files(tmp_path_factory.mktemp("warcs"))
+    with LoopbackServer() as server:
+        for name, blob in files.blobs.items():
+            server.route(PREFIX + name, Reply(body=blob, content_type="application/octet-stream"))
+        listing = "".join(f"crawl-data/CC-NEWS/2026/11/{n}\n" for n in NAMES).encode()
+        server.route(PREFIX + "warc.paths.gz", Reply(body=gzip.compress(listing),
+                                                     content_type="application/gzip"))  # fmt: skip
+        yield Served(server, files, server.url(PREFIX + "warc.paths.gz"))
+
+
+def _run(served: Served, tmp: Path, mp: pytest.MonkeyPatch) -> RunSummary:
+    sources = tmp / "sources.toml"
+    if not sources.exists():
+        sources.write_text(
+            f'[[source]]\nid = "ccnews"\nkind = "warc"\nlocation = "{served.listing}"\n'
+            f"publishers = {json.dumps(PUBLISHERS)}\n",
+            encoding="utf-8",
+        )
+    mp.setenv("NEWSFLOW_DATA_DIR", str(tmp / "data"))
+    mp.setenv("NEWSFLOW_ALLOW_PRIVATE_HOSTS", json.dumps([served.server.netloc]))
+    summary = backfill_date(run_date=DAY, sources_file=str(sources))
+    assert isinstance(summary, RunSummary)
+    return summary
+
+
+def sql(data_dir: Path, query: str) -> list[tuple[Any, ...]]:
+    with duckdb.connect(str(data_dir / "newsflow.duckdb"), read_only=True) as con:
+        return con.execute(query).fetchall()
+
+
+@dataclass(frozen=True)
+class Backfilled:
+    summary: RunSummary
+    again: RunSummary
+    data_dir: Path
+    hits_first: dict[str, int]
+    hits_again: dict[str, int]
+
+
+@pytest.fixture(scope="module")
+def backfilled(
+    served: Served, prefect_harness: None, tmp_path_factory: pytest.TempPathFactory
+) -> Backfilled:
+    tmp = tmp_path_factory.mktemp("archive-run")
+    with pytest.MonkeyPatch.context() as mp:
+        summary = _run(served, tmp, mp)
+        first = {n: served.server.hits(PREFIX + n) for n in NAMES}
+        again = _run(served, tmp, mp)
+        second = {n: served.server.hits(PREFIX + n) - first[n] for n in NAMES}
+    return Backfilled(summary, again, tmp / "data", first, second)
+
+
+def _outcomes(data_dir: Path) -> list[tuple[str, str, str]]:
+    """(raw_record_id, url, what became of it) of every article version and rejection."""
+    return sql(
+        data_dir,
+        "SELECT raw_record_id, url, coalesce(duplicate_kind, 'article') FROM article_versions"
+        " UNION ALL SELECT raw_record_id, url, reason FROM rejected ORDER BY ALL",
+    )
+
+
+def test_every_page_capture_of_the_day_ends_once_pointing_at_its_record(
+    served: Served, backfilled: Backfilled
+) -> None:
+    files = served.files
+    expected = sorted(
+        f"{served.url(name)}#{offset}"
+        for name in NAMES[:3]
+        for offset, capture in files.pages[name]
+        if capture.kind in ("response", "revisit") and (name, offset) != files.lost
+    )
+    outcomes = _outcomes(backfilled.data_dir)
+    assert sorted(rid for rid, _, _ in outcomes) == expected
+    reasons = {url: what for _, url, what in outcomes}
+    assert reasons["https://blocked.example/story"] == "filtered_out"
+    assert reasons["https://metro-ledger.example/gone"] == "http_404"
+    assert reasons["https://metro-ledger.example/a.pdf"] == "non_html"
+    assert sorted(what for what in reasons.values() if what.startswith("warc_")) == [
+        "warc_revisit",
+        "warc_truncated",
+    ]
+
+
+def test_the_syndicated_copy_is_a_duplicate_of_its_origin(
+    backfilled: Backfilled, served: Served
+) -> None:
+    copy, origin = served.files.copy_of
+    rows = sql(
+        backfilled.data_dir,
+        "SELECT d.url, o.url FROM duplicates AS d"
+        " JOIN articles AS o ON o.article_id = d.duplicate_of",
+    )
+    assert rows == [(copy, origin)]
+
+
+def test_each_file_of_the_day_has_its_checkpoint_and_the_next_days_is_not_read(
+    served: Served, backfilled: Backfilled
+) -> None:
+    rows = sql(
+        backfilled.data_dir,
+        "SELECT location, records, corrupt, skipped_bytes > 0, problem, described"
+        " FROM archive_files ORDER BY location",
+    )
+    assert [r[0] for r in rows] == [served.url(n) for n in NAMES[:4]]
+    by_name = {r[0].rsplit("/", 1)[1]: r[1:] for r in rows}
+    assert by_name[NAMES[0]][:4] == (8, 0, False, None)
+    assert json.loads(by_name[NAMES[0]][4]) == {"warcinfo": 1}
+    assert by_name[NAMES[1]][1:4] == (1, True, None)
+    assert json.loads(by_name[NAMES[1]][4]) == {"metadata": 1, "request": 1}
+    assert by_name[NAMES[3]][0] == 0
+    assert by_name[NAMES[3]][3].startswith("not a WARC file")
+    assert backfilled.hits_first[NAMES[4]] == 0
+    assert backfilled.summary.status == "completed_with_failures"
+    assert any(NAMES[3] in failure for failure in backfilled.summary.failures)
+
+
+def test_a_rerun_of_the_date_reads_no_file_again_and_keeps_the_rows(
+    served: Served, backfilled: Backfilled
+) -> None:
+    assert set(backfilled.hits_again.values()) == {0}
+    assert backfilled.again.rows_written.get("articles", 0) == 0
+
+
+def test_a_run_cut_short_resumes_with_the_rest_and_ends_with_the_same_rows(
+    served: Served,
+    backfilled: Backfilled,
+    prefect_harness: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    tmp = tmp_path_factory.mktemp("archive-resume")
+    second = PREFIX + NAMES[1]
+    with pytest.MonkeyPatch.context() as mp:
+        served.server.route(second, Reply(status=503, body=b"try later"))
+        try:
+            cut = _run(served, tmp, mp)
+        finally:
+            served.server.route(
+                second,
+                Reply(body=served.files.blobs[NAMES[1]], content_type="application/octet-stream"),
+            )
+        hits = {n: served.server.hits(PREFIX + n) for n in NAMES}
+        resumed = _run(served, tmp, mp)
+    assert any(NAMES[1] in failure for failure in cut.failures)
+    read_once = sql(tmp / "data", "SELECT location FROM archive_files ORDER BY location")
+    assert [loc for (loc,) in read_once] == [served.url(n) for n in NAMES[:4]]
+    assert served.server.hits(PREFIX + NAMES[0]) == hits[NAMES[0]]  # not read again
+    assert resumed.status == backfilled.summary.status
+    columns = "url, article_id, version, duplicate_of, duplicate_kind, cluster_id"
+    assert sql(tmp / "data", f"SELECT {columns} FROM article_versions ORDER BY ALL") == sql(
+        backfilled.data_dir, f"SELECT {columns} FROM article_versions ORDER BY ALL"
+    )
+    assert _outcomes(tmp / "data") == _outcomes(backfilled.data_dir)
+
+
+def test_a_reprocess_reads_every_file_again_and_gives_the_same_rows(
+    served: Served,
+    backfilled: Backfilled,
+    prefect_harness: None,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    # Its own warehouse: a copy of the backfilled one, so the other tests keep theirs.
+    tmp = tmp_path_factory.mktemp("archive-reprocess")
+    shutil.copytree(backfilled.data_dir, tmp / "data")
+    shutil.copy(backfilled.data_dir.parent / "sources.toml", tmp / "sources.toml")
+    before = {n: served.server.hits(PREFIX + n) for n in NAMES}
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NEWSFLOW_DATA_DIR", str(tmp / "data"))
+        mp.setenv("NEWSFLOW_ALLOW_PRIVATE_HOSTS", json.dumps([served.server.netloc]))
+        summary = reprocess(run_date=DAY, sources_file=str(tmp / "sources.toml"))
+    assert isinstance(summary, RunSummary)
+    assert [served.server.hits(PREFIX + n) - before[n] for n in NAMES[:4]] == [1, 1, 1, 1]
+    # The first file is read again after the later ones are published: it still decides
+    # without them, so the origin stays the origin.
+    columns = "url, article_id, version, duplicate_of, duplicate_kind, cluster_id"
+    assert sql(tmp / "data", f"SELECT {columns} FROM article_versions ORDER BY ALL") == sql(
+        backfilled.data_dir, f"SELECT {columns} FROM article_versions ORDER BY ALL"
+    )
+    assert _outcomes(tmp / "data") == _outcomes(backfilled.data_dir)
+
+
+def test_a_local_folder_source_without_enrichment_stores_articles_only(
+    served: Served, prefect_harness: None, tmp_path: Path
+) -> None:
+    folder = tmp_path / "warcs"
+    folder.mkdir()
+    (folder / NAMES[2]).write_bytes(served.files.blobs[NAMES[2]])
+    (folder / "notes.txt").write_text("not an archive", encoding="utf-8")
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[source]]\nid = "local"\nkind = "warc"\nlocation = "warcs"\n')
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NEWSFLOW_DATA_DIR", str(tmp_path / "data"))
+        mp.setenv("NEWSFLOW_ENRICH", "false")
+        summary = backfill_date(run_date=DAY, sources_file=str(sources))
+    assert isinstance(summary, RunSummary)
+    assert summary.status == "completed"
+    rows = sql(tmp_path / "data", "SELECT raw_record_id FROM article_versions ORDER BY ALL")
+    expected = [(f"{(folder / NAMES[2]).as_uri()}#{o}",) for o, _ in served.files.pages[NAMES[2]]]
+    assert rows == sorted(expected)
+    assert sql(tmp_path / "data", "SELECT count(*) FROM mentions") == [(0,)]
