@@ -6,9 +6,12 @@ clean, dedupe, enrich and publish path as fetched pages (`flows.pipeline`), as a
 run with its own scope, `warc.<file name>.<digest>`, within D. Nothing is copied into the raw
 archive: a page's `raw_record_id` is the file and offset it was read from.
 
-The part's `archive_files` row is published with the part's rows, so it is the checkpoint: a
-run of D skips a file whose part is published with the same reading settings, and a killed
-backfill resumes without reading again the files it finished. A reprocess reads every file
+The part's `runs` row, which a publication renames last (`warehouse.publish`), carries the
+digest of the settings the file was read with, so it is the checkpoint: a run of D skips a
+file whose part is published with the same reading settings, and a backfill killed at any
+point (even inside a publication) resumes without reading again the files it finished, and
+reads again the one it was in. Each part also publishes an `archive_files` row: what the file
+held, what was lost in damaged stretches, and why a file gave nothing. A reprocess reads every file
 again. A part's deduplication sees its date's earlier parts, never later ones
 (`warehouse.lake.published_in`), so a date gives the same rows whatever order its parts were
 run or rerun in.
@@ -29,6 +32,7 @@ from dataclasses import dataclass, replace
 from datetime import date
 from itertools import islice
 from pathlib import Path
+from typing import Any
 
 from prefect import get_run_logger
 from prefect.futures import PrefectFuture
@@ -118,8 +122,7 @@ def run_archives(settings: Settings, plan: RunPlan, pool: Executor | None) -> Ar
     skipped = 0
     for index, item in enumerate(files):
         digest = settings_digest(item.source, settings)
-        done = query.run_table(data_dir, "archive_files", day, item.scope)
-        if not plan.reprocess and digest in done.column("settings_digest").to_pylist():
+        if not plan.reprocess and _checkpoint(data_dir, day, item.scope) == digest:
             skipped += 1
             logger.info("Skipped %s: its part %s is already published", item.location, item.scope)
             continue
@@ -135,6 +138,15 @@ def run_archives(settings: Settings, plan: RunPlan, pool: Executor | None) -> Ar
         summaries.append(summary)
         failures += [SourceFailure(item.source.id, problem) for problem in summary.failures]
     return ArchiveRun(tuple(summaries), tuple(failures), skipped)
+
+
+def _checkpoint(data_dir: Path, day: date, scope: str) -> str | None:
+    """The settings digest of the part's published `runs` row, if it has one."""
+    for text in query.run_table(data_dir, "runs", day, scope).column("parameters").to_pylist():
+        digest = json.loads(text or "{}").get("settings_digest")
+        if isinstance(digest, str):
+            return digest
+    return None
 
 
 def settings_digest(source: Source, settings: Settings) -> str:
@@ -236,7 +248,7 @@ def _run_part(
                 collected.rejected,
                 now(),
             ),
-            "runs": to_table("runs", [run_row(part, status, per_source)]),
+            "runs": to_table("runs", [_checkpointed(run_row(part, status, per_source), digest)]),
         }
         catalog = publish_task(publication, last)
     except BaseException:
@@ -254,6 +266,12 @@ def _run_part(
         per_source=per_source,
         failures=tuple(f"{item.location}: {tally.problem}" for _ in [0] if tally.problem),
     )
+
+
+def _checkpointed(row: dict[str, Any], digest: str) -> dict[str, Any]:
+    parameters = json.loads(row["parameters"])
+    parameters["settings_digest"] = digest
+    return {**row, "parameters": json.dumps(parameters, sort_keys=True)}
 
 
 def _read_and_extract(

@@ -203,7 +203,7 @@ REASONS: Mapping[str, Reason] = MappingProxyType(
             "a WARC response record whose block is not an HTTP response", (STAGE_ARCHIVE,)
         ),
         "corrupt_record": Reason(
-            "a WARC record that names no target URI or cannot be read", (STAGE_ARCHIVE,)
+            "a WARC record that captures a page but names no target URI", (STAGE_ARCHIVE,)
         ),
         "filtered_out": Reason(
             "left out by the source's filters; detail names the filter (publisher, "

@@ -159,6 +159,18 @@ def test_load_sources_reads_typed_records_in_file_order(tmp_path: Path) -> None:
          "drift_share", "above 0 and at most 1"),
         ('id = "x"\nkind = "feed"\nlocation = "https://a/"\ndrift_share = "30%"',
          "drift_share", "above 0 and at most 1"),
+        ('id = "x"\nkind = "feed"\nlocation = "https://a/"\npublishers = ["a.example"]',
+         "publishers", "only for kind 'warc'"),
+        ('id = "x"\nkind = "warc"\nlocation = "s3://bucket/a.warc.gz"', "location",
+         "http(s) URL or a local path"),
+        ('id = "x"\nkind = "warc"\nlocation = "a.warc"\npublishers = ["https://a.example/"]',
+         "publishers", "not a host name"),
+        ('id = "x"\nkind = "warc"\nlocation = "a.warc.gz"\nurl_patterns = ["/news/(["]',
+         "url_patterns", "not a regular expression"),
+        ('id = "x"\nkind = "warc"\nlocation = "a.warc.gz"\nlanguages = ["english"]',
+         "languages", "ISO 639-1"),
+        ('id = "x"\nkind = "warc"\nlocation = "a.warc.gz"\nwarc_since = 2026-11-01T00:00:00',
+         "warc_since", "needs an offset"),
     ],
 )
 def test_invalid_entry_names_file_key_and_reason(
@@ -233,3 +245,29 @@ def test_health_thresholds_are_read_per_source_with_their_defaults(tmp_path: Pat
     assert (tuned.silent_after_days, tuned.drift_share) == (7, 0.5)
     assert whole.drift_share == 1.0
     assert (plain.silent_after_days, plain.drift_share) == (3, 0.3)  # the README's defaults
+
+
+def test_a_warc_source_reads_its_filters_and_places_local_paths_by_the_file(
+    tmp_path: Path,
+) -> None:
+    path = write(
+        tmp_path,
+        '[[source]]\nid = "cc"\nkind = "warc"\nlocation = "archives/*.warc.gz"\n'
+        'publishers = ["WWW.Example.com", "news.example"]\nurl_patterns = ["/20[0-9]{2}/"]\n'
+        'languages = ["EN", "de"]\nwarc_since = 2026-11-01T00:00:00Z\n'
+        "warc_until = 2026-11-02T00:00:00+01:00\n"
+        '[[source]]\nid = "remote"\nkind = "warc"\n'
+        'location = "https://data.example/crawl-data/CC-NEWS/2026/11/warc.paths.gz"\n'
+        'base_url = "https://mirror.example/"\n',
+    )
+    local, remote = load_sources(path)
+    assert local.location == str(tmp_path / "archives" / "*.warc.gz")
+    assert local.publishers == ("www.example.com", "news.example")
+    assert local.url_patterns == ("/20[0-9]{2}/",)
+    assert local.languages == ("en", "de")
+    assert local.warc_since is not None
+    assert local.warc_since.isoformat() == "2026-11-01T00:00:00+00:00"
+    assert local.warc_until is not None
+    assert local.warc_until.isoformat() == "2026-11-02T00:00:00+01:00"
+    assert remote.location == "https://data.example/crawl-data/CC-NEWS/2026/11/warc.paths.gz"
+    assert remote.base_url == "https://mirror.example/"

@@ -213,6 +213,21 @@ def tables(
         "silent_after_days": 3,
         "drift_share": 0.3,
     }
+    archive_file = {
+        "run_id": run_id,
+        "source_id": "outlet-a",
+        "location": f"file:///archives/{run_date.isoformat()}-{variant}.warc.gz",
+        "file_day": run_date,
+        "settings_digest": variant,
+        "records": len(fetched) + 2,
+        "pages": len(fetched),
+        "rejected": 1,
+        "described": json.dumps({"warcinfo": 1}),
+        "corrupt": 0,
+        "skipped_bytes": 0,
+        "problem": None,
+        "finished_at": datetime.combine(run_date, time(7), UTC),
+    }
     by_article: dict[str, list[Mention]] = {}
     for mention in mentions:
         by_article.setdefault(mention.article_id, []).append(mention)
@@ -230,6 +245,7 @@ def tables(
         "rejected": to_table("rejected", rejected, run_id=run_id),
         "runs": to_table("runs", [run]),
         "source_runs": to_table("source_runs", [source_run]),
+        "archive_files": to_table("archive_files", [archive_file] if fetched else []),
     }
 
 

@@ -31,6 +31,7 @@ ORDER = [
     "keywords",
     "dedup_signatures",
     "source_runs",
+    "archive_files",
     "fetch_log",
     "runs",
 ]

@@ -13,6 +13,7 @@ from lakedata import publish_sample
 
 from warehouse import verified
 from warehouse.lake import CorruptLakeFile, data_file, quarantine_dir, recover
+from warehouse.schema import TABLES
 
 DAY = date(2026, 11, 27)
 SCOPE = "ingest-1"
@@ -67,7 +68,7 @@ def test_files_found_without_a_record_are_checked_once_then_recorded(
     verified.record_path(tmp_path).unlink()  # a lake from before the record, or a lost one
     checked = _checked_by(monkeypatch)
     recover(tmp_path)
-    assert len(checked) == 10  # one file per table
+    assert len(checked) == len(TABLES)  # one file per table
     checked.clear()
     recover(tmp_path)
     assert checked == []
@@ -99,4 +100,4 @@ def test_an_unreadable_record_means_checking_again_not_failing(tmp_path: Path) -
     publish_sample(tmp_path, DAY, SCOPE, "new")
     verified.record_path(tmp_path).write_text("{not json", encoding="utf-8")
     recover(tmp_path)
-    assert len(verified.load(tmp_path)) == 10
+    assert len(verified.load(tmp_path)) == len(TABLES)
