@@ -391,7 +391,8 @@ def _check_members(path: Path, handle: BinaryIO, offset: int) -> None:
 def _member_end(path: Path, handle: BinaryIO, offset: int) -> int:
     """Where the gzip member at `offset` ends, once its data and checksum are found whole."""
     handle.seek(offset)
-    inflater = zlib.decompressobj(wbits=31)  # 31: a gzip header and trailer
+    # wbits 31: a gzip header and trailer around the deflate data
+    inflater = zlib.decompressobj(wbits=31)
     read = 0
     try:
         while not inflater.eof:
