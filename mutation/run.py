@@ -82,7 +82,7 @@ TESTS: dict[str, tuple[str, ...]] = {
         "tests/warehouse/test_catalog.py",
         "tests/warehouse/test_moved.py",
     ),
-    "warehouse/raw.py": ("tests/warehouse/test_raw.py",),
+    "warehouse/raw.py": ("tests/warehouse/test_raw.py", "tests/warehouse/test_raw_readers.py"),
     "warehouse/views.py": (
         "tests/warehouse/test_views.py",
         "tests/warehouse/test_catalog.py",

@@ -1,27 +1,37 @@
 """The raw archive: every fetched page of a run in one WARC/1.1 file, gzipped per record.
 
 Each page becomes a `response` record (the HTTP status line, a few headers and the body as
-received) followed by a `metadata` record (JSON: source id, requested URL, the charset the run
-decoded it with, what discovery said) that points back to it with `WARC-Concurrent-To`.
+received: the bytes the fetcher got after undoing content and transfer encodings, never
+re-encoded text) followed by a `metadata` record (JSON: source id, requested URL, the charset the
+run decoded the body with, what discovery said) that points back to it with `WARC-Concurrent-To`.
+So a reprocess decodes a body exactly as the live run did. The records are written and read by
+fastwarc; every record carries `WARC-Block-Digest` (and a response `WARC-Payload-Digest`), so
+`warcio check` and any other WARC reader accept the file.
 
 An archive is never replaced in place. It is named by its content,
 `<data_dir>/raw/run_date=YYYY-MM-DD/<scope>.<digest>.warc.gz`, and a page's `raw_record_id` is
 `"<run_date>/<file name>#<offset>"`, the byte offset of its response record's gzip member, so
-one page can be read back without scanning the file. A rerun of a date publishes its archive
-beside the previous one; the tables that name the previous one keep resolving until they are
-replaced too, and only then is the previous archive removed (`warehouse.publish`). So a
-`raw_record_id` leads to the record it was written for at every point of a publication.
+one page can be read back without scanning the file. The same pages, fetch times, run date and
+scope give the same bytes (record ids and `WARC-Date` come from them, gzip headers carry no
+time), hence the same name. A rerun of a date publishes its archive beside the previous one; the
+tables that name the previous one keep resolving until they are replaced too, and only then is
+the previous archive removed (`warehouse.publish`). So a `raw_record_id` leads to the record it
+was written for at every point of a publication.
 
 While a run is being written its archive's name is not known yet: `RawArchive.append` hands
 out provisional ids (`<run_date>/<scope>.pending.warc.gz#<offset>`) and `RawArchive.resolve`
 turns them into final ones once the archive is closed. The archive is written in a locked
 staging area and moved into `raw/` when the run is published.
+
+Reading never guesses: a damaged or truncated archive, or a record that is not what this module
+writes, raises `CorruptRawArchive` naming the file and the offset of the gzip member at fault.
 """
 
 from __future__ import annotations
 
 import contextlib
 import hashlib
+import io
 import json
 import os
 import re
@@ -33,10 +43,12 @@ from dataclasses import asdict, dataclass
 from datetime import UTC, date, datetime
 from http import HTTPStatus
 from pathlib import Path
-from typing import IO, Any, BinaryIO
+from typing import Any, BinaryIO
 
 import pyarrow as pa
 import pyarrow.compute as pc
+from fastwarc.stream_io import GzipReader, GzipWriter
+from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 
 from tasks.records import Discovered, FetchedPage
 from warehouse.lake import (
@@ -49,7 +61,6 @@ from warehouse.lake import (
     writing,
 )
 
-_CHUNK = 1 << 16
 # The body is stored decoded and whole: framing headers would lie about it; cookies stay out.
 _DROPPED_HEADERS = frozenset(
     {
@@ -63,6 +74,9 @@ _DROPPED_HEADERS = frozenset(
 )
 _NAMESPACE = uuid.UUID("6f1c9a52-3b0e-4c55-9d0a-6a2f3c1e8b47")
 _PENDING = "pending"
+_CHUNK = 1 << 20
+_GZIP_LEVEL = 6  # zlib's default: level 9 costs much more time for a few percent of size
+_MAX_HEADER_BYTES = 8 << 20  # http.client accepts 100 header lines of 64 KiB each
 DIGEST_CHARS = 16  # hex digits of the content digest in an archive's name
 
 
@@ -71,10 +85,15 @@ class CorruptRawArchive(ValueError):
 
 
 @dataclass(frozen=True, slots=True)
-class WarcRecord:
+class _Record:
+    """One record read back: where its gzip member starts, its WARC headers, and its payload
+    (the HTTP body of a response, with the status and headers before it; the block otherwise)."""
+
     offset: int
     headers: dict[str, str]
-    block: bytes
+    payload: bytes
+    status: int | None = None
+    http_headers: tuple[tuple[str, str], ...] = ()
 
     @property
     def type(self) -> str:
@@ -150,24 +169,28 @@ class RawArchive:
         headers = [(k, v) for k, v in page.headers if k.lower() not in _DROPPED_HEADERS]
         if page.content_type and not any(k.lower() == "content-type" for k, _ in headers):
             headers.append(("Content-Type", page.content_type))
+        stamp = page.fetched_at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         response = _warc_record(
-            "response",
+            WarcRecordType.response,
             response_id,
-            page.fetched_at,
+            stamp,
             page.final_url,
             "application/http;msgtype=response",
             _http_block(page.status, headers, page.body),
         )
         metadata = _warc_record(
-            "metadata",
+            WarcRecordType.metadata,
             metadata_id,
-            page.fetched_at,
+            stamp,
             page.final_url,
             "application/json",
             json.dumps(_page_metadata(page), default=datetime.isoformat).encode(),
-            extra=[("WARC-Concurrent-To", response_id)],
         )
-        data = zlib_gzip(response) + zlib_gzip(metadata)
+        metadata.headers.set("WARC-Concurrent-To", _urn(response_id))
+        data = _gzip_members(
+            (response, hashlib.sha1(page.body, usedforsecurity=False).digest()),
+            (metadata, None),
+        )
         with self._lock:
             if self._handle is None:
                 raise RuntimeError(f"raw archive {self.staged_path} is closed")
@@ -205,7 +228,7 @@ class RawArchive:
     def publish(self, on_step: Callable[[str], None] | None = None) -> Path:
         """Validate the staged archive, move it to its final name, release the staging area."""
         self.close()
-        records = sum(1 for _ in iter_warc(self.staged_path))
+        records = sum(1 for _ in _records(self.staged_path))
         if records != 2 * self.count:  # a response and a metadata record per page
             raise CorruptRawArchive(
                 f"{self.staged_path}: wrote {self.count} pages, read back {records} records"
@@ -242,43 +265,45 @@ def remove_unreferenced(
     return removed
 
 
-def zlib_gzip(data: bytes) -> bytes:
-    """One gzip member with a fixed header (no timestamp): same input, same bytes."""
-    compressor = zlib.compressobj(wbits=31)  # 31: a gzip header and trailer
-    return compressor.compress(data) + compressor.flush()
-
-
-def _record_ids(scope: str, run_date: date, page: FetchedPage) -> tuple[str, str]:
+def _record_ids(scope: str, run_date: date, page: FetchedPage) -> tuple[uuid.UUID, uuid.UUID]:
     """The `WARC-Record-ID`s of a page's response and metadata records: the same for the same
     page, fetch time, run date and scope, and different for any other."""
     key = f"{run_date.isoformat()}/{scope}/{page.url}/{page.fetched_at.isoformat()}"
     response = uuid.uuid5(_NAMESPACE, key)
-    metadata = uuid.uuid5(response, key)
-    return f"<urn:uuid:{response}>", f"<urn:uuid:{metadata}>"
+    return response, uuid.uuid5(response, key)
+
+
+def _urn(record_id: uuid.UUID) -> str:
+    return f"<urn:uuid:{record_id}>"
 
 
 def _warc_record(
-    kind: str,
-    record_id: str,
-    when: datetime,
+    kind: WarcRecordType,
+    record_id: uuid.UUID,
+    stamp: str,
     target: str,
     content_type: str,
     block: bytes,
-    extra: list[tuple[str, str]] | None = None,
-) -> bytes:
-    stamp = when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
-    headers = [
-        ("WARC-Type", kind),
-        ("WARC-Record-ID", record_id),
-        ("WARC-Date", stamp),
-        ("WARC-Target-URI", target),
-        *(extra or []),
-        ("Content-Type", content_type),
-        ("WARC-Block-Digest", "sha256:" + hashlib.sha256(block).hexdigest()),
-        ("Content-Length", str(len(block))),
-    ]
-    head = "WARC/1.1\r\n" + "".join(f"{k}: {_field(v)}\r\n" for k, v in headers) + "\r\n"
-    return head.encode("utf-8") + block + b"\r\n\r\n"
+) -> WarcRecord:
+    record = WarcRecord()
+    record.init_headers(kind, f"uuid:{record_id}".encode())
+    record.headers.set("WARC-Date", stamp)  # init_headers stamps the clock's time
+    record.headers.set("WARC-Target-URI", _field(target))
+    record.headers.set("Content-Type", content_type)
+    record.set_bytes_content(block)
+    return record
+
+
+def _gzip_members(*records: tuple[WarcRecord, bytes | None]) -> bytes:
+    """The records, one gzip member each, with their block digests and the given SHA-1
+    payload digests; gzip headers carry no time, so the same records give the same bytes."""
+    buffer = io.BytesIO()
+    writer = GzipWriter(buffer, compression_level=_GZIP_LEVEL)
+    for record, payload_digest in records:
+        record.write(writer, checksum_data=True, payload_digest=payload_digest)
+        writer.finish()  # ends the gzip member: a reader can start at the next record
+    writer.close()
+    return buffer.getvalue()
 
 
 def _field(value: str) -> str:
@@ -308,76 +333,94 @@ def _page_metadata(page: FetchedPage) -> dict[str, Any]:
 # ------------------------------------------------------------------ reading
 
 
-def iter_warc(path: Path, offset: int = 0) -> Generator[WarcRecord, None, None]:
-    """Every record of a WARC.gz (one gzip member per record) from `offset` on."""
+def _records(path: Path, offset: int = 0) -> Generator[_Record, None, None]:
+    """Every record of an archive from the gzip member at `offset` on, read by fastwarc."""
     with Path(path).open("rb") as handle:
         handle.seek(offset)
-        for start, data in _members(handle, offset):
-            yield _parse_record(path, start, data)
-
-
-def _members(handle: IO[bytes], offset: int) -> Iterator[tuple[int, bytes]]:
-    pending = b""
-    while True:
-        if not pending:
-            pending = handle.read(_CHUNK)
-            if not pending:
-                return
+        stream = GzipReader(handle)
+        records = ArchiveIterator(stream, max_header_len=_MAX_HEADER_BYTES, stream_detect=False)
         start = offset
-        inflater = zlib.decompressobj(wbits=31)
-        parts: list[bytes] = []
-        while not inflater.eof:
-            if not pending:
-                pending = handle.read(_CHUNK)
-                if not pending:
-                    raise CorruptRawArchive(f"truncated gzip member at offset {start}")
+        while True:
             try:
-                parts.append(inflater.decompress(pending))
-            except zlib.error as error:
-                raise CorruptRawArchive(f"bad gzip member at offset {start}: {error}") from error
-            offset += len(pending) - len(inflater.unused_data)
-            pending = inflater.unused_data
-        yield start, b"".join(parts)
+                record = next(records, None)
+                if record is None:
+                    break
+                start = _member_start(stream, start)
+                item = _read(path, start, record)
+            except (OSError, CorruptRawArchive) as error:  # OSError: fastwarc's, gzip or WARC
+                start = _member_start(stream, start)
+                _member_end(path, handle, start)  # a member cut short explains any error best
+                if isinstance(error, CorruptRawArchive):
+                    raise
+                raise CorruptRawArchive(f"{path}#{start}: {error}") from error
+            yield item
+        _check_members(path, handle, start)
 
 
-def _parse_record(path: Path, offset: int, data: bytes) -> WarcRecord:
-    head, sep, rest = data.partition(b"\r\n\r\n")
-    lines = head.decode("utf-8", "replace").split("\r\n")
-    if not sep or not lines[0].startswith("WARC/"):
-        raise CorruptRawArchive(f"{path}#{offset}: not a WARC record")
-    headers = dict(line.split(": ", 1) for line in lines[1:] if ": " in line)
-    try:
-        length = int(headers["Content-Length"])
-    except (KeyError, ValueError):
-        raise CorruptRawArchive(f"{path}#{offset}: no Content-Length") from None
-    if len(rest) < length:
+def _member_start(stream: GzipReader, default: int) -> int:
+    """Where the gzip member being read starts in the file (fastwarc ends each read with a
+    member, so this is the member of the record just read)."""
+    position = stream.frame_start_position()
+    return default if position is None else position
+
+
+def _read(path: Path, offset: int, record: WarcRecord) -> _Record:
+    headers = record.headers.to_dict()
+    if "Content-Length" not in headers:
+        raise CorruptRawArchive(f"{path}#{offset}: no Content-Length")
+    expected = record.content_length  # of the payload still to read
+    payload = record.reader.read()
+    if len(payload) < expected:
         raise CorruptRawArchive(f"{path}#{offset}: block shorter than Content-Length")
-    return WarcRecord(offset=offset, headers=headers, block=rest[:length])
+    if record.record_type != WarcRecordType.response:
+        return _Record(offset, headers, payload)
+    http = record.http_headers
+    if http is None or http.status_code is None:
+        raise CorruptRawArchive(f"{path}#{offset}: not an HTTP response")
+    return _Record(offset, headers, payload, http.status_code, http.to_tuples())
 
 
-def parse_http_response(block: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
-    """Status, headers (in order) and body of an `application/http` response block."""
-    head, _, body = block.partition(b"\r\n\r\n")
-    lines = head.decode("latin-1").split("\r\n")
-    status = int(lines[0].split(" ")[1])
-    headers = [(k.strip(), v.strip()) for k, _, v in (x.partition(":") for x in lines[1:])]
-    return status, headers, body
+def _check_members(path: Path, handle: BinaryIO, offset: int) -> None:
+    """From the gzip member at `offset` to its end the file is whole gzip members. (fastwarc
+    reads a last member that was cut short as if it were whole, and skips a cut gzip header.)"""
+    size = os.fstat(handle.fileno()).st_size
+    while offset < size:
+        offset = _member_end(path, handle, offset)
 
 
-def _page(path: Path, response: WarcRecord, metadata: WarcRecord | None) -> FetchedPage:
-    status, http_headers, body = parse_http_response(response.block)
-    headers = {k.lower(): v for k, v in http_headers}
-    meta = json.loads(metadata.block) if metadata else {}
+def _member_end(path: Path, handle: BinaryIO, offset: int) -> int:
+    """Where the gzip member at `offset` ends, once its data and checksum are found whole."""
+    handle.seek(offset)
+    # wbits 31: a gzip header and trailer around the deflate data
+    inflater = zlib.decompressobj(wbits=31)
+    read = 0
+    try:
+        while not inflater.eof:
+            data = handle.read(_CHUNK)
+            if not data:
+                raise CorruptRawArchive(f"{path}#{offset}: truncated gzip member")
+            read += len(data)
+            while data and not inflater.eof:  # what the member holds is not kept
+                inflater.decompress(data, _CHUNK)
+                data = inflater.unconsumed_tail
+    except zlib.error as error:
+        raise CorruptRawArchive(f"{path}#{offset}: damaged gzip member ({error})") from error
+    return offset + read - len(inflater.unused_data)
+
+
+def _page(path: Path, response: _Record, metadata: _Record | None) -> FetchedPage:
+    headers = {k.lower(): v for k, v in response.http_headers}
+    meta = json.loads(metadata.payload) if metadata else {}
     final_url = response.headers["WARC-Target-URI"]
     found = meta.get("discovered")
     return FetchedPage(
         source_id=meta.get("source_id", ""),
         url=meta.get("url", final_url),
         final_url=final_url,
-        status=status,
+        status=response.status or 0,
         content_type=headers.get("content-type"),
-        body=body,
-        headers=tuple((k, v) for k, v in http_headers if k.lower() != "content-length"),
+        body=response.payload,
+        headers=tuple((k, v) for k, v in response.http_headers if k.lower() != "content-length"),
         fetched_at=datetime.fromisoformat(response.headers["WARC-Date"]),
         raw_record_id=f"{path.parent.name.removeprefix('run_date=')}/{path.name}#{response.offset}",
         discovered=_discovered(found) if found else None,
@@ -399,8 +442,8 @@ def _discovered(data: dict[str, Any]) -> Discovered:
 def read_pages(path: Path) -> Iterator[FetchedPage]:
     """The pages of one archive file, in the order they were written."""
     path = Path(path)
-    pending: WarcRecord | None = None
-    for record in iter_warc(path):
+    pending: _Record | None = None
+    for record in _records(path):
         if record.type == "response":
             if pending is not None:
                 yield _page(path, pending, None)
@@ -427,7 +470,7 @@ def read_record(data_dir: Path, raw_record_id: str) -> FetchedPage:
     path = archive_path(data_dir, name)
     if not offset_text.isdigit() or not path.is_file():
         raise CorruptRawArchive(f"no raw record {raw_record_id!r} under {raw_dir(data_dir)}")
-    records = iter_warc(path, int(offset_text))
+    records = _records(path, int(offset_text))
     try:
         response = next(records, None)
         if response is None or response.type != "response":
@@ -439,7 +482,7 @@ def read_record(data_dir: Path, raw_record_id: str) -> FetchedPage:
     return _page(path, response, metadata if paired else None)
 
 
-def _describes(record: WarcRecord, response: WarcRecord) -> bool:
+def _describes(record: _Record, response: _Record) -> bool:
     """Whether `record` is the metadata record written with `response`."""
     concurrent = record.headers.get("WARC-Concurrent-To")
     return record.type == "metadata" and concurrent == response.record_id
