@@ -61,7 +61,7 @@ from flows.report import show_progress, start_progress
 from flows.settings import Settings
 from flows.stages import extract_task, now, publish_task
 from tasks import archive
-from tasks.reasons import STAGE_EXTRACT
+from tasks.reasons import STAGE_ARCHIVE, STAGE_EXTRACT
 from tasks.records import Article, FetchedPage, Rejected, RunContext, Source
 from warehouse import query
 from warehouse.catalog import ensure_catalog
@@ -120,14 +120,17 @@ def run_archives(settings: Settings, plan: RunPlan, pool: Executor | None) -> Ar
     files.sort(key=lambda f: f.scope)
     summaries: list[RunSummary] = []
     skipped = 0
+    budget = {s.id: _cap(s, plan) for s in plan.sources}  # pages a source may still read
     for index, item in enumerate(files):
-        digest = settings_digest(item.source, settings)
+        digest = settings_digest(item.source, settings, _cap(item.source, plan))
         if not plan.reprocess and _checkpoint(data_dir, day, item.scope) == digest:
             skipped += 1
             logger.info("Skipped %s: its part %s is already published", item.location, item.scope)
             continue
         try:
-            summary = _run_part(settings, data_dir, plan, item, digest, downloader, pool)
+            summary = _run_part(
+                settings, data_dir, plan, item, digest, downloader, pool, budget[item.source.id]
+            )
         except Unreadable as error:
             failures.append(SourceFailure(item.source.id, f"{item.location}: {error}"))
             logger.error("Could not read %s: %s", item.location, error)
@@ -137,6 +140,8 @@ def run_archives(settings: Settings, plan: RunPlan, pool: Executor | None) -> Ar
             break
         summaries.append(summary)
         failures += [SourceFailure(item.source.id, problem) for problem in summary.failures]
+        if (left := budget[item.source.id]) is not None:
+            budget[item.source.id] = max(0, left - sum(c.fetched for c in summary.per_source))
     return ArchiveRun(tuple(summaries), tuple(failures), skipped)
 
 
@@ -149,8 +154,15 @@ def _checkpoint(data_dir: Path, day: date, scope: str) -> str | None:
     return None
 
 
-def settings_digest(source: Source, settings: Settings) -> str:
-    """What a part's rows depend on besides the file: the source's filters and the size cap."""
+def _cap(source: Source, plan: RunPlan) -> int | None:
+    """The most pages the run reads from the source's files: the run's and the source's cap."""
+    caps = [c for c in (plan.max_articles, source.max_articles) if c is not None]
+    return min(caps) if caps else None
+
+
+def settings_digest(source: Source, settings: Settings, cap: int | None = None) -> str:
+    """What a part's rows depend on besides the file: the source's filters, the size cap and
+    the page cap."""
     reading = {
         "location": source.location,
         "publishers": source.publishers,
@@ -159,6 +171,7 @@ def settings_digest(source: Source, settings: Settings) -> str:
         "since": source.warc_since.isoformat() if source.warc_since else None,
         "until": source.warc_until.isoformat() if source.warc_until else None,
         "max_bytes": settings.max_bytes,
+        "max_articles": cap,
     }
     return hashlib.sha256(json.dumps(reading, sort_keys=True).encode()).hexdigest()[:16]
 
@@ -205,6 +218,7 @@ def _run_part(
     digest: str,
     downloader: archive.Downloader,
     pool: Executor | None,
+    budget: int | None,
 ) -> RunSummary:
     source = item.source
     ctx = RunContext(
@@ -217,7 +231,9 @@ def _run_part(
     publication = Publication(data_dir, ctx.run_date, ctx.scope)
     try:
         with _local_copy(item.location, data_dir, downloader) as path:
-            collected, tally, pages = _read_and_extract(settings, path, item, publication, pool)
+            collected, tally, pages = _read_and_extract(
+                settings, path, item, publication, pool, budget
+            )
         per_source = dedupe_and_enrich(settings, data_dir, part, collected, publication, pool)
         per_source = tuple(replace(c, fetched=pages) for c in per_source)
         status = run_status(part.sources, collected.failures)
@@ -280,9 +296,11 @@ def _read_and_extract(
     item: ArchiveFile,
     publication: Publication,
     pool: Executor | None,
+    budget: int | None,
 ) -> tuple[Collected, archive.FileTally, int]:
     """Every record of the file through extract and clean; returns what was collected, the
-    file's tally and the number of pages that reached extraction."""
+    file's tally and the number of pages that reached extraction. Pages past `budget` are
+    `over_cap` rejections."""
     source = item.source
     rules = archive.ArchiveRules(
         max_bytes=settings.max_bytes,
@@ -300,6 +318,8 @@ def _read_and_extract(
     pages = 0
     previous: tuple[PrefectFuture[list[Article | Rejected]], int] | None = None
     while batch := list(islice(outcomes, settings.batch_size)):
+        if budget is not None:
+            batch = _capped(batch, budget - pages)
         read = [o for o in batch if isinstance(o, FetchedPage)]
         collected.rejected.extend(o for o in batch if isinstance(o, Rejected))
         collected.discovered[source.id] += len(batch)
@@ -311,6 +331,21 @@ def _read_and_extract(
     if previous is not None:
         clean_into(*previous, collected, pool, keep=_languages(source))
     return collected, tally, pages
+
+
+def _capped(batch: list[FetchedPage | Rejected], left: int) -> list[FetchedPage | Rejected]:
+    """The batch with its pages after the first `left` made `over_cap` rejections."""
+    capped: list[FetchedPage | Rejected] = []
+    for item in batch:
+        if isinstance(item, FetchedPage):
+            if left <= 0:
+                detail = "beyond the run's or the source's max_articles"
+                item = Rejected(
+                    item.source_id, item.url, STAGE_ARCHIVE, "over_cap", detail, item.raw_record_id
+                )
+            left -= 1
+        capped.append(item)
+    return capped
 
 
 def _languages(source: Source) -> Keep | None:

@@ -178,7 +178,9 @@ REASONS: Mapping[str, Reason] = MappingProxyType(
         "already_seen": Reason(
             "the URL is already in the warehouse as an article", (STAGE_FRONTIER,)
         ),
-        "over_cap": Reason("beyond the source's or the run's max_articles", (STAGE_FRONTIER,)),
+        "over_cap": Reason(
+            "beyond the source's or the run's max_articles", (STAGE_FRONTIER, STAGE_ARCHIVE)
+        ),
         "outside_window": Reason(
             "a backfill date's run left it to the run of the date it carries", (STAGE_FRONTIER,)
         ),

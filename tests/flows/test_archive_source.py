@@ -318,3 +318,24 @@ def test_a_local_folder_source_without_enrichment_stores_articles_only(
     expected = [(f"{(folder / NAMES[2]).as_uri()}#{o}",) for o, _ in served.files.pages[NAMES[2]]]
     assert rows == sorted(expected)
     assert sql(tmp_path / "data", "SELECT count(*) FROM mentions") == [(0,)]
+
+
+def test_a_page_cap_reads_that_many_pages_and_a_run_without_it_reads_the_file_again(
+    served: Served, prefect_harness: None, tmp_path: Path
+) -> None:
+    (tmp_path / "warcs").mkdir()
+    (tmp_path / "warcs" / NAMES[2]).write_bytes(served.files.blobs[NAMES[2]])
+    sources = tmp_path / "sources.toml"
+    sources.write_text('[[source]]\nid = "local"\nkind = "warc"\nlocation = "warcs"\n')
+    count = "SELECT count(*) FILTER (WHERE reason = 'over_cap'), count(*) FROM rejected"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NEWSFLOW_DATA_DIR", str(tmp_path / "data"))
+        mp.setenv("NEWSFLOW_ENRICH", "false")
+        backfill_date(run_date=DAY, sources_file=str(sources), max_articles=2)
+        capped = sql(tmp_path / "data", "SELECT count(*) FROM article_versions")
+        over = sql(tmp_path / "data", count)
+        backfill_date(run_date=DAY, sources_file=str(sources))
+    assert capped == [(2,)]
+    assert over == [(3, 3)]
+    assert sql(tmp_path / "data", "SELECT count(*) FROM article_versions") == [(5,)]
+    assert sql(tmp_path / "data", count) == [(0, 0)]
