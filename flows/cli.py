@@ -138,6 +138,16 @@ def _parser() -> argparse.ArgumentParser:
     extract.add_argument("file_or_url", help="an HTML file, or an http(s) URL to fetch")
     extract.add_argument("--url", help="the page's URL when reading from a file")
 
+    record = commands.add_parser(
+        "record",
+        parents=[common, fetching],
+        help="print the archived page a raw_record_id points at (its body, or --json)",
+    )
+    record.add_argument(
+        "raw_record_id", help="<run_date>/<file>#<offset>, or an archive file's URL#<offset>"
+    )
+    record.add_argument("--json", action="store_true", help="the page's metadata and text")
+
     server = commands.add_parser(
         "server", parents=[common], help="start a Prefect server with its UI (telemetry off)"
     )
@@ -561,6 +571,34 @@ def _cmd_extract(args: argparse.Namespace) -> int:
         article = clean_article(article)
     record = asdict(article)
     record["provenance"] = dict(article.provenance)
+    print(json.dumps(record, default=_json_default, ensure_ascii=False, indent=2, sort_keys=True))
+    return 0
+
+
+def _cmd_record(args: argparse.Namespace) -> int:
+    from tasks.archive import Downloader, local_path, read_one
+    from warehouse.raw import CorruptRawArchive, read_record
+
+    settings = _settings(args)
+    location, _, offset_text = args.raw_record_id.rpartition("#")
+    try:
+        if "://" not in location:  # the run's own raw archive
+            page = read_record(settings.data_dir, args.raw_record_id)
+        elif not offset_text.isdigit():
+            raise CliError(f"{args.raw_record_id!r} does not end in #<byte offset>")
+        elif location.startswith("file://"):
+            page = read_one(local_path(location), location, int(offset_text), settings.max_bytes)
+        else:
+            allowed = frozenset(settings.allow_private_hosts) | frozenset(args.allow_private)
+            reader = Downloader(settings.full_user_agent, settings.max_bytes, allow_private=allowed)
+            page = reader.record_at(location, int(offset_text))
+    except (CorruptRawArchive, ValueError, OSError) as error:
+        raise CliError(str(error), FAILED) from None
+    if not args.json:
+        sys.stdout.buffer.write(page.body)
+        return 0
+    record = asdict(page)
+    record["body"] = page.body.decode(page.encoding or "utf-8", errors="replace")
     print(json.dumps(record, default=_json_default, ensure_ascii=False, indent=2, sort_keys=True))
     return 0
 

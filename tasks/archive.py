@@ -36,7 +36,7 @@ import re
 import zlib
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import BinaryIO
@@ -244,28 +244,41 @@ class Downloader:
         partial.replace(target)
         return target
 
+    def record_at(self, url: str, offset: int) -> FetchedPage:
+        """The page of the record at `offset` of a remote WARC, asking for that byte range
+        (a server that ignores the range sends the whole file: the bytes before it are
+        skipped)."""
+        with self._get(url, start=offset) as response:
+            stream = response.raw
+            if response.status_code == 200:
+                _discard(stream, offset)
+            return _page_at(stream, url, offset, self.max_bytes)
+
     def first_day(self, url: str) -> date | None:
         """The day of the first dated record of a remote WARC, reading only its start."""
         with self._get(url) as response:
             return first_record_day(response.raw)
 
     @contextlib.contextmanager
-    def _get(self, url: str) -> Iterator[requests.Response]:
+    def _get(self, url: str, start: int = 0) -> Iterator[requests.Response]:
         try:
             check_url(url, self.allow_private)
         except (BlockedAddress, UnresolvableHost) as error:
             raise OSError(f"{url} refused: {error}") from None
         with requests.Session() as session:
             session.trust_env = False
+            headers = {"User-Agent": self.user_agent}
+            if start:
+                headers["Range"] = f"bytes={start}-"
             response = session.get(
                 url,
-                headers={"User-Agent": self.user_agent},
+                headers=headers,
                 stream=True,
                 timeout=self.timeout_s,
                 allow_redirects=False,
             )
             with response:
-                if response.status_code != 200:
+                if response.status_code not in (200, 206 if start else 200):
                     raise OSError(f"{url} answered {response.status_code}")
                 yield response
 
@@ -326,17 +339,33 @@ def _skip(tally: FileTally, location: str, offset: int, skipped: int, why: objec
         logger.warning("Skipped %d bytes of %s at offset %d: %s", skipped, location, offset, why)
 
 
-def read_one(path: Path, location: str, offset: int, source_id: str, max_bytes: int) -> FetchedPage:
+def read_one(path: Path, location: str, offset: int, max_bytes: int) -> FetchedPage:
     """The page of the record at `offset` (a `raw_record_id`'s), read again from its file."""
     with path.open("rb") as handle:
         handle.seek(offset)
-        for record in ArchiveIterator(handle, parse_http=False, fsspec_args=False):
-            outcome = _outcome(record, location, source_id, ArchiveRules(max_bytes), FileTally())
+        return _page_at(handle, location, offset, max_bytes)
+
+
+def _page_at(stream: BinaryIO, location: str, offset: int, max_bytes: int) -> FetchedPage:
+    """The page of the first record of `stream`, which is at `offset` of `location`."""
+    try:
+        for record in ArchiveIterator(stream, parse_http=False, fsspec_args=False):
+            outcome = _outcome(record, location, "", ArchiveRules(max_bytes), FileTally())
             if isinstance(outcome, FetchedPage):
-                return outcome
+                return replace(outcome, raw_record_id=f"{location}#{offset}")
             detail = outcome.detail if outcome is not None else "not a page capture"
             raise ValueError(f"{location}#{offset} is not an archived page: {detail}")
+    except OSError as error:
+        raise ValueError(f"no readable WARC record at {location}#{offset}: {error}") from None
     raise ValueError(f"no WARC record at {location}#{offset}")
+
+
+def _discard(stream: BinaryIO, size: int) -> None:
+    while size > 0:
+        chunk = stream.read(min(size, _SCAN))
+        if not chunk:
+            raise ValueError("the file is shorter than the record's offset")
+        size -= len(chunk)
 
 
 def _outcome(

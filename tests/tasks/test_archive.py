@@ -49,7 +49,7 @@ def test_each_page_capture_is_one_outcome_that_points_at_its_record(tmp_path: Pa
     assert tally.records == 3
     assert tally.corrupt == 0
     assert tally.problem is None
-    again = read_one(path, path.as_uri(), offsets[1], "src", 100_000)
+    again = read_one(path, path.as_uri(), offsets[1], 100_000)
     assert again.url == "https://news.example/1"
     assert again.body == HTML
 
