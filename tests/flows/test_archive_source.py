@@ -339,3 +339,51 @@ def test_a_page_cap_reads_that_many_pages_and_a_run_without_it_reads_the_file_ag
     assert over == [(3, 3)]
     assert sql(tmp_path / "data", "SELECT count(*) FROM article_versions") == [(5,)]
     assert sql(tmp_path / "data", count) == [(0, 0)]
+
+
+def test_a_language_filter_rejects_the_articles_of_other_languages(
+    served: Served, prefect_harness: None, tmp_path: Path
+) -> None:
+    (tmp_path / "warcs").mkdir()
+    (tmp_path / "warcs" / NAMES[2]).write_bytes(served.files.blobs[NAMES[2]])
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        '[[source]]\nid = "local"\nkind = "warc"\nlocation = "warcs"\nlanguages = ["de", "fr"]\n'
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NEWSFLOW_DATA_DIR", str(tmp_path / "data"))
+        mp.setenv("NEWSFLOW_ENRICH", "false")
+        backfill_date(run_date=DAY, sources_file=str(sources))
+    assert sql(tmp_path / "data", "SELECT count(*) FROM article_versions") == [(0,)]
+    rows = sql(tmp_path / "data", "SELECT stage, reason, detail FROM rejected")
+    assert len(rows) == 5
+    assert {r[:2] for r in rows} == {("extract", "filtered_out")}
+    assert all(r[2].startswith("language: en is not one of") for r in rows)
+
+
+def test_a_run_with_live_and_archive_sources_reports_both(
+    served: Served, prefect_harness: None, tmp_path: Path
+) -> None:
+    (tmp_path / "warcs").mkdir()
+    day = date(2023, 10, 16)  # a date of the sample site's feeds
+    name = "CC-NEWS-20231016120000-00003.warc.gz"
+    (tmp_path / "warcs" / name).write_bytes(served.files.blobs[NAMES[2]])
+    live = (SEEDS_DIR / "sources.toml").read_text(encoding="utf-8")
+    sources = tmp_path / "sources.toml"
+    sources.write_text(
+        live + '\n[[source]]\nid = "local"\nkind = "warc"\nlocation = "warcs"\n', "utf-8"
+    )
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NEWSFLOW_DATA_DIR", str(tmp_path / "data"))
+        mp.setenv("NEWSFLOW_ENRICH", "false")
+        summary = backfill_date(run_date=day, sources_file=str(sources))
+    assert isinstance(summary, RunSummary)
+    stored = dict(
+        sql(tmp_path / "data", "SELECT source_id, count(*) FROM article_versions GROUP BY 1")
+    )
+    counts = {c.source_id: c.new + c.duplicate for c in summary.per_source}
+    assert stored["local"] == 5
+    assert len(stored) > 1  # the live sources stored articles too
+    assert {k: v for k, v in counts.items() if v} == stored
+    assert summary.rows_written["articles"] == sum(stored.values())
+    assert summary.status == "completed"
