@@ -178,36 +178,8 @@ def settings_digest(source: Source, settings: Settings, cap: int | None = None) 
 
 def _files_of(source: Source, day: date, downloader: archive.Downloader) -> list[ArchiveFile]:
     """The files of `source` whose day is `day`."""
-    location = source.location or ""
-    if archive.is_listing(location):
-        if archive.is_remote(location):
-            data = downloader.fetch(location)
-        else:
-            data = archive.local_path(Path(location).as_uri()).read_bytes()
-        text = archive.decode_listing(data, location)
-        base = source.base_url
-        if base is None and not archive.is_remote(location):
-            base = Path(location).parent.as_uri() + "/"
-        listed = archive.listing_entries(text, location, base)
-    elif archive.is_remote(location):
-        listed = [location]
-    else:
-        listed = archive.local_files(location)
-    chosen = []
-    for entry in listed:
-        named = archive.file_day(entry)
-        if named is None:
-            named = _first_day(entry, downloader)
-        if named == day:
-            chosen.append(ArchiveFile(source, entry, named))
-    return chosen
-
-
-def _first_day(location: str, downloader: archive.Downloader) -> date | None:
-    if archive.is_remote(location):
-        return downloader.first_day(location)
-    with archive.local_path(location).open("rb") as handle:
-        return archive.first_record_day(handle)
+    found = archive.files_of_day(source.location or "", source.base_url, day, downloader)
+    return [ArchiveFile(source, location, day) for location in found]
 
 
 def _run_part(

@@ -152,6 +152,39 @@ def listing_entries(text: str, listing: str, base_url: str | None = None) -> lis
     return files
 
 
+def listed_files(location: str, base_url: str | None, downloader: Downloader) -> list[str]:
+    """The WARC files a `warc` source's location names, as `file://` or http(s) URLs."""
+    if is_listing(location):
+        remote = is_remote(location)
+        data = downloader.fetch(location) if remote else Path(location).read_bytes()
+        base = base_url
+        if base is not None and not is_remote(base):
+            base = Path(base).as_uri() + "/"
+        elif base is None and not remote:
+            base = Path(location).parent.as_uri() + "/"
+        return listing_entries(decode_listing(data, location), location, base)
+    if is_remote(location):
+        return [location]
+    return local_files(location)
+
+
+def files_of_day(
+    location: str, base_url: str | None, day: date, downloader: Downloader
+) -> list[str]:
+    """The files of a `warc` source whose day (`file_day`, else the first record's) is `day`."""
+    chosen = []
+    for entry in listed_files(location, base_url, downloader):
+        named = file_day(entry)
+        if named is None and is_remote(entry):
+            named = downloader.first_day(entry)
+        elif named is None:
+            with local_path(entry).open("rb") as handle:
+                named = first_record_day(handle)
+        if named == day:
+            chosen.append(entry)
+    return chosen
+
+
 def _listing_base(listing: str) -> str:
     parts = urlsplit(listing)
     if parts.scheme in ("http", "https"):

@@ -7,13 +7,17 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 
 import pytest
+from servers import LoopbackServer, Reply
 from warcs import Capture, article_html, record_bytes, write_warc
 
 from tasks.archive import (
     ArchiveRules,
+    Downloader,
     FileTally,
     decode_listing,
     file_day,
+    file_name,
+    files_of_day,
     first_record_day,
     listing_entries,
     local_files,
@@ -270,3 +274,42 @@ def test_a_local_location_is_a_file_a_folder_or_a_glob(tmp_path: Path) -> None:
         local_files(str(tmp_path / "missing.warc.gz"))
     with pytest.raises(FileNotFoundError, match="holds no"):
         local_files(str(tmp_path / "*.nothing"))
+
+
+def _downloader(*servers: LoopbackServer) -> Downloader:
+    allowed = frozenset(s.netloc for s in servers)
+    return Downloader("newsflow-test", 10_000_000, allow_private=allowed)
+
+
+def test_a_days_files_are_those_named_for_it_or_starting_on_it(tmp_path: Path) -> None:
+    for name, day in (("CC-NEWS-20261101230000-00001.warc.gz", "2026-11-02T01:00:00Z"),
+                      ("CC-NEWS-20261102000000-00002.warc.gz", "2026-11-01T23:00:00Z")):
+        write_warc(tmp_path / name, [Capture("https://x.example/a", HTML, date=day)])
+    late = Capture("https://x.example/c", HTML, date="2026-11-02T05:00:00Z")
+    write_warc(tmp_path / "own.warc", [late], compress=False)  # fmt: skip
+    day = files_of_day(str(tmp_path), None, date(2026, 11, 2), _downloader())
+    assert [file_name(f) for f in day] == ["CC-NEWS-20261102000000-00002.warc.gz", "own.warc"]
+    assert all(f.startswith("file:///") for f in day)
+
+
+def test_a_local_listing_names_files_beside_it_as_file_urls(tmp_path: Path) -> None:
+    (tmp_path / "cc").mkdir()
+    name = "CC-NEWS-20261101000000-00001.warc.gz"
+    write_warc(tmp_path / "cc" / name, [Capture("https://x.example/", HTML)])
+    (tmp_path / "warc.paths").write_text("cc/CC-NEWS-20261101000000-00001.warc.gz\n")
+    found = files_of_day(str(tmp_path / "warc.paths"), None, date(2026, 11, 1), _downloader())
+    assert found == [(tmp_path / "cc" / name).as_uri()]
+    elsewhere = files_of_day(str(tmp_path / "warc.paths"), str(tmp_path / "mirror"),
+                             date(2026, 11, 1), _downloader())  # fmt: skip
+    assert elsewhere == [(tmp_path / "mirror" / "cc" / name).as_uri()]
+
+
+def test_a_remote_undated_files_day_comes_from_its_first_record(tmp_path: Path) -> None:
+    path = tmp_path / "crawl.warc.gz"
+    write_warc(path, [Capture("https://x.example/", HTML, date="2026-11-03T10:00:00Z")] * 50)
+    with LoopbackServer({"/crawl.warc.gz": Reply(body=path.read_bytes())}) as server:
+        url = server.url("/crawl.warc.gz")
+        assert files_of_day(url, None, date(2026, 11, 3), _downloader(server)) == [url]
+        assert files_of_day(url, None, date(2026, 11, 4), _downloader(server)) == []
+        with pytest.raises(OSError, match="refused"):
+            files_of_day(url, None, date(2026, 11, 3), _downloader())  # loopback not allowed
