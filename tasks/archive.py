@@ -193,8 +193,8 @@ def _listing_base(listing: str) -> str:
 
 
 def decode_listing(data: bytes, listing: str) -> str:
-    """The text of a paths listing as read (gunzipped when its name says `.gz`)."""
-    if listing.endswith(".gz") or data[:2] == _GZIP_MAGIC[:2]:
+    """The text of a paths listing as read (gunzipped when it is gzip)."""
+    if data[:2] == _GZIP_MAGIC[:2]:  # a server may have decoded a .gz already
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError, zlib.error) as error:
@@ -269,7 +269,8 @@ class Downloader:
         partial = target.with_name(target.name + ".partial")
         size = 0
         with self._get(url) as response, partial.open("wb") as out:
-            for chunk in response.iter_content(_SCAN):
+            # The bytes as served: offsets in the file are offsets at the URL.
+            while chunk := response.raw.read(_SCAN, decode_content=False):
                 size += len(chunk)
                 if size > self.max_bytes:
                     raise ValueError(f"{url} is larger than {self.max_bytes} bytes")

@@ -313,3 +313,22 @@ def test_a_remote_undated_files_day_comes_from_its_first_record(tmp_path: Path) 
         assert files_of_day(url, None, date(2026, 11, 4), _downloader(server)) == []
         with pytest.raises(OSError, match="refused"):
             files_of_day(url, None, date(2026, 11, 3), _downloader())  # loopback not allowed
+
+
+def test_files_served_with_content_encoding_gzip_keep_their_bytes_and_offsets(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "CC-NEWS-20261101000000-00001.warc.gz"
+    write_warc(path, [Capture("https://x.example/", HTML)])
+    listing = gzip.compress(b"crawl/CC-NEWS-20261101000000-00001.warc.gz\n")
+    encoded = (("Content-Encoding", "gzip"),)  # as some servers label .gz files
+    routes = {
+        "/crawl/" + path.name: Reply(body=path.read_bytes(), headers=encoded),
+        "/warc.paths.gz": Reply(body=listing, headers=encoded),
+    }
+    with LoopbackServer(routes) as server:
+        downloader = _downloader(server)
+        found = files_of_day(server.url("/warc.paths.gz"), None, date(2026, 11, 1), downloader)
+        assert found == [server.url("/crawl/CC-NEWS-20261101000000-00001.warc.gz")]
+        saved = downloader.save(found[0], tmp_path / "copy")
+    assert saved.read_bytes() == path.read_bytes()
