@@ -33,7 +33,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from warehouse import summaries, verified
+from warehouse import summaries, superseded, verified
 from warehouse.catalog import build_catalog, ensure_catalog
 from warehouse.convert import SchemaError, to_table
 from warehouse.lake import (
@@ -45,6 +45,7 @@ from warehouse.lake import (
     fsync_path,
     make_dirs,
     parquet_problem,
+    published_files,
     recover,
     writing,
 )
@@ -53,7 +54,16 @@ from warehouse.schema import TABLES
 from warehouse.spill import Spill
 
 _LAST = ("fetch_log", "runs")
-PUBLISH_ORDER: tuple[str, ...] = (*(t for t in TABLES if t not in _LAST), *_LAST)
+# `superseded` (the decisions about articles rows) right after `articles`, so that readers meet
+# a new version and the decision that supersedes the old one as close together as two renames
+# can be.
+_ORDERED = tuple(t for t in TABLES if t not in (*_LAST, "superseded"))
+PUBLISH_ORDER: tuple[str, ...] = (
+    *(t for a in _ORDERED for t in ((a, "superseded") if a == "articles" else (a,))),
+    *_LAST,
+)
+_DECIDED = "superseded"  # written by the publication itself, never by its caller
+_RANKED = ("articles", _DECIDED)
 
 StepHook = Callable[[str], None]
 
@@ -119,6 +129,8 @@ class Publication:
         Provisional `raw_record_id`s of this run's archive are made final here, so rows that
         point into the archive are written once it is closed.
         """
+        if table == _DECIDED:
+            raise ValueError(f"{table} rows are decided by the publication, not written to it")
         batch = rows if isinstance(rows, pa.Table) else to_table(table, rows)
         batch = conform(table, batch)
         if "raw_record_id" in batch.column_names:
@@ -160,18 +172,21 @@ class Publication:
         with self._lock:
             self._require_open()
             try:
-                staged = self._seal()
-                if self._raw is not None:
-                    self._raw.publish(self._step)
-                published = []
-                for table in PUBLISH_ORDER:
-                    final = data_file(self.data_dir, table, self.run_date, self.scope)
-                    with writing(final.parent, self.data_dir):
-                        make_dirs(final.parent)
-                    self._step(f"rename:{table}")
-                    staged[table].replace(final)
-                    fsync_path(final.parent)
-                    published.append(final)
+                # Decisions hold while no other publication renames articles in between.
+                with verified.locked(verified.index_dir(self.data_dir) / "publishing"):
+                    self._decide()
+                    staged = self._seal()
+                    if self._raw is not None:
+                        self._raw.publish(self._step)
+                    published = []
+                    for table in PUBLISH_ORDER:
+                        final = data_file(self.data_dir, table, self.run_date, self.scope)
+                        with writing(final.parent, self.data_dir):
+                            make_dirs(final.parent)
+                        self._step(f"rename:{table}")
+                        staged[table].replace(final)
+                        fsync_path(final.parent)
+                        published.append(final)
                 self._step("verified")
                 verified.add(self.data_dir, published)  # validated by `_seal` just now
                 self._step("summaries")
@@ -214,13 +229,38 @@ class Publication:
         if self._on_step is not None:
             self._on_step(name)
 
+    def _decide(self) -> None:
+        """Close the articles file and stage the decisions about the lines it changes
+        (`warehouse.superseded`), ranked against every other published file."""
+        path = self.staged_path("articles")
+        with writing(path, self.data_dir):
+            (self._writers.pop("articles", None) or _parquet_writer(path, "articles")).close()
+        own = {t: data_file(self.data_dir, t, self.run_date, self.scope) for t in _RANKED}
+        others = {t: [p for p in published_files(self.data_dir, t) if p != own[t]] for t in own}
+        decided = superseded.decide(
+            self.run_date,
+            path,
+            own["articles"] if own["articles"].exists() else None,
+            own[_DECIDED] if own[_DECIDED].exists() else None,
+            others["articles"],
+            others[_DECIDED],
+        )
+        decisions = self.staged_path(_DECIDED)
+        with writing(decisions, self.data_dir):
+            writer = _parquet_writer(decisions, _DECIDED)
+            writer.write_table(conform(_DECIDED, decided))
+            writer.close()
+        self.rows_written[_DECIDED] = decided.num_rows
+
     def _seal(self) -> dict[str, Path]:
         """Close, fsync and read back every table's staging file."""
         staged = {table: self.staged_path(table) for table in TABLES}
         self._step("staged")
         for table, path in staged.items():
             with writing(path, self.data_dir):
-                (self._writers.pop(table, None) or _parquet_writer(path, table)).close()
+                writer = self._writers.pop(table, None)
+                if writer is not None or not path.exists():
+                    (writer or _parquet_writer(path, table)).close()
                 fsync_path(path)
         fsync_path(self._area.path)
         self._step("fsynced")

@@ -67,7 +67,7 @@ def test_files_found_without_a_record_are_checked_once_then_recorded(
     verified.record_path(tmp_path).unlink()  # a lake from before the record, or a lost one
     checked = _checked_by(monkeypatch)
     recover(tmp_path)
-    assert len(checked) == 10  # one file per table
+    assert len(checked) == 11  # one file per table
     checked.clear()
     recover(tmp_path)
     assert checked == []
@@ -99,4 +99,4 @@ def test_an_unreadable_record_means_checking_again_not_failing(tmp_path: Path) -
     publish_sample(tmp_path, DAY, SCOPE, "new")
     verified.record_path(tmp_path).write_text("{not json", encoding="utf-8")
     recover(tmp_path)
-    assert len(verified.load(tmp_path)) == 10
+    assert len(verified.load(tmp_path)) == 11
