@@ -11,8 +11,11 @@ rerun that now yields nothing still replaces the old file), fsyncs it, reads the
 and checks the row count, then moves the raw archive to its own new name, `os.replace`s each
 table into `lake/<table>/run_date=<date>/<scope>.parquet`, brings the run's summaries up to
 date (`warehouse.summaries`, a cache the run's own questions read), removes the raw archive that the
-replaced tables named (if no new row names it), and rebuilds the catalog if its views change
-(`warehouse.catalog.ensure_catalog`: the views read globs, so new files need no rebuild).
+replaced tables named (if no new row names it), copies the closed months into monthly files
+(`warehouse.compact`), and rebuilds the catalog if its views change
+(`warehouse.catalog.ensure_catalog`: the views read globs, so new files need no rebuild; a new
+copy, or a rerun of a copied month, does). Before the renames it decides which articles rows the
+run's rows supersede (`warehouse.superseded`), written as the `superseded` table.
 `fetch_log` (which carries feed validators) and `runs` (the record that the run happened)
 are renamed last, so state that advances never gets ahead of the data it covers; and since
 an archive is never overwritten, every published `raw_record_id` resolves to its own record
@@ -23,17 +26,19 @@ Tables are written as zstd-compressed Parquet, which any reader of the lake must
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from warehouse import summaries, superseded, verified
+from warehouse import compact, summaries, superseded, verified
 from warehouse.catalog import build_catalog, ensure_catalog
 from warehouse.convert import SchemaError, to_table
 from warehouse.lake import (
@@ -45,13 +50,14 @@ from warehouse.lake import (
     fsync_path,
     make_dirs,
     parquet_problem,
-    published_files,
     recover,
     writing,
 )
 from warehouse.raw import RawArchive, archive_name, remove_unreferenced
 from warehouse.schema import TABLES
 from warehouse.spill import Spill
+
+logger = logging.getLogger(__name__)
 
 _LAST = ("fetch_log", "runs")
 # `superseded` (the decisions about articles rows) right after `articles`, so that readers meet
@@ -77,8 +83,8 @@ class Publication:
 
     `on_step` is called with the name of each point that `commit` reaches (`staged`: every
     batch written; `fsynced`; `validated`; then just before it happens, `rename:raw`,
-    `rename:<table>`, `verified`, `summaries`, `prune:raw`, `catalog`; and `done`); tests kill
-    the process there.
+    `rename:<table>`, `verified`, `summaries`, `prune:raw`, `compact` and `compact:<table>` before
+    each monthly copy is written, `catalog`; and `done`); tests kill the process there.
     """
 
     def __init__(
@@ -193,6 +199,8 @@ class Publication:
                 summaries.refresh(self.data_dir)  # a cache: errors are logged, not raised
                 self._step("prune:raw")
                 remove_unreferenced(self.data_dir, self.run_date, self.scope, self._raw_refs)
+                self._step("compact")
+                self._compact()
                 self._step("catalog")
                 catalog = ensure_catalog(self.data_dir)
             except BaseException:
@@ -229,6 +237,16 @@ class Publication:
         if self._on_step is not None:
             self._on_step(name)
 
+    def _compact(self) -> None:
+        """Copy the closed months (`warehouse.compact`), but this run's own: a derived copy,
+        so a failure is logged and left to the next publication."""
+        try:
+            compact.compact(
+                self.data_dir, skip_month=self.run_date.isoformat()[:7], on_step=self._step
+            )
+        except (OSError, duckdb.Error, compact.CompactionError) as error:
+            logger.warning("Could not compact the closed months of %s: %s", self.data_dir, error)
+
     def _decide(self) -> None:
         """Close the articles file and stage the decisions about the lines it changes
         (`warehouse.superseded`), ranked against every other published file."""
@@ -236,7 +254,14 @@ class Publication:
         with writing(path, self.data_dir):
             (self._writers.pop("articles", None) or _parquet_writer(path, "articles")).close()
         own = {t: data_file(self.data_dir, t, self.run_date, self.scope) for t in _RANKED}
-        others = {t: [p for p in published_files(self.data_dir, t) if p != own[t]] for t in own}
+        others: dict[str, list[Path]] = {t: [] for t in _RANKED}
+        copies: dict[str, list[Path]] = {t: [] for t in _RANKED}
+        for table in _RANKED:
+            for month in compact.months(self.data_dir, table):
+                if month.copy is not None and own[table] not in month.files:
+                    copies[table].append(month.copy)  # the month's rows in one file
+                else:
+                    others[table] += [p for p in month.files if p != own[table]]
         decided = superseded.decide(
             self.run_date,
             path,
@@ -244,6 +269,8 @@ class Publication:
             own[_DECIDED] if own[_DECIDED].exists() else None,
             others["articles"],
             others[_DECIDED],
+            copies["articles"],
+            copies[_DECIDED],
         )
         decisions = self.staged_path(_DECIDED)
         with writing(decisions, self.data_dir):

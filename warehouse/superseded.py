@@ -50,13 +50,17 @@ def decide(
     replaced_decisions: Path | None,
     others: Sequence[Path],
     other_decisions: Sequence[Path],
+    copies: Sequence[Path] = (),
+    decision_copies: Sequence[Path] = (),
 ) -> pa.Table:
     """The decisions a publication of `run_date` writes (the `superseded` table's rows).
 
     `staged` is its new articles file; `replaced` the articles file it replaces and
     `replaced_decisions` that file's decisions (None when it publishes the date first);
     `others` every other published articles file (hive paths, `run_date=` in the path) and
-    `other_decisions` every other published decisions file.
+    `other_decisions` every other published decisions file; `copies` and `decision_copies`
+    are monthly copies (`warehouse.compact`, with a `run_date` column) that stand for the
+    daily files of their months, which are then left out of `others` and `other_decisions`.
     """
     con = duckdb.connect()
     try:
@@ -83,20 +87,23 @@ def decide(
         con.execute("CREATE TEMP TABLE touched AS " + " UNION ".join(touched))
         if not con.execute("SELECT count(*) FROM touched").fetchall()[0][0]:
             return TABLES["superseded"].empty_table()
+        hive = ", hive_partitioning = true, hive_types = {'run_date': DATE}"
         stored = "SELECT * FROM new"
-        if others:
-            stored += (
-                f" UNION ALL SELECT {keys}, fetched_at, CAST(run_date AS DATE) "  # noqa: S608
-                f"FROM read_parquet({_files(others)}, hive_partitioning = true, "
-                "hive_types = {'run_date': DATE}) AS o SEMI JOIN touched AS t "
-                "ON t.article_id = o.article_id "
-                "AND t.line = CASE WHEN o.duplicate_of IS NOT NULL THEN o.url ELSE '' END"
-            )
+        for files, options in ((others, hive), (copies, "")):
+            if files:
+                stored += (
+                    f" UNION ALL SELECT {keys}, fetched_at, CAST(run_date AS DATE) "  # noqa: S608
+                    f"FROM read_parquet({_files(files)}{options}) AS o SEMI JOIN touched AS t "
+                    "ON t.article_id = o.article_id "
+                    "AND t.line = CASE WHEN o.duplicate_of IS NOT NULL THEN o.url ELSE '' END"
+                )
         prior = "SELECT NULL::VARCHAR AS article_id, NULL::VARCHAR AS line, 0 AS last WHERE false"
-        if other_decisions:
+        decided_files = [*other_decisions, *decision_copies]
+        if decided_files:
             prior = (
                 "SELECT d.article_id, coalesce(d.copy_url, '') AS line, max(d.decision) AS last "  # noqa: S608
-                f"FROM read_parquet({_files(other_decisions)}) AS d SEMI JOIN touched AS t "
+                f"FROM read_parquet({_files(decided_files)}, union_by_name = true) AS d "
+                "SEMI JOIN touched AS t "
                 "ON t.article_id = d.article_id AND t.line = coalesce(d.copy_url, '') "
                 "GROUP BY ALL"
             )
