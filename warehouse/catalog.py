@@ -29,6 +29,7 @@ import hashlib
 import logging
 import os
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
@@ -130,6 +131,7 @@ def staging_view_sql(
     table: str,
     catalog: Path | None = None,
     record: dict[str, verified.Entry] | None = None,
+    months: Mapping[str, list[compact.Month]] | None = None,
 ) -> str:
     """`SELECT` of `stg_<table>`: the table's columns cast to the schema, plus `run_date`.
 
@@ -138,7 +140,7 @@ def staging_view_sql(
     checks that it is read through that file (see the module's docstring).
     """
     types = _table_types(table)
-    known = compact.months(data_dir, table)
+    known = compact.months(data_dir, table) if months is None else months[table]
     if known:
         record = verified.load(data_dir) if record is None else record
         daily = [m for m in known if m.copy is None]
@@ -179,13 +181,18 @@ def create_views(
         con.execute(statement)
 
 
-def catalog_statements(data_dir: Path, catalog: Path | None = None) -> list[str]:
-    """The statements that `create_views` runs, in order."""
+def catalog_statements(
+    data_dir: Path,
+    catalog: Path | None = None,
+    months: Mapping[str, list[compact.Month]] | None = None,
+) -> list[str]:
+    """The statements that `create_views` runs, in order (`months`: each table's, as
+    `warehouse.compact.months` gives them, when the caller has just listed them)."""
     data_dir = Path(data_dir).absolute()
     record = verified.load(data_dir)
     statements = [
         f"CREATE OR REPLACE VIEW {quote_ident('stg_' + table)} AS "
-        + staging_view_sql(data_dir, table, catalog, record)
+        + staging_view_sql(data_dir, table, catalog, record, months)
         for table in TABLES
     ]
     statements += [
@@ -209,12 +216,17 @@ def _digest(statements: list[str]) -> str:
     return hashlib.sha256("\n;\n".join(statements).encode()).hexdigest()
 
 
-def ensure_catalog(data_dir: Path) -> Path:
-    """The catalog, rebuilt only if its views would not be the ones it holds; returns its path."""
+def ensure_catalog(
+    data_dir: Path, months: Mapping[str, list[compact.Month]] | None = None
+) -> Path:
+    """The catalog, rebuilt only if its views would not be the ones it holds; returns its path.
+
+    `months` (each table's, as `warehouse.compact.compact` returns them) spares listing the
+    lake again to tell; a rebuild lists it afresh."""
     data_dir = Path(data_dir).absolute()
     target = catalog_path(data_dir)
     if target.is_file() and not _held_for_writing(target):
-        statements = catalog_statements(data_dir, target.resolve())
+        statements = catalog_statements(data_dir, target.resolve(), months)
         try:
             if digest_path(data_dir).read_text(encoding="ascii").strip() == _digest(statements):
                 return target

@@ -31,6 +31,7 @@ daily files as they were and the catalog reading them, and the next compaction f
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import logging
 import os
@@ -77,48 +78,71 @@ def month_of(partition: str) -> str:
 def digest(data_dir: Path, files: Iterable[Path]) -> str:
     """What a copy of `files` is named after: their paths under the data dir and identities."""
     data_dir = Path(data_dir).absolute()
-    lines = sorted(
-        f"{path.relative_to(data_dir)}:{','.join(map(str, verified.identity(path)))}"
-        for path in files
-    )
+    return _digest((str(p.relative_to(data_dir)), verified.identity(p)) for p in files)
+
+
+def _digest(entries: Iterable[tuple[str, tuple[int, ...]]]) -> str:
+    lines = sorted(f"{key}:{','.join(map(str, identity))}" for key, identity in entries)
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
 
 
 def months(data_dir: Path, table: str) -> list[Month]:
-    """The table's months that have daily files, oldest first, each with its current copy."""
+    """The table's months that have daily files, oldest first, each with its current copy.
+
+    Every publication asks this of every table (and the catalog's digest check too), so it
+    lists and stats with `os.scandir`: no file is opened.
+    """
     data_dir = Path(data_dir).absolute()
-    by_month: dict[str, list[Path]] = {}
-    for path in table_dir(data_dir, table).glob("run_date=*/*.parquet"):
-        by_month.setdefault(month_of(path.parent.name), []).append(path)
-    stored = {}
-    folder = copies_dir(data_dir, table)
-    if folder.is_dir():
-        stored = {p.name: p for p in folder.glob("*.parquet")}
+    folder = table_dir(data_dir, table)
+    by_month: dict[str, list[tuple[Path, tuple[int, ...]]]] = {}
+    for partition in _scan(folder):
+        if not (partition.name.startswith("run_date=") and partition.is_dir()):
+            continue
+        month = month_of(partition.name)
+        for entry in _scan(Path(partition.path)):
+            if not entry.name.endswith(".parquet"):
+                continue
+            try:
+                stat = entry.stat()
+            except FileNotFoundError:  # replaced while listed: the next listing has it
+                continue
+            identity = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+            by_month.setdefault(month, []).append((Path(entry.path), identity))
+    stored = {entry.name for entry in _scan(copies_dir(data_dir, table))}
+    prefix = len(str(data_dir)) + 1
     found = []
     for month in sorted(by_month):
-        files = tuple(sorted(by_month[month]))
-        try:
-            name = f"{month}.{digest(data_dir, files)}.parquet"
-        except FileNotFoundError:  # replaced while listed: not current, whatever it was
-            name = ""
-        found.append(Month(month, files, stored.get(name)))
+        listed = sorted(by_month[month])
+        name = f"{month}.{_digest((str(p)[prefix:], i) for p, i in listed)}.parquet"
+        copy = copies_dir(data_dir, table) / name if name in stored else None
+        found.append(Month(month, tuple(p for p, _ in listed), copy))
     return found
+
+
+def _scan(folder: Path) -> list[os.DirEntry[str]]:
+    try:
+        with os.scandir(folder) as entries:
+            return list(entries)
+    except (FileNotFoundError, NotADirectoryError):
+        return []
 
 
 def compact(
     data_dir: Path, *, skip_month: str | None = None, on_step: Callable[[str], None] | None = None
-) -> list[Path]:
-    """Copy every closed month without a current copy (see the docstring); returns the new
-    copies. Copies that are no longer current are deleted once their month is copied again."""
+) -> dict[str, list[Month]]:
+    """Copy every closed month without a current copy (see the docstring); returns each
+    table's months as they stand afterwards. Copies that are no longer current are deleted
+    once their month is copied again."""
     data_dir = Path(data_dir).absolute()
-    written = []
+    written = 0
+    after: dict[str, list[Month]] = {}
     with verified.locked(verified.index_dir(data_dir) / "compaction"):
         for table in TABLES:
             folder = copies_dir(data_dir, table)
             for stray in folder.glob(".*.tmp") if folder.is_dir() else ():
                 stray.unlink()  # a compaction that died left it; we hold the lock
-            known = months(data_dir, table)
-            for month in known[:-1]:  # the newest month is open
+            known = after[table] = months(data_dir, table)
+            for index, month in enumerate(known[:-1]):  # the newest month is open
                 if month.copy is not None or month.month == skip_month:
                     continue
                 if on_step is not None:
@@ -126,13 +150,14 @@ def compact(
                 copy = _write_copy(data_dir, table, month)
                 if copy is None:
                     continue
-                written.append(copy)
+                written += 1
+                known[index] = dataclasses.replace(month, copy=copy)
                 for old in folder.glob(f"{month.month}.*.parquet"):
                     if old != copy:
                         old.unlink()
     if written:
-        logger.info("Compacted %s month file(s) into %s", len(written), data_dir / "compacted")
-    return written
+        logger.info("Compacted %s month file(s) into %s", written, data_dir / "compacted")
+    return after
 
 
 def _write_copy(data_dir: Path, table: str, month: Month) -> Path | None:

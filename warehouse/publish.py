@@ -200,9 +200,9 @@ class Publication:
                 self._step("prune:raw")
                 remove_unreferenced(self.data_dir, self.run_date, self.scope, self._raw_refs)
                 self._step("compact")
-                self._compact()
+                months = self._compact()
                 self._step("catalog")
-                catalog = ensure_catalog(self.data_dir)
+                catalog = ensure_catalog(self.data_dir, months)
             except BaseException:
                 self._discard()
                 raise
@@ -237,15 +237,17 @@ class Publication:
         if self._on_step is not None:
             self._on_step(name)
 
-    def _compact(self) -> None:
-        """Copy the closed months (`warehouse.compact`), but this run's own: a derived copy,
-        so a failure is logged and left to the next publication."""
+    def _compact(self) -> dict[str, list[compact.Month]] | None:
+        """Copy the closed months (`warehouse.compact`), but this run's own; returns each
+        table's months after it. A derived copy, so a failure is logged and left to the next
+        publication (None: the catalog lists the lake itself)."""
         try:
-            compact.compact(
+            return compact.compact(
                 self.data_dir, skip_month=self.run_date.isoformat()[:7], on_step=self._step
             )
         except (OSError, duckdb.Error, compact.CompactionError) as error:
             logger.warning("Could not compact the closed months of %s: %s", self.data_dir, error)
+            return None
 
     def _decide(self) -> None:
         """Close the articles file and stage the decisions about the lines it changes
