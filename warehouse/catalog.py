@@ -149,7 +149,7 @@ def staging_view_sql(
         columns = [f"CAST({quote_ident(c)} AS {t}) AS {quote_ident(c)}" for c, t in types.items()]
         run_date = "CAST(run_date AS DATE) AS run_date"
         where = "" if catalog is None else " " + _where_built(catalog, data_dir)
-        copies = [str(m.copy) for m in known if m.copy is not None]
+        copies = list(dict.fromkeys(str(m.copy) for m in known if m.copy is not None))
         if not copies:
             source = "FROM " + scan_sql(table_glob(data_dir, table), by_name=by_name) + where
         else:

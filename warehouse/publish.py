@@ -50,7 +50,9 @@ from warehouse.lake import (
     fsync_path,
     make_dirs,
     parquet_problem,
+    published_files,
     recover,
+    table_dir,
     writing,
 )
 from warehouse.raw import RawArchive, archive_name, remove_unreferenced
@@ -99,6 +101,7 @@ class Publication:
         except CorruptLakeFile:
             build_catalog(self.data_dir)  # views answer again without the quarantined files
             raise
+        _decide_legacy(self.data_dir)
         self._area = StagingArea(self.data_dir, f"{run_date.isoformat()}__{scope}")
         self._writers: dict[str, pq.ParquetWriter] = {}
         self._raw: RawArchive | None = None
@@ -259,9 +262,13 @@ class Publication:
         others: dict[str, list[Path]] = {t: [] for t in _RANKED}
         copies: dict[str, list[Path]] = {t: [] for t in _RANKED}
         for table in _RANKED:
-            for month in compact.months(self.data_dir, table):
-                if month.copy is not None and own[table] not in month.files:
-                    copies[table].append(month.copy)  # the month's rows in one file
+            known = compact.months(self.data_dir, table)
+            # A copy stands for its months unless it holds the file this run replaces.
+            replaced = {m.copy for m in known if own[table] in m.files}
+            for month in known:
+                if month.copy is not None and month.copy not in replaced:
+                    if month.copy not in copies[table]:
+                        copies[table].append(month.copy)
                 else:
                     others[table] += [p for p in month.files if p != own[table]]
         decided = superseded.decide(
@@ -305,6 +312,30 @@ class Publication:
                 )
         self._step("validated")
         return staged
+
+
+def _decide_legacy(data_dir: Path) -> None:
+    """Give a lake published before decisions were kept its decisions (`warehouse.superseded`),
+    once: written beside the first date's files under a name no glob matches, then renamed."""
+    if table_dir(data_dir, _DECIDED).exists():
+        return
+    with verified.locked(verified.index_dir(data_dir) / "publishing"):
+        articles = published_files(data_dir, "articles")
+        if table_dir(data_dir, _DECIDED).exists() or not articles:
+            return
+        first = date.fromisoformat(articles[0].parent.name.removeprefix("run_date="))
+        final = data_file(data_dir, _DECIDED, first, superseded.LEGACY_SCOPE)
+        temp = final.with_name(f".{final.name}.tmp")
+        with writing(final, data_dir):
+            make_dirs(final.parent)
+            writer = _parquet_writer(temp, _DECIDED)
+            writer.write_table(conform(_DECIDED, superseded.legacy(articles)))
+            writer.close()
+            fsync_path(temp)
+            temp.replace(final)
+            fsync_path(final.parent)
+        verified.add(data_dir, [final])
+        logger.info("Decided the latest versions of the lake published before %s", final)
 
 
 def _parquet_writer(path: Path, table: str) -> pq.ParquetWriter:

@@ -21,6 +21,10 @@ file, says superseded) outnumbers that decision with a new one. The decisions ar
 lake, renamed right after `articles` by the same publication (`warehouse.publish`), so a killed
 publication leaves each file old or new like every other table, and rerunning the date repairs
 the pair.
+
+A lake published before decisions were kept (no `superseded` folder) gets them once, from every
+line of its articles files (`legacy`), as the file `<LEGACY_SCOPE>.parquet` of its first date:
+decision 1, which any later publication touching a line outnumbers.
 """
 
 from __future__ import annotations
@@ -127,6 +131,45 @@ def decide(
             FROM ranked AS r LEFT JOIN prior AS p USING (article_id, line)
             WHERE r.competing > 1 OR p.last IS NOT NULL
             ORDER BY r.article_id, r.line, r.rank
+            """  # noqa: S608 (file lists and constants of this module only)
+        ).to_arrow_table()
+    finally:
+        con.close()
+    if decided is None:  # a SELECT always has a result
+        raise RuntimeError("DuckDB gave no result for the decisions")
+    return decided.cast(TABLES["superseded"])
+
+
+LEGACY_SCOPE = "legacy-versions"
+
+
+def legacy(articles: Sequence[Path]) -> pa.Table:
+    """Decisions for a lake published before decisions were kept: every line of two rows or
+    more among the hive `articles` files, ranked as the views once did on every query."""
+    if not articles:
+        return TABLES["superseded"].empty_table()
+    con = duckdb.connect()
+    try:
+        decided = con.sql(
+            f"""
+            WITH rows AS (
+                SELECT run_id, source_id, article_id, url, version, fetched_at,
+                       CAST(run_date AS DATE) AS run_date,
+                       CASE WHEN duplicate_of IS NOT NULL THEN url END AS copy_url
+                FROM read_parquet({_files(articles)}, hive_partitioning = true,
+                                  union_by_name = true, hive_types = {{'run_date': DATE}})
+            ),
+            ranked AS (
+                SELECT *,
+                       row_number() OVER (PARTITION BY article_id, copy_url ORDER BY {LATEST_ORDER})
+                           AS rank,
+                       count(*) OVER (PARTITION BY article_id, copy_url) AS competing
+                FROM rows
+            )
+            SELECT run_id, source_id, article_id, copy_url, url, version,
+                   run_date AS row_run_date, rank > 1 AS superseded, 1 AS decision
+            FROM ranked WHERE competing > 1
+            ORDER BY article_id, copy_url, rank
             """  # noqa: S608 (file lists and constants of this module only)
         ).to_arrow_table()
     finally:

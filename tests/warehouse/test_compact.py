@@ -54,8 +54,9 @@ def _from_daily_files(data_dir: Path, elsewhere: Path) -> dict[str, list[tuple[o
 
 
 def _copies(data_dir: Path, table: str = "articles") -> list[str]:
+    """The months each copy file holds, as `first--last`."""
     folder = compact.copies_dir(data_dir, table)
-    return sorted(p.name[:7] for p in folder.glob("*.parquet")) if folder.is_dir() else []
+    return sorted(p.name.split(".")[0] for p in folder.glob("*.parquet")) if folder.is_dir() else []
 
 
 def _history(data_dir: Path, days: list[date]) -> None:
@@ -77,11 +78,11 @@ def _history(data_dir: Path, days: list[date]) -> None:
 def test_views_answer_the_same_from_the_copies_as_from_the_daily_files(tmp_path: Path) -> None:
     data_dir = tmp_path / "data"
     _history(data_dir, [OCT_1, OCT_2, NOV_1, NOV_2, DEC_1])
-    assert _copies(data_dir) == ["2026-10", "2026-11"]  # December is open
+    assert _copies(data_dir) == ["2026-10--2026-11"]  # two months merged; December is open
     con = duckdb.connect(str(catalog_path(data_dir)), read_only=True)
     try:
         listed = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'stg_articles'")
-        assert "/compacted/articles/2026-10." in listed.fetchall()[0][0]
+        assert "/compacted/articles/2026-10--2026-11." in listed.fetchall()[0][0]
     finally:
         con.close()
     answers = _answers(data_dir)
@@ -105,10 +106,11 @@ def test_a_rerun_inside_a_copied_month_replaces_its_rows(tmp_path: Path) -> None
     rows = [r for r in answers["stg_articles"] if r[-1] == OCT_2 and r[0].startswith(SCOPE)]
     assert len(rows) == 3  # the rerun's rows only, once
     assert _current(data_dir) == []
-    assert _copies(data_dir) == ["2026-10"]  # no longer read, kept for open sessions
+    assert _copies(data_dir) == ["2026-10--2026-10"]  # no longer read, kept for open sessions
 
     publish_sample(data_dir, DEC_1, SCOPE, "new")  # copies October again, drops the old copy
-    assert _current(data_dir) == _copies(data_dir) == ["2026-10", "2026-11"]
+    assert _current(data_dir) == ["2026-10", "2026-11"]
+    assert _copies(data_dir) == ["2026-10--2026-11"]
     assert _answers(data_dir) == _from_daily_files(data_dir, tmp_path / "daily-2")
 
 
@@ -140,6 +142,39 @@ def test_a_compaction_killed_midway_leaves_a_warehouse_that_answers(
     assert _answers(data_dir) == _from_daily_files(data_dir, tmp_path / "daily")
 
     publish_sample(data_dir, NOV_1, SCOPE, "new")  # the rerun finishes the compaction
-    assert all(_copies(data_dir, table) == ["2026-10"] for table in TABLES)
+    assert all(_copies(data_dir, table) == ["2026-10--2026-10"] for table in TABLES)
     assert not stray.exists()
     assert _answers(data_dir) == _from_daily_files(data_dir, tmp_path / "daily-2")
+
+
+MONTHLY = [date(2026, m, 1) for m in range(7, 13)]  # July to December
+
+
+def test_copies_merge_into_few_files_and_answer_the_same(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    for day in MONTHLY:
+        publish_rows(data_dir, day, [("A", A, day.month, None), (f"S{day.month}", A_COPY, 1, "A")])
+    # July to November closed: four months merged, then November alone (a binary counter)
+    assert _copies(data_dir) == ["2026-07--2026-10", "2026-11--2026-11"]
+    assert _answers(data_dir) == _from_daily_files(data_dir, tmp_path / "daily")
+
+
+def test_a_merge_killed_before_it_removed_its_inputs_is_read_once(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    for day in MONTHLY[:4]:  # July to October: July and August merged, September alone
+        publish_rows(data_dir, day, [("A", A, day.month, None)])
+    folder = compact.copies_dir(data_dir, "articles")
+    inputs = tmp_path / "inputs"
+    shutil.copytree(folder, inputs)
+    publish_rows(data_dir, MONTHLY[4], [("A", A, 5, None)])  # merges July to October
+    assert _copies(data_dir) == ["2026-07--2026-10"]
+    for path in inputs.iterdir():  # as if killed between the merge's rename and its cleanup
+        shutil.copy2(path, folder / path.name)
+    build_catalog(data_dir)
+
+    assert [m.copy is not None for m in compact.months(data_dir, "articles")] == [True] * 4 + [
+        False
+    ]
+    assert _answers(data_dir) == _from_daily_files(data_dir, tmp_path / "daily")
+    publish_rows(data_dir, MONTHLY[5], [("A", A, 6, None)])
+    assert _copies(data_dir) == ["2026-07--2026-10", "2026-11--2026-11"]

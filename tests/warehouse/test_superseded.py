@@ -4,6 +4,7 @@ published, rerun or backfilled in."""
 
 from __future__ import annotations
 
+import shutil
 from datetime import date
 from pathlib import Path
 
@@ -11,6 +12,7 @@ import duckdb
 import pytest
 from versions import latest, publish_rows, windowed
 
+from warehouse.catalog import build_catalog
 from warehouse.lake import catalog_path
 
 D1, D2, D3 = date(2026, 10, 1), date(2026, 10, 2), date(2026, 10, 3)
@@ -26,7 +28,7 @@ def _views(data_dir: Path) -> duckdb.DuckDBPyConnection:
 def _articles(data_dir: Path) -> list[tuple[object, ...]]:
     con = _views(data_dir)
     try:
-        sql = "SELECT article_id, version, run_date FROM articles ORDER BY 1"
+        sql = "SELECT article_id, version, run_date FROM articles ORDER BY ALL"
         return con.execute(sql).fetchall()
     finally:
         con.close()
@@ -103,3 +105,21 @@ def test_a_caller_cannot_write_decisions(tmp_path: Path) -> None:
             publication.write("superseded", [])
     finally:
         publication.abort()
+
+
+def test_a_lake_from_before_decisions_gets_them_at_its_next_publication(tmp_path: Path) -> None:
+    publish_rows(tmp_path, D1, [("A", A, 1, None), ("B", B, 1, None)])
+    publish_rows(tmp_path, D2, [("A", A, 2, None), ("A", A2, 1, "A")])
+    shutil.rmtree(tmp_path / "lake" / "superseded")  # as an older newsflow left it
+    build_catalog(tmp_path)
+    assert _articles(tmp_path) == [("A", 1, D1), ("A", 2, D2), ("B", 1, D1)]
+
+    publish_rows(tmp_path, D3, [("C", "https://c.test/1", 1, None)])
+    assert _articles(tmp_path) == [("A", 2, D2), ("B", 1, D1), ("C", 1, D3)]
+    con = _views(tmp_path)
+    try:
+        assert latest(con) == windowed(con)
+    finally:
+        con.close()
+    publish_rows(tmp_path, D2, [("B", B, 2, None)])  # a rerun then outnumbers the old decisions
+    assert _articles(tmp_path) == [("A", 1, D1), ("B", 2, D2), ("C", 1, D3)]
