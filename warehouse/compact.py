@@ -173,13 +173,18 @@ def compact(
                         on_step(f"compact:{table}")
                     copy = _write_copy(data_dir, table, [month], month.files, hive=True)
                     written += copy is not None
-            while (pair := _mergeable(known := months(data_dir, table))) is not None:
+            known = months(data_dir, table)
+            for _ in known:  # each merge leaves one copy fewer: never more merges than months
+                pair = _mergeable(known)
+                if pair is None:
+                    break
                 if on_step is not None:
                     on_step(f"merge:{table}")
                 held = [m for m in known if m.copy in pair]
                 if _write_copy(data_dir, table, held, pair, hive=False) is None:
                     break
                 written += 1
+                known = months(data_dir, table)
             after[table] = known
             _remove_unused(folder, known)
     if written:
