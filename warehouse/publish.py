@@ -11,8 +11,8 @@ rerun that now yields nothing still replaces the old file), fsyncs it, reads the
 and checks the row count, then moves the raw archive to its own new name, `os.replace`s each
 table into `lake/<table>/run_date=<date>/<scope>.parquet`, brings the run's summaries up to
 date (`warehouse.summaries`, a cache the run's own questions read), removes the raw archive that the
-replaced tables named (if no new row names it), copies the closed months into monthly files
-(`warehouse.compact`), and rebuilds the catalog if its views change
+replaced tables named (if no new row names it), copies the closed months into a few files per
+table (`warehouse.compact`), and rebuilds the catalog if its views change
 (`warehouse.catalog.ensure_catalog`: the views read globs, so new files need no rebuild; a new
 copy, or a rerun of a copied month, does). Before the renames it decides which articles rows the
 run's rows supersede (`warehouse.superseded`), written as the `superseded` table.
@@ -85,8 +85,9 @@ class Publication:
 
     `on_step` is called with the name of each point that `commit` reaches (`staged`: every
     batch written; `fsynced`; `validated`; then just before it happens, `rename:raw`,
-    `rename:<table>`, `verified`, `summaries`, `prune:raw`, `compact` and `compact:<table>` before
-    each monthly copy is written, `catalog`; and `done`); tests kill the process there.
+    `rename:<table>`, `verified`, `summaries`, `prune:raw`, `compact`, then `compact:<table>` or
+    `merge:<table>` before each copy of closed months is written, `catalog`; and `done`); tests
+    kill the process there.
     """
 
     def __init__(
