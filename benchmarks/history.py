@@ -4,12 +4,13 @@
         [--mentions 40] [--runs-dir DIR] [--keep]
 
 It builds two warehouses synthetically through the project's own publisher
-(`warehouse.publish.Publication`, so every file, the verified-files record and the catalog are
-what a run leaves): one holding 1 date, one holding `--dates` dates, each date with
-`--per-day` articles (2% of them new versions of an earlier day's story) and, per article,
-`--mentions` entity mentions, 2 quotes, 6 keywords, its dedup signature (a document row and
-42 band rows), a fetch_log row; plus rejected rows, entity tallies, source_runs and the run
-record. The last stored date is the same in both warehouses.
+(`warehouse.publish.Publication`, so every file, the verified-files record, the decisions about
+latest versions, the monthly copies of closed months and the catalog are what runs leave): one
+holding 1 date, one holding `--dates` dates, each date with `--per-day` articles (2% of them
+new versions of an earlier day's story) and, per article, `--mentions` entity mentions, 2
+quotes, 6 keywords, its dedup signature (a document row and 42 band rows), a fetch_log row;
+plus rejected rows, entity tallies, source_runs and the run record. The last stored date is
+the same in both warehouses.
 
 Then, in one process, with `prefect_test_harness` started first (not counted):
 
@@ -485,12 +486,15 @@ def main() -> int:
         build_history(large, days, scope, outlets, args.per_day, args.mentions)
         files = sum(1 for _ in (large / "lake").rglob("*.parquet"))
         size = sum(p.stat().st_size for p in (large / "lake").rglob("*.parquet"))
+        copies = list((large / "compacted").rglob("*.parquet"))
         print(
             f"history: {args.dates} dates x {args.per_day} articles "
             f"({args.per_day * args.dates:,} articles, "
             f"{args.per_day * args.dates * args.mentions:,} mentions), {files} Parquet files, "
             f"{size / 1e6:.0f} MB, built in {time.perf_counter() - started:.0f} s; "
-            f"{os.cpu_count()} CPUs"
+            f"{os.cpu_count()} CPUs\n"
+            f"   closed months copied by the publications: {len(copies)} monthly files, "
+            f"{sum(p.stat().st_size for p in copies) / 1e6:.0f} MB"
         )
         set_feeds(servers, outlets, last, args.per_day)
         os.environ.update(

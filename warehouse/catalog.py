@@ -29,12 +29,13 @@ import hashlib
 import logging
 import os
 import uuid
+from collections.abc import Mapping
 from pathlib import Path
 
 import duckdb
 import pyarrow as pa
 
-from warehouse import verified
+from warehouse import compact, verified
 from warehouse.lake import (
     CATALOG_NAME,
     StorageError,
@@ -81,20 +82,31 @@ def duckdb_types(schema: pa.Schema) -> dict[str, str]:
         con.close()
 
 
-def scan_sql(glob: str, *, by_name: bool = True) -> str:
-    """The `read_parquet` call over one table's hive glob; `by_name=False` when every file
-    has the schema's columns (binding then reads one file, not every footer)."""
+def scan_sql(glob: str | list[str], *, by_name: bool = True) -> str:
+    """The `read_parquet` call over one table's hive glob(s); `by_name=False` when every file
+    has the schema's columns (binding then reads one file, not every footer). A list of globs
+    (the months not copied, `warehouse.compact`) may hold globs that match nothing yet."""
     union = "union_by_name = true, " if by_name else ""
+    if isinstance(glob, str):
+        files, empty = quote_literal(glob), ""
+    else:
+        files, empty = "[" + ", ".join(map(quote_literal, glob)) + "]", ", allow_empty = true"
     return (
-        f"read_parquet({quote_literal(glob)}, hive_partitioning = true, "
-        f"{union}hive_types = {{'run_date': DATE}})"
+        f"read_parquet({files}, hive_partitioning = true, "
+        f"{union}hive_types = {{'run_date': DATE}}{empty})"
     )
 
 
-def _table_files(data_dir: Path, table: str) -> list[str]:
-    """The table's published files, as paths under the data dir (unsorted)."""
-    folder = table_dir(data_dir, table)
-    return [str(p.relative_to(data_dir)) for p in folder.glob("run_date=*/*.parquet")]
+def _later_globs(folder: Path, last: str) -> list[str]:
+    """Globs of the daily files of every month after `last` (YYYY-MM), none of which is
+    copied yet, so that a catalog reads the months published after it was built."""
+    year, month = int(last[:4]), int(last[5:7])
+    patterns = [f"{year:04d}-{m:02d}-*" for m in range(month + 1, 13)]
+    digits = f"{year:04d}"
+    for i, digit in enumerate(digits):  # every later four-digit year, one digit at a time
+        if digit != "9":
+            patterns.append(digits[:i] + f"[{int(digit) + 1}-9]" + "?" * (3 - i) + "-*")
+    return [str(folder / f"run_date={p}" / "*.parquet") for p in patterns]
 
 
 def _where_built(catalog: Path, data_dir: Path) -> str:
@@ -119,6 +131,7 @@ def staging_view_sql(
     table: str,
     catalog: Path | None = None,
     record: dict[str, verified.Entry] | None = None,
+    months: Mapping[str, list[compact.Month]] | None = None,
 ) -> str:
     """`SELECT` of `stg_<table>`: the table's columns cast to the schema, plus `run_date`.
 
@@ -127,15 +140,28 @@ def staging_view_sql(
     checks that it is read through that file (see the module's docstring).
     """
     types = _table_types(table)
-    files = _table_files(data_dir, table)
-    if files:
+    known = compact.months(data_dir, table) if months is None else months[table]
+    if known:
         record = verified.load(data_dir) if record is None else record
-        by_name = not all(f in record and record[f].conforms for f in files)
+        daily = [m for m in known if m.copy is None]
+        keys = [str(f.relative_to(data_dir)) for m in daily for f in m.files]
+        by_name = not all(k in record and record[k].conforms for k in keys)
         columns = [f"CAST({quote_ident(c)} AS {t}) AS {quote_ident(c)}" for c, t in types.items()]
-        source = "FROM " + scan_sql(table_glob(data_dir, table), by_name=by_name)
-        if catalog is not None:
-            source += " " + _where_built(catalog, data_dir)
         run_date = "CAST(run_date AS DATE) AS run_date"
+        where = "" if catalog is None else " " + _where_built(catalog, data_dir)
+        copies = list(dict.fromkeys(str(m.copy) for m in known if m.copy is not None))
+        if not copies:
+            source = "FROM " + scan_sql(table_glob(data_dir, table), by_name=by_name) + where
+        else:
+            folder = table_dir(data_dir, table)
+            globs = [str(folder / f"run_date={m.month}-*" / "*.parquet") for m in daily]
+            globs += _later_globs(folder, known[-1].month)
+            select = "SELECT " + ", ".join([*columns, run_date])
+            copied = "read_parquet([" + ", ".join(map(quote_literal, copies)) + "])"
+            parts = [f"{select} FROM {copied}", f"{select} FROM {scan_sql(globs, by_name=by_name)}"]
+            source = "FROM (" + " UNION ALL ".join(parts) + ")" + where
+            columns = [quote_ident(c) for c in types]
+            run_date = "run_date"
     else:
         columns = [f"CAST(NULL AS {t}) AS {quote_ident(c)}" for c, t in types.items()]
         source = "WHERE false"
@@ -155,13 +181,18 @@ def create_views(
         con.execute(statement)
 
 
-def catalog_statements(data_dir: Path, catalog: Path | None = None) -> list[str]:
-    """The statements that `create_views` runs, in order."""
+def catalog_statements(
+    data_dir: Path,
+    catalog: Path | None = None,
+    months: Mapping[str, list[compact.Month]] | None = None,
+) -> list[str]:
+    """The statements that `create_views` runs, in order (`months`: each table's, as
+    `warehouse.compact.months` gives them, when the caller has just listed them)."""
     data_dir = Path(data_dir).absolute()
     record = verified.load(data_dir)
     statements = [
         f"CREATE OR REPLACE VIEW {quote_ident('stg_' + table)} AS "
-        + staging_view_sql(data_dir, table, catalog, record)
+        + staging_view_sql(data_dir, table, catalog, record, months)
         for table in TABLES
     ]
     statements += [
@@ -185,12 +216,17 @@ def _digest(statements: list[str]) -> str:
     return hashlib.sha256("\n;\n".join(statements).encode()).hexdigest()
 
 
-def ensure_catalog(data_dir: Path) -> Path:
-    """The catalog, rebuilt only if its views would not be the ones it holds; returns its path."""
+def ensure_catalog(
+    data_dir: Path, months: Mapping[str, list[compact.Month]] | None = None
+) -> Path:
+    """The catalog, rebuilt only if its views would not be the ones it holds; returns its path.
+
+    `months` (each table's, as `warehouse.compact.compact` returns them) spares listing the
+    lake again to tell; a rebuild lists it afresh."""
     data_dir = Path(data_dir).absolute()
     target = catalog_path(data_dir)
     if target.is_file() and not _held_for_writing(target):
-        statements = catalog_statements(data_dir, target.resolve())
+        statements = catalog_statements(data_dir, target.resolve(), months)
         try:
             if digest_path(data_dir).read_text(encoding="ascii").strip() == _digest(statements):
                 return target

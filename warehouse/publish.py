@@ -11,8 +11,11 @@ rerun that now yields nothing still replaces the old file), fsyncs it, reads the
 and checks the row count, then moves the raw archive to its own new name, `os.replace`s each
 table into `lake/<table>/run_date=<date>/<scope>.parquet`, brings the run's summaries up to
 date (`warehouse.summaries`, a cache the run's own questions read), removes the raw archive that the
-replaced tables named (if no new row names it), and rebuilds the catalog if its views change
-(`warehouse.catalog.ensure_catalog`: the views read globs, so new files need no rebuild).
+replaced tables named (if no new row names it), copies the closed months into a few files per
+table (`warehouse.compact`), and rebuilds the catalog if its views change
+(`warehouse.catalog.ensure_catalog`: the views read globs, so new files need no rebuild; a new
+copy, or a rerun of a copied month, does). Before the renames it decides which articles rows the
+run's rows supersede (`warehouse.superseded`), written as the `superseded` table.
 `fetch_log` (which carries feed validators) and `runs` (the record that the run happened)
 are renamed last, so state that advances never gets ahead of the data it covers; and since
 an archive is never overwritten, every published `raw_record_id` resolves to its own record
@@ -23,17 +26,19 @@ Tables are written as zstd-compressed Parquet, which any reader of the lake must
 from __future__ import annotations
 
 import contextlib
+import logging
 import threading
 from collections.abc import Callable, Iterable
 from datetime import date
 from pathlib import Path
 from typing import Any
 
+import duckdb
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from warehouse import summaries, verified
+from warehouse import compact, summaries, superseded, verified
 from warehouse.catalog import build_catalog, ensure_catalog
 from warehouse.convert import SchemaError, to_table
 from warehouse.lake import (
@@ -45,15 +50,28 @@ from warehouse.lake import (
     fsync_path,
     make_dirs,
     parquet_problem,
+    published_files,
     recover,
+    table_dir,
     writing,
 )
 from warehouse.raw import RawArchive, archive_name, remove_unreferenced
 from warehouse.schema import TABLES
 from warehouse.spill import Spill
 
+logger = logging.getLogger(__name__)
+
 _LAST = ("fetch_log", "runs")
-PUBLISH_ORDER: tuple[str, ...] = (*(t for t in TABLES if t not in _LAST), *_LAST)
+# `superseded` (the decisions about articles rows) right after `articles`, so that readers meet
+# a new version and the decision that supersedes the old one as close together as two renames
+# can be.
+_ORDERED = tuple(t for t in TABLES if t not in (*_LAST, "superseded"))
+PUBLISH_ORDER: tuple[str, ...] = (
+    *(t for a in _ORDERED for t in ((a, "superseded") if a == "articles" else (a,))),
+    *_LAST,
+)
+_DECIDED = "superseded"  # written by the publication itself, never by its caller
+_RANKED = ("articles", _DECIDED)
 
 StepHook = Callable[[str], None]
 
@@ -67,8 +85,9 @@ class Publication:
 
     `on_step` is called with the name of each point that `commit` reaches (`staged`: every
     batch written; `fsynced`; `validated`; then just before it happens, `rename:raw`,
-    `rename:<table>`, `verified`, `summaries`, `prune:raw`, `catalog`; and `done`); tests kill
-    the process there.
+    `rename:<table>`, `verified`, `summaries`, `prune:raw`, `compact`, then `compact:<table>` or
+    `merge:<table>` before each copy of closed months is written, `catalog`; and `done`); tests
+    kill the process there.
     """
 
     def __init__(
@@ -83,6 +102,7 @@ class Publication:
         except CorruptLakeFile:
             build_catalog(self.data_dir)  # views answer again without the quarantined files
             raise
+        _decide_legacy(self.data_dir)
         self._area = StagingArea(self.data_dir, f"{run_date.isoformat()}__{scope}")
         self._writers: dict[str, pq.ParquetWriter] = {}
         self._raw: RawArchive | None = None
@@ -119,6 +139,8 @@ class Publication:
         Provisional `raw_record_id`s of this run's archive are made final here, so rows that
         point into the archive are written once it is closed.
         """
+        if table == _DECIDED:
+            raise ValueError(f"{table} rows are decided by the publication, not written to it")
         batch = rows if isinstance(rows, pa.Table) else to_table(table, rows)
         batch = conform(table, batch)
         if "raw_record_id" in batch.column_names:
@@ -161,26 +183,31 @@ class Publication:
         with self._lock:
             self._require_open()
             try:
-                staged = self._seal()
-                if self._raw is not None:
-                    self._raw.publish(self._step)
-                published = []
-                for table in PUBLISH_ORDER:
-                    final = data_file(self.data_dir, table, self.run_date, self.scope)
-                    with writing(final.parent, self.data_dir):
-                        make_dirs(final.parent)
-                    self._step(f"rename:{table}")
-                    staged[table].replace(final)
-                    fsync_path(final.parent)
-                    published.append(final)
+                # Decisions hold while no other publication renames articles in between.
+                with verified.locked(verified.index_dir(self.data_dir) / "publishing"):
+                    self._decide()
+                    staged = self._seal()
+                    if self._raw is not None:
+                        self._raw.publish(self._step)
+                    published = []
+                    for table in PUBLISH_ORDER:
+                        final = data_file(self.data_dir, table, self.run_date, self.scope)
+                        with writing(final.parent, self.data_dir):
+                            make_dirs(final.parent)
+                        self._step(f"rename:{table}")
+                        staged[table].replace(final)
+                        fsync_path(final.parent)
+                        published.append(final)
                 self._step("verified")
                 verified.add(self.data_dir, published)  # validated by `_seal` just now
                 self._step("summaries")
                 summaries.refresh(self.data_dir)  # a cache: errors are logged, not raised
                 self._step("prune:raw")
                 remove_unreferenced(self.data_dir, self.run_date, self.scope, self._raw_refs)
+                self._step("compact")
+                months = self._compact()
                 self._step("catalog")
-                catalog = ensure_catalog(self.data_dir)
+                catalog = ensure_catalog(self.data_dir, months)
             except BaseException:
                 self._discard()
                 raise
@@ -215,13 +242,63 @@ class Publication:
         if self._on_step is not None:
             self._on_step(name)
 
+    def _compact(self) -> dict[str, list[compact.Month]] | None:
+        """Copy the closed months (`warehouse.compact`), but this run's own; returns each
+        table's months after it. A derived copy, so a failure is logged and left to the next
+        publication (None: the catalog lists the lake itself)."""
+        try:
+            return compact.compact(
+                self.data_dir, skip_month=self.run_date.isoformat()[:7], on_step=self._step
+            )
+        except (OSError, duckdb.Error, compact.CompactionError) as error:
+            logger.warning("Could not compact the closed months of %s: %s", self.data_dir, error)
+            return None
+
+    def _decide(self) -> None:
+        """Close the articles file and stage the decisions about the lines it changes
+        (`warehouse.superseded`), ranked against every other published file."""
+        path = self.staged_path("articles")
+        with writing(path, self.data_dir):
+            (self._writers.pop("articles", None) or _parquet_writer(path, "articles")).close()
+        own = {t: data_file(self.data_dir, t, self.run_date, self.scope) for t in _RANKED}
+        others: dict[str, list[Path]] = {t: [] for t in _RANKED}
+        copies: dict[str, list[Path]] = {t: [] for t in _RANKED}
+        for table in _RANKED:
+            known = compact.months(self.data_dir, table)
+            # A copy stands for its months unless it holds the file this run replaces.
+            replaced = {m.copy for m in known if own[table] in m.files}
+            for month in known:
+                if month.copy is not None and month.copy not in replaced:
+                    if month.copy not in copies[table]:
+                        copies[table].append(month.copy)
+                else:
+                    others[table] += [p for p in month.files if p != own[table]]
+        decided = superseded.decide(
+            self.run_date,
+            path,
+            own["articles"] if own["articles"].exists() else None,
+            own[_DECIDED] if own[_DECIDED].exists() else None,
+            others["articles"],
+            others[_DECIDED],
+            copies["articles"],
+            copies[_DECIDED],
+        )
+        decisions = self.staged_path(_DECIDED)
+        with writing(decisions, self.data_dir):
+            writer = _parquet_writer(decisions, _DECIDED)
+            writer.write_table(conform(_DECIDED, decided))
+            writer.close()
+        self.rows_written[_DECIDED] = decided.num_rows
+
     def _seal(self) -> dict[str, Path]:
         """Close, fsync and read back every table's staging file."""
         staged = {table: self.staged_path(table) for table in TABLES}
         self._step("staged")
         for table, path in staged.items():
             with writing(path, self.data_dir):
-                (self._writers.pop(table, None) or _parquet_writer(path, table)).close()
+                writer = self._writers.pop(table, None)
+                if writer is not None or not path.exists():
+                    (writer or _parquet_writer(path, table)).close()
                 fsync_path(path)
         fsync_path(self._area.path)
         self._step("fsynced")
@@ -237,6 +314,30 @@ class Publication:
                 )
         self._step("validated")
         return staged
+
+
+def _decide_legacy(data_dir: Path) -> None:
+    """Give a lake published before decisions were kept its decisions (`warehouse.superseded`),
+    once: written beside the first date's files under a name no glob matches, then renamed."""
+    if table_dir(data_dir, _DECIDED).exists():
+        return
+    with verified.locked(verified.index_dir(data_dir) / "publishing"):
+        articles = published_files(data_dir, "articles")
+        if table_dir(data_dir, _DECIDED).exists() or not articles:
+            return
+        first = date.fromisoformat(articles[0].parent.name.removeprefix("run_date="))
+        final = data_file(data_dir, _DECIDED, first, superseded.LEGACY_SCOPE)
+        temp = final.with_name(f".{final.name}.tmp")
+        with writing(final, data_dir):
+            make_dirs(final.parent)
+            writer = _parquet_writer(temp, _DECIDED)
+            writer.write_table(conform(_DECIDED, superseded.legacy(articles)))
+            writer.close()
+            fsync_path(temp)
+            temp.replace(final)
+            fsync_path(final.parent)
+        verified.add(data_dir, [final])
+        logger.info("Decided the latest versions of the lake published before %s", final)
 
 
 def _parquet_writer(path: Path, table: str) -> pq.ParquetWriter:

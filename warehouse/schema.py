@@ -208,8 +208,25 @@ SOURCE_RUNS = pa.schema(
     ]
 )
 
-# One row per WARC file an archive source read (`flows.archives`): published with the rows the
-# file gave, so it is the checkpoint a resumed backfill skips the file by.
+# Decisions about which stored article rows are no longer their line's latest version, made by
+# the publication that changes the line (`warehouse.superseded`). `run_id` and `source_id` are
+# those of the row decided about; the row's own date is `row_run_date` (the file's `run_date`
+# is the deciding run's). `copy_url` is the URL of a duplicate (versioned per URL), else null.
+SUPERSEDED = pa.schema(
+    [
+        *LINEAGE,
+        pa.field("article_id", pa.string(), nullable=False),
+        pa.field("copy_url", pa.string()),
+        pa.field("url", pa.string(), nullable=False),
+        pa.field("version", pa.int32(), nullable=False),
+        pa.field("row_run_date", pa.date32(), nullable=False),
+        pa.field("superseded", pa.bool_(), nullable=False),
+        pa.field("decision", pa.int64(), nullable=False),
+    ]
+)
+
+# One row per WARC file an archive source read (`flows.archives`), published with the rows the
+# file gave: what it held and what was lost (the resume checkpoint is the part's `runs` row).
 ARCHIVE_FILES = pa.schema(
     [
         *LINEAGE,
@@ -238,5 +255,6 @@ TABLES: dict[str, pa.Schema] = {
     "keywords": KEYWORDS,
     "dedup_signatures": DEDUP_SIGNATURES,
     "source_runs": SOURCE_RUNS,
+    "superseded": SUPERSEDED,
     "archive_files": ARCHIVE_FILES,
 }

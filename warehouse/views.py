@@ -20,19 +20,30 @@ def analytic_views() -> list[tuple[str, str]]:
     """(name, SELECT) of every analytic view in creation order: a view may use those above it."""
     return [
         (
+            "superseded_versions",
+            # The stored article rows that another row of their line outranks, as the last
+            # publication that changed the line decided (`warehouse.superseded`).
+            """
+            SELECT article_id, url, version, run_id, row_run_date AS run_date
+            FROM stg_superseded
+            GROUP BY article_id, url, version, run_id, row_run_date
+            HAVING arg_max(superseded, decision)
+            """,
+        ),
+        (
             "article_versions",
             # Every stored version of every article; `is_latest` marks the one that counts.
             # A story's versions share its article_id; a copy of it under another URL with the
             # same canonical URL (tracking parameters, AMP) shares the article_id too but is a
-            # duplicate with its own history, so duplicates are versioned per URL.
+            # duplicate with its own history, so duplicates are versioned per URL. Which row
+            # is the latest is decided when a run publishes (`warehouse.superseded`), so a
+            # filter on run_date or url reads only the files it needs.
             """
-            SELECT *,
-                   row_number() OVER (
-                       -- the story's own versions (NULL), and each copy URL's
-                       PARTITION BY article_id, CASE WHEN duplicate_of IS NOT NULL THEN url END
-                       ORDER BY version DESC, run_date DESC, fetched_at DESC, run_id DESC, url
-                   ) = 1 AS is_latest
-            FROM stg_articles
+            SELECT a.*, s.article_id IS NULL AS is_latest
+            FROM stg_articles AS a
+            LEFT JOIN superseded_versions AS s
+                ON s.article_id = a.article_id AND s.url = a.url AND s.version = a.version
+                AND s.run_id = a.run_id AND s.run_date = a.run_date
             """,
         ),
         (
@@ -302,10 +313,13 @@ def _source_health() -> str:
 
 def _of_latest_versions(table: str) -> str:
     """The rows of `table` (keyed by article and run) of each article's latest version."""
+    # An inner join on distinct keys rather than a semi join: DuckDB carries a filter on the
+    # run_date of `table` over to the articles side of an inner join only, so a query of a
+    # few dates reads only their files on both sides.
     return f"""
             SELECT t.*
             FROM {table} AS t
-            SEMI JOIN (
-                SELECT article_id, run_id, run_date FROM article_versions WHERE is_latest
+            JOIN (
+                SELECT DISTINCT article_id, run_id, run_date FROM article_versions WHERE is_latest
             ) AS a USING (article_id, run_id, run_date)
             """  # noqa: S608 (the table is one of ours, never user input)

@@ -25,6 +25,7 @@ SCOPE = "ingest-3f2a9c1b"
 ORDER = [
     "rejected",
     "articles",
+    "superseded",  # the decisions about which articles rows are latest, right after them
     "mentions",
     "quotes",
     "entity_runs",

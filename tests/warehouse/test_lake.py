@@ -64,7 +64,7 @@ def test_every_path_is_the_documented_one_and_absolute(
 def test_an_unknown_table_is_refused_naming_the_known_ones() -> None:
     known = (
         "archive_files, articles, dedup_signatures, entity_runs, fetch_log, keywords,"
-        " mentions, quotes, rejected, runs, source_runs"
+        " mentions, quotes, rejected, runs, source_runs, superseded"
     )
     with pytest.raises(ValueError, match=f"^unknown table 'article'; known: {known}$"):
         check_table("article")

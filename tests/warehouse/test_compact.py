@@ -1,0 +1,180 @@
+"""Closed months are copied into one file per table (`warehouse.compact`): the views answer
+exactly as they do from the daily files, before and after a rerun inside a copied month, and
+a compaction killed midway leaves a warehouse that answers as the daily files do."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+from datetime import date
+from pathlib import Path
+
+import duckdb
+import pytest
+from lakedata import publish_sample, run_script
+from versions import publish_rows
+
+from warehouse import compact
+from warehouse.catalog import build_catalog
+from warehouse.lake import catalog_path
+from warehouse.schema import TABLES
+from warehouse.views import analytic_views
+
+SCOPE = "ingest-1"
+OCT_1, OCT_2, NOV_1, NOV_2, DEC_1 = (
+    date(2026, 10, 1),
+    date(2026, 10, 2),
+    date(2026, 11, 1),
+    date(2026, 11, 2),
+    date(2026, 12, 1),
+)
+A = "https://a.test/story"
+A_COPY = "https://b.test/story-copy"
+
+
+def _answers(data_dir: Path) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every view, sorted."""
+    con = duckdb.connect(str(catalog_path(data_dir)), read_only=True)
+    try:
+        con.execute("SET TimeZone = 'UTC'")
+        names = [f"stg_{t}" for t in TABLES] + [name for name, _ in analytic_views()]
+        return {
+            name: sorted(con.execute(f"SELECT * FROM {name}").fetchall(), key=repr)
+            for name in names
+        }
+    finally:
+        con.close()
+
+
+def _from_daily_files(data_dir: Path, elsewhere: Path) -> dict[str, list[tuple[object, ...]]]:
+    """The answers of the same lake without its copies (a copy of the data dir)."""
+    shutil.copytree(data_dir / "lake", elsewhere / "lake")
+    build_catalog(elsewhere)
+    return _answers(elsewhere)
+
+
+def _copies(data_dir: Path, table: str = "articles") -> list[str]:
+    """The months each copy file holds, as `first--last`."""
+    folder = compact.copies_dir(data_dir, table)
+    return sorted(p.name.split(".")[0] for p in folder.glob("*.parquet")) if folder.is_dir() else []
+
+
+def _history(data_dir: Path, days: list[date]) -> None:
+    """Sample runs of every table, and versions of one story (and a copy) across months: the
+    third version is a backfill into October once it is copied."""
+    versions = {
+        OCT_1: [(OCT_1, [("A", A, 1, None)])],
+        NOV_1: [
+            (NOV_1, [("A", A, 2, None), ("A", A_COPY, 1, "A")]),
+            (OCT_2, [("A", A, 3, None)]),
+        ],
+    }
+    for day in days:
+        publish_sample(data_dir, day, SCOPE, "new")
+        for when, rows in versions.get(day, []):
+            publish_rows(data_dir, when, rows, scope="backfill-1")
+
+
+def test_views_answer_the_same_from_the_copies_as_from_the_daily_files(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    _history(data_dir, [OCT_1, OCT_2, NOV_1, NOV_2, DEC_1])
+    assert _copies(data_dir) == ["2026-10--2026-11"]  # two months merged; December is open
+    con = duckdb.connect(str(catalog_path(data_dir)), read_only=True)
+    try:
+        listed = con.execute("SELECT sql FROM duckdb_views() WHERE view_name = 'stg_articles'")
+        assert "/compacted/articles/2026-10--2026-11." in listed.fetchall()[0][0]
+    finally:
+        con.close()
+    answers = _answers(data_dir)
+    assert answers == _from_daily_files(data_dir, tmp_path / "daily")
+    assert answers["articles"]
+    assert answers["stg_runs"]
+
+
+def _current(data_dir: Path, table: str = "articles") -> list[str]:
+    return [m.month for m in compact.months(data_dir, table) if m.copy is not None]
+
+
+def test_a_rerun_inside_a_copied_month_replaces_its_rows(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    _history(data_dir, [OCT_1, OCT_2, NOV_1, NOV_2])
+    assert _current(data_dir) == ["2026-10"]
+    publish_sample(data_dir, OCT_2, SCOPE, "old")  # fewer rows than its first run
+
+    answers = _answers(data_dir)
+    assert answers == _from_daily_files(data_dir, tmp_path / "daily")
+    rows = [r for r in answers["stg_articles"] if r[-1] == OCT_2 and r[0].startswith(SCOPE)]
+    assert len(rows) == 3  # the rerun's rows only, once
+    assert _current(data_dir) == []
+    assert _copies(data_dir) == ["2026-10--2026-10"]  # no longer read, kept for open sessions
+
+    publish_sample(data_dir, DEC_1, SCOPE, "new")  # copies October again, drops the old copy
+    assert _current(data_dir) == ["2026-10", "2026-11"]
+    assert _copies(data_dir) == ["2026-10--2026-11"]
+    assert _answers(data_dir) == _from_daily_files(data_dir, tmp_path / "daily-2")
+
+
+def test_a_session_opened_before_a_rerun_sees_the_date_as_it_was(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    _history(data_dir, [OCT_1, OCT_2, NOV_1, NOV_2])
+    con = duckdb.connect(str(catalog_path(data_dir)), read_only=True)
+    try:
+        count = "SELECT count(*) FROM stg_articles WHERE run_date = DATE '2026-10-02'"
+        before = con.execute(count).fetchall()
+        publish_sample(data_dir, OCT_2, SCOPE, "old")
+        assert con.execute(count).fetchall() == before  # the copy: the old date, whole
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("step", ["compact", "compact:rejected", "compact:mentions", "catalog"])
+def test_a_compaction_killed_midway_leaves_a_warehouse_that_answers(
+    tmp_path: Path, step: str
+) -> None:
+    data_dir = tmp_path / "data"
+    _history(data_dir, [OCT_1, OCT_2])
+    killed = run_script("publisher.py", str(data_dir), NOV_1.isoformat(), SCOPE, "new", step)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+    stray = compact.copies_dir(data_dir, "articles") / ".2026-10.dead.tmp"
+    stray.parent.mkdir(parents=True, exist_ok=True)
+    stray.write_bytes(b"PAR1 cut short")  # as a COPY killed midway leaves it
+
+    assert _answers(data_dir) == _from_daily_files(data_dir, tmp_path / "daily")
+
+    publish_sample(data_dir, NOV_1, SCOPE, "new")  # the rerun finishes the compaction
+    assert all(_copies(data_dir, table) == ["2026-10--2026-10"] for table in TABLES)
+    assert not stray.exists()
+    assert _answers(data_dir) == _from_daily_files(data_dir, tmp_path / "daily-2")
+
+
+MONTHLY = [date(2026, m, 1) for m in range(7, 13)]  # July to December
+
+
+def test_copies_merge_into_few_files_and_answer_the_same(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    for day in MONTHLY:
+        publish_rows(data_dir, day, [("A", A, day.month, None), (f"S{day.month}", A_COPY, 1, "A")])
+    # July to November closed: four months merged, then November alone (a binary counter)
+    assert _copies(data_dir) == ["2026-07--2026-10", "2026-11--2026-11"]
+    assert _answers(data_dir) == _from_daily_files(data_dir, tmp_path / "daily")
+
+
+def test_a_merge_killed_before_it_removed_its_inputs_is_read_once(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    for day in MONTHLY[:4]:  # July to October: July and August merged, September alone
+        publish_rows(data_dir, day, [("A", A, day.month, None)])
+    folder = compact.copies_dir(data_dir, "articles")
+    inputs = tmp_path / "inputs"
+    shutil.copytree(folder, inputs)
+    publish_rows(data_dir, MONTHLY[4], [("A", A, 5, None)])  # merges July to October
+    assert _copies(data_dir) == ["2026-07--2026-10"]
+    for path in inputs.iterdir():  # as if killed between the merge's rename and its cleanup
+        shutil.copy2(path, folder / path.name)
+    build_catalog(data_dir)
+
+    assert [m.copy is not None for m in compact.months(data_dir, "articles")] == [True] * 4 + [
+        False
+    ]
+    assert _answers(data_dir) == _from_daily_files(data_dir, tmp_path / "daily")
+    publish_rows(data_dir, MONTHLY[5], [("A", A, 6, None)])
+    assert _copies(data_dir) == ["2026-07--2026-10", "2026-11--2026-11"]
