@@ -49,11 +49,11 @@ from flows.pipeline import (
     SourceCounts,
     SourceFailure,
     clean_into,
-    cpu_pool,
     dedupe_and_enrich,
     early_enrichment,
     report_run,
     run_pipeline,
+    run_pool,
     run_row,
     run_status,
 )
@@ -443,7 +443,7 @@ def run_with_archives(settings: Settings, plan: RunPlan) -> RunSummary:
         wait_s=settings.run_lock_wait_s,
         on_wait=get_run_logger().warning,
     ):
-        with cpu_pool(settings.cpu_workers, settings.spacy_model) as pool:
+        with run_pool(settings) as pool:
             done = run_archives(settings, archives, pool)
         catalog = str(ensure_catalog(data_dir))
     part = merge(archives, None, done, data_dir, catalog)

@@ -13,7 +13,7 @@ import json
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib import metadata
@@ -189,7 +189,7 @@ def run_pipeline(settings: Settings, plan: RunPlan) -> RunSummary:
     ):
         publication = Publication(data_dir, ctx.run_date, ctx.scope)
         try:
-            with cpu_pool(settings.cpu_workers, settings.spacy_model) as pool:
+            with run_pool(settings) as pool:
                 if plan.reprocess:
                     collected = _reprocess(settings, data_dir, plan, publication, pool)
                 else:
@@ -519,6 +519,11 @@ def early_enrichment(
 def _done(item: tuple[PrefectFuture[Enrichment], int]) -> tuple[Enrichment, int]:
     future, stories = item
     return future.result(), stories
+
+
+def run_pool(settings: Settings) -> AbstractContextManager[Executor | None]:
+    """The run's worker pool; its workers load the spaCy model only when the run enriches."""
+    return cpu_pool(settings.cpu_workers, settings.spacy_model if settings.enrich else None)
 
 
 @contextmanager
