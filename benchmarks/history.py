@@ -493,7 +493,7 @@ def main() -> int:
             f"{args.per_day * args.dates * args.mentions:,} mentions), {files} Parquet files, "
             f"{size / 1e6:.0f} MB, built in {time.perf_counter() - started:.0f} s; "
             f"{os.cpu_count()} CPUs\n"
-            f"   closed months copied by the publications: {len(copies)} monthly files, "
+            f"   closed months copied by the publications: {len(copies)} files, "
             f"{sum(p.stat().st_size for p in copies) / 1e6:.0f} MB"
         )
         set_feeds(servers, outlets, last, args.per_day)
