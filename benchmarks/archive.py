@@ -2,11 +2,12 @@
 
     .venv/bin/python benchmarks/archive.py GROUND_TRUTH_JSON [--records 20000] [--per-file 1000]
         [--hosts 24] [--copies 0.1] [--date 2026-11-01] [--rss-sizes 5000,20000]
-        [--parts plain,resume,rss,enrich] [--rounds 1] [--runs-dir DIR] [--keep]
+        [--rss-modes plain] [--parts plain,resume,rss,enrich] [--rounds 1] [--runs-dir DIR]
+        [--keep]
 
-The library: `--records` news response records (default 20,000) from real article bodies (a
-ground-truth JSON mapping ids to {"articleBody", "url"}, e.g.
-../shared/bench/article-extraction/ground-truth.json), planned and rendered by
+The library: news response records (`--records`, default 20,000, or the largest `--rss-sizes`
+if larger) from real article bodies (a ground-truth JSON mapping ids to {"articleBody", "url"},
+e.g. ../shared/bench/article-extraction/ground-truth.json), planned and rendered by
 benchmarks/pipeline.py (`plan_stories`, `render_page`: each of `--hosts` outlets has its own
 template, one of three layouts with its own class names; a share `--copies` of the stories are
 syndicated copies of an earlier one on another outlet, half exact, half trimmed and retitled),
@@ -17,7 +18,9 @@ publication. The records, in capture order, are split into files of `--per-file`
 `CC-NEWS-<D><hhmmss>-<NNNNN>.warc.gz` for the day D (`--date`), one gzip member per record,
 written with fastwarc. Each file also has a `warcinfo` record, a `request` and a `metadata`
 record for one of its captures, a 404 answer and a `revisit` of an earlier capture, so the
-reader's other branches run; these are not counted in the records/s.
+reader's other branches run; these are not counted in the records/s. A run reads the first
+files that hold at least N records (a folder of links to them), N = `--records` for the
+comparisons and the resume, each of `--rss-sizes` for the memory part.
 
 The runs, against one temporary Prefect server (`prefect_test_harness`; its start-up is not
 counted), each a fresh process:
@@ -29,15 +32,16 @@ counted), each a fresh process:
   way of benchmarks/peers.py, without the components neither entities nor speakers need), and a
   pyarrow Parquet write; `--no-spacy` for the same peer without spaCy.
 
-`--parts` (all by default, in this order, each pair interleaved for `--rounds` rounds):
+`--parts` (all by default, run in this order; each pair interleaved for `--rounds` rounds):
 - plain: newsflow with NEWSFLOW_ENRICH=false vs the peer without spaCy;
 - resume: newsflow without enrichment is started, killed (SIGKILL to its process group) when
   half the files have their checkpoint, `<data_dir>/lake/archive_files/run_date=D/*.parquet`,
   published, then run again to completion; reported: (time before the kill + resume time) /
   the uninterrupted run's time, resume time / that time (target <= 0.55), and whether the
-  resumed warehouse has the same article, duplicate and rejected counts as the uninterrupted one;
-- rss: newsflow with and without enrichment on the first files holding each of `--rss-sizes`
-  records (the size of the whole library reuses the runs of plain and enrich);
+  resumed warehouse has the same article, duplicate and rejected counts as the uninterrupted
+  one (plain's newsflow run, or one made for it);
+- rss: newsflow on each of `--rss-sizes` in each of `--rss-modes` (`plain`, `enrich`), reusing
+  the runs of plain and enrich for the size they ran;
 - enrich: newsflow with enrichment vs the peer with spaCy.
 
 Figures: wall time, records/s (news response records / wall), CPU seconds of the command and
@@ -357,12 +361,43 @@ def _show(m: Measured) -> None:
 
 
 @dataclass(frozen=True, slots=True)
+class Subset:
+    """The library's first files holding at least a number of records, and a sources file
+    whose `warc` source reads just them (a folder of links to them)."""
+
+    files: tuple[Path, ...]
+    records: tuple[int, ...]
+    sources: Path
+
+    @property
+    def total(self) -> int:
+        return sum(self.records)
+
+
+def subset(work: Path, library: Library, size: int) -> Subset:
+    count = 0
+    while count < len(library.files) and sum(library.records[:count]) < size:
+        count += 1
+    files, records = library.files[:count], library.records[:count]
+    folder = library.files[0].parent
+    if count < len(library.files):
+        folder = work / f"warcs-{sum(records)}"
+        folder.mkdir(exist_ok=True)
+        for path in files:
+            if not (folder / path.name).exists():
+                (folder / path.name).symlink_to(path)
+    sources = work / f"sources-{sum(records)}.toml"
+    write_warc_source(sources, folder)
+    return Subset(files, records, sources)
+
+
+@dataclass(frozen=True, slots=True)
 class Bench:
     work: Path
     day: date
     env: dict[str, str]
     server: int
-    library: Library
+    stories: tuple[Story, ...]
     model: str
 
 
@@ -405,27 +440,25 @@ def _describe(counts: dict[str, int]) -> str:
 
 
 def run_newsflow(
-    bench: Bench, name: str, sources: Path, records: int, enrich: bool, stories: Sequence[Story]
+    bench: Bench, name: str, part: Subset, enrich: bool
 ) -> tuple[Measured, dict[str, int]]:
     data_dir = bench.work / "runs" / name
-    command = newsflow_command(bench, sources)
-    measured, _ = _measure(
-        name, command, newsflow_env(bench, data_dir, enrich), bench.server, records
-    )
+    command = newsflow_command(bench, part.sources)
+    env = newsflow_env(bench, data_dir, enrich)
+    measured, _ = _measure(name, command, env, bench.server, part.total)
     counts = warehouse_counts(data_dir)
-    detail = f"{_describe(counts)}; {planted_check(data_dir, stories)}"
+    detail = f"{_describe(counts)}; {planted_check(data_dir, bench.stories)}"
     measured = replace(measured, detail=detail)
     _show(measured)
     return measured, counts
 
 
-def run_peer(bench: Bench, name: str, spacy: bool) -> Measured:
+def run_peer(bench: Bench, name: str, part: Subset, spacy: bool) -> Measured:
     out = bench.work / "runs" / name
     peer = Path(__file__).with_name("archive_peer.py")
-    command = [sys.executable, str(peer), str(out), *map(str, bench.library.files)]
+    command = [sys.executable, str(peer), str(out), *map(str, part.files)]
     command += ["--model", bench.model] if spacy else ["--no-spacy"]
-    records = sum(bench.library.records)
-    measured, stdout = _measure(name, command, bench.env, None, records)
+    measured, stdout = _measure(name, command, bench.env, None, part.total)
     found = json.loads(stdout.strip().splitlines()[-1])
     detail = (
         f"{found['records']} response records, {found['pages']} HTML pages -> "
@@ -436,18 +469,18 @@ def run_peer(bench: Bench, name: str, spacy: bool) -> Measured:
     return measured
 
 
-def run_pair(bench: Bench, sources: Path, enrich: bool, rounds: int) -> list[Measured]:
-    """newsflow and the peer on the whole library, interleaved."""
+def run_pair(
+    bench: Bench, part: Subset, enrich: bool, rounds: int
+) -> tuple[list[Measured], dict[str, int]]:
+    """newsflow and the peer on `part`, interleaved; newsflow's counts of its first run."""
     mode = "enrich" if enrich else "plain"
-    records = sum(bench.library.records)
-    results = []
+    results, first = [], {}
     for round_ in range(rounds):
-        measured, _ = run_newsflow(
-            bench, f"newsflow-{mode}-{round_}", sources, records, enrich, bench.library.stories
-        )
+        measured, counts = run_newsflow(bench, f"newsflow-{mode}-{round_}", part, enrich)
+        first = first or counts
         results.append(measured)
-        results.append(run_peer(bench, f"peer-{mode}-{round_}", spacy=enrich))
-    return results
+        results.append(run_peer(bench, f"peer-{mode}-{round_}", part, spacy=enrich))
+    return results, first
 
 
 def _checkpoints(data_dir: Path, day: date) -> int:
@@ -455,14 +488,12 @@ def _checkpoints(data_dir: Path, day: date) -> int:
     return len(list(folder.glob("*.parquet")))
 
 
-def run_resume(
-    bench: Bench, sources: Path, full: Measured, full_counts: dict[str, int]
-) -> None:
+def run_resume(bench: Bench, part: Subset, full: Measured, full_counts: dict[str, int]) -> None:
     """Kill a backfill when half the files are published, resume it, compare with `full`."""
     data_dir = bench.work / "runs" / "newsflow-resume"
-    command = newsflow_command(bench, sources)
+    command = newsflow_command(bench, part.sources)
     env = newsflow_env(bench, data_dir, enrich=False)
-    half = len(bench.library.files) // 2
+    half = len(part.files) // 2
     log = (bench.work / "resume-killed.log").open("wb")
     started = time.perf_counter()
     process = subprocess.Popen(
@@ -477,13 +508,13 @@ def run_resume(
     process.wait()
     log.close()
     at_kill = _checkpoints(data_dir, bench.day)
-    records = sum(bench.library.records[at_kill:])
+    records = sum(part.records[at_kill:])
     resumed, _ = _measure("newsflow-resumed", command, env, bench.server, records)
     counts = warehouse_counts(data_dir)
     resumed = replace(resumed, detail=_describe(counts))
     print(
-        f"  killed after {before:.1f} s with {at_kill}/{len(bench.library.files)} files "
-        f"published; the rerun read the other {records} records",
+        f"  killed after {before:.1f} s with {at_kill}/{len(part.files)} files published; "
+        f"the rerun read the other {records} records",
         flush=True,
     )
     _show(resumed)
@@ -499,30 +530,16 @@ def run_resume(
     )
 
 
-def run_rss(bench: Bench, sizes: Sequence[int], done: dict[tuple[int, bool], Measured]) -> None:
-    """newsflow on the first files holding each size, with and without enrichment."""
-    library = bench.library
-    for size in sizes:
-        files = 0
-        while files < len(library.files) and sum(library.records[:files]) < size:
-            files += 1
-        records = sum(library.records[:files])
-        if records == sum(library.records):  # the whole library: the plain and enrich runs
-            continue
-        folder = bench.work / f"warcs-{records}"
-        folder.mkdir(exist_ok=True)
-        for path in library.files[:files]:
-            target = folder / path.name
-            if not target.exists():
-                target.symlink_to(path)
-        sources = bench.work / f"sources-{records}.toml"
-        write_warc_source(sources, folder)
-        for enrich in (False, True):
-            if (records, enrich) not in done:
-                name = f"newsflow-{'enrich' if enrich else 'plain'}-{records}"
-                done[(records, enrich)], _ = run_newsflow(
-                    bench, name, sources, records, enrich, library.stories
-                )
+def run_rss(
+    bench: Bench, parts: Sequence[Subset], modes: Sequence[bool],
+    done: dict[tuple[int, bool], Measured],
+) -> None:  # fmt: skip
+    """newsflow on each part in each mode (enrichment on or off), unless already run."""
+    for part in parts:
+        for enrich in modes:
+            if (part.total, enrich) not in done:
+                name = f"newsflow-{'enrich' if enrich else 'plain'}-{part.total}"
+                done[(part.total, enrich)], _ = run_newsflow(bench, name, part, enrich)
 
 
 def report(
@@ -572,6 +589,9 @@ def main() -> int:
     parser.add_argument("--copies", type=float, default=COPY_SHARE, help="syndicated share")
     parser.add_argument("--date", type=date.fromisoformat, default=date(2026, 11, 1))
     parser.add_argument("--rss-sizes", default="5000,20000", help="records, comma separated")
+    parser.add_argument(
+        "--rss-modes", default="plain", help="plain, enrich or plain,enrich: the rss part's runs"
+    )
     parser.add_argument("--parts", default="plain,resume,rss,enrich")
     parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds of each pair")
     parser.add_argument("--runs-dir", type=Path, default=None, help="parent of the temp dir")
@@ -580,7 +600,8 @@ def main() -> int:
     parts = set(args.parts.split(","))
     if unknown := parts - {"plain", "resume", "rss", "enrich"}:
         parser.error(f"unknown --parts {sorted(unknown)}")
-    sizes = sorted({min(int(s), args.records) for s in args.rss_sizes.split(",") if s})
+    modes = [{"plain": False, "enrich": True}[m] for m in args.rss_modes.split(",")]
+    sizes = sorted({int(s) for s in args.rss_sizes.split(",") if s})
 
     if args.runs_dir:
         args.runs_dir.mkdir(parents=True, exist_ok=True)
@@ -593,10 +614,10 @@ def main() -> int:
         atexit.register(shutil.rmtree, work, ignore_errors=True)
 
     started = time.perf_counter()
+    size = max([args.records, *(sizes if "rss" in parts else [])])
     library = build_library(
-        work / "warcs", args.ground_truth, args.records, args.per_file, args.hosts, args.date,
-        args.copies,
-    )  # fmt: skip
+        work / "warcs", args.ground_truth, size, args.per_file, args.hosts, args.date, args.copies
+    )
     copies = sum(s.copy_of is not None for s in library.stories)
     print(
         f"library: {len(library.files)} WARC files, {sum(library.records)} news response records "
@@ -605,8 +626,8 @@ def main() -> int:
         f"{time.perf_counter() - started:.0f} s; day {args.date}; {os.cpu_count()} CPUs",
         flush=True,
     )
-    sources = work / "sources.toml"
-    write_warc_source(sources, work / "warcs")
+    compared = subset(work, library, args.records)
+    print(f"compared: the first {len(compared.files)} files, {compared.total} records")
     os.environ.update(
         {
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
@@ -627,32 +648,29 @@ def main() -> int:
             day=args.date,
             env={**os.environ, "PREFECT_API_URL": str(PREFECT_API_URL.value())},
             server=server,
-            library=library,
+            stories=library.stories,
             model=Settings().spacy_model,
         )
         pairs: dict[bool, list[Measured]] = {}
         rss: dict[tuple[int, bool], Measured] = {}
-        full_counts: dict[str, int] = {}
-        total = sum(library.records)
+        plain_counts: dict[str, int] = {}
         for part in ("plain", "resume", "rss", "enrich"):
             if part not in parts:
                 continue
             print(f"\n{part}:", flush=True)
             if part in ("plain", "enrich"):
                 enrich = part == "enrich"
-                pairs[enrich] = run_pair(bench, sources, enrich, args.rounds)
-                rss[(total, enrich)] = pairs[enrich][0]
-                if not enrich:
-                    full_counts = warehouse_counts(work / "runs" / "newsflow-plain-0")
+                pairs[enrich], counts = run_pair(bench, compared, enrich, args.rounds)
+                rss[(compared.total, enrich)] = pairs[enrich][0]
+                plain_counts = plain_counts if enrich else counts
             elif part == "resume":
-                if not full_counts:
-                    full, full_counts = run_newsflow(
-                        bench, "newsflow-plain-0", sources, total, False, library.stories
+                if not plain_counts:
+                    rss[(compared.total, False)], plain_counts = run_newsflow(
+                        bench, "newsflow-plain-0", compared, False
                     )
-                    rss[(total, False)] = full
-                run_resume(bench, sources, rss[(total, False)], full_counts)
+                run_resume(bench, compared, rss[(compared.total, False)], plain_counts)
             else:
-                run_rss(bench, sizes, rss)
+                run_rss(bench, [subset(work, library, n) for n in sizes], modes, rss)
         report(pairs, rss)
     self_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"ru_maxrss of this benchmark process: {self_mb:.0f} MiB (not counted)")
