@@ -40,9 +40,10 @@ counted), each a fresh process:
   at least half the files have their checkpoint published
   (`<data_dir>/lake/archive_files/run_date=D/*.parquet`), then run again to completion;
   reported: (time before the kill + resume time) / the uninterrupted run's time, resume time /
-  that time (target <= 0.55), and whether the resumed warehouse has the same article,
-  duplicate and rejected counts as the uninterrupted one (plain's newsflow run, or one made
-  for it);
+  that time (target <= 0.55), the same in CPU seconds (the tree's CPU until the kill read from
+  /proc, since killed workers are not waited for), and whether the resumed warehouse has the
+  same article, duplicate and rejected counts as the uninterrupted one (plain's newsflow run,
+  or one made for it);
 - rss: newsflow on each of `--rss-sizes` in each of `--rss-modes` (`plain`, `enrich`), reusing
   the runs of plain and enrich for the size they ran;
 - enrich: newsflow with enrichment vs the peer with spaCy.
@@ -93,6 +94,7 @@ from pipeline import (
     Story,
     _children,
     _median,
+    _proc_cpu_s,
     _timed_command,
     load_bodies,
     make_outlets,
@@ -498,6 +500,7 @@ def run_resume(bench: Bench, part: Subset, full: Measured, full_counts: dict[str
     env = newsflow_env(bench, data_dir, enrich=False)
     half = -(-len(part.files) // 2)  # at least half
     log = (bench.work / "resume-killed.log").open("wb")
+    server_cpu = _proc_cpu_s(bench.server)
     started = time.perf_counter()
     process = subprocess.Popen(
         command, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -507,6 +510,9 @@ def run_resume(bench: Bench, part: Subset, full: Measured, full_counts: dict[str
     before = time.perf_counter() - started
     if process.poll() is not None:
         raise SystemExit(f"the backfill ended before {half} files were published")
+    # CPU until the kill: the process tree from /proc (killed workers are not waited for).
+    tree = [process.pid, *_descendants([process.pid])]
+    before_cpu = sum(map(_proc_cpu_s, tree)) + _proc_cpu_s(bench.server) - server_cpu
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
     log.close()
@@ -529,6 +535,15 @@ def run_resume(bench: Bench, part: Subset, full: Measured, full_counts: dict[str
         f"{resumed.wall_s / full.wall_s:.2f} (target <= 0.55); "
         f"same article, duplicate and rejected counts as the uninterrupted run: {same}; "
         f"load {os.getloadavg()[0]:.1f}",
+        flush=True,
+    )
+    full_cpu = full.cpu_s + full.server_cpu_s
+    resumed_cpu = resumed.cpu_s + resumed.server_cpu_s
+    print(
+        f"  in CPU seconds (the process trees and the Prefect server; steadier than wall time "
+        f"on a shared machine): ({before_cpu:.1f} + {resumed_cpu:.1f}) / {full_cpu:.1f} = "
+        f"{(before_cpu + resumed_cpu) / full_cpu:.2f}; resume / full = "
+        f"{resumed_cpu / full_cpu:.2f}",
         flush=True,
     )
 
