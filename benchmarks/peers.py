@@ -29,14 +29,15 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 import requests
-import spacy
 import trafilatura
-from spacy.tokens import Doc
+
+if TYPE_CHECKING:  # spaCy is imported where a model is loaded: a peer without it skips it
+    from spacy.tokens import Doc
 
 UNUSED = ["tagger", "attribute_ruler", "lemmatizer", "senter"]
 QUOTED = re.compile(r"[“\"]([^”\"\n]{3,})[”\"]")
@@ -117,6 +118,8 @@ def write(out: Path, articles: list[dict[str, Any]], docs: Iterator[Doc]) -> dic
 
 
 def batched(out: Path, feeds: list[str], model: str) -> dict[str, int]:
+    import spacy
+
     nlp = spacy.load(model, exclude=UNUSED)
     with requests.Session() as session:
         links = feed_links(session, feeds)
@@ -128,6 +131,8 @@ def batched(out: Path, feeds: list[str], model: str) -> dict[str, int]:
 
 
 def naive(out: Path, feeds: list[str], model: str) -> dict[str, int]:
+    import spacy
+
     nlp = spacy.load(model, exclude=UNUSED)
     pages = 0
     found = []
