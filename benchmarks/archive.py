@@ -64,18 +64,15 @@ enrichment; peak memory flat from 5,000 to 20,000 records; resume <= 55% of a fu
 from __future__ import annotations
 
 import argparse
-import atexit
 import gzip
 import io
 import json
 import os
 import random
 import resource
-import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import threading
 import time
 from collections import defaultdict
@@ -102,6 +99,7 @@ from pipeline import (
     planted_check,
     render_page,
     story_path,
+    work_dir,
 )
 
 from flows.settings import SEEDS_DIR, Settings
@@ -621,15 +619,7 @@ def main() -> int:
     modes = [{"plain": False, "enrich": True}[m] for m in args.rss_modes.split(",")]
     sizes = sorted({int(s) for s in args.rss_sizes.split(",") if s})
 
-    if args.runs_dir:
-        args.runs_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="archive-", dir=args.runs_dir))
-    tempfile.tempdir = str(work / "tmp")  # Prefect's harness database goes here too
-    Path(tempfile.tempdir).mkdir()
-    if args.keep:
-        print(f"keeping {work}")
-    else:  # at exit, after Prefect's harness removed its database (atexit runs in reverse)
-        atexit.register(shutil.rmtree, work, ignore_errors=True)
+    work = work_dir("archive-", args.runs_dir, args.keep)
 
     started = time.perf_counter()
     size = max([args.records, *(sizes if "rss" in parts else [])])

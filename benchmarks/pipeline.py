@@ -1066,16 +1066,22 @@ def main() -> int:
     if args.articles < 1 or args.hosts < 1:
         parser.error("--articles and --hosts must be at least 1")
 
-    if args.runs_dir:
-        args.runs_dir.mkdir(parents=True, exist_ok=True)
-    work = Path(tempfile.mkdtemp(prefix="pipeline-", dir=args.runs_dir))
+    return _bench(args, work_dir("pipeline-", args.runs_dir, args.keep))
+
+
+def work_dir(prefix: str, runs_dir: Path | None, keep: bool) -> Path:
+    """A fresh folder for a benchmark's files (and temporary files), removed at exit unless
+    `keep`."""
+    if runs_dir:
+        runs_dir.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=prefix, dir=runs_dir))
     tempfile.tempdir = str(work / "tmp")  # Prefect's harness database goes here too
     Path(tempfile.tempdir).mkdir()
-    if args.keep:
+    if keep:
         print(f"keeping {work}")
     else:  # at exit, after Prefect's harness removed its database (atexit runs in reverse)
         atexit.register(shutil.rmtree, work, ignore_errors=True)
-    return _bench(args, work)
+    return work
 
 
 def _bench(args: argparse.Namespace, work: Path) -> int:

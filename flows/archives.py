@@ -51,6 +51,7 @@ from flows.pipeline import (
     clean_into,
     dedupe_and_enrich,
     early_enrichment,
+    published_summary,
     report_run,
     run_pipeline,
     run_pool,
@@ -244,16 +245,8 @@ def _run_part(
         raise
     if tally.problem:
         get_run_logger().warning("%s: %s", item.location, tally.problem)
-    return RunSummary(
-        run_id=ctx.run_id,
-        run_date=ctx.run_date.isoformat(),
-        status=status,
-        data_dir=str(data_dir),
-        catalog=str(catalog),
-        rows_written=dict(publication.rows_written),
-        per_source=per_source,
-        failures=tuple(f"{item.location}: {tally.problem}" for _ in [0] if tally.problem),
-    )
+    problems = [f"{item.location}: {tally.problem}"] if tally.problem else []
+    return published_summary(publication, ctx, status, catalog, per_source, problems)
 
 
 def _checkpointed(row: dict[str, Any], digest: str) -> dict[str, Any]:

@@ -217,20 +217,35 @@ def run_pipeline(settings: Settings, plan: RunPlan) -> RunSummary:
         except BaseException:
             publication.abort()
             raise
-    summary = RunSummary(
-        run_id=ctx.run_id,
-        run_date=ctx.run_date.isoformat(),
-        status=status,
-        data_dir=str(data_dir),
-        catalog=str(catalog),
-        rows_written=dict(publication.rows_written),
-        per_source=per_source,
-        failures=tuple(str(f) for f in collected.failures),
-        found=tuple(collected.found),
+    summary = published_summary(
+        publication, ctx, status, catalog, per_source, collected.failures, collected.found
     )
     problems = health.report_health(summary, plan)  # events for silent and drifted sources
     report_run(summary, collected.failures, plan, problems)
     return summary
+
+
+def published_summary(
+    publication: Publication,
+    ctx: RunContext,
+    status: str,
+    catalog: Path,
+    per_source: tuple[SourceCounts, ...],
+    failures: Iterable[object] = (),
+    found: Iterable[str] = (),
+) -> RunSummary:
+    """The summary of what one publication wrote."""
+    return RunSummary(
+        run_id=ctx.run_id,
+        run_date=ctx.run_date.isoformat(),
+        status=status,
+        data_dir=str(publication.data_dir),
+        catalog=str(catalog),
+        rows_written=dict(publication.rows_written),
+        per_source=per_source,
+        failures=tuple(str(f) for f in failures),
+        found=tuple(found),
+    )
 
 
 def run_status(sources: Sequence[Source], failures: Sequence[SourceFailure]) -> str:
