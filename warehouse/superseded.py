@@ -116,13 +116,7 @@ def decide(
             WITH rows AS (
                 SELECT *, CASE WHEN copy THEN url ELSE '' END AS line FROM ({stored})
             ),
-            ranked AS (
-                SELECT *,
-                       row_number() OVER (PARTITION BY article_id, line ORDER BY {LATEST_ORDER})
-                           AS rank,
-                       count(*) OVER (PARTITION BY article_id, line) AS competing
-                FROM rows
-            ),
+            {_ranked("line")},
             prior AS ({prior})
             SELECT r.run_id, r.source_id, r.article_id,
                    CASE WHEN r.copy THEN r.url END AS copy_url, r.url, r.version,
@@ -138,6 +132,19 @@ def decide(
     if decided is None:  # a SELECT always has a result
         raise RuntimeError("DuckDB gave no result for the decisions")
     return decided.cast(TABLES["superseded"])
+
+
+def _ranked(line: str) -> str:
+    """The CTE `ranked`: the `rows` of each line (article_id and `line`) in `LATEST_ORDER`, with
+    how many rows compete in it."""
+    return f"""
+            ranked AS (
+                SELECT *,
+                       row_number() OVER (PARTITION BY article_id, {line} ORDER BY {LATEST_ORDER})
+                           AS rank,
+                       count(*) OVER (PARTITION BY article_id, {line}) AS competing
+                FROM rows
+            )"""  # noqa: S608 (column names of this module only)
 
 
 LEGACY_SCOPE = "legacy-versions"
@@ -159,13 +166,7 @@ def legacy(articles: Sequence[Path]) -> pa.Table:
                 FROM read_parquet({_files(articles)}, hive_partitioning = true,
                                   union_by_name = true, hive_types = {{'run_date': DATE}})
             ),
-            ranked AS (
-                SELECT *,
-                       row_number() OVER (PARTITION BY article_id, copy_url ORDER BY {LATEST_ORDER})
-                           AS rank,
-                       count(*) OVER (PARTITION BY article_id, copy_url) AS competing
-                FROM rows
-            )
+            {_ranked("copy_url")}
             SELECT run_id, source_id, article_id, copy_url, url, version,
                    run_date AS row_run_date, rank > 1 AS superseded, 1 AS decision
             FROM ranked WHERE competing > 1
