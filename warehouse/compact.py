@@ -106,7 +106,7 @@ def months(data_dir: Path, table: str) -> list[Month]:
     month (a merge killed before it deleted its inputs), the one of more months counts.
     """
     data_dir = Path(data_dir).absolute()
-    by_month: dict[str, list[tuple[Path, tuple[int, ...]]]] = {}
+    by_month: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
     for partition in _scan(table_dir(data_dir, table)):
         if not (partition.name.startswith("run_date=") and partition.is_dir()):
             continue
@@ -119,10 +119,14 @@ def months(data_dir: Path, table: str) -> list[Month]:
             except FileNotFoundError:  # replaced while listed: the next listing has it
                 continue
             identity = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
-            by_month.setdefault(month, []).append((Path(entry.path), identity))
+            # Strings, not Paths: sorting Paths costs more than the listing (partition
+            # folders have one length, so the strings sort as the Paths would).
+            by_month.setdefault(month, []).append((entry.path, identity))
     order = sorted(by_month)
+    for files in by_month.values():
+        files.sort()
     prefix = len(str(data_dir)) + 1
-    entries = {m: [(str(p)[prefix:], i) for p, i in sorted(by_month[m])] for m in order}
+    entries = {m: [(p[prefix:], i) for p, i in by_month[m]] for m in order}
     current: list[tuple[list[str], Path]] = []
     for entry in _scan(copies_dir(data_dir, table)):
         named = _NAME.fullmatch(entry.name)
@@ -136,9 +140,7 @@ def months(data_dir: Path, table: str) -> list[Month]:
     for held, path in sorted(current, key=lambda c: (-len(c[0]), c[0][0], c[1].name)):
         if not any(m in holder for m in held):
             holder.update(dict.fromkeys(held, path))
-    return [
-        Month(m, tuple(p for p, _ in sorted(by_month[m])), holder.get(m)) for m in order
-    ]
+    return [Month(m, tuple(Path(p) for p, _ in by_month[m]), holder.get(m)) for m in order]
 
 
 _NAME = re.compile(r"(\d{4}-\d{2})--(\d{4}-\d{2})\.([0-9a-f]{16})\.parquet")
@@ -167,13 +169,16 @@ def compact(
             for stray in folder.glob(".*.tmp") if folder.is_dir() else ():
                 stray.unlink()  # a compaction that died left it; we hold the lock
             known = months(data_dir, table)
+            copied = 0
             for month in known[:-1]:  # the newest month is open
                 if month.copy is None and month.month != skip_month:
                     if on_step is not None:
                         on_step(f"compact:{table}")
                     copy = _write_copy(data_dir, table, [month], month.files, hive=True)
-                    written += copy is not None
-            known = months(data_dir, table)
+                    copied += copy is not None
+            if copied:  # otherwise the listing stands
+                written += copied
+                known = months(data_dir, table)
             for _ in known:  # each merge leaves one copy fewer: never more merges than months
                 pair = _mergeable(known)
                 if pair is None:
