@@ -47,7 +47,7 @@ from fastwarc.warc import ArchiveIterator, WarcRecord, WarcRecordType
 
 from tasks.charset import detect_encoding
 from tasks.exchange import media_type
-from tasks.fetch import status_reason
+from tasks.fetch import HTML_TYPES, status_reason
 from tasks.guard import BlockedAddress, UnresolvableHost, check_url
 from tasks.reasons import OK, STAGE_ARCHIVE, ReasonCode
 from tasks.records import FetchedPage, Rejected
@@ -56,7 +56,6 @@ logger = logging.getLogger(__name__)
 
 LISTING_SUFFIXES = (".paths", ".paths.gz")
 WARC_SUFFIXES = (".warc", ".warc.gz")
-ARTICLE_TYPES = frozenset({"text/html", "application/xhtml+xml"})
 _TIMESTAMP = re.compile(r"(?<!\d)(\d{4})(\d{2})(\d{2})\d{6}(?!\d)")
 _PAGE_TYPES = ("response", "revisit", "resource")
 _GZIP_MAGIC = b"\x1f\x8b\x08"
@@ -312,7 +311,7 @@ class Downloader:
                 allow_redirects=False,
             )
             with response:
-                if response.status_code not in (200, 206 if start else 200):
+                if response.status_code not in ((200, 206) if start else (200,)):
                     raise OSError(f"{url} answered {response.status_code}")
                 yield response
 
@@ -441,7 +440,7 @@ def _outcome(
     if (reason := status_reason(status)) != OK:
         return reject(reason, f"archived answer {status}")
     media = media_type(content_type)
-    if media is not None and media not in ARTICLE_TYPES:
+    if media is not None and media not in HTML_TYPES:
         return reject("non_html", f"content type {media}")
     if len(body) > rules.max_bytes:
         return reject("too_large", f"decoded body of {len(body)} bytes over the cap")

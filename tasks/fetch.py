@@ -82,6 +82,9 @@ _NAMED_STATUSES: Mapping[int, ReasonCode] = MappingProxyType(
 Purpose = str  # article | feed | sitemap | robots
 
 
+HTML_TYPES = frozenset({"text/html", "application/xhtml+xml"})  # media types of article pages
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class FetchPolicy:
     """Everything that bounds and paces the fetcher; the flow builds it from settings.
@@ -115,7 +118,7 @@ class FetchPolicy:
     host_delays: Mapping[str, float] = field(default_factory=dict)
     host_concurrency: int = 1
     max_host_failures: int = 3  # consecutive timeouts or connection errors before giving up
-    article_types: frozenset[str] = frozenset({"text/html", "application/xhtml+xml"})
+    article_types: frozenset[str] = HTML_TYPES
     ca_file: str | None = None  # extra CA certificates (PEM) to trust, e.g. an internal CA
     respect_robots: bool = True
     # The operator's own host map, "host[:port]" of a URL -> (IP address, port): a pinned
