@@ -111,7 +111,8 @@ def decide(
                 "ON t.article_id = d.article_id AND t.line = coalesce(d.copy_url, '') "
                 "GROUP BY ALL"
             )
-        decided = con.sql(
+        return _decisions(
+            con,
             f"""
             WITH rows AS (
                 SELECT *, CASE WHEN copy THEN url ELSE '' END AS line FROM ({stored})
@@ -126,9 +127,14 @@ def decide(
             WHERE r.competing > 1 OR p.last IS NOT NULL
             ORDER BY r.article_id, r.line, r.rank
             """  # noqa: S608 (file lists and constants of this module only)
-        ).to_arrow_table()
+        )
     finally:
         con.close()
+
+
+def _decisions(con: duckdb.DuckDBPyConnection, sql: str) -> pa.Table:
+    """The decisions a query on `con` makes, as the `superseded` table."""
+    decided = con.sql(sql).to_arrow_table()
     if decided is None:  # a SELECT always has a result
         raise RuntimeError("DuckDB gave no result for the decisions")
     return decided.cast(TABLES["superseded"])
@@ -157,7 +163,8 @@ def legacy(articles: Sequence[Path]) -> pa.Table:
         return TABLES["superseded"].empty_table()
     con = duckdb.connect()
     try:
-        decided = con.sql(
+        return _decisions(
+            con,
             f"""
             WITH rows AS (
                 SELECT run_id, source_id, article_id, url, version, fetched_at,
@@ -172,9 +179,6 @@ def legacy(articles: Sequence[Path]) -> pa.Table:
             FROM ranked WHERE competing > 1
             ORDER BY article_id, copy_url, rank
             """  # noqa: S608 (file lists and constants of this module only)
-        ).to_arrow_table()
+        )
     finally:
         con.close()
-    if decided is None:  # a SELECT always has a result
-        raise RuntimeError("DuckDB gave no result for the decisions")
-    return decided.cast(TABLES["superseded"])
