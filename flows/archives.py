@@ -17,7 +17,8 @@ again. A part's deduplication sees its date's earlier parts, never later ones
 run or rerun in.
 
 Remote files (http(s) WARCs, and the WARCs of a remote paths listing) are downloaded into
-`<data_dir>/downloads/` one at a time and removed when their part is published.
+`<data_dir>/downloads/` one at a time, and removed once read, before their part is
+deduplicated and published.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
@@ -279,6 +281,7 @@ def _read_and_extract(
     tally = archive.FileTally()
     outcomes = archive.read_archive(path, item.location, source.id, rules, tally)
     sources = {source.id: source}
+    keep = _languages(source)
     extracting = start_progress("extract", 0, "records")
     pages = 0
     previous: tuple[PrefectFuture[list[Article | Rejected]], int] | None = None
@@ -290,11 +293,11 @@ def _read_and_extract(
         collected.discovered[source.id] += len(batch)
         pages += len(read)
         if previous is not None:
-            clean_into(*previous, collected, pool, keep=_languages(source))
+            clean_into(*previous, collected, pool, keep=keep)
         previous = (extract_task.submit(read, sources, pool), len(read))
         show_progress(extracting, pages)
     if previous is not None:
-        clean_into(*previous, collected, pool, keep=_languages(source))
+        clean_into(*previous, collected, pool, keep=keep)
     return collected, tally, pages
 
 
@@ -368,10 +371,9 @@ def merge(
     """One summary for a run: its live part (if any) and its archive parts."""
     parts = archives.summaries
     everything = ([live] if live else []) + list(parts)
-    rows: dict[str, int] = {}
+    rows: Counter[str] = Counter()
     for summary in everything:
-        for table, count in summary.rows_written.items():
-            rows[table] = rows.get(table, 0) + count
+        rows.update(summary.rows_written)
     counts: dict[str, SourceCounts] = {}
     for summary in everything:
         for c in summary.per_source:
@@ -386,7 +388,7 @@ def merge(
         status=_status(plan, failures, everything),
         data_dir=str(data_dir),
         catalog=catalog,
-        rows_written=rows,
+        rows_written=dict(rows),
         per_source=tuple(counts[s.id] for s in plan.sources if s.id in counts),
         failures=tuple(str(f) for f in failures),
         found=live.found if live else (),
@@ -407,9 +409,8 @@ def _status(
 
 
 def _add(a: SourceCounts, b: SourceCounts) -> SourceCounts:
-    rejected = dict(a.rejected)
-    for reason, count in b.rejected.items():
-        rejected[reason] = rejected.get(reason, 0) + count
+    rejected = Counter(a.rejected)
+    rejected.update(b.rejected)
     return SourceCounts(
         source_id=a.source_id,
         discovered=a.discovered + b.discovered,

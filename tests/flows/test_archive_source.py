@@ -13,6 +13,7 @@ import gzip
 import json
 import shutil
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -231,6 +232,7 @@ def test_each_file_of_the_day_has_its_checkpoint_and_the_next_days_is_not_read(
     assert by_name[NAMES[3]][0] == 0
     assert by_name[NAMES[3]][3].startswith("not a WARC file")
     assert backfilled.hits_first[NAMES[4]] == 0
+    assert list((backfilled.data_dir / "downloads").iterdir()) == []  # removed once read
     assert backfilled.summary.status == "completed_with_failures"
     assert any(NAMES[3] in failure for failure in backfilled.summary.failures)
 
@@ -299,18 +301,34 @@ def test_a_reprocess_reads_every_file_again_and_gives_the_same_rows(
     assert _outcomes(tmp / "data") == _outcomes(backfilled.data_dir)
 
 
+LOCAL = '[[source]]\nid = "local"\nkind = "warc"\nlocation = "warcs"\n'
+
+
+def _local_archive(tmp: Path, blob: bytes, name: str = NAMES[2], sources: str = LOCAL) -> Path:
+    """A `warcs/` folder holding one WARC file, and a sources file naming the folder."""
+    (tmp / "warcs").mkdir()
+    (tmp / "warcs" / name).write_bytes(blob)
+    path = tmp / "sources.toml"
+    path.write_text(sources, encoding="utf-8")
+    return path
+
+
+@contextmanager
+def _without_enrichment(tmp: Path) -> Iterator[None]:
+    """Runs into `tmp/data` with NEWSFLOW_ENRICH=false."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NEWSFLOW_DATA_DIR", str(tmp / "data"))
+        mp.setenv("NEWSFLOW_ENRICH", "false")
+        yield
+
+
 def test_a_local_folder_source_without_enrichment_stores_articles_only(
     served: Served, prefect_harness: None, tmp_path: Path
 ) -> None:
+    sources = _local_archive(tmp_path, served.files.blobs[NAMES[2]])
     folder = tmp_path / "warcs"
-    folder.mkdir()
-    (folder / NAMES[2]).write_bytes(served.files.blobs[NAMES[2]])
     (folder / "notes.txt").write_text("not an archive", encoding="utf-8")
-    sources = tmp_path / "sources.toml"
-    sources.write_text('[[source]]\nid = "local"\nkind = "warc"\nlocation = "warcs"\n')
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NEWSFLOW_DATA_DIR", str(tmp_path / "data"))
-        mp.setenv("NEWSFLOW_ENRICH", "false")
+    with _without_enrichment(tmp_path):
         summary = backfill_date(run_date=DAY, sources_file=str(sources))
     assert isinstance(summary, RunSummary)
     assert summary.status == "completed"
@@ -323,14 +341,9 @@ def test_a_local_folder_source_without_enrichment_stores_articles_only(
 def test_a_page_cap_reads_that_many_pages_and_a_run_without_it_reads_the_file_again(
     served: Served, prefect_harness: None, tmp_path: Path
 ) -> None:
-    (tmp_path / "warcs").mkdir()
-    (tmp_path / "warcs" / NAMES[2]).write_bytes(served.files.blobs[NAMES[2]])
-    sources = tmp_path / "sources.toml"
-    sources.write_text('[[source]]\nid = "local"\nkind = "warc"\nlocation = "warcs"\n')
+    sources = _local_archive(tmp_path, served.files.blobs[NAMES[2]])
     count = "SELECT count(*) FILTER (WHERE reason = 'over_cap'), count(*) FROM rejected"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NEWSFLOW_DATA_DIR", str(tmp_path / "data"))
-        mp.setenv("NEWSFLOW_ENRICH", "false")
+    with _without_enrichment(tmp_path):
         backfill_date(run_date=DAY, sources_file=str(sources), max_articles=2)
         capped = sql(tmp_path / "data", "SELECT count(*) FROM article_versions")
         over = sql(tmp_path / "data", count)
@@ -344,15 +357,9 @@ def test_a_page_cap_reads_that_many_pages_and_a_run_without_it_reads_the_file_ag
 def test_a_language_filter_rejects_the_articles_of_other_languages(
     served: Served, prefect_harness: None, tmp_path: Path
 ) -> None:
-    (tmp_path / "warcs").mkdir()
-    (tmp_path / "warcs" / NAMES[2]).write_bytes(served.files.blobs[NAMES[2]])
-    sources = tmp_path / "sources.toml"
-    sources.write_text(
-        '[[source]]\nid = "local"\nkind = "warc"\nlocation = "warcs"\nlanguages = ["de", "fr"]\n'
-    )
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NEWSFLOW_DATA_DIR", str(tmp_path / "data"))
-        mp.setenv("NEWSFLOW_ENRICH", "false")
+    filtered = LOCAL + 'languages = ["de", "fr"]\n'
+    sources = _local_archive(tmp_path, served.files.blobs[NAMES[2]], sources=filtered)
+    with _without_enrichment(tmp_path):
         backfill_date(run_date=DAY, sources_file=str(sources))
     assert sql(tmp_path / "data", "SELECT count(*) FROM article_versions") == [(0,)]
     rows = sql(tmp_path / "data", "SELECT stage, reason, detail FROM rejected")
@@ -364,18 +371,15 @@ def test_a_language_filter_rejects_the_articles_of_other_languages(
 def test_a_run_with_live_and_archive_sources_reports_both(
     served: Served, prefect_harness: None, tmp_path: Path
 ) -> None:
-    (tmp_path / "warcs").mkdir()
     day = date(2023, 10, 16)  # a date of the sample site's feeds
-    name = "CC-NEWS-20231016120000-00003.warc.gz"
-    (tmp_path / "warcs" / name).write_bytes(served.files.blobs[NAMES[2]])
     live = (SEEDS_DIR / "sources.toml").read_text(encoding="utf-8")
-    sources = tmp_path / "sources.toml"
-    sources.write_text(
-        live + '\n[[source]]\nid = "local"\nkind = "warc"\nlocation = "warcs"\n', "utf-8"
+    sources = _local_archive(
+        tmp_path,
+        served.files.blobs[NAMES[2]],
+        name="CC-NEWS-20231016120000-00003.warc.gz",
+        sources=live + "\n" + LOCAL,
     )
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NEWSFLOW_DATA_DIR", str(tmp_path / "data"))
-        mp.setenv("NEWSFLOW_ENRICH", "false")
+    with _without_enrichment(tmp_path):
         summary = backfill_date(run_date=day, sources_file=str(sources))
     assert isinstance(summary, RunSummary)
     stored = dict(
