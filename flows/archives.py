@@ -131,7 +131,7 @@ def run_archives(settings: Settings, plan: RunPlan, pool: Executor | None) -> Ar
             logger.info("Skipped %s: its part %s is already published", item.location, item.scope)
             continue
         try:
-            summary = _run_part(
+            summary, problems = _run_part(
                 settings, data_dir, plan, item, digest, downloader, pool, budget[item.source.id]
             )
         except Unreadable as error:
@@ -142,7 +142,7 @@ def run_archives(settings: Settings, plan: RunPlan, pool: Executor | None) -> Ar
             failures += [SourceFailure(f.source.id, _NOT_READ.format(f.location)) for f in later]
             break
         summaries.append(summary)
-        failures += [SourceFailure(item.source.id, problem) for problem in summary.failures]
+        failures += problems
         if (left := budget[item.source.id]) is not None:
             budget[item.source.id] = max(0, left - sum(c.fetched for c in summary.per_source))
     return ArchiveRun(tuple(summaries), tuple(failures), skipped)
@@ -194,7 +194,8 @@ def _run_part(
     downloader: archive.Downloader,
     pool: Executor | None,
     budget: int | None,
-) -> RunSummary:
+) -> tuple[RunSummary, list[SourceFailure]]:
+    """Read, process and publish one file as its own part; its summary and what failed."""
     source = item.source
     ctx = RunContext(
         run_id=f"{item.scope}@{plan.context.run_date.isoformat()}",
@@ -209,6 +210,8 @@ def _run_part(
             collected, tally, pages = _read_and_extract(
                 settings, path, item, publication, pool, budget
             )
+        if tally.problem:  # the part's own rows say the file failed, not only the run's summary
+            collected.failures.append(SourceFailure(source.id, f"{item.location}: {tally.problem}"))
         per_source = dedupe_and_enrich(settings, data_dir, part, collected, publication, pool)
         per_source = tuple(replace(c, fetched=pages) for c in per_source)
         status = run_status(part.sources, collected.failures)
@@ -247,8 +250,8 @@ def _run_part(
         raise
     if tally.problem:
         get_run_logger().warning("%s: %s", item.location, tally.problem)
-    problems = [f"{item.location}: {tally.problem}"] if tally.problem else []
-    return published_summary(publication, ctx, status, catalog, per_source, problems)
+    summary = published_summary(publication, ctx, status, catalog, per_source, collected.failures)
+    return summary, collected.failures
 
 
 def _checkpointed(row: dict[str, Any], digest: str) -> dict[str, Any]:

@@ -237,6 +237,21 @@ def test_each_file_of_the_day_has_its_checkpoint_and_the_next_days_is_not_read(
     assert any(NAMES[3] in failure for failure in backfilled.summary.failures)
 
 
+def test_the_part_of_a_file_that_is_not_a_warc_is_recorded_as_failed(
+    backfilled: Backfilled,
+) -> None:
+    parts = sql(
+        backfilled.data_dir,
+        "SELECT a.location, r.status, s.failed, s.problem FROM archive_files AS a"
+        " JOIN runs AS r USING (run_id) JOIN source_runs AS s USING (run_id) ORDER BY a.location",
+    )
+    by_name = {location.rsplit("/", 1)[1]: rest for location, *rest in parts}
+    status, failed, problem = by_name[NAMES[3]]
+    assert (status, failed) == ("failed", True)
+    assert "not a WARC file" in problem
+    assert {tuple(by_name[n][:2]) for n in NAMES[:3]} == {("completed", False)}
+
+
 def test_a_rerun_of_the_date_reads_no_file_again_and_keeps_the_rows(
     served: Served, backfilled: Backfilled
 ) -> None:
