@@ -91,7 +91,11 @@ TESTS: dict[str, tuple[str, ...]] = {
         "tests/warehouse/test_source_health.py",
     ),
     "warehouse/checks.py": ("tests/warehouse/test_checks.py",),
-    "tasks/archive.py": ("tests/tasks/test_archive.py",),
+    "tasks/archive.py": (
+        "tests/tasks/test_archive.py",
+        "tests/tasks/test_archive_records.py",
+        "tests/tasks/test_archive_sources.py",
+    ),
     "warehouse/compact.py": ("tests/warehouse/test_compact.py", "tests/warehouse/test_crash.py"),
     "warehouse/superseded.py": (
         "tests/warehouse/test_superseded.py",
