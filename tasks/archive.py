@@ -264,16 +264,21 @@ class Downloader:
         return bytes(data)
 
     def save(self, url: str, target: Path) -> Path:
-        """Download `url` to `target` (written under a temporary name, then renamed)."""
+        """Download `url` to `target` (written under a temporary name, then renamed; a
+        download that fails or is refused leaves neither behind)."""
         partial = target.with_name(target.name + ".partial")
         size = 0
-        with self._get(url) as response, partial.open("wb") as out:
-            # The bytes as served: offsets in the file are offsets at the URL.
-            while chunk := response.raw.read(_SCAN, decode_content=False):
-                size += len(chunk)
-                if size > self.max_bytes:
-                    raise ValueError(f"{url} is larger than {self.max_bytes} bytes")
-                out.write(chunk)
+        try:
+            with self._get(url) as response, partial.open("wb") as out:
+                # The bytes as served: offsets in the file are offsets at the URL.
+                while chunk := response.raw.read(_SCAN, decode_content=False):
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise ValueError(f"{url} is larger than {self.max_bytes} bytes")
+                    out.write(chunk)
+        except BaseException:
+            partial.unlink(missing_ok=True)
+            raise
         partial.replace(target)
         return target
 
