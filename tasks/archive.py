@@ -17,9 +17,11 @@ UTC day of its first record's `WARC-Date` (`first_record_day`).
 the size cap that passes the source's filters) or a `Rejected` at stage `archive` with a reason.
 Records that only describe captures (`warcinfo`, `request`, `metadata`, `conversion`,
 `continuation`) are counted per type in the file's `FileTally`. A stretch of the file that
-cannot be read (a corrupt gzip member, a damaged record) is skipped to the next record that
+cannot be read (a corrupt gzip member, one whose gzip header is damaged, a damaged record,
+junk between records, a last record the file ends inside) is skipped to the next record that
 can be, and the tally counts the stretches and the bytes skipped; a record lost in one is not
-an outcome. A file in which no record can be read at all (not a WARC) gets `problem` set.
+an outcome, nor is part of one. A file in which no record can be read at all (not a WARC)
+gets `problem` set.
 
 A page's `raw_record_id` is `<location>#<offset>`: the file as the source named it (an
 absolute `file://` URL or the http(s) URL) and the byte offset of its record there, so the
@@ -332,7 +334,7 @@ def read_archive(
     `location` is how the source names the file: it goes into each `raw_record_id`.
     """
     size = path.stat().st_size
-    with path.open("rb") as handle:
+    with path.open("rb") as handle, path.open("rb") as probe:  # probe: looks without moving
         compressed = handle.read(len(_GZIP_MAGIC)) == _GZIP_MAGIC
         start: int | None = 0
         read_any = False
@@ -342,6 +344,13 @@ def read_archive(
             try:
                 for record in ArchiveIterator(handle, parse_http=False, fsspec_args=False):
                     reading = record.stream_pos
+                    # What the reader passed by without a word: a member whose gzip header
+                    # is damaged, junk between records.
+                    after = start if done is None else _end_before(probe, done, reading, compressed)
+                    _skip(tally, location, after, reading - after, "no record in these bytes")
+                    if not compressed and _cut(probe, reading, size):
+                        _skip(tally, location, reading, size - reading, _CUT)
+                        return
                     outcome = _outcome(record, location, source_id, rules, tally)
                     tally.records += 1
                     done, reading, read_any = reading, None, True
@@ -366,8 +375,47 @@ def read_archive(
             if not read_any:
                 tally.problem = "not a WARC file: no record in it" if size else "empty file"
             elif end < size:
-                _skip(tally, location, end, size - end, "the file ends inside a record")
+                _skip(tally, location, end, size - end, _CUT)
             return
+
+
+_CUT = "the file ends inside a record"
+
+
+def _end_before(probe: BinaryIO, last: int, at: int, compressed: bool) -> int:
+    """Where the record read whole at `last` ends, the reader having found the next at `at`."""
+    if at <= last:  # two records in one gzip member
+        return at
+    if compressed:
+        probe.seek(last + 1)
+        if probe.read(at - last - 1).find(_GZIP_MAGIC) == -1:
+            return at  # the usual case: no other member starts in between
+        return min(at, _member_end(probe, last))
+    return min(at, _block_end(probe, last) or at)
+
+
+def _member_end(handle: BinaryIO, offset: int) -> int:
+    """Where the gzip member at `offset` ends, decompressing it (output dropped a MiB at a
+    time); the end of the file if it does not end."""
+    handle.seek(offset)
+    inflate = zlib.decompressobj(31)
+    fed = 0
+    while not inflate.eof and (chunk := handle.read(_SCAN)):
+        fed += len(chunk)
+        try:
+            while chunk and not inflate.eof:
+                inflate.decompress(chunk, _SCAN)
+                chunk = inflate.unconsumed_tail
+        except zlib.error:
+            break
+    return offset + fed - len(inflate.unused_data)
+
+
+def _cut(probe: BinaryIO, offset: int, size: int) -> bool:
+    """Whether the uncompressed record at `offset` runs past the end of the file (the reader
+    would hand over its first bytes as if they were the whole record)."""
+    end = _block_end(probe, offset)
+    return end > size if end is not None else offset + _HEAD > size
 
 
 def _skip(tally: FileTally, location: str, offset: int, skipped: int, why: object) -> None:
@@ -516,17 +564,31 @@ def _next_start(handle: BinaryIO, offset: int, compressed: bool) -> int | None:
 
 
 def _record_end(handle: BinaryIO, offset: int, compressed: bool, size: int) -> int:
-    """Where the record read whole at `offset` ends: the next gzip member, or (uncompressed)
-    its header block, Content-Length bytes and the blank line after them."""
+    """Where the record read whole at `offset` ends: the end of its gzip member, or
+    (uncompressed) its header block, Content-Length bytes and the blank line after them."""
     if compressed:
+        return _member_end(handle, offset)
+    end = _block_end(handle, offset)
+    if end is None:
         return _next_magic(handle, offset + 1, compressed) or size
+    return min(size, end)
+
+
+_HEAD = 1 << 16  # the longest WARC header block looked for
+
+
+def _block_end(handle: BinaryIO, offset: int) -> int | None:
+    """Where the uncompressed record at `offset` ends by its header: the header block,
+    Content-Length bytes and the blank line after them (None: no readable header)."""
     handle.seek(offset)
-    head = handle.read(1 << 16)
-    end = head.find(b"\r\n\r\n")
+    head = handle.read(4096)
+    if (end := head.find(b"\r\n\r\n")) == -1:
+        head += handle.read(_HEAD - len(head))
+        end = head.find(b"\r\n\r\n")
     length = re.search(rb"(?im)^content-length:\s*(\d+)\s*$", head[:end])
     if end == -1 or length is None:
-        return _next_magic(handle, offset + 1, compressed) or size
-    return min(size, offset + end + 4 + int(length[1]) + 4)
+        return None
+    return offset + end + 4 + int(length[1]) + 4
 
 
 def _next_magic(handle: BinaryIO, offset: int, compressed: bool) -> int | None:

@@ -366,3 +366,45 @@ def test_an_empty_file_and_a_file_without_records_are_problems_of_their_own(
     assert _read(path) == ([], FileTally(problem="empty file"))
     path.write_bytes(gzip.compress(b""))
     assert _read(path) == ([], FileTally(problem="not a WARC file: no record in it"))
+
+
+def test_a_member_whose_gzip_header_is_damaged_is_counted_as_lost(tmp_path: Path) -> None:
+    path = tmp_path / "a.warc.gz"
+    offsets = write_warc(path, [Capture(f"https://x.example/{n}", HTML) for n in range(3)])
+    data = bytearray(path.read_bytes())
+    data[offsets[1] : offsets[1] + 2] = b"\x00\x00"  # no gzip magic: the reader passes it by
+    path.write_bytes(bytes(data))
+    outcomes, tally = _read(path)
+    assert [o.url for o in outcomes] == ["https://x.example/0", "https://x.example/2"]
+    assert (tally.corrupt, tally.skipped_bytes) == (1, offsets[2] - offsets[1])
+
+
+@pytest.mark.parametrize("compress", [True, False])
+def test_junk_between_records_is_counted_as_lost(tmp_path: Path, compress: bool) -> None:
+    path = tmp_path / ("a.warc.gz" if compress else "a.warc")
+    offsets = write_warc(
+        path, [Capture(f"https://x.example/{n}", HTML) for n in range(3)], compress=compress
+    )
+    data = path.read_bytes()
+    junk = b"junk between records\r\n" * 3
+    path.write_bytes(data[: offsets[1]] + junk + data[offsets[1] :])
+    outcomes, tally = _read(path)
+    assert [o.url for o in outcomes] == [f"https://x.example/{n}" for n in range(3)]
+    assert (tally.corrupt, tally.skipped_bytes) == (1, len(junk))
+
+
+@pytest.mark.parametrize("cut", [20, 200, -10])
+def test_an_uncompressed_file_cut_inside_its_last_record_loses_only_that_record(
+    tmp_path: Path, cut: int
+) -> None:
+    # Cut in the WARC header, in the HTTP block, and in the last bytes of the body.
+    path = tmp_path / "a.warc"
+    offsets = write_warc(
+        path, [Capture(f"https://x.example/{n}", HTML) for n in range(3)], compress=False
+    )
+    data = path.read_bytes()
+    end = offsets[2] + cut if cut > 0 else len(data) + cut
+    path.write_bytes(data[:end])
+    outcomes, tally = _read(path)
+    assert [o.url for o in outcomes] == ["https://x.example/0", "https://x.example/1"]
+    assert (tally.corrupt, tally.skipped_bytes) == (1, end - offsets[2])
