@@ -282,6 +282,8 @@ def _checked_run(
         runs.check_data_dir(settings)
         sources_file = Path(args.sources) if args.sources else settings.sources_file
         sources = runs.selected_sources(settings, sources_file, args.source)
+        if reprocess:  # the published runs to read back are in the store
+            _pulled(settings, run_dates)
         for day in run_dates:
             runs.check_run_date(day, settings)
             if reprocess:

@@ -110,3 +110,20 @@ def test_a_run_killed_while_publishing_to_s3_leaves_the_old_date_or_the_new(
     assert new != old  # the killed run's runs row, at least, is its own
 
     assert read_by_another_machine(tmp_path / "reader") == {"old": old, "new": new}[seen]
+
+
+def test_newsflow_reprocess_on_a_fresh_machine_finds_the_run_in_the_store(
+    published: S3Server, prefect_server: dict[str, str], tmp_path: Path
+) -> None:
+    env = {k: v for k, v in prefect_server.items() if not k.startswith("NEWSFLOW_")}
+    env.update({**published.env, **machine(tmp_path / "fresh")})
+    newsflow = Path(sys.executable).with_name("newsflow")
+    done = subprocess.run(
+        [str(newsflow), "reprocess", "--date", RUN_DATE.isoformat()],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]

@@ -139,3 +139,19 @@ def test_a_store_that_stops_mid_push_fails_the_run_and_keeps_the_last_published_
         store.STEP_HOOK = None
         server.start()
     assert sql_json(reader, "SELECT run_id, started_at FROM runs ORDER BY ALL") == before
+
+
+def test_reprocess_on_another_machine_reads_the_raw_archive_from_the_store(
+    first_run: RunSummary, server: S3Server, tmp_path: Path
+) -> None:
+    from flows.ingest import reprocess
+
+    reader = machine(tmp_path / "reader")
+    query = "SELECT url, article_id, version, title FROM article_versions ORDER BY ALL"
+    before = sql_json(reader, query)
+    with environment(machine(tmp_path / "machine-four")):
+        summary = reprocess(run_date=RUN_DATE)
+    assert summary.status == "completed", summary.failures
+    assert sql_json(reader, query) == before
+    flows = sql_json(reader, "SELECT flow FROM runs WHERE run_date = DATE '2023-10-15'")
+    assert flows == [{"flow": "reprocess"}]
