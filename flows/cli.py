@@ -244,18 +244,31 @@ def _data_dir(args: argparse.Namespace) -> Path:
     return Path(given[0]) if given else Path("data")
 
 
-def _pulled(settings: Settings, dates: Sequence[date] | None = None) -> Path:
+def _pulled(
+    settings: Settings, dates: Sequence[date] | None = None, *, wait: bool = False
+) -> Path:
     """The settings' data dir; for an s3:// warehouse, its working copy brought up to the
-    store's state first (of `dates` only, if given)."""
+    store's state first (of `dates` only, if given). A copy that a run on this machine holds
+    is read as it is, unless `wait`: then the run lock's wait applies."""
     if not settings.store_url:
         return settings.data_dir
+    from warehouse.lake import WarehouseBusy
     from warehouse.store import StoreError, WorkingCopy
 
+    wait_s = settings.run_lock_wait_s if wait else 0.0
     try:
-        with WorkingCopy(settings.store_url, settings.data_dir) as copy:
+        with WorkingCopy(settings.store_url, settings.data_dir, wait_s=wait_s) as copy:
             copy.pull(dates)
     except StoreError as error:
         raise CliError(str(error), FAILED) from None
+    except WarehouseBusy as error:
+        if wait:
+            raise CliError(str(error), FAILED) from None
+        print(
+            f"newsflow: another process (a run?) holds the working copy {settings.data_dir}; "
+            "reading it as it is, not the store's latest",
+            file=sys.stderr,
+        )
     return settings.data_dir
 
 
@@ -283,7 +296,7 @@ def _checked_run(
         sources_file = Path(args.sources) if args.sources else settings.sources_file
         sources = runs.selected_sources(settings, sources_file, args.source)
         if reprocess:  # the published runs to read back are in the store
-            _pulled(settings, run_dates)
+            _pulled(settings, run_dates, wait=True)
         for day in run_dates:
             runs.check_run_date(day, settings)
             if reprocess:

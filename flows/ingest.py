@@ -125,7 +125,8 @@ def _execute(
     run_date = check_run_date(run_date or today(settings), settings)
     # An s3:// warehouse: the run works in its local working copy, brought up to the store's
     # state first, and the date is published to the store once the copy holds it.
-    with store.working_copy(settings.store_url, settings.data_dir) as copy:
+    wait_s = settings.run_lock_wait_s
+    with store.working_copy(settings.store_url, settings.data_dir, wait_s) as copy:
         copy.pull()
         summary = _execute_here(
             flow_name, settings, run_date, ids, max_articles, sources_file, reprocess, window_days

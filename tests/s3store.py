@@ -6,9 +6,13 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import subprocess
+import sys
+import textwrap
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import requests
 from moto.server import ThreadedMotoServer
@@ -79,3 +83,36 @@ def make_bucket(name: str) -> None:
     from warehouse.store import filesystem
 
     filesystem().mkdir(name)
+
+
+HOLDER = textwrap.dedent(
+    """
+    import sys
+    from pathlib import Path
+    from warehouse.store import WorkingCopy
+
+    with WorkingCopy(sys.argv[1], Path(sys.argv[2])):
+        print("held", flush=True)
+        sys.stdin.readline()
+    """
+)
+
+
+@contextmanager
+def held(url: str, data_dir: Path) -> Iterator[None]:
+    """Another process holds the working copy for the block."""
+    holder = subprocess.Popen(
+        [sys.executable, "-c", HOLDER, url, str(data_dir)],
+        env={**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])},
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdin is not None
+    assert holder.stdout is not None
+    try:
+        assert holder.stdout.readline() == "held\n"
+        yield
+    finally:
+        holder.stdin.close()
+        holder.wait(timeout=30)

@@ -41,6 +41,7 @@ import json
 import logging
 import os
 import re
+import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -49,7 +50,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from warehouse.lake import fsync_path, lake_dir, make_dirs, raw_dir
+from warehouse.lake import WarehouseBusy, fsync_path, lake_dir, make_dirs, raw_dir
 from warehouse.store_url import SCHEME, StoreUrl, parse_url
 
 logger = logging.getLogger(__name__)
@@ -146,10 +147,14 @@ class WorkingCopy:
     of one working copy and dies with its process.
     """
 
-    def __init__(self, url: str, data_dir: Path, fs: Any | None = None) -> None:
+    def __init__(
+        self, url: str, data_dir: Path, *, wait_s: float = 3600.0, poll_s: float = 0.2
+    ) -> None:
         self.url = parse_url(url)
         self.data_dir = Path(data_dir).absolute()
-        self._fs = fs
+        self.wait_s = wait_s
+        self._poll_s = poll_s
+        self._fs: Any | None = None
         self._fd: int | None = None
 
     @property
@@ -159,10 +164,25 @@ class WorkingCopy:
         return self._fs
 
     def __enter__(self) -> WorkingCopy:
+        """Hold the copy, waiting up to `wait_s` for the process that holds it, then raise
+        `WarehouseBusy`."""
         state = self.data_dir / STATE_DIR
         make_dirs(state)
-        self._fd = os.open(state / "lock", os.O_RDWR | os.O_CREAT, 0o644)
-        fcntl.flock(self._fd, fcntl.LOCK_EX)
+        fd = os.open(state / "lock", os.O_RDWR | os.O_CREAT, 0o644)
+        deadline = time.monotonic() + self.wait_s
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    os.close(fd)
+                    raise WarehouseBusy(
+                        f"the working copy {self.data_dir} of {self.url} is in use by another "
+                        f"process and stayed busy for {self.wait_s:g} s"
+                    ) from None
+                time.sleep(self._poll_s)
+        self._fd = fd
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -378,7 +398,9 @@ class _Local:
         return None
 
 
-def working_copy(store_url: str | None, data_dir: Path) -> WorkingCopy | _Local:
+def working_copy(
+    store_url: str | None, data_dir: Path, wait_s: float = 3600.0
+) -> WorkingCopy | _Local:
     """The working copy of the settings' warehouse: a `WorkingCopy` of `store_url`, or, for a
     local data dir (no `store_url`), one that does nothing."""
-    return WorkingCopy(store_url, data_dir) if store_url else _Local()
+    return WorkingCopy(store_url, data_dir, wait_s=wait_s) if store_url else _Local()

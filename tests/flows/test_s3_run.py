@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 from flowenv import environment
-from s3store import S3Server, make_bucket, s3_server
+from s3store import S3Server, held, make_bucket, s3_server
 
 from flows.ingest import nightly_ingest
 from flows.pipeline import RunSummary
@@ -59,14 +59,16 @@ def first_run(
     return summary
 
 
-def newsflow(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+def newsflow(
+    env: dict[str, str], *args: str, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
     given = {k: v for k, v in os.environ.items() if not k.startswith("NEWSFLOW_")}
     return subprocess.run(
         [str(NEWSFLOW), *args],
         env={**given, **env},
         capture_output=True,
         text=True,
-        timeout=300,
+        timeout=timeout,
         check=False,
     )
 
@@ -155,3 +157,16 @@ def test_reprocess_on_another_machine_reads_the_raw_archive_from_the_store(
     assert sql_json(reader, query) == before
     flows = sql_json(reader, "SELECT flow FROM runs WHERE run_date = DATE '2023-10-15'")
     assert flows == [{"flow": "reprocess"}]
+
+
+def test_sql_reads_a_working_copy_that_a_run_holds_as_it_is(
+    first_run: RunSummary, server: S3Server, tmp_path: Path
+) -> None:
+    env = machine(tmp_path / "reader")
+    query = "SELECT count(*) AS n FROM runs"
+    pulled = sql_json(env, query)
+    with held(URL, tmp_path / "reader"):  # a run on this machine, say
+        shown = newsflow(env, "sql", "--format", "json", query, timeout=60)
+    assert shown.returncode == 0, shown.stderr
+    assert json.loads(shown.stdout) == pulled
+    assert "holds the working copy" in shown.stderr

@@ -17,8 +17,9 @@ from pathlib import Path
 import duckdb
 import pytest
 from lakedata import publish_sample, script_env, snapshot
-from s3store import S3Server, make_bucket, s3_server
+from s3store import S3Server, held, make_bucket, s3_server
 
+from warehouse.lake import WarehouseBusy
 from warehouse.store import StoreError, WorkingCopy, filesystem
 
 DAY = date(2026, 11, 27)
@@ -216,3 +217,12 @@ def test_pull_from_a_store_that_cannot_be_reached_names_it(tmp_path: Path) -> No
         patch.setenv("AWS_ENDPOINT_URL", down.endpoint)
         with pytest.raises(StoreError, match=r"cannot list the manifests of s3://nowhere/lake"):
             pull("s3://nowhere/lake", tmp_path)
+
+
+def test_a_working_copy_held_by_another_process_is_waited_for_then_refused(
+    url: str, tmp_path: Path
+) -> None:
+    with held(url, tmp_path), pytest.raises(WarehouseBusy, match="is in use by another process"):
+        WorkingCopy(url, tmp_path, wait_s=0.3).__enter__()
+    with WorkingCopy(url, tmp_path, wait_s=0.3) as copy:  # released with its holder
+        assert copy.pull() == []
