@@ -170,3 +170,20 @@ def test_sql_reads_a_working_copy_that_a_run_holds_as_it_is(
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout) == pulled
     assert "holds the working copy" in shown.stderr
+
+
+def test_a_backfill_publishes_each_date_to_the_store(
+    first_run: RunSummary, server: S3Server, tmp_path: Path
+) -> None:
+    from flows.ingest import backfill
+
+    with environment(machine(tmp_path / "machine-five")):
+        summaries = backfill(start=date(2023, 10, 17), end=date(2023, 10, 18))
+    assert [s.status for s in summaries] == ["completed", "completed"]
+    days = sql_json(
+        machine(tmp_path / "reader"),
+        "SELECT DISTINCT run_date FROM runs WHERE run_date >= DATE '2023-10-17' ORDER BY 1",
+    )
+    assert days == [{"run_date": "2023-10-17"}, {"run_date": "2023-10-18"}]
+    with store.WorkingCopy(URL, tmp_path / "reader") as copy:
+        assert copy.read_manifest(date(2023, 10, 17)) is not None
