@@ -23,9 +23,10 @@ and rebuilt in each working copy.
 - `push` (after a run's publication of date D) uploads each file of D the store lacks under its
   content-addressed key (a rerun writes the same key with the same bytes), then writes D's
   manifest LAST in one PUT: readers, who read the manifest first, flip from the old date to the
-  new one at that PUT, never seeing a mix. Only then are the objects that the old manifest
-  listed and the new one does not deleted. A failure before the manifest PUT leaves the store
-  as it was and raises `StoreError`.
+  new one at that PUT, never seeing a mix. Only then are the date's objects that the new
+  manifest does not list deleted (those of the version it replaced, and any that a push which
+  died before its manifest left). A failure before the manifest PUT leaves the store as it was
+  and raises `StoreError`.
 
 One writer per store at a time: the working copy's lock serialises the runs of one machine,
 nothing serialises two machines (run them on different dates' schedules, or one at a time). A
@@ -350,10 +351,16 @@ class WorkingCopy:
         step("manifest")
         with _talking(self.url, f"write the manifest of {run_date} in"):
             self.fs.pipe_file(self.manifest_key(run_date), body)
-        state = self._load_state()
-        state[run_date.isoformat()] = Applied(hashlib.md5(body).hexdigest(), agreed)  # noqa: S324 (S3's ETag)
-        self._save_state(state)
         step("prune")
+        try:  # the ETag that the next pull's listing compares (not always the body's MD5)
+            with _talking(self.url, f"read the manifest of {run_date} in"):
+                etag = str(self.fs.info(self.manifest_key(run_date))["ETag"]).strip('"')
+        except StoreError as error:  # published: the next pull compares the files instead
+            logger.warning("%s", error)
+            etag = ""
+        state = self._load_state()
+        state[run_date.isoformat()] = Applied(etag, agreed)
+        self._save_state(state)
         self._prune(run_date, {self._key(item["key"]) for item in listed.values()})
         logger.info("Published %s to %s: %d files", run_date, self.url, len(listed))
         return manifest

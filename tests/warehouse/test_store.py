@@ -71,6 +71,7 @@ def test_a_pushed_date_pulls_into_another_copy_byte_for_byte(url: str, tmp_path:
     assert snapshot(reader) == snapshot(writer)
     assert rows(reader) == rows(writer) != []
     assert pull(url, reader) == []  # nothing changed in the store: nothing to do
+    assert pull(url, writer) == []  # the writer's copy is what it pushed
 
 
 def test_a_second_push_of_the_same_files_uploads_nothing(url: str, tmp_path: Path) -> None:
