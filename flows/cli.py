@@ -13,6 +13,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -31,6 +32,8 @@ if TYPE_CHECKING:
 PRIVATE_BY_DEFAULT = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 USAGE_ERROR = 2
 FAILED = 1
+S3 = "s3://"  # a data dir in object storage (`warehouse.store`)
+_ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
 class CliError(Exception):
@@ -214,7 +217,9 @@ def _settings(args: argparse.Namespace) -> Settings:
 
     from flows.settings import load_settings
 
-    data_dir = Path(args.data_dir).absolute() if getattr(args, "data_dir", None) else None
+    data_dir: str | Path | None = getattr(args, "data_dir", None)
+    if data_dir and not str(data_dir).startswith(S3):  # an s3:// URL is not a path
+        data_dir = Path(data_dir).absolute()
     try:
         return load_settings(data_dir=data_dir)
     except ValidationError as error:
@@ -229,12 +234,42 @@ def _data_dir(args: argparse.Namespace) -> Path:
     """The data dir alone, without building the settings (pydantic) when no `.env` file may
     set it: from the flag, else `NEWSFLOW_DATA_DIR` (any case, as the settings read it), else
     the settings' default."""
-    if getattr(args, "data_dir", None):
-        return Path(args.data_dir).absolute()
-    if Path(".env").exists():
-        return _settings(args).data_dir
+    flag = getattr(args, "data_dir", None)
+    if flag and not flag.startswith(S3):
+        return Path(flag).absolute()
     given = [v for k, v in os.environ.items() if k.upper() == "NEWSFLOW_DATA_DIR"]
+    store = any(k.upper() == "NEWSFLOW_STORE_URL" for k in os.environ)
+    if flag or Path(".env").exists() or store or (given and given[0].startswith(S3)):
+        return _pulled(_settings(args))
     return Path(given[0]) if given else Path("data")
+
+
+def _pulled(
+    settings: Settings, dates: Sequence[date] | None = None, *, wait: bool = False
+) -> Path:
+    """The settings' data dir; for an s3:// warehouse, its working copy brought up to the
+    store's state first (of `dates` only, if given). A copy that a run on this machine holds
+    is read as it is, unless `wait`: then the run lock's wait applies."""
+    if not settings.store_url:
+        return settings.data_dir
+    from warehouse.lake import WarehouseBusy
+    from warehouse.store import StoreError, WorkingCopy
+
+    wait_s = settings.run_lock_wait_s if wait else 0.0
+    try:
+        with WorkingCopy(settings.store_url, settings.data_dir, wait_s=wait_s) as copy:
+            copy.pull(dates)
+    except StoreError as error:
+        raise CliError(str(error), FAILED) from None
+    except WarehouseBusy as error:
+        if wait:
+            raise CliError(str(error), FAILED) from None
+        print(
+            f"newsflow: another process (a run?) holds the working copy {settings.data_dir}; "
+            "reading it as it is, not the store's latest",
+            file=sys.stderr,
+        )
+    return settings.data_dir
 
 
 @contextmanager
@@ -260,6 +295,8 @@ def _checked_run(
         runs.check_data_dir(settings)
         sources_file = Path(args.sources) if args.sources else settings.sources_file
         sources = runs.selected_sources(settings, sources_file, args.source)
+        if reprocess:  # the published runs to read back are in the store
+            _pulled(settings, run_dates, wait=True)
         for day in run_dates:
             runs.check_run_date(day, settings)
             if reprocess:
@@ -583,7 +620,9 @@ def _cmd_record(args: argparse.Namespace) -> int:
     location, _, offset_text = args.raw_record_id.rpartition("#")
     try:
         if "://" not in location:  # the run's own raw archive
-            page = read_record(settings.data_dir, args.raw_record_id)
+            day = location.split("/", 1)[0]
+            dates = [date.fromisoformat(day)] if _ISO_DAY.fullmatch(day) else None
+            page = read_record(_pulled(settings, dates), args.raw_record_id)
         elif not offset_text.isdigit():
             raise CliError(f"{args.raw_record_id!r} does not end in #<byte offset>")
         elif location.startswith("file://"):

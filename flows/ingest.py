@@ -44,6 +44,7 @@ from flows.sample_site import serve_sample_site
 from flows.settings import Settings, load_settings
 from flows.sources import referenced_sites
 from tasks.records import RunContext, Source
+from warehouse import store
 
 COMPLETED_WITH_FAILURES = "Completed with failures"  # the state name of a partly failed run
 BACKFILL_DATE_FLOW = "backfill-date"
@@ -122,6 +123,28 @@ def _execute(
     settings = load_settings()
     check_data_dir(settings)
     run_date = check_run_date(run_date or today(settings), settings)
+    # An s3:// warehouse: the run works in its local working copy, brought up to the store's
+    # state first, and the date is published to the store once the copy holds it.
+    wait_s = settings.run_lock_wait_s
+    with store.working_copy(settings.store_url, settings.data_dir, wait_s) as copy:
+        copy.pull()
+        summary = _execute_here(
+            flow_name, settings, run_date, ids, max_articles, sources_file, reprocess, window_days
+        )
+        copy.push(run_date, store.STEP_HOOK)
+    return summary
+
+
+def _execute_here(
+    flow_name: str,
+    settings: Settings,
+    run_date: date,
+    ids: Sequence[str] | None,
+    max_articles: int | None,
+    sources_file: str | None,
+    reprocess: bool,
+    window_days: int | None,
+) -> RunSummary:
     path = Path(sources_file) if sources_file else settings.sources_file
     selected = selected_sources(settings, path, ids)  # a bad id or file fails before any work
     if reprocess:

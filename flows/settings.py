@@ -17,11 +17,12 @@ from contextvars import ContextVar
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from pydantic import Field, field_validator
+from pydantic import Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from tasks.dates import zone
 from tasks.exchange import check_proxy_url
+from warehouse.store_url import SCHEME, default_cache_dir, parse_url
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 SEEDS_DIR = PROJECT_ROOT / "seeds"
@@ -34,7 +35,21 @@ class Settings(BaseSettings):
         env_prefix="NEWSFLOW_", env_file=".env", extra="ignore", frozen=True
     )
 
-    data_dir: Path = Field(default=Path("data"), description="Warehouse root: lake, raw, catalog")
+    data_dir: Path = Field(
+        default=Path("data"),
+        description="Warehouse root: lake, raw, catalog. An s3://bucket/prefix URL sets "
+        "`store_url` to it and this to `store_cache_dir` (`warehouse.store`)",
+    )
+    store_url: str | None = Field(
+        default=None,
+        description="s3://bucket/prefix holding the lake and raw archive; `data_dir` is then "
+        "the local working copy that runs pull from and push to it",
+    )
+    store_cache_dir: Path | None = Field(
+        default=None,
+        description="The working copy of an s3:// data dir (default: "
+        "$XDG_CACHE_HOME or ~/.cache, then newsflow/<bucket>/<prefix>)",
+    )
     sources_file: Path = Field(default=SEEDS_DIR / "sources.toml")
     sample_site_dir: Path = Field(default=SEEDS_DIR / "sample_site")
     timezone: str = Field(default="UTC", description="Time zone of run dates and the schedule")
@@ -97,6 +112,23 @@ class Settings(BaseSettings):
         ge=0,
         description="How long a run waits for another run on the same data dir before failing",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _data_dir_in_store(cls, values: object) -> object:
+        """An s3:// data dir is the store; the data dir becomes its local working copy."""
+        if not isinstance(values, dict):
+            return values
+        given = values.get("data_dir")
+        if isinstance(given, str) and given.startswith(SCHEME):
+            copy = values.get("store_cache_dir") or default_cache_dir(given)
+            return {**values, "store_url": given, "data_dir": copy}
+        return values
+
+    @field_validator("store_url")
+    @classmethod
+    def _store_url(cls, value: str | None) -> str | None:
+        return str(parse_url(value)) if value else None
 
     @field_validator("proxy")
     @classmethod
