@@ -50,6 +50,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from warehouse import verified
+from warehouse.lake import Listing, list_lake
 from warehouse.schema import TABLES
 
 logger = logging.getLogger(__name__)
@@ -108,8 +109,24 @@ def kind_dir(data_dir: Path, kind: str) -> Path:
     return verified.index_dir(data_dir) / "summaries" / kind
 
 
-def key_of(data_dir: Path, path: Path) -> str:
-    return str(Path(path).absolute().relative_to(Path(data_dir).absolute()))
+def key_of(data_dir: Path, path: Path | str) -> str:
+    """`path`'s path under the data dir (strings: readers ask this of a year of files)."""
+    return _key(str(Path(data_dir).absolute()) + os.sep, path)
+
+
+def _key(root: str, path: Path | str) -> str:
+    text = os.fspath(path)
+    if not os.path.isabs(text):
+        text = os.path.abspath(text)
+    if not text.startswith(root):
+        raise ValueError(f"{text} is not in the data dir {root}")
+    return text[len(root) :]
+
+
+def _identity(path: str) -> tuple[int, ...]:
+    """`warehouse.verified.identity` of a path string."""
+    stat = os.stat(path)
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
 def segments(data_dir: Path, kind: str) -> list[Segment]:
@@ -132,14 +149,14 @@ def split(
     data_dir: Path, kind: str, files: Iterable[Path]
 ) -> tuple[list[tuple[str, str]], list[Path]]:
     """`files` as `(segment, file key)` pairs a segment answers for, and the files none does."""
-    data_dir = Path(data_dir).absolute()
+    root = str(Path(data_dir).absolute()) + os.sep
     known = segments(data_dir, kind)
     chosen: list[tuple[str, str]] = []
     direct: list[Path] = []
     for path in files:
-        key = key_of(data_dir, path)
+        key = _key(root, path)
         try:
-            now = verified.identity(Path(path))
+            now = _identity(root + key)
         except FileNotFoundError:
             continue  # gone since it was listed: it holds nothing now
         holder = next((s for s in reversed(known) if s.covers.get(key) == now), None)
@@ -220,47 +237,64 @@ def retrying(ask: Callable[[], _T]) -> _T:
 # ------------------------------------------------------------------ updating
 
 
-def refresh(data_dir: Path) -> None:
+def refresh(data_dir: Path, listing: Listing | None = None) -> None:
     """Summarise the lake files no segment covers, and merge segments (see the docstring).
 
+    `listing` is the lake as the caller just listed it (`warehouse.lake.list_lake`; listed
+    here without one): which files are new is then known from the segments' metadata alone.
+    A listing that went stale only costs time: a file it names with an identity the file no
+    longer has is not covered (it is read directly) until the next refresh.
     A cache: an error is logged and the next publication tries again.
     """
     data_dir = Path(data_dir).absolute()
+    if listing is None:
+        listing = list_lake(data_dir, {k.table for k in KINDS.values()})
     for kind in KINDS:
         try:
             with _locked(data_dir):
-                _refresh(data_dir, kind)
+                _refresh(data_dir, kind, listing)
         except (OSError, duckdb.Error, pa.ArrowException) as error:
             logger.warning("Could not update the %s summary: %s", kind, error)
 
 
-def _refresh(data_dir: Path, kind: str) -> None:
+def _refresh(data_dir: Path, kind: str, listing: Listing) -> None:
     folder = kind_dir(data_dir, kind)
-    files = sorted((data_dir / "lake" / KINDS[kind].table).glob("run_date=*/*.parquet"))
-    _, direct = split(data_dir, kind, files)
+    files = listing.files(KINDS[kind].table)
+    known = segments(data_dir, kind)
+    # Only files whose identity no segment holds (published since, replaced or restored).
+    direct = {
+        key: identity
+        for key, identity in files.items()
+        if not any(s.covers.get(key) == identity for s in known)
+    }
     if direct:
-        before = {p: verified.identity(p) for p in direct}
         con = duckdb.connect()
         try:
-            rows = con.sql(_direct_sql(data_dir, kind, direct)).to_arrow_table()
+            paths = [Path(listing.path(key)) for key in direct]
+            rows = con.sql(_direct_sql(data_dir, kind, paths)).to_arrow_table()
         finally:
             con.close()
-        # Only files that stayed as they were while they were read (another scope's
+        # Only files that stayed as they were listed while they were read (another scope's
         # publication may replace its file meanwhile: its rows are left uncovered, unread).
-        covers = {
-            key_of(data_dir, p): ident
-            for p, ident in before.items()
-            if p.exists() and verified.identity(p) == ident
-        }
+        covers = {key: ident for key, ident in direct.items() if _unchanged(listing, key, ident)}
         _write_segment(folder, rows, covers)
-    _merge(data_dir, kind)
+    _merge(data_dir, kind, listing)
     for stray in folder.glob(".*.tmp"):  # left by a writer that died
         stray.unlink(missing_ok=True)
 
 
-def _merge(data_dir: Path, kind: str) -> None:
+def _unchanged(listing: Listing, key: str, identity: tuple[int, ...]) -> bool:
+    try:
+        return _identity(listing.path(key)) == identity
+    except FileNotFoundError:
+        return False
+
+
+def _merge(data_dir: Path, kind: str, listing: Listing) -> None:
     """Merge the newest segments while the newest covers at least as many files as the one
-    before it; the merged segment keeps only files whose identity still matches."""
+    before it; the merged segment keeps only files whose identity still matches (as
+    `listing` has it)."""
+    files = listing.files(KINDS[kind].table)
     while True:
         known = segments(data_dir, kind)
         if len(known) < 2 or len(known[-1].covers) < len(known[-2].covers):
@@ -269,11 +303,8 @@ def _merge(data_dir: Path, kind: str) -> None:
         current = {}
         for segment in (older, newer):  # the newer's entry wins
             for key, ident in segment.covers.items():
-                try:
-                    if verified.identity(data_dir / key) == ident:
-                        current[key] = (str(segment.path), ident)
-                except FileNotFoundError:
-                    pass
+                if files.get(key) == ident:
+                    current[key] = (str(segment.path), ident)
         con = duckdb.connect()
         try:
             keep = pa.table(

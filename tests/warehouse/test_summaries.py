@@ -13,7 +13,7 @@ import pytest
 from lakedata import publish_sample
 
 from warehouse import summaries
-from warehouse.lake import data_file, published_files
+from warehouse.lake import data_file, list_lake, published_files
 from warehouse.query import articles_per_source, latest_validators, seen_urls
 
 DAY = date(2026, 11, 27)
@@ -159,3 +159,22 @@ def test_a_file_replaced_while_it_is_summarised_is_left_to_be_read_directly(
     summaries.refresh(tmp_path)
     assert not covered(tmp_path, "seen", articles)
     assert set(seen_urls(tmp_path, [ONLY_NEW])) == {ONLY_NEW}
+
+
+def test_a_listing_that_went_stale_costs_time_not_answers(tmp_path: Path) -> None:
+    with pytest.raises(Crash):
+        publish_sample(tmp_path, DAY, SCOPE, "new", on_step=crash_at("summaries"))
+    listing = list_lake(tmp_path)  # what a publication listed, before a rerun of the date
+    articles = data_file(tmp_path, "articles", DAY, SCOPE)
+    elsewhere = tmp_path / "elsewhere"
+    publish_sample(elsewhere, DAY, SCOPE, "old")
+    shutil.copy(data_file(elsewhere, "articles", DAY, SCOPE), tmp_path / "old.parquet")
+    os.replace(tmp_path / "old.parquet", articles)
+
+    summaries.refresh(tmp_path, listing)
+
+    assert not covered(tmp_path, "seen", articles)
+    assert set(seen_urls(tmp_path, [ONLY_NEW, IN_BOTH])) == {IN_BOTH}  # the file as it is now
+    summaries.refresh(tmp_path)  # listed afresh: covered again
+    assert covered(tmp_path, "seen", articles)
+    assert set(seen_urls(tmp_path, [ONLY_NEW, IN_BOTH])) == {IN_BOTH}
