@@ -21,7 +21,9 @@ Reading (`create_view`): for each lake file the caller asks about, the rows come
 newest segment that covers the file with the identity it has now; a file that no segment
 covers so (published since, replaced by a rerun, restored, or left by a crash between the data
 and its summary) is read directly from the lake. So a missing, stale, partial or unreadable
-index only costs time, never a wrong answer.
+index only costs time, never a wrong answer. A segment holds rows of the files it covers only
+(marked `EXACT_KEY`), so one of which every file is asked for is read whole, without matching
+each row to its file; a segment's metadata is read once per process.
 
 Updating (`refresh`, which `Publication.commit` calls once the data is renamed): summarise every
 file of each kind's table that no segment covers into a new segment, then merge the newest
@@ -47,6 +49,7 @@ from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from warehouse import verified
@@ -56,6 +59,9 @@ from warehouse.schema import TABLES
 logger = logging.getLogger(__name__)
 
 COVERS_KEY = b"newsflow.covers"
+# Set on segments that hold no row of a file they do not cover (every segment written since it
+# was introduced): a reader that wants every file such a segment covers reads it whole.
+EXACT_KEY = b"newsflow.exact"
 _T = TypeVar("_T")
 
 
@@ -103,6 +109,7 @@ KINDS: dict[str, Kind] = {
 class Segment:
     path: Path
     covers: dict[str, tuple[int, ...]]  # lake file under the data dir -> its identity then
+    exact: bool = False  # holds rows of the files it covers only (`EXACT_KEY`)
 
 
 def kind_dir(data_dir: Path, kind: str) -> Path:
@@ -134,15 +141,31 @@ def segments(data_dir: Path, kind: str) -> list[Segment]:
     found = []
     for path in sorted(kind_dir(data_dir, kind).glob("*.parquet")):
         try:
-            meta = pq.read_schema(path).metadata or {}
-            covers = {k: tuple(v) for k, v in json.loads(meta[COVERS_KEY]).items()}
+            found.append(_segment(path))
         except FileNotFoundError:
             continue  # merged away since the listing
         except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as error:
             logger.warning("Ignored the unreadable summary segment %s: %s", path, error)
-            continue
-        found.append(Segment(path, covers))
     return found
+
+
+_read: dict[str, tuple[tuple[int, ...], Segment]] = {}  # path -> (its identity, what it said)
+
+
+def _segment(path: Path) -> Segment:
+    """The segment at `path`, its metadata read once per identity of the file (a segment is
+    written once, under a new name; a run asks for the same segments many times)."""
+    identity = _identity(str(path))
+    cached = _read.get(str(path))
+    if cached is not None and cached[0] == identity:
+        return cached[1]
+    meta = pq.read_schema(path).metadata or {}
+    covers = {k: tuple(v) for k, v in json.loads(meta[COVERS_KEY]).items()}
+    segment = Segment(path, covers, meta.get(EXACT_KEY) == b"1")
+    if len(_read) > 256:  # segments merged away long ago
+        _read.clear()
+    _read[str(path)] = (identity, segment)
+    return segment
 
 
 def split(
@@ -187,7 +210,11 @@ def create_view(
 ) -> None:
     """A temporary view `name` on `con`: the kind's rows of `files` (lake files of its table)."""
     chosen, direct = split(data_dir, kind, files)
+    whole = _whole(data_dir, kind, chosen)
+    chosen = [(s, f) for s, f in chosen if s not in whole]
     parts = []
+    if whole:
+        parts.append(f"SELECT * FROM read_parquet({_quoted_list(sorted(whole))})")  # noqa: S608
     if chosen:
         con.register(
             f"_{name}_chosen",
@@ -204,7 +231,22 @@ def create_view(
         )
     if direct or not parts:
         parts.append(_direct_sql(data_dir, kind, direct) if direct else _empty_sql(kind))
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS " + " UNION ALL BY NAME ".join(parts))
+    # Each part in parentheses: the direct part is a `WITH` query, which may not follow a
+    # `UNION` bare (a lake file published since the last refresh beside covered ones).
+    union = " UNION ALL BY NAME ".join(f"SELECT * FROM ({part})" for part in parts)  # noqa: S608
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {union}")
+
+
+def _whole(data_dir: Path, kind: str, chosen: Sequence[tuple[str, str]]) -> set[str]:
+    """The exact segments (`EXACT_KEY`) that `chosen` takes every file of: read whole."""
+    taken: dict[str, set[str]] = {}
+    for segment, key in chosen:
+        taken.setdefault(segment, set()).add(key)
+    return {
+        str(s.path)
+        for s in segments(data_dir, kind)
+        if s.exact and taken.get(str(s.path)) == s.covers.keys()
+    }
 
 
 def _empty_sql(kind: str) -> str:
@@ -341,7 +383,13 @@ def _write_segment(
         name = f"{number:012d}"
     target = folder / f"{name}.parquet"
     temp = folder / f".{name}.{uuid.uuid4().hex}.tmp"
-    metadata = {**(rows.schema.metadata or {}), COVERS_KEY: json.dumps(covers).encode()}
+    # Only rows of covered files, so that a reader may take the segment whole (`EXACT_KEY`).
+    rows = rows.filter(pc.is_in(rows.column("file"), value_set=pa.array(list(covers), pa.string())))
+    metadata = {
+        **(rows.schema.metadata or {}),
+        COVERS_KEY: json.dumps(covers).encode(),
+        EXACT_KEY: b"1",
+    }
     try:
         pq.write_table(rows.replace_schema_metadata(metadata), temp, compression="zstd")
         fd = os.open(temp, os.O_RDONLY)
