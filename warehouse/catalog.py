@@ -42,6 +42,7 @@ from warehouse.lake import (
     catalog_lock,
     catalog_path,
     fsync_path,
+    list_lake,
     make_dirs,
     table_dir,
     table_glob,
@@ -144,7 +145,8 @@ def staging_view_sql(
     if known:
         record = verified.load(data_dir) if record is None else record
         daily = [m for m in known if m.copy is None]
-        keys = [str(f.relative_to(data_dir)) for m in daily for f in m.files]
+        prefix = len(str(Path(data_dir).absolute())) + 1
+        keys = [f[prefix:] for m in daily for f in m.files]
         by_name = not all(k in record and record[k].conforms for k in keys)
         columns = [f"CAST({quote_ident(c)} AS {t}) AS {quote_ident(c)}" for c, t in types.items()]
         run_date = "CAST(run_date AS DATE) AS run_date"
@@ -190,6 +192,9 @@ def catalog_statements(
     `warehouse.compact.months` gives them, when the caller has just listed them)."""
     data_dir = Path(data_dir).absolute()
     record = verified.load(data_dir)
+    if months is None:  # one listing for every table
+        listing = list_lake(data_dir, TABLES)
+        months = {table: compact.months(data_dir, table, listing) for table in TABLES}
     statements = [
         f"CREATE OR REPLACE VIEW {quote_ident('stg_' + table)} AS "
         + staging_view_sql(data_dir, table, catalog, record, months)

@@ -50,7 +50,7 @@ import duckdb
 import pyarrow.parquet as pq
 
 from warehouse import verified
-from warehouse.lake import fsync_path, make_dirs, parquet_problem, table_dir
+from warehouse.lake import Listing, fsync_path, list_lake, make_dirs, parquet_problem
 from warehouse.schema import TABLES
 
 logger = logging.getLogger(__name__)
@@ -73,7 +73,7 @@ class Month:
     """One month of one table: its daily files, and the current copy that holds it, if any."""
 
     month: str  # YYYY-MM
-    files: tuple[Path, ...]
+    files: tuple[str, ...]  # absolute paths, sorted (strings: a year of Paths costs time)
     copy: Path | None
 
 
@@ -86,10 +86,11 @@ def month_of(partition: str) -> str:
     return partition.removeprefix("run_date=")[:7]
 
 
-def digest(data_dir: Path, files: Iterable[Path]) -> str:
-    """What a copy of `files` is named after: their paths under the data dir and identities."""
-    data_dir = Path(data_dir).absolute()
-    return _digest((str(p.relative_to(data_dir)), verified.identity(p)) for p in files)
+def digest(data_dir: Path, files: Iterable[str | Path]) -> str:
+    """What a copy of `files` is named after: their paths under the data dir and identities
+    (as they are now)."""
+    prefix = len(str(Path(data_dir).absolute())) + 1
+    return _digest((str(p)[prefix:], verified.identity(Path(p))) for p in files)
 
 
 def _digest(entries: Iterable[tuple[str, tuple[int, ...]]]) -> str:
@@ -97,36 +98,25 @@ def _digest(entries: Iterable[tuple[str, tuple[int, ...]]]) -> str:
     return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
 
 
-def months(data_dir: Path, table: str) -> list[Month]:
+def months(data_dir: Path, table: str, listing: Listing | None = None) -> list[Month]:
     """The table's months that have daily files, oldest first, each with the current copy
     that holds it, if any.
 
     Every publication asks this of every table (and the catalog's digest check too), so it
-    lists and stats with `os.scandir`: no file is opened. Should two current copies hold a
-    month (a merge killed before it deleted its inputs), the one of more months counts.
+    reads the daily files' identities from `listing` (the publication's, `warehouse.lake`;
+    without one the table is listed now) and lists only the copies' folder: no file is opened.
+    Should two current copies hold a month (a merge killed before it deleted its inputs), the
+    one of more months counts.
     """
     data_dir = Path(data_dir).absolute()
+    if listing is None:
+        listing = list_lake(data_dir, [table])
     by_month: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
-    for partition in _scan(table_dir(data_dir, table)):
-        if not (partition.name.startswith("run_date=") and partition.is_dir()):
-            continue
-        month = month_of(partition.name)
-        for entry in _scan(Path(partition.path)):
-            if not entry.name.endswith(".parquet"):
-                continue
-            try:
-                stat = entry.stat()
-            except FileNotFoundError:  # replaced while listed: the next listing has it
-                continue
-            identity = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
-            # Strings, not Paths: sorting Paths costs more than the listing (partition
-            # folders have one length, so the strings sort as the Paths would).
-            by_month.setdefault(month, []).append((entry.path, identity))
+    for key, identity in listing.files(table).items():  # sorted: so is each month's part
+        partition = key.split("/", 3)[2]
+        if partition.startswith("run_date="):
+            by_month.setdefault(month_of(partition), []).append((key, identity))
     order = sorted(by_month)
-    for files in by_month.values():
-        files.sort()
-    prefix = len(str(data_dir)) + 1
-    entries = {m: [(p[prefix:], i) for p, i in by_month[m]] for m in order}
     current: list[tuple[list[str], Path]] = []
     for entry in _scan(copies_dir(data_dir, table)):
         named = _NAME.fullmatch(entry.name)
@@ -134,13 +124,16 @@ def months(data_dir: Path, table: str) -> list[Month]:
             continue
         first, last, said = named.groups()
         held = [m for m in order if first <= m <= last]
-        if held and _digest(e for m in held for e in entries[m]) == said:
+        if held and _digest(e for m in held for e in by_month[m]) == said:
             current.append((held, Path(entry.path)))
     holder: dict[str, Path] = {}
     for held, path in sorted(current, key=lambda c: (-len(c[0]), c[0][0], c[1].name)):
         if not any(m in holder for m in held):
             holder.update(dict.fromkeys(held, path))
-    return [Month(m, tuple(Path(p) for p, _ in by_month[m]), holder.get(m)) for m in order]
+    root = str(data_dir) + os.sep
+    return [
+        Month(m, tuple(root + key for key, _ in by_month[m]), holder.get(m)) for m in order
+    ]
 
 
 _NAME = re.compile(r"(\d{4}-\d{2})--(\d{4}-\d{2})\.([0-9a-f]{16})\.parquet")
@@ -155,12 +148,22 @@ def _scan(folder: Path) -> list[os.DirEntry[str]]:
 
 
 def compact(
-    data_dir: Path, *, skip_month: str | None = None, on_step: Callable[[str], None] | None = None
+    data_dir: Path,
+    *,
+    skip_month: str | None = None,
+    on_step: Callable[[str], None] | None = None,
+    listing: Listing | None = None,
 ) -> dict[str, list[Month]]:
     """Copy every closed month without a current copy, then merge copies (see the
     docstring); returns each table's months as they stand afterwards. Copies that are no
-    longer current are deleted once the months they held are copied again."""
+    longer current are deleted once the months they held are copied again.
+
+    `listing` is the lake as the caller just listed it (`warehouse.lake.list_lake`; listed
+    here without one). Compaction never changes a daily file, so it stands throughout; a
+    copy is named after its files' identities as they are when it is renamed."""
     data_dir = Path(data_dir).absolute()
+    if listing is None:
+        listing = list_lake(data_dir, TABLES)
     written = 0
     after: dict[str, list[Month]] = {}
     with verified.locked(verified.index_dir(data_dir) / "compaction"):
@@ -168,7 +171,7 @@ def compact(
             folder = copies_dir(data_dir, table)
             for stray in folder.glob(".*.tmp") if folder.is_dir() else ():
                 stray.unlink()  # a compaction that died left it; we hold the lock
-            known = months(data_dir, table)
+            known = months(data_dir, table, listing)
             copied = 0
             for month in known[:-1]:  # the newest month is open
                 if month.copy is None and month.month != skip_month:
@@ -178,7 +181,7 @@ def compact(
                     copied += copy is not None
             if copied:  # otherwise the listing stands
                 written += copied
-                known = months(data_dir, table)
+                known = months(data_dir, table, listing)
             for _ in known:  # each merge leaves one copy fewer: never more merges than months
                 pair = _mergeable(known)
                 if pair is None:
@@ -189,7 +192,7 @@ def compact(
                 if _write_copy(data_dir, table, held, pair, hive=False) is None:
                     break
                 written += 1
-                known = months(data_dir, table)
+                known = months(data_dir, table, listing)
             after[table] = known
             _remove_unused(folder, known)
     if written:
@@ -229,7 +232,7 @@ def _remove_unused(folder: Path, known: Sequence[Month]) -> None:
 
 
 def _write_copy(
-    data_dir: Path, table: str, held: Sequence[Month], sources: Sequence[Path], *, hive: bool
+    data_dir: Path, table: str, held: Sequence[Month], sources: Sequence[str | Path], *, hive: bool
 ) -> Path | None:
     """Write the copy of the months `held` from `sources` (their daily files, `hive`, or the
     copies that hold them); None when a daily file changed meanwhile."""
@@ -267,7 +270,7 @@ def _write_copy(
 
 
 def _copy_rows(
-    target: Path, files: Sequence[Path], order: str, group_rows: int, *, hive: bool
+    target: Path, files: Sequence[str | Path], order: str, group_rows: int, *, hive: bool
 ) -> int:
     """Write the rows of `files` with their `run_date` (from the path when `hive`, else a
     column of theirs) to `target`; returns the row count."""

@@ -11,6 +11,12 @@
 ```
 Staging lives outside `lake/` on the same filesystem, so no view glob ever sees a file that is
 still being written and `os.replace` into the lake stays atomic.
+
+What a publication asks of the whole lake (which files are verified, which months are copied,
+which files a summary covers, which files the catalog's views read) it answers from one
+`Listing`: one `os.scandir` walk of `lake/<table>/<partition>/*.parquet` with each file's
+identity, as strings, taken by `recover` and again once the publication's files are renamed.
+Its cost grows with the number of files, but by a stat each, never by opening one.
 """
 
 from __future__ import annotations
@@ -21,8 +27,9 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -42,6 +49,7 @@ _SCOPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 
 ARCHIVE_PART = "warc."  # scopes of the parts of a run that reads archives, one per file
 Exclude = tuple[date, str] | None  # (run_date, scope) of the files a query must not see
+Identity = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode (`verified.identity`)
 
 
 class CorruptLakeFile(RuntimeError):
@@ -144,23 +152,91 @@ def published_in(folder: Path, exclude: Exclude = None) -> list[Path]:
     earlier date after later ones gives what the date gave the first time. For the part of
     an archive run (scope `ARCHIVE_PART...`), so are the same date's parts that sort after it.
     """
-    files = sorted(folder.glob("run_date=*/*.parquet"))
-    if exclude is None:
-        return files
-    run_date, scope = exclude
-    last = f"run_date={run_date.isoformat()}"
-    own = folder / last / f"{check_scope(scope)}.parquet"
-    part = scope.startswith(ARCHIVE_PART)
-    return [
-        p
-        for p in files
-        if p != own
-        and p.parent.name <= last
-        # An archive file's part sees its date's earlier parts only, whatever order they ran in.
-        and not (
-            part and p.parent.name == last and p.stem.startswith(ARCHIVE_PART) and p.stem > scope
-        )
-    ]
+    # Names, not Paths, until the answer: building and sorting Paths cost more than listing.
+    found = sorted(
+        (partition, name)
+        for partition in _names(str(folder), dirs=True)
+        if partition.startswith("run_date=")
+        for name in _names(os.path.join(folder, partition), dirs=False)
+        if name.endswith(".parquet")
+    )
+    if exclude is not None:
+        run_date, scope = exclude
+        last = f"run_date={run_date.isoformat()}"
+        own = f"{check_scope(scope)}.parquet"
+        part = scope.startswith(ARCHIVE_PART)
+
+        def later(name: str) -> bool:
+            """An archive file's part sees its date's earlier parts only, whatever order they
+            ran in."""
+            return part and name.startswith(ARCHIVE_PART) and name[: -len(".parquet")] > scope
+
+        found = [
+            (partition, name)
+            for partition, name in found
+            if partition < last or (partition == last and name != own and not later(name))
+        ]
+    return [folder / partition / name for partition, name in found]
+
+
+def _names(folder: str, *, dirs: bool) -> list[str]:
+    """The names of the folders (`dirs`) or files in `folder`; none if it is missing."""
+    try:
+        with os.scandir(folder) as entries:
+            return [e.name for e in entries if e.is_dir() == dirs]
+    except (FileNotFoundError, NotADirectoryError):
+        return []
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """The lake's Parquet files as one walk found them (`list_lake`).
+
+    `tables` maps each folder under `lake/` to its files, each file's path under the data dir
+    (`lake/<table>/<partition>/<name>.parquet`, the key `warehouse.verified` and
+    `warehouse.summaries` use) to its identity then, in sorted order. Strings, not Paths: a
+    year of files is thousands of them.
+    """
+
+    data_dir: Path  # absolute
+    tables: Mapping[str, Mapping[str, Identity]]
+
+    def files(self, table: str) -> Mapping[str, Identity]:
+        return self.tables.get(table, {})
+
+    def path(self, key: str) -> str:
+        """The absolute path of the file `key` names."""
+        return os.path.join(self.data_dir, key)
+
+
+def list_lake(data_dir: Path, tables: Iterable[str] | None = None) -> Listing:
+    """List `lake/<table>/<partition>/*.parquet` with each file's identity (of `tables`
+    only, when given); files that vanish while listed are left out."""
+    data_dir = Path(data_dir).absolute()
+    lake = str(lake_dir(data_dir))
+    wanted = sorted(_names(lake, dirs=True) if tables is None else tables)
+    found: dict[str, dict[str, Identity]] = {}
+    for table in wanted:
+        files: list[tuple[str, Identity]] = []
+        folder = os.path.join(lake, table)
+        for partition in _names(folder, dirs=True):
+            try:
+                with os.scandir(os.path.join(folder, partition)) as entries:
+                    listed = [e for e in entries if e.name.endswith(".parquet")]
+            except (FileNotFoundError, NotADirectoryError):
+                continue
+            for entry in listed:
+                try:
+                    if not entry.is_file(follow_symlinks=False):
+                        continue
+                    stat = entry.stat(follow_symlinks=False)
+                except FileNotFoundError:  # replaced while listed: the next listing has it
+                    continue
+                identity = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+                files.append((f"lake/{table}/{partition}/{entry.name}", identity))
+        files.sort()
+        found[table] = dict(files)
+    return Listing(data_dir, found)
 
 
 def fsync_path(path: Path) -> None:
@@ -334,28 +410,36 @@ class catalog_lock:
 # ------------------------------------------------------------------ recovery
 
 
-def recover(data_dir: Path) -> None:
-    """Make the lake safe to publish into, or fail naming what is broken.
+def recover(data_dir: Path) -> Listing:
+    """Make the lake safe to publish into, or fail naming what is broken; returns the lake's
+    files as recovery left them.
 
     Removes staging areas and temporary catalogs whose writer died, then checks every
-    published Parquet file that is not recorded as verified with the identity it has now
-    (`warehouse.verified`: new files, and files changed since they were checked); broken ones
-    move to `<data_dir>/quarantine/` (same relative path) and `CorruptLakeFile` is raised, so
-    that nobody publishes over a lake that cannot be read. The files that pass are recorded.
+    published Parquet file (`lake/<table>/<partition>/*.parquet`) that is not recorded as
+    verified with the identity it has now (`warehouse.verified`: new files, and files changed
+    since they were checked: what a crash, a restore or a hand could have left); telling which
+    those are costs one listing of the lake and no file opened. Broken ones move to
+    `<data_dir>/quarantine/` (same relative path) and `CorruptLakeFile` is raised, so that
+    nobody publishes over a lake that cannot be read. The files that pass are recorded.
     """
     data_dir = Path(data_dir).absolute()
     removed = [*_clean_stale_staging(data_dir), *_clean_stale_catalogs(data_dir)]
     if removed:
         logger.warning("Removed what runs that died left behind: %s", removed)
     record = verified.load(data_dir)
-    files = _lake_parquet(data_dir)
-    unchecked = [p for p in files if not verified.is_verified(record, data_dir, p)]
+    listing = list_lake(data_dir)
+    unchecked = sorted(
+        data_dir / key
+        for files in listing.tables.values()
+        for key, identity in files.items()
+        if (entry := record.get(key)) is None or entry.identity != identity
+    )
     problems = {path: why for path in unchecked if (why := parquet_problem(path))}
     good = [path for path in unchecked if path not in problems]
     if good:
         verified.add(data_dir, good)
     if not problems:
-        return
+        return listing
     moved: dict[Path, Path] = {}
     for path in problems:
         target = quarantine_dir(data_dir) / path.relative_to(data_dir)
@@ -367,12 +451,6 @@ def recover(data_dir: Path) -> None:
         fsync_path(path.parent)
         moved[path] = target
     raise CorruptLakeFile(moved, problems)
-
-
-def _lake_parquet(data_dir: Path) -> Iterator[Path]:
-    lake = lake_dir(data_dir)
-    if lake.is_dir():
-        yield from sorted(lake.rglob("*.parquet"))
 
 
 def _clean_stale_staging(data_dir: Path) -> list[Path]:

@@ -43,11 +43,13 @@ from warehouse.catalog import build_catalog, ensure_catalog
 from warehouse.convert import SchemaError, to_table
 from warehouse.lake import (
     CorruptLakeFile,
+    Listing,
     StagingArea,
     check_scope,
     check_table,
     data_file,
     fsync_path,
+    list_lake,
     make_dirs,
     parquet_problem,
     published_files,
@@ -198,14 +200,16 @@ class Publication:
                         staged[table].replace(final)
                         fsync_path(final.parent)
                         published.append(final)
+                    # The lake as this publication leaves it, for what follows (one walk).
+                    listing = list_lake(self.data_dir)
                 self._step("verified")
                 verified.add(self.data_dir, published)  # validated by `_seal` just now
                 self._step("summaries")
-                summaries.refresh(self.data_dir)  # a cache: errors are logged, not raised
+                summaries.refresh(self.data_dir, listing)  # a cache: errors are logged
                 self._step("prune:raw")
                 remove_unreferenced(self.data_dir, self.run_date, self.scope, self._raw_refs)
                 self._step("compact")
-                months = self._compact()
+                months = self._compact(listing)
                 self._step("catalog")
                 catalog = ensure_catalog(self.data_dir, months)
             except BaseException:
@@ -242,13 +246,16 @@ class Publication:
         if self._on_step is not None:
             self._on_step(name)
 
-    def _compact(self) -> dict[str, list[compact.Month]] | None:
+    def _compact(self, listing: Listing) -> dict[str, list[compact.Month]] | None:
         """Copy the closed months (`warehouse.compact`), but this run's own; returns each
         table's months after it. A derived copy, so a failure is logged and left to the next
         publication (None: the catalog lists the lake itself)."""
         try:
             return compact.compact(
-                self.data_dir, skip_month=self.run_date.isoformat()[:7], on_step=self._step
+                self.data_dir,
+                skip_month=self.run_date.isoformat()[:7],
+                on_step=self._step,
+                listing=listing,
             )
         except (OSError, duckdb.Error, compact.CompactionError) as error:
             logger.warning("Could not compact the closed months of %s: %s", self.data_dir, error)
@@ -263,16 +270,18 @@ class Publication:
         own = {t: data_file(self.data_dir, t, self.run_date, self.scope) for t in _RANKED}
         others: dict[str, list[Path]] = {t: [] for t in _RANKED}
         copies: dict[str, list[Path]] = {t: [] for t in _RANKED}
+        listing = list_lake(self.data_dir, _RANKED)
         for table in _RANKED:
-            known = compact.months(self.data_dir, table)
+            known = compact.months(self.data_dir, table, listing)
+            mine = str(own[table])
             # A copy stands for its months unless it holds the file this run replaces.
-            replaced = {m.copy for m in known if own[table] in m.files}
+            replaced = {m.copy for m in known if mine in m.files}
             for month in known:
                 if month.copy is not None and month.copy not in replaced:
                     if month.copy not in copies[table]:
                         copies[table].append(month.copy)
                 else:
-                    others[table] += [p for p in month.files if p != own[table]]
+                    others[table] += [Path(p) for p in month.files if p != mine]
         decided = superseded.decide(
             self.run_date,
             path,

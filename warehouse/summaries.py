@@ -21,7 +21,9 @@ Reading (`create_view`): for each lake file the caller asks about, the rows come
 newest segment that covers the file with the identity it has now; a file that no segment
 covers so (published since, replaced by a rerun, restored, or left by a crash between the data
 and its summary) is read directly from the lake. So a missing, stale, partial or unreadable
-index only costs time, never a wrong answer.
+index only costs time, never a wrong answer. A segment holds rows of the files it covers only
+(marked `EXACT_KEY`), so one of which every file is asked for is read whole, without matching
+each row to its file; a segment's metadata is read once per process.
 
 Updating (`refresh`, which `Publication.commit` calls once the data is renamed): summarise every
 file of each kind's table that no segment covers into a new segment, then merge the newest
@@ -47,14 +49,19 @@ from typing import TypeVar
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from warehouse import verified
+from warehouse.lake import Listing, list_lake
 from warehouse.schema import TABLES
 
 logger = logging.getLogger(__name__)
 
 COVERS_KEY = b"newsflow.covers"
+# Set on segments that hold no row of a file they do not cover (every segment written since it
+# was introduced): a reader that wants every file such a segment covers reads it whole.
+EXACT_KEY = b"newsflow.exact"
 _T = TypeVar("_T")
 
 
@@ -102,14 +109,31 @@ KINDS: dict[str, Kind] = {
 class Segment:
     path: Path
     covers: dict[str, tuple[int, ...]]  # lake file under the data dir -> its identity then
+    exact: bool = False  # holds rows of the files it covers only (`EXACT_KEY`)
 
 
 def kind_dir(data_dir: Path, kind: str) -> Path:
     return verified.index_dir(data_dir) / "summaries" / kind
 
 
-def key_of(data_dir: Path, path: Path) -> str:
-    return str(Path(path).absolute().relative_to(Path(data_dir).absolute()))
+def key_of(data_dir: Path, path: Path | str) -> str:
+    """`path`'s path under the data dir (strings: readers ask this of a year of files)."""
+    return _key(str(Path(data_dir).absolute()) + os.sep, path)
+
+
+def _key(root: str, path: Path | str) -> str:
+    text = os.fspath(path)
+    if not os.path.isabs(text):
+        text = os.path.abspath(text)
+    if not text.startswith(root):
+        raise ValueError(f"{text} is not in the data dir {root}")
+    return text[len(root) :]
+
+
+def _identity(path: str) -> tuple[int, ...]:
+    """`warehouse.verified.identity` of a path string."""
+    stat = os.stat(path)
+    return (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
 def segments(data_dir: Path, kind: str) -> list[Segment]:
@@ -117,29 +141,45 @@ def segments(data_dir: Path, kind: str) -> list[Segment]:
     found = []
     for path in sorted(kind_dir(data_dir, kind).glob("*.parquet")):
         try:
-            meta = pq.read_schema(path).metadata or {}
-            covers = {k: tuple(v) for k, v in json.loads(meta[COVERS_KEY]).items()}
+            found.append(_segment(path))
         except FileNotFoundError:
             continue  # merged away since the listing
         except (OSError, ValueError, KeyError, TypeError, pa.ArrowException) as error:
             logger.warning("Ignored the unreadable summary segment %s: %s", path, error)
-            continue
-        found.append(Segment(path, covers))
     return found
+
+
+_read: dict[str, tuple[tuple[int, ...], Segment]] = {}  # path -> (its identity, what it said)
+
+
+def _segment(path: Path) -> Segment:
+    """The segment at `path`, its metadata read once per identity of the file (a segment is
+    written once, under a new name; a run asks for the same segments many times)."""
+    identity = _identity(str(path))
+    cached = _read.get(str(path))
+    if cached is not None and cached[0] == identity:
+        return cached[1]
+    meta = pq.read_schema(path).metadata or {}
+    covers = {k: tuple(v) for k, v in json.loads(meta[COVERS_KEY]).items()}
+    segment = Segment(path, covers, meta.get(EXACT_KEY) == b"1")
+    if len(_read) > 256:  # segments merged away long ago
+        _read.clear()
+    _read[str(path)] = (identity, segment)
+    return segment
 
 
 def split(
     data_dir: Path, kind: str, files: Iterable[Path]
 ) -> tuple[list[tuple[str, str]], list[Path]]:
     """`files` as `(segment, file key)` pairs a segment answers for, and the files none does."""
-    data_dir = Path(data_dir).absolute()
+    root = str(Path(data_dir).absolute()) + os.sep
     known = segments(data_dir, kind)
     chosen: list[tuple[str, str]] = []
     direct: list[Path] = []
     for path in files:
-        key = key_of(data_dir, path)
+        key = _key(root, path)
         try:
-            now = verified.identity(Path(path))
+            now = _identity(root + key)
         except FileNotFoundError:
             continue  # gone since it was listed: it holds nothing now
         holder = next((s for s in reversed(known) if s.covers.get(key) == now), None)
@@ -170,7 +210,11 @@ def create_view(
 ) -> None:
     """A temporary view `name` on `con`: the kind's rows of `files` (lake files of its table)."""
     chosen, direct = split(data_dir, kind, files)
+    whole = _whole(data_dir, kind, chosen)
+    chosen = [(s, f) for s, f in chosen if s not in whole]
     parts = []
+    if whole:
+        parts.append(f"SELECT * FROM read_parquet({_quoted_list(sorted(whole))})")  # noqa: S608
     if chosen:
         con.register(
             f"_{name}_chosen",
@@ -187,7 +231,22 @@ def create_view(
         )
     if direct or not parts:
         parts.append(_direct_sql(data_dir, kind, direct) if direct else _empty_sql(kind))
-    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS " + " UNION ALL BY NAME ".join(parts))
+    # Each part in parentheses: the direct part is a `WITH` query, which may not follow a
+    # `UNION` bare (a lake file published since the last refresh beside covered ones).
+    union = " UNION ALL BY NAME ".join(f"SELECT * FROM ({part})" for part in parts)  # noqa: S608
+    con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {union}")
+
+
+def _whole(data_dir: Path, kind: str, chosen: Sequence[tuple[str, str]]) -> set[str]:
+    """The exact segments (`EXACT_KEY`) that `chosen` takes every file of: read whole."""
+    taken: dict[str, set[str]] = {}
+    for segment, key in chosen:
+        taken.setdefault(segment, set()).add(key)
+    return {
+        str(s.path)
+        for s in segments(data_dir, kind)
+        if s.exact and taken.get(str(s.path)) == s.covers.keys()
+    }
 
 
 def _empty_sql(kind: str) -> str:
@@ -220,47 +279,64 @@ def retrying(ask: Callable[[], _T]) -> _T:
 # ------------------------------------------------------------------ updating
 
 
-def refresh(data_dir: Path) -> None:
+def refresh(data_dir: Path, listing: Listing | None = None) -> None:
     """Summarise the lake files no segment covers, and merge segments (see the docstring).
 
+    `listing` is the lake as the caller just listed it (`warehouse.lake.list_lake`; listed
+    here without one): which files are new is then known from the segments' metadata alone.
+    A listing that went stale only costs time: a file it names with an identity the file no
+    longer has is not covered (it is read directly) until the next refresh.
     A cache: an error is logged and the next publication tries again.
     """
     data_dir = Path(data_dir).absolute()
+    if listing is None:
+        listing = list_lake(data_dir, {k.table for k in KINDS.values()})
     for kind in KINDS:
         try:
             with _locked(data_dir):
-                _refresh(data_dir, kind)
+                _refresh(data_dir, kind, listing)
         except (OSError, duckdb.Error, pa.ArrowException) as error:
             logger.warning("Could not update the %s summary: %s", kind, error)
 
 
-def _refresh(data_dir: Path, kind: str) -> None:
+def _refresh(data_dir: Path, kind: str, listing: Listing) -> None:
     folder = kind_dir(data_dir, kind)
-    files = sorted((data_dir / "lake" / KINDS[kind].table).glob("run_date=*/*.parquet"))
-    _, direct = split(data_dir, kind, files)
+    files = listing.files(KINDS[kind].table)
+    known = segments(data_dir, kind)
+    # Only files whose identity no segment holds (published since, replaced or restored).
+    direct = {
+        key: identity
+        for key, identity in files.items()
+        if not any(s.covers.get(key) == identity for s in known)
+    }
     if direct:
-        before = {p: verified.identity(p) for p in direct}
         con = duckdb.connect()
         try:
-            rows = con.sql(_direct_sql(data_dir, kind, direct)).to_arrow_table()
+            paths = [Path(listing.path(key)) for key in direct]
+            rows = con.sql(_direct_sql(data_dir, kind, paths)).to_arrow_table()
         finally:
             con.close()
-        # Only files that stayed as they were while they were read (another scope's
+        # Only files that stayed as they were listed while they were read (another scope's
         # publication may replace its file meanwhile: its rows are left uncovered, unread).
-        covers = {
-            key_of(data_dir, p): ident
-            for p, ident in before.items()
-            if p.exists() and verified.identity(p) == ident
-        }
+        covers = {key: ident for key, ident in direct.items() if _unchanged(listing, key, ident)}
         _write_segment(folder, rows, covers)
-    _merge(data_dir, kind)
+    _merge(data_dir, kind, listing)
     for stray in folder.glob(".*.tmp"):  # left by a writer that died
         stray.unlink(missing_ok=True)
 
 
-def _merge(data_dir: Path, kind: str) -> None:
+def _unchanged(listing: Listing, key: str, identity: tuple[int, ...]) -> bool:
+    try:
+        return _identity(listing.path(key)) == identity
+    except FileNotFoundError:
+        return False
+
+
+def _merge(data_dir: Path, kind: str, listing: Listing) -> None:
     """Merge the newest segments while the newest covers at least as many files as the one
-    before it; the merged segment keeps only files whose identity still matches."""
+    before it; the merged segment keeps only files whose identity still matches (as
+    `listing` has it)."""
+    files = listing.files(KINDS[kind].table)
     while True:
         known = segments(data_dir, kind)
         if len(known) < 2 or len(known[-1].covers) < len(known[-2].covers):
@@ -269,11 +345,8 @@ def _merge(data_dir: Path, kind: str) -> None:
         current = {}
         for segment in (older, newer):  # the newer's entry wins
             for key, ident in segment.covers.items():
-                try:
-                    if verified.identity(data_dir / key) == ident:
-                        current[key] = (str(segment.path), ident)
-                except FileNotFoundError:
-                    pass
+                if files.get(key) == ident:
+                    current[key] = (str(segment.path), ident)
         con = duckdb.connect()
         try:
             keep = pa.table(
@@ -310,7 +383,13 @@ def _write_segment(
         name = f"{number:012d}"
     target = folder / f"{name}.parquet"
     temp = folder / f".{name}.{uuid.uuid4().hex}.tmp"
-    metadata = {**(rows.schema.metadata or {}), COVERS_KEY: json.dumps(covers).encode()}
+    # Only rows of covered files, so that a reader may take the segment whole (`EXACT_KEY`).
+    rows = rows.filter(pc.is_in(rows.column("file"), value_set=pa.array(list(covers), pa.string())))
+    metadata = {
+        **(rows.schema.metadata or {}),
+        COVERS_KEY: json.dumps(covers).encode(),
+        EXACT_KEY: b"1",
+    }
     try:
         pq.write_table(rows.replace_schema_metadata(metadata), temp, compression="zstd")
         fd = os.open(temp, os.O_RDONLY)

@@ -105,7 +105,8 @@ def add(data_dir: Path, paths: Iterable[Path]) -> None:
     with _locked(data_dir):
         record = load(data_dir)
         record.update(found)
-        record = {k: v for k, v in record.items() if (data_dir / k).exists()}
+        root = str(data_dir)  # strings: the record names every file of the lake
+        record = {k: v for k, v in record.items() if os.path.exists(os.path.join(root, k))}
         _write(data_dir, record)
 
 
@@ -117,9 +118,8 @@ def _write(data_dir: Path, record: Mapping[str, Entry]) -> None:
     target = record_path(data_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
     temp = target.with_name(f".{RECORD_NAME}.{uuid.uuid4().hex}.tmp")
-    text = json.dumps(
-        {k: [list(v.identity), v.conforms] for k, v in sorted(record.items())}, indent=0
-    )
+    # One line: `indent` would make `json` encode a year of entries in Python, not C.
+    text = json.dumps({k: [list(v.identity), v.conforms] for k, v in sorted(record.items())})
     try:
         with temp.open("w", encoding="utf-8") as handle:
             handle.write(text)

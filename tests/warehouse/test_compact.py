@@ -16,7 +16,7 @@ from versions import publish_rows
 
 from warehouse import compact
 from warehouse.catalog import build_catalog
-from warehouse.lake import catalog_path
+from warehouse.lake import catalog_path, list_lake
 from warehouse.schema import TABLES
 from warehouse.views import analytic_views
 
@@ -178,3 +178,15 @@ def test_a_merge_killed_before_it_removed_its_inputs_is_read_once(tmp_path: Path
     assert _answers(data_dir) == _from_daily_files(data_dir, tmp_path / "daily")
     publish_rows(data_dir, MONTHLY[5], [("A", A, 6, None)])
     assert _copies(data_dir) == ["2026-07--2026-10", "2026-11--2026-11"]
+
+
+def test_the_months_name_each_daily_file_once_and_the_copy_that_holds_it(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    _history(data_dir, [OCT_1, NOV_1, DEC_1])
+    known = compact.months(data_dir, "articles", list_lake(data_dir))
+    daily = sorted(str(p) for p in (data_dir / "lake" / "articles").glob("run_date=*/*.parquet"))
+    assert [f for m in known for f in m.files] == daily
+    assert [m.month for m in known] == ["2026-10", "2026-11", "2026-12"]
+    copies = list(compact.copies_dir(data_dir, "articles").glob("*.parquet"))
+    assert [m.copy for m in known] == [copies[0], copies[0], None]
+    assert compact.months(data_dir, "articles") == known  # listed by itself: the same

@@ -11,8 +11,9 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
-from lakedata import tables
+from lakedata import publish_sample, tables
 
+from warehouse import verified
 from warehouse.lake import (
     CorruptLakeFile,
     PublicationBusy,
@@ -22,6 +23,7 @@ from warehouse.lake import (
     check_table,
     data_file,
     lake_dir,
+    list_lake,
     make_dirs,
     parquet_problem,
     partition_dir,
@@ -35,6 +37,7 @@ from warehouse.lake import (
     table_dir,
     table_glob,
 )
+from warehouse.schema import TABLES
 
 DAY = date(2026, 11, 27)
 SCOPE = "ingest-1"
@@ -269,3 +272,45 @@ def test_a_file_whose_footer_lies_about_its_length_is_quarantined(tmp_path: Path
     assert os.listdir(quarantine_dir(tmp_path) / "lake" / "runs" / "run_date=2026-11-27") == [
         "ingest-1.parquet"
     ]
+
+
+# ------------------------------------------------------------------ the listing
+
+
+def test_the_listing_holds_each_published_file_with_its_identity_and_nothing_else(
+    tmp_path: Path,
+) -> None:
+    assert list_lake(tmp_path).tables == {}  # no lake yet
+    publish_sample(tmp_path, DAY, SCOPE, "new")
+    folder = partition_dir(tmp_path, "articles", DAY)
+    (folder / ".ingest-2.parquet.0123.tmp").write_bytes(b"being renamed")
+    (folder / "notes.txt").write_text("not a table file")
+    (folder / "nested.parquet").mkdir()  # a folder named like a file
+    expected = sorted(
+        str(p.relative_to(tmp_path))
+        for p in (tmp_path / "lake").glob("*/run_date=*/*.parquet")
+        if p.is_file()
+    )
+
+    listing = list_lake(tmp_path)
+
+    keys = [k for files in listing.tables.values() for k in files]
+    assert keys == expected
+    assert len(keys) == len(TABLES)  # one file per table
+    for files in listing.tables.values():
+        for key, identity in files.items():
+            assert identity == verified.identity(tmp_path / key)
+            assert listing.path(key) == str(tmp_path / key)
+    assert list(list_lake(tmp_path, ["runs"]).tables) == ["runs"]
+
+
+def test_recovery_answers_with_the_lake_as_it_left_it(tmp_path: Path) -> None:
+    publish_sample(tmp_path, DAY, SCOPE, "new")
+    broken = data_file(tmp_path, "articles", DAY, "ingest-2")
+    broken.write_bytes(b"half")
+    with pytest.raises(CorruptLakeFile):
+        recover(tmp_path)
+    assert recover(tmp_path) == list_lake(tmp_path)
+    assert "lake/articles/run_date=2026-11-27/ingest-2.parquet" not in recover(tmp_path).files(
+        "articles"
+    )

@@ -7,13 +7,14 @@ import os
 import shutil
 from datetime import date, timedelta
 from pathlib import Path
+from typing import Any
 
 import duckdb
 import pytest
 from lakedata import publish_sample
 
 from warehouse import summaries
-from warehouse.lake import data_file, published_files
+from warehouse.lake import data_file, list_lake, published_files
 from warehouse.query import articles_per_source, latest_validators, seen_urls
 
 DAY = date(2026, 11, 27)
@@ -159,3 +160,63 @@ def test_a_file_replaced_while_it_is_summarised_is_left_to_be_read_directly(
     summaries.refresh(tmp_path)
     assert not covered(tmp_path, "seen", articles)
     assert set(seen_urls(tmp_path, [ONLY_NEW])) == {ONLY_NEW}
+
+
+def test_a_listing_that_went_stale_costs_time_not_answers(tmp_path: Path) -> None:
+    with pytest.raises(Crash):
+        publish_sample(tmp_path, DAY, SCOPE, "new", on_step=crash_at("summaries"))
+    listing = list_lake(tmp_path)  # what a publication listed, before a rerun of the date
+    articles = data_file(tmp_path, "articles", DAY, SCOPE)
+    elsewhere = tmp_path / "elsewhere"
+    publish_sample(elsewhere, DAY, SCOPE, "old")
+    shutil.copy(data_file(elsewhere, "articles", DAY, SCOPE), tmp_path / "old.parquet")
+    os.replace(tmp_path / "old.parquet", articles)
+
+    summaries.refresh(tmp_path, listing)
+
+    assert not covered(tmp_path, "seen", articles)
+    assert set(seen_urls(tmp_path, [ONLY_NEW, IN_BOTH])) == {IN_BOTH}  # the file as it is now
+    summaries.refresh(tmp_path)  # listed afresh: covered again
+    assert covered(tmp_path, "seen", articles)
+    assert set(seen_urls(tmp_path, [ONLY_NEW, IN_BOTH])) == {IN_BOTH}
+
+
+def test_a_segment_read_whole_holds_no_rows_of_a_file_it_does_not_cover(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    later = DAY + timedelta(days=1)
+    for day in (DAY, later):
+        with pytest.raises(Crash):
+            publish_sample(tmp_path, day, SCOPE, "new", on_step=crash_at("summaries"))
+    articles = data_file(tmp_path, "articles", DAY, SCOPE)
+    elsewhere = tmp_path / "elsewhere"
+    publish_sample(elsewhere, DAY, SCOPE, "old")
+    shutil.copy(data_file(elsewhere, "articles", DAY, SCOPE), tmp_path / "old.parquet")
+    real = summaries._unchanged
+
+    def rerun_after_the_read(*args: Any) -> bool:
+        if (tmp_path / "old.parquet").exists():  # a rerun renames its file once it was read
+            os.replace(tmp_path / "old.parquet", articles)
+        return real(*args)
+
+    monkeypatch.setattr(summaries, "_unchanged", rerun_after_the_read)
+    summaries.refresh(tmp_path)
+
+    assert not covered(tmp_path, "seen", articles)
+    assert covered(tmp_path, "seen", data_file(tmp_path, "articles", later, SCOPE))
+    assert ONLY_NEW not in summarised_urls(tmp_path, articles)
+    assert set(seen_urls(tmp_path, [ONLY_NEW, IN_BOTH])) == {IN_BOTH}
+
+
+def test_a_file_left_unsummarised_beside_summarised_ones_is_read_directly(tmp_path: Path) -> None:
+    publish_sample(tmp_path, DAY, SCOPE, "new")
+    later = DAY + timedelta(days=1)
+    with pytest.raises(Crash):  # the next run's questions meet both kinds of file
+        publish_sample(tmp_path, later, SCOPE, "new", on_step=crash_at("summaries"))
+    assert covered(tmp_path, "seen", data_file(tmp_path, "articles", DAY, SCOPE))
+    assert not covered(tmp_path, "seen", data_file(tmp_path, "articles", later, SCOPE))
+    newer = f"http://a.test/{later.isoformat()}/4"
+    assert set(seen_urls(tmp_path, [ONLY_NEW, newer, "http://elsewhere.test/"])) == {
+        ONLY_NEW,
+        newer,
+    }
