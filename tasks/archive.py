@@ -17,7 +17,7 @@ UTC day of its first record's `WARC-Date` (`first_record_day`).
 the size cap that passes the source's filters) or a `Rejected` at stage `archive` with a reason.
 Records that only describe captures (`warcinfo`, `request`, `metadata`, `conversion`,
 `continuation`) are counted per type in the file's `FileTally`. A stretch of the file that
-cannot be read (a corrupt gzip member, one whose gzip header is damaged, a damaged record,
+cannot be read (a corrupt or empty gzip member, one whose gzip header is damaged, a damaged record,
 junk between records, a last record the file ends inside) is skipped to the next record that
 can be, and the tally counts the stretches and the bytes skipped; a record lost in one is not
 an outcome, nor is part of one. A file in which no record can be read at all (not a WARC)
@@ -63,6 +63,7 @@ _PAGE_TYPES = ("response", "revisit", "resource")
 _GZIP_MAGIC = b"\x1f\x8b\x08"
 _WARC_MAGIC = b"WARC/1."
 _SCAN = 1 << 20  # bytes read at a time while looking for the next readable record
+_HEAD = 1 << 16  # the longest WARC header block looked for
 
 
 @dataclass(frozen=True, slots=True)
@@ -344,10 +345,6 @@ def read_archive(
             try:
                 for record in ArchiveIterator(handle, parse_http=False, fsspec_args=False):
                     reading = record.stream_pos
-                    # What the reader passed by without a word: a member whose gzip header
-                    # is damaged, junk between records.
-                    after = start if done is None else _end_before(probe, done, reading, compressed)
-                    _skip(tally, location, after, reading - after, "no record in these bytes")
                     if not compressed and _cut(probe, reading, size):
                         _skip(tally, location, reading, size - reading, _CUT)
                         return
@@ -370,28 +367,18 @@ def read_archive(
                     return
                 _skip(tally, location, lost, (size if start is None else start) - lost, error)
                 continue
-            # The reader stops quietly at a member cut short at the end of the file.
+            # The reader stops quietly at a member cut short at the end of the file, and at an
+            # empty gzip member anywhere: the records after one are looked for.
             end = start if done is None else _record_end(handle, done, compressed, size)
             if not read_any:
                 tally.problem = "not a WARC file: no record in it" if size else "empty file"
-            elif end < size:
-                _skip(tally, location, end, size - end, _CUT)
-            return
+                return
+            start = _next_start(handle, end + (done is None), compressed) if end < size else None
+            why = _CUT if start is None else "no record in these bytes"
+            _skip(tally, location, end, (size if start is None else start) - end, why)
 
 
 _CUT = "the file ends inside a record"
-
-
-def _end_before(probe: BinaryIO, last: int, at: int, compressed: bool) -> int:
-    """Where the record read whole at `last` ends, the reader having found the next at `at`."""
-    if at <= last:  # two records in one gzip member
-        return at
-    if compressed:
-        probe.seek(last + 1)
-        if probe.read(at - last - 1).find(_GZIP_MAGIC) == -1:
-            return at  # the usual case: no other member starts in between
-        return min(at, _member_end(probe, last))
-    return min(at, _block_end(probe, last) or at)
 
 
 def _member_end(handle: BinaryIO, offset: int) -> int:
@@ -400,7 +387,7 @@ def _member_end(handle: BinaryIO, offset: int) -> int:
     handle.seek(offset)
     inflate = zlib.decompressobj(31)
     fed = 0
-    while not inflate.eof and (chunk := handle.read(_SCAN)):
+    while not inflate.eof and (chunk := handle.read(_HEAD)):  # most members are one read
         fed += len(chunk)
         try:
             while chunk and not inflate.eof:
@@ -568,23 +555,17 @@ def _record_end(handle: BinaryIO, offset: int, compressed: bool, size: int) -> i
     (uncompressed) its header block, Content-Length bytes and the blank line after them."""
     if compressed:
         return _member_end(handle, offset)
-    end = _block_end(handle, offset)
-    if end is None:
-        return _next_magic(handle, offset + 1, compressed) or size
-    return min(size, end)
+    end = _block_end(handle, offset)  # found for a record read whole (fastwarc needs it)
+    return size if end is None else min(size, end)
 
-
-_HEAD = 1 << 16  # the longest WARC header block looked for
 
 
 def _block_end(handle: BinaryIO, offset: int) -> int | None:
     """Where the uncompressed record at `offset` ends by its header: the header block,
     Content-Length bytes and the blank line after them (None: no readable header)."""
     handle.seek(offset)
-    head = handle.read(4096)
-    if (end := head.find(b"\r\n\r\n")) == -1:
-        head += handle.read(_HEAD - len(head))
-        end = head.find(b"\r\n\r\n")
+    head = handle.read(_HEAD)
+    end = head.find(b"\r\n\r\n")
     length = re.search(rb"(?im)^content-length:\s*(\d+)\s*$", head[:end])
     if end == -1 or length is None:
         return None

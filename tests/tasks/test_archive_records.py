@@ -368,15 +368,50 @@ def test_an_empty_file_and_a_file_without_records_are_problems_of_their_own(
     assert _read(path) == ([], FileTally(problem="not a WARC file: no record in it"))
 
 
-def test_a_member_whose_gzip_header_is_damaged_is_counted_as_lost(tmp_path: Path) -> None:
+def test_a_member_whose_gzip_header_is_damaged_is_counted_as_lost(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     path = tmp_path / "a.warc.gz"
     offsets = write_warc(path, [Capture(f"https://x.example/{n}", HTML) for n in range(3)])
     data = bytearray(path.read_bytes())
     data[offsets[1] : offsets[1] + 2] = b"\x00\x00"  # no gzip magic: the reader passes it by
     path.write_bytes(bytes(data))
-    outcomes, tally = _read(path)
+    with caplog.at_level(logging.WARNING, logger="tasks.archive"):
+        outcomes, tally = _read(path)
     assert [o.url for o in outcomes] == ["https://x.example/0", "https://x.example/2"]
-    assert (tally.corrupt, tally.skipped_bytes) == (1, offsets[2] - offsets[1])
+    lost = offsets[2] - offsets[1]
+    assert (tally.corrupt, tally.skipped_bytes) == (1, lost)
+    [message] = [r.getMessage() for r in caplog.records]
+    assert message.startswith(f"Skipped {lost} bytes of {path.as_uri()} at offset {offsets[1]}: ")
+
+
+def test_an_empty_gzip_member_is_passed_over_and_the_records_after_it_read(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "a.warc.gz"
+    offsets = write_warc(path, [Capture(f"https://x.example/{n}", HTML) for n in range(3)])
+    data, empty = path.read_bytes(), gzip.compress(b"")  # the reader stops quietly at it
+    path.write_bytes(data[: offsets[1]] + empty + data[offsets[1] :])
+    with caplog.at_level(logging.WARNING, logger="tasks.archive"):
+        outcomes, tally = _read(path)
+    assert [o.url for o in outcomes] == [f"https://x.example/{n}" for n in range(3)]
+    assert (tally.corrupt, tally.skipped_bytes) == (1, len(empty))
+    assert [r.getMessage() for r in caplog.records] == [
+        f"Skipped {len(empty)} bytes of {path.as_uri()} at offset {offsets[1]}:"
+        " no record in these bytes"
+    ]
+
+
+def test_blank_lines_between_uncompressed_records_are_not_damage(tmp_path: Path) -> None:
+    path = tmp_path / "a.warc"
+    offsets = write_warc(
+        path, [Capture(f"https://x.example/{n}", HTML) for n in range(3)], compress=False
+    )
+    data = path.read_bytes()
+    path.write_bytes(data[: offsets[1]] + b"\r\n" * 5 + data[offsets[1] :])
+    outcomes, tally = _read(path)
+    assert [o.url for o in outcomes] == [f"https://x.example/{n}" for n in range(3)]
+    assert (tally.corrupt, tally.skipped_bytes) == (0, 0)
 
 
 @pytest.mark.parametrize("compress", [True, False])
@@ -395,7 +430,7 @@ def test_junk_between_records_is_counted_as_lost(tmp_path: Path, compress: bool)
 
 @pytest.mark.parametrize("cut", [20, 200, -10])
 def test_an_uncompressed_file_cut_inside_its_last_record_loses_only_that_record(
-    tmp_path: Path, cut: int
+    tmp_path: Path, cut: int, caplog: pytest.LogCaptureFixture
 ) -> None:
     # Cut in the WARC header, in the HTTP block, and in the last bytes of the body.
     path = tmp_path / "a.warc"
@@ -405,6 +440,11 @@ def test_an_uncompressed_file_cut_inside_its_last_record_loses_only_that_record(
     data = path.read_bytes()
     end = offsets[2] + cut if cut > 0 else len(data) + cut
     path.write_bytes(data[:end])
-    outcomes, tally = _read(path)
+    with caplog.at_level(logging.WARNING, logger="tasks.archive"):
+        outcomes, tally = _read(path)
     assert [o.url for o in outcomes] == ["https://x.example/0", "https://x.example/1"]
     assert (tally.corrupt, tally.skipped_bytes) == (1, end - offsets[2])
+    assert [r.getMessage() for r in caplog.records] == [
+        f"Skipped {end - offsets[2]} bytes of {path.as_uri()} at offset {offsets[2]}:"
+        " the file ends inside a record"
+    ]
