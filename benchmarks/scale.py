@@ -57,6 +57,7 @@ from prefect.testing.utilities import prefect_test_harness
 from prefect_dask import DaskTaskRunner
 
 from flows import cluster
+from flows.cluster_worker import WarmUp
 from flows.pipeline import ENRICH_BATCH, cpu_pool
 from flows.settings import SEEDS_DIR, Settings
 from flows.stages import clean_task, enrich_task, extract_task
@@ -132,7 +133,7 @@ def on_dask(workers: int, copies: int, batch: int, rounds: int) -> dict[str, Any
         Client(local) as client,
     ):
         runner = DaskTaskRunner(cluster=local)
-        client.register_plugin(cluster.WarmUp(DEFAULT_MODEL), name="warm-up")
+        client.register_plugin(WarmUp(DEFAULT_MODEL), name="warm-up")
         dask_flow = cpu_stages.with_options(task_runner=runner.duplicate())
         wall, articles = timed(lambda: dask_flow(copies, batch, 0), rounds)
         with get_task_stream(client) as stream:

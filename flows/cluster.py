@@ -15,29 +15,36 @@ Contract:
   however many workers there are.
 - `dask_runner()` is the Dask task runner of the flow run in progress, or None.
 - `warm_workers(runner, model)` makes every worker process of the cluster, present or joining
-  later, load the spaCy `model` once (`WarmUp`, a worker plugin), not once per task.
+  later, load the spaCy `model` once (`flows.cluster_worker.WarmUp`), not once per task.
+- `prefect-dask` and `distributed` come with the `cluster` extra: this module imports them
+  only when the settings ask for a cluster, so a single-machine install runs without them.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
-from typing import Any
+import sys
+from typing import TYPE_CHECKING, Any
 
-from distributed import Worker
-from distributed.diagnostics.plugin import WorkerPlugin
 from prefect.context import FlowRunContext
-from prefect_dask import DaskTaskRunner
 
 from flows.settings import Settings
-from tasks.enrich import warm_up
+
+if TYPE_CHECKING:
+    from prefect_dask import DaskTaskRunner
 
 log = logging.getLogger(__name__)
-
+MISSING = "the Dask settings need the cluster extra: pip install 'newsflow[cluster]' ({error})"
 
 
 def task_runner(settings: Settings) -> DaskTaskRunner | None:
     """The Dask task runner `settings` ask for, or None for the single-machine runner."""
+    if not (settings.dask_address or settings.dask_workers):
+        return None
+    try:
+        from prefect_dask import DaskTaskRunner
+    except ImportError as error:
+        raise RuntimeError(MISSING.format(error=error)) from None
     if settings.dask_address:
         return DaskTaskRunner(address=settings.dask_address)
     if settings.dask_workers:
@@ -55,9 +62,12 @@ def task_runner(settings: Settings) -> DaskTaskRunner | None:
 
 def dask_runner() -> DaskTaskRunner | None:
     """The task runner of the flow run in progress when it is a Dask one."""
+    dask = sys.modules.get("prefect_dask")  # not imported: no flow can be running on Dask
     context = FlowRunContext.get()
-    runner = context.task_runner if context is not None else None
-    return runner if isinstance(runner, DaskTaskRunner) else None
+    if dask is None or context is None:
+        return None
+    runner: Any = context.task_runner
+    return runner if isinstance(runner, dask.DaskTaskRunner) else None
 
 
 def worker_slots(runner: DaskTaskRunner) -> int:
@@ -65,24 +75,12 @@ def worker_slots(runner: DaskTaskRunner) -> int:
     return max(1, sum(runner.client.nthreads().values()))
 
 
-class WarmUp(WorkerPlugin):
-    """Loads the spaCy model in a worker process as the plugin is set up on it (`warm_up`:
-    a model that cannot load is logged, and the enrichment batches fail on their own)."""
-
-    idempotent = True  # registered again by each run: a worker that has it keeps it
-
-    def __init__(self, model: str) -> None:
-        self.model = model
-
-    async def setup(self, worker: Worker) -> None:
-        # Off the worker's event loop: loading takes seconds, heartbeats must go on.
-        await asyncio.get_running_loop().run_in_executor(None, warm_up, self.model)
-
-
 def warm_workers(runner: DaskTaskRunner, model: str | None) -> None:
     """Have each worker of `runner`'s cluster load `model` once (none: nothing to load)."""
     if model is None:
         return
+    from flows.cluster_worker import WarmUp
+
     client: Any = runner.client
     client.register_plugin(WarmUp(model), name=f"newsflow-warm-up-{model}")
     log.info("Dask workers load the spaCy model %s once each", model)
