@@ -458,7 +458,10 @@ def _reprocess(
             collected.discovered[page.source_id] += 1
             if page.discovered is not None:
                 found.append(page.discovered)
-        collected.add_cleaned(clean_task(extract_task(batch, sources, pool), pool))
+        if cluster.dask_runner() is None:
+            collected.add_cleaned(clean_task(extract_task(batch, sources, pool), pool))
+        else:  # extraction and cleaning as tasks on the workers
+            clean_into(extract_task.submit(batch, sources, None), len(batch), collected, None)
         show_progress(extracting, sum(collected.discovered.values()))
     show_progress(extracting, sum(collected.discovered.values()))
     _, collected.refetched = seen_and_changed(data_dir, found, (ctx.run_date, ctx.scope))
@@ -497,10 +500,13 @@ def dedupe_and_enrich(
     stories_in_run = sum(d is not None and d.duplicate_of is None for d in deduped.decisions)
     pooled = pool if stories_in_run - len(taken) >= MIN_POOLED_STORIES else None
     # On Dask every batch goes to the workers (this process loads no model), as a task.
-    on_cluster = cluster.dask_runner() is not None
+    runner = cluster.dask_runner()
+    on_cluster = runner is not None
     size = ENRICH_BATCH if pooled else settings.batch_size
-    if on_cluster:  # a task per batch: small batches spread over the workers
+    most_in_flight = MAX_ENRICH_IN_FLIGHT
+    if runner is not None:  # a task per batch: small batches, enough to keep workers busy
         size = min(ENRICH_BATCH, settings.batch_size)
+        most_in_flight = max(MAX_ENRICH_IN_FLIGHT, 2 * cluster.worker_slots(runner))
     enriching = start_progress("enrich", stories_in_run if settings.enrich else 0, "articles")
     enriched = 0
     in_flight: deque[tuple[PrefectFuture[Enrichment], int]] = deque()
@@ -535,7 +541,7 @@ def dedupe_and_enrich(
                 write(enrich_task(chunk, settings.spacy_model, None), len(chunk))
                 continue
             in_flight.append((enrich_task.submit(chunk, settings.spacy_model, pooled), len(chunk)))
-            while len(in_flight) > MAX_ENRICH_IN_FLIGHT:
+            while len(in_flight) > most_in_flight:
                 write(*_done(in_flight.popleft()))
     while in_flight:
         write(*_done(in_flight.popleft()))

@@ -30,7 +30,7 @@ from flowenv import environment
 from prefectserver import free_port
 from servers import LoopbackServer, Reply
 
-from flows.ingest import nightly_ingest, with_task_runner
+from flows.ingest import nightly_ingest, reprocess, with_task_runner
 from flows.pipeline import RunSummary
 from flows.settings import load_settings
 
@@ -144,11 +144,19 @@ def local_run(
         return nightly_ingest(run_date=RUN_DATE), data_dir
 
 
-def dask_run(address: str, data_dir: Path) -> RunSummary:
-    """The nightly flow with the task runner that NEWSFLOW_DASK_ADDRESS asks for."""
+def dask_run(address: str, data_dir: Path, flow: Any = nightly_ingest) -> RunSummary:
+    """`flow` for the date with the task runner that NEWSFLOW_DASK_ADDRESS asks for."""
     with environment({**RUN, "NEWSFLOW_DATA_DIR": str(data_dir), "NEWSFLOW_DASK_ADDRESS": address}):
-        summary: RunSummary = with_task_runner(nightly_ingest, load_settings())(run_date=RUN_DATE)
+        summary: RunSummary = with_task_runner(flow, load_settings())(run_date=RUN_DATE)
         return summary
+
+
+def ran_on(stream: Any) -> dict[str, set[str]]:
+    """The workers each kind of task ran on, from a task stream."""
+    ran: dict[str, set[str]] = {}
+    for item in stream.data:
+        ran.setdefault(item["key"].split("-", 1)[0], set()).add(item["worker"])
+    return ran
 
 
 def sql(data_dir: Path, query: str) -> list[tuple[Any, ...]]:
@@ -190,7 +198,7 @@ def model_loads(dask_worker: Worker) -> tuple[int, int, int]:
     return os.getpid(), info.misses, info.hits
 
 
-def test_a_dask_run_publishes_the_same_rows_as_the_local_run_with_the_cpu_stages_on_the_workers(
+def test_a_dask_run_and_reprocess_publish_the_local_rows_with_the_cpu_stages_on_the_workers(
     local_run: tuple[RunSummary, Path], start_cluster: Any, tmp_path: Path
 ) -> None:
     local, local_dir = local_run
@@ -205,9 +213,7 @@ def test_a_dask_run_publishes_the_same_rows_as_the_local_run_with_the_cpu_stages
     assert_every_url_once(summary, tmp_path)
     # The CPU stages ran as tasks on both workers; discovery, fetching and publishing did not
     # (they stay in the flow's process).
-    ran: dict[str, set[str]] = {}
-    for item in stream.data:
-        ran.setdefault(item["key"].split("-", 1)[0], set()).add(item["worker"])
+    ran = ran_on(stream)
     assert set(ran) == {"extract_task", "clean_task", "enrich_task"}, ran
     assert set().union(*ran.values()) == set(names.values())
     # One spaCy model load per worker process (as it joined), however many enrichment
@@ -218,6 +224,12 @@ def test_a_dask_run_publishes_the_same_rows_as_the_local_run_with_the_cpu_stages
     assert sorted(misses for _, misses, _ in loads.values()) == [1, 1]
     enrich_batches = sum(1 for item in stream.data if item["key"].startswith("enrich_task"))
     assert sum(hits for _, _, hits in loads.values()) == enrich_batches > len(WORKERS)
+    # Reprocessing the date through the cluster gives the same rows again.
+    with Client(cluster.address) as client, get_task_stream(client) as stream:
+        rebuilt = dask_run(cluster.address, tmp_path, reprocess)
+    assert rebuilt.status == "completed", rebuilt.failures
+    assert set(ran_on(stream)) == {"extract_task", "clean_task", "enrich_task"}
+    assert snapshot(tmp_path) == snapshot(local_dir)
 
 
 class KillOnFirstTask(WorkerPlugin):
