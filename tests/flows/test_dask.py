@@ -27,9 +27,11 @@ import pytest
 from distributed import Client, Worker, get_task_stream
 from distributed.diagnostics.plugin import WorkerPlugin
 from flowenv import environment
+from prefect import flow, task
 from prefectserver import free_port
 from servers import LoopbackServer, Reply
 
+from flows import cluster
 from flows.ingest import nightly_ingest, reprocess, with_task_runner
 from flows.pipeline import RunSummary
 from flows.settings import load_settings
@@ -301,3 +303,26 @@ def test_on_dask_a_host_is_fetched_one_request_at_a_time(
     assert len(arrivals) == len(pages)
     gaps = [later - earlier for earlier, later in pairwise(arrivals)]
     assert min(gaps) >= hold  # each request came after the answer to the one before
+
+
+@task
+def where() -> int:
+    return os.getpid()
+
+
+@flow
+def probe() -> tuple[int, set[int]]:
+    """The worker threads of the flow's Dask cluster, and the processes six tasks ran in."""
+    runner = cluster.dask_runner()
+    assert runner is not None
+    futures = [where.submit() for _ in range(6)]
+    return cluster.worker_slots(runner), {future.result() for future in futures}
+
+
+def test_dask_workers_runs_the_flow_on_a_local_cluster_of_that_many_processes(
+    prefect_harness: None,
+) -> None:
+    slots, pids = with_task_runner(probe, load_settings(dask_workers=2))()
+    assert slots == 2
+    assert os.getpid() not in pids
+    assert with_task_runner(probe, load_settings()) is probe  # unset: the flow's own runner
