@@ -32,6 +32,7 @@ from prefectserver import free_port
 from servers import LoopbackServer, Reply
 
 from flows import cluster
+from flows.cli import main
 from flows.ingest import nightly_ingest, reprocess, with_task_runner
 from flows.pipeline import RunSummary
 from flows.settings import load_settings
@@ -268,12 +269,12 @@ def test_a_worker_killed_mid_task_costs_the_run_nothing(
     assert snapshot(tmp_path) == snapshot(local_dir)
 
 
-def test_on_dask_a_host_is_fetched_one_request_at_a_time(
-    prefect_harness: None, start_cluster: Any, tmp_path: Path
+def test_newsflow_run_on_dask_fetches_a_host_one_request_at_a_time(
+    prefect_harness: None, start_cluster: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    """Two workers, pages of one host in several batches that extract while the next are
-    fetched: the host still never sees two requests at once (fetching stays in the flow's
-    one fetcher), and none waits for another more than it must."""
+    """`newsflow run` with NEWSFLOW_DASK_ADDRESS, two workers, pages of one host in several
+    batches that extract on the workers while the next are fetched: the host still never sees
+    two requests at once (fetching stays in the flow's one fetcher)."""
     hold = 0.3  # each page is answered this long after its request arrives
     pages = [f"/story-{n}.html" for n in range(8)]
     page = b"<html><head><title>A story</title></head><body>" + b"<p>Words.</p>" * 50 + b"</body>"
@@ -287,19 +288,20 @@ def test_on_dask_a_host_is_fetched_one_request_at_a_time(
             f'location = "{server.url("/feed.xml")}"\n',
             encoding="utf-8",
         )
-        cluster: DaskCluster = start_cluster()
+        dask: DaskCluster = start_cluster()
         settings = {
-            "NEWSFLOW_DATA_DIR": str(tmp_path / "data"),
-            "NEWSFLOW_SOURCES_FILE": str(sources),
-            "NEWSFLOW_DASK_ADDRESS": cluster.address,
+            "NEWSFLOW_DASK_ADDRESS": dask.address,
             "NEWSFLOW_ALLOW_PRIVATE_HOSTS": f'["{server.netloc}"]',
             "NEWSFLOW_PER_HOST_DELAY_S": "0",
             "NEWSFLOW_BATCH_SIZE": "2",
             "NEWSFLOW_ENRICH": "false",
         }
-        with environment(settings):
-            with_task_runner(nightly_ingest, load_settings())(run_date=RUN_DATE)
+        command = ["--data-dir", str(tmp_path / "data"), "run", "--date", RUN_DATE.isoformat()]
+        with environment(settings), Client(dask.address) as client, get_task_stream(client) as ts:
+            code = main([*command, "--sources", str(sources)])
         arrivals = sorted(r.at for r in server.requests if r.path in pages)
+    assert code == 0, capsys.readouterr()
+    assert "extract_task" in ran_on(ts)  # the command ran its flow on the cluster
     assert len(arrivals) == len(pages)
     gaps = [later - earlier for earlier, later in pairwise(arrivals)]
     assert min(gaps) >= hold  # each request came after the answer to the one before
