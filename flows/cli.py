@@ -379,9 +379,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
     settings, sources = _checked_run(args, [args.date] if args.date else [])
 
     def call() -> Any:
-        from flows.ingest import nightly_ingest
+        from flows.ingest import nightly_ingest, with_task_runner
 
-        return nightly_ingest(
+        return with_task_runner(nightly_ingest, settings)(
             run_date=args.date,
             sources=args.source,
             max_articles=args.max_articles,
@@ -398,9 +398,9 @@ def _cmd_backfill(args: argparse.Namespace) -> int:
     settings, sources = _checked_run(args, [args.end])
 
     def call() -> Any:
-        from flows.ingest import backfill
+        from flows.ingest import backfill, with_task_runner
 
-        return backfill(
+        return with_task_runner(backfill, settings)(
             start=args.start,
             end=args.end,
             sources=args.source,
@@ -416,9 +416,9 @@ def _cmd_reprocess(args: argparse.Namespace) -> int:
     settings, sources = _checked_run(args, [args.date], reprocess=True)
 
     def call() -> Any:
-        from flows.ingest import reprocess
+        from flows.ingest import reprocess, with_task_runner
 
-        return reprocess(
+        return with_task_runner(reprocess, settings)(
             run_date=args.date, sources=args.source, sources_file=sources, return_state=True
         )
 

@@ -3,6 +3,11 @@
 The flows here are thin: they resolve parameters into a `RunPlan` and hand it to
 `flows.pipeline.run_pipeline`, whose steps are Prefect tasks that call the pure stage
 functions in `tasks/` in batches.
+
+Their task runner is threads (with `flows.pipeline.cpu_pool`'s processes for the CPU stages)
+unless the caller picks another with `with_task_runner(flow, settings)`: Prefect's Dask task
+runner when the settings name a Dask cluster (`flows.cluster`). A backfill's dates run on the
+runner of the backfill.
 """
 
 from __future__ import annotations
@@ -11,14 +16,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
 from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
-from prefect import flow, get_run_logger
+from prefect import Flow, flow, get_run_logger
 from prefect.client.schemas.objects import FlowRun
 from prefect.deployments import run_deployment
 from prefect.runtime import deployment, flow_run
 from prefect.states import Completed, Failed, State
 from prefect.task_runners import ThreadPoolTaskRunner
 
+from flows import cluster
 from flows.archives import run_with_archives
 from flows.parameters import (
     BackfillDay,
@@ -49,6 +56,8 @@ from warehouse import store
 COMPLETED_WITH_FAILURES = "Completed with failures"  # the state name of a partly failed run
 BACKFILL_DATE_FLOW = "backfill-date"
 BACKFILL_DATE_DEPLOYMENT = f"{BACKFILL_DATE_FLOW}/{BACKFILL_DATE_FLOW}"  # flow/deployment
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
 class NothingIngested(RuntimeError):
@@ -65,6 +74,17 @@ class NothingIngested(RuntimeError):
 def _threads():  # untyped: Prefect's runner generics defeat inference
     """Threads for the I/O-bound tasks, bounded (Prefect's default pool is unbounded)."""
     return ThreadPoolTaskRunner(max_workers=8)
+
+
+def with_task_runner(chosen: Flow[P, R], settings: Settings) -> Flow[P, R]:
+    """`chosen` (a flow of this module) with the task runner `settings` ask for: Prefect's
+    Dask task runner when they name a Dask cluster (`flows.cluster.task_runner`), else as
+    it is."""
+    runner = cluster.task_runner(settings)
+    if runner is None:
+        return chosen
+    dask: Any = runner  # a TaskRunner of Dask futures, which Prefect's generics refuse here
+    return chosen.with_options(task_runner=dask)
 
 
 def final_state(summaries: list[RunSummary], data: object) -> State:
@@ -232,8 +252,14 @@ def backfill(
     if deployment.get_id():  # started from its deployment: dates as deployment runs
         states = [_backfill_date_by_deployment(day, sources, max_articles) for day in days]
     else:
+        runner = cluster.dask_runner()  # a date runs on the backfill's cluster too
+        date_flow = (
+            backfill_date
+            if runner is None
+            else backfill_date.with_options(task_runner=runner.duplicate())
+        )
         states = [
-            backfill_date(day, sources, max_articles, sources_file, return_state=True)
+            date_flow(day, sources, max_articles, sources_file, return_state=True)
             for day in days
         ]
     return backfill_state(days, states)

@@ -13,7 +13,7 @@ import json
 from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from importlib import metadata
@@ -24,8 +24,9 @@ from typing import Any
 
 from prefect import get_run_logger
 from prefect.futures import PrefectFuture
+from prefect.task_runners import ThreadPoolTaskRunner
 
-from flows import health
+from flows import cluster, health
 from flows.early import EarlyEnrichment
 from flows.report import PREFECT_ERRORS, publish_report, show_progress, start_progress
 from flows.settings import Settings
@@ -75,6 +76,7 @@ SOURCE_FAILED_EVENT = "newsflow.source.failed"
 MAX_ENRICH_IN_FLIGHT = 4  # enrichment batches queued at once: bounds the memory they hold
 MIN_POOLED_STORIES = 100  # fewer stories are enriched in-process: a worker's model load costs more
 ENRICH_BATCH = 50  # stories per enrichment task when the worker processes share them
+DISCOVERY_THREADS = 8  # sources discovered at once, in this process
 Keep = Callable[[Article | Rejected], Article | Rejected]  # an extracted item, kept or rejected
 
 
@@ -325,7 +327,10 @@ def _fetch_with(
     fetching = start_progress("fetch", len(frontier.to_fetch), "URLs")
     extracting = start_progress("extract", len(frontier.to_fetch), "URLs")
     fetched = extracted = 0
-    previous = None  # (extraction of the previous batch, its URLs): it runs during this fetch
+    # Extractions of earlier batches, with their URLs: they run during the next fetches. One
+    # at a time with a pool, whose processes share each batch; one per worker on Dask.
+    extracting_batches: deque[tuple[PrefectFuture[list[Article | Rejected]], int]] = deque()
+    in_flight = extractions_in_flight()
     with RawArchive(data_dir, ctx.run_date, ctx.scope) as archive:
         for batch in chunks(frontier.to_fetch, settings.batch_size):
             result = fetch_task(
@@ -335,12 +340,13 @@ def _fetch_with(
             collected.rejected.extend(result.rejected)
             fetched += len(batch)
             show_progress(fetching, fetched)
-            if previous is not None:
-                extracted += clean_into(*previous, collected, pool)
+            while len(extracting_batches) >= in_flight:
+                extracted += clean_into(*extracting_batches.popleft(), collected, pool)
                 show_progress(extracting, extracted)
-            previous = (extract_task.submit(result.pages, sources, pool), len(batch))
-        if previous is not None:
-            extracted += clean_into(*previous, collected, pool)
+            extraction = extract_task.submit(result.pages, sources, pool)
+            extracting_batches.append((extraction, len(batch)))
+        while extracting_batches:
+            extracted += clean_into(*extracting_batches.popleft(), collected, pool)
         publication.add_raw(archive)
     show_progress(fetching, fetched)  # 100 at the end, also when there was nothing to fetch
     show_progress(extracting, extracted)
@@ -358,12 +364,17 @@ def clean_into(
 
     Called before the next batch's extraction is submitted, so that in the worker processes
     the cleaning goes first instead of waiting behind a whole batch of extraction. `keep`
-    may turn an extracted article into a rejection first (a source's language filter).
+    may turn an extracted article into a rejection first (a source's language filter). On
+    a Dask cluster the cleaning is a task on a worker too.
     """
     extracted = extracting.result()  # raises what extraction raised
     if keep is not None:
         extracted = [keep(item) for item in extracted]
-    collected.add_cleaned(clean_task(extracted, pool, wait_for=[extracting]))
+    if cluster.dask_runner() is not None:
+        cleaning = clean_task.submit(extracted, None, wait_for=[extracting], return_state=False)
+        collected.add_cleaned(cleaning.result())
+    else:
+        collected.add_cleaned(clean_task(extracted, pool, wait_for=[extracting]))
     return urls
 
 
@@ -373,14 +384,23 @@ def _discover(
     validators: Mapping[str, tuple[str | None, str | None]],
     collected: Collected,
 ) -> list[Discovered]:
-    """Every source's discovered URLs; a source whose discovery failed is a failure."""
+    """Every source's discovered URLs; a source whose discovery failed is a failure.
+
+    Discovery fetches, so it runs in this process's threads whatever the flow's task runner
+    (on Dask too): the run's one fetcher keeps every host's politeness.
+    """
     logger = get_run_logger()
-    futures = [discover_task.submit(s, fetcher, validators) for s in sources]
+    with _discovery_threads() as threads:
+        futures: list[PrefectFuture[discover_stage.Discovery]] = [
+            threads.submit(
+                discover_task, {"source": s, "fetcher": fetcher, "validators": validators}
+            )
+            for s in sources
+        ]
+        outcomes = [_outcome(future) for future in futures]
     found: list[Discovered] = []
-    for source, future in zip(sources, futures, strict=True):
-        try:
-            discovery = future.result()
-        except Exception as error:  # one broken source must not sink the others
+    for source, (discovery, error) in zip(sources, outcomes, strict=True):
+        if discovery is None:  # one broken source must not sink the others
             collected.failures.append(SourceFailure(source.id, f"discovery failed: {error}"))
             logger.error("Skipped %s: discovery failed: %s", source.id, error)
             continue
@@ -393,6 +413,19 @@ def _discover(
         if problems := _discovery_problems(source, discovery):
             collected.failures.append(SourceFailure(source.id, f"discovery: {', '.join(problems)}"))
     return found
+
+
+def _discovery_threads():  # untyped: Prefect's runner generics defeat inference
+    return ThreadPoolTaskRunner(max_workers=DISCOVERY_THREADS)
+
+
+def _outcome(
+    future: PrefectFuture[discover_stage.Discovery],
+) -> tuple[discover_stage.Discovery | None, Exception | None]:
+    try:
+        return future.result(), None
+    except Exception as error:  # the caller records it as the source's failure
+        return None, error
 
 
 def _reprocess(
@@ -425,7 +458,10 @@ def _reprocess(
             collected.discovered[page.source_id] += 1
             if page.discovered is not None:
                 found.append(page.discovered)
-        collected.add_cleaned(clean_task(extract_task(batch, sources, pool), pool))
+        if cluster.dask_runner() is None:
+            collected.add_cleaned(clean_task(extract_task(batch, sources, pool), pool))
+        else:  # extraction and cleaning as tasks on the workers
+            clean_into(extract_task.submit(batch, sources, None), len(batch), collected, None)
         show_progress(extracting, sum(collected.discovered.values()))
     show_progress(extracting, sum(collected.discovered.values()))
     _, collected.refetched = seen_and_changed(data_dir, found, (ctx.run_date, ctx.scope))
@@ -463,7 +499,14 @@ def dedupe_and_enrich(
     early, taken = collected.early.take(decided) if collected.early else ([], set())
     stories_in_run = sum(d is not None and d.duplicate_of is None for d in deduped.decisions)
     pooled = pool if stories_in_run - len(taken) >= MIN_POOLED_STORIES else None
+    # On Dask every batch goes to the workers (this process loads no model), as a task.
+    runner = cluster.dask_runner()
+    on_cluster = runner is not None
     size = ENRICH_BATCH if pooled else settings.batch_size
+    most_in_flight = MAX_ENRICH_IN_FLIGHT
+    if runner is not None:  # a task per batch: small batches, enough to keep workers busy
+        size = min(ENRICH_BATCH, settings.batch_size)
+        most_in_flight = max(MAX_ENRICH_IN_FLIGHT, 2 * cluster.worker_slots(runner))
     enriching = start_progress("enrich", stories_in_run if settings.enrich else 0, "articles")
     enriched = 0
     in_flight: deque[tuple[PrefectFuture[Enrichment], int]] = deque()
@@ -494,11 +537,11 @@ def dedupe_and_enrich(
         if not settings.enrich:
             continue
         for chunk in chunks([s for s in stories if s[0] not in taken], size):
-            if pooled is None:  # one spaCy pipeline in this process: one batch at a time
+            if pooled is None and not on_cluster:  # one spaCy pipeline here: one at a time
                 write(enrich_task(chunk, settings.spacy_model, None), len(chunk))
                 continue
             in_flight.append((enrich_task.submit(chunk, settings.spacy_model, pooled), len(chunk)))
-            while len(in_flight) > MAX_ENRICH_IN_FLIGHT:
+            while len(in_flight) > most_in_flight:
                 write(*_done(in_flight.popleft()))
     while in_flight:
         write(*_done(in_flight.popleft()))
@@ -519,7 +562,8 @@ def early_enrichment(
     settings: Settings, pool: Executor | None, pages: int
 ) -> EarlyEnrichment | None:
     """Early enrichment (`flows.early`) for a run of `pages` pages that will enrich in the
-    worker processes; a smaller run enriches in this process, after the decision."""
+    worker processes; a smaller run enriches in this process, after the decision. (On a
+    Dask cluster there is no pool: every story is enriched after the decision.)"""
     if pool is None or pages < MIN_POOLED_STORIES or not settings.enrich:
         return None
     return EarlyEnrichment(
@@ -537,8 +581,24 @@ def _done(item: tuple[PrefectFuture[Enrichment], int]) -> tuple[Enrichment, int]
 
 
 def run_pool(settings: Settings) -> AbstractContextManager[Executor | None]:
-    """The run's worker pool; its workers load the spaCy model only when the run enriches."""
-    return cpu_pool(settings.cpu_workers, settings.spacy_model if settings.enrich else None)
+    """The run's worker pool; its workers load the spaCy model only when the run enriches.
+
+    None when the flow runs on a Dask task runner (`flows.cluster`): the cluster's workers
+    are the run's processes, and each loads the model once as it joins.
+    """
+    model = settings.spacy_model if settings.enrich else None
+    runner = cluster.dask_runner()
+    if runner is not None:
+        cluster.warm_workers(runner, model)
+        return nullcontext()
+    return cpu_pool(settings.cpu_workers, model)
+
+
+def extractions_in_flight() -> int:
+    """How many batches may be extracting at once: one per Dask worker thread on a cluster
+    (a batch is one task there), else one (a pool's processes share each batch)."""
+    runner = cluster.dask_runner()
+    return 1 if runner is None else cluster.worker_slots(runner)
 
 
 @contextmanager

@@ -102,6 +102,17 @@ class Settings(BaseSettings):
         "and duplicates only, and its mentions and quotes tables stay empty",
     )
     cpu_workers: int = Field(default=2, ge=1)
+    dask_address: str | None = Field(
+        default=None,
+        description="Address of a running Dask scheduler (tcp://host:8786): the CPU stages "
+        "(extract, clean, enrich) run on its workers through Prefect's Dask task runner",
+    )
+    dask_workers: int | None = Field(
+        default=None,
+        ge=1,
+        description="Without `dask_address`: start a local Dask cluster of this many worker "
+        "processes for each run; unset (and no address), the run uses `cpu_workers` processes",
+    )
     prefect_start_timeout_s: float = Field(
         default=300.0,
         gt=0,
