@@ -29,6 +29,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from flowenv import environment
 from prefect import flow, task
 from prefectserver import free_port
+from s3store import make_bucket, s3_server
 from servers import LoopbackServer, Reply
 
 from flows import cluster
@@ -36,6 +37,7 @@ from flows.cli import main
 from flows.ingest import nightly_ingest, reprocess, with_task_runner
 from flows.pipeline import RunSummary
 from flows.settings import load_settings
+from warehouse import store
 
 pytestmark = pytest.mark.timeout(900)  # two whole runs of the sample site on a shared machine
 
@@ -267,6 +269,37 @@ def test_a_worker_killed_mid_task_costs_the_run_nothing(
     assert summary.rows_written == local.rows_written
     assert_every_url_once(summary, tmp_path)
     assert snapshot(tmp_path) == snapshot(local_dir)
+
+
+def test_a_run_on_the_cluster_into_s3_survives_a_killed_worker_and_reads_back_elsewhere(
+    local_run: tuple[RunSummary, Path], start_cluster: Any, tmp_path: Path
+) -> None:
+    # The whole of issue 14 at once: workers with no shared path, the lake in an S3 store
+    # (moto on loopback), a worker SIGKILLed mid-task; another machine's working copy of the
+    # store then holds the local run's rows, every URL once.
+    local, local_dir = local_run
+    cluster: DaskCluster = start_cluster()
+    with Client(cluster.address) as client:
+        client.register_plugin(KillOnFirstTask("w1"), name="kill-w1")
+    with s3_server():
+        make_bucket("cluster-lake")
+        url = "s3://cluster-lake/nightly"
+        settings = {
+            **RUN,
+            "NEWSFLOW_DATA_DIR": url,
+            "NEWSFLOW_STORE_CACHE_DIR": str(tmp_path / "flow-machine"),
+            "NEWSFLOW_DASK_ADDRESS": cluster.address,
+        }
+        with environment(settings):
+            summary = with_task_runner(nightly_ingest, load_settings())(run_date=RUN_DATE)
+        reader = tmp_path / "reader-machine"
+        with store.working_copy(url, reader) as copy:
+            assert copy.pull() == [RUN_DATE]
+    assert cluster.workers["w1"].wait(timeout=30) == -signal.SIGKILL
+    assert summary.status == "completed", summary.failures
+    assert summary.rows_written == local.rows_written
+    assert_every_url_once(summary, reader)
+    assert snapshot(reader) == snapshot(local_dir)
 
 
 def test_newsflow_run_on_dask_fetches_a_host_one_request_at_a_time(
