@@ -28,7 +28,7 @@ from distributed import Client, Worker, get_task_stream
 from distributed.diagnostics.plugin import WorkerPlugin
 from flowenv import environment
 from prefect import flow, task
-from prefectserver import free_port
+from prefectserver import free_port, stop
 from s3store import make_bucket, s3_server
 from servers import LoopbackServer, Reply
 
@@ -85,16 +85,6 @@ def _spawn(command: list[str], folder: Path, log: Path) -> subprocess.Popen[byte
         return subprocess.Popen(command, cwd=folder, env=env, stdout=out, stderr=subprocess.STDOUT)
 
 
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.terminate()
-    try:
-        process.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        process.kill()
-        process.wait()
-
-
 @pytest.fixture
 def start_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
     """Starts a scheduler and two worker processes (no nanny: a killed worker stays dead),
@@ -137,7 +127,7 @@ def start_cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
         yield start
     finally:
         for process in reversed(started):
-            _stop(process)
+            stop(process)
 
 
 @pytest.fixture(scope="module")
@@ -255,51 +245,47 @@ class KillOnFirstTask(WorkerPlugin):
 cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests
 
 
-def test_a_worker_killed_mid_task_costs_the_run_nothing(
-    local_run: tuple[RunSummary, Path], start_cluster: Any, tmp_path: Path
-) -> None:
-    local, local_dir = local_run
-    cluster: DaskCluster = start_cluster()
-    with Client(cluster.address) as client:
-        client.register_plugin(KillOnFirstTask("w1"), name="kill-w1")
-    summary = dask_run(cluster.address, tmp_path)
-    assert cluster.workers["w1"].wait(timeout=30) == -signal.SIGKILL  # died in its first task
-    assert cluster.workers["w0"].poll() is None
-    assert summary.status == "completed", summary.failures
-    assert summary.rows_written == local.rows_written
-    assert_every_url_once(summary, tmp_path)
-    assert snapshot(tmp_path) == snapshot(local_dir)
-
-
-def test_a_run_on_the_cluster_into_s3_survives_a_killed_worker_and_reads_back_elsewhere(
-    local_run: tuple[RunSummary, Path], start_cluster: Any, tmp_path: Path
-) -> None:
-    # The whole of issue 14 at once: workers with no shared path, the lake in an S3 store
-    # (moto on loopback), a worker SIGKILLed mid-task; another machine's working copy of the
-    # store then holds the local run's rows, every URL once.
-    local, local_dir = local_run
-    cluster: DaskCluster = start_cluster()
-    with Client(cluster.address) as client:
-        client.register_plugin(KillOnFirstTask("w1"), name="kill-w1")
+def run_into_store(address: str, folder: Path) -> tuple[RunSummary, Path]:
+    """A run on the cluster into an S3 store (moto on loopback), and another machine's
+    working copy of the store once the run is over."""
     with s3_server():
         make_bucket("cluster-lake")
         url = "s3://cluster-lake/nightly"
         settings = {
             **RUN,
             "NEWSFLOW_DATA_DIR": url,
-            "NEWSFLOW_STORE_CACHE_DIR": str(tmp_path / "flow-machine"),
-            "NEWSFLOW_DASK_ADDRESS": cluster.address,
+            "NEWSFLOW_STORE_CACHE_DIR": str(folder / "flow-machine"),
+            "NEWSFLOW_DASK_ADDRESS": address,
         }
         with environment(settings):
-            summary = with_task_runner(nightly_ingest, load_settings())(run_date=RUN_DATE)
-        reader = tmp_path / "reader-machine"
-        with store.working_copy(url, reader) as copy:
+            summary: RunSummary = with_task_runner(nightly_ingest, load_settings())(
+                run_date=RUN_DATE
+            )
+        with store.working_copy(url, folder / "reader-machine") as copy:
             assert copy.pull() == [RUN_DATE]
-    assert cluster.workers["w1"].wait(timeout=30) == -signal.SIGKILL
+    return summary, folder / "reader-machine"
+
+
+@pytest.mark.parametrize("lake", ["local", "s3"])
+def test_a_worker_killed_mid_task_costs_the_run_nothing(
+    local_run: tuple[RunSummary, Path], start_cluster: Any, tmp_path: Path, lake: str
+) -> None:
+    # With the lake in S3 this is the whole of issue 14 at once: workers with no shared path,
+    # the store on loopback, a worker SIGKILLed mid-task, the run read on another machine.
+    local, local_dir = local_run
+    cluster: DaskCluster = start_cluster()
+    with Client(cluster.address) as client:
+        client.register_plugin(KillOnFirstTask("w1"), name="kill-w1")
+    if lake == "s3":
+        summary, published = run_into_store(cluster.address, tmp_path)
+    else:
+        summary, published = dask_run(cluster.address, tmp_path), tmp_path
+    assert cluster.workers["w1"].wait(timeout=30) == -signal.SIGKILL  # died in its first task
+    assert cluster.workers["w0"].poll() is None
     assert summary.status == "completed", summary.failures
     assert summary.rows_written == local.rows_written
-    assert_every_url_once(summary, reader)
-    assert snapshot(reader) == snapshot(local_dir)
+    assert_every_url_once(summary, published)
+    assert snapshot(published) == snapshot(local_dir)
 
 
 def test_newsflow_run_on_dask_fetches_a_host_one_request_at_a_time(
