@@ -26,13 +26,14 @@ from decimal import Decimal
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from warehouse.store_url import SCHEME  # a data dir in object storage (light: no pyarrow)
+
 if TYPE_CHECKING:
     from flows.settings import Settings
 
 PRIVATE_BY_DEFAULT = {"PREFECT_SERVER_ANALYTICS_ENABLED": "false", "DO_NOT_TRACK": "1"}
 USAGE_ERROR = 2
 FAILED = 1
-S3 = "s3://"  # a data dir in object storage (`warehouse.store`)
 _ISO_DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
@@ -218,7 +219,7 @@ def _settings(args: argparse.Namespace) -> Settings:
     from flows.settings import load_settings
 
     data_dir: str | Path | None = getattr(args, "data_dir", None)
-    if data_dir and not str(data_dir).startswith(S3):  # an s3:// URL is not a path
+    if data_dir and not str(data_dir).startswith(SCHEME):  # an s3:// URL is not a path
         data_dir = Path(data_dir).absolute()
     try:
         return load_settings(data_dir=data_dir)
@@ -235,11 +236,11 @@ def _data_dir(args: argparse.Namespace) -> Path:
     set it: from the flag, else `NEWSFLOW_DATA_DIR` (any case, as the settings read it), else
     the settings' default."""
     flag = getattr(args, "data_dir", None)
-    if flag and not flag.startswith(S3):
+    if flag and not flag.startswith(SCHEME):
         return Path(flag).absolute()
     given = [v for k, v in os.environ.items() if k.upper() == "NEWSFLOW_DATA_DIR"]
     store = any(k.upper() == "NEWSFLOW_STORE_URL" for k in os.environ)
-    if flag or Path(".env").exists() or store or (given and given[0].startswith(S3)):
+    if flag or Path(".env").exists() or store or (given and given[0].startswith(SCHEME)):
         return _pulled(_settings(args))
     return Path(given[0]) if given else Path("data")
 
