@@ -356,32 +356,48 @@ def warehouse_run(
     path = Path(data_dir).absolute() / RUN_LOCK_NAME
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
     try:
-        deadline = time.monotonic() + wait_s
-        told = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                pass
-            other = _holder(fd)
-            if time.monotonic() >= deadline:
-                raise WarehouseBusy(
-                    f"{data_dir} is in use by {other} and stayed busy for {wait_s:g} s; "
-                    "run again later, or wait longer with NEWSFLOW_RUN_LOCK_WAIT_S"
-                ) from None
-            if not told:
-                on_wait(
-                    f"Waiting for {other} to finish with {data_dir} "
-                    f"(up to {wait_s:g} s; NEWSFLOW_RUN_LOCK_WAIT_S sets the limit)"
-                )
-                told = True
-            time.sleep(poll_s)
+        wait_for_lock(
+            fd,
+            wait_s,
+            poll_s,
+            busy=lambda: f"{data_dir} is in use by {_holder(fd)} and stayed busy for "
+            f"{wait_s:g} s; run again later, or wait longer with NEWSFLOW_RUN_LOCK_WAIT_S",
+            waiting=lambda: on_wait(
+                f"Waiting for {_holder(fd)} to finish with {data_dir} "
+                f"(up to {wait_s:g} s; NEWSFLOW_RUN_LOCK_WAIT_S sets the limit)"
+            ),
+        )
         os.ftruncate(fd, 0)
         os.pwrite(fd, f"{holder} (pid {os.getpid()})".encode(), 0)
         yield
     finally:
         os.close(fd)  # releases the lock
+
+
+def wait_for_lock(
+    fd: int,
+    wait_s: float,
+    poll_s: float,
+    *,
+    busy: Callable[[], str],
+    waiting: Callable[[], None] | None = None,
+) -> None:
+    """Take an exclusive `flock` on `fd`, waiting up to `wait_s` seconds for its holder (and
+    calling `waiting` once when it has to wait); then raise `WarehouseBusy(busy())`."""
+    deadline = time.monotonic() + wait_s
+    told = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        if time.monotonic() >= deadline:
+            raise WarehouseBusy(busy())
+        if waiting is not None and not told:
+            waiting()
+            told = True
+        time.sleep(poll_s)
 
 
 def _holder(fd: int) -> str:

@@ -36,13 +36,11 @@ missing-object error and reads again.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
 import logging
 import os
 import re
-import time
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -51,7 +49,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from warehouse.lake import WarehouseBusy, fsync_path, lake_dir, make_dirs, raw_dir
+from warehouse.lake import (
+    WarehouseBusy,
+    fsync_path,
+    lake_dir,
+    make_dirs,
+    raw_dir,
+    wait_for_lock,
+)
 from warehouse.store_url import SCHEME, StoreUrl, parse_url
 
 logger = logging.getLogger(__name__)
@@ -170,19 +175,17 @@ class WorkingCopy:
         state = self.data_dir / STATE_DIR
         make_dirs(state)
         fd = os.open(state / "lock", os.O_RDWR | os.O_CREAT, 0o644)
-        deadline = time.monotonic() + self.wait_s
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    os.close(fd)
-                    raise WarehouseBusy(
-                        f"the working copy {self.data_dir} of {self.url} is in use by another "
-                        f"process and stayed busy for {self.wait_s:g} s"
-                    ) from None
-                time.sleep(self._poll_s)
+        try:
+            wait_for_lock(
+                fd,
+                self.wait_s,
+                self._poll_s,
+                busy=lambda: f"the working copy {self.data_dir} of {self.url} is in use by "
+                f"another process and stayed busy for {self.wait_s:g} s",
+            )
+        except WarehouseBusy:
+            os.close(fd)
+            raise
         self._fd = fd
         return self
 
