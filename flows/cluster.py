@@ -47,17 +47,15 @@ def task_runner(settings: Settings) -> DaskTaskRunner | None:
         raise RuntimeError(MISSING.format(error=error)) from None
     if settings.dask_address:
         return DaskTaskRunner(address=settings.dask_address)
-    if settings.dask_workers:
-        return DaskTaskRunner(
-            cluster_class="distributed.LocalCluster",
-            cluster_kwargs={
-                "n_workers": settings.dask_workers,
-                "threads_per_worker": 1,  # spaCy and the parsers hold the GIL: processes scale
-                "processes": True,
-                "dashboard_address": None,
-            },
-        )
-    return None
+    return DaskTaskRunner(
+        cluster_class="distributed.LocalCluster",
+        cluster_kwargs={
+            "n_workers": settings.dask_workers,
+            "threads_per_worker": 1,  # spaCy and the parsers hold the GIL: processes scale
+            "processes": True,
+            "dashboard_address": None,
+        },
+    )
 
 
 def dask_runner() -> DaskTaskRunner | None:
