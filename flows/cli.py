@@ -122,6 +122,12 @@ def _parser() -> argparse.ArgumentParser:
     sql.add_argument(
         "--format", choices=["table", "csv", "json"], default="table", help="output format"
     )
+    sql.add_argument(
+        "--working-copy",
+        action="store_true",
+        help="with an s3:// data dir: bring this machine's working copy up to the store and "
+        "query it (default: read the store in place, downloading nothing)",
+    )
 
     fetching = argparse.ArgumentParser(add_help=False)  # the options of one-off fetches
     fetching.add_argument(
@@ -231,17 +237,21 @@ def _settings(args: argparse.Namespace) -> Settings:
         raise CliError(f"invalid settings: {problems}") from None
 
 
-def _data_dir(args: argparse.Namespace) -> Path:
+def _data_dir(args: argparse.Namespace, *, in_place: bool = False) -> Path | str:
     """The data dir alone, without building the settings (pydantic) when no `.env` file may
     set it: from the flag, else `NEWSFLOW_DATA_DIR` (any case, as the settings read it), else
-    the settings' default."""
+    the settings' default. An s3:// warehouse is its working copy, pulled; with `in_place`,
+    its URL (a str), to read where it is."""
     flag = getattr(args, "data_dir", None)
     if flag and not flag.startswith(SCHEME):
         return Path(flag).absolute()
     given = [v for k, v in os.environ.items() if k.upper() == "NEWSFLOW_DATA_DIR"]
     store = any(k.upper() == "NEWSFLOW_STORE_URL" for k in os.environ)
     if flag or Path(".env").exists() or store or (given and given[0].startswith(SCHEME)):
-        return _pulled(_settings(args))
+        settings = _settings(args)
+        if in_place and settings.store_url:
+            return settings.store_url
+        return _pulled(settings)
     return Path(given[0]) if given else Path("data")
 
 
@@ -452,8 +462,12 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     def rebuilt(message: str) -> None:
         print(f"newsflow sql: {message}", file=sys.stderr)
 
+    source = _data_dir(args, in_place=not args.working_copy)
     try:
-        columns, rows = sql_rows(_data_dir(args), args.query, on_rebuild=rebuilt)
+        if isinstance(source, str):  # an s3:// warehouse, read where it is
+            columns, rows = _rows_in_place(source, args.query)
+        else:
+            columns, rows = sql_rows(source, args.query, on_rebuild=rebuilt)
     except NoWarehouse as error:
         raise CliError(str(error)) from None
     except StorageError as error:
@@ -473,6 +487,17 @@ def _cmd_sql(args: argparse.Namespace) -> int:
     else:
         _print_table(columns, rows)
     return 0
+
+
+def _rows_in_place(url: str, query: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+    """`newsflow sql` over the objects of an s3:// warehouse (`warehouse.remote`)."""
+    from warehouse.remote import sql_rows
+    from warehouse.store import StoreError
+
+    try:
+        return sql_rows(url, query)
+    except StoreError as error:
+        raise CliError(str(error), FAILED) from None
 
 
 def _plain(value: Any) -> Any:

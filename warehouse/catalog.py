@@ -29,7 +29,7 @@ import hashlib
 import logging
 import os
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import duckdb
@@ -165,9 +165,21 @@ def staging_view_sql(
             columns = [quote_ident(c) for c in types]
             run_date = "run_date"
     else:
+        return files_view_sql(table, [])
+    return "SELECT " + ", ".join([*columns, run_date]) + " " + source
+
+
+def files_view_sql(table: str, files: Sequence[str]) -> str:
+    """`SELECT` of `stg_<table>` over an explicit list of the table's daily files (paths or
+    URLs, each under a `run_date=YYYY-MM-DD` folder), read by name: `warehouse.remote` gives
+    it the objects that the store's manifests name. No file: an empty, typed `SELECT`."""
+    types = _table_types(table)
+    if not files:
         columns = [f"CAST(NULL AS {t}) AS {quote_ident(c)}" for c, t in types.items()]
-        source = "WHERE false"
-        run_date = "CAST(NULL AS DATE) AS run_date"
+        return "SELECT " + ", ".join([*columns, "CAST(NULL AS DATE) AS run_date"]) + " WHERE false"
+    columns = [f"CAST({quote_ident(c)} AS {t}) AS {quote_ident(c)}" for c, t in types.items()]
+    run_date = "CAST(run_date AS DATE) AS run_date"
+    source = "FROM " + scan_sql(list(files), by_name=True)
     return "SELECT " + ", ".join([*columns, run_date]) + " " + source
 
 

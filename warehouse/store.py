@@ -80,11 +80,14 @@ def filesystem() -> Any:
     `AWS_ENDPOINT_URL_S3` or `AWS_ENDPOINT_URL`), with no listing cache."""
     import s3fs
 
+    return s3fs.S3FileSystem(**filesystem_options())
+
+
+def filesystem_options() -> dict[str, Any]:
+    """The arguments of `filesystem`'s `s3fs.S3FileSystem` (for a subclass of it)."""
     endpoint = os.environ.get("AWS_ENDPOINT_URL_S3") or os.environ.get("AWS_ENDPOINT_URL")
     client = {"endpoint_url": endpoint} if endpoint else {}
-    return s3fs.S3FileSystem(
-        client_kwargs=client, skip_instance_cache=True, use_listings_cache=False
-    )
+    return {"client_kwargs": client, "skip_instance_cache": True, "use_listings_cache": False}
 
 
 def _store_errors() -> tuple[type[BaseException], ...]:
@@ -103,6 +106,54 @@ def _talking(url: StoreUrl, doing: str) -> Iterator[None]:
     except _store_errors() as error:
         cause = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise StoreError(f"cannot {doing} {url}: {type(error).__name__}: {cause}") from error
+
+
+# ------------------------------------------------------------------ the manifests
+
+
+def manifest_key(url: StoreUrl, run_date: date) -> str:
+    return f"{url.root}/manifests/run_date={run_date.isoformat()}.json"
+
+
+def list_manifests(fs: Any, url: StoreUrl) -> dict[date, str]:
+    """Each date's manifest in the store, with its ETag (one LIST)."""
+    with _talking(url, "list the manifests of"):
+        try:
+            listing = fs.ls(f"{url.root}/manifests", detail=True, refresh=True)
+        except FileNotFoundError:
+            return {}
+    found: dict[date, str] = {}
+    for item in listing:
+        name = item["name"].rsplit("/", 1)[-1]
+        match = re.fullmatch(r"run_date=(\d{4}-\d{2}-\d{2})\.json", name)
+        if match and item.get("type") == "file":
+            found[date.fromisoformat(match.group(1))] = str(item.get("ETag", "")).strip('"')
+    return found
+
+
+def read_manifests(fs: Any, url: StoreUrl, dates: Iterable[date]) -> dict[date, dict[str, Any]]:
+    """The manifests of `dates`, fetched together; a date whose manifest is gone is left out."""
+    keys = {manifest_key(url, day): day for day in dates}
+    if not keys:
+        return {}
+    with _talking(url, "read the manifests of"):
+        fetched = fs.cat(list(keys), on_error="return")
+    manifests: dict[date, dict[str, Any]] = {}
+    for key, day in keys.items():
+        data = fetched.get(key, FileNotFoundError(key))
+        if isinstance(data, FileNotFoundError):
+            continue
+        if isinstance(data, BaseException):
+            with _talking(url, f"read the manifest of {day} in"):
+                raise data
+        manifest: dict[str, Any] = json.loads(data)
+        if manifest.get("format") != MANIFEST_FORMAT:
+            raise StoreError(
+                f"{SCHEME}{key} is a manifest of format {manifest.get('format')!r}; "
+                f"this newsflow reads format {MANIFEST_FORMAT}"
+            )
+        manifests[day] = manifest
+    return manifests
 
 
 # ------------------------------------------------------------------ the working copy
@@ -200,7 +251,7 @@ class WorkingCopy:
         return f"{self.url.root}/{rel}"
 
     def manifest_key(self, run_date: date) -> str:
-        return self._key(f"manifests/run_date={run_date.isoformat()}.json")
+        return manifest_key(self.url, run_date)
 
     def object_key(self, run_date: date, sha: str, rel: str) -> str:
         return f"objects/run_date={run_date.isoformat()}/{sha}{_suffix(rel)}"
@@ -241,20 +292,7 @@ class WorkingCopy:
     # -------------------------------------------------------------- the store
 
     def _manifests(self) -> dict[date, str]:
-        """Each date's manifest in the store, with its ETag."""
-        folder = self._key("manifests")
-        with _talking(self.url, "list the manifests of"):
-            try:
-                listing = self.fs.ls(folder, detail=True, refresh=True)
-            except FileNotFoundError:
-                return {}
-        found: dict[date, str] = {}
-        for item in listing:
-            name = item["name"].rsplit("/", 1)[-1]
-            match = re.fullmatch(r"run_date=(\d{4}-\d{2}-\d{2})\.json", name)
-            if match and item.get("type") == "file":
-                found[date.fromisoformat(match.group(1))] = str(item.get("ETag", "")).strip('"')
-        return found
+        return list_manifests(self.fs, self.url)
 
     def read_manifest(self, run_date: date) -> dict[str, Any] | None:
         """Date's manifest in the store, None if it has none."""
