@@ -1,6 +1,7 @@
 """The nightly flow over the sample site with its warehouse in S3 (moto's server on loopback):
-`newsflow sql` and `newsflow record` on another machine's working copy, a second machine's
-run that dedups against the first's, and a store that goes away in the middle of a push."""
+`newsflow sql` in place and over another machine's working copy, `newsflow record` on one, a
+second machine's run that dedups against the first's, and a store that goes away in the
+middle of a push."""
 
 from __future__ import annotations
 
@@ -60,12 +61,13 @@ def first_run(
 
 
 def newsflow(
-    env: dict[str, str], *args: str, timeout: float = 300
+    env: dict[str, str], *args: str, timeout: float = 300, cwd: Path | None = None
 ) -> subprocess.CompletedProcess[str]:
     given = {k: v for k, v in os.environ.items() if not k.startswith("NEWSFLOW_")}
     return subprocess.run(
         [str(NEWSFLOW), *args],
         env={**given, **env},
+        cwd=cwd,
         capture_output=True,
         text=True,
         timeout=timeout,
@@ -73,8 +75,11 @@ def newsflow(
     )
 
 
-def sql_json(env: dict[str, str], query: str, *flags: str) -> list[dict[str, Any]]:
-    done = newsflow(env, *flags, "sql", "--format", "json", query)
+def sql_json(
+    env: dict[str, str], query: str, *flags: str, options: tuple[str, ...] = (), **kw: Any
+) -> list[dict[str, Any]]:
+    """`newsflow [flags] sql [options] query` as JSON rows."""
+    done = newsflow(env, *flags, "sql", "--format", "json", *options, query, **kw)
     assert done.returncode == 0, done.stderr
     rows: list[dict[str, Any]] = json.loads(done.stdout)
     return rows
@@ -92,6 +97,29 @@ def test_sql_over_the_store_on_another_machine_gives_the_rows_of_a_local_run(
         assert nightly_ingest(run_date=RUN_DATE).status == "completed"
     assert sql_json({}, ARTICLES, "--data-dir", str(local)) == over_s3
     assert not (local / store.STATE_DIR).exists()  # a local warehouse never talks to a store
+
+
+def test_sql_in_place_gives_the_working_copys_rows_and_downloads_nothing(
+    first_run: RunSummary, server: S3Server, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    for folder in ("cwd", "cache"):
+        (home / folder).mkdir(parents=True)
+    # No working copy is made, nor anything under HOME, the cache or the directory it runs in.
+    env = {**machine(tmp_path / "reader"), "HOME": str(home)}
+    env["XDG_CACHE_HOME"] = str(home / "cache")
+    queries = [
+        ARTICLES,
+        "SELECT * EXCLUDE (started_at, finished_at) FROM runs ORDER BY ALL",
+        "SELECT entity_id, name, label, articles FROM entities ORDER BY ALL",
+    ]
+    in_place = [sql_json(env, query, cwd=home / "cwd") for query in queries]
+    assert len(in_place[0]) >= 30
+    assert not (tmp_path / "reader").exists()
+    assert [p for p in home.rglob("*") if p.is_file()] == []
+    pulled = [sql_json(env, query, options=("--working-copy",)) for query in queries]
+    assert pulled == in_place
+    assert (tmp_path / "reader" / "newsflow.duckdb").is_file()
 
 
 def test_record_reads_the_raw_archive_from_the_store(
@@ -164,9 +192,9 @@ def test_sql_reads_a_working_copy_that_a_run_holds_as_it_is(
 ) -> None:
     env = machine(tmp_path / "reader")
     query = "SELECT count(*) AS n FROM runs"
-    pulled = sql_json(env, query)
+    pulled = sql_json(env, query, options=("--working-copy",))
     with held(URL, tmp_path / "reader"):  # a run on this machine, say
-        shown = newsflow(env, "sql", "--format", "json", query, timeout=60)
+        shown = newsflow(env, "sql", "--format", "json", "--working-copy", query, timeout=60)
     assert shown.returncode == 0, shown.stderr
     assert json.loads(shown.stdout) == pulled
     assert "holds the working copy" in shown.stderr
