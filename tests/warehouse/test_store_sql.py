@@ -160,13 +160,14 @@ def test_a_date_republished_between_two_queries_is_new_in_the_second(
     old = local_rows(writer)
     first = sql_json(url, reader, QUERY)
     assert [r["title"] for r in first] == [r[4] for r in old]
+    assert remote.sql_rows(url, QUERY)[1] == old
 
     publish(url, writer, DAY, "new")
     new = local_rows(writer)
     assert new != old
     second = sql_json(url, reader, QUERY)
     assert [r["title"] for r in second] == [r[4] for r in new]
-    assert remote.sql_rows(url, QUERY)[1] == new
+    assert remote.sql_rows(url, QUERY)[1] == new  # in the same process too
 
 
 def by_date(rows: list[tuple[Any, ...]], day: date) -> list[tuple[Any, ...]]:
