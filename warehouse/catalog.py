@@ -83,15 +83,17 @@ def duckdb_types(schema: pa.Schema) -> dict[str, str]:
         con.close()
 
 
-def scan_sql(glob: str | list[str], *, by_name: bool = True) -> str:
+def scan_sql(glob: str | list[str], *, by_name: bool = True, may_be_empty: bool = True) -> str:
     """The `read_parquet` call over one table's hive glob(s); `by_name=False` when every file
     has the schema's columns (binding then reads one file, not every footer). A list of globs
-    (the months not copied, `warehouse.compact`) may hold globs that match nothing yet."""
+    (the months not copied, `warehouse.compact`) may hold globs that match nothing yet, unless
+    `may_be_empty=False` (a list of files that must all be read)."""
     union = "union_by_name = true, " if by_name else ""
     if isinstance(glob, str):
         files, empty = quote_literal(glob), ""
     else:
-        files, empty = "[" + ", ".join(map(quote_literal, glob)) + "]", ", allow_empty = true"
+        files = "[" + ", ".join(map(quote_literal, glob)) + "]"
+        empty = ", allow_empty = true" if may_be_empty else ""
     return (
         f"read_parquet({files}, hive_partitioning = true, "
         f"{union}hive_types = {{'run_date': DATE}}{empty})"
@@ -172,14 +174,15 @@ def staging_view_sql(
 def files_view_sql(table: str, files: Sequence[str]) -> str:
     """`SELECT` of `stg_<table>` over an explicit list of the table's daily files (paths or
     URLs, each under a `run_date=YYYY-MM-DD` folder), read by name: `warehouse.remote` gives
-    it the objects that the store's manifests name. No file: an empty, typed `SELECT`."""
+    it the objects that the store's manifests name. A file that is missing when the view is
+    read fails the query (it is never skipped). No file: an empty, typed `SELECT`."""
     types = _table_types(table)
     if not files:
         columns = [f"CAST(NULL AS {t}) AS {quote_ident(c)}" for c, t in types.items()]
         return "SELECT " + ", ".join([*columns, "CAST(NULL AS DATE) AS run_date"]) + " WHERE false"
     columns = [f"CAST({quote_ident(c)} AS {t}) AS {quote_ident(c)}" for c, t in types.items()]
     run_date = "CAST(run_date AS DATE) AS run_date"
-    source = "FROM " + scan_sql(list(files), by_name=True)
+    source = "FROM " + scan_sql(list(files), by_name=True, may_be_empty=False)
     return "SELECT " + ", ".join([*columns, run_date]) + " " + source
 
 
