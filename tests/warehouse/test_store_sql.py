@@ -213,10 +213,13 @@ def test_a_reader_that_read_the_manifests_sees_each_date_old_or_new_never_a_mix(
     con.close()
 
 
-def test_a_query_whose_objects_are_pruned_under_it_is_asked_again(
-    url: str, tmp_path: Path
+@pytest.mark.parametrize("attempts", [remote.ATTEMPTS, 1])
+def test_a_query_whose_objects_are_pruned_under_it_is_asked_again_never_half_read(
+    url: str, tmp_path: Path, attempts: int, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setattr(remote, "ATTEMPTS", attempts)
     writer = tmp_path / "writer"
+    publish(url, writer, OTHER_DAY, "new")
     publish(url, writer, DAY, "old")
     publish_sample(writer, DAY, SCOPE, "new")
     new = local_rows(writer)
@@ -228,12 +231,13 @@ def test_a_query_whose_objects_are_pruned_under_it_is_asked_again(
             with WorkingCopy(url, writer) as copy:
                 copy.push(DAY)
 
-    remote.STEP_HOOK = republish
-    try:
+    monkeypatch.setattr(remote, "STEP_HOOK", republish)
+    if attempts > 1:
         assert remote.sql_rows(url, QUERY)[1] == new
-    finally:
-        remote.STEP_HOOK = None
-    assert steps == ["views", "views"]
+        assert steps == ["views", "views"]
+    else:  # asked once: the objects it was to read are gone, and it says so
+        with pytest.raises(duckdb.Error, match=r"objects/run_date=2026-11-27/[0-9a-f]{64}"):
+            remote.sql_rows(url, QUERY)
 
 
 def test_a_store_with_no_published_date_is_a_usage_error(url: str, tmp_path: Path) -> None:
