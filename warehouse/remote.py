@@ -14,11 +14,16 @@ date is therefore read as one manifest says, the version before a republication 
 after it, never a mix; the store's compacted months, summaries and indexes do not exist (they
 are derived, per working copy), so every query reads daily files.
 
+A published object's key names its content, so the filesystem keeps in memory what it has
+learnt of each (its size, and byte ranges up to `RANGE_CACHE_BYTES` in all): DuckDB reads the
+footers of every file again for each view it binds, and would otherwise fetch them again and
+again. A file that is missing when a view is read fails the query; it is never skipped.
+
 - `connect(url)`: a DuckDB connection with the views, for an analyst's Python session. Its
-  views keep the versions they were made from: a date republished since is still read as it
-  was until that push prunes the replaced objects, then a query of it fails naming a missing
-  `s3://` object (never half old, half new); `refresh(con, url)` remakes the views from the
-  manifests as they are now.
+  views keep the versions they were made from: a date republished since is read as it was
+  (from the store until that push deletes the replaced objects, then from what the session
+  kept of them), or the query fails saying which object is gone; never half old, half new.
+  `refresh(con, url)` remakes the views from the manifests as they are now.
 - `sql_rows(url, sql)`: one statement, as `newsflow sql` runs it. Should it fail while the
   store's manifests changed after they were read (a republication pruned what it was
   reading), it is asked again over the new manifests, up to `ATTEMPTS` times.

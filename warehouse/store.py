@@ -13,13 +13,14 @@ A manifest maps each published file of its date (`lake/<table>/run_date=D/<scope
 are kept in the store; the catalog, compacted months, summaries and other indexes are derived
 and rebuilt in each working copy.
 
-- `pull` (before a run, `newsflow sql`, `newsflow record`) makes the copy's daily files exactly
-  the store's: for each date whose manifest differs from the one the copy last applied (one
-  LIST compares their ETags), or whose files in the copy were changed since, it downloads the
-  objects it lacks, removes the files the manifest no longer lists, and rebuilds the catalog if
-  its views change. So the dedup signature index, the seen URLs and the entity tables a run
-  reads come from the store, whatever machine runs it; a local publication that never reached
-  the store (its run died) is dropped.
+- `pull` (before a run, `newsflow sql --working-copy`, `newsflow record`; `warehouse.remote`
+  queries the store in place) makes the copy's daily files exactly the store's: for each date
+  whose manifest differs from the one the copy last applied (one LIST compares their ETags),
+  or whose files in the copy were changed since, it downloads the objects it lacks, removes
+  the files the manifest no longer lists, and rebuilds the catalog if its views change. So
+  the dedup signature index, the seen URLs and the entity tables a run reads come from the
+  store, whatever machine runs it; a local publication that never reached the store (its run
+  died) is dropped.
 - `push` (after a run's publication of date D) uploads each file of D the store lacks under its
   content-addressed key (a rerun writes the same key with the same bytes), then writes D's
   manifest LAST in one PUT: readers, who read the manifest first, flip from the old date to the
