@@ -171,18 +171,19 @@ def staging_view_sql(
     return "SELECT " + ", ".join([*columns, run_date]) + " " + source
 
 
-def files_view_sql(table: str, files: Sequence[str]) -> str:
+def files_view_sql(table: str, files: Sequence[str], *, by_name: bool = True) -> str:
     """`SELECT` of `stg_<table>` over an explicit list of the table's daily files (paths or
-    URLs, each under a `run_date=YYYY-MM-DD` folder), read by name: `warehouse.remote` gives
-    it the objects that the store's manifests name. A file that is missing when the view is
-    read fails the query (it is never skipped). No file: an empty, typed `SELECT`."""
+    URLs, each under a `run_date=YYYY-MM-DD` folder): `warehouse.remote` gives it the objects
+    that the store's manifests name. `by_name=False` when every file has the schema's columns,
+    as for `scan_sql`. A file that is missing when the view is read fails the query (it is
+    never skipped). No file: an empty, typed `SELECT`."""
     types = _table_types(table)
     if not files:
         columns = [f"CAST(NULL AS {t}) AS {quote_ident(c)}" for c, t in types.items()]
         return "SELECT " + ", ".join([*columns, "CAST(NULL AS DATE) AS run_date"]) + " WHERE false"
     columns = [f"CAST({quote_ident(c)} AS {t}) AS {quote_ident(c)}" for c, t in types.items()]
     run_date = "CAST(run_date AS DATE) AS run_date"
-    source = "FROM " + scan_sql(list(files), by_name=True, may_be_empty=False)
+    source = "FROM " + scan_sql(list(files), by_name=by_name, may_be_empty=False)
     return "SELECT " + ", ".join([*columns, run_date]) + " " + source
 
 

@@ -14,15 +14,19 @@ date is therefore read as one manifest says, the version before a republication 
 after it, never a mix; the store's compacted months, summaries and indexes do not exist (they
 are derived, per working copy), so every query reads daily files.
 
-A published object's key names its content, so the filesystem keeps in memory what it has
-learnt of each (its size, and byte ranges up to `RANGE_CACHE_BYTES` in all): DuckDB reads the
-footers of every file again for each view it binds, and would otherwise fetch them again and
-again. A file that is missing when a view is read fails the query; it is never skipped.
+A table's view binds to the schema, opening only the files its query reads, when the
+manifests say that every file of the table has the schema's columns (`conforms`, written by
+`WorkingCopy.push`); otherwise it reads them by name, which opens every file's footer when
+the views are made. A published object's key names its content, so the filesystem keeps in
+memory what it has learnt of each (its size, and byte ranges up to `RANGE_CACHE_BYTES` in
+all): DuckDB reads footers again for each view it binds over a file. A file that is missing
+when a view is read fails the query; it is never skipped.
 
 - `connect(url)`: a DuckDB connection with the views, for an analyst's Python session. Its
   views keep the versions they were made from: a date republished since is read as it was
-  (from the store until that push deletes the replaced objects, then from what the session
-  kept of them), or the query fails saying which object is gone; never half old, half new.
+  (from the store until that push deletes the replaced objects, then from what the session,
+  or DuckDB's external file cache, kept of them), or the query fails saying which object is
+  gone; never half old, half new.
   `refresh(con, url)` remakes the views from the manifests as they are now.
 - `sql_rows(url, sql)`: one statement, as `newsflow sql` runs it. Should it fail while the
   store's manifests changed after they were read (a republication pruned what it was
@@ -38,10 +42,10 @@ import logging
 import re
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import date
+from datetime import UTC, date, datetime
 from typing import Any
 
 import duckdb
@@ -69,11 +73,14 @@ _CONFIG: dict[str, str | bool | int | float | list[str]] = {
 @dataclass(frozen=True, slots=True)
 class Snapshot:
     """What a connection's views read: the ETag of each date's manifest when it was read,
-    and each table's objects (`s3://` URLs) that those manifests name, oldest date first."""
+    each table's objects (`s3://` URLs) that those manifests name, oldest date first, and the
+    tables whose views may bind to the schema (their manifests say every file conforms)."""
 
     url: StoreUrl
     etags: dict[date, str]
     files: dict[str, tuple[str, ...]]
+    conforming: frozenset[str]  # the tables whose every file has the schema's columns
+    sizes: dict[str, int]  # of each object, by URL, as the manifests say
 
 
 class ReadOnly(PermissionError):
@@ -83,6 +90,9 @@ class ReadOnly(PermissionError):
 # A published object's key names its content (`warehouse.store`): what was read of it holds.
 _IMMUTABLE = re.compile(r"/objects/run_date=\d{4}-\d{2}-\d{2}/[0-9a-f]{64}\.[a-z.]+$")
 RANGE_CACHE_BYTES = 64 << 20  # byte ranges kept per filesystem (footers, small files)
+# The modification time a published object is given when its size comes from its manifest:
+# one for all, since the bytes under a key never change.
+_PUBLISHED = datetime(2000, 1, 1, tzinfo=UTC)
 
 
 class _Ranges:
@@ -140,6 +150,17 @@ def _reader_class() -> type:
             self._infos: dict[str, Any] = {}
             self._ranges = _Ranges(RANGE_CACHE_BYTES)
 
+        def know(self, sizes: Mapping[str, int]) -> None:
+            """Take the sizes of published objects from their manifests: no HEAD for each
+            file when DuckDB lists the files of a view."""
+            for url, size in sizes.items():
+                name = self._strip_protocol(url)
+                if _IMMUTABLE.search(name):
+                    self._infos.setdefault(
+                        name,
+                        {"name": name, "size": size, "type": "file", "LastModified": _PUBLISHED},
+                    )
+
         async def _info(self, path: str, *args: Any, **kwargs: Any) -> Any:
             name = self._strip_protocol(path)
             if not _IMMUTABLE.search(name):
@@ -193,13 +214,22 @@ def read_snapshot(fs: Any, url: StoreUrl) -> Snapshot:
     etags = list_manifests(fs, url)
     manifests = read_manifests(fs, url, etags)
     files: dict[str, list[str]] = {table: [] for table in TABLES}
+    by_name: set[str] = set()
+    sizes: dict[str, int] = {}
     for day in sorted(manifests):
         for rel, item in sorted(manifests[day]["files"].items()):
             root, table, *_rest = rel.split("/")
             if root == "lake" and table in files:  # raw/ holds the archive, not a table
                 files[table].append(f"{SCHEME}{url.root}/{item['key']}")
+                sizes[files[table][-1]] = int(item["size"])
+                if item.get("conforms") is not True:  # or not said: an older manifest
+                    by_name.add(table)
     return Snapshot(
-        url, {day: etags[day] for day in manifests}, {t: tuple(f) for t, f in files.items()}
+        url,
+        {day: etags[day] for day in manifests},
+        {t: tuple(f) for t, f in files.items()},
+        frozenset(TABLES) - by_name,
+        sizes,
     )
 
 
@@ -207,7 +237,9 @@ def view_statements(snapshot: Snapshot) -> list[str]:
     """The statements that make the catalog's views over a snapshot's objects, in order."""
     statements = [
         f"CREATE OR REPLACE VIEW {quote_ident('stg_' + table)} AS "
-        + files_view_sql(table, snapshot.files[table])
+        + files_view_sql(
+            table, snapshot.files[table], by_name=table not in snapshot.conforming
+        )
         for table in TABLES
     ]
     statements += [
@@ -227,6 +259,7 @@ def _published(fs: Any, url: StoreUrl) -> Snapshot:
 
 def _views(con: duckdb.DuckDBPyConnection, fs: Any, url: StoreUrl) -> Snapshot:
     snapshot = _published(fs, url)
+    fs.know(snapshot.sizes)
     for statement in view_statements(snapshot):
         con.execute(statement)
     return snapshot
@@ -282,6 +315,7 @@ def sql_rows(url: str, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
     while True:
         attempt += 1
         snapshot = _published(fs, parsed)
+        fs.know(snapshot.sizes)
         if STEP_HOOK is not None:
             STEP_HOOK("views")
         con = duckdb.connect(config=_CONFIG)

@@ -9,9 +9,10 @@ work, exactly as on local disk, against a *working copy*: a local data dir (the 
 <prefix>/manifests/run_date=D.json             what readers see of date D: one small object
 ```
 A manifest maps each published file of its date (`lake/<table>/run_date=D/<scope>.parquet`,
-`raw/run_date=D/<name>.warc.gz`, paths under the data dir) to its object. Only the daily files
-are kept in the store; the catalog, compacted months, summaries and other indexes are derived
-and rebuilt in each working copy.
+`raw/run_date=D/<name>.warc.gz`, paths under the data dir) to its object (its key, sha256 and
+size; for a Parquet file, also whether its columns are exactly the schema's, `conforms`).
+Only the daily files are kept in the store; the catalog, compacted months, summaries and other
+indexes are derived and rebuilt in each working copy.
 
 - `pull` (before a run, `newsflow sql --working-copy`, `newsflow record`; `warehouse.remote`
   queries the store in place) makes the copy's daily files exactly the store's: for each date
@@ -50,6 +51,7 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from warehouse import verified
 from warehouse.lake import (
     WarehouseBusy,
     fsync_path,
@@ -382,6 +384,9 @@ class WorkingCopy:
             sha = sha256_of(path)
             key = self.object_key(run_date, sha, rel)
             listed[rel] = {"key": key, "sha256": sha, "size": path.stat().st_size}
+            table = verified.table_of(self.data_dir, path)
+            if table is not None:  # lets readers in place bind to the schema (warehouse.remote)
+                listed[rel]["conforms"] = verified.conforms(path, table)
             agreed[rel] = (sha, *self._stat(path))
             if self._exists(self._key(key)):
                 continue  # content-addressed: the same key holds the same bytes
