@@ -14,9 +14,12 @@ still being written and `os.replace` into the lake stays atomic.
 
 What a publication asks of the whole lake (which files are verified, which months are copied,
 which files a summary covers, which files the catalog's views read) it answers from one
-`Listing`: one `os.scandir` walk of `lake/<table>/<partition>/*.parquet` with each file's
-identity, as strings, taken by `recover` and again once the publication's files are renamed.
-Its cost grows with the number of files, but by a stat each, never by opening one.
+`Listing`: a walk of `lake/<table>/<partition>/*.parquet` with each file's identity, as
+strings, taken by `recover` and again once the publication's files are renamed. Its cost grows
+with the number of files, but by a stat each, never by opening one: a folder is listed again
+only when its own identity (mtime, ctime, inode) changed since this process last listed it
+(`_entries`), and every file is stat'ed, so nothing is taken from an earlier walk that a
+`stat` does not confirm now.
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
+from stat import S_ISREG
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -179,13 +183,55 @@ def published_in(folder: Path, exclude: Exclude = None) -> list[Path]:
     return [folder / partition / name for partition, name in found]
 
 
-def _names(folder: str, *, dirs: bool) -> list[str]:
-    """The names of the folders (`dirs`) or files in `folder`; none if it is missing."""
+def _names(folder: str, *, dirs: bool) -> tuple[str, ...]:
+    """The names of the folders (`dirs`) or other entries in `folder`; none if it is missing."""
+    entries = _entries(folder)
+    return entries[0] if dirs else entries[1]
+
+
+# A folder's identity: mtime, ctime, inode. Adding, removing or renaming an entry changes the
+# first two; a folder replaced or restored has another inode or ctime (ctime cannot be set).
+FolderIdentity = tuple[int, int, int]
+# Entries older than this (ns) against the clock when their folder was looked at: a change in
+# the same timestamp tick as the folder's last one would leave its identity as it was.
+SETTLED_NS = 2_000_000_000
+_MAX_SCANNED = 100_000
+_scanned: dict[str, tuple[FolderIdentity, tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _entries(folder: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """`(folders, other entries)` of `folder` by name; both empty if it is missing.
+
+    A folder whose identity is the one it had at its last scan in this process, settled
+    (`SETTLED_NS`) before that scan, is not scanned again: its names cannot have changed.
+    So a lake of a year of partitions costs a `stat` per partition, not a listing of each.
+    """
+    looked = time.time_ns()
+    try:
+        stat = os.stat(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        _scanned.pop(folder, None)
+        return (), ()
+    identity = (stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+    cached = _scanned.get(folder)
+    if cached is not None and cached[0] == identity:
+        return cached[1], cached[2]
+    folders: list[str] = []
+    others: list[str] = []
     try:
         with os.scandir(folder) as entries:
-            return [e.name for e in entries if e.is_dir() == dirs]
+            for entry in entries:
+                (folders if entry.is_dir() else others).append(entry.name)
     except (FileNotFoundError, NotADirectoryError):
-        return []
+        return (), ()
+    found = (tuple(folders), tuple(others))
+    if max(stat.st_mtime_ns, stat.st_ctime_ns) < looked - SETTLED_NS:
+        if len(_scanned) >= _MAX_SCANNED:
+            _scanned.clear()
+        _scanned[folder] = (identity, *found)
+    else:
+        _scanned.pop(folder, None)
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,20 +266,18 @@ def list_lake(data_dir: Path, tables: Iterable[str] | None = None) -> Listing:
         files: list[tuple[str, Identity]] = []
         folder = os.path.join(lake, table)
         for partition in _names(folder, dirs=True):
-            try:
-                with os.scandir(os.path.join(folder, partition)) as entries:
-                    listed = [e for e in entries if e.name.endswith(".parquet")]
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            for entry in listed:
-                try:
-                    if not entry.is_file(follow_symlinks=False):
-                        continue
-                    stat = entry.stat(follow_symlinks=False)
+            inside = os.path.join(folder, partition)
+            for name in _names(inside, dirs=False):
+                if not name.endswith(".parquet"):
+                    continue
+                try:  # every file's identity as it is now, whatever the folder's names
+                    stat = os.stat(os.path.join(inside, name), follow_symlinks=False)
                 except FileNotFoundError:  # replaced while listed: the next listing has it
                     continue
+                if not S_ISREG(stat.st_mode):
+                    continue
                 identity = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
-                files.append((f"lake/{table}/{partition}/{entry.name}", identity))
+                files.append((f"lake/{table}/{partition}/{name}", identity))
         files.sort()
         found[table] = dict(files)
     return Listing(data_dir, found)

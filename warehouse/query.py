@@ -59,6 +59,8 @@ def seen_urls(data_dir: Path, urls: Iterable[str], exclude: Exclude = None) -> d
     and rerunning any date gives what it gave the first time.
     """
     wanted = sorted(set(urls))
+    if not wanted:
+        return {}
     files = published_files(data_dir, "articles")
     if exclude is not None:
         own = data_file(data_dir, "articles", *exclude)
@@ -88,6 +90,8 @@ def latest_validators(data_dir: Path, urls: Iterable[str], exclude: Exclude = No
     `exclude=(run_date, scope)` so a rerun of a date does not get 304s from its own first try.
     """
     wanted = sorted(set(urls))
+    if not wanted:  # pages re-fetched: usually none, and then no listing either
+        return {}
     files = published_files(data_dir, "fetch_log", exclude)
     if not wanted or not files:
         return {}
