@@ -118,7 +118,8 @@ def _ask_summary(
     params: dict[str, Any] | None = None,
 ) -> list[tuple[Any, ...]]:
     """Run `sql` over the summary `kind` of `files` (as the view named `kind`), with `wanted`
-    as a table of URLs (`warehouse.summaries`).
+    as a table of URLs (`warehouse.summaries`). The view may leave out other URLs' rows: `sql`
+    must not need them (it asks about each wanted URL's rows alone).
 
     An in-memory DuckDB, never the catalog: the job must not hold a lock analysts need.
     """
@@ -127,7 +128,7 @@ def _ask_summary(
         con = duckdb.connect()
         try:
             con.register("wanted", pa.table({"url": pa.array(wanted, pa.string())}))
-            summaries.create_view(con, data_dir, kind, files, kind)
+            summaries.create_view(con, data_dir, kind, files, kind, urls=wanted)
             return con.execute(sql, params or {}).fetchall()
         finally:
             con.close()
