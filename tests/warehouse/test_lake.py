@@ -372,3 +372,30 @@ def test_a_folder_changed_moments_ago_is_not_taken_from_an_earlier_listing(
     pq.write_table(TABLES["articles"].empty_table(), path)
     assert published_in(table_dir(tmp_path, "articles")) == [path]
     assert str(path.parent) not in lake._scanned  # so the next listing scans it again
+
+
+def test_a_walk_since_another_stats_the_files_of_the_partitions_that_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import warehouse.lake as lake
+
+    monkeypatch.setattr(lake, "SETTLED_NS", -(10**18))  # every folder counts as settled
+    kept = data_file(tmp_path, "articles", date(2026, 1, 5), "a")
+    rerun = data_file(tmp_path, "articles", date(2026, 1, 6), "a")
+    for path in (kept, rerun):
+        make_dirs(path.parent)
+        pq.write_table(TABLES["articles"].empty_table(), path)
+    _settle(kept.parent, rerun.parent, table_dir(tmp_path, "articles"))
+    first = list_lake(tmp_path)
+
+    pq.write_table(TABLES["articles"].empty_table(), tmp_path / "new.tmp")
+    os.replace(tmp_path / "new.tmp", rerun)  # a rerun renames its file over the old one
+    with kept.open("ab") as handle:  # written in place: no walk `since` another sees it
+        handle.write(b"x")
+    second = list_lake(tmp_path, since=first)
+
+    key = str(rerun.relative_to(tmp_path))
+    assert second.files("articles")[key] == verified.identity(rerun) != first.files("articles")[key]
+    old = str(kept.relative_to(tmp_path))
+    assert second.files("articles")[old] == first.files("articles")[old]
+    assert list_lake(tmp_path).files("articles")[old] == verified.identity(kept)
