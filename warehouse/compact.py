@@ -94,8 +94,20 @@ def digest(data_dir: Path, files: Iterable[str | Path]) -> str:
 
 
 def _digest(entries: Iterable[tuple[str, tuple[int, ...]]]) -> str:
-    lines = sorted(f"{key}:{','.join(map(str, identity))}" for key, identity in entries)
-    return hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+    """The digest of `entries`, remembered for the same entries: a publication asks it of every
+    copy of every table, and a year of files makes each a long text to hash."""
+    key = tuple(entries)
+    known = _digests.get(key)
+    if known is None:
+        lines = sorted(f"{name}:{','.join(map(str, identity))}" for name, identity in key)
+        known = hashlib.sha256("\n".join(lines).encode()).hexdigest()[:16]
+        if len(_digests) >= 1024:
+            _digests.clear()
+        _digests[key] = known
+    return known
+
+
+_digests: dict[tuple[tuple[str, tuple[int, ...]], ...], str] = {}
 
 
 def months(data_dir: Path, table: str, listing: Listing | None = None) -> list[Month]:

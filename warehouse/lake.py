@@ -14,9 +14,13 @@ still being written and `os.replace` into the lake stays atomic.
 
 What a publication asks of the whole lake (which files are verified, which months are copied,
 which files a summary covers, which files the catalog's views read) it answers from one
-`Listing`: one `os.scandir` walk of `lake/<table>/<partition>/*.parquet` with each file's
-identity, as strings, taken by `recover` and again once the publication's files are renamed.
-Its cost grows with the number of files, but by a stat each, never by opening one.
+`Listing`: a walk of `lake/<table>/<partition>/*.parquet` with each file's identity, as
+strings, taken by `recover` and again once the publication's files are renamed. Its cost grows
+with the number of files, but by a stat each, never by opening one: a folder is listed again
+only when its own identity (mtime, ctime, inode) changed since this process last listed it
+(`_entries`), and every file is stat'ed by `recover`'s walk; the publication's second walk
+takes the identities of the files of partitions that did not change from the first
+(`list_lake(since=...)`).
 """
 
 from __future__ import annotations
@@ -29,9 +33,10 @@ import shutil
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
+from stat import S_ISREG
 
 import pyarrow as pa
 import pyarrow.parquet as pq
@@ -50,6 +55,9 @@ _SCOPE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,127}")
 ARCHIVE_PART = "warc."  # scopes of the parts of a run that reads archives, one per file
 Exclude = tuple[date, str] | None  # (run_date, scope) of the files a query must not see
 Identity = tuple[int, int, int, int]  # size, mtime_ns, ctime_ns, inode (`verified.identity`)
+# A folder's identity: mtime, ctime, inode. Adding, removing or renaming an entry changes the
+# first two; a folder replaced or restored has another inode or ctime (ctime cannot be set).
+FolderIdentity = tuple[int, int, int]
 
 
 class CorruptLakeFile(RuntimeError):
@@ -179,13 +187,54 @@ def published_in(folder: Path, exclude: Exclude = None) -> list[Path]:
     return [folder / partition / name for partition, name in found]
 
 
-def _names(folder: str, *, dirs: bool) -> list[str]:
-    """The names of the folders (`dirs`) or files in `folder`; none if it is missing."""
+def _names(folder: str, *, dirs: bool) -> tuple[str, ...]:
+    """The names of the folders (`dirs`) or other entries in `folder`; none if it is missing."""
+    entries = _entries(folder)
+    return entries[0] if dirs else entries[1]
+
+
+_Entries = tuple[tuple[str, ...], tuple[str, ...], FolderIdentity | None]
+# Entries older than this (ns) against the clock when their folder was looked at: a change in
+# the same timestamp tick as the folder's last one would leave its identity as it was.
+SETTLED_NS = 2_000_000_000
+_MAX_SCANNED = 100_000
+_scanned: dict[str, tuple[FolderIdentity, tuple[str, ...], tuple[str, ...]]] = {}
+
+
+def _entries(folder: str) -> _Entries:
+    """`(folders, other entries, identity)` of `folder` by name; both empty if it is missing.
+    The identity is the folder's when the names were read, None unless it had settled then.
+
+    A folder whose identity is the one it had at its last scan in this process, settled
+    (`SETTLED_NS`) before that scan, is not scanned again: its names cannot have changed.
+    So a lake of a year of partitions costs a `stat` per partition, not a listing of each.
+    """
+    looked = time.time_ns()
+    try:
+        stat = os.stat(folder)
+    except (FileNotFoundError, NotADirectoryError):
+        _scanned.pop(folder, None)
+        return (), (), None
+    identity = (stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+    cached = _scanned.get(folder)
+    if cached is not None and cached[0] == identity:
+        return cached[1], cached[2], identity
+    folders: list[str] = []
+    others: list[str] = []
     try:
         with os.scandir(folder) as entries:
-            return [e.name for e in entries if e.is_dir() == dirs]
+            for entry in entries:
+                (folders if entry.is_dir() else others).append(entry.name)
     except (FileNotFoundError, NotADirectoryError):
-        return []
+        return (), (), None
+    found = (tuple(folders), tuple(others))
+    if max(stat.st_mtime_ns, stat.st_ctime_ns) < looked - SETTLED_NS:
+        if len(_scanned) >= _MAX_SCANNED:
+            _scanned.clear()
+        _scanned[folder] = (identity, *found)
+        return (*found, identity)
+    _scanned.pop(folder, None)
+    return (*found, None)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,11 +244,13 @@ class Listing:
     `tables` maps each folder under `lake/` to its files, each file's path under the data dir
     (`lake/<table>/<partition>/<name>.parquet`, the key `warehouse.verified` and
     `warehouse.summaries` use) to its identity then, in sorted order. Strings, not Paths: a
-    year of files is thousands of them.
+    year of files is thousands of them. `folders` holds the identity of each partition folder
+    whose names had settled when they were read (`_entries`), for a later walk `since` this one.
     """
 
     data_dir: Path  # absolute
     tables: Mapping[str, Mapping[str, Identity]]
+    folders: Mapping[str, FolderIdentity] = field(default_factory=dict, compare=False)
 
     def files(self, table: str) -> Mapping[str, Identity]:
         return self.tables.get(table, {})
@@ -209,34 +260,53 @@ class Listing:
         return os.path.join(self.data_dir, key)
 
 
-def list_lake(data_dir: Path, tables: Iterable[str] | None = None) -> Listing:
+def list_lake(
+    data_dir: Path, tables: Iterable[str] | None = None, since: Listing | None = None
+) -> Listing:
     """List `lake/<table>/<partition>/*.parquet` with each file's identity (of `tables`
-    only, when given); files that vanish while listed are left out."""
+    only, when given); files that vanish while listed are left out.
+
+    Every file is stat'ed, except, with `since` (an earlier listing of this process), the files
+    of partitions whose folder has the identity it had then: their identities are taken from
+    `since`. So a walk soon after another (a publication's, once its files are renamed, after
+    its recovery's) stats a folder per partition and only the files of the partitions that
+    changed since. A file rewritten in place (not renamed: nothing in the lake is written so)
+    between the two walks is seen as the first walk saw it; the next recovery stats it afresh.
+    """
     data_dir = Path(data_dir).absolute()
     lake = str(lake_dir(data_dir))
     wanted = sorted(_names(lake, dirs=True) if tables is None else tables)
     found: dict[str, dict[str, Identity]] = {}
+    folders: dict[str, FolderIdentity] = {}
     for table in wanted:
         files: list[tuple[str, Identity]] = []
         folder = os.path.join(lake, table)
+        before = since.files(table) if since is not None else {}
+        then = since.folders if since is not None else {}
         for partition in _names(folder, dirs=True):
-            try:
-                with os.scandir(os.path.join(folder, partition)) as entries:
-                    listed = [e for e in entries if e.name.endswith(".parquet")]
-            except (FileNotFoundError, NotADirectoryError):
-                continue
-            for entry in listed:
-                try:
-                    if not entry.is_file(follow_symlinks=False):
-                        continue
-                    stat = entry.stat(follow_symlinks=False)
+            inside = os.path.join(folder, partition)
+            _, names, settled = _entries(inside)
+            if settled is not None:
+                folders[inside] = settled
+            unchanged = settled is not None and then.get(inside) == settled
+            for name in names:
+                if not name.endswith(".parquet"):
+                    continue
+                key = f"lake/{table}/{partition}/{name}"
+                if unchanged and (known := before.get(key)) is not None:
+                    files.append((key, known))
+                    continue
+                try:  # the file's identity as it is now
+                    stat = os.stat(os.path.join(inside, name), follow_symlinks=False)
                 except FileNotFoundError:  # replaced while listed: the next listing has it
                     continue
+                if not S_ISREG(stat.st_mode):
+                    continue
                 identity = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
-                files.append((f"lake/{table}/{partition}/{entry.name}", identity))
+                files.append((key, identity))
         files.sort()
         found[table] = dict(files)
-    return Listing(data_dir, found)
+    return Listing(data_dir, found, folders)
 
 
 def fsync_path(path: Path) -> None:

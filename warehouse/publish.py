@@ -100,7 +100,7 @@ class Publication:
         self.scope = check_scope(scope)
         self._on_step = on_step
         try:
-            recover(self.data_dir)
+            self._listing = recover(self.data_dir)  # each later walk stats what changed since
         except CorruptLakeFile:
             build_catalog(self.data_dir)  # views answer again without the quarantined files
             raise
@@ -201,7 +201,7 @@ class Publication:
                         fsync_path(final.parent)
                         published.append(final)
                     # The lake as this publication leaves it, for what follows (one walk).
-                    listing = list_lake(self.data_dir)
+                    listing = list_lake(self.data_dir, since=self._listing)
                 self._step("verified")
                 verified.add(self.data_dir, published)  # validated by `_seal` just now
                 self._step("summaries")
@@ -270,7 +270,7 @@ class Publication:
         own = {t: data_file(self.data_dir, t, self.run_date, self.scope) for t in _RANKED}
         others: dict[str, list[Path]] = {t: [] for t in _RANKED}
         copies: dict[str, list[Path]] = {t: [] for t in _RANKED}
-        listing = list_lake(self.data_dir, _RANKED)
+        listing = list_lake(self.data_dir, _RANKED, since=self._listing)
         for table in _RANKED:
             known = compact.months(self.data_dir, table, listing)
             mine = str(own[table])

@@ -59,6 +59,8 @@ def seen_urls(data_dir: Path, urls: Iterable[str], exclude: Exclude = None) -> d
     and rerunning any date gives what it gave the first time.
     """
     wanted = sorted(set(urls))
+    if not wanted:
+        return {}
     files = published_files(data_dir, "articles")
     if exclude is not None:
         own = data_file(data_dir, "articles", *exclude)
@@ -88,6 +90,8 @@ def latest_validators(data_dir: Path, urls: Iterable[str], exclude: Exclude = No
     `exclude=(run_date, scope)` so a rerun of a date does not get 304s from its own first try.
     """
     wanted = sorted(set(urls))
+    if not wanted:  # pages re-fetched: usually none, and then no listing either
+        return {}
     files = published_files(data_dir, "fetch_log", exclude)
     if not wanted or not files:
         return {}
@@ -114,7 +118,8 @@ def _ask_summary(
     params: dict[str, Any] | None = None,
 ) -> list[tuple[Any, ...]]:
     """Run `sql` over the summary `kind` of `files` (as the view named `kind`), with `wanted`
-    as a table of URLs (`warehouse.summaries`).
+    as a table of URLs (`warehouse.summaries`). The view may leave out other URLs' rows: `sql`
+    must not need them (it asks about each wanted URL's rows alone).
 
     An in-memory DuckDB, never the catalog: the job must not hold a lock analysts need.
     """
@@ -123,7 +128,7 @@ def _ask_summary(
         con = duckdb.connect()
         try:
             con.register("wanted", pa.table({"url": pa.array(wanted, pa.string())}))
-            summaries.create_view(con, data_dir, kind, files, kind)
+            summaries.create_view(con, data_dir, kind, files, kind, urls=wanted)
             return con.execute(sql, params or {}).fetchall()
         finally:
             con.close()

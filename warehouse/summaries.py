@@ -23,7 +23,10 @@ covers so (published since, replaced by a rerun, restored, or left by a crash be
 and its summary) is read directly from the lake. So a missing, stale, partial or unreadable
 index only costs time, never a wrong answer. A segment holds rows of the files it covers only
 (marked `EXACT_KEY`), so one of which every file is asked for is read whole, without matching
-each row to its file; a segment's metadata is read once per process.
+each row to its file; a segment's metadata is read once per process. The segments of the kinds
+looked up by URL (`seen`, `validators`: `BY_URL`) are sorted by URL in row groups of
+`GROUP_ROWS` rows (marked `SORTED_KEY`): a lookup reads only the groups whose statistics may
+hold a URL it asks about, so its cost follows the URLs asked, not the dates held.
 
 Updating (`refresh`, which `Publication.commit` calls once the data is renamed): summarise every
 file of each kind's table that no segment covers into a new segment, then merge the newest
@@ -37,6 +40,7 @@ a segment merged away under it asks again (`retrying`).
 
 from __future__ import annotations
 
+import bisect
 import json
 import logging
 import os
@@ -62,6 +66,11 @@ COVERS_KEY = b"newsflow.covers"
 # Set on segments that hold no row of a file they do not cover (every segment written since it
 # was introduced): a reader that wants every file such a segment covers reads it whole.
 EXACT_KEY = b"newsflow.exact"
+# Set on segments of the kinds looked up by URL (`BY_URL`): rows sorted by `url`, in row groups of
+# `GROUP_ROWS`, whose statistics tell which groups may hold a URL asked about (`create_view`).
+SORTED_KEY = b"newsflow.sorted"
+BY_URL = ("seen", "validators")
+GROUP_ROWS = 4096
 _T = TypeVar("_T")
 
 
@@ -110,6 +119,7 @@ class Segment:
     path: Path
     covers: dict[str, tuple[int, ...]]  # lake file under the data dir -> its identity then
     exact: bool = False  # holds rows of the files it covers only (`EXACT_KEY`)
+    by_url: bool = False  # rows sorted by URL in small row groups (`SORTED_KEY`)
 
 
 def kind_dir(data_dir: Path, kind: str) -> Path:
@@ -161,7 +171,7 @@ def _segment(path: Path) -> Segment:
         return cached[1]
     meta = pq.read_schema(path).metadata or {}
     covers = {k: tuple(v) for k, v in json.loads(meta[COVERS_KEY]).items()}
-    segment = Segment(path, covers, meta.get(EXACT_KEY) == b"1")
+    segment = Segment(path, covers, meta.get(EXACT_KEY) == b"1", meta.get(SORTED_KEY) == b"url")
     if len(_read) > 256:  # segments merged away long ago
         _read.clear()
     _read[str(path)] = (identity, segment)
@@ -206,13 +216,28 @@ def _direct_sql(data_dir: Path, kind: str, files: Sequence[Path]) -> str:
 
 
 def create_view(
-    con: duckdb.DuckDBPyConnection, data_dir: Path, kind: str, files: Sequence[Path], name: str
+    con: duckdb.DuckDBPyConnection,
+    data_dir: Path,
+    kind: str,
+    files: Sequence[Path],
+    name: str,
+    urls: Sequence[str] | None = None,
 ) -> None:
-    """A temporary view `name` on `con`: the kind's rows of `files` (lake files of its table)."""
+    """A temporary view `name` on `con`: the kind's rows of `files` (lake files of its table).
+
+    With `urls` (a kind of `BY_URL`), rows of other URLs may be left out: of a segment sorted by
+    URL only the row groups whose statistics may hold one of `urls` are read, so a lookup reads
+    what it asks about, however many dates the segments hold.
+    """
     chosen, direct = split(data_dir, kind, files)
+    parts = []
+    if urls is not None:
+        looked_up, chosen = _look_up(data_dir, kind, chosen, sorted(set(urls)))
+        if looked_up is not None:
+            con.register(f"_{name}_looked_up", looked_up)
+            parts.append(f"SELECT * FROM _{name}_looked_up")  # noqa: S608 (our own name)
     whole = _whole(data_dir, kind, chosen)
     chosen = [(s, f) for s, f in chosen if s not in whole]
-    parts = []
     if whole:
         parts.append(f"SELECT * FROM read_parquet({_quoted_list(sorted(whole))})")  # noqa: S608
     if chosen:
@@ -235,6 +260,52 @@ def create_view(
     # `UNION` bare (a lake file published since the last refresh beside covered ones).
     union = " UNION ALL BY NAME ".join(f"SELECT * FROM ({part})" for part in parts)  # noqa: S608
     con.execute(f"CREATE OR REPLACE TEMP VIEW {name} AS {union}")
+
+
+def _look_up(
+    data_dir: Path, kind: str, chosen: list[tuple[str, str]], urls: list[str]
+) -> tuple[pa.Table | None, list[tuple[str, str]]]:
+    """The rows of `urls` that the sorted segments among `chosen` hold for the files chosen
+    of them (None when there are none), and the rest of `chosen`."""
+    by_segment: dict[str, set[str]] = {}
+    for segment, key in chosen:
+        by_segment.setdefault(segment, set()).add(key)
+    sorted_ones = {str(s.path) for s in segments(data_dir, kind) if s.by_url} & set(by_segment)
+    if not sorted_ones:
+        return None, chosen
+    wanted = pa.array(urls, pa.string())
+    found = []
+    for path in sorted(sorted_ones):
+        handle = pq.ParquetFile(path)
+        groups = _groups_holding(handle.metadata, urls)
+        if not groups:
+            continue
+        rows = handle.read_row_groups(groups)
+        rows = rows.filter(pc.is_in(rows.column("url"), value_set=wanted))
+        keys = pa.array(sorted(by_segment[path]), pa.string())
+        found.append(rows.filter(pc.is_in(rows.column("file"), value_set=keys)))
+    rest = [(s, f) for s, f in chosen if s not in sorted_ones]
+    if not found:
+        return None, rest
+    return pa.concat_tables(found, promote_options="permissive"), rest
+
+
+def _groups_holding(metadata: pq.FileMetaData, urls: list[str]) -> list[int]:
+    """The row groups whose `url` statistics (min, max) hold one of `urls` (sorted), or that
+    have none."""
+    column = next(
+        i for i in range(metadata.num_columns) if metadata.schema.column(i).path == "url"
+    )
+    held = []
+    for group in range(metadata.num_row_groups):
+        stats = metadata.row_group(group).column(column).statistics
+        if stats is None or not stats.has_min_max:
+            held.append(group)
+            continue
+        at = bisect.bisect_left(urls, stats.min)
+        if at < len(urls) and urls[at] <= stats.max:
+            held.append(group)
+    return held
 
 
 def _whole(data_dir: Path, kind: str, chosen: Sequence[tuple[str, str]]) -> set[str]:
@@ -271,7 +342,7 @@ def retrying(ask: Callable[[], _T]) -> _T:
     """`ask()`, asked once more if a segment it read was merged away meanwhile."""
     try:
         return ask()
-    except duckdb.IOException as error:
+    except (duckdb.IOException, FileNotFoundError) as error:
         logger.info("A summary segment changed while it was read (%s); asking again", error)
         return ask()
 
@@ -319,7 +390,7 @@ def _refresh(data_dir: Path, kind: str, listing: Listing) -> None:
         # Only files that stayed as they were listed while they were read (another scope's
         # publication may replace its file meanwhile: its rows are left uncovered, unread).
         covers = {key: ident for key, ident in direct.items() if _unchanged(listing, key, ident)}
-        _write_segment(folder, rows, covers)
+        _write_segment(folder, rows, covers, kind=kind)
     _merge(data_dir, kind, listing)
     for stray in folder.glob(".*.tmp"):  # left by a writer that died
         stray.unlink(missing_ok=True)
@@ -367,15 +438,21 @@ def _merge(data_dir: Path, kind: str, listing: Listing) -> None:
             rows,
             {k: ident for k, (_, ident) in current.items()},
             name=newer.path.stem + "m",
+            kind=kind,
         )
         older.path.unlink()
         newer.path.unlink()
 
 
 def _write_segment(
-    folder: Path, rows: pa.Table, covers: Mapping[str, tuple[int, ...]], name: str | None = None
+    folder: Path,
+    rows: pa.Table,
+    covers: Mapping[str, tuple[int, ...]],
+    name: str | None = None,
+    *,
+    kind: str,
 ) -> Path:
-    """A new segment, published atomically with what it covers."""
+    """A new segment, published atomically with what it covers (sorted by URL for `BY_URL`)."""
     folder.mkdir(parents=True, exist_ok=True)
     if name is None:
         taken = [p.stem for p in folder.glob("*.parquet")]
@@ -390,8 +467,18 @@ def _write_segment(
         COVERS_KEY: json.dumps(covers).encode(),
         EXACT_KEY: b"1",
     }
+    group_rows = None
+    if kind in BY_URL:
+        rows = rows.sort_by([("url", "ascending")])
+        metadata[SORTED_KEY] = b"url"
+        group_rows = GROUP_ROWS
     try:
-        pq.write_table(rows.replace_schema_metadata(metadata), temp, compression="zstd")
+        pq.write_table(
+            rows.replace_schema_metadata(metadata),
+            temp,
+            compression="zstd",
+            row_group_size=group_rows,
+        )
         fd = os.open(temp, os.O_RDONLY)
         try:
             os.fsync(fd)

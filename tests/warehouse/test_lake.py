@@ -314,3 +314,88 @@ def test_recovery_answers_with_the_lake_as_it_left_it(tmp_path: Path) -> None:
     assert "lake/articles/run_date=2026-11-27/ingest-2.parquet" not in recover(tmp_path).files(
         "articles"
     )
+
+
+def _settle(*folders: Path) -> None:
+    """Put the folders' mtime an hour back, as a folder untouched since yesterday has it."""
+    for folder in folders:
+        past = folder.stat().st_mtime_ns - 3_600 * 10**9
+        os.utime(folder, ns=(past, past))
+
+
+def test_a_listed_folder_that_changed_since_is_listed_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import warehouse.lake as lake
+
+    monkeypatch.setattr(lake, "SETTLED_NS", -(10**18))  # every folder counts as settled
+    table = table_dir(tmp_path, "articles")
+    old, new = date(2026, 1, 5), date(2026, 1, 6)
+    first = data_file(tmp_path, "articles", old, "a")
+    make_dirs(first.parent)
+    pq.write_table(TABLES["articles"].empty_table(), first)
+    _settle(first.parent, table)
+    assert list(list_lake(tmp_path).files("articles")) == [str(first.relative_to(tmp_path))]
+    assert published_in(table) == [first]
+
+    second = data_file(tmp_path, "articles", old, "b")  # a file renamed into a listed partition
+    pq.write_table(TABLES["articles"].empty_table(), tmp_path / "b.tmp")
+    os.replace(tmp_path / "b.tmp", second)
+    third = data_file(tmp_path, "articles", new, "a")  # and a partition new to the table
+    make_dirs(third.parent)
+    pq.write_table(TABLES["articles"].empty_table(), third)
+    with first.open("ab") as handle:  # grown in place: the same names, another identity
+        handle.write(b"x")
+
+    listing = list_lake(tmp_path)
+    assert list(listing.files("articles")) == [
+        str(p.relative_to(tmp_path)) for p in (first, second, third)
+    ]
+    assert listing.files("articles")[str(first.relative_to(tmp_path))] == verified.identity(first)
+    assert published_in(table) == [first, second, third]
+
+    second.unlink()
+    shutil.rmtree(third.parent)
+    assert published_in(table) == [first]
+    assert list(list_lake(tmp_path).files("articles")) == [str(first.relative_to(tmp_path))]
+
+
+def test_a_folder_changed_moments_ago_is_not_taken_from_an_earlier_listing(
+    tmp_path: Path,
+) -> None:
+    """Within one tick of the clock a folder's mtime may not move, so a folder changed lately
+    is listed again each time."""
+    import warehouse.lake as lake
+
+    path = data_file(tmp_path, "articles", DAY, SCOPE)
+    make_dirs(path.parent)
+    pq.write_table(TABLES["articles"].empty_table(), path)
+    assert published_in(table_dir(tmp_path, "articles")) == [path]
+    assert str(path.parent) not in lake._scanned  # so the next listing scans it again
+
+
+def test_a_walk_since_another_stats_the_files_of_the_partitions_that_changed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import warehouse.lake as lake
+
+    monkeypatch.setattr(lake, "SETTLED_NS", -(10**18))  # every folder counts as settled
+    kept = data_file(tmp_path, "articles", date(2026, 1, 5), "a")
+    rerun = data_file(tmp_path, "articles", date(2026, 1, 6), "a")
+    for path in (kept, rerun):
+        make_dirs(path.parent)
+        pq.write_table(TABLES["articles"].empty_table(), path)
+    _settle(kept.parent, rerun.parent, table_dir(tmp_path, "articles"))
+    first = list_lake(tmp_path)
+
+    pq.write_table(TABLES["articles"].empty_table(), tmp_path / "new.tmp")
+    os.replace(tmp_path / "new.tmp", rerun)  # a rerun renames its file over the old one
+    with kept.open("ab") as handle:  # written in place: no walk `since` another sees it
+        handle.write(b"x")
+    second = list_lake(tmp_path, since=first)
+
+    key = str(rerun.relative_to(tmp_path))
+    assert second.files("articles")[key] == verified.identity(rerun) != first.files("articles")[key]
+    old = str(kept.relative_to(tmp_path))
+    assert second.files("articles")[old] == first.files("articles")[old]
+    assert list_lake(tmp_path).files("articles")[old] == verified.identity(kept)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 from lakedata import publish_sample
 
@@ -220,3 +221,45 @@ def test_a_file_left_unsummarised_beside_summarised_ones_is_read_directly(tmp_pa
         ONLY_NEW,
         newer,
     }
+
+
+def _lake_urls(data_dir: Path) -> set[str]:
+    """Every URL an articles row of the lake holds, read from the lake files themselves."""
+    files = [str(p) for p in published_files(data_dir, "articles")]
+    with duckdb.connect() as con:
+        rows = con.execute(
+            "SELECT unnest([url, final_url, canonical_url]) FROM read_parquet($f)", {"f": files}
+        ).fetchall()
+    return {row[0] for row in rows if row[0] is not None}
+
+
+def test_a_lookup_reads_the_row_groups_that_may_hold_its_urls_and_finds_the_oldest(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(summaries, "GROUP_ROWS", 2)  # many groups from a few dates
+    days = [DAY - timedelta(days=n) for n in range(5)]
+    for day in reversed(days):
+        publish_sample(tmp_path, day, SCOPE, "new")
+    oldest = sorted(u for u in _lake_urls(tmp_path) if days[-1].isoformat() in u)
+    middle = f"http://a.test/{days[2].isoformat()}/1"
+    asked = [*oldest, middle, f"http://a.test/{DAY.isoformat()}/1", "http://a.test/never/1"]
+    feeds = ["http://a.test/feed.xml", *oldest]
+    seen = seen_urls(tmp_path, asked)
+    validators = latest_validators(tmp_path, feeds)
+
+    assert set(seen) == set(asked) & _lake_urls(tmp_path)
+    assert set(oldest) <= set(seen)
+    widest = max(summaries.segments(tmp_path, "seen"), key=lambda s: len(s.covers))
+    assert widest.by_url
+    groups = pq.read_metadata(widest.path).num_row_groups
+    assert 0 < len(summaries._groups_holding(pq.read_metadata(widest.path), oldest)) < groups
+
+    rerun = seen_urls(tmp_path, asked, exclude=(days[2], SCOPE))  # as a rerun of that date asks
+    assert middle in seen
+    assert middle not in rerun  # its own file left out, though a segment holds it with others
+    assert set(rerun) == set(seen) - {middle}
+
+    shutil.rmtree(summaries.kind_dir(tmp_path, "seen").parent)  # every file read directly
+    assert seen_urls(tmp_path, asked) == seen
+    assert seen_urls(tmp_path, asked, exclude=(days[2], SCOPE)) == rerun
+    assert latest_validators(tmp_path, feeds) == validators
