@@ -14,6 +14,7 @@ from versions import latest, publish_rows, windowed
 
 from warehouse.catalog import build_catalog
 from warehouse.lake import catalog_path
+from warehouse.superseded import legacy
 
 D1, D2, D3 = date(2026, 10, 1), date(2026, 10, 2), date(2026, 10, 3)
 A = "https://a.test/story"
@@ -94,6 +95,28 @@ def test_is_latest_is_what_the_window_over_every_row_gives(
             assert latest(con) == windowed(con), day
         finally:
             con.close()
+
+
+def test_a_lake_whose_path_has_a_quote_decides_as_any_other(tmp_path: Path) -> None:
+    # The decisions' SQL names every file by its path, inside single quotes.
+    data_dir = tmp_path / "O'Brien's lake"
+    publish_rows(data_dir, D1, [("A", A, 1, None)])
+    publish_rows(data_dir, D2, [("A", A, 2, None), ("A", A2, 1, "A")])
+    assert _articles(data_dir) == [("A", 2, D2)]
+    con = _views(data_dir)
+    try:
+        assert latest(con) == windowed(con)
+    finally:
+        con.close()
+
+
+def test_a_lake_without_articles_has_no_legacy_decisions() -> None:
+    decided = legacy([])
+    assert decided.num_rows == 0
+    assert decided.schema.names == [
+        "run_id", "source_id", "article_id", "copy_url", "url", "version", "row_run_date",
+        "superseded", "decision",
+    ]
 
 
 def test_a_caller_cannot_write_decisions(tmp_path: Path) -> None:
