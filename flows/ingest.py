@@ -17,6 +17,7 @@ as subflows on the backfill's runner, so they share its cluster.
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -89,14 +90,29 @@ class FromSettings(ThreadPoolTaskRunner):
     duplicate is the runner `load_settings()` asks for then (`flows.cluster.task_runner`),
     else the bounded thread runner. Nothing is read at import, and a run loaded from its
     entrypoint by a served deployment picks its runner in its own process.
+
+    Prefect also duplicates the runner on a Dask worker, where it rebuilds the run's context
+    around each task; a task submits nothing from there, so the worker gets threads and its
+    own settings (which it needs none of) are not read.
     """
 
     def __init__(self) -> None:
         super().__init__(max_workers=THREADS)
 
     def duplicate(self) -> Any:  # a DaskTaskRunner, or threads: not `Self`
-        runner = cluster.task_runner(load_settings())
+        runner = None if _on_dask_worker() else cluster.task_runner(load_settings())
         return runner if runner is not None else _threads()
+
+
+def _on_dask_worker() -> bool:
+    distributed = sys.modules.get("distributed")  # not imported: not on a worker
+    if distributed is None:
+        return False
+    try:
+        distributed.get_worker()
+    except ValueError:  # "No worker found"
+        return False
+    return True
 
 
 def _from_settings():  # untyped, as `_threads`

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 import test_dask
 from distributed import Client, get_task_stream
+from flowenv import environment
 from test_deployments import api, children, serving, wait_final, wait_for_deployment
 
 pytestmark = [pytest.mark.server, pytest.mark.timeout(900)]
@@ -44,7 +45,9 @@ def workers_of(client: Client) -> set[str]:
 def test_served_runs_and_a_backfills_dates_run_their_cpu_stages_on_the_dask_workers(
     prefect_server: dict[str, str], start_cluster: Any, tmp_path: Path
 ) -> None:
-    dask: test_dask.DaskCluster = start_cluster()
+    # The workers' own settings play no part: not even a value the settings refuse.
+    with environment({"NEWSFLOW_BATCH_SIZE": "0"}):
+        dask: test_dask.DaskCluster = start_cluster()
     env = {
         **prefect_server,
         **FAST,
