@@ -10,16 +10,22 @@ which task), not from anything newsflow logs.
 
 from __future__ import annotations
 
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
+import cloudpickle
 import pytest
 import test_dask
 from distributed import Client, get_task_stream
 from flowenv import environment
+from prefect import flow, task
 from test_deployments import api, children, serving, wait_final, wait_for_deployment
 
-pytestmark = [pytest.mark.server, pytest.mark.timeout(900)]
+from flows.ingest import FromSettings
+
+pytestmark = pytest.mark.timeout(900)
 
 start_cluster = test_dask.start_cluster  # a scheduler and two workers, separate processes
 CPU_STAGES = {"extract_task", "clean_task", "enrich_task"}
@@ -42,6 +48,7 @@ def workers_of(client: Client) -> set[str]:
     return set(client.scheduler_info()["workers"])
 
 
+@pytest.mark.server
 def test_served_runs_and_a_backfills_dates_run_their_cpu_stages_on_the_dask_workers(
     prefect_server: dict[str, str], start_cluster: Any, tmp_path: Path
 ) -> None:
@@ -86,6 +93,7 @@ def test_served_runs_and_a_backfills_dates_run_their_cpu_stages_on_the_dask_work
     ]
 
 
+@pytest.mark.server
 def test_a_served_run_without_a_dask_setting_runs_on_the_serving_machine(
     prefect_server: dict[str, str], start_cluster: Any, tmp_path: Path
 ) -> None:
@@ -102,3 +110,29 @@ def test_a_served_run_without_a_dask_setting_runs_on_the_serving_machine(
     assert stream.data == []
     runs = test_dask.sql(tmp_path / "data", "SELECT flow, run_date FROM runs")
     assert [(flow, str(day)) for flow, day in runs] == [("nightly-ingest", "2023-10-20")]
+
+
+@task
+def pid() -> int:
+    return os.getpid()
+
+
+@flow(task_runner=FromSettings())
+def pids() -> set[int]:
+    """The processes four tasks of the run ran in."""
+    return {future.result() for future in [pid.submit() for _ in range(4)]}
+
+
+cloudpickle.register_pickle_by_value(sys.modules[__name__])  # workers cannot import tests
+
+
+def test_a_flow_run_takes_the_runner_the_settings_name_as_it_starts(
+    prefect_harness: None, start_cluster: Any
+) -> None:
+    dask: test_dask.DaskCluster = start_cluster()
+    with Client(dask.address) as client:
+        workers = set(client.run(os.getpid).values())
+    with environment({"NEWSFLOW_DASK_ADDRESS": dask.address}):
+        on_cluster = pids()
+    assert on_cluster <= workers
+    assert pids() == {os.getpid()}  # the setting gone, the next run is back on threads
