@@ -23,7 +23,9 @@ from flowenv import environment
 from prefect import flow, task
 from test_deployments import api, children, serving, wait_final, wait_for_deployment
 
+from flows.deployments import descriptions
 from flows.ingest import FromSettings
+from flows.settings import load_settings
 
 pytestmark = pytest.mark.timeout(900)
 
@@ -136,3 +138,11 @@ def test_a_flow_run_takes_the_runner_the_settings_name_as_it_starts(
         on_cluster = pids()
     assert on_cluster <= workers
     assert pids() == {os.getpid()}  # the setting gone, the next run is back on threads
+
+
+def test_a_deployment_description_names_the_local_dask_cluster_the_settings_ask_for() -> None:
+    about = descriptions(load_settings(dask_workers=3))
+    assert all(
+        "run on a local Dask cluster of 3 worker processes that each run starts" in text
+        for text in about.values()
+    )
