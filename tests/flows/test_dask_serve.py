@@ -5,7 +5,9 @@ workers, and without the setting runs them on the serving machine.
 A real Prefect server, `newsflow serve` as a process of its own, runs triggered through the
 API as the UI triggers them, and a Dask scheduler with two worker processes (`test_dask`'s
 fixture). Where the tasks ran is read from the scheduler's task stream (which worker ran
-which task), not from anything newsflow logs.
+which task) or from the processes' ids, not from anything newsflow logs. Without a server: a
+flow on `FromSettings` runs where the settings say as each run starts, and the deployments'
+descriptions say where the CPU stages run.
 """
 
 from __future__ import annotations
