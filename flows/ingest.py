@@ -4,14 +4,20 @@ The flows here are thin: they resolve parameters into a `RunPlan` and hand it to
 `flows.pipeline.run_pipeline`, whose steps are Prefect tasks that call the pure stage
 functions in `tasks/` in batches.
 
-Their task runner is threads (with `flows.pipeline.cpu_pool`'s processes for the CPU stages)
-unless the caller picks another with `with_task_runner(flow, settings)`: Prefect's Dask task
-runner when the settings name a Dask cluster (`flows.cluster`). A backfill's dates run on the
-runner of the backfill.
+Task runners: nightly-ingest, backfill-date and reprocess take, as each of their runs starts,
+the task runner the settings in force name (`FromSettings`): Prefect's Dask task runner when
+they name a Dask cluster (`flows.cluster`), else threads (with `flows.pipeline.cpu_pool`'s
+processes for the CPU stages). So a run that `newsflow serve` starts (a process of its own
+that loads the flow from its deployment's entrypoint) runs where the serving machine's
+settings say, as does a backfill's date started through its deployment. The backfill flow
+itself runs no task: it waits for its dates. A caller can still pick a runner with
+`with_task_runner(flow, settings)` (the CLI does): a backfill called in process runs its dates
+as subflows on the backfill's runner, so they share its cluster.
 """
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date, datetime, timedelta
@@ -56,6 +62,7 @@ from warehouse import store
 COMPLETED_WITH_FAILURES = "Completed with failures"  # the state name of a partly failed run
 BACKFILL_DATE_FLOW = "backfill-date"
 BACKFILL_DATE_DEPLOYMENT = f"{BACKFILL_DATE_FLOW}/{BACKFILL_DATE_FLOW}"  # flow/deployment
+THREADS = 8  # the thread runner's bound (Prefect's default pool is unbounded)
 P = ParamSpec("P")
 R = TypeVar("R")
 
@@ -73,7 +80,43 @@ class NothingIngested(RuntimeError):
 
 def _threads():  # untyped: Prefect's runner generics defeat inference
     """Threads for the I/O-bound tasks, bounded (Prefect's default pool is unbounded)."""
-    return ThreadPoolTaskRunner(max_workers=8)
+    return ThreadPoolTaskRunner(max_workers=THREADS)
+
+
+class FromSettings(ThreadPoolTaskRunner):
+    """The task runner the settings in force name, chosen as each flow run starts.
+
+    Prefect starts each run of a flow on `flow.task_runner.duplicate()`; this one's
+    duplicate is the runner `load_settings()` asks for then (`flows.cluster.task_runner`),
+    else the bounded thread runner. Nothing is read at import, and a run loaded from its
+    entrypoint by a served deployment picks its runner in its own process.
+
+    Prefect also duplicates the runner on a Dask worker, where it rebuilds the run's context
+    around each task; a task submits nothing from there, so the worker gets threads and its
+    own settings (which it needs none of) are not read.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(max_workers=THREADS)
+
+    def duplicate(self) -> Any:  # a DaskTaskRunner, or threads: not `Self`
+        runner = None if _on_dask_worker() else cluster.task_runner(load_settings())
+        return runner if runner is not None else _threads()
+
+
+def _on_dask_worker() -> bool:
+    distributed = sys.modules.get("distributed")  # not imported: not on a worker
+    if distributed is None:
+        return False
+    try:
+        distributed.get_worker()
+    except ValueError:  # "No worker found"
+        return False
+    return True
+
+
+def _from_settings():  # untyped, as `_threads`
+    return FromSettings()
 
 
 def with_task_runner(chosen: Flow[P, R], settings: Settings) -> Flow[P, R]:
@@ -195,7 +238,7 @@ def _execute_here(
         return run_with_archives(run_settings, plan)
 
 
-@flow(name="nightly-ingest", task_runner=_threads())
+@flow(name="nightly-ingest", task_runner=_from_settings())
 def nightly_ingest(
     run_date: RunDate = None,
     sources: SourceIds = None,
@@ -213,7 +256,7 @@ def nightly_ingest(
     return final_state([summary], summary)
 
 
-@flow(name=BACKFILL_DATE_FLOW, task_runner=_threads(), flow_run_name="backfill-{run_date}")
+@flow(name=BACKFILL_DATE_FLOW, task_runner=_from_settings(), flow_run_name="backfill-{run_date}")
 def backfill_date(
     run_date: BackfillDay,
     sources: SourceIds = None,
@@ -324,7 +367,7 @@ def _first_line(text: str | None) -> str:
     return next((line for line in (text or "").splitlines() if line.strip()), "")
 
 
-@flow(name="reprocess", task_runner=_threads())
+@flow(name="reprocess", task_runner=_from_settings())
 def reprocess(
     run_date: ReprocessDate,
     sources: SourceIds = None,
