@@ -2,10 +2,12 @@
 
     .venv/bin/python benchmarks/scale.py [--copies 20] [--batch 50] [--workers 2] [--rounds 2]
 
-The workload is the CPU part of a run, as `flows.pipeline` does it: the sample site's story
-pages (seeds/sample_site, `--copies` times over) as fetched pages, extracted, cleaned and
-signed in batches (extract-batch, clean-batch), then their articles enriched in batches
-(enrich-batch), every batch a Prefect task of a flow run against a temporary Prefect server
+The workload is the CPU part of a run, as `flows.pipeline` does it (its `start_batch`,
+`finish_batch` and `start_enrichment`): the sample site's story pages (seeds/sample_site,
+`--copies` times over) as fetched pages, extracted, cleaned and signed in batches
+(extract-batch then clean-batch; on Dask one prepare-batch task), then their articles
+enriched in batches (enrich-batch), every batch a Prefect task of a flow run against a
+temporary Prefect server
 (`prefect_test_harness`; its start-up is not counted). Each mode batches as a run does in it:
 on Dask a batch is one task on one worker, so batches are `--batch` pages (a run's
 `batch_size`; stories enriched in batches of as many, at most 50); with the pool a batch is
@@ -14,8 +16,10 @@ batches of 50); in `tasks.pages`, a batch under 64 pages is not worth the pool.
 
 Modes, each timed around the flow call, best of `--rounds` after one untimed warm-up run:
 - "dask W": the flow on Prefect's Dask task runner (`flows.cluster`) connected to a local
-  cluster of W single-threaded worker processes, for W = 1 and W = `--workers`; each batch
-  is one task on a worker, the model loaded once per worker before timing;
+  cluster of W single-threaded worker processes as `NEWSFLOW_DASK_WORKERS=W` starts it
+  (`flows.cluster.local_cluster`), for W = 1 and W = `--workers`; each batch is one
+  prepare-batch task then enrich-batch tasks on a worker, the model loaded once per worker
+  before timing;
 - "pool N": the flow on its thread runner with `flows.pipeline.cpu_pool(N)`, the spawned
   process pool of a single-machine run (N = `--workers`), whose processes share each batch.
 
@@ -58,9 +62,8 @@ from prefect_dask import DaskTaskRunner
 
 from flows import cluster
 from flows.cluster_worker import WarmUp
-from flows.pipeline import ENRICH_BATCH, cpu_pool
+from flows.pipeline import ENRICH_BATCH, cpu_pool, finish_batch, start_batch, start_enrichment
 from flows.settings import SEEDS_DIR, Settings
-from flows.stages import clean_task, enrich_task, extract_task
 from tasks.enrich import DEFAULT_MODEL
 from tasks.frontier import chunks
 from tasks.records import FetchedPage
@@ -95,18 +98,17 @@ def cpu_stages(copies: int, batch: int, pool_workers: int) -> int:
     pages = sample_pages(copies)  # built here: Prefect keeps flow parameters small
     on_dask = cluster.dask_runner() is not None
     pool = None if on_dask else POOLS[pool_workers]
-    extracting = [extract_task.submit(chunk, {}, pool) for chunk in chunks(pages, batch)]
-    cleaning = [clean_task.submit(f, None) if on_dask else f for f in extracting]
+    preparing = [start_batch(chunk, {}, pool) for chunk in chunks(pages, batch)]
     enriching = []
     articles = 0
-    for future in cleaning:
-        cleaned = future.result() if on_dask else clean_task(future.result(), pool)
+    for future in preparing:
+        cleaned = finish_batch(future, pool)
         stories = [
             (s.article_id, a) for a, s in zip(cleaned.articles, cleaned.signatures, strict=True)
         ]
         articles += len(stories)
         size = min(ENRICH_BATCH, batch) if on_dask else ENRICH_BATCH
-        enriching += [enrich_task.submit(c, DEFAULT_MODEL, pool) for c in chunks(stories, size)]
+        enriching += [start_enrichment(c, DEFAULT_MODEL, pool) for c in chunks(stories, size)]
     for future in enriching:
         future.result()
     return articles
@@ -126,12 +128,7 @@ def timed(run: Any, rounds: int) -> tuple[float, int]:
 def on_dask(workers: int, copies: int, batch: int, rounds: int) -> dict[str, Any]:
     """Timings of the flow on a local Dask cluster of `workers` processes, and its task
     stream (every task's compute time) of one timed run."""
-    with (
-        LocalCluster(
-            n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None
-        ) as local,
-        Client(local) as client,
-    ):
+    with LocalCluster(**cluster.local_cluster(workers)) as local, Client(local) as client:
         runner = DaskTaskRunner(cluster=local)
         client.register_plugin(WarmUp(DEFAULT_MODEL), name="warm-up")
         dask_flow = cpu_stages.with_options(task_runner=runner.duplicate())

@@ -37,7 +37,6 @@ from pathlib import Path
 from typing import Any
 
 from prefect import get_run_logger
-from prefect.futures import PrefectFuture
 
 from flows import health
 from flows.pipeline import (
@@ -46,6 +45,7 @@ from flows.pipeline import (
     MIN_POOLED_STORIES,
     Collected,
     Keep,
+    Preparing,
     RunPlan,
     RunSummary,
     SourceCounts,
@@ -59,10 +59,11 @@ from flows.pipeline import (
     run_pool,
     run_row,
     run_status,
+    start_batch,
 )
 from flows.report import show_progress, start_progress
 from flows.settings import Settings
-from flows.stages import extract_task, now, publish_task
+from flows.stages import now, publish_task
 from tasks import archive
 from tasks.reasons import STAGE_ARCHIVE, STAGE_EXTRACT
 from tasks.records import Article, FetchedPage, Rejected, RunContext, Source
@@ -287,7 +288,7 @@ def _read_and_extract(
     keep = _languages(source)
     extracting = start_progress("extract", 0, "records")
     pages = 0
-    previous: tuple[PrefectFuture[list[Article | Rejected]], int] | None = None
+    previous: tuple[Preparing, int] | None = None
     while batch := list(islice(outcomes, settings.batch_size)):
         if budget is not None:
             batch = _capped(batch, budget - pages)
@@ -297,7 +298,7 @@ def _read_and_extract(
         pages += len(read)
         if previous is not None:
             clean_into(*previous, collected, pool, keep=keep)
-        previous = (extract_task.submit(read, sources, pool), len(read))
+        previous = (start_batch(read, sources, pool, keep), len(read))
         show_progress(extracting, pages)
     if previous is not None:
         clean_into(*previous, collected, pool, keep=keep)

@@ -40,6 +40,7 @@ from flows.stages import (
     fetch_task,
     frontier_task,
     now,
+    prepare_task,
     publish_task,
     seen_and_changed,
 )
@@ -53,6 +54,7 @@ from tasks.reasons import OK, STAGE_DISCOVER, SUCCESS
 from tasks.records import (
     Article,
     Discovered,
+    FetchedPage,
     FetchLogEntry,
     Rejected,
     RunContext,
@@ -78,6 +80,9 @@ MIN_POOLED_STORIES = 100  # fewer stories are enriched in-process: a worker's mo
 ENRICH_BATCH = 50  # stories per enrichment task when the worker processes share them
 DISCOVERY_THREADS = 8  # sources discovered at once, in this process
 Keep = Callable[[Article | Rejected], Article | Rejected]  # an extracted item, kept or rejected
+# A batch on its way through extract and clean (`start_batch`): its extraction, or on a Dask
+# cluster its whole preparation (prepare-batch); `finish_batch` makes it a CleanedBatch.
+Preparing = PrefectFuture[list[Article | Rejected]] | PrefectFuture[CleanedBatch]
 
 
 @dataclass(frozen=True, slots=True)
@@ -329,7 +334,7 @@ def _fetch_with(
     fetched = extracted = 0
     # Extractions of earlier batches, with their URLs: they run during the next fetches. One
     # at a time with a pool, whose processes share each batch; one per worker on Dask.
-    extracting_batches: deque[tuple[PrefectFuture[list[Article | Rejected]], int]] = deque()
+    extracting_batches: deque[tuple[Preparing, int]] = deque()
     in_flight = extractions_in_flight()
     with RawArchive(data_dir, ctx.run_date, ctx.scope) as archive:
         for batch in chunks(frontier.to_fetch, settings.batch_size):
@@ -343,8 +348,7 @@ def _fetch_with(
             while len(extracting_batches) >= in_flight:
                 extracted += clean_into(*extracting_batches.popleft(), collected, pool)
                 show_progress(extracting, extracted)
-            extraction = extract_task.submit(result.pages, sources, pool)
-            extracting_batches.append((extraction, len(batch)))
+            extracting_batches.append((start_batch(result.pages, sources, pool), len(batch)))
         while extracting_batches:
             extracted += clean_into(*extracting_batches.popleft(), collected, pool)
         publication.add_raw(archive)
@@ -353,29 +357,64 @@ def _fetch_with(
     return collected
 
 
+def start_batch(
+    pages: Sequence[FetchedPage],
+    sources: Mapping[str, Source],
+    pool: Executor | None,
+    keep: Keep | None = None,
+) -> Preparing:
+    """Submit a batch of pages to extraction; `finish_batch` (or `clean_into`) cleans it.
+
+    On a Dask cluster the batch is one prepare-batch task on a worker instead, extraction,
+    `keep` and cleaning together: its pages travel to the worker once and only the cleaned
+    batch comes back, where two tasks would bring the extracted articles to this process and
+    send them out again, and pay a task's scheduling and Prefect bookkeeping twice.
+    """
+    if cluster.dask_runner() is not None:
+        return prepare_task.submit(cluster.whole(pages), sources, keep)
+    return extract_task.submit(pages, sources, pool)
+
+
+def finish_batch(
+    preparing: Preparing, pool: Executor | None, keep: Keep | None = None
+) -> CleanedBatch:
+    """A started batch (`start_batch`), cleaned and signed; raises what its tasks raised.
+
+    Extracted here, the batch is cleaned here too (in the worker processes of `pool`), after
+    `keep` has turned the articles it refuses into rejections (a source's language filter).
+    """
+    result = preparing.result()
+    if isinstance(result, CleanedBatch):  # prepared whole on a Dask worker, `keep` there
+        return result
+    extracted = result if keep is None else [keep(item) for item in result]
+    return clean_task(extracted, pool, wait_for=[preparing])
+
+
 def clean_into(
-    extracting: PrefectFuture[list[Article | Rejected]],
+    preparing: Preparing,
     urls: int,
     collected: Collected,
     pool: Executor | None,
     keep: Keep | None = None,
 ) -> int:
-    """Clean an extracted batch into `collected`; returns its number of URLs.
+    """Clean a started batch into `collected` (`finish_batch`); returns its number of URLs.
 
     Called before the next batch's extraction is submitted, so that in the worker processes
-    the cleaning goes first instead of waiting behind a whole batch of extraction. `keep`
-    may turn an extracted article into a rejection first (a source's language filter). On
-    a Dask cluster the cleaning is a task on a worker too.
+    the cleaning goes first instead of waiting behind a whole batch of extraction. On a
+    Dask cluster `keep` must be the one its `start_batch` was given.
     """
-    extracted = extracting.result()  # raises what extraction raised
-    if keep is not None:
-        extracted = [keep(item) for item in extracted]
-    if cluster.dask_runner() is not None:
-        cleaning = clean_task.submit(extracted, None, wait_for=[extracting], return_state=False)
-        collected.add_cleaned(cleaning.result())
-    else:
-        collected.add_cleaned(clean_task(extracted, pool, wait_for=[extracting]))
+    collected.add_cleaned(finish_batch(preparing, pool, keep))
     return urls
+
+
+def start_enrichment(
+    stories: Sequence[tuple[str, Article]], model: str, pool: Executor | None
+) -> PrefectFuture[Enrichment]:
+    """Submit a batch of stories to enrich-batch: on a Dask worker when the flow runs on a
+    cluster, else in this process's threads (in `pool`'s worker processes when given)."""
+    if cluster.dask_runner() is not None:
+        return enrich_task.submit(cluster.whole(stories), model, None)
+    return enrich_task.submit(stories, model, pool)
 
 
 def _discover(
@@ -453,6 +492,8 @@ def _reprocess(
     pages = read_archives(data_dir, sorted({archive_name(i) for i in records}))
     extracting = start_progress("extract", len(records), "URLs")
     found: list[Discovered] = []
+    preparing: deque[tuple[Preparing, int]] = deque()  # on Dask: one batch per worker thread
+    in_flight = extractions_in_flight()
     while batch := list(islice(pages, settings.batch_size)):
         for page in batch:
             collected.discovered[page.source_id] += 1
@@ -460,9 +501,13 @@ def _reprocess(
                 found.append(page.discovered)
         if cluster.dask_runner() is None:
             collected.add_cleaned(clean_task(extract_task(batch, sources, pool), pool))
-        else:  # extraction and cleaning as tasks on the workers
-            clean_into(extract_task.submit(batch, sources, None), len(batch), collected, None)
+        else:  # prepare-batch tasks on the workers, kept in batch order
+            while len(preparing) >= in_flight:
+                clean_into(*preparing.popleft(), collected, None)
+            preparing.append((start_batch(batch, sources, None), len(batch)))
         show_progress(extracting, sum(collected.discovered.values()))
+    while preparing:
+        clean_into(*preparing.popleft(), collected, None)
     show_progress(extracting, sum(collected.discovered.values()))
     _, collected.refetched = seen_and_changed(data_dir, found, (ctx.run_date, ctx.scope))
     return collected
@@ -540,7 +585,7 @@ def dedupe_and_enrich(
             if pooled is None and not on_cluster:  # one spaCy pipeline here: one at a time
                 write(enrich_task(chunk, settings.spacy_model, None), len(chunk))
                 continue
-            in_flight.append((enrich_task.submit(chunk, settings.spacy_model, pooled), len(chunk)))
+            in_flight.append((start_enrichment(chunk, settings.spacy_model, pooled), len(chunk)))
             while len(in_flight) > most_in_flight:
                 write(*_done(in_flight.popleft()))
     while in_flight:
@@ -596,7 +641,8 @@ def run_pool(settings: Settings) -> AbstractContextManager[Executor | None]:
 
 def extractions_in_flight() -> int:
     """How many batches may be extracting at once: one per Dask worker thread on a cluster
-    (a batch is one task there), else one (a pool's processes share each batch)."""
+    (a batch is one prepare-batch task there), else one (a pool's processes share each
+    batch)."""
     runner = cluster.dask_runner()
     return 1 if runner is None else cluster.worker_slots(runner)
 

@@ -6,6 +6,7 @@
     extract-batch per batch: HTML -> Article (worker processes when a pool is given)
     clean-batch   per batch: text, boilerplate, credit lines; teasers and empty bodies out;
                   the MinHash signature of each article (in the worker processes)
+    prepare-batch on a Dask cluster, extract-batch and clean-batch as one task on a worker
     dedupe        one: one decision per article against the run and the warehouse;
                   unchanged re-fetches out
     enrich-batch  per batch of stories: entities and quotes (worker processes when pooled)
@@ -18,7 +19,7 @@ when, and what is collected between stages, is `flows.pipeline`'s business.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -148,6 +149,12 @@ def extract_task(
     pages: Sequence[FetchedPage], sources: Mapping[str, Source], pool: Executor | None
 ) -> list[Article | Rejected]:
     """Each page's article as the page gives it, or why it is none (in page order)."""
+    return extracted_batch(pages, sources, pool)
+
+
+def extracted_batch(
+    pages: Sequence[FetchedPage], sources: Mapping[str, Source], pool: Executor | None
+) -> list[Article | Rejected]:
     extracted = extract_pages(pages, sources, pool)
     articles = sum(isinstance(item, Article) for item in extracted)
     get_run_logger().info(
@@ -173,6 +180,27 @@ class CleanedBatch:
 def clean_task(extracted: Sequence[Article | Rejected], pool: Executor | None) -> CleanedBatch:
     """The extracted articles cleaned, or rejected as teasers or empty (in page order), and
     signed for deduplication."""
+    return cleaned_batch(extracted, pool)
+
+
+@task(name="prepare-batch", cache_policy=NO_CACHE)
+def prepare_task(
+    pages: Sequence[FetchedPage],
+    sources: Mapping[str, Source],
+    keep: Callable[[Article | Rejected], Article | Rejected] | None = None,
+) -> CleanedBatch:
+    """extract-batch, then clean-batch, as one task: a Dask worker's (`flows.cluster`). The
+    pages go to the worker once and only the cleaned batch comes back, with no round trip of
+    the extracted articles through the flow in between. `keep` may turn an extracted article
+    into a rejection before cleaning (a source's language filter), as it does between the
+    two tasks of a single-machine run. The result is theirs, item for item."""
+    extracted = extracted_batch(pages, sources, None)
+    if keep is not None:
+        extracted = [keep(item) for item in extracted]
+    return cleaned_batch(extracted, None)
+
+
+def cleaned_batch(extracted: Sequence[Article | Rejected], pool: Executor | None) -> CleanedBatch:
     cleaned = clean_pages(extracted, pool)
     articles = [item for item in cleaned if isinstance(item, Article)]
     before = sum(isinstance(item, Article) for item in extracted)

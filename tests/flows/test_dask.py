@@ -24,7 +24,7 @@ from typing import Any
 import cloudpickle
 import duckdb
 import pytest
-from distributed import Client, Worker, get_task_stream
+from distributed import Client, Worker, get_task_stream, get_worker
 from distributed.diagnostics.plugin import WorkerPlugin
 from flowenv import environment
 from prefect import flow, task
@@ -209,7 +209,7 @@ def test_a_dask_run_and_reprocess_publish_the_local_rows_with_the_cpu_stages_on_
     # The CPU stages ran as tasks on both workers; discovery, fetching and publishing did not
     # (they stay in the flow's process).
     ran = ran_on(stream)
-    assert set(ran) == {"extract_task", "clean_task", "enrich_task"}, ran
+    assert set(ran) == {"prepare_task", "enrich_task"}, ran
     assert set().union(*ran.values()) == set(names.values())
     # One spaCy model load per worker process (as it joined), however many enrichment
     # batches it ran; each batch used the loaded model.
@@ -223,7 +223,7 @@ def test_a_dask_run_and_reprocess_publish_the_local_rows_with_the_cpu_stages_on_
     with Client(cluster.address) as client, get_task_stream(client) as stream:
         rebuilt = dask_run(cluster.address, tmp_path, reprocess)
     assert rebuilt.status == "completed", rebuilt.failures
-    assert set(ran_on(stream)) == {"extract_task", "clean_task", "enrich_task"}
+    assert set(ran_on(stream)) == {"prepare_task", "enrich_task"}
     assert snapshot(tmp_path) == snapshot(local_dir)
 
 
@@ -320,20 +320,21 @@ def test_newsflow_run_on_dask_fetches_a_host_one_request_at_a_time(
             code = main([*command, "--sources", str(sources)])
         arrivals = sorted(r.at for r in server.requests if r.path in pages)
     assert code == 0, capsys.readouterr()
-    assert "extract_task" in ran_on(ts)  # the command ran its flow on the cluster
+    assert "prepare_task" in ran_on(ts)  # the command ran its flow on the cluster
     assert len(arrivals) == len(pages)
     gaps = [later - earlier for earlier, later in pairwise(arrivals)]
     assert min(gaps) >= hold  # each request came after the answer to the one before
 
 
 @task
-def where() -> int:
-    return os.getpid()
+def where() -> tuple[int, bool]:
+    """The process the task ran in, and whether Dask's statistical profiler samples it."""
+    return os.getpid(), "profile" in get_worker().periodic_callbacks
 
 
 @flow
-def probe() -> tuple[int, set[int]]:
-    """The worker threads of the flow's Dask cluster, and the processes six tasks ran in."""
+def probe() -> tuple[int, set[tuple[int, bool]]]:
+    """The worker threads of the flow's Dask cluster, and where six tasks ran."""
     runner = cluster.dask_runner()
     assert runner is not None
     futures = [where.submit() for _ in range(6)]
@@ -343,7 +344,9 @@ def probe() -> tuple[int, set[int]]:
 def test_dask_workers_runs_the_flow_on_a_local_cluster_of_that_many_processes(
     prefect_harness: None,
 ) -> None:
-    slots, pids = with_task_runner(probe, load_settings(dask_workers=2))()
+    slots, ran = with_task_runner(probe, load_settings(dask_workers=2))()
     assert slots == 2
-    assert os.getpid() not in pids
+    assert os.getpid() not in {pid for pid, _ in ran}
+    # Its workers run without the profiler (it took a busy worker's CPU: `flows.cluster`).
+    assert {profiled for _, profiled in ran} == {False}
     assert with_task_runner(probe, load_settings()) is probe  # unset: the flow's own runner
