@@ -10,6 +10,7 @@ import subprocess
 import sys
 import textwrap
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -83,6 +84,13 @@ def make_bucket(name: str) -> None:
     from warehouse.store import filesystem
 
     filesystem().mkdir(name)
+
+
+def fresh_lake_url() -> str:
+    """The `s3://` URL of a lake in a new bucket of its own."""
+    bucket = f"t-{uuid.uuid4().hex[:16]}"
+    make_bucket(bucket)
+    return f"s3://{bucket}/lake"
 
 
 HOLDER = textwrap.dedent(

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -17,7 +16,7 @@ from pathlib import Path
 import duckdb
 import pytest
 from lakedata import publish_sample, script_env, snapshot
-from s3store import S3Server, held, make_bucket, s3_server
+from s3store import S3Server, fresh_lake_url, held, s3_server
 
 from warehouse.lake import WarehouseBusy
 from warehouse.store import StoreError, WorkingCopy, filesystem
@@ -36,9 +35,7 @@ def server() -> Iterator[S3Server]:
 @pytest.fixture
 def url(server: S3Server) -> str:
     """A bucket of its own for each test."""
-    bucket = f"t-{uuid.uuid4().hex[:16]}"
-    make_bucket(bucket)
-    return f"s3://{bucket}/lake"
+    return fresh_lake_url()
 
 
 def push(url: str, data_dir: Path, day: date = DAY) -> list[str]:

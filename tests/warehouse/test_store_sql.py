@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-import uuid
 from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
@@ -19,7 +18,7 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 from lakedata import publish_sample
-from s3store import S3Server, make_bucket, s3_server
+from s3store import S3Server, fresh_lake_url, s3_server
 
 from warehouse import remote
 from warehouse.schema import TABLES
@@ -52,9 +51,7 @@ def server() -> Iterator[S3Server]:
 @pytest.fixture
 def url(server: S3Server) -> str:
     """A bucket of its own for each test."""
-    bucket = f"t-{uuid.uuid4().hex[:16]}"
-    make_bucket(bucket)
-    return f"s3://{bucket}/lake"
+    return fresh_lake_url()
 
 
 def publish(url: str, writer: Path, day: date, variant: str) -> None:
