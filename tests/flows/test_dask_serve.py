@@ -32,7 +32,7 @@ from flows.settings import load_settings
 pytestmark = pytest.mark.timeout(900)
 
 start_cluster = test_dask.start_cluster  # a scheduler and two workers, separate processes
-CPU_STAGES = {"extract_task", "clean_task", "enrich_task"}
+CPU_STAGES = {"prepare_task", "enrich_task"}
 FAST = {"NEWSFLOW_PER_HOST_DELAY_S": "0.05"}
 
 
