@@ -947,6 +947,8 @@ _TITLE_SEPARATOR = re.compile(
     r"\s+[|–—·:/-]\s+|\s*[|｜ㅣ：]\s*|\s+-(?=\S)|(?<=\S)-\s+|(?<=\S)-(?=\S+$)"
 )
 _NOT_HEADLINE = ("nav", "li", "footer", "aside")
+# Classes of breadcrumb trails: "breadcrumb", "crumbs", "article__header__crumb".
+_CRUMB = "crumb"
 _MIN_HEADING = 8  # letters: shorter headings ("Live", "News") match too much
 _SECTION_LABEL = 12  # characters of a one-word section label left after a site suffix
 
@@ -956,9 +958,13 @@ def _clean(text: str) -> str:
 
 
 def _in_navigation(el: Any) -> bool:
-    """A heading inside navigation or a breadcrumb trail (an SEO copy, not the headline)."""
+    """A heading inside navigation or a breadcrumb trail (an SEO copy, not the headline).
+
+    A trail is a `<nav>` or list, or an element whose class names a crumb ("breadcrumb",
+    "header__crumb": a section link and the SEO headline placed before the shown one).
+    """
     for node in (el, *el.iterancestors()):
-        if node.tag in _NOT_HEADLINE or "breadcrumb" in (node.get("class") or "").lower():
+        if node.tag in _NOT_HEADLINE or _CRUMB in (node.get("class") or "").lower():
             return True
     return False
 

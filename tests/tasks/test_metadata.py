@@ -73,6 +73,20 @@ def test_heading_with_a_breadcrumb_class_is_not_the_headline() -> None:
     assert title_of(head, body) == "Pier extension approved"
 
 
+def test_heading_in_a_crumb_trail_before_the_shown_headline_is_not_the_headline() -> None:
+    # A section link and the SEO headline as an <h1> in a "crumb" block; the page shows the
+    # headline the og:title gives as its <h2> below.
+    head = ld_headline("Harbour town: Pier extension approved at last") + og(
+        "Pier extension approved at last"
+    )
+    body = (
+        '<article><header><div class="story__header__crumb"><a href="/harbour">Harbour</a>'
+        "<h1>Harbour town: Pier extension approved at last</h1></div>"
+        "<h2>Pier extension approved at last</h2></header>" + STORY + "</article>"
+    )
+    assert title_of(head, body) == "Pier extension approved at last"
+
+
 def test_kicker_is_left_out_when_a_title_gives_the_headline_alone() -> None:
     head = ld_headline("Harbour vote: Pier extension approved") + og("Pier extension approved")
     body = (
