@@ -9,14 +9,13 @@ import signal
 import subprocess
 import sys
 import textwrap
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
 import duckdb
 import pytest
 from lakedata import publish_sample, script_env, snapshot
-from s3store import S3Server, fresh_lake_url, held, s3_server
+from s3store import S3Server, held
 
 from warehouse.lake import WarehouseBusy
 from warehouse.store import StoreError, WorkingCopy, filesystem
@@ -24,18 +23,6 @@ from warehouse.store import StoreError, WorkingCopy, filesystem
 DAY = date(2026, 11, 27)
 OTHER_DAY = date(2026, 11, 26)
 SCOPE = "ingest-3f2a9c1b"
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[S3Server]:
-    with s3_server() as running:
-        yield running
-
-
-@pytest.fixture
-def url(server: S3Server) -> str:
-    """A bucket of its own for each test."""
-    return fresh_lake_url()
 
 
 def push(url: str, data_dir: Path, day: date = DAY) -> list[str]:

@@ -8,7 +8,6 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
@@ -18,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 import requests
 from lakedata import publish_sample
-from s3store import S3Server, fresh_lake_url, s3_server
+from s3store import S3Server
 
 from warehouse import remote
 from warehouse.schema import TABLES
@@ -30,6 +29,7 @@ DAY = date(2026, 11, 27)
 OTHER_DAY = date(2026, 11, 26)
 SCOPE = "ingest-3f2a9c1b"
 NEWSFLOW = Path(sys.executable).with_name("newsflow")
+Rows = list[tuple[Any, ...]]
 QUERY = "SELECT run_date, url, article_id, version, title FROM article_versions ORDER BY ALL"
 # Rows of every kind of view: staging, analytic, entity tables.
 QUERIES = [
@@ -40,18 +40,6 @@ QUERIES = [
     "SELECT * EXCLUDE (started_at, finished_at) FROM runs ORDER BY ALL",
     "SELECT * FROM entities ORDER BY ALL",
 ]
-
-
-@pytest.fixture(scope="module")
-def server() -> Iterator[S3Server]:
-    with s3_server() as running:
-        yield running
-
-
-@pytest.fixture
-def url(server: S3Server) -> str:
-    """A bucket of its own for each test."""
-    return fresh_lake_url()
 
 
 def publish(url: str, writer: Path, day: date, variant: str) -> None:
@@ -65,6 +53,16 @@ def local_rows(data_dir: Path, query: str = QUERY) -> list[tuple[Any, ...]]:
     with duckdb.connect(str(data_dir / "newsflow.duckdb"), read_only=True) as con:
         con.execute("SET TimeZone = 'UTC'")
         return con.execute(query).fetchall()
+
+
+def rerun_in_writer(url: str, writer: Path) -> tuple[Rows, Rows]:
+    """Two dates pushed to the store (DAY as its "old" run), then DAY run again ("new") in the
+    writer's copy and not pushed yet; returns the writer's rows before and after the rerun."""
+    publish(url, writer, OTHER_DAY, "new")
+    publish(url, writer, DAY, "old")
+    old = local_rows(writer)
+    publish_sample(writer, DAY, SCOPE, "new")
+    return old, local_rows(writer)
 
 
 def pulled_rows(url: str, copy: Path, query: str = QUERY) -> list[tuple[Any, ...]]:
@@ -204,11 +202,7 @@ def test_a_reader_that_read_the_manifests_sees_each_date_old_or_new_never_a_mix(
 ) -> None:
     monkeypatch.setattr(remote, "RANGE_CACHE_BYTES", cache_bytes)
     writer = tmp_path / "writer"
-    publish(url, writer, OTHER_DAY, "new")
-    publish(url, writer, DAY, "old")
-    old = local_rows(writer)
-    publish_sample(writer, DAY, SCOPE, "new")  # the rerun, published in the writer's copy
-    new = local_rows(writer)
+    old, new = rerun_in_writer(url, writer)
     assert by_date(old, DAY) != by_date(new, DAY)
     assert by_date(old, OTHER_DAY) == by_date(new, OTHER_DAY)
 
@@ -245,10 +239,7 @@ def test_a_query_whose_objects_are_pruned_under_it_is_asked_again_never_half_rea
 ) -> None:
     monkeypatch.setattr(remote, "ATTEMPTS", attempts)
     writer = tmp_path / "writer"
-    publish(url, writer, OTHER_DAY, "new")
-    publish(url, writer, DAY, "old")
-    publish_sample(writer, DAY, SCOPE, "new")
-    new = local_rows(writer)
+    _, new = rerun_in_writer(url, writer)
     steps: list[str] = []
 
     def republish(step: str) -> None:
