@@ -2,7 +2,7 @@
 
     .venv/bin/python benchmarks/archive.py GROUND_TRUTH_JSON [--records 20000] [--per-file 1000]
         [--hosts 24] [--copies 0.1] [--date 2026-11-01] [--rss-sizes 5000,20000]
-        [--rss-modes plain] [--parts plain,resume,rss,enrich] [--rounds 1] [--runs-dir DIR]
+        [--rss-modes plain] [--parts read,plain,resume,rss,enrich] [--rounds 1] [--runs-dir DIR]
         [--keep]
 
 The library: news response records (`--records`, default 20,000, or the largest `--rss-sizes`
@@ -35,6 +35,10 @@ counted), each a fresh process:
   pyarrow Parquet write; `--no-spacy` for the same peer without spaCy.
 
 `--parts` (all by default, run in this order; each pair interleaved for `--rounds` rounds):
+- read: the compared files read record by record as a run reads them (`tasks.archive.
+  read_archive`, in this process, nothing else done with the pages): CPU ms per record, the
+  part of a record's work that stays in the flow's process when the rest runs on a Dask
+  cluster;
 - plain: newsflow with NEWSFLOW_ENRICH=false vs the peer without spaCy;
 - resume: newsflow without enrichment is started, killed (SIGKILL to its process group) once
   at least half the files have their checkpoint published
@@ -103,6 +107,7 @@ from pipeline import (
 )
 
 from flows.settings import SEEDS_DIR, Settings
+from tasks import archive
 
 URL_FORMS = ("https://www.{host}{path}", "https://www.{host}{path}?utm_source=rss&utm_medium=feed",
              "http://{host}{path}", "https://www.{host}{path}?ref=frontpage")  # fmt: skip
@@ -404,6 +409,16 @@ class Bench:
     model: str
 
 
+def time_reading(files: Sequence[Path]) -> tuple[int, float]:
+    """Outcomes `tasks.archive.read_archive` gives for `files`, and the CPU seconds it took."""
+    rules = archive.ArchiveRules(max_bytes=Settings().max_bytes)
+    records, start = 0, time.process_time()
+    for path in files:
+        tally = archive.FileTally()
+        records += sum(1 for _ in archive.read_archive(path, str(path), "warc", rules, tally))
+    return records, time.process_time() - start
+
+
 def newsflow_command(bench: Bench, sources: Path) -> list[str]:
     newsflow = Path(sys.executable).with_name("newsflow")
     day = bench.day.isoformat()
@@ -608,13 +623,13 @@ def main() -> int:
     parser.add_argument(
         "--rss-modes", default="plain", help="plain, enrich or plain,enrich: the rss part's runs"
     )
-    parser.add_argument("--parts", default="plain,resume,rss,enrich")
+    parser.add_argument("--parts", default="read,plain,resume,rss,enrich")
     parser.add_argument("--rounds", type=int, default=1, help="interleaved rounds of each pair")
     parser.add_argument("--runs-dir", type=Path, default=None, help="parent of the temp dir")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
     args = parser.parse_args()
     parts = set(args.parts.split(","))
-    if unknown := parts - {"plain", "resume", "rss", "enrich"}:
+    if unknown := parts - {"read", "plain", "resume", "rss", "enrich"}:
         parser.error(f"unknown --parts {sorted(unknown)}")
     modes = [{"plain": False, "enrich": True}[m] for m in args.rss_modes.split(",")]
     sizes = sorted({int(s) for s in args.rss_sizes.split(",") if s})
@@ -636,6 +651,16 @@ def main() -> int:
     )
     compared = subset(work, library, args.records)
     print(f"compared: the first {len(compared.files)} files, {compared.total} records")
+    if "read" in parts:
+        records, cpu = time_reading(compared.files)
+        print(
+            f"\nread: {records} records (response records and the others) read in "
+            f"{cpu:.2f} CPU s, {cpu / records * 1000:.2f} CPU ms a record; "
+            f"load {os.getloadavg()[0]:.1f}",
+            flush=True,
+        )
+    if not parts - {"read"}:
+        return 0
     os.environ.update(
         {
             "PREFECT_SERVER_ANALYTICS_ENABLED": "false",
