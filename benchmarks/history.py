@@ -381,6 +381,7 @@ def forget_what_a_process_learnt() -> None:
 
     compact._digests.clear()
     lake._scanned.clear()
+    lake._loaded.clear()
     summaries._read.clear()
     verified._read = None
 
