@@ -282,8 +282,10 @@ def test_a_lookup_reads_whole_only_the_row_groups_that_hold_a_url_asked_about(
     ]
     held = sorted(u for rows in rows_of for u in rows)
     # Between two URLs of one group: inside that group's bounds, in none of its rows.
-    absent = next(
-        f"{rows[0]} " for rows in rows_of if f"{rows[0]} " < rows[-1] and f"{rows[0]} " not in held
+    absent = next(  # of a group other than the first and the last, asked about below
+        f"{rows[0]} "
+        for rows in rows_of[1:-1]
+        if f"{rows[0]} " < rows[-1] and f"{rows[0]} " not in held
     )
     assert summaries._groups_holding(handle.metadata, [absent])  # the bounds cannot tell
 
