@@ -17,10 +17,12 @@ which files a summary covers, which files the catalog's views read) it answers f
 `Listing`: a walk of `lake/<table>/<partition>/*.parquet` with each file's identity, as
 strings, taken by `recover` and again once the publication's files are renamed. Its cost grows
 with the number of files, but by a stat each, never by opening one: a folder is listed again
-only when its own identity (mtime, ctime, inode) changed since this process last listed it
-(`_entries`), and every file is stat'ed by `recover`'s walk; the publication's second walk
-takes the identities of the files of partitions that did not change from the first
-(`list_lake(since=...)`).
+only when its own identity (mtime, ctime, inode) changed since it was last listed (`_entries`),
+by this process or by one that left its folders' names in `<data_dir>/index/folders.json`
+(`load_folders`, `save_folders`: a cache, each entry used only while its folder has the
+identity recorded with it, so a file a crash or a hand left is listed all the same); every
+file is stat'ed by `recover`'s walk; the publication's second walk takes the files of
+partitions that did not change from the first whole (`list_lake(since=...)`).
 """
 
 from __future__ import annotations
@@ -187,7 +189,7 @@ def published_in(folder: Path, exclude: Exclude = None) -> list[Path]:
             for partition, name in found
             if partition < last or (partition == last and name != own and not later(name))
         ]
-    return [folder / partition / name for partition, name in found]
+    return [folder.joinpath(partition, name) for partition, name in found]  # one parse each
 
 
 def _names(folder: str, *, dirs: bool, looked: int | None = None) -> tuple[str, ...]:
