@@ -19,8 +19,9 @@ strings, taken by `recover` and again once the publication's files are renamed. 
 with the number of files, but by a stat each, never by opening one: a folder is listed again
 only when its own identity (mtime, ctime, inode) changed since it was last listed (`_entries`),
 by this process or by one that left its folders' names in `<data_dir>/index/folders.json`
-(`load_folders`, `save_folders`: a cache, each entry used only while its folder has the
-identity recorded with it, so a file a crash or a hand left is listed all the same); every
+(`load_folders`; written by a committed publication, `record_folders`, never by a failed one: a
+cache, each entry used only while its folder has the identity recorded with it, so a file a
+crash or a hand left is listed all the same); every
 file is stat'ed by `recover`'s walk; the publication's second walk takes the files of
 partitions that did not change from the first whole (`list_lake(since=...)`).
 """
@@ -204,7 +205,7 @@ _Entries = tuple[tuple[str, ...], tuple[str, ...], FolderIdentity | None]
 SETTLED_NS = 2_000_000_000
 _MAX_SCANNED = 100_000
 _scanned: dict[str, tuple[FolderIdentity, tuple[str, ...], tuple[str, ...]]] = {}
-_scans = 0  # folders listed by this process (`_entries`), so a walk knows whether it listed any
+_scans = 0  # settled folders listed by this process (`_entries`): worth recording
 
 
 def _entries(folder: str, looked: int | None = None) -> _Entries:
@@ -239,12 +240,12 @@ def _entries(folder: str, looked: int | None = None) -> _Entries:
                 (folders if entry.is_dir() else others).append(entry.name)
     except (FileNotFoundError, NotADirectoryError):
         return (), (), None
-    _scans += 1
     found = (tuple(folders), tuple(others))
     if max(stat.st_mtime_ns, stat.st_ctime_ns) < looked - SETTLED_NS:
         if len(_scanned) >= _MAX_SCANNED:
             _scanned.clear()
         _scanned[folder] = (identity, *found)
+        _scans += 1
         return (*found, identity)
     _scanned.pop(folder, None)
     return (*found, None)
@@ -296,6 +297,22 @@ def load_folders(data_dir: Path) -> None:
     for folder, entry in found.items():
         _scanned.setdefault(folder, entry)  # what this process saw itself stands
     _loaded[str(path)] = now
+
+
+def folders_listed() -> int:
+    """How many settled folders this process has listed so far (`record_folders`)."""
+    return _scans
+
+
+def record_folders(data_dir: Path, listing: Listing, listed: int) -> None:
+    """Save the record of folders (`save_folders`) if it is missing or `listed` (settled
+    folders listed since `folders_listed()` was asked, by the walks `listing` ends) is more
+    than a `REWRITE_SHARE`th of those `listing` holds. `Publication.commit` calls it once its
+    files are renamed: a publication that fails leaves the data dir as it found it."""
+    if listed * REWRITE_SHARE > len(listing.folders) or (
+        listed and not folders_path(data_dir).exists()
+    ):
+        save_folders(data_dir, listing)
 
 
 def save_folders(data_dir: Path, listing: Listing) -> None:
@@ -615,13 +632,7 @@ def recover(data_dir: Path) -> Listing:
         logger.warning("Removed what runs that died left behind: %s", removed)
     record = verified.load(data_dir)
     load_folders(data_dir)
-    scans = _scans
     listing = list_lake(data_dir)
-    listed = _scans - scans
-    if listed and (
-        listed * REWRITE_SHARE > len(listing.folders) or not folders_path(data_dir).exists()
-    ):
-        save_folders(data_dir, listing)
     unchecked = sorted(
         data_dir / key
         for files in listing.tables.values()

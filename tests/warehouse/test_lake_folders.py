@@ -49,10 +49,13 @@ def _new_process() -> None:
 
 
 def _listed(data_dir: Path) -> tuple[int, lake.Listing]:
-    """How many folders a recovery listed (rather than took from a record), and its answer."""
-    before = lake._scans
+    """How many folders a recovery listed (rather than took from a record), and its answer,
+    recorded as a publication records it once committed."""
+    before = lake.folders_listed()
     listing = recover(data_dir)
-    return lake._scans - before, listing
+    listed = lake.folders_listed() - before
+    lake.record_folders(data_dir, listing, listed)
+    return listed, listing
 
 
 def test_a_new_process_lists_only_the_folders_that_changed_since_the_record(
@@ -81,7 +84,7 @@ def test_a_new_process_lists_only_the_folders_that_changed_since_the_record(
 
 def test_a_file_a_crash_left_in_a_recorded_folder_is_still_checked(tmp_path: Path) -> None:
     _lake(tmp_path)
-    recover(tmp_path)
+    _listed(tmp_path)
     _new_process()
     left = data_file(tmp_path, "runs", DAYS[0], "crashed")  # renamed in, then the process died
     left.write_bytes(b"PAR1 half a file")
@@ -93,7 +96,7 @@ def test_a_file_a_crash_left_in_a_recorded_folder_is_still_checked(tmp_path: Pat
 
 def test_a_folder_replaced_with_other_files_is_listed_again(tmp_path: Path) -> None:
     paths = _lake(tmp_path)
-    recover(tmp_path)
+    _listed(tmp_path)
     _new_process()
     folder = paths[0].parent
     paths[0].unlink()  # a restore puts back another set of files
@@ -109,7 +112,7 @@ def test_a_folder_replaced_with_other_files_is_listed_again(tmp_path: Path) -> N
 @pytest.mark.parametrize("text", ["", "{not json", '{"lake": [1, 2]}', "[]"])
 def test_an_unreadable_record_means_listing_every_folder(tmp_path: Path, text: str) -> None:
     _lake(tmp_path)
-    first = recover(tmp_path)
+    _, first = _listed(tmp_path)
     folders_path(tmp_path).write_text(text)
     _new_process()
 
@@ -120,14 +123,27 @@ def test_an_unreadable_record_means_listing_every_folder(tmp_path: Path, text: s
 
 def test_the_record_is_rewritten_once_enough_folders_were_listed_again(tmp_path: Path) -> None:
     paths = _lake(tmp_path)
-    recover(tmp_path)
+    _listed(tmp_path)
     written = folders_path(tmp_path).stat().st_mtime_ns
     _new_process()
     for path in paths[:3]:  # three partitions of ten change: more than a sixteenth
         path.with_name("b.parquet").write_bytes(path.read_bytes())
-    recover(tmp_path)
+    _listed(tmp_path)
     assert folders_path(tmp_path).stat().st_mtime_ns != written
 
     _new_process()
     listed, _ = _listed(tmp_path)
     assert listed == 0  # the record names them as they are now
+
+
+def test_a_committed_publication_records_the_folders_for_the_next_process(
+    tmp_path: Path,
+) -> None:
+    from lakedata import publish_sample
+
+    publish_sample(tmp_path, DAYS[0], "ingest-1", "new")
+    assert folders_path(tmp_path).is_file()
+    _new_process()
+    listed, listing = _listed(tmp_path)
+    assert listed == 0
+    assert listing == list_lake(tmp_path)
