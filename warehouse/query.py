@@ -27,7 +27,7 @@ from warehouse.lake import Exclude, data_file, published_files
 from warehouse.schema import TABLES
 from warehouse.session import NoWarehouse as NoWarehouse  # re-exported for callers
 from warehouse.session import open_catalog
-from warehouse.views import HEALTH_HISTORY_RUNS, analytic_views
+from warehouse.views import analytic_views
 
 logger = logging.getLogger(__name__)
 
@@ -217,11 +217,6 @@ def _partition(path: Path) -> str:
     return os.path.basename(os.path.dirname(path))
 
 
-# The newest dates `source_health` reads first: enough for every source that runs nightly to
-# have its latest run and the runs of its history, a run that did not fail and an article.
-HEALTH_DATES = 2 * (HEALTH_HISTORY_RUNS + 1)
-
-
 def source_health(
     data_dir: Path, source_ids: Sequence[str], columns: Sequence[str]
 ) -> list[tuple[Any, ...]]:
@@ -229,90 +224,32 @@ def source_health(
 
     The same view's SQL over the `source_runs` and `article_days` summaries
     (`warehouse.summaries`) instead of every published file, in an in-memory DuckDB, so a run
-    never takes a lock on the catalog file an analyst may hold open. It reads the newest
-    `HEALTH_DATES` dates first, and every date only if those leave a source asked about
-    without what its row needs from further back (`_health`), so a night's run reads about
-    two weeks, not the whole history, for the same answer.
+    never takes a lock on the catalog file an analyst may hold open.
     """
-    runs = published_files(data_dir, "source_runs")
-    articles = published_files(data_dir, "articles")
-    dates = sorted({_partition(p) for p in runs})
-    if len(dates) > HEALTH_DATES:
-        since = dates[-HEALTH_DATES]
-        recent = (
-            [p for p in runs if _partition(p) >= since],
-            [p for p in articles if _partition(p) >= since],
-        )
-        found = summaries.retrying(lambda: _health(data_dir, source_ids, columns, *recent))
-        if found is not None:
-            return found
-    every = summaries.retrying(
-        lambda: _health(data_dir, source_ids, columns, runs, articles, complete=True)
-    )
-    assert every is not None  # with every date there is nothing further back
-    return every
 
+    def ask() -> list[tuple[Any, ...]]:
+        con = duckdb.connect()
+        try:
+            runs = published_files(data_dir, "source_runs")
+            articles = published_files(data_dir, "articles")
+            summaries.create_view(con, data_dir, "source_runs", runs, "stg_source_runs")
+            summaries.create_view(con, data_dir, "article_days", articles, "article_days")
+            # All that `source_health` reads of `stg_articles`: each date's latest fetch.
+            con.execute(
+                "CREATE TEMP VIEW stg_articles AS "
+                "SELECT source_id, run_date, last_fetched_at AS fetched_at FROM article_days"
+            )
+            health = dict(analytic_views())["source_health"]
+            con.execute(f"CREATE TEMP VIEW source_health AS {health}")
+            return con.execute(
+                f"SELECT {', '.join(columns)} FROM source_health "  # noqa: S608 (our names)
+                "WHERE list_contains(?, source_id) ORDER BY source_id",
+                [list(source_ids)],
+            ).fetchall()
+        finally:
+            con.close()
 
-def _health(
-    data_dir: Path,
-    source_ids: Sequence[str],
-    columns: Sequence[str],
-    runs: list[Path],
-    articles: list[Path],
-    *,
-    complete: bool = False,
-) -> list[tuple[Any, ...]] | None:
-    """`source_health`'s rows over these files; None, unless they are `complete` (every file
-    of the tables), when some source asked about has, among them, fewer than
-    its latest run and the HEALTH_HISTORY_RUNS before it, no run that did not fail (the
-    failures in a row may go back further), or no article (its last one, or its first run,
-    is further back). Every other column is decided by those runs and articles, or by the
-    latest run date of all, which the newest dates hold."""
-    con = duckdb.connect()
-    try:
-        summaries.create_view(con, data_dir, "source_runs", runs, "stg_source_runs")
-        summaries.create_view(con, data_dir, "article_days", articles, "article_days")
-        # All that `source_health` reads of `stg_articles`: each date's latest fetch.
-        con.execute(
-            "CREATE TEMP VIEW stg_articles AS "
-            "SELECT source_id, run_date, last_fetched_at AS fetched_at FROM article_days"
-        )
-        if not complete and _short(con, source_ids):
-            return None
-        health = dict(analytic_views())["source_health"]
-        con.execute(f"CREATE TEMP VIEW source_health AS {health}")
-        return con.execute(
-            f"SELECT {', '.join(columns)} FROM source_health "  # noqa: S608 (our names)
-            "WHERE list_contains(?, source_id) ORDER BY source_id",
-            [list(source_ids)],
-        ).fetchall()
-    finally:
-        con.close()
-
-
-def _short(con: duckdb.DuckDBPyConnection, source_ids: Sequence[str]) -> bool:
-    """Whether some source asked about lacks, in `con`'s views, what its `source_health` row
-    needs (see `_health`)."""
-    row = con.execute(
-        """
-        WITH per_date AS (
-            SELECT source_id, failed FROM stg_source_runs
-            QUALIFY row_number() OVER (
-                PARTITION BY source_id, run_date ORDER BY finished_at DESC, run_id DESC
-            ) = 1
-        ),
-        answered AS (
-            SELECT source_id FROM per_date GROUP BY source_id
-            HAVING count(*) > $history AND bool_or(NOT failed)
-            INTERSECT
-            SELECT DISTINCT source_id FROM stg_articles
-        )
-        SELECT count(*) FROM unnest($asked) AS a(source_id)
-        WHERE source_id NOT IN (SELECT source_id FROM answered)
-        """,
-        {"history": HEALTH_HISTORY_RUNS, "asked": list(source_ids)},
-    ).fetchone()
-    return row is not None and row[0] > 0
+    return summaries.retrying(ask)
 
 
 def run_table(data_dir: Path, table: str, run_date: date, scope: str) -> pa.Table:
