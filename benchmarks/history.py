@@ -374,13 +374,14 @@ class Run(NamedTuple):
 
 
 def forget_what_a_process_learnt() -> None:
-    """Empty the warehouse's per-process caches (folder listings, the verified record, summary
-    headers, copy digests), so that the next run starts as a new process does: a nightly run
-    or a served run is a process of its own."""
+    """Empty the warehouse's per-process caches (folder listings and the record of them as
+    read, the verified record, summary headers, copy digests), so that the next run starts as
+    a new process does: a nightly run or a served run is a process of its own."""
     from warehouse import compact, lake, summaries, verified
 
     compact._digests.clear()
     lake._scanned.clear()
+    lake._loaded.clear()
     summaries._read.clear()
     verified._read = None
 

@@ -17,15 +17,19 @@ which files a summary covers, which files the catalog's views read) it answers f
 `Listing`: a walk of `lake/<table>/<partition>/*.parquet` with each file's identity, as
 strings, taken by `recover` and again once the publication's files are renamed. Its cost grows
 with the number of files, but by a stat each, never by opening one: a folder is listed again
-only when its own identity (mtime, ctime, inode) changed since this process last listed it
-(`_entries`), and every file is stat'ed by `recover`'s walk; the publication's second walk
-takes the identities of the files of partitions that did not change from the first
-(`list_lake(since=...)`).
+only when its own identity (mtime, ctime, inode) changed since it was last listed (`_entries`),
+by this process or by one that left its folders' names in `<data_dir>/index/folders.json`
+(`load_folders`; written by a committed publication, `record_folders`, never by a failed one: a
+cache, each entry used only while its folder has the identity recorded with it, so a file a
+crash or a hand left is listed all the same); every
+file is stat'ed by `recover`'s walk; the publication's second walk takes the files of
+partitions that did not change from the first whole (`list_lake(since=...)`).
 """
 
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 import re
@@ -161,11 +165,13 @@ def published_in(folder: Path, exclude: Exclude = None) -> list[Path]:
     an archive run (scope `ARCHIVE_PART...`), so are the same date's parts that sort after it.
     """
     # Names, not Paths, until the answer: building and sorting Paths cost more than listing.
+    looked = time.time_ns()  # once: see `_entries`
+    top = str(folder)
     found = sorted(
         (partition, name)
-        for partition in _names(str(folder), dirs=True)
+        for partition in _names(top, dirs=True, looked=looked)
         if partition.startswith("run_date=")
-        for name in _names(os.path.join(folder, partition), dirs=False)
+        for name in _names(top + os.sep + partition, dirs=False, looked=looked)
         if name.endswith(".parquet")
     )
     if exclude is not None:
@@ -184,12 +190,12 @@ def published_in(folder: Path, exclude: Exclude = None) -> list[Path]:
             for partition, name in found
             if partition < last or (partition == last and name != own and not later(name))
         ]
-    return [folder / partition / name for partition, name in found]
+    return [folder.joinpath(partition, name) for partition, name in found]  # one parse each
 
 
-def _names(folder: str, *, dirs: bool) -> tuple[str, ...]:
+def _names(folder: str, *, dirs: bool, looked: int | None = None) -> tuple[str, ...]:
     """The names of the folders (`dirs`) or other entries in `folder`; none if it is missing."""
-    entries = _entries(folder)
+    entries = _entries(folder, looked)
     return entries[0] if dirs else entries[1]
 
 
@@ -199,17 +205,24 @@ _Entries = tuple[tuple[str, ...], tuple[str, ...], FolderIdentity | None]
 SETTLED_NS = 2_000_000_000
 _MAX_SCANNED = 100_000
 _scanned: dict[str, tuple[FolderIdentity, tuple[str, ...], tuple[str, ...]]] = {}
+_scans = 0  # settled folders listed by this process (`_entries`): worth recording
 
 
-def _entries(folder: str) -> _Entries:
+def _entries(folder: str, looked: int | None = None) -> _Entries:
     """`(folders, other entries, identity)` of `folder` by name; both empty if it is missing.
     The identity is the folder's when the names were read, None unless it had settled then.
+    `looked`: the clock (`time.time_ns`) read before this call, taken now if not given (a walk
+    reads it once: an earlier reading only makes fewer folders count as settled).
 
     A folder whose identity is the one it had at its last scan in this process, settled
     (`SETTLED_NS`) before that scan, is not scanned again: its names cannot have changed.
     So a lake of a year of partitions costs a `stat` per partition, not a listing of each.
+    The names may also come from the record an earlier process left (`load_folders`): the
+    same identity, compared the same way, vouches for them.
     """
-    looked = time.time_ns()
+    global _scans
+    if looked is None:
+        looked = time.time_ns()
     try:
         stat = os.stat(folder)
     except (FileNotFoundError, NotADirectoryError):
@@ -232,9 +245,102 @@ def _entries(folder: str) -> _Entries:
         if len(_scanned) >= _MAX_SCANNED:
             _scanned.clear()
         _scanned[folder] = (identity, *found)
+        _scans += 1
         return (*found, identity)
     _scanned.pop(folder, None)
     return (*found, None)
+
+
+# ------------------------------------------------------------------ the record of folders
+
+FOLDERS_NAME = "folders.json"
+# Rewrite the record once a walk listed more than this share of the folders it would record
+# (or there is none): listing a folder costs a few times what writing its entry does, and a
+# night adds a dozen partitions to thousands, so the record is rewritten every few weeks.
+REWRITE_SHARE = 16
+_loaded: dict[str, tuple[int, int, int, int]] = {}  # record path -> its identity when read
+
+
+def folders_path(data_dir: Path) -> Path:
+    return verified.index_dir(data_dir) / FOLDERS_NAME
+
+
+def load_folders(data_dir: Path) -> None:
+    """Take the names of the lake's folders from the record a process left
+    (`<data_dir>/index/folders.json`: each folder under the data dir, the identity it had
+    settled at, its sub-folders and other entries then), so that a new process lists only the
+    folders that changed since: each is still `stat`ed, and its names are taken only while it
+    has the identity recorded with them (`_entries`). Read once per identity of the record;
+    a missing or unreadable record only means listing every folder.
+    """
+    data_dir = Path(data_dir).absolute()
+    path = folders_path(data_dir)
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return
+    now = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+    if _loaded.get(str(path)) == now:
+        return
+    root = str(data_dir) + os.sep
+    try:
+        raw = json.loads(path.read_bytes())
+        found = {
+            root + key: ((int(m), int(c), int(i)), tuple(dirs), tuple(others))
+            for key, (m, c, i, dirs, others) in raw.items()
+        }
+    except (OSError, ValueError, TypeError, AttributeError) as error:
+        logger.warning("Ignored the unreadable record %s: %s", path, error)
+        return
+    if len(_scanned) + len(found) >= _MAX_SCANNED:
+        _scanned.clear()
+    for folder, entry in found.items():
+        _scanned.setdefault(folder, entry)  # what this process saw itself stands
+    _loaded[str(path)] = now
+
+
+def folders_listed() -> int:
+    """How many settled folders this process has listed so far (`record_folders`)."""
+    return _scans
+
+
+def record_folders(data_dir: Path, listing: Listing, listed: int) -> None:
+    """Save the record of folders (`save_folders`) if it is missing or `listed` (settled
+    folders listed since `folders_listed()` was asked, by the walks `listing` ends) is more
+    than a `REWRITE_SHARE`th of those `listing` holds. `Publication.commit` calls it once its
+    files are renamed: a publication that fails leaves the data dir as it found it."""
+    if listed * REWRITE_SHARE > len(listing.folders) or (
+        listed and not folders_path(data_dir).exists()
+    ):
+        save_folders(data_dir, listing)
+
+
+def save_folders(data_dir: Path, listing: Listing) -> None:
+    """Record the names of the folders `listing` walked, as this process holds them
+    (`_scanned`: settled ones only), for the next process (`load_folders`). A cache written
+    atomically, without fsync: a record lost or cut short is ignored, a stale entry is never
+    used (its folder's identity changed)."""
+    data_dir = Path(data_dir).absolute()
+    root = str(data_dir) + os.sep
+    lake = str(lake_dir(data_dir))
+    walked = [lake, *(os.path.join(lake, t) for t in listing.tables), *listing.folders]
+    record = {
+        folder[len(root):]: [*entry[0], entry[1], entry[2]]
+        for folder in walked
+        if (entry := _scanned.get(folder)) is not None
+    }
+    path = folders_path(data_dir)
+    temp = path.with_name(f".{FOLDERS_NAME}.{os.getpid()}.{time.time_ns()}.tmp")
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        temp.write_text(json.dumps(record, separators=(",", ":")), encoding="utf-8")
+        os.replace(temp, path)
+        stat = os.stat(path)
+    except OSError as error:  # a cache: the next process lists the folders again
+        logger.warning("Could not write %s: %s", path, error)
+        temp.unlink(missing_ok=True)
+        return
+    _loaded[str(path)] = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
 
 @dataclass(frozen=True, slots=True)
@@ -251,6 +357,11 @@ class Listing:
     data_dir: Path  # absolute
     tables: Mapping[str, Mapping[str, Identity]]
     folders: Mapping[str, FolderIdentity] = field(default_factory=dict, compare=False)
+    # The files of each partition folder in `folders`, as in `tables`: a walk `since` this one
+    # takes a partition that did not change whole.
+    parts: Mapping[str, tuple[tuple[str, Identity], ...]] = field(
+        default_factory=dict, compare=False
+    )
 
     def files(self, table: str) -> Mapping[str, Identity]:
         return self.tables.get(table, {})
@@ -274,39 +385,46 @@ def list_lake(
     between the two walks is seen as the first walk saw it; the next recovery stats it afresh.
     """
     data_dir = Path(data_dir).absolute()
+    looked = time.time_ns()  # once: see `_entries`
     lake = str(lake_dir(data_dir))
-    wanted = sorted(_names(lake, dirs=True) if tables is None else tables)
+    wanted = sorted(_names(lake, dirs=True, looked=looked) if tables is None else tables)
     found: dict[str, dict[str, Identity]] = {}
     folders: dict[str, FolderIdentity] = {}
+    parts: dict[str, tuple[tuple[str, Identity], ...]] = {}
+    then = since.folders if since is not None else {}
+    taken = since.parts if since is not None else {}
+    stat_of = os.stat
     for table in wanted:
         files: list[tuple[str, Identity]] = []
-        folder = os.path.join(lake, table)
-        before = since.files(table) if since is not None else {}
-        then = since.folders if since is not None else {}
-        for partition in _names(folder, dirs=True):
-            inside = os.path.join(folder, partition)
-            _, names, settled = _entries(inside)
-            if settled is not None:
-                folders[inside] = settled
-            unchanged = settled is not None and then.get(inside) == settled
+        folder = lake + os.sep + table
+        for partition in _names(folder, dirs=True, looked=looked):
+            inside = folder + os.sep + partition
+            _, names, settled = _entries(inside, looked)
+            if settled is not None and then.get(inside) == settled and inside in taken:
+                folders[inside] = settled  # the names `since` listed: take its files whole
+                files.extend(part := taken[inside])
+                parts[inside] = part
+                continue
+            prefix = f"lake/{table}/{partition}/"
+            at = inside + os.sep
+            here: list[tuple[str, Identity]] = []
             for name in names:
                 if not name.endswith(".parquet"):
                     continue
-                key = f"lake/{table}/{partition}/{name}"
-                if unchanged and (known := before.get(key)) is not None:
-                    files.append((key, known))
-                    continue
                 try:  # the file's identity as it is now
-                    stat = os.stat(os.path.join(inside, name), follow_symlinks=False)
+                    stat = stat_of(at + name, follow_symlinks=False)
                 except FileNotFoundError:  # replaced while listed: the next listing has it
                     continue
-                if not S_ISREG(stat.st_mode):
-                    continue
-                identity = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
-                files.append((key, identity))
+                if S_ISREG(stat.st_mode):
+                    ident = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
+                    here.append((prefix + name, ident))
+            files.extend(here)
+            if settled is not None:
+                folders[inside] = settled
+                parts[inside] = tuple(here)
         files.sort()
         found[table] = dict(files)
-    return Listing(data_dir, found, folders)
+    return Listing(data_dir, found, folders, parts)
 
 
 def fsync_path(path: Path) -> None:
@@ -513,6 +631,7 @@ def recover(data_dir: Path) -> Listing:
     if removed:
         logger.warning("Removed what runs that died left behind: %s", removed)
     record = verified.load(data_dir)
+    load_folders(data_dir)
     listing = list_lake(data_dir)
     unchecked = sorted(
         data_dir / key

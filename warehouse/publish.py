@@ -48,11 +48,13 @@ from warehouse.lake import (
     check_scope,
     check_table,
     data_file,
+    folders_listed,
     fsync_path,
     list_lake,
     make_dirs,
     parquet_problem,
     published_files,
+    record_folders,
     recover,
     table_dir,
     writing,
@@ -99,6 +101,7 @@ class Publication:
         self.run_date = run_date
         self.scope = check_scope(scope)
         self._on_step = on_step
+        self._listed_from = folders_listed()
         try:
             self._listing = recover(self.data_dir)  # each later walk stats what changed since
         except CorruptLakeFile:
@@ -204,6 +207,7 @@ class Publication:
                     listing = list_lake(self.data_dir, since=self._listing)
                 self._step("verified")
                 verified.add(self.data_dir, published)  # validated by `_seal` just now
+                record_folders(self.data_dir, listing, folders_listed() - self._listed_from)
                 self._step("summaries")
                 summaries.refresh(self.data_dir, listing)  # a cache: errors are logged
                 self._step("prune:raw")

@@ -10,6 +10,7 @@ current run's own files so that rerunning a date is not starved by its first att
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
 from pathlib import Path
@@ -163,16 +164,16 @@ def articles_per_source(data_dir: Path, last: int) -> list[tuple[date, str, int]
     runs = published_files(data_dir, "runs")
     if not runs:
         return []
-    dates = sorted({p.parent.name for p in runs})
+    dates = sorted({_partition(p) for p in runs})
     newest = set(dates[-last:]) if last > 0 else set()
-    recent = [p for p in runs if p.parent.name in newest]
+    recent = [p for p in runs if _partition(p) in newest]
     every = runs
     hive = "hive_partitioning = true, hive_types = {'run_date': DATE}"
 
     def ask(runs: list[Path]) -> list[tuple[date, str, int]]:
-        partitions = {p.parent.name for p in runs}
+        partitions = {_partition(p) for p in runs}
         articles = [
-            p for p in published_files(data_dir, "articles") if p.parent.name in partitions
+            p for p in published_files(data_dir, "articles") if _partition(p) in partitions
         ]
         con = duckdb.connect()
         try:
@@ -208,6 +209,12 @@ def articles_per_source(data_dir: Path, last: int) -> list[tuple[date, str, int]
             con.close()
 
     return summaries.retrying(lambda: ask(recent))
+
+
+def _partition(path: Path) -> str:
+    """The partition folder's name of a lake file (`path.parent.name`, at a string's cost: a
+    question asks it of every date's file)."""
+    return os.path.basename(os.path.dirname(path))
 
 
 def source_health(

@@ -41,6 +41,7 @@ a segment merged away under it asks again (`retrying`).
 from __future__ import annotations
 
 import bisect
+import functools
 import json
 import logging
 import os
@@ -277,7 +278,7 @@ def _look_up(
     found = []
     for path in sorted(sorted_ones):
         handle = pq.ParquetFile(path)
-        groups = _groups_holding(handle.metadata, urls)
+        groups = _groups_with(handle, _groups_holding(handle.metadata, urls), wanted)
         if not groups:
             continue
         rows = handle.read_row_groups(groups)
@@ -288,6 +289,27 @@ def _look_up(
     if not found:
         return None, rest
     return pa.concat_tables(found, promote_options="permissive"), rest
+
+
+def _groups_with(handle: pq.ParquetFile, groups: list[int], wanted: pa.Array) -> list[int]:
+    """Those of `groups` whose `url` column holds one of `wanted`. Statistics only bound a
+    group, and every URL asked about falls inside the bounds of one group of each segment
+    (the one its sort position lands in), held or not: reading that group's URLs alone tells,
+    so the other columns are read of the groups that hold a URL asked about."""
+    if not groups:
+        return []
+    urls = handle.read_row_groups(groups, columns=["url"]).column("url")
+    held = pc.is_in(urls, value_set=wanted)
+    if not pc.any(held).as_py():
+        return []
+    found = []
+    start = 0
+    for group in groups:
+        rows = handle.metadata.row_group(group).num_rows
+        if pc.any(held.slice(start, rows)).as_py():
+            found.append(group)
+        start += rows
+    return found
 
 
 def _groups_holding(metadata: pq.FileMetaData, urls: list[str]) -> list[int]:
@@ -332,6 +354,7 @@ def _empty_sql(kind: str) -> str:
     )
 
 
+@functools.cache  # DuckDB is asked once per process: a connection costs more than the answer
 def _table_types(table: str) -> dict[str, str]:
     from warehouse.catalog import duckdb_types  # the catalog imports this module's users
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from lakedata import publish_sample
@@ -263,3 +264,38 @@ def test_a_lookup_reads_the_row_groups_that_may_hold_its_urls_and_finds_the_olde
     assert seen_urls(tmp_path, asked) == seen
     assert seen_urls(tmp_path, asked, exclude=(days[2], SCOPE)) == rerun
     assert latest_validators(tmp_path, feeds) == validators
+
+
+def test_a_lookup_reads_whole_only_the_row_groups_that_hold_a_url_asked_about(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(summaries, "GROUP_ROWS", 2)  # many groups from a few dates
+    days = [DAY - timedelta(days=n) for n in range(4)]
+    for day in reversed(days):
+        publish_sample(tmp_path, day, SCOPE, "new")
+    widest = max(summaries.segments(tmp_path, "seen"), key=lambda s: len(s.covers))
+    handle = pq.ParquetFile(widest.path)
+    groups = handle.metadata.num_row_groups
+    rows_of = [
+        sorted(handle.read_row_group(g, columns=["url"]).column("url").to_pylist())
+        for g in range(groups)
+    ]
+    held = sorted(u for rows in rows_of for u in rows)
+    # Between two URLs of one group: inside that group's bounds, in none of its rows.
+    absent = next(  # of a group other than the first and the last, asked about below
+        f"{rows[0]} "
+        for rows in rows_of[1:-1]
+        if f"{rows[0]} " < rows[-1] and f"{rows[0]} " not in held
+    )
+    assert summaries._groups_holding(handle.metadata, [absent])  # the bounds cannot tell
+
+    bounded = summaries._groups_holding(handle.metadata, [absent])
+    assert summaries._groups_with(handle, bounded, pa.array([absent])) == []
+    asked = sorted([absent, held[0], held[-1]])
+    holding = summaries._groups_with(
+        handle, summaries._groups_holding(handle.metadata, asked), pa.array(asked)
+    )
+    assert holding == [g for g in range(groups) if set(rows_of[g]) & {held[0], held[-1]}]
+    assert set(seen_urls(tmp_path, asked)) == {held[0], held[-1]} == set(asked) & _lake_urls(
+        tmp_path
+    )
