@@ -234,13 +234,22 @@ def _lake_urls(data_dir: Path) -> set[str]:
     return {row[0] for row in rows if row[0] is not None}
 
 
+def _small_groups_of_dates(
+    data_dir: Path, monkeypatch: pytest.MonkeyPatch, count: int
+) -> list[date]:
+    """`count` dates published oldest first into summaries of 2-row groups (many groups from
+    a few dates); returns them newest first."""
+    monkeypatch.setattr(summaries, "GROUP_ROWS", 2)
+    days = [DAY - timedelta(days=n) for n in range(count)]
+    for day in reversed(days):
+        publish_sample(data_dir, day, SCOPE, "new")
+    return days
+
+
 def test_a_lookup_reads_the_row_groups_that_may_hold_its_urls_and_finds_the_oldest(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(summaries, "GROUP_ROWS", 2)  # many groups from a few dates
-    days = [DAY - timedelta(days=n) for n in range(5)]
-    for day in reversed(days):
-        publish_sample(tmp_path, day, SCOPE, "new")
+    days = _small_groups_of_dates(tmp_path, monkeypatch, 5)
     oldest = sorted(u for u in _lake_urls(tmp_path) if days[-1].isoformat() in u)
     middle = f"http://a.test/{days[2].isoformat()}/1"
     asked = [*oldest, middle, f"http://a.test/{DAY.isoformat()}/1", "http://a.test/never/1"]
@@ -269,10 +278,7 @@ def test_a_lookup_reads_the_row_groups_that_may_hold_its_urls_and_finds_the_olde
 def test_a_lookup_reads_whole_only_the_row_groups_that_hold_a_url_asked_about(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(summaries, "GROUP_ROWS", 2)  # many groups from a few dates
-    days = [DAY - timedelta(days=n) for n in range(4)]
-    for day in reversed(days):
-        publish_sample(tmp_path, day, SCOPE, "new")
+    _small_groups_of_dates(tmp_path, monkeypatch, 4)
     widest = max(summaries.segments(tmp_path, "seen"), key=lambda s: len(s.covers))
     handle = pq.ParquetFile(widest.path)
     groups = handle.metadata.num_row_groups
