@@ -187,6 +187,10 @@ def test_two_runs_of_different_dates_at_once_take_turns(
         **command_env,
         "PREFECT_API_URL": str(PREFECT_API_URL.value()),
         "NEWSFLOW_PER_HOST_DELAY_S": "0.3",  # each run holds the warehouse for a while
+        # The test's Prefect server (SQLite) may answer 503 for a while when two runs write to
+        # it at once on a loaded machine (a CI run failed so, creating the second flow run):
+        # its client retries 503s, 5 times unless told more.
+        "PREFECT_CLIENT_MAX_RETRIES": "8",
     }
     first = start(commands, tmp_path, "first", ["run", "--date", "2023-10-16"], env)
     second = start(commands, tmp_path, "second", ["run", "--date", "2023-10-17"], env)
