@@ -69,7 +69,8 @@ def quote_literal(text: str) -> str:
 
 
 @functools.cache
-def _table_types(table: str) -> dict[str, str]:
+def table_types(table: str) -> dict[str, str]:
+    """DuckDB's type for each column of `table` (asked of DuckDB once per process)."""
     return duckdb_types(TABLES[table])
 
 
@@ -142,7 +143,7 @@ def staging_view_sql(
     With `catalog` (the real path of the catalog file the view is stored in), the view first
     checks that it is read through that file (see the module's docstring).
     """
-    types = _table_types(table)
+    types = table_types(table)
     known = compact.months(data_dir, table) if months is None else months[table]
     if known:
         record = verified.load(data_dir) if record is None else record
@@ -177,7 +178,7 @@ def files_view_sql(table: str, files: Sequence[str], *, by_name: bool = True) ->
     that the store's manifests name. `by_name=False` when every file has the schema's columns,
     as for `scan_sql`. A file that is missing when the view is read fails the query (it is
     never skipped). No file: an empty, typed `SELECT`."""
-    types = _table_types(table)
+    types = table_types(table)
     if not files:
         columns = [f"CAST(NULL AS {t}) AS {quote_ident(c)}" for c, t in types.items()]
         return "SELECT " + ", ".join([*columns, "CAST(NULL AS DATE) AS run_date"]) + " WHERE false"

@@ -41,7 +41,6 @@ a segment merged away under it asks again (`retrying`).
 from __future__ import annotations
 
 import bisect
-import functools
 import json
 import logging
 import os
@@ -59,7 +58,6 @@ import pyarrow.parquet as pq
 
 from warehouse import verified
 from warehouse.lake import Listing, list_lake
-from warehouse.schema import TABLES
 
 logger = logging.getLogger(__name__)
 
@@ -354,11 +352,10 @@ def _empty_sql(kind: str) -> str:
     )
 
 
-@functools.cache  # DuckDB is asked once per process: a connection costs more than the answer
 def _table_types(table: str) -> dict[str, str]:
-    from warehouse.catalog import duckdb_types  # the catalog imports this module's users
+    from warehouse.catalog import table_types  # the catalog imports this module's users
 
-    return duckdb_types(TABLES[table])
+    return table_types(table)  # cached there: DuckDB is asked once per process
 
 
 def retrying(ask: Callable[[], _T]) -> _T:
