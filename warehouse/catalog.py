@@ -2,8 +2,16 @@
 
 Every build writes a fresh file under a temporary name beside the live one and `os.replace`s
 it, so the job never opens the live catalog (an analyst may hold it open, read-only or not).
-The views read absolute Parquet globs at query time: a session that is already open sees the
-rows published after it opened on its next query, from any working directory.
+
+The views name the Parquet files they read by absolute path: the current copies of closed
+months (`warehouse.compact`), and the daily files of the other dates up to the catalog's
+*anchor*, the newest date any table held when it was built. They never glob a folder by a
+wildcard in its name: DuckDB would list the table's folder, which holds a folder per stored
+date, and `stat` every entry, on every query (4 ms a table at a year of dates, the most of what
+a query of a week cost). For the `HORIZON_DAYS` dates after the anchor each view globs the
+date's own folder, so a session that is already open sees the next nights' runs on its next
+query, from any working directory; a later date, or a file added to an earlier one, is seen by
+the sessions opened after the publication that rebuilds the catalog for it.
 
 Absolute paths tie a catalog to where its data dir was when it was built. The view
 `catalog_info` records that place, and every `stg_<table>` view checks, before it reads a
@@ -11,15 +19,14 @@ file, that the catalog file it belongs to is still attached from there: a copied
 catalog fails with a message that says so instead of reading the original's files (or finding
 none). `warehouse.query.open_catalog` rebuilds such a catalog where it now is.
 
-Because the views read globs, a publication rarely changes them: `ensure_catalog` (what a
-publication calls) rebuilds only when the views' SQL differs from the SQL the live catalog was
-built from, whose digest is kept beside it in `<data_dir>/index/catalog.sha256`, or while an
-analyst's session holds the live file's write lock (new sessions get a file of their own, as
-they did when every publication rebuilt the catalog). A table's view
-binds to the schema and reads only the files its query needs once every one of its files is
-recorded as conforming to the schema (`warehouse.verified`); while any is not (a file from an
-older newsflow, or one not checked yet) it reads them with `union_by_name`, which opens every
-file's footer to bind.
+`ensure_catalog` (what a publication calls) rebuilds only when the views' SQL, with the live
+catalog's anchor, differs from the SQL it was built from, whose digest is kept with the anchor
+in `<data_dir>/index/catalog.sha256`, when a date past the horizon appears, or while an
+analyst's session holds the live file's write lock (new sessions get a file of their own). So
+a nightly run rebuilds it about once a week. A table's view binds to the schema and reads only
+the files its query needs once every one of its files is recorded as conforming to the schema
+(`warehouse.verified`); while any is not (a file from an older newsflow, or one not checked
+yet) it reads them with `union_by_name`, which opens every file's footer to bind.
 """
 
 from __future__ import annotations
@@ -30,6 +37,7 @@ import logging
 import os
 import uuid
 from collections.abc import Mapping, Sequence
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -45,7 +53,6 @@ from warehouse.lake import (
     list_lake,
     make_dirs,
     table_dir,
-    table_glob,
     writing,
 )
 from warehouse.schema import TABLES
@@ -55,6 +62,11 @@ from warehouse.views import analytic_views
 logger = logging.getLogger(__name__)
 
 # Files readable by DuckDB clients from 1.0 on, not only by the version that wrote them.
+# How many dates after the newest stored one a catalog reads by a glob of their folder, so that
+# an open session sees the next nights' runs without being reopened (each such glob costs
+# every query of the table about 0.1 ms, published or not).
+HORIZON_DAYS = 7
+
 _STORAGE: dict[str, str | bool | int | float | list[str]] = {
     "storage_compatibility_version": "v1.0.0"
 }
@@ -101,16 +113,16 @@ def scan_sql(glob: str | list[str], *, by_name: bool = True, may_be_empty: bool 
     )
 
 
-def _later_globs(folder: Path, last: str) -> list[str]:
-    """Globs of the daily files of every month after `last` (YYYY-MM), none of which is
-    copied yet, so that a catalog reads the months published after it was built."""
-    year, month = int(last[:4]), int(last[5:7])
-    patterns = [f"{year:04d}-{m:02d}-*" for m in range(month + 1, 13)]
-    digits = f"{year:04d}"
-    for i, digit in enumerate(digits):  # every later four-digit year, one digit at a time
-        if digit != "9":
-            patterns.append(digits[:i] + f"[{int(digit) + 1}-9]" + "?" * (3 - i) + "-*")
-    return [str(folder / f"run_date={p}" / "*.parquet") for p in patterns]
+def _coming_globs(folder: Path, newest: str) -> list[str]:
+    """One glob per date folder of the `HORIZON_DAYS` dates after `newest` (YYYY-MM-DD), so that
+    a session opened before they were published reads them. Each names its folder: a glob with a
+    wildcard in a folder name makes DuckDB list (and `stat` every entry of) the table's folder,
+    which holds a folder per stored date, on every query."""
+    start = date.fromisoformat(newest)
+    return [
+        str(folder / f"run_date={start + timedelta(days=n)}" / "*.parquet")
+        for n in range(1, HORIZON_DAYS + 1)
+    ]
 
 
 def _where_built(catalog: Path, data_dir: Path) -> str:
@@ -136,40 +148,52 @@ def staging_view_sql(
     catalog: Path | None = None,
     record: dict[str, verified.Entry] | None = None,
     months: Mapping[str, list[compact.Month]] | None = None,
+    anchor: str | None = None,
 ) -> str:
     """`SELECT` of `stg_<table>`: the table's columns cast to the schema, plus `run_date`.
 
-    A table with no published file yet gets an empty, typed `SELECT`, so the view answers.
-    With `catalog` (the real path of the catalog file the view is stored in), the view first
-    checks that it is read through that file (see the module's docstring).
+    It names each file it reads: the current copies of closed months (`warehouse.compact`),
+    every other daily file of a date up to `anchor` (YYYY-MM-DD; the table's newest date
+    without it), and the folder of each of the `HORIZON_DAYS` dates after it by a glob. A
+    table with no published file yet gets an empty, typed `SELECT`, so the view answers. With
+    `catalog` (the real path of the catalog file the view is stored in), the view first checks
+    that it is read through that file (see the module's docstring).
     """
     types = table_types(table)
     known = compact.months(data_dir, table) if months is None else months[table]
-    if known:
-        record = verified.load(data_dir) if record is None else record
-        daily = [m for m in known if m.copy is None]
-        prefix = len(str(Path(data_dir).absolute())) + 1
-        keys = [f[prefix:] for m in daily for f in m.files]
-        by_name = not all(k in record and record[k].conforms for k in keys)
-        columns = [f"CAST({quote_ident(c)} AS {t}) AS {quote_ident(c)}" for c, t in types.items()]
-        run_date = "CAST(run_date AS DATE) AS run_date"
-        where = "" if catalog is None else " " + _where_built(catalog, data_dir)
-        copies = list(dict.fromkeys(str(m.copy) for m in known if m.copy is not None))
-        if not copies:
-            source = "FROM " + scan_sql(table_glob(data_dir, table), by_name=by_name) + where
-        else:
-            folder = table_dir(data_dir, table)
-            globs = [str(folder / f"run_date={m.month}-*" / "*.parquet") for m in daily]
-            globs += _later_globs(folder, known[-1].month)
-            select = "SELECT " + ", ".join([*columns, run_date])
-            copied = "read_parquet([" + ", ".join(map(quote_literal, copies)) + "])"
-            parts = [f"{select} FROM {copied}", f"{select} FROM {scan_sql(globs, by_name=by_name)}"]
-            source = "FROM (" + " UNION ALL ".join(parts) + ")" + where
-            columns = [quote_ident(c) for c in types]
-            run_date = "run_date"
-    else:
+    if not known:
         return files_view_sql(table, [])
-    return "SELECT " + ", ".join([*columns, run_date]) + " " + source
+    record = verified.load(data_dir) if record is None else record
+    anchor = anchor or newest_date({table: known})
+    assert anchor is not None  # `known` holds a file
+    unheld = [f for m in known for f in m.unheld()]
+    daily = [f for f in unheld if compact.date_of(f) <= anchor]
+    prefix = len(str(Path(data_dir).absolute())) + 1
+    later = [f for f in unheld if compact.date_of(f) > anchor]
+    by_name = not all(
+        k in record and record[k].conforms for k in (f[prefix:] for f in daily + later)
+    )
+    scanned = scan_sql(daily + _coming_globs(table_dir(data_dir, table), anchor), by_name=by_name)
+    if not daily:  # globs that may match nothing yet: the empty SELECT gives the columns
+        empty = files_view_sql(table, [])
+        scanned = f"({empty} UNION ALL BY NAME SELECT * FROM {scanned})"  # noqa: S608 (ours)
+    columns = [f"CAST({quote_ident(c)} AS {t}) AS {quote_ident(c)}" for c, t in types.items()]
+    select = "SELECT " + ", ".join([*columns, "CAST(run_date AS DATE) AS run_date"])
+    parts = [f"{select} FROM {scanned}"]
+    held = [m.copy or m.part for m in known]
+    copies = list(dict.fromkeys(str(c) for c in held if c is not None))
+    if copies:
+        copied = "read_parquet([" + ", ".join(map(quote_literal, copies)) + "])"
+        parts.insert(0, f"{select} FROM {copied}")
+    where = "" if catalog is None else " " + _where_built(catalog, data_dir)
+    names = ", ".join([*map(quote_ident, types), "run_date"])
+    union = " UNION ALL ".join(parts)
+    return f"SELECT {names} FROM ({union}){where}"  # noqa: S608 (our names and quoted paths)
+
+
+def newest_date(months: Mapping[str, Sequence[compact.Month]]) -> str | None:
+    """The newest date (YYYY-MM-DD) of any daily file of `months` (each table's)."""
+    return max((compact.date_of(m[-1].files[-1]) for m in months.values() if m), default=None)
 
 
 def files_view_sql(table: str, files: Sequence[str], *, by_name: bool = True) -> str:
@@ -204,17 +228,20 @@ def catalog_statements(
     data_dir: Path,
     catalog: Path | None = None,
     months: Mapping[str, list[compact.Month]] | None = None,
+    anchor: str | None = None,
 ) -> list[str]:
     """The statements that `create_views` runs, in order (`months`: each table's, as
-    `warehouse.compact.months` gives them, when the caller has just listed them)."""
+    `warehouse.compact.months` gives them, when the caller has just listed them; `anchor`: the
+    date up to which the views name their daily files, the newest date of any table without
+    it)."""
     data_dir = Path(data_dir).absolute()
     record = verified.load(data_dir)
     if months is None:  # one listing for every table
-        listing = list_lake(data_dir, TABLES)
-        months = {table: compact.months(data_dir, table, listing) for table in TABLES}
+        months = lake_months(data_dir)
+    anchor = anchor or newest_date(months)
     statements = [
         f"CREATE OR REPLACE VIEW {quote_ident('stg_' + table)} AS "
-        + staging_view_sql(data_dir, table, catalog, record, months)
+        + staging_view_sql(data_dir, table, catalog, record, months, anchor)
         for table in TABLES
     ]
     statements += [
@@ -227,6 +254,12 @@ def catalog_statements(
             f"{quote_literal(str(data_dir))} AS data_dir, {quote_literal(str(catalog))} AS catalog"
         )
     return statements
+
+
+def lake_months(data_dir: Path) -> dict[str, list[compact.Month]]:
+    """Each table's months as the lake holds them now (one listing for every table)."""
+    listing = list_lake(data_dir, TABLES)
+    return {table: compact.months(data_dir, table, listing) for table in TABLES}
 
 
 def digest_path(data_dir: Path) -> Path:
@@ -243,18 +276,37 @@ def ensure_catalog(
 ) -> Path:
     """The catalog, rebuilt only if its views would not be the ones it holds; returns its path.
 
-    `months` (each table's, as `warehouse.compact.compact` returns them) spares listing the
-    lake again to tell; a rebuild lists it afresh."""
+    The live catalog's views read the dates after its anchor (the newest date when it was
+    built) by globs, up to `HORIZON_DAYS` of them: a publication of such a date changes no
+    view, so it needs no rebuild; one of a later date, a file added to or replaced in an
+    earlier date, or a new copy does. `months` (each table's, as `warehouse.compact.compact`
+    returns them) spares listing the lake to tell."""
     data_dir = Path(data_dir).absolute()
+    months = lake_months(data_dir) if months is None else months
     target = catalog_path(data_dir)
-    if target.is_file() and not _held_for_writing(target):
-        statements = catalog_statements(data_dir, target.resolve(), months)
-        try:
-            if digest_path(data_dir).read_text(encoding="ascii").strip() == _digest(statements):
-                return target
-        except OSError:
-            pass  # no digest yet: build
-    return build_catalog(data_dir)
+    recorded = _read_digest(digest_path(data_dir))
+    if recorded is not None and target.is_file() and not _held_for_writing(target):
+        digest, anchor = recorded
+        newest = newest_date(months)
+        within = newest is None or newest <= _after(anchor, HORIZON_DAYS)
+        statements = catalog_statements(data_dir, target.resolve(), months, anchor)
+        if within and _digest(statements) == digest:
+            return target
+    return build_catalog(data_dir, months)
+
+
+def _after(day: str, days: int) -> str:
+    return (date.fromisoformat(day) + timedelta(days=days)).isoformat()
+
+
+def _read_digest(path: Path) -> tuple[str, str] | None:
+    """(digest, anchor) of the live catalog, as `build_catalog` kept them; None if unknown."""
+    try:
+        digest, anchor = path.read_text(encoding="ascii").split()
+        date.fromisoformat(anchor)
+    except (OSError, ValueError):
+        return None  # none yet, or from an older newsflow: build
+    return digest, anchor
 
 
 def _held_for_writing(path: Path) -> bool:
@@ -270,8 +322,12 @@ def _held_for_writing(path: Path) -> bool:
     return any(node in line and " WRITE " in line for line in locks.splitlines())
 
 
-def build_catalog(data_dir: Path) -> Path:
-    """Write a new catalog beside the live one and swap it in; returns its path."""
+def build_catalog(
+    data_dir: Path, months: Mapping[str, list[compact.Month]] | None = None
+) -> Path:
+    """Write a new catalog beside the live one and swap it in; returns its path. Its views
+    name the daily files up to the newest date of any table (its anchor), and glob the
+    folders of the `HORIZON_DAYS` dates after it. `months`: as for `ensure_catalog`."""
     data_dir = Path(data_dir).absolute()
     make_dirs(data_dir)
     target = catalog_path(data_dir)
@@ -281,7 +337,9 @@ def build_catalog(data_dir: Path) -> Path:
             try:
                 con = duckdb.connect(str(temp), config=_STORAGE)
                 try:
-                    statements = catalog_statements(data_dir, target.resolve())
+                    months = lake_months(data_dir) if months is None else months
+                    anchor = newest_date(months) or date.min.isoformat()
+                    statements = catalog_statements(data_dir, target.resolve(), months, anchor)
                     for statement in statements:
                         con.execute(statement)
                     con.execute("CHECKPOINT")
@@ -299,7 +357,7 @@ def build_catalog(data_dir: Path) -> Path:
                 fsync_path(temp)
                 os.replace(temp, target)
             fsync_path(data_dir)
-            _write_digest(digest, _digest(statements))
+            _write_digest(digest, f"{_digest(statements)} {anchor}")
         finally:
             temp.unlink(missing_ok=True)
     logger.info("Catalog rebuilt at %s", target)

@@ -32,6 +32,12 @@ binary counter: a year is two to four files, and each row is rewritten a few tim
 life). A copy is written under a temporary name, fsynced, read back and renamed: a compaction
 killed at any point leaves the daily files as they were and the catalog reading them, and the next
 compaction finishes the job.
+
+The tables of `PARTS` also get *parts* of the months no copy holds (the newest):
+`<YYYY-MM-01>--<YYYY-MM-DD>.<digest>.parquet`, every daily file of the month's dates up to the
+second date, current while those files are exactly the ones the digest names. A month's current
+part with the latest last date stands for those dates in the catalog; the parts that are no longer
+read stay for open sessions until the month is copied, and go then.
 """
 
 from __future__ import annotations
@@ -42,7 +48,7 @@ import logging
 import os
 import re
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,6 +66,17 @@ logger = logging.getLogger(__name__)
 # tables by date in large groups, so that their footers stay small (a query of a few recent
 # dates opens every copy's footer to skip it).
 SORT = {"articles": "url, run_date"}
+
+# The tables whose month that is not copied yet (the newest) is copied in *parts* too, a week of
+# dates at a time: their recent dates are read by a column, not by date folder (a URL's
+# versions; the decisions about a date's rows, which sit in the file of whichever later date
+# made them), so without a part such a query opens every daily file of the month. A part
+# holds the month's dates from its first to `last`; it is written once PART_DAYS dates after
+# the current part's last (the table's newest date aside, which a rerun may still change) have
+# files, from the month's daily files: a week's publication rewrites a month of these two small
+# tables, never more.
+PARTS = ("articles", "superseded")
+PART_DAYS = 7
 ROW_GROUP_ROWS = {"articles": 16384}
 LARGE_GROUPS = 122880
 
@@ -70,11 +87,25 @@ class CompactionError(RuntimeError):
 
 @dataclass(frozen=True, slots=True)
 class Month:
-    """One month of one table: its daily files, and the current copy that holds it, if any."""
+    """One month of one table: its daily files, the current copy that holds it, if any, and
+    else the current part that holds its first dates, if any (`PARTS`)."""
 
     month: str  # YYYY-MM
     files: tuple[str, ...]  # absolute paths, sorted (strings: a year of Paths costs time)
     copy: Path | None
+    part: Path | None = None
+    part_last: str = ""  # YYYY-MM-DD: the last date `part` holds
+
+    def unheld(self) -> list[str]:
+        """The daily files that neither the copy nor the part holds."""
+        if self.copy is not None:
+            return []
+        return [f for f in self.files if date_of(f) > self.part_last]
+
+
+def date_of(file: str) -> str:
+    """`.../run_date=2026-11-28/x.parquet` -> `2026-11-28`."""
+    return Path(file).parent.name.removeprefix("run_date=")
 
 
 def copies_dir(data_dir: Path, table: str) -> Path:
@@ -142,13 +173,42 @@ def months(data_dir: Path, table: str, listing: Listing | None = None) -> list[M
     for held, path in sorted(current, key=lambda c: (-len(c[0]), c[0][0], c[1].name)):
         if not any(m in holder for m in held):
             holder.update(dict.fromkeys(held, path))
+    parts: dict[str, tuple[str, Path]] = {}  # month -> (last date, part), the longest current
+    for first, last, path in _parts(copies_dir(data_dir, table)):
+        month = first[:7]
+        entries = [e for e in by_month.get(month, []) if _key_date(e[0]) <= last]
+        if month not in holder and entries and _digest(entries) == path.name.split(".")[1]:
+            parts[month] = max(parts.get(month, ("", path)), (last, path))
     root = str(data_dir) + os.sep
     return [
-        Month(m, tuple(root + key for key, _ in by_month[m]), holder.get(m)) for m in order
+        Month(
+            m,
+            tuple(root + key for key, _ in by_month[m]),
+            holder.get(m),
+            parts[m][1] if m in parts else None,
+            parts[m][0] if m in parts else "",
+        )
+        for m in order
     ]
 
 
 _NAME = re.compile(r"(\d{4}-\d{2})--(\d{4}-\d{2})\.([0-9a-f]{16})\.parquet")
+_PART = re.compile(r"(\d{4}-\d{2}-01)--(\d{4}-\d{2}-\d{2})\.([0-9a-f]{16})\.parquet")
+
+
+def _parts(folder: Path) -> list[tuple[str, str, Path]]:
+    """(first date, last date, path) of each part in a table's copies folder."""
+    found = []
+    for entry in _scan(folder):
+        named = _PART.fullmatch(entry.name)
+        if named is not None and named.group(1)[:7] == named.group(2)[:7]:
+            found.append((named.group(1), named.group(2), Path(entry.path)))
+    return found
+
+
+def _key_date(key: str) -> str:
+    """`lake/articles/run_date=2026-11-28/x.parquet` -> `2026-11-28`."""
+    return key.split("/", 3)[2].removeprefix("run_date=")
 
 
 def _scan(folder: Path) -> list[os.DirEntry[str]]:
@@ -165,14 +225,16 @@ def compact(
     skip_month: str | None = None,
     on_step: Callable[[str], None] | None = None,
     listing: Listing | None = None,
+    before: Mapping[str, list[Month]] | None = None,
 ) -> dict[str, list[Month]]:
     """Copy every closed month without a current copy, then merge copies (see the
     docstring); returns each table's months as they stand afterwards. Copies that are no
     longer current are deleted once the months they held are copied again.
 
     `listing` is the lake as the caller just listed it (`warehouse.lake.list_lake`; listed
-    here without one). Compaction never changes a daily file, so it stands throughout; a
-    copy is named after its files' identities as they are when it is renamed."""
+    here without one), `before` each table's months as `months` gives them from it.
+    Compaction never changes a daily file, so it stands throughout; a copy is named after its
+    files' identities as they are when it is renamed."""
     data_dir = Path(data_dir).absolute()
     if listing is None:
         listing = list_lake(data_dir, TABLES)
@@ -183,13 +245,13 @@ def compact(
             folder = copies_dir(data_dir, table)
             for stray in folder.glob(".*.tmp") if folder.is_dir() else ():
                 stray.unlink()  # a compaction that died left it; we hold the lock
-            known = months(data_dir, table, listing)
+            known = months(data_dir, table, listing) if before is None else before[table]
             copied = 0
             for month in known[:-1]:  # the newest month is open
                 if month.copy is None and month.month != skip_month:
                     if on_step is not None:
                         on_step(f"compact:{table}")
-                    copy = _write_copy(data_dir, table, [month], month.files, hive=True)
+                    copy = _write_months(data_dir, table, [month], month.files, hive=True)
                     copied += copy is not None
             if copied:  # otherwise the listing stands
                 written += copied
@@ -201,10 +263,15 @@ def compact(
                 if on_step is not None:
                     on_step(f"merge:{table}")
                 held = [m for m in known if m.copy in pair]
-                if _write_copy(data_dir, table, held, pair, hive=False) is None:
+                if _write_months(data_dir, table, held, pair, hive=False) is None:
                     break
                 written += 1
                 known = months(data_dir, table, listing)
+            if table in PARTS:
+                parted = _write_parts(data_dir, table, known)
+                if parted:
+                    written += parted
+                    known = months(data_dir, table, listing)
             after[table] = known
             _remove_unused(folder, known)
     if written:
@@ -227,12 +294,31 @@ def _mergeable(known: Sequence[Month]) -> tuple[Path, Path] | None:
     return None
 
 
+def _write_parts(data_dir: Path, table: str, known: Sequence[Month]) -> int:
+    """Write the part each month that no copy holds is due (see `PARTS`); returns how many."""
+    written = 0
+    for month in known:
+        if month.copy is not None:
+            continue
+        dates = sorted({date_of(f) for f in month.files})
+        due = [d for d in dates[:-1] if d > month.part_last]
+        if len(due) >= PART_DAYS:
+            files = [f for f in month.files if date_of(f) <= due[-1]]
+            first = f"{month.month}-01"
+            part = _write_copy(data_dir, table, files, files, first, due[-1], hive=True)
+            written += part is not None
+    return written
+
+
 def _remove_unused(folder: Path, known: Sequence[Month]) -> None:
     """Delete the copies that hold no month now (merged into another, or stale) once every
     month they named is held by another copy: a stale copy stays for the sessions that still
-    read it until its months are copied again."""
+    read it until its months are copied again. A month's parts go once the month is copied."""
     used = {m.copy for m in known}
     held = {m.month for m in known if m.copy is not None}
+    for _, last, path in _parts(folder):
+        if last[:7] in held:
+            path.unlink()
     for entry in _scan(folder):
         named = _NAME.fullmatch(entry.name)
         path = Path(entry.path)
@@ -243,16 +329,32 @@ def _remove_unused(folder: Path, known: Sequence[Month]) -> None:
             path.unlink()
 
 
-def _write_copy(
+def _write_months(
     data_dir: Path, table: str, held: Sequence[Month], sources: Sequence[str | Path], *, hive: bool
 ) -> Path | None:
     """Write the copy of the months `held` from `sources` (their daily files, `hive`, or the
     copies that hold them); None when a daily file changed meanwhile."""
+    files = [f for m in held for f in m.files]
+    return _write_copy(
+        data_dir, table, files, sources, held[0].month, held[-1].month, hive=hive
+    )
+
+
+def _write_copy(
+    data_dir: Path,
+    table: str,
+    files: Sequence[str],
+    sources: Sequence[str | Path],
+    first: str,
+    last: str,
+    *,
+    hive: bool,
+) -> Path | None:
+    """Write the copy named `first--last` of the daily files `files` from `sources` (those
+    files, `hive`, or the copies that hold them); None when a daily file changed meanwhile."""
     folder = copies_dir(data_dir, table)
     make_dirs(folder)
-    files = [f for m in held for f in m.files]
     before = digest(data_dir, files)
-    first, last = held[0].month, held[-1].month
     temp = folder / f".{first}--{last}.{uuid.uuid4().hex}.tmp"
     try:
         rows = _copy_rows(

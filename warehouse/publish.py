@@ -11,10 +11,11 @@ rerun that now yields nothing still replaces the old file), fsyncs it, reads the
 and checks the row count, then moves the raw archive to its own new name, `os.replace`s each
 table into `lake/<table>/run_date=<date>/<scope>.parquet`, brings the run's summaries up to
 date (`warehouse.summaries`, a cache the run's own questions read), removes the raw archive that the
-replaced tables named (if no new row names it), copies the closed months into a few files per
-table (`warehouse.compact`), and rebuilds the catalog if its views change
-(`warehouse.catalog.ensure_catalog`: the views read globs, so new files need no rebuild; a new
-copy, or a rerun of a copied month, does). Before the renames it decides which articles rows the
+replaced tables named (if no new row names it), rebuilds the catalog if its views change
+(`warehouse.catalog.ensure_catalog`: a date within a week after the catalog's newest needs no
+rebuild, since the views glob those folders; any other new file does), copies the closed months
+into a few files per table (`warehouse.compact`) and, if that changed the copies, rebuilds the
+catalog again. Before the renames it decides which articles rows the
 run's rows supersede (`warehouse.superseded`), written as the `superseded` table.
 `fetch_log` (which carries feed validators) and `runs` (the record that the run happened)
 are renamed last, so state that advances never gets ahead of the data it covers; and since
@@ -212,10 +213,16 @@ class Publication:
                 summaries.refresh(self.data_dir, listing)  # a cache: errors are logged
                 self._step("prune:raw")
                 remove_unreferenced(self.data_dir, self.run_date, self.scope, self._raw_refs)
-                self._step("compact")
-                months = self._compact(listing)
+                # The catalog shows the date before compaction, which may take a while (a
+                # closed month's copies) or be killed, and again if it changed the copies.
                 self._step("catalog")
+                months = {t: compact.months(self.data_dir, t, listing) for t in TABLES}
                 catalog = ensure_catalog(self.data_dir, months)
+                self._step("compact")
+                compacted = self._compact(listing, months)
+                if compacted is not None and compacted != months:
+                    self._step("catalog:compacted")
+                    catalog = ensure_catalog(self.data_dir, compacted)
             except BaseException:
                 self._discard()
                 raise
@@ -250,7 +257,9 @@ class Publication:
         if self._on_step is not None:
             self._on_step(name)
 
-    def _compact(self, listing: Listing) -> dict[str, list[compact.Month]] | None:
+    def _compact(
+        self, listing: Listing, months: dict[str, list[compact.Month]]
+    ) -> dict[str, list[compact.Month]] | None:
         """Copy the closed months (`warehouse.compact`), but this run's own; returns each
         table's months after it. A derived copy, so a failure is logged and left to the next
         publication (None: the catalog lists the lake itself)."""
@@ -260,6 +269,7 @@ class Publication:
                 skip_month=self.run_date.isoformat()[:7],
                 on_step=self._step,
                 listing=listing,
+                before=months,
             )
         except (OSError, duckdb.Error, compact.CompactionError) as error:
             logger.warning("Could not compact the closed months of %s: %s", self.data_dir, error)

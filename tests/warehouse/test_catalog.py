@@ -8,14 +8,14 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
 import pytest
 from lakedata import HERE, publish_sample, script_env
 
-from warehouse.catalog import build_catalog
+from warehouse.catalog import HORIZON_DAYS, build_catalog
 from warehouse.lake import catalog_path
 from warehouse.query import run_sql
 from warehouse.schema import TABLES
@@ -156,3 +156,28 @@ def test_catalog_built_from_a_relative_data_dir_opens_from_elsewhere(
         check=True,
     )
     assert result.stdout.split("\n")[1] == "5"
+
+
+def test_an_open_session_sees_the_dates_within_its_catalogs_horizon(
+    tmp_path: Path, analyst_factory: list[Analyst]
+) -> None:
+    first = date(2026, 11, 2)  # and the dates after it in the same month: nothing to copy
+    publish_sample(tmp_path, first, SCOPE, "new")
+    analyst = Analyst(catalog_path(tmp_path), "ro", cwd=tmp_path)
+    analyst_factory.append(analyst)
+    before = catalog_path(tmp_path).stat().st_ino
+    last_seen = first + timedelta(days=HORIZON_DAYS)
+    publish_sample(tmp_path, last_seen, SCOPE, "old")
+
+    # No new catalog: the dates after the newest one are read by a glob of their folder.
+    assert catalog_path(tmp_path).stat().st_ino == before
+    assert analyst.ask("SELECT count(DISTINCT run_date) FROM runs") == "2"
+
+    publish_sample(tmp_path, last_seen + timedelta(days=1), SCOPE, "old")
+    assert catalog_path(tmp_path).stat().st_ino != before  # past the horizon: rebuilt
+    # New sessions see it; the open one reads what its catalog names until reopened.
+    assert run_sql(tmp_path, "SELECT count(DISTINCT run_date) AS n FROM runs").to_pylist() == [
+        {"n": 3}
+    ]
+    assert analyst.ask("SELECT count(DISTINCT run_date) FROM runs") == "2"
+    assert analyst.close() == 0

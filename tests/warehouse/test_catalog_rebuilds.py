@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -10,7 +10,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from lakedata import publish_sample
 
-from warehouse.catalog import digest_path
+from warehouse.catalog import HORIZON_DAYS, build_catalog, digest_path
 from warehouse.lake import catalog_path, data_file, recover
 from warehouse.query import run_sql
 
@@ -68,3 +68,25 @@ def test_a_file_with_older_columns_is_read_by_name_after_a_rebuild(tmp_path: Pat
         tmp_path, "SELECT run_id, scope FROM stg_runs WHERE run_id = 'older'"
     ).to_pylist()
     assert rows == [{"run_id": "older", "scope": None}]
+
+
+def test_views_name_their_files_and_glob_no_folder_by_wildcard(tmp_path: Path) -> None:
+    # A wildcard in a folder name makes DuckDB list (and stat) a folder per stored date on
+    # every query; a view names its files, and globs only the folders of dates to come.
+    publish_sample(tmp_path, DAY, SCOPE, "new")
+    publish_sample(tmp_path, NEXT_DAY, SCOPE, "old")
+    build_catalog(tmp_path)
+    sql = _stg_sql(tmp_path, "articles")
+    assert all(f"'{data_file(tmp_path, 'articles', d, SCOPE)}'" in sql for d in (DAY, NEXT_DAY))
+    assert f"run_date={NEXT_DAY + timedelta(days=HORIZON_DAYS)}/*.parquet'" in sql
+    assert "run_date=*" not in sql
+    assert "-*/" not in sql  # no month glob either
+
+
+def test_a_file_of_another_scope_on_a_stored_date_rebuilds_the_catalog(tmp_path: Path) -> None:
+    publish_sample(tmp_path, DAY, SCOPE, "new")
+    before = catalog_path(tmp_path).stat().st_ino
+    publish_sample(tmp_path, DAY, "ingest-2", "old")
+    assert catalog_path(tmp_path).stat().st_ino != before
+    rows = run_sql(tmp_path, "SELECT count(DISTINCT run_id) AS n FROM stg_runs").to_pylist()
+    assert rows == [{"n": 2}]

@@ -10,13 +10,14 @@ from datetime import date
 from pathlib import Path
 
 import duckdb
+import pyarrow.parquet as pq
 import pytest
 from lakedata import publish_sample, run_script
 from versions import publish_rows
 
 from warehouse import compact
 from warehouse.catalog import build_catalog
-from warehouse.lake import catalog_path, list_lake
+from warehouse.lake import catalog_path, data_file, list_lake
 from warehouse.schema import TABLES
 from warehouse.views import analytic_views
 
@@ -51,6 +52,17 @@ def _from_daily_files(data_dir: Path, elsewhere: Path) -> dict[str, list[tuple[o
     shutil.copytree(data_dir / "lake", elsewhere / "lake")
     build_catalog(elsewhere)
     return _answers(elsewhere)
+
+
+def _stg_sql(data_dir: Path, table: str) -> str:
+    con = duckdb.connect(str(catalog_path(data_dir)), read_only=True)
+    try:
+        rows = con.execute(
+            "SELECT sql FROM duckdb_views() WHERE view_name = ?", [f"stg_{table}"]
+        ).fetchall()
+    finally:
+        con.close()
+    return str(rows[0][0])
 
 
 def _copies(data_dir: Path, table: str = "articles") -> list[str]:
@@ -127,7 +139,9 @@ def test_a_session_opened_before_a_rerun_sees_the_date_as_it_was(tmp_path: Path)
         con.close()
 
 
-@pytest.mark.parametrize("step", ["compact", "compact:rejected", "compact:mentions", "catalog"])
+@pytest.mark.parametrize(
+    "step", ["compact", "compact:rejected", "compact:mentions", "catalog:compacted"]
+)
 def test_a_compaction_killed_midway_leaves_a_warehouse_that_answers(
     tmp_path: Path, step: str
 ) -> None:
@@ -190,3 +204,70 @@ def test_the_months_name_each_daily_file_once_and_the_copy_that_holds_it(tmp_pat
     copies = list(compact.copies_dir(data_dir, "articles").glob("*.parquet"))
     assert [m.copy for m in known] == [copies[0], copies[0], None]
     assert compact.months(data_dir, "articles") == known  # listed by itself: the same
+
+
+def _week_and_a_day(data_dir: Path) -> list[date]:
+    """November 1 to PART_DAYS + 1: the first PART_DAYS dates are due for a part once the
+    date after them is published."""
+    days = [date(2026, 11, d) for d in range(1, compact.PART_DAYS + 2)]
+    for day in days:
+        publish_sample(data_dir, day, SCOPE, "new")
+    publish_rows(data_dir, days[-1], [("A", A, 1, None)], scope="backfill-1")
+    publish_rows(data_dir, days[-1], [("A", A, 2, None)], scope="backfill-2")  # a decision
+    return days
+
+
+def test_the_open_month_of_the_parted_tables_is_copied_a_week_at_a_time(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    days = _week_and_a_day(data_dir)
+    last = days[-2].isoformat()
+    for table in TABLES:
+        (month,) = compact.months(data_dir, table)
+        if table in compact.PARTS:
+            assert month.copy is None
+            assert month.part is not None
+            assert month.part.name.startswith(f"2026-11-01--{last}.")
+            assert {compact.date_of(f) for f in month.unheld()} == {days[-1].isoformat()}
+        else:
+            assert month.part is None
+            assert len(month.unheld()) == len(month.files)
+    sql = _stg_sql(data_dir, "articles")
+    assert f"/compacted/articles/2026-11-01--{last}." in sql
+    assert f"run_date={days[0]}/" not in sql  # the part holds it
+    assert _answers(data_dir) == _from_daily_files(data_dir, tmp_path / "daily")
+
+
+def test_a_rerun_of_a_date_a_part_holds_rewrites_the_part(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    days = _week_and_a_day(data_dir)
+    (before,) = compact.months(data_dir, "articles")
+    publish_sample(data_dir, days[2], SCOPE, "old")  # fewer rows than its first run
+
+    (month,) = compact.months(data_dir, "articles")
+    assert month.part is not None
+    assert month.part != before.part
+    answers = _answers(data_dir)
+    assert answers == _from_daily_files(data_dir, tmp_path / "daily")
+    rows = [r for r in answers["stg_articles"] if r[-1] == days[2] and r[0].startswith(SCOPE)]
+    assert len(rows) == 3  # the rerun's rows, once
+
+
+def test_a_part_whose_daily_files_changed_is_not_read(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    days = _week_and_a_day(data_dir)
+    held = data_file(data_dir, "articles", days[2], SCOPE)
+    pq.write_table(pq.read_table(held).slice(0, 1), held)  # as a restore from a backup might
+
+    build_catalog(data_dir)
+    (month,) = compact.months(data_dir, "articles")
+    assert month.part is None
+    assert _answers(data_dir) == _from_daily_files(data_dir, tmp_path / "daily")
+
+
+def test_a_months_parts_are_removed_once_the_month_is_copied(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+    _week_and_a_day(data_dir)
+    assert any("2026-11-01--" in name for name in _copies(data_dir))
+    publish_sample(data_dir, DEC_1, SCOPE, "new")
+    assert _copies(data_dir) == ["2026-11--2026-11"]
+    assert _copies(data_dir, "superseded") == ["2026-11--2026-11"]
