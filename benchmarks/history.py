@@ -5,12 +5,12 @@
 
 It builds two warehouses synthetically through the project's own publisher
 (`warehouse.publish.Publication`, so every file, the verified-files record, the decisions about
-latest versions, the monthly copies of closed months and the catalog are what runs leave): one
-holding 1 date, one holding `--dates` dates, each date with `--per-day` articles (2% of them
-new versions of an earlier day's story) and, per article, `--mentions` entity mentions, 2
-quotes, 6 keywords, its dedup signature (a document row and 42 band rows), a fetch_log row;
-plus rejected rows, entity tallies, source_runs and the run record. The last stored date is
-the same in both warehouses.
+latest versions, the copies of closed months, the weekly parts of the open month and the catalog
+are what runs leave): one holding 1 date, one holding `--dates` dates, each date with `--per-day`
+articles (2% of them new versions of an earlier day's story) and, per article, `--mentions`
+entity mentions, 2 quotes, 6 keywords, its dedup signature (a document row and 42 band rows), a
+fetch_log row; plus rejected rows, entity tallies, source_runs and the run record. The last
+stored date is the same in both warehouses.
 
 Then, in one process, with `prefect_test_harness` started first (not counted):
 
@@ -526,7 +526,8 @@ def main() -> int:
             f"{args.per_day * args.dates * args.mentions:,} mentions), {files} Parquet files, "
             f"{size / 1e6:.0f} MB, built in {time.perf_counter() - started:.0f} s; "
             f"{os.cpu_count()} CPUs\n"
-            f"   closed months copied by the publications: {len(copies)} files, "
+            f"   copies the publications made (closed months, parts of the open month): "
+            f"{len(copies)} files, "
             f"{sum(p.stat().st_size for p in copies) / 1e6:.0f} MB"
         )
         set_feeds(servers, outlets, last, args.per_day)
