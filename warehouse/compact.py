@@ -268,7 +268,7 @@ def compact(
                 written += 1
                 known = months(data_dir, table, listing)
             if table in PARTS:
-                parted = _write_parts(data_dir, table, known)
+                parted = _write_parts(data_dir, table, known, on_step)
                 if parted:
                     written += parted
                     known = months(data_dir, table, listing)
@@ -294,7 +294,12 @@ def _mergeable(known: Sequence[Month]) -> tuple[Path, Path] | None:
     return None
 
 
-def _write_parts(data_dir: Path, table: str, known: Sequence[Month]) -> int:
+def _write_parts(
+    data_dir: Path,
+    table: str,
+    known: Sequence[Month],
+    on_step: Callable[[str], None] | None = None,
+) -> int:
     """Write the part each month that no copy holds is due (see `PARTS`); returns how many."""
     written = 0
     for month in known:
@@ -305,6 +310,8 @@ def _write_parts(data_dir: Path, table: str, known: Sequence[Month]) -> int:
         if len(due) >= PART_DAYS:
             files = [f for f in month.files if date_of(f) <= due[-1]]
             first = f"{month.month}-01"
+            if on_step is not None:
+                on_step(f"compact:{table}")
             part = _write_copy(data_dir, table, files, files, first, due[-1], hive=True)
             written += part is not None
     return written

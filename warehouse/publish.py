@@ -90,9 +90,10 @@ class Publication:
 
     `on_step` is called with the name of each point that `commit` reaches (`staged`: every
     batch written; `fsynced`; `validated`; then just before it happens, `rename:raw`,
-    `rename:<table>`, `verified`, `summaries`, `prune:raw`, `compact`, then `compact:<table>` or
-    `merge:<table>` before each copy of closed months is written, `catalog`; and `done`); tests
-    kill the process there.
+    `rename:<table>`, `verified`, `summaries`, `prune:raw`, `catalog`, `compact`, then
+    `compact:<table>` or `merge:<table>` before each copy of closed months is written (parts of
+    the open month: `compact:<table>` too), `catalog:compacted` if a copy changed; and `done`);
+    tests kill the process there.
     """
 
     def __init__(

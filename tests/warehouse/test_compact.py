@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import shutil
 import signal
-from datetime import date
+from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
@@ -16,7 +16,7 @@ from lakedata import publish_sample, run_script
 from versions import publish_rows
 
 from warehouse import compact
-from warehouse.catalog import build_catalog
+from warehouse.catalog import HORIZON_DAYS, build_catalog
 from warehouse.lake import catalog_path, data_file, list_lake
 from warehouse.schema import TABLES
 from warehouse.views import analytic_views
@@ -271,3 +271,27 @@ def test_a_months_parts_are_removed_once_the_month_is_copied(tmp_path: Path) -> 
     publish_sample(data_dir, DEC_1, SCOPE, "new")
     assert _copies(data_dir) == ["2026-11--2026-11"]
     assert _copies(data_dir, "superseded") == ["2026-11--2026-11"]
+
+
+def test_a_publication_killed_while_writing_a_part_leaves_a_warehouse_that_answers(
+    tmp_path: Path,
+) -> None:
+    data_dir = tmp_path / "data"
+    days = [date(2026, 11, d) for d in range(1, compact.PART_DAYS + 1)]
+    for day in days:
+        publish_sample(data_dir, day, SCOPE, "new")
+    later = days[-1] + timedelta(days=HORIZON_DAYS + 1)  # past the catalog's horizon
+    killed = run_script(
+        "publisher.py", str(data_dir), later.isoformat(), SCOPE, "new", "compact:articles"
+    )
+    assert killed.returncode == -signal.SIGKILL, killed.stderr
+
+    assert not [name for name in _copies(data_dir) if "2026-11-01--" in name]
+    answers = _answers(data_dir)  # the catalog was brought up to date before compaction
+    assert answers == _from_daily_files(data_dir, tmp_path / "daily")
+    assert {r[-1] for r in answers["stg_articles"]} == {*days, later}
+
+    publish_sample(data_dir, later, SCOPE, "new")  # the rerun writes the part
+    (month,) = compact.months(data_dir, "articles")
+    assert month.part_last == days[-1].isoformat()
+    assert _answers(data_dir) == _from_daily_files(data_dir, tmp_path / "daily-2")
