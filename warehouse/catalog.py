@@ -35,9 +35,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from warehouse import compact, verified
+from warehouse import compact, spread, verified
 from warehouse.lake import (
     CATALOG_NAME,
+    Listing,
     StorageError,
     catalog_lock,
     catalog_path,
@@ -204,21 +205,29 @@ def catalog_statements(
     data_dir: Path,
     catalog: Path | None = None,
     months: Mapping[str, list[compact.Month]] | None = None,
+    listing: Listing | None = None,
 ) -> list[str]:
     """The statements that `create_views` runs, in order (`months`: each table's, as
-    `warehouse.compact.months` gives them, when the caller has just listed them)."""
+    `warehouse.compact.months` gives them, and `listing`: the lake, when the caller has just
+    listed them). `story_spread` reads the summary a publication keeps while it holds for the
+    lake as listed now (`warehouse.spread`), else aggregates: the choice is part of the
+    statements, so a catalog switches when it is rebuilt."""
     data_dir = Path(data_dir).absolute()
     record = verified.load(data_dir)
     if months is None:  # one listing for every table
         listing = list_lake(data_dir, TABLES)
         months = {table: compact.months(data_dir, table, listing) for table in TABLES}
+    elif listing is None:
+        listing = list_lake(data_dir, spread.READ)
     statements = [
         f"CREATE OR REPLACE VIEW {quote_ident('stg_' + table)} AS "
         + staging_view_sql(data_dir, table, catalog, record, months)
         for table in TABLES
     ]
+    summary = spread_view_sql(data_dir, catalog) if spread.holds(data_dir, listing) else None
     statements += [
-        f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {select}"
+        f"CREATE OR REPLACE VIEW {quote_ident(name)} AS "
+        + (summary if name == "story_spread" and summary is not None else select)
         for name, select in analytic_views()
     ]
     if catalog is not None:
@@ -227,6 +236,14 @@ def catalog_statements(
             f"{quote_literal(str(data_dir))} AS data_dir, {quote_literal(str(catalog))} AS catalog"
         )
     return statements
+
+
+def spread_view_sql(data_dir: Path, catalog: Path | None = None) -> str:
+    """`SELECT` of `story_spread` from the summary file (`warehouse.spread`), checked like
+    `staging_view_sql` to be read through `catalog`."""
+    where = "" if catalog is None else " " + _where_built(catalog, data_dir)
+    path = quote_literal(str(spread.summary_path(data_dir)))
+    return f"SELECT * FROM read_parquet({path}){where}"  # noqa: S608 (a quoted path)
 
 
 def digest_path(data_dir: Path) -> Path:
@@ -239,16 +256,19 @@ def _digest(statements: list[str]) -> str:
 
 
 def ensure_catalog(
-    data_dir: Path, months: Mapping[str, list[compact.Month]] | None = None
+    data_dir: Path,
+    months: Mapping[str, list[compact.Month]] | None = None,
+    listing: Listing | None = None,
 ) -> Path:
     """The catalog, rebuilt only if its views would not be the ones it holds; returns its path.
 
-    `months` (each table's, as `warehouse.compact.compact` returns them) spares listing the
-    lake again to tell; a rebuild lists it afresh."""
+    `months` (each table's, as `warehouse.compact.compact` returns them) and `listing` (the
+    lake as the caller just listed it) spare listing the lake again to tell; a rebuild lists it
+    afresh."""
     data_dir = Path(data_dir).absolute()
     target = catalog_path(data_dir)
     if target.is_file() and not _held_for_writing(target):
-        statements = catalog_statements(data_dir, target.resolve(), months)
+        statements = catalog_statements(data_dir, target.resolve(), months, listing)
         try:
             if digest_path(data_dir).read_text(encoding="ascii").strip() == _digest(statements):
                 return target

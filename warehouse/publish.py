@@ -12,7 +12,8 @@ and checks the row count, then moves the raw archive to its own new name, `os.re
 table into `lake/<table>/run_date=<date>/<scope>.parquet`, brings the run's summaries up to
 date (`warehouse.summaries`, a cache the run's own questions read), removes the raw archive that the
 replaced tables named (if no new row names it), copies the closed months into a few files per
-table (`warehouse.compact`), and rebuilds the catalog if its views change
+table (`warehouse.compact`), keeps `story_spread`'s summary (`warehouse.spread`: computed again,
+or only recorded as still holding when the run adds no row to it), and rebuilds the catalog if its views change
 (`warehouse.catalog.ensure_catalog`: the views read globs, so new files need no rebuild; a new
 copy, or a rerun of a copied month, does). Before the renames it decides which articles rows the
 run's rows supersede (`warehouse.superseded`), written as the `superseded` table.
@@ -38,11 +39,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from warehouse import compact, summaries, superseded, verified
+from warehouse import compact, spread, summaries, superseded, verified
 from warehouse.catalog import build_catalog, ensure_catalog
 from warehouse.convert import SchemaError, to_table
 from warehouse.lake import (
     CorruptLakeFile,
+    Identity,
     Listing,
     StagingArea,
     check_scope,
@@ -90,7 +92,8 @@ class Publication:
     `on_step` is called with the name of each point that `commit` reaches (`staged`: every
     batch written; `fsynced`; `validated`; then just before it happens, `rename:raw`,
     `rename:<table>`, `verified`, `summaries`, `prune:raw`, `compact`, then `compact:<table>` or
-    `merge:<table>` before each copy of closed months is written, `catalog`; and `done`); tests
+    `merge:<table>` before each copy of closed months is written, `spread`, `catalog`; and
+    `done`); tests
     kill the process there.
     """
 
@@ -194,6 +197,7 @@ class Publication:
                     staged = self._seal()
                     if self._raw is not None:
                         self._raw.publish(self._step)
+                    unchanged = self._adds_no_spread()
                     published = []
                     for table in PUBLISH_ORDER:
                         final = data_file(self.data_dir, table, self.run_date, self.scope)
@@ -214,8 +218,10 @@ class Publication:
                 remove_unreferenced(self.data_dir, self.run_date, self.scope, self._raw_refs)
                 self._step("compact")
                 months = self._compact(listing)
+                self._step("spread")
+                spread.refresh(self.data_dir, listing, unchanged, months)  # a cache, too
                 self._step("catalog")
-                catalog = ensure_catalog(self.data_dir, months)
+                catalog = ensure_catalog(self.data_dir, months, listing)
             except BaseException:
                 self._discard()
                 raise
@@ -249,6 +255,25 @@ class Publication:
     def _step(self, name: str) -> None:
         if self._on_step is not None:
             self._on_step(name)
+
+    def _adds_no_spread(self) -> dict[str, Identity | None] | None:
+        """This publication's files of the tables `story_spread` reads with their identities
+        before it (None: new) when it adds no row to that aggregation (no articles, no
+        decisions, and the files it replaces held none either), else None: `warehouse.spread`
+        then computes the summary again."""
+        if any(self.rows_written[t] for t in spread.READ):
+            return None
+        before: dict[str, Identity | None] = {}
+        for table in spread.READ:
+            final = data_file(self.data_dir, table, self.run_date, self.scope)
+            key = str(final.relative_to(self.data_dir))
+            try:
+                before[key] = verified.identity(final)
+                if pq.read_metadata(final).num_rows:
+                    return None
+            except FileNotFoundError:
+                before[key] = None
+        return before
 
     def _compact(self, listing: Listing) -> dict[str, list[compact.Month]] | None:
         """Copy the closed months (`warehouse.compact`), but this run's own; returns each
