@@ -12,10 +12,11 @@ and checks the row count, then moves the raw archive to its own new name, `os.re
 table into `lake/<table>/run_date=<date>/<scope>.parquet`, brings the run's summaries up to
 date (`warehouse.summaries`, a cache the run's own questions read), removes the raw archive that the
 replaced tables named (if no new row names it), copies the closed months into a few files per
-table (`warehouse.compact`), keeps `story_spread`'s summary (`warehouse.spread`: computed again,
-or only recorded as still holding when the run adds no row to it), and rebuilds the catalog if its views change
-(`warehouse.catalog.ensure_catalog`: the views read globs, so new files need no rebuild; a new
-copy, or a rerun of a copied month, does). Before the renames it decides which articles rows the
+table (`warehouse.compact`), keeps `story_spread`'s summary (`warehouse.spread`: computed
+again, or only recorded as still holding when the run adds no row to it), and rebuilds the
+catalog if its views change (`warehouse.catalog.ensure_catalog`: the views read globs, so new
+files need no rebuild; a new copy, a rerun of a copied month, or a summary that stops or starts
+holding does). Before the renames it decides which articles rows the
 run's rows supersede (`warehouse.superseded`), written as the `superseded` table.
 `fetch_log` (which carries feed validators) and `runs` (the record that the run happened)
 are renamed last, so state that advances never gets ahead of the data it covers; and since
@@ -198,6 +199,8 @@ class Publication:
                     if self._raw is not None:
                         self._raw.publish(self._step)
                     unchanged = self._adds_no_spread()
+                    # The summary stops being read before the rows it lacks are published.
+                    token = spread.mark(self.data_dir) if unchanged is None else None
                     published = []
                     for table in PUBLISH_ORDER:
                         final = data_file(self.data_dir, table, self.run_date, self.scope)
@@ -219,7 +222,7 @@ class Publication:
                 self._step("compact")
                 months = self._compact(listing)
                 self._step("spread")
-                spread.refresh(self.data_dir, listing, unchanged, months)  # a cache, too
+                spread.refresh(self.data_dir, listing, unchanged, months, token)  # a cache
                 self._step("catalog")
                 catalog = ensure_catalog(self.data_dir, months, listing)
             except BaseException:

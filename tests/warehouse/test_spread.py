@@ -3,6 +3,7 @@ the aggregation over `article_versions` says, or it is not used."""
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -48,10 +49,15 @@ def at(day: int, minute: int) -> datetime:
     return datetime(2026, 3, day, 5, minute, tzinfo=UTC)
 
 
-def read(con: duckdb.DuckDBPyConnection) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+Rows = list[tuple[object, ...]]
+
+
+def read(con: duckdb.DuckDBPyConnection) -> tuple[Rows, Rows]:
     """`story_spread`'s rows and those of the aggregation over `article_versions`, sorted."""
     view = con.execute("SELECT * FROM story_spread ORDER BY ALL").fetchall()
-    aggregated = con.execute(f"SELECT * FROM ({story_spread_sql()}) ORDER BY ALL").fetchall()  # noqa: S608
+    aggregated = con.execute(
+        f"SELECT * FROM ({story_spread_sql()}) ORDER BY ALL"
+    ).fetchall()
     return view, aggregated
 
 
@@ -72,6 +78,7 @@ def test_story_spread_reads_a_summary_equal_to_the_aggregation(tmp_path: Path) -
     publish_rows(tmp_path, on(2), FIRST)
     # s1 again, version 2 (supersedes version 1), and a new story at a third outlet
     publish_rows(tmp_path, on(3), [("s1", A + "s1", 2, None), ("s3", C + "s3", 1, None)])
+    assert spread.holds(tmp_path, list_lake(tmp_path, spread.READ))
     with catalog(tmp_path) as con:
         assert reads_summary(con, tmp_path)
         view, aggregated = read(con)
@@ -105,7 +112,9 @@ def test_the_summary_is_sorted_in_small_row_groups(
         for g in range(metadata.num_row_groups)
     ]
     assert len(bounds) == 4
-    assert all(low <= high < next_low for (low, high), (next_low, _) in zip(bounds, bounds[1:]))
+    assert all(
+        low <= high < later for (low, high), (later, _) in itertools.pairwise(bounds)
+    )
 
 
 def test_a_summary_left_stale_by_a_crash_is_not_used(tmp_path: Path) -> None:
@@ -131,6 +140,21 @@ def test_a_summary_left_stale_by_a_crash_is_not_used(tmp_path: Path) -> None:
         view, aggregated = read(con)
     assert view == aggregated
     assert view[0][5] == at(3, 0)
+
+
+def test_a_session_gets_the_aggregation_while_the_summary_lags_the_lake(tmp_path: Path) -> None:
+    publish_rows(tmp_path, on(2), FIRST)
+    with catalog(tmp_path) as con:  # open on a catalog that reads the summary
+        assert reads_summary(con, tmp_path)
+        publication = Publication(tmp_path, on(3), "ingest-1", on_step=crash_at("spread"))
+        publication.write("articles", article_table(on(3), [("s1", A + "s1", 2, None)]))
+        with pytest.raises(Crash):
+            publication.commit()  # killed between the renames and the summary
+        stale = pq.read_table(spread.summary_path(tmp_path)).sort_by("cluster_id")
+        assert stale.column("last_published_at")[0].as_py() == at(2, 1)
+        view, aggregated = read(con)
+        assert view == aggregated
+        assert view[0][5] == at(3, 0)
 
 
 def test_an_unreadable_summary_is_not_used(tmp_path: Path) -> None:
