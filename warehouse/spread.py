@@ -155,8 +155,9 @@ def holds(data_dir: Path, listing: Listing) -> bool:
     if digest != lake_digest(listing):
         return False
     try:
-        return token == token_path(data_dir).read_text(encoding="ascii")
-    except OSError:
+        return token is not None and token == _token(data_dir)
+    except OSError as error:
+        logger.warning("Ignored the unreadable story_spread token: %s", error)
         return False
 
 
@@ -177,16 +178,31 @@ def refresh(
     data_dir = Path(data_dir).absolute()
     try:
         with verified.locked(spread_dir(data_dir)):
-            now = lake_digest(listing)
-            said = recorded(data_dir)
-            if said == now:
+            said, own = _state(data_dir)
+            read = own is not None and own == _token(data_dir)  # the view reads this summary
+            if read and said == lake_digest(listing):
                 return
-            if unchanged is not None and said == lake_digest(listing, unchanged):
-                _write_record(data_dir, summary_path(data_dir), now)
+            if read and unchanged is not None and said == lake_digest(listing, unchanged):
+                _write_record(data_dir, summary_path(data_dir), lake_digest(listing))
                 return
-            _rewrite(data_dir, listing, months, now, token or mark(data_dir))
+            if token is None:
+                # Marked where publications rename, then listed: a publication renaming now
+                # has marked before us (it is in the listing), one after us marks after us.
+                with verified.locked(verified.index_dir(data_dir) / "publishing"):
+                    token = mark(data_dir)
+                    listing = list_lake(data_dir, READ, since=listing)
+                months = None  # taken from this listing
+            _rewrite(data_dir, listing, months, lake_digest(listing), token)
     except (OSError, duckdb.Error, pa.ArrowException, SpreadError) as error:
         logger.warning("Could not update the story_spread summary of %s: %s", data_dir, error)
+
+
+def _token(data_dir: Path) -> str | None:
+    """The latest token (`mark`), or None."""
+    try:
+        return token_path(data_dir).read_text(encoding="ascii")
+    except FileNotFoundError:
+        return None
 
 
 def _rewrite(

@@ -198,3 +198,21 @@ def test_an_open_session_sees_the_summary_of_a_later_publication(tmp_path: Path)
         assert [r[0] for r in read(con)[0]] == ["s1", "s2"]
         publish_rows(tmp_path, on(3), [("s3", C + "s3", 1, None)])
         assert [r[0] for r in read(con)[0]] == ["s1", "s2", "s3"]
+
+
+def test_a_run_killed_before_its_renames_leaves_a_summary_the_next_run_makes_current(
+    tmp_path: Path,
+) -> None:
+    publish_rows(tmp_path, on(2), FIRST)
+    publication = Publication(tmp_path, on(3), "ingest-1", on_step=crash_at("rename:articles"))
+    publication.write("articles", article_table(on(3), [("s3", C + "s3", 1, None)]))
+    with pytest.raises(Crash):
+        publication.commit()  # marked, nothing of articles renamed: the lake's digest stands
+    assert not spread.holds(tmp_path, list_lake(tmp_path, spread.READ))
+    publish_nothing(tmp_path, on(4))
+    assert spread.holds(tmp_path, list_lake(tmp_path, spread.READ))
+    with catalog(tmp_path) as con:
+        assert reads_summary(con, tmp_path)
+        view, aggregated = read(con)
+    assert view == aggregated
+    assert [r[0] for r in view] == ["s1", "s2"]
