@@ -51,7 +51,7 @@ from warehouse.lake import (
 )
 from warehouse.schema import TABLES
 from warehouse.session import CATALOG_INFO
-from warehouse.views import analytic_views, story_spread_sql
+from warehouse.views import analytic_views
 
 logger = logging.getLogger(__name__)
 
@@ -239,22 +239,11 @@ def catalog_statements(
 
 
 def spread_view_sql(data_dir: Path, catalog: Path | None = None) -> str:
-    """`SELECT` of `story_spread` from the summary file (`warehouse.spread`) while its token is
-    the latest, else by the aggregation: each side guarded by the check, so that the side not
-    taken stops at its first chunk. The file's side is checked like `staging_view_sql` to be
-    read through `catalog`."""
-    summary = quote_literal(str(spread.summary_path(data_dir)))
-    token = quote_literal(str(spread.token_path(data_dir)))
-    key = quote_literal(spread.TOKEN_KEY.decode())
-    # Every piece below is a quoted literal or SQL of ours.
-    current = (
-        f"coalesce((SELECT content FROM read_text({token})) = (SELECT decode(value) "  # noqa: S608
-        f"FROM parquet_kv_metadata({summary}) WHERE key = {key}), false)"
-    )
+    """`SELECT` of `story_spread` from the summary file (`warehouse.spread`), checked like
+    `staging_view_sql` to be read through `catalog`."""
     where = "" if catalog is None else " " + _where_built(catalog, data_dir)
-    read = f"SELECT * FROM (SELECT * FROM read_parquet({summary}){where}) WHERE {current}"  # noqa: S608
-    versions = f"(SELECT * FROM article_versions WHERE NOT {current})"  # noqa: S608
-    return f"{read} UNION ALL {story_spread_sql(versions)}"
+    path = quote_literal(str(spread.summary_path(data_dir)))
+    return f"SELECT * FROM read_parquet({path}){where}"  # noqa: S608 (a quoted path)
 
 
 def digest_path(data_dir: Path) -> Path:

@@ -9,14 +9,14 @@ pub.commit()                                   # -> catalog path; or pub.abort()
 `commit` closes each table's staging file (tables that got no rows get an empty one, so a
 rerun that now yields nothing still replaces the old file), fsyncs it, reads the footer back
 and checks the row count, then moves the raw archive to its own new name, `os.replace`s each
-table into `lake/<table>/run_date=<date>/<scope>.parquet`, brings the run's summaries up to
-date (`warehouse.summaries`, a cache the run's own questions read), removes the raw archive that the
-replaced tables named (if no new row names it), copies the closed months into a few files per
-table (`warehouse.compact`), keeps `story_spread`'s summary (`warehouse.spread`: computed
-again, or only recorded as still holding when the run adds no row to it), and rebuilds the
-catalog if its views change (`warehouse.catalog.ensure_catalog`: the views read globs, so new
-files need no rebuild; a new copy, a rerun of a copied month, or a summary that stops or starts
-holding does). Before the renames it decides which articles rows the
+table into `lake/<table>/run_date=<date>/<scope>.parquet`, keeps `story_spread`'s summary
+(`warehouse.spread`: computed again, or only recorded as still holding when the run adds no
+row to it), brings the run's summaries up to date (`warehouse.summaries`, a cache the run's own
+questions read), removes the raw archive that the replaced tables named (if no new row names
+it), copies the closed months into a few files per table (`warehouse.compact`), and rebuilds
+the catalog if its views change (`warehouse.catalog.ensure_catalog`: the views read globs, so
+new files need no rebuild; a new copy, a rerun of a copied month, or a summary that starts or
+stops holding does). Before the renames it decides which articles rows the
 run's rows supersede (`warehouse.superseded`), written as the `superseded` table.
 `fetch_log` (which carries feed validators) and `runs` (the record that the run happened)
 are renamed last, so state that advances never gets ahead of the data it covers; and since
@@ -92,9 +92,9 @@ class Publication:
 
     `on_step` is called with the name of each point that `commit` reaches (`staged`: every
     batch written; `fsynced`; `validated`; then just before it happens, `rename:raw`,
-    `rename:<table>`, `verified`, `summaries`, `prune:raw`, `compact`, then `compact:<table>` or
-    `merge:<table>` before each copy of closed months is written, `spread`, `catalog`; and
-    `done`); tests
+    `rename:<table>`, `verified`, `spread`, `summaries`, `prune:raw`, `compact`, then
+    `compact:<table>` or `merge:<table>` before each copy of closed months is written,
+    `catalog`; and `done`); tests
     kill the process there.
     """
 
@@ -199,8 +199,6 @@ class Publication:
                     if self._raw is not None:
                         self._raw.publish(self._step)
                     unchanged = self._adds_no_spread()
-                    # The summary stops being read before the rows it lacks are published.
-                    token = spread.mark(self.data_dir) if unchanged is None else None
                     published = []
                     for table in PUBLISH_ORDER:
                         final = data_file(self.data_dir, table, self.run_date, self.scope)
@@ -215,14 +213,15 @@ class Publication:
                 self._step("verified")
                 verified.add(self.data_dir, published)  # validated by `_seal` just now
                 record_folders(self.data_dir, listing, folders_listed() - self._listed_from)
+                # First: until it is rewritten, a catalog that reads it answers as before the run.
+                self._step("spread")
+                spread.refresh(self.data_dir, listing, unchanged)  # a cache: errors are logged
                 self._step("summaries")
                 summaries.refresh(self.data_dir, listing)  # a cache: errors are logged
                 self._step("prune:raw")
                 remove_unreferenced(self.data_dir, self.run_date, self.scope, self._raw_refs)
                 self._step("compact")
                 months = self._compact(listing)
-                self._step("spread")
-                spread.refresh(self.data_dir, listing, unchanged, months, token)  # a cache
                 self._step("catalog")
                 catalog = ensure_catalog(self.data_dir, months, listing)
             except BaseException:

@@ -4,37 +4,31 @@ groups of one file instead of aggregating every stored article.
 ```
 <data_dir>/index/story_spread/spread.parquet   the view's rows, sorted by first_published_at
 <data_dir>/index/story_spread/holds.json       {"summary": its identity, "lake": a digest}
-<data_dir>/index/story_spread/token            the token of the lake's latest change
 ```
 The summary holds exactly the rows of the aggregation `warehouse.views.story_spread_sql` over
 the `articles` and `superseded` lake files (through the `stg_` views, so over the current
 monthly copies where there are some), in row groups of `GROUP_ROWS`: a filter on
 `first_published_at` skips the groups whose statistics say they cannot hold a match.
 
-Two checks keep it from giving an answer the aggregation would not:
+What it holds for is a digest of the daily files of those two tables (their paths under the
+data dir and `warehouse.verified.identity`), recorded in the file's key-value metadata
+(`DIGEST_KEY`). Copies are not part of it: a copy is current only while its name's digest
+matches the daily files of its months (`warehouse.compact`), so it says what they say, and a
+compaction changes no answer. `holds.json` may record a later digest for the same file (named
+by its identity): a publication that adds no row to the aggregation (its articles and decisions
+are empty and the files it replaced were empty too, such as a nothing-new night) only records
+that the summary still holds for the lake it leaves, without reading anything; every other
+publication computes the summary again, whole (`refresh`), right after its renames.
 
-- At catalog build (`holds`): the digest of the daily files of those two tables (their paths
-  under the data dir and `warehouse.verified.identity`) the summary was computed from, recorded
-  in its key-value metadata (`DIGEST_KEY`), must be the lake's as listed. Copies are not part of
-  it: a copy is current only while its name's digest matches the daily files of its months
-  (`warehouse.compact`), so it says what they say, and a compaction changes no answer.
-  `holds.json` may record a later digest for the same file (named by its identity): a
-  publication that adds no row to the aggregation (its articles and decisions are empty and the
-  files it replaced were empty too, such as a nothing-new night) only records that the summary
-  still holds for the lake it leaves, without reading anything; every other publication computes
-  the summary again, whole (`refresh`). The catalog (`warehouse.catalog.catalog_statements`)
-  reads the aggregation alone when this fails (no summary, an unreadable one, a lake changed
-  otherwise than by a publication: a working copy's update, a quarantined file); the choice is
-  part of the statements, so it switches with a rebuild.
-- At query time: a publication that adds rows writes a new token to `token` (`mark`) before it
-  renames any file, and the summary it then computes records that token (`TOKEN_KEY`). The view
-  reads the file while the two agree and the aggregation otherwise (each side guarded so that
-  the other costs nothing but the check: two small reads). So between a publication's renames
-  and its summary, or after a publication killed there, sessions get the aggregation of what
-  is published, never the summary of the lake before.
-
-The file and the token are only ever replaced (`os.replace`), so a session that reads them by
-their paths sees the new ones on its next query.
+The catalog (`warehouse.catalog.catalog_statements`) defines `story_spread` as a read of the
+file while `holds` says it is the aggregation of the lake as listed when the catalog is built,
+and as the aggregation otherwise (no summary, an unreadable one, one left behind by a run killed
+between its renames and its summary, a lake changed otherwise than by a publication: a working
+copy's update, a quarantined file). The choice is part of the statements, so it switches with a
+rebuild. Until then a catalog that reads the file answers as before the run's renames, as the
+tables a killed run did not rename do: the next publication (a rerun of the date) repairs both.
+The file is only ever replaced (`os.replace`), so a session that reads it by its path sees the
+new one on its next query.
 """
 
 from __future__ import annotations
@@ -58,7 +52,6 @@ logger = logging.getLogger(__name__)
 
 READ = ("articles", "superseded")  # the lake tables the aggregation reads
 DIGEST_KEY = b"newsflow.lake_digest"
-TOKEN_KEY = b"newsflow.token"
 # Small enough that a week of a year's stories is a few groups of a hundred; large enough that
 # the footer of a year stays a few kilobytes.
 GROUP_ROWS = 2048
@@ -78,19 +71,6 @@ def summary_path(data_dir: Path) -> Path:
 
 def record_path(data_dir: Path) -> Path:
     return spread_dir(data_dir) / "holds.json"
-
-
-def token_path(data_dir: Path) -> Path:
-    return spread_dir(data_dir) / "token"
-
-
-def mark(data_dir: Path) -> str:
-    """Write a new token (before a publication renames files that add rows to the aggregation):
-    the summary stops being read until one that records this token replaces it. Returns it."""
-    token = uuid.uuid4().hex
-    make_dirs(spread_dir(data_dir))
-    _replace_text(token_path(data_dir), token)
-    return token
 
 
 def _replace_text(target: Path, text: str) -> None:
@@ -123,99 +103,57 @@ def lake_digest(listing: Listing, before: Mapping[str, Identity | None] | None =
 def recorded(data_dir: Path) -> str | None:
     """The lake digest the summary holds for (`holds.json`'s while it names the file as it is,
     else the file's own); None when there is no readable summary."""
-    return _state(data_dir)[0]
-
-
-def _state(data_dir: Path) -> tuple[str | None, str | None]:
-    """`recorded`, and the token the summary was computed under."""
     path = summary_path(data_dir)
     try:
         now = verified.identity(path)
-        meta = pq.read_metadata(path).metadata or {}
+        own = (pq.read_metadata(path).metadata or {}).get(DIGEST_KEY)
     except FileNotFoundError:
-        return None, None
+        return None
     except (OSError, pa.ArrowException) as error:
         logger.warning("Ignored the unreadable story_spread summary %s: %s", path, error)
-        return None, None
-    own, token = meta.get(DIGEST_KEY), meta.get(TOKEN_KEY)
-    said = token.decode("ascii") if token else None
+        return None
     try:
         record = json.loads(record_path(data_dir).read_text(encoding="ascii"))
         if tuple(record["summary"]) == now:
-            return str(record["lake"]), said
+            return str(record["lake"])
     except (OSError, ValueError, KeyError, TypeError):
         pass  # no record of a later lake for this file: what the file says
-    return (own.decode("ascii") if own else None), said
+    return own.decode("ascii") if own else None
 
 
 def holds(data_dir: Path, listing: Listing) -> bool:
-    """Whether the summary is the aggregation of the lake as `listing` has it, and the view
-    would read it (its token is the latest)."""
-    digest, token = _state(data_dir)
-    if digest != lake_digest(listing):
-        return False
-    try:
-        return token is not None and token == _token(data_dir)
-    except OSError as error:
-        logger.warning("Ignored the unreadable story_spread token: %s", error)
-        return False
+    """Whether the summary is the aggregation of the lake as `listing` has it."""
+    return recorded(data_dir) == lake_digest(listing)
 
 
 def refresh(
-    data_dir: Path,
-    listing: Listing,
-    unchanged: Mapping[str, Identity | None] | None = None,
-    months: Mapping[str, list[compact.Month]] | None = None,
-    token: str | None = None,
+    data_dir: Path, listing: Listing, unchanged: Mapping[str, Identity | None] | None = None
 ) -> None:
     """Bring the summary up to the lake as `listing` (taken after the publication's renames)
     has it. `unchanged`: the publication's own files of `READ` with their identities before it
     (None: new), given when it adds no row to the aggregation; the summary is then only
-    recorded as holding still, if it held before. Otherwise `token` is what the publication
-    `mark`ed before its renames (a new one is marked without). `months`: each table's, as
-    `warehouse.compact.compact` returned them. A cache: a failure is logged, and the views read
-    the aggregation until a later publication writes the summary."""
+    recorded as holding still, if it held before. A cache: a failure is logged, and the catalog
+    reads the aggregation until a later publication writes the summary."""
     data_dir = Path(data_dir).absolute()
     try:
         with verified.locked(spread_dir(data_dir)):
-            said, own = _state(data_dir)
-            read = own is not None and own == _token(data_dir)  # the view reads this summary
-            if read and said == lake_digest(listing):
+            now = lake_digest(listing)
+            said = recorded(data_dir)
+            if said == now:
                 return
-            if read and unchanged is not None and said == lake_digest(listing, unchanged):
-                _write_record(data_dir, summary_path(data_dir), lake_digest(listing))
+            if unchanged is not None and said == lake_digest(listing, unchanged):
+                _write_record(data_dir, summary_path(data_dir), now)
                 return
-            if token is None:
-                # Marked where publications rename, then listed: a publication renaming now
-                # has marked before us (it is in the listing), one after us marks after us.
-                with verified.locked(verified.index_dir(data_dir) / "publishing"):
-                    token = mark(data_dir)
-                    listing = list_lake(data_dir, READ, since=listing)
-                months = None  # taken from this listing
-            _rewrite(data_dir, listing, months, lake_digest(listing), token)
+            _rewrite(data_dir, listing, now)
     except (OSError, duckdb.Error, pa.ArrowException, SpreadError) as error:
         logger.warning("Could not update the story_spread summary of %s: %s", data_dir, error)
 
 
-def _token(data_dir: Path) -> str | None:
-    """The latest token (`mark`), or None."""
-    try:
-        return token_path(data_dir).read_text(encoding="ascii")
-    except FileNotFoundError:
-        return None
-
-
-def _rewrite(
-    data_dir: Path,
-    listing: Listing,
-    months: Mapping[str, list[compact.Month]] | None,
-    digest: str,
-    token: str,
-) -> None:
-    """Compute the summary whole and publish it under `token`: a temporary file, fsynced, read
-    back, renamed (skipped when the lake changed while it was read: the publication that
-    changed it writes its own)."""
-    rows = _aggregate(data_dir, listing, months)
+def _rewrite(data_dir: Path, listing: Listing, digest: str) -> None:
+    """Compute the summary whole and publish it: a temporary file, fsynced, read back, renamed
+    (skipped when the lake changed while it was read: the publication that changed it writes
+    its own)."""
+    rows = _aggregate(data_dir, listing)
     if lake_digest(list_lake(data_dir, READ, since=listing)) != digest:
         logger.info("The lake changed while story_spread was summarised; left to the next run")
         return
@@ -226,11 +164,7 @@ def _rewrite(
     target = summary_path(data_dir)
     temp = folder / f".{target.name}.{uuid.uuid4().hex}.tmp"
     try:
-        metadata = {
-            **(rows.schema.metadata or {}),
-            DIGEST_KEY: digest.encode("ascii"),
-            TOKEN_KEY: token.encode("ascii"),
-        }
+        metadata = {**(rows.schema.metadata or {}), DIGEST_KEY: digest.encode("ascii")}
         pq.write_table(
             rows.replace_schema_metadata(metadata),
             temp,
@@ -239,8 +173,8 @@ def _rewrite(
         )
         fsync_path(temp)
         back = pq.read_metadata(temp)
-        said = {k: (back.metadata or {}).get(k) for k in (DIGEST_KEY, TOKEN_KEY)}
-        if back.num_rows != rows.num_rows or any(said[k] != metadata[k] for k in said):
+        said = (back.metadata or {}).get(DIGEST_KEY)
+        if back.num_rows != rows.num_rows or said != metadata[DIGEST_KEY]:
             raise SpreadError(f"{temp} holds {back.num_rows} rows, {rows.num_rows} were written")
         os.replace(temp, target)
         fsync_path(folder)
@@ -249,17 +183,14 @@ def _rewrite(
     _write_record(data_dir, target, digest)
 
 
-def _aggregate(
-    data_dir: Path, listing: Listing, months: Mapping[str, list[compact.Month]] | None
-) -> pa.Table:
+def _aggregate(data_dir: Path, listing: Listing) -> pa.Table:
     """The view's rows by its own SQL over the `stg_` views of `READ`, sorted by
     `first_published_at`."""
     # The catalog decides between this module's file and the aggregation: imported here.
     from warehouse.catalog import quote_ident, staging_view_sql
     from warehouse.views import analytic_views, story_spread_sql
 
-    if months is None:
-        months = {t: compact.months(data_dir, t, listing) for t in READ}
+    months = {t: compact.months(data_dir, t, listing) for t in READ}
     record = verified.load(data_dir)
     views = dict(analytic_views())
     con = duckdb.connect()

@@ -208,12 +208,12 @@ def analytic_views() -> list[tuple[str, str]]:
     ]
 
 
-def story_spread_sql(versions: str = "article_versions") -> str:
+def story_spread_sql() -> str:
     """How far and how fast each story travelled: outlets that ran it (copies included), first
     and last publication, and the hours between them. The catalog reads it from the summary a
     publication keeps (`warehouse.spread`) while that holds, this aggregation otherwise: one
-    definition for both. `versions`: the relation of `article_versions`' rows to aggregate."""
-    return f"""
+    definition for both."""
+    return """
             SELECT cluster_id,
                    count(*) AS articles,
                    count(DISTINCT source_id) AS outlets,
@@ -222,10 +222,10 @@ def story_spread_sql(versions: str = "article_versions") -> str:
                    max(published_at) AS last_published_at,
                    date_diff('second', min(published_at), max(published_at)) / 3600.0
                        AS hours_to_spread
-            FROM {versions} AS v
+            FROM article_versions
             WHERE is_latest
             GROUP BY cluster_id
-            """  # noqa: S608 (our own relations only)
+            """
 
 
 def _source_health() -> str:

@@ -142,21 +142,6 @@ def test_a_summary_left_stale_by_a_crash_is_not_used(tmp_path: Path) -> None:
     assert view[0][5] == at(3, 0)
 
 
-def test_a_session_gets_the_aggregation_while_the_summary_lags_the_lake(tmp_path: Path) -> None:
-    publish_rows(tmp_path, on(2), FIRST)
-    with catalog(tmp_path) as con:  # open on a catalog that reads the summary
-        assert reads_summary(con, tmp_path)
-        publication = Publication(tmp_path, on(3), "ingest-1", on_step=crash_at("spread"))
-        publication.write("articles", article_table(on(3), [("s1", A + "s1", 2, None)]))
-        with pytest.raises(Crash):
-            publication.commit()  # killed between the renames and the summary
-        stale = pq.read_table(spread.summary_path(tmp_path)).sort_by("cluster_id")
-        assert stale.column("last_published_at")[0].as_py() == at(2, 1)
-        view, aggregated = read(con)
-        assert view == aggregated
-        assert view[0][5] == at(3, 0)
-
-
 def test_an_unreadable_summary_is_not_used(tmp_path: Path) -> None:
     publish_rows(tmp_path, on(2), FIRST)
     path = spread.summary_path(tmp_path)
@@ -199,20 +184,3 @@ def test_an_open_session_sees_the_summary_of_a_later_publication(tmp_path: Path)
         publish_rows(tmp_path, on(3), [("s3", C + "s3", 1, None)])
         assert [r[0] for r in read(con)[0]] == ["s1", "s2", "s3"]
 
-
-def test_a_run_killed_before_its_renames_leaves_a_summary_the_next_run_makes_current(
-    tmp_path: Path,
-) -> None:
-    publish_rows(tmp_path, on(2), FIRST)
-    publication = Publication(tmp_path, on(3), "ingest-1", on_step=crash_at("rename:articles"))
-    publication.write("articles", article_table(on(3), [("s3", C + "s3", 1, None)]))
-    with pytest.raises(Crash):
-        publication.commit()  # marked, nothing of articles renamed: the lake's digest stands
-    assert not spread.holds(tmp_path, list_lake(tmp_path, spread.READ))
-    publish_nothing(tmp_path, on(4))
-    assert spread.holds(tmp_path, list_lake(tmp_path, spread.READ))
-    with catalog(tmp_path) as con:
-        assert reads_summary(con, tmp_path)
-        view, aggregated = read(con)
-    assert view == aggregated
-    assert [r[0] for r in view] == ["s1", "s2"]
