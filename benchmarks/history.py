@@ -279,7 +279,7 @@ def build_history(
     per_day: int, mentions: int,
 ) -> list[float]:
     """Publish `days`; returns the seconds each publication spent keeping story_spread's
-    summary (`warehouse.spread`, the `spread` step up to the `catalog` step)."""
+    summary (`warehouse.spread`: from its `spread` step to the next, `summaries`)."""
     spent = []
     for day in days:
         marks: dict[str, float] = {}
@@ -290,7 +290,7 @@ def build_history(
         with Publication(data_dir, day, scope, on_step=mark) as publication:
             for table, rows in day_tables(day, days[0], scope, outlets, per_day, mentions).items():
                 publication.write(table, rows)
-        spent.append(marks["catalog"] - marks["spread"])
+        spent.append(marks["summaries"] - marks["spread"])
     return spent
 
 
