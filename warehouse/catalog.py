@@ -19,7 +19,9 @@ they did when every publication rebuilt the catalog). A table's view
 binds to the schema and reads only the files its query needs once every one of its files is
 recorded as conforming to the schema (`warehouse.verified`); while any is not (a file from an
 older newsflow, or one not checked yet) it reads them with `union_by_name`, which opens every
-file's footer to bind.
+file's footer to bind. `story_spread` reads the summary that publications keep
+(`warehouse.spread`) while it holds for the lake as listed when the statements are made, and
+aggregates otherwise: the choice is part of the statements, so it switches with a rebuild.
 """
 
 from __future__ import annotations
