@@ -24,6 +24,8 @@ Then, in one process, with `prefect_test_harness` started first (not counted):
    seconds and the flow joins it on exit, which rounds every run's wall time up to the next
    second after it started, so a ratio of walls read 1.0x or 1.9x depending on which side of a
    second the work ended (a run of 1.05 s took 2.09 s).
+   Building the history also times what each publication spends computing `story_spread`'s
+   summary again (`warehouse.spread`), printed for the last dates.
 2. Five analyst queries through the catalog (a read-only DuckDB session, as `newsflow sql`
    opens it), each the median of 5 after one warm-up, on both warehouses. Target: within 3x.
    Q1 articles per source per day over the last 7 dates (`articles`)
@@ -275,11 +277,21 @@ def day_tables(
 def build_history(
     data_dir: Path, days: Sequence[date], scope: str, outlets: Sequence[tuple[str, str]],
     per_day: int, mentions: int,
-) -> None:
+) -> list[float]:
+    """Publish `days`; returns the seconds each publication spent keeping story_spread's
+    summary (`warehouse.spread`: from its `spread` step to the next, `summaries`)."""
+    spent = []
     for day in days:
-        with Publication(data_dir, day, scope) as publication:
+        marks: dict[str, float] = {}
+
+        def mark(step: str, marks: dict[str, float] = marks) -> None:
+            marks[step] = time.perf_counter()
+
+        with Publication(data_dir, day, scope, on_step=mark) as publication:
             for table, rows in day_tables(day, days[0], scope, outlets, per_day, mentions).items():
                 publication.write(table, rows)
+        spent.append(marks["summaries"] - marks["spread"])
+    return spent
 
 
 # ---------------------------------------------------------------- the loopback outlets
@@ -516,7 +528,7 @@ def main() -> int:
         ).hexdigest()[:10]  # as flows.runs.run_scope names a run of these sources
         started = time.perf_counter()
         build_history(small, days[-1:], scope, outlets, args.per_day, args.mentions)
-        build_history(large, days, scope, outlets, args.per_day, args.mentions)
+        spread = build_history(large, days, scope, outlets, args.per_day, args.mentions)
         files = sum(1 for _ in (large / "lake").rglob("*.parquet"))
         size = sum(p.stat().st_size for p in (large / "lake").rglob("*.parquet"))
         copies = list((large / "compacted").rglob("*.parquet"))
@@ -527,8 +539,10 @@ def main() -> int:
             f"{size / 1e6:.0f} MB, built in {time.perf_counter() - started:.0f} s; "
             f"{os.cpu_count()} CPUs\n"
             f"   copies the publications made (closed months, parts of the open month): "
-            f"{len(copies)} files, "
-            f"{sum(p.stat().st_size for p in copies) / 1e6:.0f} MB"
+            f"{len(copies)} files, {sum(p.stat().st_size for p in copies) / 1e6:.0f} MB\n"
+            f"   story_spread summary computed again by each publication: "
+            f"{spread[-1] * 1000:.0f} ms at {args.dates} dates (median of the last 10: "
+            f"{statistics.median(spread[-10:]) * 1000:.0f} ms; at 1 date {spread[0] * 1000:.0f} ms)"
         )
         set_feeds(servers, outlets, last, args.per_day)
         os.environ.update(

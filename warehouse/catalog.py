@@ -27,6 +27,9 @@ a nightly run rebuilds it about once a week. A table's view binds to the schema 
 the files its query needs once every one of its files is recorded as conforming to the schema
 (`warehouse.verified`); while any is not (a file from an older newsflow, or one not checked
 yet) it reads them with `union_by_name`, which opens every file's footer to bind.
+`story_spread` reads the summary that publications keep (`warehouse.spread`) while it holds
+for the lake as listed when the statements are made, and aggregates otherwise: the choice is
+part of the statements, so it switches with a rebuild.
 """
 
 from __future__ import annotations
@@ -43,9 +46,10 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
-from warehouse import compact, verified
+from warehouse import compact, spread, verified
 from warehouse.lake import (
     CATALOG_NAME,
+    Listing,
     StorageError,
     catalog_lock,
     catalog_path,
@@ -229,23 +233,31 @@ def catalog_statements(
     catalog: Path | None = None,
     months: Mapping[str, list[compact.Month]] | None = None,
     anchor: str | None = None,
+    listing: Listing | None = None,
 ) -> list[str]:
     """The statements that `create_views` runs, in order (`months`: each table's, as
-    `warehouse.compact.months` gives them, when the caller has just listed them; `anchor`: the
-    date up to which the views name their daily files, the newest date of any table without
-    it)."""
+    `warehouse.compact.months` gives them, and `listing`: the lake, when the caller has just
+    listed them; `anchor`: the date up to which the views name their daily files, the newest
+    date of any table without it). `story_spread` reads the summary a publication keeps while
+    it holds for the lake as listed now (`warehouse.spread`), else aggregates: the choice is
+    part of the statements, so a catalog switches when it is rebuilt."""
     data_dir = Path(data_dir).absolute()
     record = verified.load(data_dir)
     if months is None:  # one listing for every table
-        months = lake_months(data_dir)
+        listing = list_lake(data_dir, TABLES)
+        months = lake_months(data_dir, listing)
+    elif listing is None:
+        listing = list_lake(data_dir, spread.READ)
     anchor = anchor or newest_date(months)
     statements = [
         f"CREATE OR REPLACE VIEW {quote_ident('stg_' + table)} AS "
         + staging_view_sql(data_dir, table, catalog, record, months, anchor)
         for table in TABLES
     ]
+    summary = spread_view_sql(data_dir, catalog) if spread.holds(data_dir, listing) else None
     statements += [
-        f"CREATE OR REPLACE VIEW {quote_ident(name)} AS {select}"
+        f"CREATE OR REPLACE VIEW {quote_ident(name)} AS "
+        + (summary if name == "story_spread" and summary is not None else select)
         for name, select in analytic_views()
     ]
     if catalog is not None:
@@ -256,10 +268,18 @@ def catalog_statements(
     return statements
 
 
-def lake_months(data_dir: Path) -> dict[str, list[compact.Month]]:
-    """Each table's months as the lake holds them now (one listing for every table)."""
-    listing = list_lake(data_dir, TABLES)
+def lake_months(data_dir: Path, listing: Listing | None = None) -> dict[str, list[compact.Month]]:
+    """Each table's months as the lake holds them (as `listing` has it; listed now without)."""
+    listing = list_lake(data_dir, TABLES) if listing is None else listing
     return {table: compact.months(data_dir, table, listing) for table in TABLES}
+
+
+def spread_view_sql(data_dir: Path, catalog: Path | None = None) -> str:
+    """`SELECT` of `story_spread` from the summary file (`warehouse.spread`), checked like
+    `staging_view_sql` to be read through `catalog`."""
+    where = "" if catalog is None else " " + _where_built(catalog, data_dir)
+    path = quote_literal(str(spread.summary_path(data_dir)))
+    return f"SELECT * FROM read_parquet({path}){where}"  # noqa: S608 (a quoted path)
 
 
 def digest_path(data_dir: Path) -> Path:
@@ -272,7 +292,9 @@ def _digest(statements: list[str]) -> str:
 
 
 def ensure_catalog(
-    data_dir: Path, months: Mapping[str, list[compact.Month]] | None = None
+    data_dir: Path,
+    months: Mapping[str, list[compact.Month]] | None = None,
+    listing: Listing | None = None,
 ) -> Path:
     """The catalog, rebuilt only if its views would not be the ones it holds; returns its path.
 
@@ -280,19 +302,22 @@ def ensure_catalog(
     built) by globs, up to `HORIZON_DAYS` of them: a publication of such a date changes no
     view, so it needs no rebuild; one of a later date, a file added to or replaced in an
     earlier date, or a new copy does. `months` (each table's, as `warehouse.compact.compact`
-    returns them) spares listing the lake to tell."""
+    returns them) and `listing` (the lake as the caller just listed it) spare listing the lake
+    to tell."""
     data_dir = Path(data_dir).absolute()
-    months = lake_months(data_dir) if months is None else months
+    if months is None:
+        listing = list_lake(data_dir, TABLES)
+        months = lake_months(data_dir, listing)
     target = catalog_path(data_dir)
     recorded = _read_digest(digest_path(data_dir))
     if recorded is not None and target.is_file() and not _held_for_writing(target):
         digest, anchor = recorded
         newest = newest_date(months)
         within = newest is None or newest <= _after(anchor, HORIZON_DAYS)
-        statements = catalog_statements(data_dir, target.resolve(), months, anchor)
+        statements = catalog_statements(data_dir, target.resolve(), months, anchor, listing)
         if within and _digest(statements) == digest:
             return target
-    return build_catalog(data_dir, months)
+    return build_catalog(data_dir, months, listing)
 
 
 def _after(day: str, days: int) -> str:
@@ -323,11 +348,14 @@ def _held_for_writing(path: Path) -> bool:
 
 
 def build_catalog(
-    data_dir: Path, months: Mapping[str, list[compact.Month]] | None = None
+    data_dir: Path,
+    months: Mapping[str, list[compact.Month]] | None = None,
+    listing: Listing | None = None,
 ) -> Path:
     """Write a new catalog beside the live one and swap it in; returns its path. Its views
     name the daily files up to the newest date of any table (its anchor), and glob the
-    folders of the `HORIZON_DAYS` dates after it. `months`: as for `ensure_catalog`."""
+    folders of the `HORIZON_DAYS` dates after it. `months`, `listing`: as for
+    `ensure_catalog` (listed now without them)."""
     data_dir = Path(data_dir).absolute()
     make_dirs(data_dir)
     target = catalog_path(data_dir)
@@ -337,9 +365,13 @@ def build_catalog(
             try:
                 con = duckdb.connect(str(temp), config=_STORAGE)
                 try:
-                    months = lake_months(data_dir) if months is None else months
+                    if months is None:
+                        listing = list_lake(data_dir, TABLES)
+                        months = lake_months(data_dir, listing)
                     anchor = newest_date(months) or date.min.isoformat()
-                    statements = catalog_statements(data_dir, target.resolve(), months, anchor)
+                    statements = catalog_statements(
+                        data_dir, target.resolve(), months, anchor, listing
+                    )
                     for statement in statements:
                         con.execute(statement)
                     con.execute("CHECKPOINT")

@@ -9,13 +9,15 @@ pub.commit()                                   # -> catalog path; or pub.abort()
 `commit` closes each table's staging file (tables that got no rows get an empty one, so a
 rerun that now yields nothing still replaces the old file), fsyncs it, reads the footer back
 and checks the row count, then moves the raw archive to its own new name, `os.replace`s each
-table into `lake/<table>/run_date=<date>/<scope>.parquet`, brings the run's summaries up to
-date (`warehouse.summaries`, a cache the run's own questions read), removes the raw archive that the
-replaced tables named (if no new row names it), rebuilds the catalog if its views change
-(`warehouse.catalog.ensure_catalog`: a date within a week after the catalog's newest needs no
-rebuild, since the views glob those folders; any other new file does), copies the closed months
-into a few files per table (`warehouse.compact`) and, if that changed the copies, rebuilds the
-catalog again. Before the renames it decides which articles rows the
+table into `lake/<table>/run_date=<date>/<scope>.parquet`, keeps `story_spread`'s summary
+(`warehouse.spread`: computed again, or only recorded as still holding when the run adds no
+row to it), brings the run's summaries up to date (`warehouse.summaries`, a cache the run's own
+questions read), removes the raw archive that the replaced tables named (if no new row names
+it), rebuilds the catalog if its views change (`warehouse.catalog.ensure_catalog`: a date
+within a week after the catalog's newest needs no rebuild, since the views glob those folders;
+any other new file, a new copy, or a summary that starts or stops holding does), copies the
+closed months into a few files per table (`warehouse.compact`) and, if that changed the copies,
+rebuilds the catalog again. Before the renames it decides which articles rows the
 run's rows supersede (`warehouse.superseded`), written as the `superseded` table.
 `fetch_log` (which carries feed validators) and `runs` (the record that the run happened)
 are renamed last, so state that advances never gets ahead of the data it covers; and since
@@ -39,11 +41,12 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from warehouse import compact, summaries, superseded, verified
+from warehouse import compact, spread, summaries, superseded, verified
 from warehouse.catalog import build_catalog, ensure_catalog
 from warehouse.convert import SchemaError, to_table
 from warehouse.lake import (
     CorruptLakeFile,
+    Identity,
     Listing,
     StagingArea,
     check_scope,
@@ -90,10 +93,10 @@ class Publication:
 
     `on_step` is called with the name of each point that `commit` reaches (`staged`: every
     batch written; `fsynced`; `validated`; then just before it happens, `rename:raw`,
-    `rename:<table>`, `verified`, `summaries`, `prune:raw`, `catalog`, `compact`, then
-    `compact:<table>` or `merge:<table>` before each copy of closed months is written (parts of
-    the open month: `compact:<table>` too), `catalog:compacted` if a copy changed; and `done`);
-    tests kill the process there.
+    `rename:<table>`, `verified`, `spread`, `summaries`, `prune:raw`, `catalog`, `compact`,
+    then `compact:<table>` or `merge:<table>` before each copy of closed months is written
+    (parts of the open month: `compact:<table>` too), `catalog:compacted` if a copy changed; and
+    `done`); tests kill the process there.
     """
 
     def __init__(
@@ -196,6 +199,7 @@ class Publication:
                     staged = self._seal()
                     if self._raw is not None:
                         self._raw.publish(self._step)
+                    unchanged = self._adds_no_spread()
                     published = []
                     for table in PUBLISH_ORDER:
                         final = data_file(self.data_dir, table, self.run_date, self.scope)
@@ -210,6 +214,9 @@ class Publication:
                 self._step("verified")
                 verified.add(self.data_dir, published)  # validated by `_seal` just now
                 record_folders(self.data_dir, listing, folders_listed() - self._listed_from)
+                # First: until it is rewritten, a catalog that reads it answers as before the run.
+                self._step("spread")
+                spread.refresh(self.data_dir, listing, unchanged)  # a cache: errors are logged
                 self._step("summaries")
                 summaries.refresh(self.data_dir, listing)  # a cache: errors are logged
                 self._step("prune:raw")
@@ -218,12 +225,12 @@ class Publication:
                 # closed month's copies) or be killed, and again if it changed the copies.
                 self._step("catalog")
                 months = {t: compact.months(self.data_dir, t, listing) for t in TABLES}
-                catalog = ensure_catalog(self.data_dir, months)
+                catalog = ensure_catalog(self.data_dir, months, listing)
                 self._step("compact")
                 compacted = self._compact(listing, months)
                 if compacted is not None and compacted != months:
                     self._step("catalog:compacted")
-                    catalog = ensure_catalog(self.data_dir, compacted)
+                    catalog = ensure_catalog(self.data_dir, compacted, listing)
             except BaseException:
                 self._discard()
                 raise
@@ -257,6 +264,25 @@ class Publication:
     def _step(self, name: str) -> None:
         if self._on_step is not None:
             self._on_step(name)
+
+    def _adds_no_spread(self) -> dict[str, Identity | None] | None:
+        """This publication's files of the tables `story_spread` reads with their identities
+        before it (None: new) when it adds no row to that aggregation (no articles, no
+        decisions, and the files it replaces held none either), else None: `warehouse.spread`
+        then computes the summary again."""
+        if any(self.rows_written[t] for t in spread.READ):
+            return None
+        before: dict[str, Identity | None] = {}
+        for table in spread.READ:
+            final = data_file(self.data_dir, table, self.run_date, self.scope)
+            key = str(final.relative_to(self.data_dir))
+            try:
+                before[key] = verified.identity(final)
+                if pq.read_metadata(final).num_rows:
+                    return None
+            except FileNotFoundError:
+                before[key] = None
+        return before
 
     def _compact(
         self, listing: Listing, months: dict[str, list[compact.Month]]

@@ -159,24 +159,8 @@ def analytic_views() -> list[tuple[str, str]]:
             GROUP BY q.entity_id
             """,
         ),
-        (
-            "story_spread",
-            # How far and how fast each story travelled: outlets that ran it (copies included),
-            # first and last publication, and the hours between them.
-            """
-            SELECT cluster_id,
-                   count(*) AS articles,
-                   count(DISTINCT source_id) AS outlets,
-                   arg_min(source_id, published_at) AS first_source_id,
-                   min(published_at) AS first_published_at,
-                   max(published_at) AS last_published_at,
-                   date_diff('second', min(published_at), max(published_at)) / 3600.0
-                       AS hours_to_spread
-            FROM article_versions
-            WHERE is_latest
-            GROUP BY cluster_id
-            """,
-        ),
+        # How far and how fast each story travelled (kept at publication: `warehouse.spread`).
+        ("story_spread", story_spread_sql()),
         ("keywords", _of_latest_versions("stg_keywords")),
         # Tables an analyst reads as they are stored (the names are these constants).
         *(
@@ -222,6 +206,26 @@ def analytic_views() -> list[tuple[str, str]]:
             "SELECT * FROM stg_archive_files",
         ),
     ]
+
+
+def story_spread_sql() -> str:
+    """How far and how fast each story travelled: outlets that ran it (copies included), first
+    and last publication, and the hours between them. The catalog reads it from the summary a
+    publication keeps (`warehouse.spread`) while that holds, this aggregation otherwise: one
+    definition for both."""
+    return """
+            SELECT cluster_id,
+                   count(*) AS articles,
+                   count(DISTINCT source_id) AS outlets,
+                   arg_min(source_id, published_at) AS first_source_id,
+                   min(published_at) AS first_published_at,
+                   max(published_at) AS last_published_at,
+                   date_diff('second', min(published_at), max(published_at)) / 3600.0
+                       AS hours_to_spread
+            FROM article_versions
+            WHERE is_latest
+            GROUP BY cluster_id
+            """
 
 
 def _source_health() -> str:
