@@ -161,7 +161,8 @@ def months(data_dir: Path, table: str, listing: Listing | None = None) -> list[M
             by_month.setdefault(month_of(partition), []).append((key, identity))
     order = sorted(by_month)
     current: list[tuple[list[str], Path]] = []
-    for entry in _scan(copies_dir(data_dir, table)):
+    scanned = _scan(copies_dir(data_dir, table))
+    for entry in scanned:
         named = _NAME.fullmatch(entry.name)
         if named is None:
             continue
@@ -174,9 +175,9 @@ def months(data_dir: Path, table: str, listing: Listing | None = None) -> list[M
         if not any(m in holder for m in held):
             holder.update(dict.fromkeys(held, path))
     parts: dict[str, tuple[str, Path]] = {}  # month -> (last date, part), the longest current
-    for first, last, path in _parts(copies_dir(data_dir, table)):
+    for first, last, path in _parts(scanned):
         month = first[:7]
-        entries = [e for e in by_month.get(month, []) if _key_date(e[0]) <= last]
+        entries = [e for e in by_month.get(month, []) if date_of(e[0]) <= last]
         if month not in holder and entries and _digest(entries) == path.name.split(".")[1]:
             parts[month] = max(parts.get(month, ("", path)), (last, path))
     root = str(data_dir) + os.sep
@@ -196,19 +197,14 @@ _NAME = re.compile(r"(\d{4}-\d{2})--(\d{4}-\d{2})\.([0-9a-f]{16})\.parquet")
 _PART = re.compile(r"(\d{4}-\d{2}-01)--(\d{4}-\d{2}-\d{2})\.([0-9a-f]{16})\.parquet")
 
 
-def _parts(folder: Path) -> list[tuple[str, str, Path]]:
-    """(first date, last date, path) of each part in a table's copies folder."""
+def _parts(entries: Sequence[os.DirEntry[str]]) -> list[tuple[str, str, Path]]:
+    """(first date, last date, path) of each part among a copies folder's `entries`."""
     found = []
-    for entry in _scan(folder):
+    for entry in entries:
         named = _PART.fullmatch(entry.name)
         if named is not None and named.group(1)[:7] == named.group(2)[:7]:
             found.append((named.group(1), named.group(2), Path(entry.path)))
     return found
-
-
-def _key_date(key: str) -> str:
-    """`lake/articles/run_date=2026-11-28/x.parquet` -> `2026-11-28`."""
-    return key.split("/", 3)[2].removeprefix("run_date=")
 
 
 def _scan(folder: Path) -> list[os.DirEntry[str]]:
@@ -323,10 +319,11 @@ def _remove_unused(folder: Path, known: Sequence[Month]) -> None:
     read it until its months are copied again. A month's parts go once the month is copied."""
     used = {m.copy for m in known}
     held = {m.month for m in known if m.copy is not None}
-    for _, last, path in _parts(folder):
+    entries = _scan(folder)
+    for _, last, path in _parts(entries):
         if last[:7] in held:
             path.unlink()
-    for entry in _scan(folder):
+    for entry in entries:
         named = _NAME.fullmatch(entry.name)
         path = Path(entry.path)
         if named is None or path in used:

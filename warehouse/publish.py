@@ -42,7 +42,7 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from warehouse import compact, spread, summaries, superseded, verified
-from warehouse.catalog import build_catalog, ensure_catalog
+from warehouse.catalog import build_catalog, ensure_catalog, lake_months
 from warehouse.convert import SchemaError, to_table
 from warehouse.lake import (
     CorruptLakeFile,
@@ -224,7 +224,7 @@ class Publication:
                 # The catalog shows the date before compaction, which may take a while (a
                 # closed month's copies) or be killed, and again if it changed the copies.
                 self._step("catalog")
-                months = {t: compact.months(self.data_dir, t, listing) for t in TABLES}
+                months = lake_months(self.data_dir, listing)
                 catalog = ensure_catalog(self.data_dir, months, listing)
                 self._step("compact")
                 compacted = self._compact(listing, months)
