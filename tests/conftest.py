@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import atexit
 import ipaddress
 import os
+import shutil
 import socket
 import tempfile
 from collections.abc import Iterator
@@ -11,8 +13,12 @@ from collections.abc import Iterator
 import pytest
 
 # Prefect reads these when it is first imported: set them before any test module imports it.
-_PREFECT_HOME = tempfile.mkdtemp(prefix="newsflow-prefect-")
-os.environ.setdefault("PREFECT_HOME", _PREFECT_HOME)
+# The temporary home is made by the first pytest process only (workers and subprocesses
+# inherit it) and removed when that process exits.
+if "PREFECT_HOME" not in os.environ:
+    _PREFECT_HOME = tempfile.mkdtemp(prefix="newsflow-prefect-")
+    os.environ["PREFECT_HOME"] = _PREFECT_HOME
+    atexit.register(shutil.rmtree, _PREFECT_HOME, ignore_errors=True)
 os.environ.setdefault("PREFECT_SERVER_ANALYTICS_ENABLED", "false")
 os.environ.setdefault("DO_NOT_TRACK", "1")
 os.environ.setdefault("PREFECT_SERVER_EPHEMERAL_STARTUP_TIMEOUT_SECONDS", "120")
