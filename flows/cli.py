@@ -455,9 +455,7 @@ def _print_summary(summary: Any) -> None:
 
 
 def _cmd_sql(args: argparse.Namespace) -> int:
-    import duckdb
-
-    from warehouse.session import NoWarehouse, StorageError, sql_rows
+    from warehouse.session import NoWarehouse, QueryError, StorageError, sql_rows
 
     def rebuilt(message: str) -> None:
         print(f"newsflow sql: {message}", file=sys.stderr)
@@ -472,7 +470,7 @@ def _cmd_sql(args: argparse.Namespace) -> int:
         raise CliError(str(error)) from None
     except StorageError as error:
         raise CliError(f"cannot rebuild the catalog: {error}", FAILED) from None
-    except duckdb.Error as error:
+    except QueryError as error:
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else repr(error)
         raise CliError(first_line, FAILED) from None
     if args.format == "json":

@@ -225,12 +225,12 @@ SQL_IMPORTS = """
 import sys
 from flows.cli import main
 code = main(sys.argv[1:])
-heavy = [m for m in ("pyarrow", "pydantic", "prefect") if m in sys.modules]
+heavy = [m for m in ("pyarrow", "pydantic", "prefect", "duckdb") if m in sys.modules]
 print("heavy:", *heavy, code)
 """
 
 
-def test_sql_imports_neither_pyarrow_nor_pydantic_nor_prefect(
+def test_sql_imports_neither_pyarrow_nor_pydantic_nor_prefect_nor_duckdbs_python_layer(
     warehouse: Path, tmp_path: Path
 ) -> None:
     result = subprocess.run(
