@@ -47,6 +47,7 @@ import duckdb
 import pyarrow as pa
 
 from warehouse import compact, spread, verified
+from warehouse.atomic import replace_text
 from warehouse.lake import (
     CATALOG_NAME,
     Listing,
@@ -243,10 +244,8 @@ def catalog_statements(
     part of the statements, so a catalog switches when it is rebuilt."""
     data_dir = Path(data_dir).absolute()
     record = verified.load(data_dir)
-    if months is None:  # one listing for every table
-        listing = list_lake(data_dir, TABLES)
-        months = lake_months(data_dir, listing)
-    elif listing is None:
+    months, listing = _known(data_dir, months, listing)
+    if listing is None:
         listing = list_lake(data_dir, spread.READ)
     anchor = anchor or newest_date(months)
     statements = [
@@ -272,6 +271,19 @@ def lake_months(data_dir: Path, listing: Listing | None = None) -> dict[str, lis
     """Each table's months as the lake holds them (as `listing` has it; listed now without)."""
     listing = list_lake(data_dir, TABLES) if listing is None else listing
     return {table: compact.months(data_dir, table, listing) for table in TABLES}
+
+
+def _known(
+    data_dir: Path,
+    months: Mapping[str, list[compact.Month]] | None,
+    listing: Listing | None,
+) -> tuple[Mapping[str, list[compact.Month]], Listing | None]:
+    """`months` and `listing` as a caller gave them, or both as the lake is now (one listing
+    for every table) when it gave no months."""
+    if months is None:
+        listing = list_lake(data_dir, TABLES)
+        months = lake_months(data_dir, listing)
+    return months, listing
 
 
 def spread_view_sql(data_dir: Path, catalog: Path | None = None) -> str:
@@ -305,9 +317,7 @@ def ensure_catalog(
     returns them) and `listing` (the lake as the caller just listed it) spare listing the lake
     to tell."""
     data_dir = Path(data_dir).absolute()
-    if months is None:
-        listing = list_lake(data_dir, TABLES)
-        months = lake_months(data_dir, listing)
+    months, listing = _known(data_dir, months, listing)
     target = catalog_path(data_dir)
     recorded = _read_digest(digest_path(data_dir))
     if recorded is not None and target.is_file() and not _held_for_writing(target):
@@ -365,9 +375,7 @@ def build_catalog(
             try:
                 con = duckdb.connect(str(temp), config=_STORAGE)
                 try:
-                    if months is None:
-                        listing = list_lake(data_dir, TABLES)
-                        months = lake_months(data_dir, listing)
+                    months, listing = _known(data_dir, months, listing)
                     anchor = newest_date(months) or date.min.isoformat()
                     statements = catalog_statements(
                         data_dir, target.resolve(), months, anchor, listing
@@ -399,11 +407,8 @@ def build_catalog(
 def _write_digest(path: Path, digest: str) -> None:
     """Keep `digest` beside the catalog (a cache: when it cannot be written, the next
     publication rebuilds the catalog)."""
-    temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
     try:
         make_dirs(path.parent)
-        temp.write_text(digest, encoding="ascii")
-        os.replace(temp, path)
+        replace_text(path, digest, durable=False)
     except OSError as error:
         logger.warning("Could not keep the catalog's digest in %s: %s", path, error)
-        temp.unlink(missing_ok=True)

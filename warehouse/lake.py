@@ -46,6 +46,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from warehouse import verified
+from warehouse.atomic import fsync_path as fsync_path  # used by the modules that write the lake
+from warehouse.atomic import replace_text
 from warehouse.schema import TABLES
 from warehouse.session import CATALOG_NAME
 from warehouse.session import StorageError as StorageError  # raised by `writing`
@@ -330,15 +332,12 @@ def save_folders(data_dir: Path, listing: Listing) -> None:
         if (entry := _scanned.get(folder)) is not None
     }
     path = folders_path(data_dir)
-    temp = path.with_name(f".{FOLDERS_NAME}.{os.getpid()}.{time.time_ns()}.tmp")
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        temp.write_text(json.dumps(record, separators=(",", ":")), encoding="utf-8")
-        os.replace(temp, path)
+        replace_text(path, json.dumps(record, separators=(",", ":")), durable=False)
         stat = os.stat(path)
     except OSError as error:  # a cache: the next process lists the folders again
         logger.warning("Could not write %s: %s", path, error)
-        temp.unlink(missing_ok=True)
         return
     _loaded[str(path)] = (stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns, stat.st_ino)
 
@@ -425,15 +424,6 @@ def list_lake(
         files.sort()
         found[table] = dict(files)
     return Listing(data_dir, found, folders, parts)
-
-
-def fsync_path(path: Path) -> None:
-    """Flush a file's or a directory's entry to disk."""
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 def make_dirs(path: Path) -> None:

@@ -46,6 +46,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from warehouse import compact, verified
+from warehouse.atomic import replace_text
 from warehouse.lake import Identity, Listing, fsync_path, list_lake, make_dirs
 
 logger = logging.getLogger(__name__)
@@ -71,20 +72,6 @@ def summary_path(data_dir: Path) -> Path:
 
 def record_path(data_dir: Path) -> Path:
     return spread_dir(data_dir) / "holds.json"
-
-
-def _replace_text(target: Path, text: str) -> None:
-    """Replace `target` by a file holding `text`, atomically and durably."""
-    temp = target.with_name(f".{target.name}.{uuid.uuid4().hex}.tmp")
-    try:
-        with temp.open("w", encoding="ascii") as handle:
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
-        fsync_path(target.parent)
-    finally:
-        temp.unlink(missing_ok=True)
 
 
 def lake_digest(listing: Listing, before: Mapping[str, Identity | None] | None = None) -> str:
@@ -211,4 +198,4 @@ def _aggregate(data_dir: Path, listing: Listing) -> pa.Table:
 def _write_record(data_dir: Path, summary: Path, digest: str) -> None:
     """Record that `summary`, as it is now, holds for the lake of `digest` (atomically)."""
     text = json.dumps({"summary": list(verified.identity(summary)), "lake": digest})
-    _replace_text(record_path(data_dir), text)
+    replace_text(record_path(data_dir), text, durable=True)

@@ -52,6 +52,7 @@ from pathlib import Path
 from typing import Any
 
 from warehouse import verified
+from warehouse.atomic import replace_text
 from warehouse.lake import (
     WarehouseBusy,
     fsync_path,
@@ -276,10 +277,8 @@ class WorkingCopy:
 
     def _save_state(self, state: dict[str, Applied]) -> None:
         path = self._state_path()
-        temp = path.with_name(f".{path.name}.{uuid.uuid4().hex}.tmp")
         data = {day: {"etag": a.etag, "files": a.files} for day, a in sorted(state.items())}
-        temp.write_text(json.dumps(data, indent=1), encoding="utf-8")
-        os.replace(temp, path)
+        replace_text(path, json.dumps(data, indent=1), durable=False)
 
     @staticmethod
     def _stat(path: Path) -> tuple[int, int]:

@@ -28,7 +28,6 @@ import fcntl
 import json
 import logging
 import os
-import uuid
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
+from warehouse.atomic import replace_text
 from warehouse.schema import TABLES
 
 logger = logging.getLogger(__name__)
@@ -228,16 +228,10 @@ def _write(data_dir: Path, record: Mapping[str, Entry]) -> bool:
     """Replace the record with `record`; False when that failed (it says so)."""
     target = record_path(data_dir)
     target.parent.mkdir(parents=True, exist_ok=True)
-    temp = target.with_name(f".{RECORD_NAME}.{uuid.uuid4().hex}.tmp")
     try:
-        with temp.open("w", encoding="utf-8") as handle:
-            handle.write(_encode(record))
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, target)
+        replace_text(target, _encode(record), durable=True)
     except OSError as error:  # a cache: the next recovery checks these files again
         logger.warning("Could not write %s: %s", target, error)
-        temp.unlink(missing_ok=True)
         return False
     return True
 
