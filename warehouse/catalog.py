@@ -323,10 +323,10 @@ def ensure_catalog(
     if recorded is not None and target.is_file() and not _held_for_writing(target):
         digest, anchor = recorded
         newest = newest_date(months)
-        within = newest is None or newest <= _after(anchor, HORIZON_DAYS)
-        statements = catalog_statements(data_dir, target.resolve(), months, anchor, listing)
-        if within and _digest(statements) == digest:
-            return target
+        if newest is None or newest <= _after(anchor, HORIZON_DAYS):  # else: a new anchor
+            statements = catalog_statements(data_dir, target.resolve(), months, anchor, listing)
+            if _digest(statements) == digest:
+                return target
     return build_catalog(data_dir, months, listing)
 
 
