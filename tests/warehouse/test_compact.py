@@ -10,6 +10,7 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from lakedata import publish_sample, run_script
@@ -295,3 +296,62 @@ def test_a_publication_killed_while_writing_a_part_leaves_a_warehouse_that_answe
     (month,) = compact.months(data_dir, "articles")
     assert month.part_last == days[-1].isoformat()
     assert _answers(data_dir) == _from_daily_files(data_dir, tmp_path / "daily-2")
+
+
+def _bare_articles(data_dir: Path, day: date, urls: list[str]) -> None:
+    """A daily `articles` file of just `url` and `title` (compaction copies whatever columns
+    its files have)."""
+    folder = data_dir / "lake" / "articles" / f"run_date={day.isoformat()}"
+    folder.mkdir(parents=True, exist_ok=True)
+    rows = pa.table({"url": urls, "title": [f"{day} {u}" for u in urls]})
+    pq.write_table(rows, folder / f"{SCOPE}.parquet")
+
+
+def _one_copy(data_dir: Path) -> Path:
+    (copy,) = compact.copies_dir(data_dir, "articles").glob("*.parquet")
+    return copy
+
+
+def test_the_articles_copy_is_sorted_by_url_then_date_in_small_row_groups(tmp_path: Path) -> None:
+    """A URL's versions sit together in few row groups, so a lookup by URL skips the rest."""
+    data_dir = tmp_path / "data"
+    urls = [f"https://a.test/{n:05d}" for n in range(12_000)]
+    _bare_articles(data_dir, OCT_2, urls[::-1])
+    _bare_articles(data_dir, OCT_1, urls[::2] + urls[1::2])
+    _bare_articles(data_dir, NOV_1, urls[:1])  # the open month
+    compact.compact(data_dir)
+    copy = _one_copy(data_dir)
+    meta = pq.read_metadata(copy)
+    groups = [meta.row_group(i).num_rows for i in range(meta.num_row_groups)]
+    assert sum(groups) == 24_000
+    assert max(groups) <= compact.ROW_GROUP_ROWS["articles"] < 24_000
+    got = pq.read_table(copy, columns=["url", "run_date"]).to_pylist()
+    assert got == sorted(got, key=lambda r: (r["url"], r["run_date"]))
+    assert got[:2] == [
+        {"url": urls[0], "run_date": OCT_1},
+        {"url": urls[0], "run_date": OCT_2},
+    ]
+
+
+@pytest.mark.parametrize("fault", ["cut short", "rows lost"])
+def test_a_copy_that_does_not_read_back_as_written_is_not_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, fault: str
+) -> None:
+    data_dir = tmp_path / "data"
+    _bare_articles(data_dir, OCT_1, [A])
+    _bare_articles(data_dir, NOV_1, [A])
+    written = compact._copy_rows
+
+    def faulty(target: Path, *args: object, **kwargs: object) -> int:
+        rows = written(target, *args, **kwargs)  # type: ignore[arg-type]
+        if fault == "cut short":
+            target.write_bytes(target.read_bytes()[:-100])
+            return rows
+        return rows + 1  # the file holds fewer rows than were read
+
+    monkeypatch.setattr(compact, "_copy_rows", faulty)
+    with pytest.raises(compact.CompactionError, match="2026-10--2026-10"):
+        compact.compact(data_dir)
+    folder = compact.copies_dir(data_dir, "articles")
+    assert list(folder.iterdir()) == []  # neither the copy nor its temporary file
+    assert [m.copy for m in compact.months(data_dir, "articles")] == [None, None]
