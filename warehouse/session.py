@@ -60,7 +60,9 @@ def built_for(con: duckdb.DuckDBPyConnection) -> str | None:
 def open_catalog(
     data_dir: Path, on_rebuild: Callable[[str], None] = logger.warning
 ) -> duckdb.DuckDBPyConnection:
-    """A read-only connection to the catalog; close it when done.
+    """A read-only connection to the catalog; close it when done. Its DB-API methods
+    (`execute`, `fetchall`) always work; `sql()` and the other relation methods exist once the
+    caller has imported the `duckdb` package, which adds them (see the module docstring).
 
     A catalog built for another place (its data dir was copied, moved or restored there) is
     rebuilt where it is first, and `on_rebuild` is told; so is one from before catalogs
