@@ -355,3 +355,14 @@ def test_a_copy_that_does_not_read_back_as_written_is_not_used(
     folder = compact.copies_dir(data_dir, "articles")
     assert list(folder.iterdir()) == []  # neither the copy nor its temporary file
     assert [m.copy for m in compact.months(data_dir, "articles")] == [None, None]
+
+
+@pytest.mark.parametrize(
+    "file",
+    [
+        "lake/articles/run_date=2026-11-28/ingest-1.parquet",
+        "/srv/run_date=2020-01-01/data/lake/mentions/run_date=2026-11-28/archive-part-2.parquet",
+    ],
+)
+def test_the_date_of_a_daily_file_is_its_partition_folders(file: str) -> None:
+    assert compact.date_of(file) == "2026-11-28"
