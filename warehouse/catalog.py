@@ -101,17 +101,13 @@ def duckdb_types(schema: pa.Schema) -> dict[str, str]:
         con.close()
 
 
-def scan_sql(glob: str | list[str], *, by_name: bool = True, may_be_empty: bool = True) -> str:
-    """The `read_parquet` call over one table's hive glob(s); `by_name=False` when every file
-    has the schema's columns (binding then reads one file, not every footer). A list of globs
-    (the months not copied, `warehouse.compact`) may hold globs that match nothing yet, unless
-    `may_be_empty=False` (a list of files that must all be read)."""
+def scan_sql(globs: Sequence[str], *, by_name: bool, may_be_empty: bool = True) -> str:
+    """The `read_parquet` call over one table's daily files and hive globs; `by_name=False`
+    when every file has the schema's columns (binding then reads one file, not every footer).
+    A glob may match nothing yet, unless `may_be_empty=False` (files that must all be read)."""
     union = "union_by_name = true, " if by_name else ""
-    if isinstance(glob, str):
-        files, empty = quote_literal(glob), ""
-    else:
-        files = "[" + ", ".join(map(quote_literal, glob)) + "]"
-        empty = ", allow_empty = true" if may_be_empty else ""
+    files = "[" + ", ".join(map(quote_literal, globs)) + "]"
+    empty = ", allow_empty = true" if may_be_empty else ""
     return (
         f"read_parquet({files}, hive_partitioning = true, "
         f"{union}hive_types = {{'run_date': DATE}}{empty})"
@@ -150,9 +146,9 @@ def _where_built(catalog: Path, data_dir: Path) -> str:
 def staging_view_sql(
     data_dir: Path,
     table: str,
-    catalog: Path | None = None,
-    record: dict[str, verified.Entry] | None = None,
-    months: Mapping[str, list[compact.Month]] | None = None,
+    catalog: Path | None,
+    record: Mapping[str, verified.Entry],
+    months: Mapping[str, list[compact.Month]],
     anchor: str | None = None,
 ) -> str:
     """`SELECT` of `stg_<table>`: the table's columns cast to the schema, plus `run_date`.
@@ -162,13 +158,14 @@ def staging_view_sql(
     without it), and the folder of each of the `HORIZON_DAYS` dates after it by a glob. A
     table with no published file yet gets an empty, typed `SELECT`, so the view answers. With
     `catalog` (the real path of the catalog file the view is stored in), the view first checks
-    that it is read through that file (see the module's docstring).
+    that it is read through that file (see the module's docstring). `record` is the verified
+    record (`warehouse.verified.load`: which files have every column), `months` each table's
+    months (`warehouse.compact.months`).
     """
     types = table_types(table)
-    known = compact.months(data_dir, table) if months is None else months[table]
+    known = months[table]
     if not known:
         return files_view_sql(table, [])
-    record = verified.load(data_dir) if record is None else record
     anchor = anchor or newest_date({table: known})
     assert anchor is not None  # `known` holds a file
     unheld = [f for m in known for f in m.unheld()]

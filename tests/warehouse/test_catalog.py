@@ -12,10 +12,17 @@ from datetime import date, timedelta
 from pathlib import Path
 
 import duckdb
+import pyarrow as pa
 import pytest
 from lakedata import HERE, publish_sample, script_env
 
-from warehouse.catalog import HORIZON_DAYS, build_catalog
+from warehouse.catalog import (
+    HORIZON_DAYS,
+    build_catalog,
+    duckdb_types,
+    quote_ident,
+    quote_literal,
+)
 from warehouse.lake import catalog_path
 from warehouse.query import run_sql
 from warehouse.schema import TABLES
@@ -181,3 +188,37 @@ def test_an_open_session_sees_the_dates_within_its_catalogs_horizon(
     ]
     assert analyst.ask("SELECT count(DISTINCT run_date) FROM runs") == "2"
     assert analyst.close() == 0
+
+
+def test_duckdb_types_names_each_arrow_column_as_duckdb_reads_it() -> None:
+    schema = pa.schema(
+        [
+            ("n", pa.int64()),
+            ("names", pa.list_(pa.string())),
+            ("at", pa.timestamp("us", tz="UTC")),
+            ("ok", pa.bool_()),
+        ]
+    )
+    assert duckdb_types(schema) == {
+        "n": "BIGINT",
+        "names": "VARCHAR[]",
+        "at": "TIMESTAMP WITH TIME ZONE",
+        "ok": "BOOLEAN",
+    }
+
+
+def test_names_and_paths_with_quotes_are_quoted_for_sql() -> None:
+    name, text = quote_ident('a "b" c'), quote_literal("o'k")
+    assert (name, text) == ('"a ""b"" c"', "'o''k'")
+    con = duckdb.connect()
+    try:
+        con.execute(f"CREATE TABLE {name} AS SELECT {text} AS v")
+        assert con.execute(f"SELECT v FROM {name}").fetchall() == [("o'k",)]
+    finally:
+        con.close()
+
+
+def test_a_data_dir_whose_path_holds_a_quote_gets_views_that_answer(tmp_path: Path) -> None:
+    data_dir = tmp_path / "o'brien's \"news\""
+    publish_sample(data_dir, date(2026, 11, 27), "ingest-1", "new")
+    assert run_sql(data_dir, "SELECT count(*) AS n FROM stg_articles").column("n")[0].as_py() == 5
