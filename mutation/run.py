@@ -81,6 +81,8 @@ TESTS: dict[str, tuple[str, ...]] = {
         "tests/warehouse/test_catalog_rebuilds.py",
         "tests/warehouse/test_catalog.py",
         "tests/warehouse/test_moved.py",
+        "tests/warehouse/test_compact.py",  # the views over copies and parts
+        "tests/warehouse/test_spread.py",  # the story_spread view over its summary
     ),
     "warehouse/raw.py": ("tests/warehouse/test_raw.py", "tests/warehouse/test_raw_readers.py"),
     "warehouse/views.py": (
