@@ -17,6 +17,7 @@ as subflows on the backfill's runner, so they share its cluster.
 
 from __future__ import annotations
 
+import gc
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -173,6 +174,26 @@ def _context(settings: Settings, run_date: date, sources: tuple[Source, ...]) ->
     )
 
 
+_FROZEN = False  # whether this process froze what it had loaded (`freeze_loaded_objects`)
+
+
+def freeze_loaded_objects() -> None:
+    """Take what the process holds before its first run (the imported modules, Prefect's and
+    pyarrow's objects: hundreds of thousands) out of the garbage collector's full passes, once.
+
+    A run over a year of history allocates enough (the verified record, the folder record, the
+    lake's listing) to set off a full pass now and then, and a full pass over everything
+    loaded took 0.2 s here, a seventh of a run in which nothing is new. Frozen objects are
+    still freed when nothing refers to them; only a cycle among them that turns to garbage is
+    never collected. Later runs of the same process (a served deployment) do not freeze again,
+    so what a run leaves behind is collected as before.
+    """
+    global _FROZEN
+    if not _FROZEN:
+        gc.freeze()
+        _FROZEN = True
+
+
 def _execute(
     flow_name: str,
     run_date: date | None,
@@ -183,6 +204,7 @@ def _execute(
     reprocess: bool = False,
     window_days: int | None = None,
 ) -> RunSummary:
+    freeze_loaded_objects()
     settings = load_settings()
     check_data_dir(settings)
     run_date = check_run_date(run_date or today(settings), settings)
