@@ -12,7 +12,7 @@ import asyncio
 from distributed import Worker
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from tasks.enrich import warm_up
+from tasks.workers import warm_up
 
 
 class WarmUp(WorkerPlugin):

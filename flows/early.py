@@ -28,9 +28,8 @@ from prefect.futures import PrefectFuture
 
 from flows.stages import enrich_task
 from tasks.dedupe import Signature, band_hashes
-from tasks.enrich import Enrichment
 from tasks.frontier import chunks
-from tasks.records import Article
+from tasks.records import Article, Enrichment
 
 
 @dataclass(slots=True)

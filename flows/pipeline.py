@@ -47,19 +47,20 @@ from flows.stages import (
 from tasks import discover as discover_stage
 from tasks import fetch as fetch_stage
 from tasks.dedupe import DedupConfig, Signature
-from tasks.enrich import Enrichment, warm_up
 from tasks.entities import EntitySeen, combine_tallies, tally_entities
 from tasks.frontier import chunks
 from tasks.reasons import OK, STAGE_DISCOVER, SUCCESS
 from tasks.records import (
     Article,
     Discovered,
+    Enrichment,
     FetchedPage,
     FetchLogEntry,
     Rejected,
     RunContext,
     Source,
 )
+from tasks.workers import warm_up
 from warehouse import query
 from warehouse.convert import article_rows, keyword_rows, to_table
 from warehouse.dedup_index import signatures_table

@@ -32,7 +32,6 @@ from prefect.cache_policies import NO_CACHE
 from tasks import discover as discover_stage
 from tasks import fetch as fetch_stage
 from tasks.dedupe import Signature, StoredSignature, decide, sign
-from tasks.enrich import Enrichment, enrich_with_model
 from tasks.frontier import Frontier, plan_frontier
 from tasks.pages import clean_pages, extract_pages, in_batch
 from tasks.reasons import NOT_MODIFIED, STAGE_DEDUPE, STAGE_FETCH, UNCHANGED
@@ -40,12 +39,14 @@ from tasks.records import (
     Article,
     DedupDecision,
     Discovered,
+    Enrichment,
     FetchedPage,
     FetchLogEntry,
     Rejected,
     Source,
 )
 from tasks.urls import normalize_url
+from tasks.workers import enrich_with_model
 from warehouse import query
 from warehouse.dedup_index import ParquetSignatureIndex
 from warehouse.lake import Exclude

@@ -22,7 +22,7 @@ import functools
 import logging
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from itertools import groupby
 
 import numpy as np
@@ -35,7 +35,7 @@ from spacy.util import filter_spans
 from tasks.entities import link_mentions, resolve_speaker
 from tasks.language import is_english
 from tasks.quotes import QuoteSpan, attribute_quotes, find_quote_spans, unattributed_quotes
-from tasks.records import Article, Mention, Quote
+from tasks.records import Article, Enrichment, Mention, Quote
 
 log = logging.getLogger(__name__)
 
@@ -74,14 +74,6 @@ _NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "FAC"})  # no digits inside t
 
 class ModelNotInstalled(RuntimeError):
     """The configured spaCy model is not installed in this environment."""
-
-
-@dataclass(frozen=True, slots=True)
-class Enrichment:
-    """What enrichment found in a batch of articles, in a deterministic order."""
-
-    mentions: tuple[Mention, ...]
-    quotes: tuple[Quote, ...]
 
 
 @Language.component("newsflow_line_breaks")

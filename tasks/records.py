@@ -262,6 +262,14 @@ class Quote:
 
 
 @dataclass(frozen=True, slots=True)
+class Enrichment:
+    """What enrichment (`tasks.enrich`) found in a batch of articles, in a deterministic order."""
+
+    mentions: tuple[Mention, ...]
+    quotes: tuple[Quote, ...]
+
+
+@dataclass(frozen=True, slots=True)
 class Keyword:
     """A keyword of an article: a `keywords` row.
 

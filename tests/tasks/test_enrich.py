@@ -252,8 +252,9 @@ def test_a_worker_process_enriches_exactly_as_this_process_does(nlp: Language) -
     from datetime import UTC, datetime
     from multiprocessing import get_context
 
-    from tasks.enrich import DEFAULT_MODEL, enrich_articles, enrich_with_model
+    from tasks.enrich import DEFAULT_MODEL, enrich_articles
     from tasks.records import Article
+    from tasks.workers import enrich_with_model  # what the flows hand their workers
 
     body = SEED
     article = Article(
