@@ -119,7 +119,7 @@ def copies_dir(data_dir: Path, table: str) -> Path:
 
 def month_of(partition: str) -> str:
     """`run_date=2026-11-27` -> `2026-11`."""
-    return partition.removeprefix("run_date=")[:7]
+    return partition.removeprefix(_DATE_FOLDER)[:7]
 
 
 def digest(data_dir: Path, files: Iterable[str | Path]) -> str:
@@ -162,7 +162,7 @@ def months(data_dir: Path, table: str, listing: Listing | None = None) -> list[M
     by_month: dict[str, list[tuple[str, tuple[int, ...]]]] = {}
     for key, identity in listing.files(table).items():  # sorted: so is each month's part
         partition = key.split("/", 3)[2]
-        if partition.startswith("run_date="):
+        if partition.startswith(_DATE_FOLDER):
             by_month.setdefault(month_of(partition), []).append((key, identity))
     order = sorted(by_month)
     current: list[tuple[list[str], Path]] = []
