@@ -1,7 +1,7 @@
 """History benchmark: what a year of stored dates costs a night and a query.
 
     .venv/bin/python benchmarks/history.py [--dates 366] [--per-day 500] [--outlets 6]
-        [--mentions 40] [--runs-dir DIR] [--keep]
+        [--mentions 40] [--runs 5] [--runs-dir DIR] [--keep]
 
 It builds two warehouses synthetically through the project's own publisher
 (`warehouse.publish.Publication`, so every file, the verified-files record, the decisions about
@@ -16,10 +16,13 @@ Then, in one process, with `prefect_test_harness` started first (not counted):
 
 1. A nothing-new run: the real flow `flows.ingest.nightly_ingest` for the day after the last
    stored date, against one loopback server per outlet whose RSS feed lists only URLs the
-   warehouse already holds (the last date's), so nothing is fetched beyond the feeds. Run
-   alternately on the 1-date and the N-date warehouse, three times each; wall time and the
-   process's CPU time (best of three each) and peak RSS (VmHWM reset before each run).
-   Target: N dates within 1.2x of 1 date. Prefect's flow-run heartbeat is off for these runs
+   warehouse already holds (the last date's), so nothing is fetched beyond the feeds. One
+   uncounted warm-up run on each warehouse first (the process's first flow runs pay for
+   Prefect's client and lazy imports, whichever warehouse they run on), then `--runs` runs
+   alternately on the 1-date and the N-date warehouse; wall time and the process's CPU time
+   (best and median of the runs) and peak RSS (VmHWM reset before each run).
+   Target: N dates within 1.2x of 1 date (best against best: the machine may be shared).
+   Prefect's flow-run heartbeat is off for these runs
    (`PREFECT_FLOWS_HEARTBEAT_FREQUENCY`, both warehouses alike): its thread sleeps in whole
    seconds and the flow joins it on exit, which rounds every run's wall time up to the next
    second after it started, so a ratio of walls read 1.0x or 1.9x depending on which side of a
@@ -502,6 +505,9 @@ def main() -> int:
     parser.add_argument("--per-day", type=int, default=500)
     parser.add_argument("--outlets", type=int, default=6)
     parser.add_argument("--mentions", type=int, default=40, help="mentions per article")
+    parser.add_argument(
+        "--runs", type=int, default=5, help="counted nothing-new runs on each warehouse"
+    )
     parser.add_argument("--runs-dir", type=Path, default=None, help="parent of the temp dir")
     parser.add_argument("--keep", action="store_true", help="keep the temp dir")
     args = parser.parse_args()
@@ -565,7 +571,9 @@ def main() -> int:
 
         results: dict[Path, list[Run]] = {small: [], large: []}
         warm: dict[Path, list[Run]] = {small: [], large: []}
-        for _ in range(3):
+        for data_dir in (small, large):  # warm-up, not counted
+            nothing_new_run(data_dir, sources, run_date, fresh=True)
+        for _ in range(args.runs):
             for data_dir in (small, large):
                 results[data_dir].append(nothing_new_run(data_dir, sources, run_date, fresh=True))
                 warm[data_dir].append(nothing_new_run(data_dir, sources, run_date, fresh=False))
@@ -582,6 +590,9 @@ def main() -> int:
                 f"CPU {cpu[data_dir]:.2f} s, peak RSS {peak[data_dir]:.0f} MiB, "
                 f"new articles {new[data_dir]}"
             )
+        middle = {d: statistics.median(r.wall for r in rs) for d, rs in results.items()}
+        print(f"   median {middle[small]:.2f} s vs {middle[large]:.2f} s "
+              f"({middle[large] / middle[small]:.2f}x)")
         warm_best = {d: min(r.wall for r in rs) for d, rs in warm.items()}
         print(f"   right after another run in the same process: best {warm_best[small]:.2f} s "
               f"vs {warm_best[large]:.2f} s ({warm_best[large] / warm_best[small]:.2f}x)")
