@@ -27,7 +27,7 @@ import hashlib
 import json
 import re
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from concurrent.futures import Executor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -125,21 +125,38 @@ def run_archives(settings: Settings, plan: RunPlan, pool: Executor | None) -> Ar
     summaries: list[RunSummary] = []
     skipped = 0
     budget = {s.id: _cap(s, plan) for s in plan.sources}  # pages a source may still read
-    for index, item in enumerate(files):
+    due: list[tuple[ArchiveFile, str]] = []  # each file to read, with its settings digest
+    for item in files:
         digest = settings_digest(item.source, settings, _cap(item.source, plan))
         if not plan.reprocess and _checkpoint(data_dir, day, item.scope) == digest:
             skipped += 1
             logger.info("Skipped %s: its part %s is already published", item.location, item.scope)
-            continue
+        else:
+            due.append((item, digest))
+    reading: Reading | None = None  # the file's first batch, started during the part before
+    for index, (item, digest) in enumerate(due):
+        # The next file is started once this one is read, unless a page cap is left to
+        # spend: what it may read depends on what this part reads.
+        following = due[index + 1][0] if index + 1 < len(due) else None
+        if following is not None and budget[following.source.id] is not None:
+            following = None
         try:
-            summary, problems = _run_part(
-                settings, data_dir, plan, item, digest, downloader, pool, budget[item.source.id]
+            summary, problems, reading = _run_part(
+                settings,
+                data_dir,
+                plan,
+                item,
+                digest,
+                downloader,
+                pool,
+                budget[item.source.id],
+                (reading, following),
             )
         except Unreadable as error:
             failures.append(SourceFailure(item.source.id, f"{item.location}: {error}"))
             logger.error("Could not read %s: %s", item.location, error)
             # The date's later parts would decide without this one: they wait for the rerun.
-            later = files[index + 1 :]
+            later = [f for f, _ in due[index + 1 :]]
             failures += [SourceFailure(f.source.id, _NOT_READ.format(f.location)) for f in later]
             break
         summaries.append(summary)
@@ -195,9 +212,18 @@ def _run_part(
     downloader: archive.Downloader,
     pool: Executor | None,
     budget: int | None,
-) -> tuple[RunSummary, list[SourceFailure]]:
-    """Read, process and publish one file as its own part; its summary and what failed."""
+    ahead: tuple[Reading | None, ArchiveFile | None],
+) -> tuple[RunSummary, list[SourceFailure], Reading | None]:
+    """Read, process and publish one file as its own part; its summary, what failed, and the
+    reading of the next file.
+
+    `ahead`: this file's reading if the part before started it (`start_reading`), and the
+    next file, which is started once this one is read: its first batch extracts in the
+    worker processes while this part deduplicates and publishes, work that leaves them idle.
+    """
     source = item.source
+    reading, following = ahead
+    started: Reading | None = None
     ctx = RunContext(
         run_id=f"{item.scope}@{plan.context.run_date.isoformat()}",
         run_date=plan.context.run_date,
@@ -207,9 +233,18 @@ def _run_part(
     part = replace(plan, context=ctx, sources=(source,))
     publication = Publication(data_dir, ctx.run_date, ctx.scope)
     try:
-        with _local_copy(item.location, data_dir, downloader) as path:
-            collected, tally, pages = _read_and_extract(
-                settings, path, item, publication, pool, budget
+        if reading is not None and reading.item is item:
+            collected, pages = _read_and_extract(settings, reading, publication, pool, budget)
+        else:
+            with _local_copy(item.location, data_dir, downloader) as path:
+                reading = open_reading(settings, path, item)
+                collected, pages = _read_and_extract(settings, reading, publication, pool, budget)
+        tally = reading.tally
+        if following is not None and (started := start_reading(settings, following, pool)):
+            get_run_logger().info(
+                "Started reading %s while %s is deduplicated and published",
+                following.location,
+                item.location,
             )
         if tally.problem:  # the part's own rows say the file failed, not only the run's summary
             collected.failures.append(SourceFailure(source.id, f"{item.location}: {tally.problem}"))
@@ -248,11 +283,13 @@ def _run_part(
         catalog = publish_task(publication, last)
     except BaseException:
         publication.abort()
+        if started is not None:
+            started.outcomes.close()
         raise
     if tally.problem:
         get_run_logger().warning("%s: %s", item.location, tally.problem)
     summary = published_summary(publication, ctx, status, catalog, per_source, collected.failures)
-    return summary, collected.failures
+    return summary, collected.failures, started
 
 
 def _checkpointed(row: dict[str, Any], digest: str) -> dict[str, Any]:
@@ -261,17 +298,21 @@ def _checkpointed(row: dict[str, Any], digest: str) -> dict[str, Any]:
     return {**row, "parameters": json.dumps(parameters, sort_keys=True)}
 
 
-def _read_and_extract(
-    settings: Settings,
-    path: Path,
-    item: ArchiveFile,
-    publication: Publication,
-    pool: Executor | None,
-    budget: int | None,
-) -> tuple[Collected, archive.FileTally, int]:
-    """Every record of the file through extract and clean; returns what was collected, the
-    file's tally and the number of pages that reached extraction. Pages past `budget` are
-    `over_cap` rejections."""
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """A file being read: its outcomes, as `tasks.archive.read_archive` gives them, its tally,
+    and its first batch with that batch's extraction, when it was started ahead of its part
+    (`start_reading`)."""
+
+    item: ArchiveFile
+    outcomes: Generator[FetchedPage | Rejected, None, None]
+    tally: archive.FileTally
+    first: tuple[list[FetchedPage | Rejected], Preparing] | None = None
+
+
+def open_reading(settings: Settings, path: Path, item: ArchiveFile) -> Reading:
+    """The records of the file at `path` (the local copy of `item`'s), read as they are asked
+    for, with the source's filters."""
     source = item.source
     rules = archive.ArchiveRules(
         max_bytes=settings.max_bytes,
@@ -280,16 +321,48 @@ def _read_and_extract(
         since=source.warc_since,
         until=source.warc_until,
     )
+    tally = archive.FileTally()
+    return Reading(item, archive.read_archive(path, item.location, source.id, rules, tally), tally)
+
+
+def start_reading(settings: Settings, item: ArchiveFile, pool: Executor | None) -> Reading | None:
+    """`item`'s file opened and its first batch read and submitted to extraction, ahead of its
+    part. None for a remote file (downloaded in its own turn, one at a time) and for a local
+    one that cannot be opened now: its part then reads it, or says why it could not."""
+    if archive.is_remote(item.location):
+        return None
+    path = archive.local_path(item.location)
+    if not path.is_file():
+        return None
+    reading = open_reading(settings, path, item)
+    batch = list(islice(reading.outcomes, settings.batch_size))
+    if not batch:  # nothing to start: its part finds the file empty, or why it gave nothing
+        return reading
+    read = [o for o in batch if isinstance(o, FetchedPage)]
+    extracting = start_batch(read, {item.source.id: item.source}, pool, _languages(item.source))
+    return replace(reading, first=(batch, extracting))
+
+
+def _read_and_extract(
+    settings: Settings,
+    reading: Reading,
+    publication: Publication,
+    pool: Executor | None,
+    budget: int | None,
+) -> tuple[Collected, int]:
+    """Every record of the file through extract and clean; returns what was collected and the
+    number of pages that reached extraction. Pages past `budget` are `over_cap` rejections (a
+    file started ahead has no budget: `run_archives`)."""
+    source = reading.item.source
     collected = Collected(articles=publication.spill("articles"))
     collected.early = early_enrichment(settings, pool, MIN_POOLED_STORIES)
-    tally = archive.FileTally()
-    outcomes = archive.read_archive(path, item.location, source.id, rules, tally)
     sources = {source.id: source}
     keep = _languages(source)
     extracting = start_progress("extract", 0, "records")
     pages = 0
     previous: tuple[Preparing, int] | None = None
-    while batch := list(islice(outcomes, settings.batch_size)):
+    first = reading.first
+    while batch := first[0] if first else list(islice(reading.outcomes, settings.batch_size)):
         if budget is not None:
             batch = _capped(batch, budget - pages)
         read = [o for o in batch if isinstance(o, FetchedPage)]
@@ -298,11 +371,14 @@ def _read_and_extract(
         pages += len(read)
         if previous is not None:
             clean_into(*previous, collected, pool, keep=keep)
-        previous = (start_batch(read, sources, pool, keep), len(read))
+        if first:
+            previous, first = (first[1], len(read)), None
+        else:
+            previous = (start_batch(read, sources, pool, keep), len(read))
         show_progress(extracting, pages)
     if previous is not None:
         clean_into(*previous, collected, pool, keep=keep)
-    return collected, tally, pages
+    return collected, pages
 
 
 def _capped(batch: list[FetchedPage | Rejected], left: int) -> list[FetchedPage | Rejected]:

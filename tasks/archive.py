@@ -37,7 +37,7 @@ import logging
 import re
 import zlib
 from collections import Counter
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
@@ -329,7 +329,7 @@ class Downloader:
 
 def read_archive(
     path: Path, location: str, source_id: str, rules: ArchiveRules, tally: FileTally
-) -> Iterator[FetchedPage | Rejected]:
+) -> Generator[FetchedPage | Rejected, None, None]:
     """Every page-capturing record of the WARC at `path` as an outcome (module docstring).
 
     `location` is how the source names the file: it goes into each `raw_record_id`.

@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import gzip
 import json
+import logging
 import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -406,3 +408,42 @@ def test_a_run_with_live_and_archive_sources_reports_both(
     assert {k: v for k, v in counts.items() if v} == stored
     assert summary.rows_written["articles"] == sum(stored.values())
     assert summary.status == "completed"
+
+
+def test_a_folder_of_the_days_files_is_read_each_file_ahead_with_the_rows_of_one_at_a_time(
+    served: Served,
+    backfilled: Backfilled,
+    prefect_harness: None,
+    tmp_path: Path,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """A local file's first batch extracts while the part before it publishes; a remote file
+    (the listing's) is downloaded in its own turn, so the backfilled run read none ahead."""
+    folder = tmp_path / "warcs"
+    folder.mkdir()
+    for name in NAMES:
+        (folder / name).write_bytes(served.files.blobs[name])
+    sources = tmp_path / "sources.toml"
+    sources.write_text(LOCAL + f"publishers = {json.dumps(PUBLISHERS)}\n", encoding="utf-8")
+    with pytest.MonkeyPatch.context() as mp, caplog.at_level(logging.INFO, "prefect.flow_runs"):
+        mp.setenv("NEWSFLOW_DATA_DIR", str(tmp_path / "data"))
+        summary = backfill_date(run_date=DAY, sources_file=str(sources))
+    started = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Started")]
+    assert started == [
+        f"Started reading {(folder / following).as_uri()} while {(folder / name).as_uri()}"
+        " is deduplicated and published"
+        for name, following in pairwise(NAMES[:4])
+    ]
+    assert isinstance(summary, RunSummary)
+    assert summary.status == backfilled.summary.status
+
+    def by_file(data_dir: Path) -> list[tuple[str, str, str]]:
+        return sorted((rid.rsplit("/", 1)[1], u, what) for rid, u, what in _outcomes(data_dir))
+
+    assert by_file(tmp_path / "data") == by_file(backfilled.data_dir)
+    files = "SELECT location, records, pages, rejected, corrupt, problem FROM archive_files"
+    assert [(loc.rsplit("/", 1)[1], *rest) for loc, *rest in sql(tmp_path / "data", files)] == [
+        (loc.rsplit("/", 1)[1], *rest) for loc, *rest in sql(backfilled.data_dir, files)
+    ]
+    duplicates = "SELECT url, duplicate_kind FROM article_versions WHERE duplicate_of IS NOT NULL"
+    assert sql(tmp_path / "data", duplicates) == sql(backfilled.data_dir, duplicates)
