@@ -327,15 +327,20 @@ def open_reading(settings: Settings, path: Path, item: ArchiveFile) -> Reading:
 
 def start_reading(settings: Settings, item: ArchiveFile, pool: Executor | None) -> Reading | None:
     """`item`'s file opened and its first batch read and submitted to extraction, ahead of its
-    part. None for a remote file (downloaded in its own turn, one at a time) and for a local
-    one that cannot be opened now: its part then reads it, or says why it could not."""
+    part. None for a remote file (downloaded in its own turn, one at a time), and for a local
+    one that cannot be opened or read now: its part then reads it, or fails as it would have
+    without reading ahead, once the part before it is published."""
     if archive.is_remote(item.location):
         return None
     path = archive.local_path(item.location)
     if not path.is_file():
         return None
     reading = open_reading(settings, path, item)
-    batch = list(islice(reading.outcomes, settings.batch_size))
+    try:
+        batch = list(islice(reading.outcomes, settings.batch_size))
+    except Exception:  # whatever it is, it must not fail the part before
+        reading.outcomes.close()
+        return None  # read again in its own turn, which fails as it would have
     if not batch:  # nothing to start: its part finds the file empty, or why it gave nothing
         return reading
     read = [o for o in batch if isinstance(o, FetchedPage)]

@@ -26,6 +26,7 @@ import pytest
 from servers import LoopbackServer, Reply
 from warcs import Capture, write_warc
 
+from flows import archives
 from flows.ingest import backfill_date, reprocess
 from flows.pipeline import RunSummary
 from flows.settings import SEEDS_DIR
@@ -447,3 +448,28 @@ def test_a_folder_of_the_days_files_is_read_each_file_ahead_with_the_rows_of_one
     ]
     duplicates = "SELECT url, duplicate_kind FROM article_versions WHERE duplicate_of IS NOT NULL"
     assert sql(tmp_path / "data", duplicates) == sql(backfilled.data_dir, duplicates)
+
+
+def test_an_error_reading_the_next_file_ahead_leaves_the_part_before_it_published(
+    served: Served, prefect_harness: None, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next file's error surfaces in its own turn, as without reading ahead: the part
+    before it is published first, so a rerun resumes after it."""
+    folder = tmp_path / "warcs"
+    folder.mkdir()
+    for name in NAMES[:2]:
+        (folder / name).write_bytes(served.files.blobs[name])
+    sources = tmp_path / "sources.toml"
+    sources.write_text(LOCAL, encoding="utf-8")
+    read = archives.archive.read_archive
+
+    def failing_on_the_second(path: Path, *args: Any) -> Iterator[Any]:
+        if path.name == NAMES[1]:
+            raise RuntimeError("a reader bug")
+        yield from read(path, *args)
+
+    monkeypatch.setattr(archives.archive, "read_archive", failing_on_the_second)
+    with _without_enrichment(tmp_path), pytest.raises(Exception, match="a reader bug"):
+        backfill_date(run_date=DAY, sources_file=str(sources))
+    published = sql(tmp_path / "data", "SELECT location FROM archive_files")
+    assert published == [((folder / NAMES[0]).as_uri(),)]
