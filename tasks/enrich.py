@@ -174,13 +174,12 @@ def loaded_models() -> int:
     return load_nlp.cache_info().currsize
 
 
-def warm_up(model_name: str | None) -> None:
-    """Load `model_name` into this process's cache now (a worker process's initializer).
+def warm_up(model_name: str) -> None:
+    """Load `model_name` into this process's cache now (for a worker process's initializer,
+    `tasks.workers.warm_up`, which does not import this module without a model).
 
     A model that cannot load is logged, not raised: the worker also extracts pages, and the
     enrichment batches that need the model fail with `ModelNotInstalled` themselves."""
-    if model_name is None:
-        return
     try:
         load_nlp(model_name)
     except ModelNotInstalled as error:

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 
+import pytest
+
 from tasks.enrich import DEFAULT_MODEL
+from tasks.workers import warm_up
 
 WARM_UP = """
 import sys
@@ -36,3 +40,14 @@ def test_the_flows_and_a_worker_without_a_model_do_not_import_spacy() -> None:
 
 def test_a_worker_given_a_model_loads_it_as_it_starts() -> None:
     assert _warm_up(DEFAULT_MODEL) == ["['spacy', 'tasks.enrich']", "1"]
+
+
+def test_a_worker_whose_model_is_missing_starts_and_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The worker also extracts pages: a missing model is logged, and the enrichment batches
+    that need it fail on their own (`ModelNotInstalled`)."""
+    with caplog.at_level(logging.WARNING, logger="tasks.enrich"):
+        warm_up("newsflow_no_such_model")
+    assert "newsflow_no_such_model" in caplog.text
+    assert "spacy_model" in caplog.text
