@@ -513,6 +513,8 @@ def main() -> int:
     args = parser.parse_args()
     if args.dates < 2 or args.per_day < 50:
         parser.error("--dates must be at least 2 and --per-day at least 50")
+    if args.runs < 1:
+        parser.error("--runs must be at least 1")
     work = Path(tempfile.mkdtemp(prefix="history-", dir=args.runs_dir))
     tempfile.tempdir = str(work / "tmp")
     Path(tempfile.tempdir).mkdir()
