@@ -21,7 +21,7 @@ import bisect
 import functools
 import logging
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from itertools import groupby
 
@@ -36,6 +36,7 @@ from tasks.entities import link_mentions, resolve_speaker
 from tasks.language import is_english
 from tasks.quotes import QuoteSpan, attribute_quotes, find_quote_spans, unattributed_quotes
 from tasks.records import Article, Enrichment, Mention, Quote
+from tasks.truecase import truecase
 
 log = logging.getLogger(__name__)
 
@@ -209,13 +210,16 @@ def enrich(
     labels: frozenset[str] = ENTITY_LABELS,
     max_chars: int = MAX_CHARS,
     quotes: bool = True,
+    contexts: Mapping[str, str] | None = None,
 ) -> Enrichment:
     """Entities and quotations of `(article_id, body, language)` triples.
 
     Rows are sorted by article id, then offset, whatever the batch size. A body longer than
     `max_chars` is enriched up to its last paragraph break before that (offsets still point
     into the whole body). With `quotes` False (headlines, highlights) only entities are read
-    and nothing is parsed.
+    and nothing is parsed. NER reads words written in capitals as the text (and its
+    `contexts` entry, the body of a headline) writes them elsewhere (`tasks.truecase`); the
+    mentions keep the text as given.
     """
     english = [
         (aid, _head(aid, body, max_chars))
@@ -228,7 +232,13 @@ def enrich(
         if body.strip() and not is_english(lang) and quotes:
             log.debug("No entities for %s: language %s has no model", aid, lang)
             found.extend(unattributed_quotes(aid, body, method="no_model"))
-    docs = list(_run(nlp, map(nlp.make_doc, (body for _, body in english)), NER, batch_size))
+    contexts = contexts or {}
+    cased = [truecase(body, contexts.get(aid, "")) for aid, body in english]
+    docs = list(_run(nlp, map(nlp.make_doc, cased), NER, batch_size))
+    docs = [
+        doc if doc.text == body else _as_written(nlp, doc, body)
+        for (_, body), doc in zip(english, docs, strict=True)
+    ]
     for (aid, body), doc in zip(english, docs, strict=True):
         last = doc[-1] if len(doc) else None
         if last is None or last.idx + len(last.text_with_ws) != len(body):
@@ -242,6 +252,18 @@ def enrich(
     mentions.sort(key=lambda m: (m.article_id, m.start_char, m.end_char, m.label))
     found.sort(key=lambda q: (q.article_id, q.start_char, q.end_char))
     return Enrichment(mentions=tuple(mentions), quotes=tuple(found))
+
+
+def _as_written(nlp: Language, cased: Doc, text: str) -> Doc:
+    """A doc of `text` with the entities NER found in `cased` (`text` re-cased, the same
+    length), so that mentions, quotes and the parse read the text as written."""
+    doc = line_breaks(nlp.make_doc(text))
+    spans = (
+        doc.char_span(ent.start_char, ent.end_char, label=ent.label_, alignment_mode="expand")
+        for ent in cased.ents
+    )
+    doc.ents = filter_spans([span for span in spans if span is not None])
+    return doc
 
 
 # What each pass runs: names for every text, the dependency parse only around quotations.
@@ -362,6 +384,7 @@ def enrich_articles(
     refs: list[tuple[str, str, int]] = []
     bodies: list[tuple[str, str, str | None]] = []
     headings: list[tuple[str, str, str | None]] = []  # title, lead, highlights: names only
+    contexts: dict[str, str] = {}  # a heading's id -> its article's body
     for article_id, article in articles:
         fields = [("title", 0, article.title), ("lead", 0, article.lead)]
         fields += [("highlights", i, text) for i, text in enumerate(article.highlights)]
@@ -370,9 +393,11 @@ def enrich_articles(
             if text and text.strip():
                 into = bodies if field_name == "body" else headings
                 into.append((str(len(refs)), text, article.language))
+                if field_name != "body":
+                    contexts[str(len(refs))] = article.body
                 refs.append((article_id, field_name, item))
     in_bodies = enrich(bodies, nlp, batch_size=batch_size)
-    in_headings = enrich(headings, nlp, batch_size=batch_size, quotes=False)
+    in_headings = enrich(headings, nlp, batch_size=batch_size, quotes=False, contexts=contexts)
     mentions = []
     for mention in in_bodies.mentions + in_headings.mentions:
         article_id, field_name, item = refs[int(mention.article_id)]

@@ -18,9 +18,11 @@ title "Gov."). The rules, in order:
 5. Anything else is one entity per name, whatever its labels.
 
 An entity's label is the one most of its mentions carry, a person named in full making it
-PERSON; its name is its longest name (the most frequent of equal length). Across the warehouse
-an entity is identified by its label and name (`entity_id`): two people with one name are one
-entity, and a person named only by surname in an article is an entity of that surname.
+PERSON; its name is its longest name (the most frequent of equal length, and written in
+capitals only if the article writes it no other way: "Vladimir Putin", not the headline's
+"VLADIMIR PUTIN"). Across the warehouse an entity is identified by its label and name
+(`entity_id`): two people with one name are one entity, and a person named only by surname in
+an article is an entity of that surname.
 """
 
 from __future__ import annotations
@@ -182,7 +184,9 @@ def _labelled(
         label = "PERSON" if full_person else _most_common(labels, seen)
         spelled = [" ".join(names[i].words) for i in indices]
         longest = max(len(s.split()) for s in spelled)
-        counts = Counter(s for s in spelled if len(s.split()) == longest)
+        candidates = [s for s in spelled if len(s.split()) == longest]
+        cased = [s for s in candidates if not s.isupper()]  # a headline in capitals
+        counts = Counter(cased or candidates)
         name = _most_common(counts, spelled)
         decided[r] = (label, name)
     linked = []

@@ -317,3 +317,35 @@ def test_quotation_marks_stay_outside_a_name_and_abbreviations_keep_their_stop(
     found = names([("s", text, "en")], nlp)
     assert ("Boris Johnson", "PERSON") in found
     assert ("Acme Corp.", "ORG") in found
+
+
+def test_names_in_a_headline_written_in_capitals_are_found_and_kept_as_written(
+    nlp: Language,
+) -> None:
+    from datetime import UTC, datetime
+
+    from tasks.enrich import enrich_articles
+    from tasks.records import Article
+
+    title = "PUTIN ACCEPTS INVITATION FROM KIM JONG-UN TO VISIT NORTH KOREA"
+    article = Article("s", "u", "u", "u", title, SEED, datetime(2023, 9, 13, tzinfo=UTC))
+    found = enrich_articles([("a", article)], nlp).mentions
+    in_title = {(m.text, m.label, m.entity_name) for m in found if m.field == "title"}
+    assert in_title == {
+        ("PUTIN", "PERSON", "Vladimir Putin"),
+        ("KIM JONG-UN", "PERSON", "Kim Jong-un"),
+        ("NORTH KOREA", "GPE", "North Korea"),
+    }
+
+
+def test_a_line_of_capitals_in_a_body_is_read_as_the_body_writes_its_words(
+    nlp: Language,
+) -> None:
+    body = (
+        "UKRAINE WAR: MOSCOW AND PYONGYANG SIGN ARMS DEAL\n\n"
+        "Officials in Moscow said Pyongyang would send shells. Ukraine protested."
+    )
+    mentions = enrich([("b", body, "en")], nlp).mentions
+    first_line = {(m.text, m.label) for m in mentions if m.end_char < body.index("\n")}
+    assert first_line == {("UKRAINE", "GPE"), ("MOSCOW", "GPE"), ("PYONGYANG", "GPE")}
+    assert all(body[m.start_char : m.end_char] == m.text for m in mentions)

@@ -216,3 +216,11 @@ def test_entity_ids_are_sixteen_hex_digits() -> None:
     assert len(value) == 16
     assert int(value, 16) >= 0
     assert entity_id("PERSON", "Ada Lovelace") != entity_id("PERSON", "AdaLovelace")
+
+
+def test_an_entity_is_named_as_the_article_writes_it_not_as_a_capitals_headline_does() -> None:
+    linked = link_mentions(
+        mentions(("VLADIMIR PUTIN", "PERSON"), ("Vladimir Putin", "PERSON"), ("NATO", "ORG"))
+    )
+    assert [m.entity_name for m in linked] == ["Vladimir Putin", "Vladimir Putin", "NATO"]
+    assert linked[0].entity_id == entity_id("PERSON", "Vladimir Putin")
