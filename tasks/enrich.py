@@ -1,10 +1,12 @@
 """Enrichment: named entities and attributed quotations for article bodies.
 
 `load_nlp` loads the spaCy model named by the ``spacy_model`` setting with only the components
-the stage needs (tok2vec, parser, ner) and two small components of ours: one that makes every
-line break a sentence boundary (bodies are paragraphs joined by blank lines, headings have no
-full stop), one that tidies entity spans in a general way (hyphenated given names such as
-"Suk-yeol" kept whole, a trailing possessive "'s" and a leading "the" left out).
+the stage needs (tok2vec, parser, ner) and three small components of ours: one that makes
+every line break a sentence boundary (bodies are paragraphs joined by blank lines, headings
+have no full stop), one that tidies entity spans in a general way (hyphenated given names such
+as "Suk-yeol" kept whole, a trailing possessive "'s" and a leading "the" left out), and one
+that finds the names a text repeats where the model did not see them again
+(`tasks.repeats`).
 
 `enrich` runs a batch of bodies through NER (whose model has its own tok2vec), then tok2vec
 and the dependency parser only over the paragraphs around quotations, which is all that
@@ -36,6 +38,7 @@ from tasks.entities import link_mentions, resolve_speaker
 from tasks.language import is_english
 from tasks.quotes import QuoteSpan, attribute_quotes, find_quote_spans, unattributed_quotes
 from tasks.records import Article, Enrichment, Mention, Quote
+from tasks.repeats import repeated_names
 from tasks.truecase import truecase
 
 log = logging.getLogger(__name__)
@@ -145,6 +148,16 @@ def _name_parts(doc: Doc, start: int, end: int, label: str) -> Iterator[tuple[in
             yield part_start, part_end
 
 
+@Language.component("newsflow_repeated_names")
+def repeated(doc: Doc) -> Doc:
+    """Add the occurrences of the doc's names the model did not see again
+    (`tasks.repeats`)."""
+    added = repeated_names(doc)
+    if added:
+        doc.ents = [*doc.ents, *added]
+    return doc
+
+
 @functools.lru_cache(maxsize=2)
 def load_nlp(model_name: str = DEFAULT_MODEL) -> Language:
     """Load `model_name` with only what enrichment needs; cached per process.
@@ -166,6 +179,7 @@ def load_nlp(model_name: str = DEFAULT_MODEL) -> Language:
         )
     nlp.add_pipe("newsflow_line_breaks", before="parser")
     nlp.add_pipe("newsflow_entity_fixes", after="ner")
+    nlp.add_pipe("newsflow_repeated_names", after="newsflow_entity_fixes")
     log.info("Loaded spaCy model %s with components %s", model_name, nlp.pipe_names)
     return nlp
 
@@ -267,7 +281,7 @@ def _as_written(nlp: Language, cased: Doc, text: str) -> Doc:
 
 
 # What each pass runs: names for every text, the dependency parse only around quotations.
-NER = ("newsflow_line_breaks", "ner", "newsflow_entity_fixes")
+NER = ("newsflow_line_breaks", "ner", "newsflow_entity_fixes", "newsflow_repeated_names")
 PARSE = ("tok2vec", "newsflow_line_breaks", "parser")
 PRONOUN_REACH = 3  # paragraphs back to a person's name that a pronoun may refer to
 UNPARSED = "unparsed"  # the dependency label of tokens no parser has read

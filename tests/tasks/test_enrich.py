@@ -349,3 +349,25 @@ def test_a_line_of_capitals_in_a_body_is_read_as_the_body_writes_its_words(
     first_line = {(m.text, m.label) for m in mentions if m.end_char < body.index("\n")}
     assert first_line == {("UKRAINE", "GPE"), ("MOSCOW", "GPE"), ("PYONGYANG", "GPE")}
     assert all(body[m.start_char : m.end_char] == m.text for m in mentions)
+
+
+def test_a_surname_the_model_misses_after_the_full_name_is_linked_to_the_person(
+    nlp: Language,
+) -> None:
+    from datetime import UTC, datetime
+
+    from tasks.enrich import enrich_articles
+    from tasks.records import Article
+
+    body = (
+        "NASA chief Jim Bridenstine told lawmakers the rocket was late.\n\n"
+        "Bridenstine responded that SLS is the only option.\n\n"
+        "Robert Aderholt asked about the budget.\n\n"
+        "“What is the contingency plan?” Aderholt asked again.\n\n"
+        "Aderholt then turned to the issue of cost."
+    )
+    article = Article("s", "u", "u", "u", None, body, datetime(2019, 9, 18, tzinfo=UTC))
+    found = enrich_articles([("a", article)], nlp).mentions
+    surnames = [(m.text, m.label, m.entity_name) for m in found if " " not in m.text]
+    assert surnames.count(("Bridenstine", "PERSON", "Jim Bridenstine")) == 1
+    assert surnames.count(("Aderholt", "PERSON", "Robert Aderholt")) == 2
