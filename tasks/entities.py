@@ -7,15 +7,16 @@ title "Gov."). The rules, in order:
 
 1. A mention's name is its text without a leading title ("Mr.", "President", "Gov."), a
    possessive ending, or quotation marks around it.
-2. Names of two or more words are one entity when they are the same words, or share their
-   last word and their first word (or its initial: "J. Smith" is "John Smith").
+2. Names of two or more words are one entity when they are the same words (a hyphen counting
+   as a space: "Kim Jong-un" is "Kim Jong Un"), or share their last word and their first
+   word (or its initial: "J. Smith" is "John Smith").
 3. A one-word name ("Putin", "Mr. Putin") is the person named in full elsewhere in the article
    whose last word it is, else whose first word it is ("Dale" for "Dale Ford"), whatever label
    the model gave the one-word mention ("Sondland" read as a place). When several people share
    that word, the one named most recently before it wins (else the first named after it).
 4. An all-capitals word ("WHO") is the organisation whose initials it spells, named in full in
    the article.
-5. Anything else is one entity per name, whatever its labels.
+5. Anything else is one entity per name ("Al-Qaeda" is "Al Qaeda"), whatever its labels.
 
 An entity's label is the one most of its mentions carry, a person named in full making it
 PERSON; its name is its longest name (the most frequent of equal length, and written in
@@ -54,6 +55,7 @@ TITLES = frozenset(
 )
 _QUOTES = "\"'“”‘’«»„"
 _POSSESSIVE = re.compile(r"['’]s?$")
+_HYPHENS = re.compile(r"[-‐‑]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,6 +66,11 @@ class _Name:
     @property
     def key(self) -> tuple[str, ...]:
         return tuple(fold(w) for w in self.words)
+
+    @property
+    def spelled(self) -> tuple[str, ...]:
+        """The key with hyphenated words split: "Kim Jong-un" is spelled as "Kim Jong Un"."""
+        return tuple(part for word in self.key for part in _HYPHENS.split(word) if part)
 
 
 def fold(text: str) -> str:
@@ -121,7 +128,7 @@ def link_mentions(mentions: Sequence[Mention]) -> tuple[Mention, ...]:
     persons = [i for i in full if mentions[i].label == "PERSON"]
     for pos, i in enumerate(full):  # rule 2
         for j in full[:pos]:
-            same = names[i].key == names[j].key or (
+            same = names[i].spelled == names[j].spelled or (
                 i in persons and j in persons and _same_person(names[i].key, names[j].key)
             )
             if same:
@@ -140,14 +147,14 @@ def link_mentions(mentions: Sequence[Mention]) -> tuple[Mention, ...]:
         if chosen is not None:
             join(chosen, i)
             linked.update((i, chosen))
-    first_of: dict[tuple[str, ...], int] = {}  # rule 5: the rest, one entity per name
+    first_of: dict[tuple[str, ...], int] = {}  # rule 5: the rest, one entity per spelling
     for i, name in enumerate(names):
         if i in linked:
             continue
-        if name.key in first_of:
-            join(first_of[name.key], i)
+        if name.spelled in first_of:
+            join(first_of[name.spelled], i)
         else:
-            first_of[name.key] = i
+            first_of[name.spelled] = i
     return _labelled(mentions, names, [root(i) for i in range(len(mentions))])
 
 

@@ -224,3 +224,24 @@ def test_an_entity_is_named_as_the_article_writes_it_not_as_a_capitals_headline_
     )
     assert [m.entity_name for m in linked] == ["Vladimir Putin", "Vladimir Putin", "NATO"]
     assert linked[0].entity_id == entity_id("PERSON", "Vladimir Putin")
+
+
+def test_a_name_written_with_a_hyphen_or_a_space_is_one_entity() -> None:
+    linked = link_mentions(
+        mentions(
+            ("Kim Jong-un", "PERSON"),
+            ("Kim Jong Un", "PERSON"),
+            ("Kim", "PERSON"),
+            ("Al-Qaeda", "ORG"),
+            ("Al Qaeda", "ORG"),
+        )
+    )
+    assert [m.entity_name for m in linked] == ["Kim Jong Un"] * 3 + ["Al Qaeda"] * 2
+    assert len({m.entity_id for m in linked}) == 2
+
+
+def test_a_hyphenated_surname_alone_still_names_the_person_named_in_full() -> None:
+    linked = link_mentions(
+        mentions(("Duduzile Zuma-Sambudla", "PERSON"), ("Zuma-Sambudla", "PERSON"))
+    )
+    assert [m.entity_name for m in linked] == ["Duduzile Zuma-Sambudla"] * 2
