@@ -28,6 +28,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from spacy.language import Language
+
 from tasks.enrich import DEFAULT_MODEL, enrich_articles, load_nlp
 from tasks.records import Article
 
@@ -50,7 +52,7 @@ def cases(metadata: Path | None, extraction: Path | None) -> Iterator[tuple[str,
                 yield "paragraph", paragraphs[0], "\n\n".join(paragraphs[1:])
 
 
-def found(nlp, kind: str, head: str, body: str) -> Names:  # type: ignore[no-untyped-def]
+def found(nlp: Language, kind: str, head: str, body: str) -> Names:
     """The names enrichment finds in `head` (the title, or the body's first paragraph)."""
     if kind == "headline":
         article = _article(head, body)
@@ -66,7 +68,7 @@ def found(nlp, kind: str, head: str, body: str) -> Names:  # type: ignore[no-unt
     }
 
 
-def model_alone(nlp, head: str, body: str) -> Names:  # type: ignore[no-untyped-def]
+def model_alone(nlp: Language, head: str, body: str) -> Names:
     doc = nlp(head + "\n\n" + body)
     return {
         (e.start_char, e.end_char, LABELS[e.label_])
