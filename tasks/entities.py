@@ -189,12 +189,12 @@ def _labelled(
         )
         seen = [mentions[i].label for i in indices]
         label = "PERSON" if full_person else _most_common(labels, seen)
-        spelled = [" ".join(names[i].words) for i in indices]
-        longest = max(len(s.split()) for s in spelled)
-        candidates = [s for s in spelled if len(s.split()) == longest]
+        written = [" ".join(names[i].words) for i in indices]
+        longest = max(len(s.split()) for s in written)
+        candidates = [s for s in written if len(s.split()) == longest]
         cased = [s for s in candidates if not s.isupper()]  # a headline in capitals
         counts = Counter(cased or candidates)
-        name = _most_common(counts, spelled)
+        name = _most_common(counts, written)
         decided[r] = (label, name)
     linked = []
     for i, mention in enumerate(mentions):
