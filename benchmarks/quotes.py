@@ -5,7 +5,13 @@
 PATH is an annotated page (``*.txt``: the body, a line ``=== gold``, then one line per
 quotation, ``kind | speaker | label | quoted text``; see tests/fixtures/quotes/README.md) or a
 directory of them. With --bodies, PATH instead holds sections ``## <article id>`` followed by
-gold lines only, and the bodies are read from the ground-truth JSON (``{id: {"articleBody"}}``).
+gold lines only, and the bodies are read from a JSON file: the extraction benchmark's
+ground truth (``{id: {"articleBody"}}``) or the metadata benchmark's gold
+(``{id: {"body_paragraphs": [...]}}``, paragraphs joined by blank lines). Two annotation sets
+are kept: `benchmarks/quotes_dev.txt` (13 bodies of ../shared/bench/article-extraction, the
+set the rules were developed on) and `benchmarks/quotes_meta.txt` (the 38 English bodies of
+../shared/bench/article-metadata of under 2,000 words with quotations, annotated blind,
+without looking at newsflow's output).
 
 Each body runs through the whole enrichment stage (`tasks.enrich.enrich_articles`: the parse,
 attribution, then the article's entity linking that names a speaker in full). Counted:
@@ -76,7 +82,7 @@ def load_pages(path: Path, bodies: Path | None) -> list[Page]:
         for line in [*path.read_text(encoding="utf-8").splitlines(), "## "]:
             if line.startswith("## "):
                 if name is not None:
-                    pages.append(Page(name, data[name]["articleBody"], parse_gold(lines, name)))
+                    pages.append(Page(name, body_of(data[name]), parse_gold(lines, name)))
                 name, lines = line[3:].strip() or None, []
             elif not line.startswith("#"):
                 lines.append(line)
@@ -89,6 +95,15 @@ def load_pages(path: Path, bodies: Path | None) -> list[Page]:
             raise SystemExit(f"{file}: no '{GOLD_MARK}' line")
         pages.append(Page(file.stem, body, parse_gold(gold.splitlines(), str(file))))
     return pages
+
+
+def body_of(entry: dict[str, object]) -> str:
+    """An article body from either benchmark's JSON entry."""
+    if "articleBody" in entry:
+        return str(entry["articleBody"])
+    paragraphs = entry["body_paragraphs"]
+    assert isinstance(paragraphs, list)
+    return "\n\n".join(map(str, paragraphs))
 
 
 def enriched_quotes(pages: list[Page], model: str) -> dict[str, list[Quote]]:
