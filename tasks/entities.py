@@ -12,8 +12,10 @@ title "Gov."). The rules, in order:
    word (or its initial: "J. Smith" is "John Smith").
 3. A one-word name ("Putin", "Mr. Putin") is the person named in full elsewhere in the article
    whose last word it is, else whose first word it is ("Dale" for "Dale Ford"), whatever label
-   the model gave the one-word mention ("Sondland" read as a place). When several people share
-   that word, the one named most recently before it wins (else the first named after it).
+   the model gave the one-word mention ("Sondland" read as a place). A full name written after
+   a title counts as a person's for a one-word name read as a person, whatever its own label
+   ("Govender" and "Major-Gen Gopaul Govender" read as an organisation). When several people
+   share that word, the one named most recently before it wins (else the first named after it).
 4. An all-capitals word ("WHO") is the organisation whose initials it spells, named in full in
    the article.
 5. Anything else is one entity per name ("Al-Qaeda" is "Al Qaeda"), whatever its labels.
@@ -53,6 +55,7 @@ TITLES = frozenset(
         "superintendent", "constable", "st", "saint",
     }
 )
+PLACE_TITLES = frozenset({"st", "saint"})  # also in place names ("St Louis")
 _QUOTES = "\"'“”‘’«»„"
 _POSSESSIVE = re.compile(r"['’]s?$")
 _HYPHENS = re.compile(r"[-‐‑]")
@@ -86,9 +89,14 @@ def split_title(text: str) -> tuple[str, str | None]:
     if len(words) > 1 and fold(words[0]) == "the":
         words.pop(0)
     taken: list[str] = []
-    while len(words) > 1 and fold(words[0]).rstrip(",") in TITLES:
+    while len(words) > 1 and _is_title(words[0]):
         taken.append(words.pop(0))
     return " ".join(words).strip(",. "), " ".join(taken) or None
+
+
+def _is_title(word: str) -> bool:
+    """A title, or titles joined by hyphens ("Major-Gen")."""
+    return all(part in TITLES for part in _HYPHENS.split(fold(word).rstrip(",")))
 
 
 def entity_id(label: str, name: str) -> str:
@@ -126,6 +134,7 @@ def link_mentions(mentions: Sequence[Mention]) -> tuple[Mention, ...]:
     linked: set[int] = set()  # mentions joined to another by rules 2-4
     full = [i for i, n in enumerate(names) if len(n.words) > 1]
     persons = [i for i in full if mentions[i].label == "PERSON"]
+    titled = [i for i in full if (t := names[i].title) and fold(t) not in PLACE_TITLES]
     for pos, i in enumerate(full):  # rule 2
         for j in full[:pos]:
             same = names[i].spelled == names[j].spelled or (
@@ -141,6 +150,8 @@ def link_mentions(mentions: Sequence[Mention]) -> tuple[Mention, ...]:
         word = name.key[0]
         by_last = [j for j in persons if names[j].key[-1] == word]
         by_first = [j for j in persons if names[j].key[0] == word]
+        if not by_last and mentions[i].label == "PERSON":  # "Major-Gen Gopaul Govender" (ORG)
+            by_last = [j for j in titled if names[j].key[-1] == word]
         chosen = _nearest(i, by_last or by_first)  # rule 3
         if chosen is None and name.words[0].isupper() and len(word) >= 2:  # rule 4
             chosen = _nearest(i, [j for j in full if _initials(names[j].words) == word])

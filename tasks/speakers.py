@@ -16,7 +16,9 @@ speaker's name, or None:
    ("High Commissioner for Human Rights").
 2. An apposition names the speaker ("his aunt, Rosa Whitfield, said").
 3. Pronouns, matched by case ("WHO" is none), go back sentence by sentence (twelve, three
-   for "they") to the latest agreeing subject: "he"/"she" to a person whose gender, when
+   for "they") to the latest agreeing subject, a sentence's main-clause subjects before those
+   of clauses that report no speech ("Khan alleged that Munir was ...", "Assad, who was
+   deposed"): "he"/"she" to a person whose gender, when
    known (a title such as Mr/Ms, a common given name, a gendered noun in apposition such as
    "son"), agrees, or to someone speaking for an organisation; "it" to an organisation or
    country; "they" to an organisation, to a person of no known gender (singular "they"), or
@@ -26,10 +28,13 @@ speaker's name, or None:
 4. A descriptor is replaced by whom it describes, else dropped (no speaker rather than "a
    spokesperson"). Someone speaking for an organisation, or a document ("a spokeswoman for
    Northwind", "a WeWork spokesperson", "a statement from X", "its spokesman"), is that
-   organisation or author. An organisation noun with a named modifier stays a phrase ("the
-   French foreign ministry"). A definite description refers back: an organisation noun
-   ("the union") to the latest organisation whose name has that word, else one that was a
-   subject within three sentences, else (company, firm ...) the latest organisation; a
+   organisation or author; "a company spokesperson" is what "the company" would be. An
+   organisation noun with a named modifier stays a phrase ("the French foreign ministry").
+   A definite description whose noun was written just before a person's name is that
+   person ("US President Donald Trump" ... "the US President said"). Else it refers back:
+   an organisation noun ("the union") to the latest organisation whose name has that word,
+   else one that was a subject within three sentences, else (company, firm ...) the latest
+   organisation; a
    document ("the statement") to the latest named subject; a person noun ("the actor", "The
    56-year-old") to the latest agreeing named person who was a subject, unless the same
    noun last described someone unnamed ("one legal expert" ... "the expert").
@@ -134,7 +139,7 @@ DOCUMENT_NOUNS = _words(
 )
 ORG_NOUNS = _words(
     """
-    company firm group ministry department agency government office union organisation
+    company firm group ministry department agency bureau government office union organisation
     organization association council committee commission authority bank court police party
     club team board institute institution centre center service network broadcaster airline
     carmaker manufacturer retailer startup watchdog regulator army military navy embassy
@@ -225,7 +230,22 @@ class Speakers:
                 self.subjects[n].append(token)
             if found is not None and found.label == "PERSON":
                 self.people[n].append(token)
+        # The words written just before a person's name ("US President Donald Trump"), by
+        # position: what "the president" may later refer to.
+        self.roles: list[tuple[int, frozenset[str], Span]] = [
+            (ent.start, self._role_words(ent), ent)
+            for ent in doc.ents
+            if ent.label_ == "PERSON" and not in_quote(ent.start_char)
+        ]
         self.last_speaker: str | None = None
+
+    def _role_words(self, ent: Span) -> frozenset[str]:
+        words = []
+        for token in reversed(self.doc[max(ent.start - 3, 0) : ent.start]):
+            if not token.is_alpha or token.is_stop or token.i in self.ent_of:
+                break
+            words.append(_fold(token.text))
+        return frozenset(words)
 
     def sentence_of(self, token: Token) -> int:
         return bisect.bisect_right(self.sent_starts, token.i) - 1
@@ -320,6 +340,10 @@ class Speakers:
             return self.name(subject, allow_climb=False) if subject is not None else _NOBODY
         if not token.is_alpha or (token.is_stop and not token.is_upper):
             return _NOBODY
+        if _definite(token):  # "the US President" after "US President Donald Trump"
+            role = self._by_role(token)
+            if role is not None:
+                return Naming(role, "descriptor")
         proper = self.proper_name(token)
         if proper is not None:
             return Naming(proper)
@@ -359,7 +383,7 @@ class Speakers:
         here = self.sentence_of(pronoun)
         reach = range(here, max(here - (3 if form == "they" else 12), -1), -1)
         for n in reach:
-            for subject in reversed(self.subjects[n]):
+            for subject in _main_first(reversed(self.subjects[n])):
                 if subject.i >= pronoun.i or subject.text in PRONOUNS:
                     continue
                 found, stop = self._candidate(subject, form, wanted)
@@ -430,6 +454,12 @@ class Speakers:
             attached = self._attached(noun)
             if attached is not None:
                 return attached
+            kind = next(
+                (c for c in noun.children if c.dep_ in _ATTACHED_DEPS and c.lower_ in ORG_NOUNS),
+                None,
+            )
+            if kind is not None:  # "a company spokesperson", "the ministry's statement"
+                return self._described_before(kind)
             owner = next((c for c in noun.children if c.dep_ == "poss"), None)
             if owner is not None and owner.text in PRONOUNS:
                 return self.antecedent(owner)
@@ -437,11 +467,19 @@ class Speakers:
             modifiers = [c for c in noun.children if c.dep_ in _ATTACHED_DEPS]
             if any(self._named_in(c.subtree) for c in modifiers):
                 return _noun_phrase(noun)
-        determiner = next((c for c in noun.children if c.dep_ == "det"), None)
-        definite = determiner is not None and determiner.lower_ in _DEFINITE
-        if not definite and not word.endswith("old"):  # "56-year-old" needs no article
+        if not _definite(noun) and not word.endswith("old"):  # "56-year-old" needs no article
             return None
-        return self._described_before(noun)
+        return self._by_role(noun) or self._described_before(noun)
+
+    def _by_role(self, noun: Token) -> str | None:
+        """The latest person written with `noun` before their name ("US President Donald
+        Trump" ... "the US President said"), or None."""
+        word = _fold(noun.text)
+        for start, roles, ent in reversed(self.roles):
+            if start < noun.i and word in roles:
+                found = self.referent(ent.root)
+                return found.name if found is not None else None
+        return None
 
     def _described_before(self, noun: Token) -> str | None:
         """The named subject a definite description refers back to, or None."""
@@ -543,8 +581,30 @@ def _counted(token: Token) -> bool:
     )
 
 
+def _definite(noun: Token) -> bool:
+    determiner = next((c for c in noun.children if c.dep_ == "det"), None)
+    return determiner is not None and determiner.lower_ in _DEFINITE
+
+
 def _has_determiner(token: Token) -> bool:
     return any(child.dep_ in ("det", "poss") for child in token.children)
+
+
+def _main_first(subjects: Iterable[Token]) -> list[Token]:
+    """A sentence's subjects, those of a clause that only subordinates (what someone did or
+    was said to do: "Khan alleged that Munir was behind it", "Assad, who was deposed") after
+    the others, each group in the order given."""
+    subjects = list(subjects)
+    return [s for s in subjects if not _subordinate(s)] + [s for s in subjects if _subordinate(s)]
+
+
+def _subordinate(subject: Token) -> bool:
+    """Whether a subject's verb is in a subordinate clause and reports no one's words or
+    thoughts (a "said that ..." relative clause is not subordinate here)."""
+    verb = subject.head
+    while verb.dep_ == "conj" and verb.head is not verb:
+        verb = verb.head
+    return verb.dep_ != "ROOT" and not any(c.dep_ == "ccomp" for c in subject.head.children)
 
 
 def _governing_subject(token: Token) -> Token | None:

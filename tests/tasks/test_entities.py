@@ -24,6 +24,25 @@ def names(linked: tuple[Mention, ...]) -> list[tuple[str, str | None, str]]:
     return [(m.text, m.entity_name, m.label) for m in linked]
 
 
+def test_a_surname_read_as_a_person_names_a_titled_full_name_read_as_something_else() -> None:
+    linked = link_mentions(
+        mentions(
+            ("Major-Gen Gopaul Govender", "ORG"),
+            ("Govender", "PERSON"),
+            ("Govender", "PERSON"),
+            ("Camp Strava", "ORG"),
+            ("Strava", "PERSON"),
+        )
+    )
+    assert names(linked)[:3] == [
+        ("Major-Gen Gopaul Govender", "Gopaul Govender", "PERSON"),
+        ("Govender", "Gopaul Govender", "PERSON"),
+        ("Govender", "Gopaul Govender", "PERSON"),
+    ]
+    assert linked[0].title == "Major-Gen"
+    assert names(linked)[4] == ("Strava", "Strava", "PERSON")  # no title: not a person's name
+
+
 def test_a_surname_and_a_titled_surname_name_the_person_named_in_full() -> None:
     linked = link_mentions(
         mentions(

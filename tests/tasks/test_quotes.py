@@ -169,6 +169,26 @@ def test_pronoun_speaker_is_the_latest_person_who_was_a_subject(nlp: Language) -
     assert (quote.speaker, quote.method) == ("Ruth Adler", "cue_before+pronoun")
 
 
+def test_pronoun_prefers_the_main_clause_subject_to_one_in_a_subordinate_clause(
+    nlp: Language,
+) -> None:
+    body = (
+        "Peter Okafor alleged that Daniel Mendes was behind the crackdown on his party. "
+        "He also accused the army of “dismantling the future of this country”."
+    )
+    assert only_quote(body, nlp).speaker == "Peter Okafor"
+
+
+def test_pronoun_does_not_refer_to_a_relative_clause_that_reports_no_speech(
+    nlp: Language,
+) -> None:
+    body = (
+        "Catherine Connolly toured areas held by Bashar al-Assad, who was deposed last year. "
+        "She has dismissed the questions as “guilt by association”."
+    )
+    assert only_quote(body, nlp).speaker == "Catherine Connolly"
+
+
 def test_pronoun_after_the_quote(nlp: Language) -> None:
     body = "Mayor Alice Johnson opened the bridge on Friday. “It took four years,” she said."
     assert only_quote(body, nlp).speaker == "Alice Johnson"
@@ -550,6 +570,25 @@ def test_spokesperson_of_an_organisation_speaks_for_it(nlp: Language) -> None:
         "“We are cooperating,” said a WeWork spokesperson when contacted by Reuters."
     )
     assert [q.speaker for q in quotes_of(body, nlp)] == ["Northwind", "Northwind", "WeWork"]
+
+
+def test_a_company_spokesperson_speaks_for_the_company_named_before(nlp: Language) -> None:
+    body = (
+        "ConocoPhillips, which is owed around $10 billion, has signalled it will stay cautious."
+        "\n\n“It would be premature to speculate on any future investments,” a company "
+        "spokesperson said."
+    )
+    assert only_quote(body, nlp).speaker == "ConocoPhillips"
+
+
+def test_a_role_written_before_a_name_refers_back_to_that_person(nlp: Language) -> None:
+    body = (
+        "US President Donald Trump met Nato's secretary general on Tuesday.\n\n"
+        "In a post after the meeting, the US President said: “Nato was not there when we "
+        "needed them.”"
+    )
+    quote = only_quote(body, nlp)
+    assert (quote.speaker, quote.method) == ("Donald Trump", "cue_before+descriptor")
 
 
 def test_statement_speaks_for_its_author(nlp: Language) -> None:
