@@ -14,7 +14,9 @@ speaker's name, or None:
    there is one. A capitalised word the model did not tag is a name unless it merely opens
    its sentence ("says Buser", "“…?” Schiff asked"), with a capitalised "for"/"of" tail
    ("High Commissioner for Human Rights").
-2. An apposition names the speaker ("his aunt, Rosa Whitfield, said").
+2. An apposition names the speaker ("his aunt, Rosa Whitfield, said"), a person in
+   apposition to an organisation's name too ("MEC for Cooperative Governance, Jacob
+   Mamabolo, said").
 3. Pronouns, matched by case ("WHO" is none), go back sentence by sentence (twelve, three
    for "they") to the latest agreeing subject, a sentence's main-clause subjects before those
    of clauses that report no speech ("Khan alleged that Munir was ...", "Assad, who was
@@ -34,10 +36,10 @@ speaker's name, or None:
    person ("US President Donald Trump" ... "the US President said"). Else it refers back:
    an organisation noun ("the union") to the latest organisation whose name has that word,
    else one that was a subject within three sentences, else (company, firm ...) the latest
-   organisation; a
-   document ("the statement") to the latest named subject; a person noun ("the actor", "The
-   56-year-old") to the latest agreeing named person who was a subject, unless the same
-   noun last described someone unnamed ("one legal expert" ... "the expert").
+   organisation; a document ("the statement") to the latest named subject; a person noun
+   ("the actor", "The 56-year-old", and a relative: "his aunt") to the latest agreeing
+   named person who was a subject, unless the same noun last described someone unnamed
+   ("one legal expert" ... "the expert").
 
 Limits: no coreference model. A pronoun or description far from its referent, or a person
 of unknown gender in between, can still resolve wrongly; gender comes from short lists.
@@ -325,7 +327,10 @@ class Speakers:
 
     def name(self, token: Token, *, allow_climb: bool = True) -> Naming:
         """The speaker named by the subject `token` (see the module's rules)."""
-        found = self.referent(token) or self._appos(token)
+        found = self.referent(token)
+        appos = self._appos(token)
+        if appos is not None and (found is None or found.label != appos.label == "PERSON"):
+            found = appos  # "MEC for Cooperative Governance, Jacob Mamabolo, said"
         if found is not None:
             return Naming(found.name)
         if token.text in PRONOUNS:
@@ -467,7 +472,8 @@ class Speakers:
             modifiers = [c for c in noun.children if c.dep_ in _ATTACHED_DEPS]
             if any(self._named_in(c.subtree) for c in modifiers):
                 return _noun_phrase(noun)
-        if not _definite(noun) and not word.endswith("old"):  # "56-year-old" needs no article
+        owned = word in FEMALE_NOUNS | MALE_NOUNS and any(c.dep_ == "poss" for c in noun.children)
+        if not (_definite(noun) or owned or word.endswith("old")):  # "his aunt", "56-year-old"
             return None
         return self._by_role(noun) or self._described_before(noun)
 

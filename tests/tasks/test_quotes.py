@@ -563,6 +563,26 @@ def test_apposition_names_the_speaker(nlp: Language) -> None:
     assert only_quote(body, nlp).speaker == "Rosa Whitfield"
 
 
+def test_a_person_in_apposition_speaks_rather_than_the_organisation_before(
+    nlp: Language,
+) -> None:
+    body = (
+        "MEC for Cooperative Governance and Traditional Affairs, Jacob Mamabolo, said: "
+        "“The storms are unpredictable.”"
+    )
+    assert only_quote(body, nlp).speaker == "Jacob Mamabolo"
+
+
+def test_a_relative_named_by_a_possessive_refers_back_to_an_agreeing_person(
+    nlp: Language,
+) -> None:
+    said = " “We always knew he was innocent,” his aunt said."
+    body = "Rosa Whitfield has campaigned for her nephew for six years." + said
+    assert only_quote(body, nlp).speaker == "Rosa Whitfield"
+    body = "Mark Dolan has campaigned for his nephew for six years." + said
+    assert only_quote(body, nlp).speaker is None  # no woman named: nobody
+
+
 def test_spokesperson_of_an_organisation_speaks_for_it(nlp: Language) -> None:
     body = (
         "“We will avoid compulsory job losses,” a spokeswoman for Northwind said.\n"
