@@ -41,7 +41,11 @@ quotation, in order of preference:
 7. for a quotation that is a sentence of its own: a cue in the next sentence of the
    paragraph, then one in the previous sentence (for a quotation that is its whole
    paragraph, the last sentence of the previous paragraph); a continuation (above) goes
-   before these.
+   before these;
+8. for a quotation that is its whole paragraph and has no speaker yet: the person named as
+   the main-clause subject of the previous paragraph's last sentence, when that sentence
+   quotes nobody ("Mlungisi Mvoko wants the corridor to reach Angola." / "“Bringing in
+   Angola ...”").
 
 The first cue that yields a speaker wins. The speaker is the cue's subject (for
 "forecasters warning that", the noun the verb describes; when the parse finds no subject
@@ -53,9 +57,9 @@ words or fewer only a tagged person or organisation, in the quotation's own clau
 Unattributed quotations keep speaker None.
 
 ``method`` records how the speaker was found: ``signature``, ``cue_after``, ``cue_before``,
-``according_to``, ``next_sentence``, ``previous_sentence``, ``continuation``, ``subject``,
-or ``none``; ``+pronoun`` or ``+descriptor`` is appended when a pronoun or a description
-was resolved.
+``according_to``, ``next_sentence``, ``previous_sentence``, ``continuation``,
+``introduced``, ``subject``, or ``none``; ``+pronoun`` or ``+descriptor`` is appended when
+a pronoun or a description was resolved.
 """
 
 from __future__ import annotations
@@ -452,6 +456,8 @@ class _Context:
                 break
         if chosen is None and previous is not None:
             chosen = self.continued(span, *previous)
+        if (chosen is None or chosen.speaker is None) and self.paragraph_alone(span):
+            chosen = self.introduced(span) or chosen
         if (chosen is None or chosen.method == "none") and span.kind == "partial":
             chosen = self.clause_subject(span)
         return chosen or _NONE
@@ -480,6 +486,23 @@ class _Context:
                 return _NONE
             return _Attribution(speaker=name, cue=None, method="subject")
         return _NONE
+
+    def introduced(self, span: QuoteSpan) -> _Attribution | None:
+        """For a quotation that is its whole paragraph and that nothing else attributes: the
+        person the previous paragraph ends on as the subject of its main clause ("Mlungisi
+        Mvoko ... wants to see the corridor reach Angola." / "“Bringing in Angola ...”")."""
+        n = self.sentence_index(span.para_start) - 1
+        if n < 0 or self.sents[n].end_char > span.para_start:
+            return None
+        sentence = self.sents[n]
+        if any(self.in_quote(token.idx) for token in sentence):
+            return None
+        for token in sentence:
+            if token.dep_ == "nsubj" and token.head.dep_ == "ROOT":
+                found = self.speakers.referent(token)
+                if found is not None and found.label == "PERSON":
+                    return _Attribution(speaker=found.name, cue=None, method="introduced")
+        return None
 
     def signature(self, span: QuoteSpan) -> str | None:
         """The name signing a pull quote: “…” — Carla Jimenez, head librarian."""
@@ -514,7 +537,7 @@ class _Context:
         next_paragraph = (
             self.paragraph_alone(span)
             and before.para_start < span.para_start
-            and "\n" not in between.strip()
+            and "\n" not in between.rstrip()  # no other paragraph between
         )
         if reopened or follows or next_paragraph:
             return _Attribution(attribution.speaker, attribution.cue, "continuation")

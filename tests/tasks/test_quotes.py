@@ -305,6 +305,27 @@ def test_any_text_gives_quotes_whose_offsets_point_into_it(nlp: Language, body: 
     assert found == enrich([("a", body, "en")], nlp)
 
 
+def test_a_paragraph_between_ends_a_continuation(nlp: Language) -> None:
+    body = (
+        "Tauqeer Ahmed says liquefying hydrogen takes great effort.\n\n"
+        "“It is just too expensive.”\n\n"
+        "The pipeline would run for 600 kilometres along the coast.\n\n"
+        "“Nobody will pay for it.”"
+    )
+    assert [q.speaker for q in quotes_of(body, nlp)] == ["Tauqeer Ahmed", None]
+
+
+def test_a_quotation_paragraph_after_a_person_introduced_is_theirs(nlp: Language) -> None:
+    body = (
+        "Tauqeer Ahmed says liquefying hydrogen takes great effort.\n\n"
+        "“It is just too expensive.”\n\n"
+        "Mlungisi Mvoko wants to see the corridor stretching as far as Angola.\n\n"
+        "“Bringing in Angola is important for the region.”"
+    )
+    last = quotes_of(body, nlp)[-1]
+    assert (last.speaker, last.method) == ("Mlungisi Mvoko", "introduced")
+
+
 def test_attribution_in_the_previous_sentence(nlp: Language) -> None:
     body = (
         "Governor Tom Baker told reporters the budget was balanced. "
