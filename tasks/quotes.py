@@ -24,10 +24,10 @@ no speaker so that analysts can leave them out:
   speech verb attributes.
 
 Attribution reads a spaCy parse. A cue is a speech verb (said, told, added, rejected,
-accused, assured ... `CUE_WORDS`) or "according to" outside every quotation; a verb negated
-outside the quotations ("did not respond") is no cue, "continued to" neither, nor
-"maintaining his stance" (a verb of `_OBJECT_VERBS` with a direct object). For each
-quotation, in order of preference:
+accused, assured ... `CUE_WORDS`), "according to" or "as X puts it" outside every
+quotation; a verb negated outside the quotations ("did not respond") is no cue, "continued
+to" neither, nor "maintaining his stance" (a verb of `_OBJECT_VERBS` with a direct object).
+For each quotation, in order of preference:
 
 1. a pull-quote signature right after it (“…” — Name);
 2. a cue right before it with only names and punctuation between (``X said: "…"``, ``X told
@@ -35,8 +35,9 @@ quotation, in order of preference:
 3. a cue before it in its sentence that governs it in the parse (``X said the plan was
    "…"``; of several, the nearest say/tell/add, else the outermost);
 4. a cue right after it (``"…," X said``, ``"…," said X``, ``"…", according to X``);
-5. the nearest cue before it in the same sentence, then (direct quotations only) a cue later
-   in the same sentence;
+5. the nearest cue before it in the same sentence, then a cue later in the same sentence
+   (for a partial quotation only one that closes the sentence after a comma with its
+   subject: "… “tried to block the path” of the boat, the bureau said.");
 6. a cue in the preceding sentence if it ends with a colon (also across a paragraph break);
 7. for a quotation that is a sentence of its own: a cue in the next sentence of the
    paragraph, then one in the previous sentence (for a quotation that is its whole
@@ -146,6 +147,7 @@ _CLIMB_DEPS = frozenset({"conj", "xcomp", "advcl"})
 _LOOSE = frozenset({"next_sentence", "previous_sentence"})  # cues in another sentence
 _MODIFIER_DEPS = frozenset({"amod", "compound", "nmod", "nummod"})
 _AFTER_WINDOW = 8  # tokens between a closing mark and a cue that belongs to the quotation
+_CLOSING_TAIL = 5  # words after a sentence-closing attribution ("in a statement on Monday")
 _SHORT_SENTENCE = 8  # tokens: "Kim said." after a quotation is its attribution, not news
 _SCARE_WORDS = 3  # an unattributed partial quotation this short is the writer's own words
 _MODIFIER_WORDS = 4  # a quoted modifier this short is a term: the “interim” government
@@ -387,6 +389,9 @@ class _Context:
             return False
         if token.lower_ == "according":
             return token.i + 1 < len(token.doc) and token.doc[token.i + 1].lower_ == "to"
+        if token.lower_ in ("put", "puts"):  # "as Enslin puts it"
+            words = {c.lower_ for c in token.children if not self.in_quote(c.idx)}
+            return {"as", "it"} <= words
         if token.lower_ not in CUE_WORDS or token.dep_ not in VERB_DEPS:
             return False
         for child in token.children:
@@ -398,6 +403,22 @@ class _Context:
             if child.dep_ == "dobj" and object_verb and not self.in_quote(child.idx):
                 return False
         return True
+
+    def closes_sentence(self, cue: Token) -> bool:
+        """Whether a cue and its subject close their sentence after a comma, attributing all
+        of it (", the bureau said." / ", said Ms Berg on Monday.")."""
+        subject = next((c for c in cue.children if c.dep_ in SUBJECT_DEPS), None)
+        if subject is None:
+            return False
+        start = min(subject.left_edge.i, cue.i)
+        end = cue.sent.end
+        rest = [t for t in cue.doc[max(subject.i, cue.i) + 1 : end] if not t.is_punct]
+        return (
+            start > cue.sent.start
+            and cue.doc[start - 1].text == ","
+            and len(rest) <= _CLOSING_TAIL
+            and not any(t.dep_ in VERB_DEPS for t in rest)
+        )
 
     def quote_between(self, start: int, end: int) -> bool:
         i = bisect.bisect_left(self.opens, start)
@@ -572,6 +593,8 @@ class _Context:
         if span.kind == "direct":  # a far cue is too loose a link for a scare quote
             for cue in after:
                 yield cue, "cue_after"
+        elif after and self.closes_sentence(after[-1]):  # “…” of the boat, the bureau said.
+            yield after[-1], "cue_after"
         if first > 0:
             previous = self.sents[first - 1]
             if previous.text.rstrip().endswith(":"):  # may introduce the next paragraph

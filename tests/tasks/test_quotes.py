@@ -305,6 +305,24 @@ def test_any_text_gives_quotes_whose_offsets_point_into_it(nlp: Language, body: 
     assert found == enrich([("a", body, "en")], nlp)
 
 
+def test_an_attribution_closing_the_sentence_names_a_partial_quotation_in_it(
+    nlp: Language,
+) -> None:
+    body = (
+        "Prices will rise “sharply and for a long time” next year because of the drought, "
+        "Anna Berg said on Monday."
+    )
+    quote = only_quote(body, nlp)
+    assert (quote.speaker, quote.method) == ("Anna Berg", "cue_after")
+
+
+def test_as_someone_puts_it_attributes_the_quotation(nlp: Language) -> None:
+    body = "The software is meant to — as Bob Enslin puts it — “bring automation to everyone.”"
+    assert (only_quote(body, nlp).speaker, only_quote(body, nlp).cue) == ("Bob Enslin", "puts")
+    body = "She put it on the table and said nothing about “the deal”."
+    assert only_quote(body, nlp).cue == "said"  # "put it" without "as" is no speech
+
+
 def test_a_paragraph_between_ends_a_continuation(nlp: Language) -> None:
     body = (
         "Tauqeer Ahmed says liquefying hydrogen takes great effort.\n\n"
