@@ -9,11 +9,12 @@ speaker's name, or None:
    title's gender choosing between two people who share a surname. A one-word name that is
    a word of a person's full name ("Early" for "Chris Early") is that person whatever label
    the model gave it, or none; so is an entity of two to four words opening with a common
-   given name ("Penelope Muse Abernathy" tagged ORG). An all-capitals word is a name ("WHO",
-   "the DEA"; not "a CEO"), the organisation named in full whose initials it spells when
-   there is one. A capitalised word the model did not tag is a name unless it merely opens
-   its sentence ("says Buser", "“…?” Schiff asked"), with a capitalised "for"/"of" tail
-   ("High Commissioner for Human Rights").
+   given name ("Penelope Muse Abernathy" tagged ORG), or after an abbreviated or hyphenated
+   title ("Major-Gen Gopaul Govender" tagged ORG; not "General Motors"). An all-capitals
+   word is a name ("WHO", "the DEA"; not "a CEO"), the organisation named in full whose
+   initials it spells when there is one. A capitalised word the model did not tag is a
+   name unless it merely opens its sentence ("says Buser", "“…?” Schiff asked"), with a
+   capitalised "for"/"of" tail ("High Commissioner for Human Rights").
 2. An apposition names the speaker ("his aunt, Rosa Whitfield, said"), a person in
    apposition to an organisation's name too ("MEC for Cooperative Governance, Jacob
    Mamabolo, said").
@@ -52,6 +53,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from spacy.tokens import Doc, Span, Token
+
+from tasks.entities import PLACE_TITLES, split_title
 
 
 def _words(text: str) -> frozenset[str]:
@@ -206,7 +209,7 @@ class Speakers:
         self.title_gender: dict[str, str] = {}  # folded name or surname -> gender by title
         for ent in doc.ents:
             words = _name_words(ent)
-            if ent.label_ != "PERSON" and not _given_name(words):
+            if ent.label_ != "PERSON" and not _given_name(words) and not _titled(ent):
                 continue
             gender = self._title_before(ent.start) or _appositive_gender(ent)
             if gender is not None:
@@ -259,7 +262,7 @@ class Speakers:
         ent = self.ent_of.get(token.i)
         if ent is not None and ent.label_ in SPEAKER_LABELS:
             words = _name_words(ent)
-            if ent.label_ == "PERSON" or _given_name(words) or (
+            if ent.label_ == "PERSON" or _given_name(words) or _titled(ent) or (
                 len(words) == 1 and self._person_of(words[0])
             ):
                 return self._person(words, ent.start)
@@ -553,6 +556,8 @@ def _name_words(ent: Span) -> tuple[str, ...]:
     words = [w for w in ent.text.split()]
     while len(words) > 1 and _fold(words[0]) in FEMALE_TITLES | MALE_TITLES | {"dr", "prof"}:
         words.pop(0)
+    if _titled(ent):
+        words = split_title(ent.text)[0].split()
     return tuple(words)
 
 
@@ -571,6 +576,17 @@ def _appositive_gender(ent: Span) -> str | None:
 
 def _initials(ent: Span) -> str:
     return "".join(t.lower_[0] for t in ent if t.is_title or t.is_upper)
+
+
+def _titled(ent: Span) -> bool:
+    """Whether an entity of another label is a person's name after an abbreviated or
+    hyphenated title ("Major-Gen Gopaul Govender", "Sen. Ward"; not "General Motors")."""
+    name, title = split_title(ent.text)
+    if title is None or not name:
+        return False
+    words = title.split()
+    short = all(w.endswith(".") or "-" in w for w in words)
+    return short and not {_fold(w) for w in words} & PLACE_TITLES
 
 
 def _given_name(words: tuple[str, ...]) -> bool:

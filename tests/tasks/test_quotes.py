@@ -189,6 +189,16 @@ def test_pronoun_does_not_refer_to_a_relative_clause_that_reports_no_speech(
     assert only_quote(body, nlp).speaker == "Catherine Connolly"
 
 
+def test_a_name_after_an_abbreviated_title_is_a_person_whatever_the_model_read(
+    nlp: Language,
+) -> None:
+    body = (
+        "The first witness was Hawks head Major-Gen Gopaul Govender, who led the inquiry."
+        "\n\nHe said Mpofu had been “a person of interest” long before the violence."
+    )
+    assert only_quote(body, nlp).speaker == "Gopaul Govender"
+
+
 def test_pronoun_after_the_quote(nlp: Language) -> None:
     body = "Mayor Alice Johnson opened the bridge on Friday. “It took four years,” she said."
     assert only_quote(body, nlp).speaker == "Alice Johnson"
