@@ -626,9 +626,12 @@ class _Context:
                     yield cue, "previous_sentence"
 
     def introduces(self, cue: Token, span: QuoteSpan) -> bool:
-        """Whether only punctuation and names lie between a cue and the quotation after it."""
+        """Whether only punctuation and names lie between a cue and the quotation after it
+        (after "according to", its whole phrase: "according to Google Search lead Liz Reid,
+        “…”")."""
+        phrase = {t.i for t in cue.doc[cue.i + 1].subtree} if cue.lower_ == "according" else ()
         return all(
-            t.is_punct or t.is_space or self.speakers.is_speaker_like(t)
+            t.is_punct or t.is_space or t.i in phrase or self.speakers.is_speaker_like(t)
             for t in self.tokens_in(cue.idx + len(cue), span.open_at)
         )
 

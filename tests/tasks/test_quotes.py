@@ -326,6 +326,17 @@ def test_an_attribution_closing_the_sentence_names_a_partial_quotation_in_it(
     assert (quote.speaker, quote.method) == ("Anna Berg", "cue_after")
 
 
+def test_according_to_a_described_person_right_before_the_quotation_wins(
+    nlp: Language,
+) -> None:
+    body = (
+        "First, Google is now on record saying that the change is, according to Google "
+        'Search lead Liz Reid, "truly the biggest upgrade to our search box."'
+    )
+    quote = only_quote(body, nlp)
+    assert (quote.speaker, quote.method) == ("Liz Reid", "according_to")
+
+
 def test_as_someone_puts_it_attributes_the_quotation(nlp: Language) -> None:
     body = "The software is meant to — as Bob Enslin puts it — “bring automation to everyone.”"
     assert (only_quote(body, nlp).speaker, only_quote(body, nlp).cue) == ("Bob Enslin", "puts")
