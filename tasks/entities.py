@@ -11,11 +11,12 @@ title "Gov."). The rules, in order:
    as a space: "Kim Jong-un" is "Kim Jong Un"), or share their last word and their first
    word (or its initial: "J. Smith" is "John Smith").
 3. A one-word name ("Putin", "Mr. Putin") is the person named in full elsewhere in the article
-   whose last word it is, else whose first word it is ("Dale" for "Dale Ford"), whatever label
-   the model gave the one-word mention ("Sondland" read as a place). A full name written after
-   a title counts as a person's for a one-word name read as a person, whatever its own label
-   ("Govender" and "Major-Gen Gopaul Govender" read as an organisation). When several people
-   share that word, the one named most recently before it wins (else the first named after it).
+   whose last word ("King" of "Martin Luther King Jr.") it is, else whose first word it is
+   ("Dale" for "Dale Ford"), whatever label the model gave the one-word mention ("Sondland"
+   read as a place). A full name written after a title counts as a person's for a one-word
+   name read as a person, whatever its own label ("Govender" and "Major-Gen Gopaul Govender"
+   read as an organisation). When several people share that word, the one named most
+   recently before it wins (else the first named after it).
 4. An all-capitals word ("WHO") is the organisation whose initials it spells, named in full in
    the article.
 5. Anything else is one entity per name ("Al-Qaeda" is "Al Qaeda"), whatever its labels.
@@ -56,6 +57,7 @@ TITLES = frozenset(
     }
 )
 PLACE_TITLES = frozenset({"st", "saint"})  # also in place names ("St Louis")
+SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})  # after a surname
 _QUOTES = "\"'“”‘’«»„"
 _POSSESSIVE = re.compile(r"['’]s?$")
 _HYPHENS = re.compile(r"[-‐‑]")
@@ -94,6 +96,13 @@ def split_title(text: str) -> tuple[str, str | None]:
     return " ".join(words).strip(",. "), " ".join(taken) or None
 
 
+def surname(words: Sequence[str]) -> str:
+    """The last word of a name but a generational suffix ("King" of "Martin Luther King Jr.")."""
+    if len(words) > 1 and fold(words[-1]).rstrip(",") in SUFFIXES:
+        return words[-2].rstrip(",")
+    return words[-1]
+
+
 def _is_title(word: str) -> bool:
     """A title, or titles joined by hyphens ("Major-Gen")."""
     return all(part in TITLES for part in _HYPHENS.split(fold(word).rstrip(",")))
@@ -109,7 +118,7 @@ def _same_person(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     """Two full names of one person: same last word, same first word or its initial."""
     if a == b:
         return True
-    if len(a) < 2 or len(b) < 2 or a[-1] != b[-1]:
+    if len(a) < 2 or len(b) < 2 or surname(a) != surname(b):
         return False
     first_a, first_b = a[0], b[0]
     return first_a == first_b or (
@@ -148,10 +157,10 @@ def link_mentions(mentions: Sequence[Mention]) -> tuple[Mention, ...]:
         if len(name.words) != 1:
             continue
         word = name.key[0]
-        by_last = [j for j in persons if names[j].key[-1] == word]
+        by_last = [j for j in persons if surname(names[j].key) == word]
         by_first = [j for j in persons if names[j].key[0] == word]
         if not by_last and mentions[i].label == "PERSON":  # "Major-Gen Gopaul Govender" (ORG)
-            by_last = [j for j in titled if names[j].key[-1] == word]
+            by_last = [j for j in titled if surname(names[j].key) == word]
         chosen = _nearest(i, by_last or by_first)  # rule 3
         if chosen is None and name.words[0].isupper() and len(word) >= 2:  # rule 4
             chosen = _nearest(i, [j for j in full if _initials(names[j].words) == word])
@@ -252,7 +261,7 @@ def resolve_speaker(speaker: str, linked: Sequence[Mention]) -> Mention | None:
 
 def _end_words(name: str) -> tuple[str, str]:
     words = [fold(w) for w in name.split()]
-    return words[0], words[-1]
+    return words[0], surname(words)
 
 
 def _entity_mention(mention: Mention, linked: Sequence[Mention]) -> Mention:

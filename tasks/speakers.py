@@ -54,7 +54,7 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc, Span, Token
 
-from tasks.entities import PLACE_TITLES, split_title
+from tasks.entities import PLACE_TITLES, split_title, surname
 
 
 def _words(text: str) -> frozenset[str]:
@@ -216,7 +216,7 @@ class Speakers:
                 self.title_gender.setdefault(" ".join(map(_fold, words)), gender)
             if len(words) > 1:
                 name = " ".join(words)
-                for word in (words[0], words[-1]):
+                for word in (words[0], surname(words)):
                     self.person_words.setdefault(_fold(word), set()).add(name)
         self.outside = [e for e in doc.ents if not in_quote(e.start_char)]
         self.outside_starts = [e.start_char for e in self.outside]

@@ -43,6 +43,14 @@ def test_a_surname_read_as_a_person_names_a_titled_full_name_read_as_something_e
     assert names(linked)[4] == ("Strava", "Strava", "PERSON")  # no title: not a person's name
 
 
+def test_a_surname_names_the_person_whose_full_name_ends_in_a_suffix() -> None:
+    linked = link_mentions(
+        mentions(("Martin Luther King Jr.", "PERSON"), ("King", "PERSON"), ("King", "ORG"))
+    )
+    assert {m.entity_name for m in linked} == {"Martin Luther King Jr"}
+    assert resolve_speaker("King", linked) is not None
+
+
 def test_a_surname_and_a_titled_surname_name_the_person_named_in_full() -> None:
     linked = link_mentions(
         mentions(
