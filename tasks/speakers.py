@@ -21,13 +21,13 @@ speaker's name, or None:
 3. Pronouns, matched by case ("WHO" is none), go back sentence by sentence (twelve, three
    for "they") to the latest agreeing subject, a sentence's main-clause subjects before those
    of clauses that report no speech ("Khan alleged that Munir was ...", "Assad, who was
-   deposed"): "he"/"she" to a person whose gender, when
-   known (a title such as Mr/Ms, a common given name, a gendered noun in apposition such as
-   "son"), agrees, or to someone speaking for an organisation; "it" to an organisation or
-   country; "they" to an organisation, to a person of no known gender (singular "they"), or
-   to nobody when the latest candidate is an unnamed group ("officials"). Then "he"/"she"
-   take the latest agreeing person named in those sentences, else the last speaker; "it"
-   the latest organisation.
+   deposed"), an earlier sentence's main-clause "he" referring where that one does:
+   "he"/"she" to a person whose gender, when known (a title such as Mr/Ms, a common given
+   name, a gendered noun in apposition such as "son"), agrees, or to someone speaking for
+   an organisation; "it" to an organisation or country; "they" to an organisation, to a
+   person of no known gender (singular "they"), or to nobody when the latest candidate is an
+   unnamed group ("officials"). Then "he"/"she" take the latest agreeing person named in
+   those sentences, else the last speaker; "it" the latest organisation.
 4. A descriptor is replaced by whom it describes, else dropped (no speaker rather than "a
    spokesperson"). Someone speaking for an organisation, or a document ("a spokeswoman for
    Northwind", "a WeWork spokesperson", "a statement from X", "its spokesman"), is that
@@ -75,6 +75,7 @@ _ATTACHED_DEPS = frozenset({"compound", "amod", "nmod", "poss"})
 _ATTACHING_PREPS = frozenset({"for", "of", "from", "at", "by"})
 _MISREAD_SUBJECT_DEPS = frozenset({"advmod", "npadvmod", "dep"})
 _DEFINITE = frozenset({"the", "this", "that"})
+_PRONOUN_HOPS = 20  # main-clause pronouns a pronoun may follow back to a name
 _CLOSING_MARKS = frozenset({"”", '"', "»", "“"})
 
 # Gender: titles, common given names and gendered nouns (lowercase, no final full stop).
@@ -382,17 +383,23 @@ class Speakers:
                 break
         return " ".join(words)
 
-    def antecedent(self, pronoun: Token) -> str | None:
+    def antecedent(self, pronoun: Token, hops: int = 0) -> str | None:
         """What a personal pronoun refers to (rule 3), or None: sentence by sentence back
-        from the pronoun, the latest agreeing subject, else (he/she) the latest agreeing
-        person named in those sentences, else the last speaker."""
+        from the pronoun, the latest agreeing subject (or what the same pronoun as the main
+        subject of an earlier sentence refers to), else (he/she) the latest agreeing person
+        named in those sentences, else the last speaker."""
         form = PRONOUNS[pronoun.text]
         wanted = {"he": "m", "she": "f"}.get(form)
         here = self.sentence_of(pronoun)
         reach = range(here, max(here - (3 if form == "they" else 12), -1), -1)
         for n in reach:
             for subject in _main_first(reversed(self.subjects[n])):
-                if subject.i >= pronoun.i or subject.text in PRONOUNS:
+                if subject.i >= pronoun.i:
+                    continue
+                if subject.text in PRONOUNS:
+                    chained = n < here and PRONOUNS[subject.text] == form
+                    if chained and not _subordinate(subject) and hops < _PRONOUN_HOPS:
+                        return self.antecedent(subject, hops + 1)  # "He said ... . he said"
                     continue
                 found, stop = self._candidate(subject, form, wanted)
                 if found is not None or stop:

@@ -179,6 +179,14 @@ def test_pronoun_prefers_the_main_clause_subject_to_one_in_a_subordinate_clause(
     assert only_quote(body, nlp).speaker == "Peter Okafor"
 
 
+def test_pronoun_refers_where_the_main_subject_pronoun_before_it_does(nlp: Language) -> None:
+    body = (
+        "Tom Baker met Peter Okafor on Monday. He said the day before Okafor left, he had "
+        "signed the deal. “It was a good day,” he said."
+    )
+    assert only_quote(body, nlp).speaker == "Tom Baker"
+
+
 def test_pronoun_does_not_refer_to_a_relative_clause_that_reports_no_speech(
     nlp: Language,
 ) -> None:
