@@ -1,8 +1,8 @@
 """Who a quotation's attribution names: the person or organisation behind a subject token.
 
-`Speakers` indexes one parsed body (its entities, and per sentence the grammatical subjects
-and the people named, outside quotations) and turns the subject of a speech verb into a
-speaker's name, or None:
+`Speakers` indexes one parsed body (its entities, and per sentence the grammatical subjects,
+the sources "according to" names, and the people named, outside quotations) and turns the
+subject of a speech verb into a speaker's name, or None:
 
 1. A named entity (PERSON, ORG, NORP, GPE, FAC) is its name. A PERSON's short name ("Dale",
    "Ms. Berg") becomes the one full name of the article whose first or last word it is, a
@@ -232,8 +232,9 @@ class Speakers:
             within = self.ent_of.get(token.i)
             found = self.referent(token) if within is None or within.root == token else None
             misread = token.dep_ in _MISREAD_SUBJECT_DEPS and token.i < token.head.i
-            if token.dep_ in SUBJECT_DEPS or (misread and found is not None):  # "Early says"
-                self.subjects[n].append(token)
+            source = token.dep_ == "pobj" and _after_according_to(token)  # a source speaks
+            if token.dep_ in SUBJECT_DEPS or source or (misread and found is not None):
+                self.subjects[n].append(token)  # "Early says"
             if found is not None and found.label == "PERSON":
                 self.people[n].append(token)
         # The words written just before a person's name ("US President Donald Trump"), by
@@ -608,6 +609,11 @@ def _counted(token: Token) -> bool:
         c.dep_ == "nummod" or (c.dep_ == "det" and c.lower_ in ("a", "an", "one"))
         for c in token.children
     )
+
+
+def _after_according_to(token: Token) -> bool:
+    to = token.head
+    return to.lower_ == "to" and to.i > 0 and to.nbor(-1).lower_ == "according"
 
 
 def _definite(noun: Token) -> bool:

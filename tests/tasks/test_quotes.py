@@ -641,6 +641,15 @@ def test_a_person_in_apposition_speaks_rather_than_the_organisation_before(
     assert only_quote(body, nlp).speaker == "Jacob Mamabolo"
 
 
+def test_a_description_refers_back_to_a_source_named_by_according_to(nlp: Language) -> None:
+    body = (
+        "Saphina Ndali opened her stall in 2016. According to Amina Salum, 34, sales grew "
+        "after the lights came on. “Nothing can harm us where there is light,” says the "
+        "mother of four."
+    )
+    assert only_quote(body, nlp).speaker == "Amina Salum"
+
+
 def test_a_relative_named_by_a_possessive_refers_back_to_an_agreeing_person(
     nlp: Language,
 ) -> None:
