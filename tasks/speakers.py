@@ -31,7 +31,8 @@ subject of a speech verb into a speaker's name, or None:
 4. A descriptor is replaced by whom it describes, else dropped (no speaker rather than "a
    spokesperson"). Someone speaking for an organisation, or a document ("a spokeswoman for
    Northwind", "a WeWork spokesperson", "a statement from X", "its spokesman"), is that
-   organisation or author; "a company spokesperson" is what "the company" would be. An
+   organisation or author; "a company spokesperson" is what "the company" would be; staff
+   of a named organisation ("analysts at Boston Consulting Group") speak for it. An
    organisation noun with a named modifier stays a phrase ("the French foreign ministry").
    A definite description whose noun was written just before a person's name is that
    person ("US President Donald Trump" ... "the US President said"). Else it refers back:
@@ -134,6 +135,13 @@ MALE_NOUNS = _words(
 REPRESENTATIVE_NOUNS = _words(
     """
     spokesperson spokesman spokeswoman representative rep spokespeople
+    """
+)
+# People whose published words are their organisation's ("analysts at Goldman Sachs").
+STAFF_NOUNS = _words(
+    """
+    analysts researchers economists scientists officials strategists experts executives
+    engineers staff
     """
 )
 DOCUMENT_NOUNS = _words(
@@ -479,6 +487,10 @@ class Speakers:
             owner = next((c for c in noun.children if c.dep_ == "poss"), None)
             if owner is not None and owner.text in PRONOUNS:
                 return self.antecedent(owner)
+        elif word in STAFF_NOUNS:
+            employer = self._employer(noun)
+            if employer is not None:
+                return employer
         elif word in ORG_NOUNS:
             modifiers = [c for c in noun.children if c.dep_ in _ATTACHED_DEPS]
             if any(self._named_in(c.subtree) for c in modifiers):
@@ -545,6 +557,17 @@ class Speakers:
                     found = self._named_in(objects[0].subtree)
                     if found is not None:
                         return found
+        return None
+
+    def _employer(self, noun: Token) -> str | None:
+        """The organisation named after "at" or "from" a staff noun ("analysts at Boston
+        Consulting Group"), or None."""
+        for child in noun.children:
+            if child.dep_ == "prep" and child.lower_ in ("at", "from"):
+                for target in child.children:
+                    found = self.referent(target) if target.dep_ == "pobj" else None
+                    if found is not None and found.label == "ORG":
+                        return found.name
         return None
 
     def _named_in(self, tokens: Iterable[Token]) -> str | None:

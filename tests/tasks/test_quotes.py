@@ -688,6 +688,16 @@ def test_a_role_written_before_a_name_refers_back_to_that_person(nlp: Language) 
     assert (quote.speaker, quote.method) == ("Donald Trump", "cue_before+descriptor")
 
 
+def test_analysts_at_an_organisation_speak_for_it_students_do_not(nlp: Language) -> None:
+    body = (
+        "“Companies should start preparing for agents today,” analysts at Boston Consulting "
+        "Group wrote recently in a report.\n\n"
+        "“We are worried,” students at Harvard University said."
+    )
+    speakers = [q.speaker for q in quotes_of(body, nlp)]
+    assert speakers == ["Boston Consulting Group", None]
+
+
 def test_statement_speaks_for_its_author(nlp: Language) -> None:
     body = (
         "Greater Manchester Police said in a statement that it respected the verdict. "
