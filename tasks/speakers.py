@@ -41,7 +41,8 @@ subject of a speech verb into a speaker's name, or None:
    organisation; a document ("the statement") to the latest named subject; a person noun
    ("the actor", "The 56-year-old", and a relative: "his aunt") to the latest agreeing
    named person who was a subject, unless the same noun last described someone unnamed
-   ("one legal expert" ... "the expert").
+   ("one legal expert" ... "the expert"; "the expert" again refers where the first did), and
+   a plural one ("the experts") to nobody.
 
 Limits: no coreference model. A pronoun or description far from its referent, or a person
 of unknown gender in between, can still resolve wrongly; gender comes from short lists.
@@ -528,19 +529,28 @@ class Speakers:
                         return found.name
             return orgs[-1].text if orgs and word in GENERIC_ORG_NOUNS else None
         here = self.sentence_of(noun)
-        for n in range(here, max(here - 12, -1), -1):
+        if _plural(noun):  # "the experts": a group, not one of the people named
+            return None
+        n, stop = here, max(here - 12, -1)
+        while n > stop:
             for subject in reversed(self.subjects[n]):
                 if subject.i >= noun.i or subject.text in PRONOUNS:
                     continue
                 found = self.referent(subject) or self._appos(subject)
                 if found is None:
-                    if subject.lower_ == word:  # "one legal expert" ... "the expert"
-                        return self._attached(subject) if word in REPRESENTATIVE_NOUNS else None
+                    if subject.lower_ != word:
+                        continue
+                    if word in REPRESENTATIVE_NOUNS:
+                        return self._attached(subject)
+                    if not _definite(subject):  # "one legal expert" ... "the expert"
+                        return None
+                    stop = max(n - 12, -1)  # "the expert" again: whom that one refers to
                     continue
                 if word in DOCUMENT_NOUNS:
                     return found.name
                 if found.label == "PERSON" and _agrees(found.gender, gender):
                     return found.name
+            n -= 1
         return None
 
     def _attached(self, noun: Token) -> str | None:

@@ -641,6 +641,21 @@ def test_a_person_in_apposition_speaks_rather_than_the_organisation_before(
     assert only_quote(body, nlp).speaker == "Jacob Mamabolo"
 
 
+def test_a_description_repeated_refers_where_it_did_before_and_a_plural_to_nobody(
+    nlp: Language,
+) -> None:
+    filler = " ".join(f"Plant number {n} grows well in a pot." for n in range(8))
+    body = (
+        "“Ivy is easy to grow,” explains Radek Babicek of Fantastic Gardeners.\n\n"
+        "“It likes shade,” the expert explains.\n\n"
+        f"{filler}\n\n"
+        "“Aloe soothes burns,” the expert explains.\n\n"
+        "“Water them weekly,” the experts recommend."
+    )
+    speakers = [q.speaker for q in quotes_of(body, nlp)]
+    assert speakers == ["Radek Babicek", "Radek Babicek", "Radek Babicek", None]
+
+
 def test_a_description_refers_back_to_a_source_named_by_according_to(nlp: Language) -> None:
     body = (
         "Saphina Ndali opened her stall in 2016. According to Amina Salum, 34, sales grew "
