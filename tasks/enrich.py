@@ -4,7 +4,8 @@
 the stage needs (tok2vec, parser, ner) and three small components of ours: one that makes
 every line break a sentence boundary (bodies are paragraphs joined by blank lines, headings
 have no full stop), one that tidies entity spans in a general way (hyphenated given names such
-as "Suk-yeol" kept whole, a trailing possessive "'s" and a leading "the" left out), and one
+as "Suk-yeol" kept whole, a trailing possessive "'s" and a leading "the" left out, a wire
+dateline's place labelled a place), and one
 that finds the names a text repeats where the model did not see them again
 (`tasks.repeats`).
 
@@ -74,6 +75,13 @@ _POSSESSIVES = frozenset({"'s", "’s", "'", "’"})
 _LEADING_DETERMINERS = frozenset({"the"})
 _NUMBER = re.compile(r"\d[\d.,:/–-]*")  # a score or figure ("6-4", "1,200"), not "3M" or "G7"
 _NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "FAC"})  # no digits inside these names
+_PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
+# What follows a dateline's place: ", State" or ", Month day", "(Agency)", then a dash; or an
+# ISO date (Reuters' archive style).
+_DATELINE_TAIL = re.compile(
+    r"(?:\s*,\s*[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3})?(?:\s+\d{1,2})?"
+    r"(?:\s*\([A-Z][\w.&' ]{0,30}\))?(?:\s*(?:[—–]|--?)\s|\s+\d{4}-\d{2}-\d{2}\b)"
+)
 
 
 class ModelNotInstalled(RuntimeError):
@@ -99,7 +107,8 @@ def _after_line_breaks(doc: Doc) -> list[int]:
 def entity_fixes(doc: Doc) -> Doc:
     """Tidy entity spans: whole hyphenated names, no trailing possessive, no leading "the",
     no quotation marks or other punctuation at either end, and a name never running across a
-    number ("Nicolas Jarry 6-4 6-3 Roger Federer" is two people)."""
+    number ("Nicolas Jarry 6-4 6-3 Roger Federer" is two people); the place of a wire
+    dateline is a place ("KABUL 1996-12-06", "INDIANAPOLIS (AP) —")."""
     fixed: list[Span] = []
     for ent in doc.ents:
         start, end = ent.start, ent.end
@@ -119,9 +128,22 @@ def entity_fixes(doc: Doc) -> Doc:
         ):
             end += 2
         for part_start, part_end in _name_parts(doc, start, end, ent.label_):
-            fixed.append(Span(doc, part_start, part_end, label=ent.label_))
+            label = "GPE" if _dateline(doc[part_start:part_end]) else ent.label_
+            fixed.append(Span(doc, part_start, part_end, label=label))
     doc.ents = filter_spans(fixed)
     return doc
+
+
+def _dateline(span: Span) -> bool:
+    """Whether a name read as something else is the place of a wire dateline: in capitals,
+    opening its line, before a date, "(Agency)" and a dash ("KABUL 1996-12-06",
+    "INDIANAPOLIS (AP) —", "NAIROBI, Kenya (AP) —")."""
+    doc = span.doc
+    if span.label_ in _PLACE_LABELS or not span.text.isupper():
+        return False
+    if span.start > 0 and "\n" not in doc[span.start - 1].text_with_ws:
+        return False
+    return _DATELINE_TAIL.match(doc.text, span.end_char) is not None
 
 
 def _name_parts(doc: Doc, start: int, end: int, label: str) -> Iterator[tuple[int, int]]:

@@ -68,6 +68,20 @@ def test_leading_the_is_left_out_of_an_entity(nlp: Language) -> None:
     assert ("Pacific Fleet", "ORG") in names([("a", body, "en")], nlp)
 
 
+def test_the_place_of_a_wire_dateline_is_a_place_whatever_the_model_read(
+    nlp: Language,
+) -> None:
+    found = names(
+        [
+            ("a", "KABUL 1996-12-06\nTaleban militia said they had captured the town.", "en"),
+            ("b", "INDIANAPOLIS (AP) — A state budget deal gained lawmakers' backing.", "en"),
+            ("c", "NATO, which has 32 members, met in Brussels on Monday.", "en"),
+        ],
+        nlp,
+    )
+    assert {("KABUL", "GPE"), ("INDIANAPOLIS", "GPE"), ("NATO", "ORG")} <= found
+
+
 def test_dates_and_numbers_are_not_mentions(nlp: Language) -> None:
     labels = {label for _, label in names([("seed", SEED, "en")], nlp)}
     assert labels <= ENTITY_LABELS
