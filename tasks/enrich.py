@@ -5,9 +5,8 @@ the stage needs (tok2vec, parser, ner) and three small components of ours: one t
 every line break a sentence boundary (bodies are paragraphs joined by blank lines, headings
 have no full stop), one that tidies entity spans in a general way (hyphenated given names such
 as "Suk-yeol" kept whole, a trailing possessive "'s" and a leading "the" left out, a wire
-dateline's place labelled a place), and one
-that finds the names a text repeats where the model did not see them again
-(`tasks.repeats`).
+dateline's place labelled a place), and one that finds the names a text repeats where the
+model did not see them again (`tasks.repeats`).
 
 `enrich` runs a batch of bodies through NER (whose model has its own tok2vec), then tok2vec
 and the dependency parser only over the paragraphs around quotations, which is all that

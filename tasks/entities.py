@@ -104,8 +104,9 @@ def surname(words: Sequence[str]) -> str:
 
 
 def _is_title(word: str) -> bool:
-    """A title, or titles joined by hyphens ("Major-Gen")."""
-    return all(part in TITLES for part in _HYPHENS.split(fold(word).rstrip(",")))
+    """A title ("Vice-President"), or titles joined by hyphens ("Major-Gen")."""
+    folded = fold(word).rstrip(",")
+    return folded in TITLES or all(part in TITLES for part in _HYPHENS.split(folded))
 
 
 def entity_id(label: str, name: str) -> str:

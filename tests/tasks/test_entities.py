@@ -135,6 +135,9 @@ def test_a_title_is_kept_apart_from_the_name() -> None:
     assert split_title("Prime Minister Keir Starmer's") == ("Keir Starmer", "Prime Minister")
     assert split_title("“Kathy Hochul”") == ("Kathy Hochul", None)
     assert split_title("President") == ("President", None)  # a title alone is not cut
+    assert split_title("Vice-President Kamala Harris") == ("Kamala Harris", "Vice-President")
+    assert split_title("Major-Gen Gopaul Govender") == ("Gopaul Govender", "Major-Gen")
+    assert split_title("Jean-Pierre Dupont") == ("Jean-Pierre Dupont", None)
 
 
 def test_entity_ids_depend_on_label_and_name_only_not_on_case() -> None:
