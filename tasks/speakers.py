@@ -343,7 +343,8 @@ class Speakers:
         """The speaker named by the subject `token` (see the module's rules)."""
         found = self.referent(token)
         appos = self._appos(token)
-        if appos is not None and (found is None or found.label != appos.label == "PERSON"):
+        person_in_appos = appos is not None and appos.label == "PERSON"
+        if found is None or (person_in_appos and found.label != "PERSON"):
             found = appos  # "MEC for Cooperative Governance, Jacob Mamabolo, said"
         if found is not None:
             return Naming(found.name)
@@ -479,12 +480,12 @@ class Speakers:
             attached = self._attached(noun)
             if attached is not None:
                 return attached
-            kind = next(
+            org_noun = next(
                 (c for c in noun.children if c.dep_ in _ATTACHED_DEPS and c.lower_ in ORG_NOUNS),
                 None,
             )
-            if kind is not None:  # "a company spokesperson", "the ministry's statement"
-                return self._described_before(kind)
+            if org_noun is not None:  # "a company spokesperson", "the ministry's statement"
+                return self._described_before(org_noun)
             owner = next((c for c in noun.children if c.dep_ == "poss"), None)
             if owner is not None and owner.text in PRONOUNS:
                 return self.antecedent(owner)
