@@ -35,9 +35,10 @@ For each quotation, in order of preference:
 3. a cue before it in its sentence that governs it in the parse (``X said the plan was
    "…"``; of several, the nearest say/tell/add, else the outermost);
 4. a cue right after it (``"…," X said``, ``"…," said X``, ``"…", according to X``);
-5. the nearest cue before it in the same sentence, then a cue later in the same sentence
-   (for a partial quotation only one that closes the sentence after a comma with its
-   subject: "… “tried to block the path” of the boat, the bureau said.");
+5. the nearest cue before it in the same sentence, then an earlier one set between commas
+   with its subject (", Mr Temba says, women can ... “…”"), then a cue later in the same
+   sentence (for a partial quotation only one that closes the sentence after a comma with
+   its subject: "… “tried to block the path” of the boat, the bureau said.");
 6. a cue in the preceding sentence if it ends with a colon (also across a paragraph break);
 7. for a quotation that is a sentence of its own: a cue in the next sentence of the
    paragraph, then one in the previous sentence (for a quotation that is its whole
@@ -420,6 +421,19 @@ class _Context:
             and not any(t.dep_ in VERB_DEPS for t in rest)
         )
 
+    def parenthetical(self, cue: Token) -> bool:
+        """Whether a cue and its subject stand between commas inside their sentence,
+        attributing all of it (", Mr Temba says, women can be harassed ...")."""
+        subject = next((c for c in cue.children if c.dep_ in SUBJECT_DEPS), None)
+        if subject is None or subject.i > cue.i or cue.i + 1 >= len(cue.doc):
+            return False
+        start = subject.left_edge.i
+        return (
+            start > cue.sent.start
+            and cue.doc[start - 1].text == ","
+            and cue.doc[cue.i + 1].text == ","
+        )
+
     def quote_between(self, start: int, end: int) -> bool:
         i = bisect.bisect_left(self.opens, start)
         return i < len(self.opens) and self.opens[i] < end
@@ -590,6 +604,9 @@ class _Context:
                 yield after.pop(0), "cue_after"
         if before and self.may_precede(before[-1], span):
             yield before[-1], "cue_before"
+        for cue in reversed(before[:-1]):  # "In the dark, Mr Temba says, women can ... “…”"
+            if self.parenthetical(cue) and self.may_precede(cue, span):
+                yield cue, "cue_before"
         if span.kind == "direct":  # a far cue is too loose a link for a scare quote
             for cue in after:
                 yield cue, "cue_after"

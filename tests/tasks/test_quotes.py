@@ -345,6 +345,19 @@ def test_according_to_a_described_person_right_before_the_quotation_wins(
     assert (quote.speaker, quote.method) == ("Liz Reid", "according_to")
 
 
+def test_a_parenthetical_attribution_names_a_quotation_later_in_its_sentence(
+    nlp: Language,
+) -> None:
+    body = (
+        "Peter Temba runs a shop in Lindi.\n\n"
+        "In the darkness, Mr Temba says, women can be harassed and suppose they report such "
+        "issues to police, no evidence can be presented because, “they can’t mark them in "
+        "darkness.”"
+    )
+    quote = only_quote(body, nlp)
+    assert (quote.speaker, quote.cue) == ("Peter Temba", "says")
+
+
 def test_as_someone_puts_it_attributes_the_quotation(nlp: Language) -> None:
     body = "The software is meant to — as Bob Enslin puts it — “bring automation to everyone.”"
     assert (only_quote(body, nlp).speaker, only_quote(body, nlp).cue) == ("Bob Enslin", "puts")
