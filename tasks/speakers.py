@@ -17,7 +17,7 @@ subject of a speech verb into a speaker's name, or None:
    capitalised "for"/"of" tail ("High Commissioner for Human Rights").
 2. An apposition names the speaker ("his aunt, Rosa Whitfield, said"), a person in
    apposition to an organisation's name too ("MEC for Cooperative Governance, Jacob
-   Mamabolo, said").
+   Mamabolo, said"), for a cue's subject and for the subjects pronouns refer back to.
 3. Pronouns, matched by case ("WHO" is none), go back sentence by sentence (twelve, three
    for "they") to the latest agreeing subject, a sentence's main-clause subjects before those
    of clauses that report no speech ("Khan alleged that Munir was ...", "Assad, who was
@@ -341,11 +341,7 @@ class Speakers:
 
     def name(self, token: Token, *, allow_climb: bool = True) -> Naming:
         """The speaker named by the subject `token` (see the module's rules)."""
-        found = self.referent(token)
-        appos = self._appos(token)
-        person_in_appos = appos is not None and appos.label == "PERSON"
-        if found is None or (person_in_appos and found.label != "PERSON"):
-            found = appos  # "MEC for Cooperative Governance, Jacob Mamabolo, said"
+        found = self.named(token)
         if found is not None:
             return Naming(found.name)
         if token.text in PRONOUNS:
@@ -436,7 +432,7 @@ class Speakers:
         """Whether an earlier subject is what a pronoun refers to: (name, stop searching)."""
         if subject.lower_ == "who" and subject.head.dep_ == "relcl":
             subject = subject.head.head  # "Ruth Chen, who said ..."
-        found = self.referent(subject) or self._appos(subject)
+        found = self.named(subject)
         if found is None and form in ("it", "they") and not _has_determiner(subject):
             proper = self.proper_name(subject)  # an organisation the model did not tag
             if proper is not None and not self._person_of(proper):
@@ -460,6 +456,16 @@ class Speakers:
             if _agrees(gender, wanted):
                 return self.described(subject), True
         return None, False
+
+    def named(self, token: Token) -> _Referent | None:
+        """Whom a subject names itself or by an apposition, a person in apposition before an
+        organisation ("MEC for Cooperative Governance, Jacob Mamabolo, said")."""
+        found = self.referent(token)
+        appos = self._appos(token)
+        person_in_appos = appos is not None and appos.label == "PERSON"
+        if found is None or (person_in_appos and found.label != "PERSON"):
+            return appos
+        return found
 
     def _appos(self, token: Token) -> _Referent | None:
         """A name in apposition to `token`, or to a noun of its relative clause ("The
@@ -537,7 +543,7 @@ class Speakers:
             for subject in reversed(self.subjects[n]):
                 if subject.i >= noun.i or subject.text in PRONOUNS:
                     continue
-                found = self.referent(subject) or self._appos(subject)
+                found = self.named(subject)
                 if found is None:
                     if subject.lower_ != word:
                         continue

@@ -678,6 +678,17 @@ def test_a_description_refers_back_to_a_source_named_by_according_to(nlp: Langua
     assert only_quote(body, nlp).speaker == "Amina Salum"
 
 
+def test_a_pronoun_refers_to_the_person_in_apposition_to_an_organisation_subject(
+    nlp: Language,
+) -> None:
+    body = (
+        "Jeremiah Mbelu said the lights were installed in 2017. Before this project, the "
+        "Lindi Municipal Director, Jomaary Satura says, there were four streetlights. "
+        "“At the end of the month, the bill was 4m/- per month,” he adds."
+    )
+    assert only_quote(body, nlp).speaker == "Jomaary Satura"
+
+
 def test_a_relative_named_by_a_possessive_refers_back_to_an_agreeing_person(
     nlp: Language,
 ) -> None:
