@@ -8,9 +8,10 @@ subject of a speech verb into a speaker's name, or None:
    "Ms. Berg") becomes the one full name of the article whose first or last word it is, a
    title's gender choosing between two people who share a surname. A one-word name that is
    a word of a person's full name ("Early" for "Chris Early") is that person whatever label
-   the model gave it, or none; so is an entity of two to four words opening with a common
-   given name ("Penelope Muse Abernathy" tagged ORG), or after an abbreviated or hyphenated
-   title ("Major-Gen Gopaul Govender" tagged ORG; not "General Motors"). An all-capitals
+   the model gave it, or none, as are the last words of one ("Le Clair" of "Craig Le
+   Clair"); so is an entity of two to four words opening with a common given name
+   ("Penelope Muse Abernathy" tagged ORG), or after an abbreviated or hyphenated title
+   ("Major-Gen Gopaul Govender" tagged ORG; not "General Motors"). An all-capitals
    word is a name ("WHO", "the DEA"; not "a CEO"), the organisation named in full whose
    initials it spells when there is one. A capitalised word the model did not tag is a
    name unless it merely opens its sentence ("says Buser", "“…?” Schiff asked"), with a
@@ -274,7 +275,7 @@ class Speakers:
         if ent is not None and ent.label_ in SPEAKER_LABELS:
             words = _name_words(ent)
             if ent.label_ == "PERSON" or _given_name(words) or _titled(ent) or (
-                len(words) == 1 and self._person_of(words[0])
+                self._ending_of(words) if len(words) > 1 else self._person_of(words[0])
             ):
                 return self._person(words, ent.start)
             return _Referent(self.organisation_name(ent.text), ent.label_, None)
@@ -287,11 +288,19 @@ class Speakers:
     def _person_of(self, word: str) -> set[str]:
         return self.person_words.get(_fold(word), set())
 
+    def _ending_of(self, words: tuple[str, ...]) -> list[str]:
+        """The persons' full names that end with `words` and are longer ("Le Clair" read as
+        an organisation, of "Craig Le Clair")."""
+        tail = " " + " ".join(words)
+        return [n for n in self._person_of(words[-1]) if n.endswith(tail)]
+
     def _person(self, words: tuple[str, ...], start: int) -> _Referent:
         """A PERSON named by `words` (starting at token `start`), with its full name."""
         title = self._title_before(start)
         name = " ".join(words)
-        if len(words) == 1:
+        if len(words) > 1 and len(self._ending_of(words)) == 1:
+            name = self._ending_of(words)[0]
+        elif len(words) == 1:
             longer = [n for n in self._person_of(words[0]) if n != name]
             if title is not None:
                 longer = [n for n in longer if _agrees(self.gender(n), title)]

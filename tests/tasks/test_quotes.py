@@ -689,6 +689,18 @@ def test_a_pronoun_refers_to_the_person_in_apposition_to_an_organisation_subject
     assert only_quote(body, nlp).speaker == "Jomaary Satura"
 
 
+def test_the_end_of_a_persons_name_read_as_an_organisation_is_that_person(
+    nlp: Language,
+) -> None:
+    body = (
+        "Craig Le Clair, principal analyst at Forrester, sees RPA platforms as ripe for "
+        "expansion. Bob Enslin runs the platform team at UiPath. If there’s anything holding "
+        "vendors back, it’s the temptation to lock customers in, Le Clair said. He stressed "
+        "the need for platforms to “remain agnostic” and open."
+    )
+    assert only_quote(body, nlp).speaker == "Craig Le Clair"
+
+
 def test_a_relative_named_by_a_possessive_refers_back_to_an_agreeing_person(
     nlp: Language,
 ) -> None:
