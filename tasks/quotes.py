@@ -309,6 +309,16 @@ def _title_case(words: str) -> bool:
     )
 
 
+def _subject_after_comma(cue: Token) -> Token | None:
+    """A cue's subject when a comma inside the sentence opens the phrase of the two
+    (", the bureau said", ", Mr Temba says"), else None."""
+    subject = next((c for c in cue.children if c.dep_ in SUBJECT_DEPS), None)
+    if subject is None:
+        return None
+    start = min(subject.left_edge.i, cue.i)
+    return subject if start > cue.sent.start and cue.doc[start - 1].text == "," else None
+
+
 def unattributed_quotes(article_id: str, text: str, *, method: str) -> list[Quote]:
     """The quotations of `text` with no speaker (a language without a model)."""
     return [
@@ -408,30 +418,22 @@ class _Context:
     def closes_sentence(self, cue: Token) -> bool:
         """Whether a cue and its subject close their sentence after a comma, attributing all
         of it (", the bureau said." / ", said Ms Berg on Monday.")."""
-        subject = next((c for c in cue.children if c.dep_ in SUBJECT_DEPS), None)
+        subject = _subject_after_comma(cue)
         if subject is None:
             return False
-        start = min(subject.left_edge.i, cue.i)
-        end = cue.sent.end
-        rest = [t for t in cue.doc[max(subject.i, cue.i) + 1 : end] if not t.is_punct]
-        return (
-            start > cue.sent.start
-            and cue.doc[start - 1].text == ","
-            and len(rest) <= _CLOSING_TAIL
-            and not any(t.dep_ in VERB_DEPS for t in rest)
-        )
+        rest = [t for t in cue.doc[max(subject.i, cue.i) + 1 : cue.sent.end] if not t.is_punct]
+        return len(rest) <= _CLOSING_TAIL and not any(t.dep_ in VERB_DEPS for t in rest)
 
     def parenthetical(self, cue: Token) -> bool:
         """Whether a cue and its subject stand between commas inside their sentence,
         attributing all of it (", Mr Temba says, women can be harassed ...")."""
-        subject = next((c for c in cue.children if c.dep_ in SUBJECT_DEPS), None)
-        if subject is None or subject.i > cue.i or cue.i + 1 >= len(cue.doc):
-            return False
-        start = subject.left_edge.i
+        subject = _subject_after_comma(cue)
+        after = cue.i + 1
         return (
-            start > cue.sent.start
-            and cue.doc[start - 1].text == ","
-            and cue.doc[cue.i + 1].text == ","
+            subject is not None
+            and subject.i < cue.i
+            and after < len(cue.doc)
+            and cue.doc[after].text == ","
         )
 
     def quote_between(self, start: int, end: int) -> bool:

@@ -298,8 +298,9 @@ class Speakers:
         """A PERSON named by `words` (starting at token `start`), with its full name."""
         title = self._title_before(start)
         name = " ".join(words)
-        if len(words) > 1 and len(self._ending_of(words)) == 1:
-            name = self._ending_of(words)[0]
+        endings = self._ending_of(words) if len(words) > 1 else []
+        if len(endings) == 1:
+            name = endings[0]
         elif len(words) == 1:
             longer = [n for n in self._person_of(words[0]) if n != name]
             if title is not None:
@@ -678,8 +679,7 @@ def _main_first(subjects: Iterable[Token]) -> list[Token]:
     """A sentence's subjects, those of a clause that only subordinates (what someone did or
     was said to do: "Khan alleged that Munir was behind it", "Assad, who was deposed") after
     the others, each group in the order given."""
-    subjects = list(subjects)
-    return [s for s in subjects if not _subordinate(s)] + [s for s in subjects if _subordinate(s)]
+    return sorted(subjects, key=_subordinate)  # stable: False (main) before True
 
 
 def _subordinate(subject: Token) -> bool:
