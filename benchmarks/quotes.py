@@ -7,11 +7,13 @@ quotation, ``kind | speaker | label | quoted text``; see tests/fixtures/quotes/R
 directory of them. With --bodies, PATH instead holds sections ``## <article id>`` followed by
 gold lines only, and the bodies are read from a JSON file: the extraction benchmark's
 ground truth (``{id: {"articleBody"}}``) or the metadata benchmark's gold
-(``{id: {"body_paragraphs": [...]}}``, paragraphs joined by blank lines). Two annotation sets
+(``{id: {"body_paragraphs": [...]}}``, paragraphs joined by blank lines). Three annotation sets
 are kept: `benchmarks/quotes_dev.txt` (13 bodies of ../shared/bench/article-extraction, the
-set the rules were developed on) and `benchmarks/quotes_meta.txt` (the 38 English bodies of
-../shared/bench/article-metadata of under 2,000 words with quotations, annotated blind,
-without looking at newsflow's output).
+set the rules were developed on), `benchmarks/quotes_meta.txt` (the 38 English bodies of
+../shared/bench/article-metadata of under 2,000 words with quotations) and
+`benchmarks/quotes_ext.txt` (the other 43 English bodies of the extraction benchmark of under
+2,000 words with quotations); the last two were annotated blind, without looking at newsflow's
+output.
 
 Each body runs through the whole enrichment stage (`tasks.enrich.enrich_articles`: the parse,
 attribution, then the article's entity linking that names a speaker in full). Counted:
