@@ -75,6 +75,12 @@ _LEADING_DETERMINERS = frozenset({"the"})
 _NUMBER = re.compile(r"\d[\d.,:/–-]*")  # a score or figure ("6-4", "1,200"), not "3M" or "G7"
 _NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "FAC"})  # no digits inside these names
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
+# After a person's name: ", who" and a verb in the singular, or ", a" and a person's noun.
+_PERSON_TAIL = re.compile(
+    r",\s+(?:who\s+(?:is|was|has|does|[a-z]*[a-rt-z]s)\b|(?:a|an|the)\s+(?:[\w’'-]+\s+){0,3}?"
+    r"(?:professor|researcher|lawyer|attorney|spokes(?:man|woman|person)|economist|analyst"
+    r"|scientist|author|editor|reporter|coach|senator|teacher|student|doctor)\b)"
+)
 # What follows a dateline's place: ", State" or ", Month day", "(Agency)", then a dash; or an
 # ISO date (Reuters' archive style).
 _DATELINE_TAIL = re.compile(
@@ -107,7 +113,9 @@ def entity_fixes(doc: Doc) -> Doc:
     """Tidy entity spans: whole hyphenated names, no trailing possessive, no leading "the",
     no quotation marks or other punctuation at either end, and a name never running across a
     number ("Nicolas Jarry 6-4 6-3 Roger Federer" is two people); the place of a wire
-    dateline is a place ("KABUL 1996-12-06", "INDIANAPOLIS (AP) —")."""
+    dateline is a place ("KABUL 1996-12-06", "INDIANAPOLIS (AP) —"); a name read as an
+    organisation that "who" in the singular, or a person's noun in apposition, follows is a
+    person ("Montell Figgins, who represents ...")."""
     fixed: list[Span] = []
     for ent in doc.ents:
         start, end = ent.start, ent.end
@@ -127,8 +135,12 @@ def entity_fixes(doc: Doc) -> Doc:
         ):
             end += 2
         for part_start, part_end in _name_parts(doc, start, end, ent.label_):
-            label = "GPE" if _dateline(doc[part_start:part_end]) else ent.label_
-            fixed.append(Span(doc, part_start, part_end, label=label))
+            part = Span(doc, part_start, part_end, label=ent.label_)
+            if _dateline(part):
+                part = Span(doc, part_start, part_end, label="GPE")
+            elif _described_person(part):
+                part = Span(doc, part_start, part_end, label="PERSON")
+            fixed.append(part)
     doc.ents = filter_spans(fixed)
     return doc
 
@@ -143,6 +155,16 @@ def _dateline(span: Span) -> bool:
     if span.start > 0 and "\n" not in doc[span.start - 1].text_with_ws:
         return False
     return _DATELINE_TAIL.match(doc.text, span.end_char) is not None
+
+
+def _described_person(span: Span) -> bool:
+    """Whether a name read as an organisation is a person's, by what follows it: ", who"
+    with a verb in the singular ("Montell Figgins, who represents ..."; a team "who are"
+    stays), or ", a" and a noun only people are ("Serhii Radio, a chemistry researcher")."""
+    words = span.text.split()
+    if span.label_ != "ORG" or len(words) > 4 or not all(w[:1].isupper() for w in words):
+        return False
+    return _PERSON_TAIL.match(span.doc.text, span.end_char) is not None
 
 
 def _name_parts(doc: Doc, start: int, end: int, label: str) -> Iterator[tuple[int, int]]:
