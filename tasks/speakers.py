@@ -27,8 +27,10 @@ subject of a speech verb into a speaker's name, or None:
    name, a gendered noun in apposition such as "son"), agrees, or to someone speaking for
    an organisation; "it" to an organisation or country; "they" to an organisation, to a
    person of no known gender (singular "they"), or to nobody when the latest candidate is an
-   unnamed group ("officials"). Then "he"/"she" take the latest agreeing person named in
-   those sentences, else the last speaker; "it" the latest organisation.
+   unnamed group ("officials"); a subject the model did not tag counts as a person when it
+   is two to four capitalised words ("Eswar Prasad, a trade professor, said"). Then
+   "he"/"she" take the latest agreeing person named in those sentences, else the last
+   speaker; "it" the latest organisation.
 4. A descriptor is replaced by whom it describes, else dropped (no speaker rather than "a
    spokesperson"). Someone speaking for an organisation, or a document ("a spokeswoman for
    Northwind", "a WeWork spokesperson", "a statement from X", "its spokesman"), is that
@@ -39,8 +41,10 @@ subject of a speech verb into a speaker's name, or None:
    person ("US President Donald Trump" ... "the US President said"). Else it refers back:
    an organisation noun ("the union") to the latest organisation whose name has that word,
    else one that was a subject within three sentences, else (company, firm ...) the latest
-   organisation; a document ("the statement") to the latest named subject; a person noun
-   ("the actor", "The 56-year-old", and a relative: "his aunt") to the latest agreeing
+   organisation; a document ("the statement") to whoever issued the one last mentioned
+   ("The company denied it in a statement" ... "the statement read": the company), else
+   to the latest named subject; a person noun ("the actor", "The 56-year-old", and a
+   relative: "his aunt") to the latest agreeing
    named person who was a subject, unless the same noun last described someone unnamed
    ("one legal expert" ... "the expert"; "the expert" again refers where the first did), and
    a plural one ("the experts") to nobody.
@@ -443,10 +447,12 @@ class Speakers:
         if subject.lower_ == "who" and subject.head.dep_ == "relcl":
             subject = subject.head.head  # "Ruth Chen, who said ..."
         found = self.named(subject)
-        if found is None and form in ("it", "they") and not _has_determiner(subject):
-            proper = self.proper_name(subject)  # an organisation the model did not tag
-            if proper is not None and not self._person_of(proper):
-                return proper, True
+        if found is None and not _has_determiner(subject):
+            proper = self.proper_name(subject)  # a name the model did not tag
+            if proper is not None and form in ("it", "they") and not self._person_of(proper):
+                return proper, True  # an organisation
+            if proper is not None and form in ("he", "she") and _person_like(proper):
+                return (proper, True) if _agrees(self.gender(proper), wanted) else (None, False)
         if found is not None:
             if found.label == "PERSON":
                 if form in ("he", "she") and _agrees(found.gender, wanted):
@@ -548,6 +554,10 @@ class Speakers:
         here = self.sentence_of(noun)
         if _plural(noun):  # "the experts": a group, not one of the people named
             return None
+        if word in DOCUMENT_NOUNS:
+            author = self._author(noun)
+            if author is not None:
+                return author
         n, stop = here, max(here - 12, -1)
         while n > stop:
             for subject in reversed(self.subjects[n]):
@@ -568,6 +578,21 @@ class Speakers:
                 if found.label == "PERSON" and _agrees(found.gender, gender):
                     return found.name
             n -= 1
+        return None
+
+    def _author(self, noun: Token) -> str | None:
+        """Who issued the document "the statement" refers to: the subject of the clause that
+        last mentioned one ("The company denied it in a statement", "The committee sent a
+        letter"), named or resolved in turn; None when no earlier sentence mentions one."""
+        first = self.sent_starts[max(self.sentence_of(noun) - 12, 0)]
+        for token in reversed(self.doc[first : noun.i]):
+            if token.lower_ != noun.lower_ or token.dep_ in SUBJECT_DEPS:
+                continue
+            if self.in_quote(token.idx):
+                continue
+            subject = _governing_subject(token)
+            if subject is not None and subject.i < token.i:
+                return self.name(subject, allow_climb=False).name
         return None
 
     def _attached(self, noun: Token) -> str | None:
@@ -645,6 +670,13 @@ def _titled(ent: Span) -> bool:
     words = title.split()
     short = all(w.endswith(".") or "-" in w for w in words)
     return short and not {_fold(w) for w in words} & PLACE_TITLES
+
+
+def _person_like(name: str) -> bool:
+    """Whether an untagged name could be a person's: two to four capitalised words ("Eswar
+    Prasad"; "Eswar Prasad of Cornell" is a phrase)."""
+    words = name.split()
+    return 2 <= len(words) <= 4 and all(w[:1].isupper() for w in words)
 
 
 def _given_name(words: tuple[str, ...]) -> bool:

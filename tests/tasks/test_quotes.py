@@ -179,6 +179,18 @@ def test_pronoun_prefers_the_main_clause_subject_to_one_in_a_subordinate_clause(
     assert only_quote(body, nlp).speaker == "Peter Okafor"
 
 
+def test_pronoun_refers_to_a_person_the_model_did_not_tag(nlp: Language) -> None:
+    body = (
+        "Mr. Trump’s tendency to waver and increase his demands have made China wary of "
+        "offering concessions, people familiar with Chinese trade policy said.\n\n"
+        "Eswar Prasad, a trade professor at Cornell, said the talks had stalled. “By setting "
+        "unrealistic goals, Trump makes a deal less likely,” he said."
+    )
+    assert "Eswar Prasad" not in {e.text for e in nlp(body).ents}  # the model missed him
+    quote = only_quote(body, nlp)
+    assert (quote.speaker, quote.method) == ("Eswar Prasad", "cue_after+pronoun")
+
+
 def test_pronoun_refers_where_the_main_subject_pronoun_before_it_does(nlp: Language) -> None:
     body = (
         "Tom Baker met Peter Okafor on Monday. He said the day before Okafor left, he had "
@@ -755,6 +767,17 @@ def test_statement_speaks_for_its_author(nlp: Language) -> None:
         "“We will review the case carefully,” the statement said."
     )
     assert only_quote(body, nlp).speaker == "Greater Manchester Police"
+
+
+def test_statement_speaks_for_whoever_issued_it_not_the_latest_named_subject(
+    nlp: Language,
+) -> None:
+    body = (
+        "Taylor Swift accused Big Machine Records of blocking her performance. The company "
+        "denied the allegations in a statement on its website. “We never said Taylor could "
+        "not perform,” the statement read."
+    )
+    assert only_quote(body, nlp).speaker == "Big Machine Records"
 
 
 def test_organisation_noun_is_the_organisation_named_with_that_word(nlp: Language) -> None:
