@@ -1,7 +1,8 @@
 """Direct quotations in an article body and who said them.
 
 Quotations are found in the text alone: “curly”, "straight", «guillemet» and „German“ marks
-(a straight mark right after a digit is an inch sign), paired
+(a straight mark right after a digit is an inch sign; two single closing marks, ’’ or '',
+close a double quotation as some wire copy writes it), paired
 within a paragraph; a quotation still open at the end of its paragraph ends there (news style
 reopens it at the start of the next paragraph, which then counts as its continuation, as does
 an unattributed direct quotation that follows an attributed one in the same paragraph, or
@@ -82,7 +83,9 @@ NOT_QUOTES = frozenset({"title", "slogan", "scare"})
 
 # Opening mark -> the marks that close it (pages mix straight and curly marks; German „…“).
 OPENERS = {"“": '”"', '"': '"”', "«": "»", "„": "“”"}
-_MARKS = re.compile(r'[“”"«»„\n]')
+# Two single closing marks stand for a double one in some wire copy (“It was,’’ she said).
+_DOUBLED_CLOSERS = ("’’", "''")
+_MARKS = re.compile(r'’’|\'\'|[“”"«»„\n]')
 _WORD_CHAR = re.compile(r"\w")
 _WORD = re.compile(r"[^\W\d_][\w’'&.-]*")
 
@@ -220,17 +223,18 @@ def find_quote_spans(text: str, *, english: bool = True) -> list[QuoteSpan]:
         mark, at = match.group(), match.start()
         if mark == "\n":
             if opener is not None:
-                _add_span(spans, text, open_at, at, closed=False, para_start=para_start, en=english)
+                _add_span(spans, text, open_at, at, closed=0, para_start=para_start, en=english)
                 opener = None
             para_start = at + 1
         elif opener is None:
             if mark in OPENERS and not (mark == '"' and text[at - 1 : at].isdigit()):  # 34"
                 opener, open_at = mark, at
-        elif mark in OPENERS[opener]:
-            _add_span(spans, text, open_at, at + 1, closed=True, para_start=para_start, en=english)
+        elif mark in OPENERS[opener] or (mark in _DOUBLED_CLOSERS and opener in "“\""):
+            closed, close = len(mark), match.end()
+            _add_span(spans, text, open_at, close, closed=closed, para_start=para_start, en=english)
             opener = None
     if opener is not None:
-        _add_span(spans, text, open_at, len(text), closed=False, para_start=para_start, en=english)
+        _add_span(spans, text, open_at, len(text), closed=0, para_start=para_start, en=english)
     return spans
 
 
@@ -240,11 +244,13 @@ def _add_span(
     open_at: int,
     close_end: int,
     *,
-    closed: bool,
+    closed: int,
     para_start: int,
     en: bool,
 ) -> None:
-    start, end = open_at + 1, close_end - 1 if closed else close_end
+    """Add the quotation between an opening mark and `close_end`; `closed` is the length of
+    its closing mark (0: unclosed, ended by its paragraph)."""
+    start, end = open_at + 1, close_end - closed
     while start < end and text[start].isspace():
         start += 1
     while end > start and (text[end - 1].isspace() or text[end - 1] == ","):
@@ -256,7 +262,7 @@ def _add_span(
         kind = _kind(text, para_start, open_at, text[start:end], close_end, previous)
     else:
         kind = _utterance_kind(text[para_start:open_at].rstrip(), text[start:end])
-    spans.append(QuoteSpan(start, end, open_at, close_end, closed, para_start, kind))
+    spans.append(QuoteSpan(start, end, open_at, close_end, closed > 0, para_start, kind))
 
 
 def _kind(

@@ -50,6 +50,19 @@ def test_apostrophes_and_single_quotes_do_not_open_quotations() -> None:
     assert find_quote_spans(text) == []
 
 
+def test_two_single_closing_marks_close_a_double_quotation() -> None:
+    text = "“It was an attempt to mislead voters,’’ Moy said. \"We will act,'' it said. ‘No’’."
+    spans = find_quote_spans(text)
+    assert [text[s.start : s.end] for s in spans] == [
+        "It was an attempt to mislead voters",
+        "We will act",
+    ]
+    assert [(s.closed, text[s.close_end :].split()[0]) for s in spans] == [
+        (True, "Moy"),
+        (True, "it"),
+    ]
+
+
 def test_unclosed_quotation_ends_with_its_paragraph() -> None:
     text = "Hart said: “We will fight on.\n“We will never surrender.”\nThe end."
     spans = find_quote_spans(text)
@@ -778,6 +791,15 @@ def test_statement_speaks_for_whoever_issued_it_not_the_latest_named_subject(
         "not perform,” the statement read."
     )
     assert only_quote(body, nlp).speaker == "Big Machine Records"
+
+
+def test_a_statement_speaks_for_whoever_issued_it_in_the_same_clause(nlp: Language) -> None:
+    body = (
+        "Amid the confusion, the Electoral Commission, which regulates campaign finances, "
+        "issued a statement warning that “voters are entitled to transparency and integrity "
+        "from campaigners.”"
+    )
+    assert only_quote(body, nlp).speaker == "Electoral Commission"
 
 
 def test_organisation_noun_is_the_organisation_named_with_that_word(nlp: Language) -> None:
