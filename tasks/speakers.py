@@ -511,6 +511,9 @@ class Speakers:
             owner = next((c for c in noun.children if c.dep_ == "poss"), None)
             if owner is not None and owner.text in PRONOUNS:
                 return self.antecedent(owner)
+            author = self._author(noun) if word in DOCUMENT_NOUNS else None
+            if author is not None:
+                return author
         elif word in STAFF_NOUNS:
             employer = self._employer(noun)
             if employer is not None:
@@ -554,10 +557,6 @@ class Speakers:
         here = self.sentence_of(noun)
         if _plural(noun):  # "the experts": a group, not one of the people named
             return None
-        if word in DOCUMENT_NOUNS:
-            author = self._author(noun)
-            if author is not None:
-                return author
         n, stop = here, max(here - 12, -1)
         while n > stop:
             for subject in reversed(self.subjects[n]):
@@ -581,11 +580,13 @@ class Speakers:
         return None
 
     def _author(self, noun: Token) -> str | None:
-        """Who issued the document "the statement" refers to: the subject of the clause that
-        last mentioned one ("The company denied it in a statement", "The committee sent a
-        letter"), named or resolved in turn; None when no earlier sentence mentions one."""
+        """Who issued a document: the subject of the clause that mentions it as an object
+        ("The commission issued a statement warning that"), or for "the statement" the one
+        of the clause that last mentioned one ("The company denied it in a statement", "The
+        committee sent a letter"), named or resolved in turn; else None."""
         first = self.sent_starts[max(self.sentence_of(noun) - 12, 0)]
-        for token in reversed(self.doc[first : noun.i]):
+        mentions = reversed(self.doc[first : noun.i + 1]) if _definite(noun) else [noun]
+        for token in mentions:
             if token.lower_ != noun.lower_ or token.dep_ in SUBJECT_DEPS:
                 continue
             if self.in_quote(token.idx):
