@@ -75,12 +75,22 @@ _LEADING_DETERMINERS = frozenset({"the"})
 _NUMBER = re.compile(r"\d[\d.,:/–-]*")  # a score or figure ("6-4", "1,200"), not "3M" or "G7"
 _NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "FAC"})  # no digits inside these names
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
+# Nouns only people are; before a name ("executive chair Marcelo Claure") they are its role.
+_PERSON_NOUNS = (
+    r"professor|researcher|lawyer|attorney|spokes(?:man|woman|person)|economist|analyst"
+    r"|scientist|author|editor|reporter|coach|senator|teacher|student|doctor"
+)
+_ROLE_NOUNS = (
+    _PERSON_NOUNS + r"|chair|chairman|chairwoman|founder|director|minister|secretary|president"
+    r"|executive|officer|manager"
+)
 # After a person's name: ", who" and a verb in the singular, or ", a" and a person's noun.
 _PERSON_TAIL = re.compile(
-    r",\s+(?:who\s+(?:is|was|has|does|[a-z]*[a-rt-z]s)\b|(?:a|an|the)\s+(?:[\w’'-]+\s+){0,3}?"
-    r"(?:professor|researcher|lawyer|attorney|spokes(?:man|woman|person)|economist|analyst"
-    r"|scientist|author|editor|reporter|coach|senator|teacher|student|doctor)\b)"
+    r",\s+(?:who\s+(?:is|was|has|does|[a-z]*[a-rt-z]s)\b"
+    rf"|(?:a|an|the)\s+(?:[\w’'-]+\s+){{0,3}}?(?:{_PERSON_NOUNS})\b)"
 )
+# Before it: a person's role in lowercase ("police officer Brett Payne").
+_ROLE_BEFORE = re.compile(rf"\b(?:{_ROLE_NOUNS})\s+$")
 # What follows a dateline's place: ", State" or ", Month day", "(Agency)", then a dash; or an
 # ISO date (Reuters' archive style).
 _DATELINE_TAIL = re.compile(
@@ -114,8 +124,9 @@ def entity_fixes(doc: Doc) -> Doc:
     no quotation marks or other punctuation at either end, and a name never running across a
     number ("Nicolas Jarry 6-4 6-3 Roger Federer" is two people); the place of a wire
     dateline is a place ("KABUL 1996-12-06", "INDIANAPOLIS (AP) —"); a name read as an
-    organisation that "who" in the singular, or a person's noun in apposition, follows is a
-    person ("Montell Figgins, who represents ...")."""
+    organisation that "who" in the singular or a person's noun in apposition follows, or a
+    person's role in lowercase precedes, is a person ("Montell Figgins, who represents ...",
+    "police officer Brett Payne")."""
     fixed: list[Span] = []
     for ent in doc.ents:
         start, end = ent.start, ent.end
@@ -160,11 +171,16 @@ def _dateline(span: Span) -> bool:
 def _described_person(span: Span) -> bool:
     """Whether a name read as an organisation is a person's, by what follows it: ", who"
     with a verb in the singular ("Montell Figgins, who represents ..."; a team "who are"
-    stays), or ", a" and a noun only people are ("Serhii Radio, a chemistry researcher")."""
+    stays), or ", a" and a noun only people are ("Serhii Radio, a chemistry researcher");
+    or by a person's role in lowercase before it ("executive chair Marcelo Claure")."""
     words = span.text.split()
     if span.label_ != "ORG" or len(words) > 4 or not all(w[:1].isupper() for w in words):
         return False
-    return _PERSON_TAIL.match(span.doc.text, span.end_char) is not None
+    text, start = span.doc.text, span.start_char
+    return (
+        _PERSON_TAIL.match(text, span.end_char) is not None
+        or _ROLE_BEFORE.search(text, max(start - 40, 0), start) is not None
+    )
 
 
 def _name_parts(doc: Doc, start: int, end: int, label: str) -> Iterator[tuple[int, int]]:

@@ -82,16 +82,22 @@ def test_the_place_of_a_wire_dateline_is_a_place_whatever_the_model_read(
     assert {("KABUL", "GPE"), ("INDIANAPOLIS", "GPE"), ("NATO", "ORG")} <= found
 
 
-def test_a_name_read_as_an_organisation_is_a_person_by_what_follows_it(nlp: Language) -> None:
+def test_a_name_read_as_an_organisation_is_a_person_by_the_words_around_it(nlp: Language) -> None:
     found = names(
         [
             ("a", "Montell Figgins, who represents Thomas, said his client chose a trial.", "en"),
             ("b", "Serhii Radio, a chemistry researcher at DonNU, says the lab was hit.", "en"),
             ("c", "The Taliban, who have long refused to negotiate, said they would talk.", "en"),
+            ("d", "Idaho police officer Brett Payne said the sheath was processed.", "en"),
         ],
         nlp,
     )
-    assert {("Montell Figgins", "PERSON"), ("Serhii Radio", "PERSON"), ("Taliban", "ORG")} <= found
+    assert {
+        ("Montell Figgins", "PERSON"),
+        ("Serhii Radio", "PERSON"),
+        ("Taliban", "ORG"),
+        ("Brett Payne", "PERSON"),
+    } <= found
 
 
 def test_dates_and_numbers_are_not_mentions(nlp: Language) -> None:
