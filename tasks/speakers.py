@@ -41,7 +41,9 @@ subject of a speech verb into a speaker's name, or None:
    person ("US President Donald Trump" ... "the US President said"). Else it refers back:
    an organisation noun ("the union") to the latest organisation whose name has that word,
    else one that was a subject within three sentences, else (company, firm ...) the latest
-   organisation; a document ("the statement") to whoever issued the one last mentioned
+   organisation, else (the agency, the department ...) the latest organisation named in its
+   sentence or the two before ("drawn up by the Storm Prediction Center. The agency warns");
+   a document ("the statement") to whoever issued the one last mentioned
    ("The company denied it in a statement" ... "the statement read": the company), else
    to the latest named subject; a person noun ("the actor", "The 56-year-old", and a
    relative: "his aunt") to the latest agreeing
@@ -553,7 +555,11 @@ class Speakers:
                     found = self.referent(subject) if subject.i < noun.i else None
                     if found is not None and found.label != "PERSON":
                         return found.name
-            return orgs[-1].text if orgs and word in GENERIC_ORG_NOUNS else None
+            if orgs and word in GENERIC_ORG_NOUNS:
+                return orgs[-1].text
+            recent = self.sent_starts[max(here - 2, 0)]
+            near = [e for e in orgs if e.start >= recent]
+            return near[-1].text if near else None
         here = self.sentence_of(noun)
         if _plural(noun):  # "the experts": a group, not one of the people named
             return None

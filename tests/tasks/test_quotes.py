@@ -810,6 +810,19 @@ def test_organisation_noun_is_the_organisation_named_with_that_word(nlp: Languag
     assert only_quote(body, nlp).speaker == "Transport Workers Union"
 
 
+def test_organisation_noun_is_an_organisation_named_in_the_last_two_sentences(
+    nlp: Language,
+) -> None:
+    said = "The agency warns that “all hazards will be possible, including tornadoes.”"
+    near = f"The risk map was drawn up by the Storm Prediction Center in Norman. {said}"
+    far = (
+        "The risk map was drawn up by the Storm Prediction Center in Norman. The storms "
+        f"formed at noon. Rain fell all day. Roads flooded in the evening. {said}"
+    )
+    assert only_quote(near, nlp).speaker == "Storm Prediction Center"
+    assert only_quote(far, nlp).speaker is None
+
+
 def test_partial_quote_without_a_cue_takes_the_named_subject_of_its_clause(
     nlp: Language,
 ) -> None:
