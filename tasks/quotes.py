@@ -51,8 +51,9 @@ For each quotation, in order of preference:
    Angola ...”").
 
 The first cue that yields a speaker wins. The speaker is the cue's subject (for
-"forecasters warning that", the noun the verb describes; when the parse finds no subject
-outside the quotations: the name nearest the cue in its sentence), named by
+"forecasters warning that", the noun the verb describes; for a participle under another
+speech verb, "X said Y had ..., adding that", that verb's subject; when the parse finds no
+subject outside the quotations: the name nearest the cue in its sentence), named by
 `tasks.speakers` (entities, pronouns with gender and number agreement, descriptors resolved
 to whom they describe or dropped). A partial quotation that no cue attributes takes the
 named subject of its clause ("Apple views privacy as “a fundamental human right”"; for three
@@ -721,6 +722,10 @@ class _Context:
             return doc[to.i + 1] if to.i + 1 < len(doc) else None
         if cue.dep_ == "acl" and not self.in_quote(cue.head.idx):  # "forecasters warning that"
             return cue.head
+        if cue.dep_ == "advcl" and cue.lower_.endswith("ing"):  # "X said ..., adding that"
+            speech = next((a for a in cue.ancestors if self.is_cue(a)), None)
+            if speech is not None:
+                return self.subject_of(speech)
         verb = cue
         for _ in range(3):
             subject = next((c for c in verb.children if c.dep_ in SUBJECT_DEPS), None)

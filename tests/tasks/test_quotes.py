@@ -810,6 +810,16 @@ def test_organisation_noun_is_the_organisation_named_with_that_word(nlp: Languag
     assert only_quote(body, nlp).speaker == "Transport Workers Union"
 
 
+def test_adding_that_takes_the_subject_of_the_speech_verb_it_belongs_to(nlp: Language) -> None:
+    body = (
+        "On Sunday, Mr Lammy said the Prime Minister and his wife had accepted the donations "
+        "so they could “look their best” to represent the UK, adding that the US had a “huge "
+        "budget from the taxpayer” to clothe its leaders."
+    )
+    speakers = [q.speaker for q in quotes_of(body, nlp)]
+    assert speakers == ["Lammy", "Lammy"]
+
+
 def test_organisation_noun_is_an_organisation_named_in_the_last_two_sentences(
     nlp: Language,
 ) -> None:
