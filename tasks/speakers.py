@@ -723,10 +723,13 @@ def _main_first(subjects: Iterable[Token]) -> list[Token]:
 
 def _subordinate(subject: Token) -> bool:
     """Whether a subject's verb is in a subordinate clause and reports no one's words or
-    thoughts (a "said that ..." relative clause is not subordinate here)."""
+    thoughts (a "said that ..." relative clause is not subordinate here), or is itself in
+    what someone else says or thinks ("Melber speculates that Geingob may have realised")."""
     verb = subject.head
     while verb.dep_ == "conj" and verb.head is not verb:
         verb = verb.head
+    if verb.dep_ in ("ccomp", "xcomp"):  # inside what someone else said or thought
+        return True
     return verb.dep_ != "ROOT" and not any(c.dep_ == "ccomp" for c in subject.head.children)
 
 

@@ -212,6 +212,17 @@ def test_pronoun_refers_where_the_main_subject_pronoun_before_it_does(nlp: Langu
     assert only_quote(body, nlp).speaker == "Tom Baker"
 
 
+def test_pronoun_does_not_refer_to_the_subject_of_a_clause_someone_else_reports(
+    nlp: Language,
+) -> None:
+    body = (
+        "Political analyst Henning Melber spoke to reporters on Monday. Melber speculates "
+        "that President Hage Geingob may have realised his life was ending.\n\n"
+        "“I do not see any indications pointing in such a direction,” he says."
+    )
+    assert only_quote(body, nlp).speaker == "Henning Melber"
+
+
 def test_pronoun_does_not_refer_to_a_relative_clause_that_reports_no_speech(
     nlp: Language,
 ) -> None:
