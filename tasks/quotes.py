@@ -728,9 +728,13 @@ class _Context:
                 return self.subject_of(speech)
         verb = cue
         for _ in range(3):
-            subject = next((c for c in verb.children if c.dep_ in SUBJECT_DEPS), None)
-            if subject is not None and not self.in_quote(subject.idx):
-                return subject
+            subjects = [
+                c for c in verb.children if c.dep_ in SUBJECT_DEPS and not self.in_quote(c.idx)
+            ]
+            # Of two ("military spokesperson Lt. Gen. Ahmed Sharif Chaudhry"), the name.
+            named = [s for s in subjects if self.speakers.referent(s) is not None]
+            if subjects:
+                return (named or subjects)[0]
             if verb.dep_ not in _CLIMB_DEPS or verb.head is verb:
                 break
             verb = verb.head

@@ -821,6 +821,14 @@ def test_organisation_noun_is_the_organisation_named_with_that_word(nlp: Languag
     assert only_quote(body, nlp).speaker == "Transport Workers Union"
 
 
+def test_of_two_subjects_the_parse_gives_a_cue_the_named_one_speaks(nlp: Language) -> None:
+    body = (
+        "“Digital terrorists use negative propaganda,” Pakistani military spokesperson Lt. "
+        "Gen. Ahmed Sharif Chaudhry had said."
+    )
+    assert only_quote(body, nlp).speaker == "Ahmed Sharif Chaudhry"
+
+
 def test_adding_that_takes_the_subject_of_the_speech_verb_it_belongs_to(nlp: Language) -> None:
     body = (
         "On Sunday, Mr Lammy said the Prime Minister and his wife had accepted the donations "
