@@ -518,7 +518,7 @@ class _Context:
         while verb is not None:
             subject = next((c for c in verb.children if c.dep_ in SUBJECT_DEPS), None)
             if subject is None or self.in_quote(subject.idx):
-                climb = not short and verb.dep_ in _CLIMB_DEPS and verb.head is not verb
+                climb = not short and verb.dep_ in _CLIMB_DEPS and verb.head.i != verb.i
                 verb = verb.head if climb else None
                 continue
             found = self.speakers.referent(subject)
@@ -665,7 +665,7 @@ class _Context:
         """The quoted token whose head lies outside the quotation."""
         inside = self.tokens_in(span.start, span.end)
         for token in inside:
-            if not span.start <= token.head.idx < span.end or token.head is token:
+            if not span.start <= token.head.idx < span.end or token.head.i == token.i:
                 return token
         return None
 
@@ -735,7 +735,7 @@ class _Context:
             named = [s for s in subjects if self.speakers.referent(s) is not None]
             if subjects:
                 return (named or subjects)[0]
-            if verb.dep_ not in _CLIMB_DEPS or verb.head is verb:
+            if verb.dep_ not in _CLIMB_DEPS or verb.head.i == verb.i:
                 break
             verb = verb.head
         return self.nearest_speaker(cue)

@@ -726,7 +726,7 @@ def _subordinate(subject: Token) -> bool:
     thoughts (a "said that ..." relative clause is not subordinate here), or is itself in
     what someone else says or thinks ("Melber speculates that Geingob may have realised")."""
     verb = subject.head
-    while verb.dep_ == "conj" and verb.head is not verb:
+    while verb.dep_ == "conj" and verb.head.i != verb.i:
         verb = verb.head
     if verb.dep_ in ("ccomp", "xcomp"):  # inside what someone else said or thought
         return True
@@ -735,7 +735,7 @@ def _subordinate(subject: Token) -> bool:
 
 def _governing_subject(token: Token) -> Token | None:
     """The subject of the nearest clause above `token` ("Kim left a book which read: ...")."""
-    while token.head is not token:
+    while token.head.i != token.i:  # a new Token object each time: compare positions
         token = token.head
         subject = next((c for c in token.children if c.dep_ in SUBJECT_DEPS), None)
         if subject is not None and subject.lower_ not in RELATIVE_PRONOUNS:

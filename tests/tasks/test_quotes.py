@@ -813,6 +813,14 @@ def test_a_statement_speaks_for_whoever_issued_it_in_the_same_clause(nlp: Langua
     assert only_quote(body, nlp).speaker == "Electoral Commission"
 
 
+@pytest.mark.timeout(30)
+def test_a_document_whose_earlier_mention_has_no_subject_ends_the_search(
+    nlp: Language,
+) -> None:
+    body = "Read the statement carefully. “We will not resign,” the statement said."
+    assert only_quote(body, nlp).speaker is None
+
+
 def test_organisation_noun_is_the_organisation_named_with_that_word(nlp: Language) -> None:
     body = (
         "The Transport Workers Union said it would fight the cuts. Northwind Airlines said "
