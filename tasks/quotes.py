@@ -53,7 +53,9 @@ For each quotation, in order of preference:
 The first cue that yields a speaker wins. The speaker is the cue's subject (for
 "forecasters warning that", the noun the verb describes; for a participle under another
 speech verb, "X said Y had ..., adding that", that verb's subject; when the parse finds no
-subject outside the quotations: the name nearest the cue in its sentence), named by
+subject outside the quotations: the subject of the clause above the cue if it names someone
+("X dodged questions on ..., pledging to “…”"), else the name nearest the cue in its
+sentence), named by
 `tasks.speakers` (entities, pronouns with gender and number agreement, descriptors resolved
 to whom they describe or dropped). A partial quotation that no cue attributes takes the
 named subject of its clause ("Apple views privacy as “a fundamental human right”"; for three
@@ -76,7 +78,7 @@ from dataclasses import dataclass, replace
 from spacy.tokens import Doc, Span, Token
 
 from tasks.records import Quote
-from tasks.speakers import SUBJECT_DEPS, Speakers
+from tasks.speakers import SUBJECT_DEPS, Speakers, governing_subject
 
 # Kinds that are someone's words, and kinds that are marks around something nobody said.
 QUOTE_KINDS = frozenset({"direct", "partial"})
@@ -738,6 +740,9 @@ class _Context:
             if verb.dep_ not in _CLIMB_DEPS or verb.head.i == verb.i:
                 break
             verb = verb.head
+        above = governing_subject(cue)  # "X dodged questions, pledging to “…”"
+        if above is not None and not self.in_quote(above.idx) and self.speakers.referent(above):
+            return above
         return self.nearest_speaker(cue)
 
     def nearest_speaker(self, cue: Token) -> Token | None:

@@ -368,7 +368,7 @@ class Speakers:
             noun = token.head.head
             if self.is_speaker_like(noun) or noun.dep_ in SUBJECT_DEPS or noun.dep_ == "appos":
                 return self.name(noun, allow_climb=False)
-            subject = _governing_subject(noun)
+            subject = governing_subject(noun)
             return self.name(subject, allow_climb=False) if subject is not None else _NOBODY
         if not token.is_alpha or (token.is_stop and not token.is_upper):
             return _NOBODY
@@ -597,7 +597,7 @@ class Speakers:
                 continue
             if self.in_quote(token.idx):
                 continue
-            subject = _governing_subject(token)
+            subject = governing_subject(token)
             if subject is not None and subject.i < token.i:
                 return self.name(subject, allow_climb=False).name
         return None
@@ -733,7 +733,7 @@ def _subordinate(subject: Token) -> bool:
     return verb.dep_ != "ROOT" and not any(c.dep_ == "ccomp" for c in subject.head.children)
 
 
-def _governing_subject(token: Token) -> Token | None:
+def governing_subject(token: Token) -> Token | None:
     """The subject of the nearest clause above `token` ("Kim left a book which read: ...")."""
     while token.head.i != token.i:  # a new Token object each time: compare positions
         token = token.head

@@ -837,6 +837,16 @@ def test_of_two_subjects_the_parse_gives_a_cue_the_named_one_speaks(nlp: Languag
     assert only_quote(body, nlp).speaker == "Ahmed Sharif Chaudhry"
 
 
+def test_a_cue_without_a_subject_takes_the_named_subject_of_the_clause_above(
+    nlp: Language,
+) -> None:
+    body = (
+        "On Monday, Sir Keir dodged several questions on whether he would continue taking "
+        "handouts from Lord Alli, pledging only to “comply with the rules”."
+    )
+    assert only_quote(body, nlp).speaker == "Keir"
+
+
 def test_adding_that_takes_the_subject_of_the_speech_verb_it_belongs_to(nlp: Language) -> None:
     body = (
         "On Sunday, Mr Lammy said the Prime Minister and his wife had accepted the donations "
