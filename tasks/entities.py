@@ -58,6 +58,11 @@ TITLES = frozenset(
 )
 PLACE_TITLES = frozenset({"st", "saint"})  # also in place names ("St Louis")
 SUFFIXES = frozenset({"jr", "sr", "ii", "iii", "iv"})  # after a surname
+# Lowercase words inside names ("Ursula von der Leyen", "Abu Bakr al-Baghdadi").
+NAME_PARTICLES = frozenset(
+    {"van", "von", "der", "den", "de", "da", "del", "della", "di", "du", "la", "le", "bin", "ibn"}
+    | {"al", "el", "y", "dos", "das", "ten", "ter", "zu", "af", "av"}
+)
 _QUOTES = "\"'“”‘’«»„"
 _POSSESSIVE = re.compile(r"['’]s?$")
 _HYPHENS = re.compile(r"[-‐‑]")

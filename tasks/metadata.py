@@ -21,6 +21,7 @@ from lxml import etree
 from lxml import html as lxml_html
 
 from tasks.dates import country_zone, declared_zone, is_date_only, parse_date, text_date
+from tasks.entities import NAME_PARTICLES
 
 logger = logging.getLogger(__name__)
 
@@ -53,10 +54,6 @@ _URL_DATE_COMPACT = re.compile(
 _BY_PREFIX = re.compile(
     r"^\s*(?:(?:written|words|story|text|reported)\s+)?by[:\s]+|^\s*(?:von|par|por|di|door)\s+",
     re.I,
-)
-_NAME_PARTICLES = frozenset(
-    {"van", "von", "der", "den", "de", "da", "del", "della", "di", "du", "la", "le", "bin", "ibn"}
-    | {"al", "el", "y", "dos", "das", "ten", "ter", "zu", "af", "av"}
 )
 # Conjunctions are matched in lower case only: "Bruce Y. Lee" is one person.
 _AUTHOR_SPLIT = re.compile(
@@ -563,7 +560,7 @@ def _is_person(
         return False  # "PTI", "RDN": agencies and credentials
     # "reporter covering politics" is a sentence, not a name; scripts without capitals pass.
     return all(
-        w[0].isupper() or not w[0].islower() or w.lower() in _NAME_PARTICLES
+        w[0].isupper() or not w[0].islower() or w.lower() in NAME_PARTICLES
         for w in words
         if w[0].isalpha()
     )

@@ -15,7 +15,8 @@ subject of a speech verb into a speaker's name, or None:
    word is a name ("WHO", "the DEA"; not "a CEO"), the organisation named in full whose
    initials it spells when there is one. A capitalised word the model did not tag is a
    name unless it merely opens its sentence ("says Buser", "“…?” Schiff asked"), with a
-   capitalised "for"/"of" tail ("High Commissioner for Human Rights").
+   capitalised "for"/"of" tail ("High Commissioner for Human Rights") and without the words
+   up to the last lowercase one before it ("Environmental organisation Frack Free Namibia").
 2. An apposition names the speaker ("his aunt, Rosa Whitfield, said"), a person in
    apposition to an organisation's name too ("MEC for Cooperative Governance, Jacob
    Mamabolo, said"), for a cue's subject and for the subjects pronouns refer back to.
@@ -63,7 +64,7 @@ from dataclasses import dataclass
 
 from spacy.tokens import Doc, Span, Token
 
-from tasks.entities import PLACE_TITLES, split_title, surname
+from tasks.entities import NAME_PARTICLES, PLACE_TITLES, split_title, surname
 
 
 def _words(text: str) -> frozenset[str]:
@@ -384,7 +385,8 @@ class Speakers:
     def proper_name(self, token: Token) -> str | None:
         """A name the model did not tag: an acronym ("WHO"), or a capitalised noun that does
         not merely open its sentence ("says Buser", "The United Nations High Commissioner for
-        Human Rights"), with the capitalised words of a "for"/"of" after it."""
+        Human Rights"), with the capitalised words of a "for"/"of" after it and without a
+        description before it ("Environmental organisation Frack Free Namibia")."""
         if token.is_upper and len(token) > 1 and token.is_alpha:
             if token.text in ROLE_ACRONYMS or _counted(token):
                 return None  # "one neo-bank CEO", but "the DEA"
@@ -397,7 +399,9 @@ class Speakers:
         phrase = _noun_phrase(token)
         if opening and len(phrase.split()) == 1:
             return None
-        words = [phrase]
+        written = phrase.split()  # "Environmental organisation Frack Free Namibia": the name
+        common = [n for n, w in enumerate(written[:-1]) if w.islower() and w not in NAME_PARTICLES]
+        words = [" ".join(written[common[-1] + 1 :]) if common else phrase]
         for child in token.rights:
             if child.dep_ == "prep" and child.lower_ in ("for", "of"):
                 tail = list(child.subtree)

@@ -829,6 +829,15 @@ def test_organisation_noun_is_the_organisation_named_with_that_word(nlp: Languag
     assert only_quote(body, nlp).speaker == "Transport Workers Union"
 
 
+def test_an_untagged_name_leaves_out_the_description_written_before_it(nlp: Language) -> None:
+    body = (
+        "Other environmentalists say no plan has been drafted.\n\n“In the absence of such a "
+        "plan, marine life would be permanently damaged,” Environmental organisation Frack "
+        "Free Namibia says."
+    )
+    assert only_quote(body, nlp).speaker == "Frack Free Namibia"
+
+
 def test_of_two_subjects_the_parse_gives_a_cue_the_named_one_speaks(nlp: Language) -> None:
     body = (
         "“Digital terrorists use negative propaganda,” Pakistani military spokesperson Lt. "
