@@ -733,9 +733,8 @@ class _Context:
             subjects = [
                 c for c in verb.children if c.dep_ in SUBJECT_DEPS and not self.in_quote(c.idx)
             ]
-            # Of two ("military spokesperson Lt. Gen. Ahmed Sharif Chaudhry"), the name.
-            named = [s for s in subjects if self.speakers.referent(s) is not None]
-            if subjects:
+            if subjects:  # of two ("spokesperson Lt. Gen. Ahmed Sharif Chaudhry"), the name
+                named = [s for s in subjects if self.speakers.referent(s) is not None]
                 return (named or subjects)[0]
             if verb.dep_ not in _CLIMB_DEPS or verb.head.i == verb.i:
                 break

@@ -597,9 +597,8 @@ class Speakers:
         first = self.sent_starts[max(self.sentence_of(noun) - 12, 0)]
         mentions = reversed(self.doc[first : noun.i + 1]) if _definite(noun) else [noun]
         for token in mentions:
-            if token.lower_ != noun.lower_ or token.dep_ in SUBJECT_DEPS:
-                continue
-            if self.in_quote(token.idx):
+            issued = token.lower_ == noun.lower_ and token.dep_ not in SUBJECT_DEPS
+            if not issued or self.in_quote(token.idx):
                 continue
             subject = governing_subject(token)
             if subject is not None and subject.i < token.i:
