@@ -733,9 +733,8 @@ class _Context:
             subjects = [
                 c for c in verb.children if c.dep_ in SUBJECT_DEPS and not self.in_quote(c.idx)
             ]
-            if subjects:  # of two ("spokesperson Lt. Gen. Ahmed Sharif Chaudhry"), the name
-                named = [s for s in subjects if self.speakers.referent(s) is not None]
-                return (named or subjects)[0]
+            if subjects:  # of two ("Wikileaks editor Kristinn Hrafnsson"), the person's name
+                return min(subjects, key=self._naming_rank)
             if verb.dep_ not in _CLIMB_DEPS or verb.head.i == verb.i:
                 break
             verb = verb.head
@@ -744,6 +743,11 @@ class _Context:
             return above
         return self.nearest_speaker(cue)
 
+    def _naming_rank(self, subject: Token) -> int:
+        """0 for a subject naming a person, 1 for another name, 2 for no name."""
+        found = self.speakers.referent(subject)
+        return 2 if found is None else 0 if found.label == "PERSON" else 1
+
     def nearest_speaker(self, cue: Token) -> Token | None:
         """When the parse gives no subject: the PERSON nearest the cue in its sentence, else
         the nearest other named speaker, else the nearest personal pronoun."""
@@ -751,10 +755,9 @@ class _Context:
         for token in cue.sent:
             if token.i == cue.i or self.in_quote(token.idx):
                 continue
-            found = self.speakers.referent(token)
-            named = found is not None or self.speakers.proper_name(token) is not None
-            if not named and not self.speakers.is_speaker_like(token):
+            rank = self._naming_rank(token)
+            unnamed = rank == 2 and self.speakers.proper_name(token) is None
+            if unnamed and not self.speakers.is_speaker_like(token):
                 continue
-            rank = 2 if found is None else 0 if found.label == "PERSON" else 1
             ranked.append((rank, abs(token.i - cue.i), token.i))
         return cue.doc[min(ranked)[2]] if ranked else None
