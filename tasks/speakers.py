@@ -439,10 +439,14 @@ class Speakers:
                         return person.name
             return self.last_speaker
         if form == "it":
-            i = bisect.bisect_left(self.outside_starts, pronoun.idx)
-            orgs = [e for e in self.outside[:i] if self._organisation(e)]
+            orgs = self._organisations_before(pronoun)
             return orgs[-1].text if orgs else None
         return None
+
+    def _organisations_before(self, token: Token) -> list[Span]:
+        """The organisations named outside quotations before `token`, in text order."""
+        i = bisect.bisect_left(self.outside_starts, token.idx)
+        return [e for e in self.outside[:i] if self._organisation(e)]
 
     def _organisation(self, ent: Span) -> bool:
         found = self.referent(ent[0]) if ent.label_ == "ORG" else None
@@ -548,8 +552,7 @@ class Speakers:
         word = noun.lower_
         gender = "f" if word in FEMALE_NOUNS else "m" if word in MALE_NOUNS else None
         if word in ORG_NOUNS:
-            i = bisect.bisect_left(self.outside_starts, noun.idx)
-            orgs = [e for e in self.outside[:i] if self._organisation(e)]
+            orgs = self._organisations_before(noun)
             named = [e for e in orgs if word in {_fold(w) for w in e.text.split()}]
             if named:
                 return named[-1].text
