@@ -38,7 +38,7 @@ from tasks.entities import link_mentions, resolve_speaker
 from tasks.language import is_english
 from tasks.quotes import QuoteSpan, attribute_quotes, find_quote_spans, unattributed_quotes
 from tasks.records import Article, Enrichment, Mention, Quote
-from tasks.repeats import repeated_names
+from tasks.repeats import first_names, repeated_names
 from tasks.truecase import truecase
 
 log = logging.getLogger(__name__)
@@ -209,11 +209,14 @@ def _name_parts(doc: Doc, start: int, end: int, label: str) -> Iterator[tuple[in
 
 @Language.component("newsflow_repeated_names")
 def repeated(doc: Doc) -> Doc:
-    """Add the occurrences of the doc's names the model did not see again
-    (`tasks.repeats`)."""
+    """Add the occurrences of the doc's names the model did not see again, then the first
+    names it left out of people's names (`tasks.repeats`)."""
     added = repeated_names(doc)
     if added:
         doc.ents = [*doc.ents, *added]
+    named = first_names(doc)
+    if named:
+        doc.ents = filter_spans([*named, *doc.ents])
     return doc
 
 

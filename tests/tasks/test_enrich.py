@@ -403,3 +403,12 @@ def test_a_surname_the_model_misses_after_the_full_name_is_linked_to_the_person(
     surnames = [(m.text, m.label, m.entity_name) for m in found if " " not in m.text]
     assert surnames.count(("Bridenstine", "PERSON", "Jim Bridenstine")) == 1
     assert surnames.count(("Aderholt", "PERSON", "Robert Aderholt")) == 2
+
+
+def test_a_first_name_the_model_leaves_out_of_a_person_is_taken_in(nlp: Language) -> None:
+    body = (
+        "The council met on Friday without inviting former PM Imran Khan’s allies, "
+        "and Khan said the snub was petty."
+    )
+    found = {(m.text, m.label) for m in enrich([("b", body, "en")], nlp).mentions}
+    assert ("Imran Khan", "PERSON") in found

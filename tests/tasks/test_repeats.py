@@ -6,8 +6,9 @@ import pytest
 import spacy
 from spacy.language import Language
 from spacy.tokens import Doc, Span
+from spacy.util import filter_spans
 
-from tasks.repeats import repeated_names
+from tasks.repeats import first_names, repeated_names
 
 
 @pytest.fixture(scope="module")
@@ -91,3 +92,56 @@ def test_entities_the_model_found_are_kept_and_never_overlapped(blank: Language)
     doc.ents = [*doc.ents, *spans]  # raises if they overlapped
     assert len(doc.ents) == 3
     assert isinstance(spans[0], Span)
+
+
+def full_names(doc: Doc) -> list[tuple[str, str, int]]:
+    return [(s.text, s.label_, s.start_char) for s in first_names(doc)]
+
+
+def test_a_first_name_the_model_left_out_joins_the_surname_everywhere_it_is_written(
+    blank: Language,
+) -> None:
+    text = "Imran Khan has appealed. Critics of ousted PM Imran Khan’s party met. Khan left."
+    doc = doc_with(blank, text, ("Khan", "PERSON", 1), ("Khan", "PERSON", 2))
+    assert full_names(doc) == [
+        ("Imran Khan", "PERSON", 0),
+        ("Imran Khan", "PERSON", text.index("Imran Khan’s")),
+    ]
+
+
+def test_a_full_name_the_model_missed_is_found_from_a_titled_surname(blank: Language) -> None:
+    text = "The Deputy Prosecution Eva-Marie Persson ruled. Ms Persson said so."
+    doc = doc_with(blank, text, ("Ms Persson", "PERSON", 0))
+    assert full_names(doc) == [("Eva-Marie Persson", "PERSON", text.index("Eva-Marie"))]
+    doc.ents = filter_spans([*first_names(doc), *doc.ents])  # never overlaps the model's
+    assert [e.text for e in doc.ents] == ["Eva-Marie Persson", "Ms Persson"]
+
+
+def test_a_word_that_only_ever_opens_a_sentence_or_quotation_is_not_a_first_name(
+    blank: Language,
+) -> None:
+    text = (
+        "Khan spoke. Yesterday Khan left. An inside look\nBrave Khan met “Stop Khan” fans, "
+        "who yelled “Go.” Warm Khan waved."
+    )
+    doc = doc_with(blank, text, ("Khan", "PERSON", 0))
+    assert full_names(doc) == []
+
+
+def test_words_of_products_places_and_titles_are_not_first_names(blank: Language) -> None:
+    text = (
+        "Max said it. The 11 Pro Max shipped, then a Liquid Max and Switch Max Lite. "
+        "Cleveland Max won in Cleveland, Senator Max spoke, and Blue Max sang blue songs "
+        "as NATO Max watched. Jam ate, so Pear Jam ate jam. "
+        "Jenner said Coty-Kylie Jenner deals suit Kylie Jenner, pro-Max and anti - Max."
+    )
+    doc = doc_with(
+        blank,
+        text,
+        ("Max", "PERSON", 0),
+        ("Cleveland", "GPE", 1),
+        ("Jam", "PERSON", 0),
+        ("Jenner", "PERSON", 0),
+        ("Kylie Jenner", "PERSON", 1),
+    )
+    assert full_names(doc) == []
