@@ -593,15 +593,21 @@ class Speakers:
         return None
 
     def _author(self, noun: Token) -> str | None:
-        """Who issued a document: the subject of the clause that mentions it as an object
-        ("The commission issued a statement warning that"), or for "the statement" the one
-        of the clause that last mentioned one ("The company denied it in a statement", "The
-        committee sent a letter"), named or resolved in turn; else None."""
+        """Who issued a document: the one it is "by" ("a study conducted by Teri Allery");
+        the subject of the clause that mentions it as an object ("The commission issued a
+        statement warning that"); or for "the statement" the one of the clause that last
+        mentioned one ("The company denied it in a statement", "The committee sent a
+        letter"), or whose statement that was ("The Conservatives' letter said"), named or
+        resolved in turn; else None."""
         first = self.sent_starts[max(self.sentence_of(noun) - 12, 0)]
         mentions = reversed(self.doc[first : noun.i + 1]) if _definite(noun) else [noun]
         for token in mentions:
-            issued = token.lower_ == noun.lower_ and token.dep_ not in SUBJECT_DEPS
-            if not issued or self.in_quote(token.idx):
+            if token.lower_ != noun.lower_ or self.in_quote(token.idx):
+                continue
+            owner = self._agent(token) or (self._attached(token) if token != noun else None)
+            if owner is not None:
+                return owner
+            if token.dep_ in SUBJECT_DEPS:
                 continue
             subject = governing_subject(token)
             if subject is not None and subject.i < token.i:
@@ -622,6 +628,19 @@ class Speakers:
                     found = self._named_in(objects[0].subtree)
                     if found is not None:
                         return found
+        return None
+
+    def _agent(self, noun: Token) -> str | None:
+        """Whom a participle after the noun names after "by" ("a study conducted by Teri
+        Allery", "a letter signed by the committee"), or None."""
+        for verb in noun.children:
+            if verb.dep_ != "acl":
+                continue
+            for agent in verb.children:
+                objects = [c for c in agent.children if c.dep_ == "pobj"]
+                if agent.dep_ == "agent" and objects:
+                    found = self.referent(objects[0])
+                    return found.name if found is not None else None
         return None
 
     def _employer(self, noun: Token) -> str | None:

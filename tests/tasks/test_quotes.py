@@ -815,6 +815,25 @@ def test_a_statement_speaks_for_whoever_issued_it_in_the_same_clause(nlp: Langua
     assert only_quote(body, nlp).speaker == "Electoral Commission"
 
 
+def test_a_document_speaks_for_whoever_it_is_by(nlp: Language) -> None:
+    body = (
+        "According to a study conducted by Teri Allery of North Dakota State University, "
+        "street lamps have been lit “since the first towns were built.”"
+    )
+    assert only_quote(body, nlp).speaker == "Teri Allery"
+    elsewhere = body.replace("conducted by Teri Allery of", "published in the Journal of")
+    assert only_quote(elsewhere, nlp).speaker is None
+
+
+def test_the_document_again_speaks_for_whose_document_it_was(nlp: Language) -> None:
+    body = (
+        "The Conservatives’ letter to the standards commissioner said: “The rules were "
+        "broken twice.”\n\nThe letter also said that “there must be a full inquiry into "
+        "the gifts, given that this is not the first time.”"
+    )
+    assert [q.speaker for q in quotes_of(body, nlp)] == ["Conservatives", "Conservatives"]
+
+
 @pytest.mark.timeout(30)
 def test_a_document_whose_earlier_mention_has_no_subject_ends_the_search(
     nlp: Language,
