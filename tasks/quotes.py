@@ -151,6 +151,7 @@ VERB_DEPS = frozenset(
     {"ROOT", "ccomp", "conj", "advcl", "relcl", "xcomp", "parataxis", "pcomp", "acl", "dep"}
 )
 _CLIMB_DEPS = frozenset({"conj", "xcomp", "advcl"})
+_RANKS = {"PERSON": 0, "ORG": 1}  # which named subject speaks first; other names rank 2
 _LOOSE = frozenset({"next_sentence", "previous_sentence"})  # cues in another sentence
 _MODIFIER_DEPS = frozenset({"amod", "compound", "nmod", "nummod"})
 _AFTER_WINDOW = 8  # tokens between a closing mark and a cue that belongs to the quotation
@@ -744,9 +745,10 @@ class _Context:
         return self.nearest_speaker(cue)
 
     def _naming_rank(self, subject: Token) -> int:
-        """0 for a subject naming a person, 1 for another name, 2 for no name."""
+        """0 for a subject naming a person, 1 an organisation, 2 another name (a place
+        speaks less often than it is where something happened), 3 no name."""
         found = self.speakers.referent(subject)
-        return 2 if found is None else 0 if found.label == "PERSON" else 1
+        return 3 if found is None else _RANKS.get(found.label, 2)
 
     def nearest_speaker(self, cue: Token) -> Token | None:
         """When the parse gives no subject: the PERSON nearest the cue in its sentence, else
@@ -756,7 +758,7 @@ class _Context:
             if token.i == cue.i or self.in_quote(token.idx):
                 continue
             rank = self._naming_rank(token)
-            unnamed = rank == 2 and self.speakers.proper_name(token) is None
+            unnamed = rank == 3 and self.speakers.proper_name(token) is None
             if unnamed and not self.speakers.is_speaker_like(token):
                 continue
             ranked.append((rank, abs(token.i - cue.i), token.i))

@@ -884,6 +884,17 @@ def test_of_two_named_subjects_of_a_cue_the_person_speaks() -> None:
     assert quote.speaker == "Kristinn Hrafnsson"
 
 
+def test_a_cue_without_a_subject_takes_the_organisation_in_its_sentence_before_a_place(
+    nlp: Language,
+) -> None:
+    # The parse reads "a study" as the object of "noted", leaving "concluded" no subject.
+    body = (
+        "As we have noted, a 2019 study by the Institute for Fiscal Studies, a London-based "
+        "think tank, concluded that “the cost of the levy falls on households.”"
+    )
+    assert only_quote(body, nlp).speaker == "Institute for Fiscal Studies"
+
+
 def test_a_cue_without_a_subject_takes_the_named_subject_of_the_clause_above(
     nlp: Language,
 ) -> None:
