@@ -126,7 +126,8 @@ def entity_fixes(doc: Doc) -> Doc:
     dateline is a place ("KABUL 1996-12-06", "INDIANAPOLIS (AP) —"); a name read as an
     organisation that "who" in the singular or a person's noun in apposition follows, or a
     person's role in lowercase precedes, is a person ("Montell Figgins, who represents ...",
-    "police officer Brett Payne")."""
+    "police officer Brett Payne"); a person's name leaves out a team's or position's code in
+    capitals before it ("Browns DL Sheldon Richardson")."""
     fixed: list[Span] = []
     for ent in doc.ents:
         start, end = ent.start, ent.end
@@ -145,6 +146,8 @@ def entity_fixes(doc: Doc) -> Doc:
             and doc[end + 1].is_alpha
         ):
             end += 2
+        if ent.label_ == "PERSON":
+            start = _after_code(doc, start, end)
         for part_start, part_end in _name_parts(doc, start, end, ent.label_):
             part = Span(doc, part_start, part_end, label=ent.label_)
             if _dateline(part):
@@ -154,6 +157,18 @@ def entity_fixes(doc: Doc) -> Doc:
             fixed.append(part)
     doc.ents = filter_spans(fixed)
     return doc
+
+
+def _after_code(doc: Doc, start: int, end: int) -> int:
+    """Where a person's name starts after a code in capitals written before it, a team's or
+    a position's ("Browns DL Sheldon Richardson", "DL Myles Garrett"): the last such code
+    followed by two capitalised words or more ("AJ Styles" keeps its initials)."""
+    for i in range(end - 3, start - 1, -1):
+        code = doc[i]
+        if code.is_alpha and code.is_upper:
+            if all(t.text[:1].isupper() for t in doc[i + 1 : end]):
+                return i + 1
+    return start
 
 
 def _dateline(span: Span) -> bool:

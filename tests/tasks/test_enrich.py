@@ -342,6 +342,20 @@ def test_a_name_never_runs_across_a_score_or_figure(nlp: Language) -> None:
     assert not any(any(c.isdigit() for c in text) for text, _ in found)
 
 
+def test_a_team_or_position_code_before_a_name_is_left_out_of_it(nlp: Language) -> None:
+    text = "Browns DL Myles Garrett was suspended on Friday. AJ Styles won the belt."
+    found = {text for text, _ in names([("s", text, "en")], nlp)}
+    assert "Myles Garrett" in found
+    import spacy
+
+    from tasks.enrich import entity_fixes
+
+    doc = spacy.blank("en")("Wrestler AJ Styles and QB Tom Brady met.")
+    doc.ents = [doc.char_span(9, 18, "PERSON"), doc.char_span(23, 35, "PERSON")]
+    # "AJ" is a wrestler's initials, not a code: one capitalised word follows it
+    assert [e.text for e in entity_fixes(doc).ents] == ["AJ Styles", "Tom Brady"]
+
+
 def test_quotation_marks_stay_outside_a_name_and_abbreviations_keep_their_stop(
     nlp: Language,
 ) -> None:
