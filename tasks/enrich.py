@@ -159,6 +159,29 @@ def entity_fixes(doc: Doc) -> Doc:
     return doc
 
 
+def _spelled_together(doc: Doc, spans: list[Span]) -> list[Span]:
+    """The spans, with two organisations joined by "and" made one where the text spells
+    them with one set of initials ("Customs" and "Border Protection" where it writes "CBP")."""
+    acronyms = {t.text for t in doc if t.is_alpha and t.is_upper and len(t) > 1}
+    if not acronyms:
+        return spans
+    joined: list[Span] = []
+    for span in spans:
+        last = joined[-1] if joined else None
+        if (
+            last is not None
+            and last.label_ == span.label_ == "ORG"
+            and span.start == last.end + 1
+            and doc[last.end].lower_ == "and"
+        ):
+            both = Span(doc, last.start, span.end, label="ORG")
+            if "".join(t.text[0] for t in both if t.is_title) in acronyms:
+                joined[-1] = both
+                continue
+        joined.append(span)
+    return joined
+
+
 def _after_code(doc: Doc, start: int, end: int) -> int:
     """Where a person's name starts after a code in capitals written before it, a team's or
     a position's ("Browns DL Sheldon Richardson", "DL Myles Garrett"): the last such code
@@ -232,6 +255,7 @@ def repeated(doc: Doc) -> Doc:
     named = first_names(doc)
     if named:
         doc.ents = filter_spans([*named, *doc.ents])
+    doc.ents = _spelled_together(doc, list(doc.ents))
     return doc
 
 

@@ -524,6 +524,8 @@ class Speakers:
             author = self._author(noun) if word in DOCUMENT_NOUNS else None
             if author is not None:
                 return author
+            if word in REPRESENTATIVE_NOUNS and not _definite(noun):
+                return self._organisation_subject(noun)
         elif word in STAFF_NOUNS:
             employer = self._employer(noun)
             if employer is not None:
@@ -536,6 +538,18 @@ class Speakers:
         if not (_definite(noun) or owned or word.endswith("old")):  # "his aunt", "56-year-old"
             return None
         return self._by_role(noun) or self._described_before(noun)
+
+    def _organisation_subject(self, noun: Token) -> str | None:
+        """The organisation named as a subject in the noun's sentence or the one before, for
+        a spokesperson of no one named ("Customs and Border Protection did not accept the
+        offer. A spokesperson said ..."), or None."""
+        here = self.sentence_of(noun)
+        for n in range(here, max(here - 2, -1), -1):
+            for subject in reversed(self.subjects[n]):
+                found = self.referent(subject) if subject.i < noun.i else None
+                if found is not None:
+                    return found.name if found.label == "ORG" else None
+        return None
 
     def _by_role(self, noun: Token) -> str | None:
         """The latest person written with `noun` before their name ("US President Donald
@@ -580,7 +594,7 @@ class Speakers:
                     if subject.lower_ != word:
                         continue
                     if word in REPRESENTATIVE_NOUNS:
-                        return self._attached(subject)
+                        return self.described(subject)
                     if not _definite(subject):  # "one legal expert" ... "the expert"
                         return None
                     stop = max(n - 12, -1)  # "the expert" again: whom that one refers to

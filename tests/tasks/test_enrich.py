@@ -356,6 +356,19 @@ def test_a_team_or_position_code_before_a_name_is_left_out_of_it(nlp: Language) 
     assert [e.text for e in entity_fixes(doc).ents] == ["AJ Styles", "Tom Brady"]
 
 
+def test_two_organisations_joined_by_and_are_one_where_the_text_spells_them_so(
+    nlp: Language,
+) -> None:
+    text = (
+        "Migrants wait at the San Ysidro, California, Customs and Border Protection "
+        "processing and detention facility."
+    )
+    # the model reads two; initials the text does not write ("AP" is not "CBP") keep them so
+    assert ("Customs", "ORG") in names([("s", text + " The AP saw it.", "en")], nlp)
+    spelled = names([("s", text + " CBP declined to comment.", "en")], nlp)
+    assert ("Customs and Border Protection", "ORG") in spelled
+
+
 def test_quotation_marks_stay_outside_a_name_and_abbreviations_keep_their_stop(
     nlp: Language,
 ) -> None:

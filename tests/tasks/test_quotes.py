@@ -815,6 +815,19 @@ def test_a_statement_speaks_for_whoever_issued_it_in_the_same_clause(nlp: Langua
     assert only_quote(body, nlp).speaker == "Electoral Commission"
 
 
+def test_a_spokesperson_of_no_one_named_speaks_for_the_organisation_just_named(
+    nlp: Language,
+) -> None:
+    body = (
+        "Northwind Airlines did not accept the offer. A spokesperson who did not wish to be "
+        "named said in a statement that the airline never sells such tickets. “Running such "
+        "a scheme is not feasible,” the spokesperson said."
+    )
+    assert only_quote(body, nlp).speaker == "Northwind Airlines"
+    person_between = body.replace(" A spokes", " Mary Jones, a pilot, was upset. A spokes")
+    assert only_quote(person_between, nlp).speaker is None
+
+
 def test_a_document_speaks_for_whoever_it_is_by(nlp: Language) -> None:
     body = (
         "According to a study conducted by Teri Allery of North Dakota State University, "
