@@ -187,10 +187,9 @@ def _after_code(doc: Doc, start: int, end: int) -> int:
     a position's ("Browns DL Sheldon Richardson", "DL Myles Garrett"): the last such code
     followed by two capitalised words or more ("AJ Styles" keeps its initials)."""
     for i in range(end - 3, start - 1, -1):
-        code = doc[i]
-        if code.is_alpha and code.is_upper:
-            if all(t.text[:1].isupper() for t in doc[i + 1 : end]):
-                return i + 1
+        code, rest = doc[i], doc[i + 1 : end]
+        if code.is_alpha and code.is_upper and all(t.text[:1].isupper() for t in rest):
+            return i + 1
     return start
 
 
