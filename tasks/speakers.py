@@ -171,6 +171,7 @@ ORG_NOUNS = _words(
     """
 )
 # Organisation nouns that may stand for the latest organisation named, whatever its name.
+STATE_NOUNS = _words("government administration")  # may refer to a country's name
 GENERIC_ORG_NOUNS = _words(
     "company firm group organisation organization business corporation conglomerate airline"
     " carmaker retailer startup"
@@ -574,7 +575,7 @@ class Speakers:
             for n in range(here, max(here - 3, -1), -1):
                 for subject in reversed(self.subjects[n]):
                     found = self.referent(subject) if subject.i < noun.i else None
-                    if found is not None and found.label != "PERSON":
+                    if found is not None and _organisation_of(found.label, word):
                         return found.name
             if orgs and word in GENERIC_ORG_NOUNS:
                 return orgs[-1].text
@@ -678,6 +679,12 @@ class Speakers:
             if proper is not None:
                 return proper
         return None
+
+
+def _organisation_of(label: str, noun: str) -> bool:
+    """Whether a name with `label` can be what an organisation noun refers to: an
+    organisation, or for "the government" also a country ("the alliance" is not Ukraine)."""
+    return label == "ORG" or (label != "PERSON" and noun in STATE_NOUNS)
 
 
 def _name_words(ent: Span) -> tuple[str, ...]:

@@ -941,6 +941,21 @@ def test_organisation_noun_is_an_organisation_named_in_the_last_two_sentences(
     assert only_quote(far, nlp).speaker is None
 
 
+def test_organisation_noun_passes_over_a_country_but_the_government_may_be_one(
+    nlp: Language,
+) -> None:
+    alliance = (
+        "Nato met in Vilnius. Ukraine wants to join the bloc. The alliance described its "
+        "pledge as “irreversible.”"
+    )
+    government = (
+        "Greece asked for a fourth loan on Monday. The government called the terms "
+        "“a humiliation.”"
+    )
+    assert only_quote(alliance, nlp).speaker == "Nato"
+    assert only_quote(government, nlp).speaker == "Greece"
+
+
 def test_partial_quote_without_a_cue_takes_the_named_subject_of_its_clause(
     nlp: Language,
 ) -> None:
