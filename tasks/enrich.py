@@ -75,6 +75,14 @@ _LEADING_DETERMINERS = frozenset({"the"})
 _NUMBER = re.compile(r"\d[\d.,:/–-]*")  # a score or figure ("6-4", "1,200"), not "3M" or "G7"
 _NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "FAC"})  # no digits inside these names
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
+# Last words of a name only organisations have ("Dick Clark Productions", "Masten Space Systems").
+_ORG_ENDINGS = frozenset(
+    """
+    Productions Records Studios Entertainment Inc Corp Ltd LLC plc GmbH Group University
+    Ministry Committee Council Party Foundation Institute Association Agency Department
+    Airlines Airways Motors Technologies Holdings Partners Labs Systems Services
+    """.split()
+)
 # Nouns only people are; before a name ("executive chair Marcelo Claure") they are its role.
 _PERSON_NOUNS = (
     r"professor|researcher|lawyer|attorney|spokes(?:man|woman|person)|economist|analyst"
@@ -126,7 +134,9 @@ def entity_fixes(doc: Doc) -> Doc:
     dateline is a place ("KABUL 1996-12-06", "INDIANAPOLIS (AP) —"); a name read as an
     organisation that "who" in the singular or a person's noun in apposition follows, or a
     person's role in lowercase precedes, is a person ("Montell Figgins, who represents ...",
-    "police officer Brett Payne"); a person's name leaves out a team's or position's code in
+    "police officer Brett Payne"); a name read as a person's that ends in a word only
+    organisations' names end in is an organisation ("Dick Clark Productions"); a person's name
+    leaves out a team's or position's code in
     capitals before it ("Browns DL Sheldon Richardson")."""
     fixed: list[Span] = []
     for ent in doc.ents:
@@ -154,6 +164,8 @@ def entity_fixes(doc: Doc) -> Doc:
                 part = Span(doc, part_start, part_end, label="GPE")
             elif _described_person(part):
                 part = Span(doc, part_start, part_end, label="PERSON")
+            elif part.label_ == "PERSON" and part[-1].text.rstrip(".") in _ORG_ENDINGS:
+                part = Span(doc, part_start, part_end, label="ORG")
             fixed.append(part)
     doc.ents = filter_spans(fixed)
     return doc

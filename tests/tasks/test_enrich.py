@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+import spacy
 from spacy.language import Language
 from spacy.tokens import Doc
 
@@ -13,6 +14,7 @@ from tasks.enrich import (
     UNPARSED,
     ModelNotInstalled,
     enrich,
+    entity_fixes,
     load_nlp,
     parse_where_quoted,
 )
@@ -346,14 +348,17 @@ def test_a_team_or_position_code_before_a_name_is_left_out_of_it(nlp: Language) 
     text = "Browns DL Myles Garrett was suspended on Friday. AJ Styles won the belt."
     found = {text for text, _ in names([("s", text, "en")], nlp)}
     assert "Myles Garrett" in found
-    import spacy
-
-    from tasks.enrich import entity_fixes
-
     doc = spacy.blank("en")("Wrestler AJ Styles and QB Tom Brady met.")
     doc.ents = [doc.char_span(9, 18, "PERSON"), doc.char_span(23, 35, "PERSON")]
     # "AJ" is a wrestler's initials, not a code: one capitalised word follows it
     assert [e.text for e in entity_fixes(doc).ents] == ["AJ Styles", "Tom Brady"]
+
+
+def test_a_person_named_with_an_organisations_last_word_is_an_organisation() -> None:
+    doc = spacy.blank("en")("Dick Clark Productions and Kylie Systemsen spoke.")
+    doc.ents = [doc.char_span(0, 22, "PERSON"), doc.char_span(27, 42, "PERSON")]
+    found = [(e.text, e.label_) for e in entity_fixes(doc).ents]
+    assert found == [("Dick Clark Productions", "ORG"), ("Kylie Systemsen", "PERSON")]
 
 
 def test_two_organisations_joined_by_and_are_one_where_the_text_spells_them_so(
