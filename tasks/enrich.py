@@ -77,11 +77,38 @@ _NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "FAC"})  # no digits inside t
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 # Last words of a name only organisations have ("Dick Clark Productions", "Masten Space Systems").
 _ORG_ENDINGS = frozenset(
-    """
-    Productions Records Studios Entertainment Inc Corp Ltd LLC plc GmbH Group University
-    Ministry Committee Council Party Foundation Institute Association Agency Department
-    Airlines Airways Motors Technologies Holdings Partners Labs Systems Services
-    """.split()
+    {
+        "Productions",
+        "Records",
+        "Studios",
+        "Entertainment",
+        "Inc",
+        "Corp",
+        "Ltd",
+        "LLC",
+        "plc",
+        "GmbH",
+        "Group",
+        "University",
+        "Ministry",
+        "Committee",
+        "Council",
+        "Party",
+        "Foundation",
+        "Institute",
+        "Association",
+        "Agency",
+        "Department",
+        "Airlines",
+        "Airways",
+        "Motors",
+        "Technologies",
+        "Holdings",
+        "Partners",
+        "Labs",
+        "Systems",
+        "Services",
+    }
 )
 # Nouns only people are; before a name ("executive chair Marcelo Claure") they are its role.
 _PERSON_NOUNS = (
