@@ -27,7 +27,8 @@ no speaker so that analysts can leave them out:
 Attribution reads a spaCy parse. A cue is a speech verb (said, told, added, rejected,
 accused, assured ... `CUE_WORDS`), "according to" or "as X puts it" outside every
 quotation; a verb negated outside the quotations ("did not respond") is no cue, "continued
-to" neither, nor "maintaining his stance" (a verb of `_OBJECT_VERBS` with a direct object).
+to" neither, nor "maintaining his stance" (a verb of `_OBJECT_VERBS` with a direct object),
+nor a participle describing a noun with its agent ("the interests shared by Ukraine").
 For each quotation, in order of preference:
 
 1. a pull-quote signature right after it (“…” — Name);
@@ -107,7 +108,7 @@ _CUE_VERBS = """
     elaborate underline underscore opine posit scoff sneer fume decry denounce lambast mock
     ridicule question query inquire enquire guarantee swear confess apologise apologize
     reflect characterise characterize portray cite recommend propose instruct answer justify
-    defend repeat hint text email blog blast slam
+    defend repeat hint text email blog blast slam share
 """
 _DOUBLED = "admit quip snap rebut beg sob"  # admitted, quipped ...
 _IRREGULAR = "said told wrote written sang sung spoke spoken swore sworn"
@@ -143,7 +144,7 @@ _SAYING = frozenset(_forms("say") | _forms("tell") | _forms("add") | {"said", "t
 # "maintaining his stance").
 _OBJECT_VERBS = """
     maintain defend question answer repeat cite reflect propose recommend guarantee estimate
-    forecast threaten
+    forecast threaten share
 """
 _NOT_CUE_WITH_OBJECT = frozenset(form for verb in _OBJECT_VERBS.split() for form in _forms(verb))
 # Dependency labels a verb can carry; a cue word with another label is a noun ("the reply").
@@ -415,6 +416,8 @@ class _Context:
             return {"as", "it"} <= words
         if token.lower_ not in CUE_WORDS or token.dep_ not in VERB_DEPS:
             return False
+        if token.dep_ == "acl" and any(c.dep_ == "agent" for c in token.children):
+            return False  # a participle describing a noun: "the interests shared by Ukraine"
         for child in token.children:
             if child.dep_ == "neg" and not self.in_quote(child.idx):  # "did not respond"
                 return False

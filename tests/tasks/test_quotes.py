@@ -523,6 +523,7 @@ def test_title_takes_no_speaker_from_a_cue_after_it(nlp: Language) -> None:
         ("“We expected 3 percent,” Tamas Kovacs admitted after the vote.", "Tamas Kovacs"),
         ("“Markets are calm,” Elena Varga maintained later that day.", "Elena Varga"),
         ("“It was a mistake,” Gabor Szabo conceded after the session.", "Gabor Szabo"),
+        ("“I like to watch from the pit,” Travis Kelce shared on his podcast.", "Travis Kelce"),
     ],
 )
 def test_wider_speech_verbs_attribute_quotes(nlp: Language, body: str, speaker: str) -> None:
@@ -533,6 +534,21 @@ def test_speech_verb_with_a_direct_object_is_no_cue(nlp: Language) -> None:
     body = "“The deal is dead.” Lee Morgan maintained his position in a meeting on Monday."
     quote = only_quote(body, nlp)
     assert (quote.speaker, quote.cue) == (None, None)
+
+
+def test_sharing_something_is_no_cue(nlp: Language) -> None:
+    body = "“The deal is dead.” Lee Morgan shared the report in a meeting on Monday."
+    quote = only_quote(body, nlp)
+    assert (quote.speaker, quote.cue) == (None, None)
+
+
+def test_a_speech_verb_describing_a_noun_by_someone_is_no_cue(nlp: Language) -> None:
+    body = (
+        "Tim Morrison asked the committee to keep its mind on Ukraine. “Every day spent on "
+        "these hearings is a day lost to the interests” shared by Ukraine and the U.S., he warned."
+    )
+    quote = only_quote(body, nlp)
+    assert (quote.speaker, quote.cue) == ("Tim Morrison", "warned")
 
 
 @pytest.mark.parametrize(
