@@ -51,16 +51,17 @@ For each quotation, in order of preference:
    quotes nobody ("Mlungisi Mvoko wants the corridor to reach Angola." / "“Bringing in
    Angola ...”").
 
-The first cue that yields a speaker wins. The speaker is the cue's subject (for
-"forecasters warning that", the noun the verb describes; for a participle under another
-speech verb, "X said Y had ..., adding that", that verb's subject; when the parse finds no
-subject outside the quotations: the subject of the clause above the cue if it names someone
-("X dodged questions on ..., pledging to “…”"), else the name nearest the cue in its
-sentence), named by
-`tasks.speakers` (entities, pronouns with gender and number agreement, descriptors resolved
-to whom they describe or dropped). A partial quotation that no cue attributes takes the
-named subject of its clause ("Apple views privacy as “a fundamental human right”"; for three
-words or fewer only a tagged person or organisation, in the quotation's own clause).
+The first cue that yields a speaker wins. The speaker is the cue's subject (for a cue in the
+passive, its agent: "they were told by Maria Lopez", but not whoever quotes, cites or
+reports someone; for "forecasters warning that", the noun the verb describes; for a
+participle under another speech verb, "X said Y had ..., adding that", that verb's subject;
+when the parse finds no subject outside the quotations: the subject of the clause above the
+cue if it names someone ("X dodged questions on ..., pledging to “…”"), else the name
+nearest the cue in its sentence), named by `tasks.speakers` (entities, pronouns with gender
+and number agreement, descriptors resolved to whom they describe or dropped). A partial
+quotation that no cue attributes takes the named subject of its clause ("Apple views privacy
+as “a fundamental human right”"; for three words or fewer only a tagged person or
+organisation, in the quotation's own clause).
 Unattributed quotations keep speaker None.
 
 ``method`` records how the speaker was found: ``signature``, ``cue_after``, ``cue_before``,
@@ -140,6 +141,8 @@ CUE_WORDS = frozenset(
 # The plainest speech verbs: of the cues governing a quotation, the nearest of these wins
 # ("the aide recalled that he said “…”"), else the outermost cue ("X said Y had concluded “…”").
 _SAYING = frozenset(_forms("say") | _forms("tell") | _forms("add") | {"said", "told"})
+# Verbs whose agent reports someone else's words ("quoted by Reuters as saying").
+_REPORTING = frozenset(_forms("quote") | _forms("cite") | _forms("report"))
 # Verbs that are speech only without a direct object ("maintained that ..." but not
 # "maintaining his stance").
 _OBJECT_VERBS = """
@@ -732,6 +735,9 @@ class _Context:
             speech = next((a for a in cue.ancestors if self.is_cue(a)), None)
             if speech is not None:
                 return self.subject_of(speech)
+        agent = self._agent(cue)
+        if agent is not None:
+            return agent
         verb = cue
         for _ in range(3):
             subjects = [
@@ -746,6 +752,17 @@ class _Context:
         if above is not None and not self.in_quote(above.idx) and self.speakers.referent(above):
             return above
         return self.nearest_speaker(cue)
+
+    def _agent(self, cue: Token) -> Token | None:
+        """Who a cue in the passive is by ("recommended as a key “enabling technology” by the
+        Agency's advisory panel"), or None; never whoever quotes or cites someone ("she was
+        quoted by Reuters as saying")."""
+        if cue.lower_ in _REPORTING:
+            return None
+        for child in cue.children:
+            if child.dep_ == "agent" and not self.in_quote(child.idx):
+                return next((c for c in child.children if c.dep_ == "pobj"), None)
+        return None
 
     def _naming_rank(self, subject: Token) -> int:
         """0 for a subject naming a person, 1 an organisation, 2 another name (a place

@@ -536,6 +536,28 @@ def test_speech_verb_with_a_direct_object_is_no_cue(nlp: Language) -> None:
     assert (quote.speaker, quote.cue) == (None, None)
 
 
+@pytest.mark.parametrize(
+    "body",
+    [
+        "“The bridge is unsafe,” the residents were told by Maria Lopez on Monday.",
+        "The residents were told by Maria Lopez that the bridge was “unsafe for any lorry.”",
+    ],
+)
+def test_a_cue_in_the_passive_is_spoken_by_its_agent(nlp: Language, body: str) -> None:
+    assert only_quote(body, nlp).speaker == "Maria Lopez"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        "Maria Lopez was quoted by Reuters: “The bridge is unsafe.”",
+        "“The bridge is unsafe,” Maria Lopez was quoted by Reuters.",
+    ],
+)
+def test_whoever_quotes_someone_is_not_the_speaker(nlp: Language, body: str) -> None:
+    assert only_quote(body, nlp).speaker == "Maria Lopez"
+
+
 def test_sharing_something_is_no_cue(nlp: Language) -> None:
     body = "“The deal is dead.” Lee Morgan shared the report in a meeting on Monday."
     quote = only_quote(body, nlp)
