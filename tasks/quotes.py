@@ -49,7 +49,8 @@ For each quotation, in order of preference:
 8. for a quotation that is its whole paragraph and has no speaker yet: the person named as
    the main-clause subject of the previous paragraph's last sentence, when that sentence
    quotes nobody ("Mlungisi Mvoko wants the corridor to reach Angola." / "“Bringing in
-   Angola ...”").
+   Angola ...”"), or whose documents that subject is ("Godongwana's budget documents
+   show ...").
 
 The first cue that yields a speaker wins. The speaker is the cue's subject (for a cue in the
 passive, its agent: "they were told by Maria Lopez", but not whoever quotes, cites or
@@ -80,7 +81,7 @@ from dataclasses import dataclass, replace
 from spacy.tokens import Doc, Span, Token
 
 from tasks.records import Quote
-from tasks.speakers import SUBJECT_DEPS, Speakers, governing_subject
+from tasks.speakers import DOCUMENT_NOUNS, SUBJECT_DEPS, Speakers, governing_subject
 
 # Kinds that are someone's words, and kinds that are marks around something nobody said.
 QUOTE_KINDS = frozenset({"direct", "partial"})
@@ -555,6 +556,21 @@ class _Context:
                 found = self.speakers.referent(token)
                 if found is not None and found.label == "PERSON":
                     return _Attribution(speaker=found.name, cue=None, method="introduced")
+                owner = self._document_owner(token) if found is None else None
+                if owner is not None:
+                    return _Attribution(speaker=owner, cue=None, method="introduced")
+        return None
+
+    def _document_owner(self, noun: Token) -> str | None:
+        """Whose documents a subject is ("Godongwana's latest budget documents show"), named
+        as a person or an organisation, or None."""
+        word = noun.lower_
+        if word not in DOCUMENT_NOUNS and word.removesuffix("s") not in DOCUMENT_NOUNS:
+            return None
+        for child in noun.children:
+            found = self.speakers.referent(child) if child.dep_ == "poss" else None
+            if found is not None:
+                return found.name
         return None
 
     def signature(self, span: QuoteSpan) -> str | None:

@@ -424,6 +424,16 @@ def test_a_quotation_paragraph_after_a_person_introduced_is_theirs(nlp: Language
     assert (last.speaker, last.method) == ("Mlungisi Mvoko", "introduced")
 
 
+def test_a_quotation_paragraph_after_someones_documents_is_theirs(nlp: Language) -> None:
+    body = (
+        "The revenue service collected R95bn last year.\n\n"
+        "Enoch Godongwana’s latest budget documents show the agency will get more money.\n\n"
+        "“Over the next three years, the agency will receive an additional R7.5bn.”"
+    )
+    last = quotes_of(body, nlp)[-1]
+    assert (last.speaker, last.method) == ("Enoch Godongwana", "introduced")
+
+
 def test_attribution_in_the_previous_sentence(nlp: Language) -> None:
     body = (
         "Governor Tom Baker told reporters the budget was balanced. "
