@@ -4,8 +4,9 @@ Quotations are found in the text alone: “curly”, "straight", «guillemet» a
 (a straight mark right after a digit is an inch sign; two single closing marks, ’’ or '',
 close a double quotation as some wire copy writes it), paired
 within a paragraph; a quotation still open at the end of its paragraph ends there (news style
-reopens it at the start of the next paragraph, which then counts as its continuation, as does
-an unattributed direct quotation that follows an attributed one in the same paragraph, or
+reopens it at the start of the next paragraph, which then counts as its continuation and keeps
+its speaker even where a cue names someone the rules cannot resolve, as does an unattributed
+direct quotation that follows an attributed one in the same paragraph, or
 that is a paragraph of its own right after a paragraph ending in an attributed quotation).
 Single quotes are never quotation marks here, so nested ‘quotes’ stay inside the quotation.
 
@@ -324,6 +325,12 @@ def _title_case(words: str) -> bool:
     )
 
 
+def _reopens(span: QuoteSpan, before: QuoteSpan) -> bool:
+    """Whether `span` continues the quotation `before` into a new paragraph: `before` was
+    never closed and `span` opens its paragraph."""
+    return not before.closed and span.open_at == span.para_start > before.para_start
+
+
 def _subject_after_comma(cue: Token) -> Token | None:
     """A cue's subject when a comma inside the sentence opens the phrase of the two
     (", the bureau said", ", Mr Temba says"), else None."""
@@ -484,12 +491,16 @@ class _Context:
     ) -> _Attribution:
         """A signature, else the first candidate cue that names a speaker (a continuation
         of the previous quotation going before a cue in another sentence), else the first
-        cue, else a continuation, else (for a partial quotation) the subject of the clause
-        it stands in when that names someone, else none."""
+        cue, else a continuation (also instead of a cue that names nobody, for a quotation
+        run on into a new paragraph), else (for a partial quotation) the subject of the
+        clause it stands in when that names someone, else none."""
         signed = self.signature(span)
         if signed is not None:
             return _Attribution(speaker=signed, cue=None, method="signature")
         chosen: _Attribution | None = None
+        # One quotation run on into a new paragraph keeps the speaker it had, whoever a cue
+        # the rules cannot name says it is ("“...,” the government spokesman said").
+        reopens = previous is not None and _reopens(span, previous[0])
         for cue, method in self.candidate_cues(span):
             if method in _LOOSE and previous is not None:
                 carried = self.continued(span, *previous)
@@ -508,7 +519,7 @@ class _Context:
                     self.used_after.add(cue.i)
             if speaker is not None:
                 break
-        if chosen is None and previous is not None:
+        if previous is not None and (chosen is None or (chosen.speaker is None and reopens)):
             chosen = self.continued(span, *previous)
         if (chosen is None or chosen.speaker is None) and self.paragraph_alone(span):
             chosen = self.introduced(span) or chosen
@@ -600,7 +611,7 @@ class _Context:
         """The previous quotation's speaker, when this one continues it (see the docstring)."""
         if attribution.speaker is None:
             return _NONE
-        reopened = not before.closed and span.open_at == span.para_start > before.para_start
+        reopened = _reopens(span, before)
         follows = span.kind == "direct" and span.para_start == before.para_start
         between = self.text[before.close_end : span.para_start]
         next_paragraph = (

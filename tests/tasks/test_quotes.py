@@ -288,6 +288,30 @@ def test_quote_reopened_in_the_next_paragraph_continues_the_speaker(nlp: Languag
     assert second.method == "continuation"
 
 
+@pytest.mark.parametrize(("closed", "speaker"), [(False, "Fahmi Fadzil"), (True, None)])
+def test_a_reopened_quote_keeps_its_speaker_whoever_an_unnamed_cue_says_it_is(
+    nlp: Language, closed: bool, speaker: str | None
+) -> None:
+    body = (
+        "Communications Minister Fahmi Fadzil said the government covered the cost.\n\n"
+        f"“The business delegation was funded by the companies.{'”' if closed else ''}\n\n"
+        "“So the government paid for the flight,” the government spokesman said."
+    )
+    first, second = quotes_of(body, nlp)
+    assert first.speaker == "Fahmi Fadzil"
+    assert second.speaker == speaker
+
+
+def test_a_new_quote_in_the_paragraph_takes_no_speaker_from_the_last_for_an_unnamed_cue(
+    nlp: Language,
+) -> None:
+    body = (
+        "“The delegation was funded by the companies,” Fahmi Fadzil said. “So the government "
+        "paid for the flight,” the government spokesman said."
+    )
+    assert [q.speaker for q in quotes_of(body, nlp)] == ["Fahmi Fadzil", None]
+
+
 def test_unattributed_quote_after_an_attributed_one_continues_the_speaker(nlp: Language) -> None:
     body = "“We will rebuild,” Mayor Alice Johnson said. “It will take two years.”"
     _, second = quotes_of(body, nlp)
