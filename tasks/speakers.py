@@ -38,8 +38,11 @@ subject of a speech verb into a speaker's name, or None:
    organisation or author; "a company spokesperson" is what "the company" would be; staff
    of a named organisation ("analysts at Boston Consulting Group") speak for it. An
    organisation noun with a named modifier stays a phrase ("the French foreign ministry").
-   A definite description whose noun was written just before a person's name is that
-   person ("US President Donald Trump" ... "the US President said"). Else it refers back:
+   A definite description, or one a name owns ("China's ambassador"), whose noun was
+   written just before a person's name, also across "of", "to" or "for" ("Secretary of
+   State", "ambassador to Britain"), is that person: the latest so written before it ("US
+   President Donald Trump" ... "the US President said"), else the first after it. Else it
+   refers back:
    an organisation noun ("the union") to the latest organisation whose name has that word,
    else one that was a subject within three sentences, else (company, firm ...) the latest
    organisation, else (the agency, the department ...) the latest organisation named in its
@@ -177,6 +180,8 @@ GENERIC_ORG_NOUNS = _words(
     " carmaker retailer startup"
 )
 ROLE_ACRONYMS = _words("CEO CFO COO CTO CIO MP MEP MSP PM VP GM MD DJ")
+_ROLE_REACH = 6  # tokens before a name that its role may take
+_ROLE_JOINERS = _words("of to for")
 _PLURAL_NOUNS = _words("people police staff crowd public media press children men women")
 
 
@@ -265,11 +270,23 @@ class Speakers:
         self.last_speaker: str | None = None
 
     def _role_words(self, ent: Span) -> frozenset[str]:
-        words = []
-        for token in reversed(self.doc[max(ent.start - 3, 0) : ent.start]):
-            if not token.is_alpha or token.is_stop or token.i in self.ent_of:
+        """The words of a role written right before a name, across "of", "to" or "for" and
+        a name after them ("Secretary of State", "ambassador to Britain")."""
+        words: list[str] = []
+        i, stop = ent.start - 1, max(ent.start - _ROLE_REACH, 0)
+        while i >= stop:
+            token, other = self.doc[i], self.ent_of.get(i)
+            before = other.start - 1 if other is not None else -1
+            if before >= stop and self.doc[before].lower_ in _ROLE_JOINERS:
+                i = before - 1  # "ambassador to Britain"
+                continue
+            if words and token.lower_ in _ROLE_JOINERS:
+                i -= 1  # "Secretary of State"
+                continue
+            if not token.is_alpha or token.is_stop or other is not None:
                 break
             words.append(_fold(token.text))
+            i -= 1
         return frozenset(words)
 
     def sentence_of(self, token: Token) -> int:
@@ -374,8 +391,8 @@ class Speakers:
             return self.name(subject, allow_climb=False) if subject is not None else _NOBODY
         if not token.is_alpha or (token.is_stop and not token.is_upper):
             return _NOBODY
-        if _definite(token):  # "the US President" after "US President Donald Trump"
-            role = self._by_role(token)
+        if _definite(token) or self._owned_by_name(token):  # "the US President" after
+            role = self._by_role(token)  # "US President Donald Trump", "China's ambassador"
             if role is not None:
                 return Naming(role, "descriptor")
         proper = self.proper_name(token)
@@ -552,15 +569,21 @@ class Speakers:
                     return found.name if found.label == "ORG" else None
         return None
 
+    def _owned_by_name(self, noun: Token) -> bool:
+        """Whether a name owns the noun ("China's ambassador", "Google's chief executive")."""
+        return any(c.dep_ == "poss" and self.referent(c) is not None for c in noun.children)
+
     def _by_role(self, noun: Token) -> str | None:
         """The latest person written with `noun` before their name ("US President Donald
-        Trump" ... "the US President said"), or None."""
+        Trump" ... "the US President said"), else the first written so after it ("China's
+        ambassador to Britain accused ..." ... "China's ambassador to Britain Liu Xiaoming"),
+        or None."""
         word = _fold(noun.text)
-        for start, roles, ent in reversed(self.roles):
-            if start < noun.i and word in roles:
-                found = self.referent(ent.root)
-                return found.name if found is not None else None
-        return None
+        before = [ent for start, roles, ent in self.roles if start < noun.i and word in roles]
+        after = [ent for start, roles, ent in self.roles if start > noun.i and word in roles]
+        chosen = before[-1] if before else after[0] if after else None
+        found = self.referent(chosen.root) if chosen is not None else None
+        return found.name if found is not None else None
 
     def _described_before(self, noun: Token) -> str | None:
         """The named subject a definite description refers back to, or None."""

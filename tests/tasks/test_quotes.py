@@ -849,6 +849,31 @@ def test_a_role_written_before_a_name_refers_back_to_that_person(nlp: Language) 
     assert (quote.speaker, quote.method) == ("Donald Trump", "cue_before+descriptor")
 
 
+@pytest.mark.parametrize(
+    ("role", "noun"), [("Secretary of State", "secretary"), ("Minister for Health", "minister")]
+)
+def test_a_role_across_of_refers_back_to_the_person_written_with_it(
+    nlp: Language, role: str, noun: str
+) -> None:
+    body = (
+        f"{role} Mike Pompeo visited Kyiv on Monday. President Volodymyr Zelensky thanked "
+        f"him. The {noun} said the talks had been “very productive.”"
+    )
+    assert only_quote(body, nlp).speaker == "Mike Pompeo"
+
+
+def test_a_role_owned_by_a_name_is_the_person_the_text_names_with_it_later(
+    nlp: Language,
+) -> None:
+    body = (
+        "China’s ambassador to Britain accused the UK of meddling and warned that Beijing "
+        "“will not sit on its hands”. Protests went on. China’s ambassador to Britain Liu "
+        "Xiaoming has said that China has the power to end the unrest."
+    )
+    quote = only_quote(body, nlp)
+    assert (quote.speaker, quote.method) == ("Liu Xiaoming", "cue_before+descriptor")
+
+
 def test_analysts_at_an_organisation_speak_for_it_students_do_not(nlp: Language) -> None:
     body = (
         "“Companies should start preparing for agents today,” analysts at Boston Consulting "
