@@ -18,7 +18,8 @@ no speaker so that analysts can leave them out:
 
 - ``title``: a name in Title Case ("The River Remembers", "Star Wars"; two words or more), or
   marked as a name by the words before it (a work noun such as poem, song, film, programme,
-  book; "titled", "named", "dubbed", "known as", "the word"), or a list item after a title;
+  book; "titled", "named", "dubbed", "known as", "is called", "the word"), or a list item
+  after a title;
 - ``slogan``: after chants, slogans, mottos, banners, placards or signs reading, or followed
   by "chanted";
 - ``scare``: after "so-called"; a partial quotation of up to four words that modifies the
@@ -177,7 +178,8 @@ _WORKS = (
     r"|hymn|slogan|motto|hashtag|word|term|phrase|name|nickname|moniker"
 )
 _NAMED_BEFORE = re.compile(
-    rf"(?:\b(?:{_WORKS}),?|\b(?:titled|entitled|named|dubbed|nicknamed|christened|nickname of)"
+    rf"(?:\b(?:{_WORKS}),?|\b(?:titled|entitled|named|dubbed|nicknamed|christened|nickname of"
+    r"|(?:is|are|was|were|be|been|being|[’']s) called)"
     r"(?:\s+(?:the|a|an))?"
     r"|\b(?:dubbed|nicknamed|termed|known|billed|branded|labell?ed)\b[^.!?;“”\"]{0,60}\bas"
     r"(?:\s+(?:the|a|an))?)\s*$",

@@ -496,6 +496,14 @@ def test_work_noun_or_naming_verb_before_quotes_makes_a_title() -> None:
     assert [kind for _, kind in kinds_of(text)] == ["title", "title", "title"]
 
 
+def test_what_something_is_called_is_a_title_what_someone_called_it_is_not() -> None:
+    text = (
+        "In pigeon breeders it is called “breeder’s lung.” Mould in hay leads to what’s called "
+        "“farmer's lung.” Critics called the plan “a land grab for the rich” on Monday."
+    )
+    assert [kind for _, kind in kinds_of(text)] == ["title", "title", "partial"]
+
+
 def test_item_listed_after_a_title_is_a_title() -> None:
     text = "The band played the songs “Hello” and “goodbye, my love” before midnight."
     assert kinds_of(text) == [("Hello", "title"), ("goodbye, my love", "title")]
