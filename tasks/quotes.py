@@ -29,8 +29,9 @@ no speaker so that analysts can leave them out:
 Attribution reads a spaCy parse. A cue is a speech verb (said, told, added, rejected,
 accused, assured ... `CUE_WORDS`), "according to" or "as X puts it" outside every
 quotation; a verb negated outside the quotations ("did not respond") is no cue, "continued
-to" neither, nor "maintaining his stance" (a verb of `_OBJECT_VERBS` with a direct object),
-nor a participle describing a noun with its agent ("the interests shared by Ukraine").
+to" and "agreed to" neither, nor "maintaining his stance" (a verb of `_OBJECT_VERBS` with a
+direct object), nor a participle describing a noun with its agent ("the interests shared by
+Ukraine").
 For each quotation, in order of preference:
 
 1. a pull-quote signature right after it (“…” — Name);
@@ -116,7 +117,10 @@ _CUE_VERBS = """
 """
 _DOUBLED = "admit quip snap rebut beg sob"  # admitted, quipped ...
 _IRREGULAR = "said told wrote written sang sung spoke spoken swore sworn"
-_NOT_CUE_WITH_XCOMP = frozenset({"continue", "continues", "continued", "continuing"})
+# Speech verbs that say nothing before a to-infinitive ("continued to", "agreed to return").
+_NOT_CUE_WITH_XCOMP = frozenset(
+    {"continue", "continues", "continued", "continuing", "agree", "agrees", "agreed", "agreeing"}
+)
 
 
 def _forms(verb: str) -> set[str]:

@@ -600,6 +600,18 @@ def test_whoever_quotes_someone_is_not_the_speaker(nlp: Language, body: str) -> 
     assert only_quote(body, nlp).speaker == "Maria Lopez"
 
 
+@pytest.mark.parametrize("verb", ["agreed", "continued"])
+def test_a_speech_verb_before_a_to_infinitive_is_no_cue(nlp: Language, verb: str) -> None:
+    body = f"Adam Neumann {verb} to take cash for the use of “We.”"
+    quote = only_quote(body, nlp)
+    assert (quote.kind, quote.speaker, quote.cue) == ("scare", None, None)
+
+
+def test_agreeing_that_is_a_cue(nlp: Language) -> None:
+    body = "Adam Neumann agreed that the deal had been “a serious mistake for everyone.”"
+    assert only_quote(body, nlp).speaker == "Adam Neumann"
+
+
 def test_sharing_something_is_no_cue(nlp: Language) -> None:
     body = "“The deal is dead.” Lee Morgan shared the report in a meeting on Monday."
     quote = only_quote(body, nlp)
