@@ -8,6 +8,9 @@ reopens it at the start of the next paragraph, which then counts as its continua
 its speaker even where a cue names someone the rules cannot resolve, as does an unattributed
 direct quotation that follows an attributed one in the same paragraph, or
 that is a paragraph of its own right after a paragraph ending in an attributed quotation).
+A quoted excerpt may also run on without being reopened: where a closing mark is the first
+mark of one of the next few paragraphs with text, and none of those before it has a mark,
+each of them is a quotation, continuing the first.
 Single quotes are never quotation marks here, so nested ‘quotes’ stay inside the quotation.
 
 Each pair of marks gets a ``kind``. Quotations (`QUOTE_KINDS`), someone's words:
@@ -94,6 +97,8 @@ NOT_QUOTES = frozenset({"title", "slogan", "scare"})
 OPENERS = {"“": '”"', '"': '"”', "«": "»", "„": "“”"}
 # Two single closing marks stand for a double one in some wire copy (“It was,’’ she said).
 _DOUBLED_CLOSERS = ("’’", "''")
+_CLOSERS = frozenset({"”", "»"})  # marks that only ever close a quotation
+_RUN_ON_PARAGRAPHS = 3  # unmarked paragraphs a quotation may run through before it closes
 _MARKS = re.compile(r'’’|\'\'|[“”"«»„\n]')
 _WORD_CHAR = re.compile(r"\w")
 _WORD = re.compile(r"[^\W\d_][\w’'&.-]*")
@@ -235,17 +240,33 @@ def find_quote_spans(text: str, *, english: bool = True) -> list[QuoteSpan]:
     spans: list[QuoteSpan] = []
     opener: str | None = None
     open_at = para_start = 0
+    run_on: list[tuple[int, int]] | None = None  # paragraphs since a quotation was left open
+    marked = False  # the paragraph has had a quotation mark
     for match in _MARKS.finditer(text):
         mark, at = match.group(), match.start()
         if mark == "\n":
             if opener is not None:
                 _add_span(spans, text, open_at, at, closed=0, para_start=para_start, en=english)
-                opener = None
-            para_start = at + 1
+                opener, run_on = None, []
+            elif marked:
+                run_on = None
+            elif run_on is not None and text[para_start:at].strip():
+                running = len(run_on) < _RUN_ON_PARAGRAPHS
+                run_on = [*run_on, (para_start, at)] if running else None
+            para_start, marked = at + 1, False
+        elif opener is None and run_on is not None and not marked and mark in _CLOSERS:
+            # The quotation ran on without being reopened (a quoted excerpt) and closes here.
+            for start, end in [*run_on, (para_start, match.end())]:
+                closed = len(mark) if start == para_start else 0
+                _add_span(
+                    spans, text, start, end, closed=closed, para_start=start, en=english, opened=0
+                )
+            run_on, marked = None, True
         elif opener is None:
+            marked = True
             if mark in OPENERS and not (mark == '"' and text[at - 1 : at].isdigit()):  # 34"
                 opener, open_at = mark, at
-        elif mark in OPENERS[opener] or (mark in _DOUBLED_CLOSERS and opener in "“\""):
+        elif mark in OPENERS[opener] or (mark in _DOUBLED_CLOSERS and opener in '“"'):
             closed, close = len(mark), match.end()
             _add_span(spans, text, open_at, close, closed=closed, para_start=para_start, en=english)
             opener = None
@@ -263,10 +284,12 @@ def _add_span(
     closed: int,
     para_start: int,
     en: bool,
+    opened: int = 1,
 ) -> None:
     """Add the quotation between an opening mark and `close_end`; `closed` is the length of
-    its closing mark (0: unclosed, ended by its paragraph)."""
-    start, end = open_at + 1, close_end - closed
+    its closing mark (0: unclosed, ended by its paragraph), `opened` of its opening mark (0:
+    a quotation run on from the paragraph before, opening this one without a mark)."""
+    start, end = open_at + opened, close_end - closed
     while start < end and text[start].isspace():
         start += 1
     while end > start and (text[end - 1].isspace() or text[end - 1] == ","):
@@ -740,9 +763,7 @@ class _Context:
         if root is None or root.dep_ not in _MODIFIER_DEPS or root.head.idx < span.close_end:
             return False
         between = self.tokens_in(span.close_end, root.head.idx)
-        return all(
-            t.is_punct or t.lower_ in ("and", "or") or self.in_quote(t.idx) for t in between
-        )
+        return all(t.is_punct or t.lower_ in ("and", "or") or self.in_quote(t.idx) for t in between)
 
     # Naming the speaker -----------------------------------------------------------------
 

@@ -75,6 +75,43 @@ def test_unclosed_quotation_ends_with_its_paragraph() -> None:
     assert [s.closed for s in spans] == [False, True]
 
 
+def test_quotation_run_on_through_unmarked_paragraphs_is_found_where_it_closes() -> None:
+    text = (
+        "The Post reported:\n\n“Syrsky issued a brief response.\n\nHe had been in office "
+        "since May.\n\nHis removal sparked protests.”\n\nThe end."
+    )
+    spans = find_quote_spans(text)
+    assert [text[s.start : s.end] for s in spans] == [
+        "Syrsky issued a brief response.",
+        "He had been in office since May.",
+        "His removal sparked protests.",
+    ]
+    assert [s.closed for s in spans] == [False, False, True]
+    assert [s.open_at == s.para_start for s in spans] == [True, True, True]
+
+
+def test_paragraphs_a_quotation_ran_on_through_keep_its_speaker(nlp: Language) -> None:
+    body = (
+        "Ukraine's army chief was dismissed on Friday. Kyiv Post reported:\n\n“Syrsky issued "
+        "a brief response.\n\nHe had been in office since May.\n\nHis removal sparked "
+        "protests.”\n\nThe end."
+    )
+    assert [q.speaker for q in quotes_of(body, nlp)] == ["Kyiv Post"] * 3
+
+
+@pytest.mark.parametrize(
+    ("text", "quoted"),
+    [
+        ("“We will fight.”\n\nThe vote passed.”", ["We will fight."]),  # nothing left open
+        ("“We fight.\n\nOne.\n\nTwo.\n\nThree.\n\nFour.\n\nFive.”", ["We fight."]),  # too far
+        ("“We will fight.\n\n“Again,” she said.\n\nLater.”", ["We will fight.", "Again"]),
+        ("“We will fight.\n\n“Again,” she said. Later.”", ["We will fight.", "Again"]),
+    ],
+)
+def test_a_stray_closing_mark_opens_no_quotation(text: str, quoted: list[str]) -> None:
+    assert [text[s.start : s.end] for s in find_quote_spans(text)] == quoted
+
+
 def test_inch_signs_after_digits_are_not_quotation_marks() -> None:
     text = 'A 34" curved display and a 70" TV. "Prices fell," the retailer said.'
     assert [text[s.start : s.end] for s in find_quote_spans(text)] == ["Prices fell"]
