@@ -535,6 +535,7 @@ def enrich_articles(
     mention records its `field` (and `item`, the highlight's index) and offsets into it.
     """
     refs: list[tuple[str, str, int]] = []
+    texts: dict[str, dict[tuple[str, int], str]] = {}  # article id -> (field, item) -> text
     bodies: list[tuple[str, str, str | None]] = []
     headings: list[tuple[str, str, str | None]] = []  # title, lead, highlights: names only
     contexts: dict[str, str] = {}  # a heading's id -> its article's body
@@ -544,6 +545,7 @@ def enrich_articles(
         fields.append(("body", 0, article.body))
         for field_name, item, text in fields:
             if text and text.strip():
+                texts.setdefault(article_id, {})[(field_name, item)] = text
                 into = bodies if field_name == "body" else headings
                 into.append((str(len(refs)), text, article.language))
                 if field_name != "body":
@@ -560,7 +562,7 @@ def enrich_articles(
     mentions.sort(key=lambda m: (m.article_id, order[m.field], m.item, m.start_char, m.end_char))
     quotes.sort(key=lambda q: (q.article_id, q.start_char, q.end_char))
     linked: dict[str, tuple[Mention, ...]] = {
-        article_id: link_mentions(list(group))
+        article_id: link_mentions(list(group), texts[article_id])
         for article_id, group in groupby(mentions, key=lambda m: m.article_id)
     }
     return Enrichment(

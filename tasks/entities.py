@@ -24,7 +24,11 @@ title "Gov."). The rules, in order:
 An entity's label is the one most of its mentions carry, a person named in full making it
 PERSON; its name is its longest name (the most frequent of equal length, and written in
 capitals only if the article writes it no other way: "Vladimir Putin", not the headline's
-"VLADIMIR PUTIN"). Across the warehouse an entity is identified by its label and name
+"VLADIMIR PUTIN"); an organisation named with an institution's word (ministry, court, army
+... `INSTITUTION_WORDS`) right after a place and "’s" takes that place into its name
+("Russia’s Defense Ministry", also for a later "the Defense Ministry"), so that two
+countries' ministries are two entities, unless one article writes it with two owners.
+Across the warehouse an entity is identified by its label and name
 (`entity_id`): two people with one name are one entity, and a person named only by surname in
 an article is an entity of that surname.
 """
@@ -63,6 +67,17 @@ NAME_PARTICLES = frozenset(
     {"van", "von", "der", "den", "de", "da", "del", "della", "di", "du", "la", "le", "bin", "ibn"}
     | {"al", "el", "y", "dos", "das", "ten", "ter", "zu", "af", "av"}
 )
+# An organisation named with one of these words is an institution of the place written as
+# its owner before it ("Russia’s Defense Ministry"), and named with that place.
+INSTITUTION_WORDS = frozenset(
+    {
+        "ministry", "department", "army", "military", "navy", "police", "court", "embassy",
+        "government", "parliament", "agency", "office", "bank", "council", "commission",
+        "committee", "cabinet", "senate", "congress", "guard", "forces", "command",
+    }
+)
+OWNER_LABELS = frozenset({"GPE", "NORP"})
+_OWNED = re.compile(r"['’]s\s+")  # what stands between the owner and the institution
 _QUOTES = "\"'“”‘’«»„"
 _POSSESSIVE = re.compile(r"['’]s?$")
 _HYPHENS = re.compile(r"[-‐‑]")
@@ -132,9 +147,13 @@ def _same_person(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     )
 
 
-def link_mentions(mentions: Sequence[Mention]) -> tuple[Mention, ...]:
+def link_mentions(
+    mentions: Sequence[Mention], texts: Mapping[tuple[str, int], str] | None = None
+) -> tuple[Mention, ...]:
     """The mentions of one article, each with its `entity_id`, `entity_name`, the entity's
-    `label` and its own `title` (see the module's rules)."""
+    `label` and its own `title` (see the module's rules); `texts` holds the article's texts
+    by (field, item), where the owner of an institution is read ("Russia’s Defense
+    Ministry")."""
     names = [_Name(*_words(m.text)) for m in mentions]
     group = list(range(len(mentions)))  # each mention's group: the index of its first mention
 
@@ -181,7 +200,27 @@ def link_mentions(mentions: Sequence[Mention]) -> tuple[Mention, ...]:
             join(first_of[name.spelled], i)
         else:
             first_of[name.spelled] = i
-    return _labelled(mentions, names, [root(i) for i in range(len(mentions))])
+    owners = _owners(mentions, names, texts or {})
+    return _labelled(mentions, names, [root(i) for i in range(len(mentions))], owners)
+
+
+def _owners(
+    mentions: Sequence[Mention], names: Sequence[_Name], texts: Mapping[tuple[str, int], str]
+) -> dict[int, str]:
+    """The place written as the owner of each institution that has one: a place's name and
+    "’s" right before an organisation named with an institution's word ("Russia’s" of
+    "Russia’s Defense Ministry", "India’s" of "India’s Supreme Court")."""
+    owners: dict[int, str] = {}
+    for i in range(1, len(mentions)):
+        place, org = mentions[i - 1], mentions[i]
+        text = texts.get((org.field, org.item))
+        same_text = (place.field, place.item) == (org.field, org.item)
+        if text is None or not same_text or place.label not in OWNER_LABELS:
+            continue
+        institution = org.label == "ORG" and not INSTITUTION_WORDS.isdisjoint(names[i].key)
+        if institution and _OWNED.fullmatch(text, place.end_char, org.start_char):
+            owners[i] = text[place.start_char : org.start_char].rstrip()
+    return owners
 
 
 def _words(text: str) -> tuple[tuple[str, ...], str | None]:
@@ -202,7 +241,10 @@ def _nearest(i: int, candidates: Sequence[int]) -> int | None:
 
 
 def _labelled(
-    mentions: Sequence[Mention], names: Sequence[_Name], roots: Sequence[int]
+    mentions: Sequence[Mention],
+    names: Sequence[_Name],
+    roots: Sequence[int],
+    owners: Mapping[int, str],
 ) -> tuple[Mention, ...]:
     members: dict[int, list[int]] = {}
     for i, r in enumerate(roots):
@@ -221,6 +263,9 @@ def _labelled(
         cased = [s for s in candidates if not s.isupper()]  # a headline in capitals
         counts = Counter(cased or candidates)
         name = _most_common(counts, written)
+        owned = {owners[i] for i in indices if i in owners}
+        if len(owned) == 1 and label == "ORG":  # one owner: "Russia’s Defense Ministry"
+            name = f"{owned.pop()} {name}"
         decided[r] = (label, name)
     linked = []
     for i, mention in enumerate(mentions):

