@@ -44,6 +44,8 @@ subject of a speech verb into a speaker's name, or None:
    President Donald Trump" ... "the US President said"), else the first after it. Else it
    refers back:
    an organisation noun ("the union") to the latest organisation whose name has that word,
+   else the name an earlier mention of the noun was given in apposition ("The group,
+   WeWorkers Coalition, formed ..."),
    else one that was a subject within three sentences, else (company, firm ...) the latest
    organisation, else (the agency, the department ...) the latest organisation named in its
    sentence or the two before ("drawn up by the Storm Prediction Center. The agency warns");
@@ -569,6 +571,17 @@ class Speakers:
                     return found.name if found.label == "ORG" else None
         return None
 
+    def _introduced_as(self, noun: Token) -> str | None:
+        """The organisation an earlier mention of the same noun was named as, in apposition
+        ("The group, WeWorkers Coalition, formed ..." ... "the group added"), or None."""
+        first = self.sent_starts[max(self.sentence_of(noun) - 12, 0)]
+        for token in reversed(self.doc[first : noun.i]):
+            if token.lower_ == noun.lower_ and not self.in_quote(token.idx):
+                named = self._appos(token)
+                if named is not None:
+                    return named.name
+        return None
+
     def _owned_by_name(self, noun: Token) -> bool:
         """Whether a name owns the noun ("China's ambassador", "Google's chief executive")."""
         return any(c.dep_ == "poss" and self.referent(c) is not None for c in noun.children)
@@ -594,6 +607,9 @@ class Speakers:
             named = [e for e in orgs if word in {_fold(w) for w in e.text.split()}]
             if named:
                 return named[-1].text
+            introduced = self._introduced_as(noun)
+            if introduced is not None:
+                return introduced
             here = self.sentence_of(noun)
             for n in range(here, max(here - 3, -1), -1):
                 for subject in reversed(self.subjects[n]):

@@ -1095,6 +1095,15 @@ def test_organisation_noun_is_an_organisation_named_in_the_last_two_sentences(
     assert only_quote(far, nlp).speaker is None
 
 
+def test_organisation_noun_is_the_name_an_earlier_mention_of_it_was_given(nlp: Language) -> None:
+    body = (
+        "Workers at Northwind formed a union last month. The group, Northwind Workers Alliance, "
+        "sent a letter to management. Northwind announced job cuts on Monday. In a tweet, the "
+        "group added that Northwind “is not keeping its promises to staff.”"
+    )
+    assert only_quote(body, nlp).speaker == "Northwind Workers Alliance"
+
+
 def test_organisation_noun_passes_over_a_country_but_the_government_may_be_one(
     nlp: Language,
 ) -> None:
