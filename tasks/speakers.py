@@ -64,7 +64,7 @@ of unknown gender in between, can still resolve wrongly; gender comes from short
 from __future__ import annotations
 
 import bisect
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 
 from spacy.tokens import Doc, Span, Token
@@ -563,13 +563,18 @@ class Speakers:
         """The organisation named as a subject in the noun's sentence or the one before, for
         a spokesperson of no one named ("Customs and Border Protection did not accept the
         offer. A spokesperson said ..."), or None."""
+        found = next(self._named_subjects(noun, 2), None)
+        return found.name if found is not None and found.label == "ORG" else None
+
+    def _named_subjects(self, noun: Token, sentences: int) -> Iterator[_Referent]:
+        """Whom the subjects before `noun` name, in its sentence and the `sentences` - 1
+        before it, latest first."""
         here = self.sentence_of(noun)
-        for n in range(here, max(here - 2, -1), -1):
+        for n in range(here, max(here - sentences, -1), -1):
             for subject in reversed(self.subjects[n]):
                 found = self.referent(subject) if subject.i < noun.i else None
                 if found is not None:
-                    return found.name if found.label == "ORG" else None
-        return None
+                    yield found
 
     def _introduced_as(self, noun: Token) -> str | None:
         """The organisation an earlier mention of the same noun was named as, in apposition
@@ -610,12 +615,10 @@ class Speakers:
             introduced = self._introduced_as(noun)
             if introduced is not None:
                 return introduced
+            for subject_named in self._named_subjects(noun, 3):
+                if _organisation_of(subject_named.label, word):
+                    return subject_named.name
             here = self.sentence_of(noun)
-            for n in range(here, max(here - 3, -1), -1):
-                for subject in reversed(self.subjects[n]):
-                    found = self.referent(subject) if subject.i < noun.i else None
-                    if found is not None and _organisation_of(found.label, word):
-                        return found.name
             if orgs and word in GENERIC_ORG_NOUNS:
                 return orgs[-1].text
             recent = self.sent_starts[max(here - 2, 0)]
