@@ -78,36 +78,10 @@ _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 # Last words of a name only organisations have ("Dick Clark Productions", "Masten Space Systems").
 _ORG_ENDINGS = frozenset(
     {
-        "Productions",
-        "Records",
-        "Studios",
-        "Entertainment",
-        "Inc",
-        "Corp",
-        "Ltd",
-        "LLC",
-        "plc",
-        "GmbH",
-        "Group",
-        "University",
-        "Ministry",
-        "Committee",
-        "Council",
-        "Party",
-        "Foundation",
-        "Institute",
-        "Association",
-        "Agency",
-        "Department",
-        "Airlines",
-        "Airways",
-        "Motors",
-        "Technologies",
-        "Holdings",
-        "Partners",
-        "Labs",
-        "Systems",
-        "Services",
+        "Productions", "Records", "Studios", "Entertainment", "Inc", "Corp", "Ltd", "LLC",
+        "plc", "GmbH", "Group", "University", "Ministry", "Committee", "Council", "Party",
+        "Foundation", "Institute", "Association", "Agency", "Department", "Airlines", "Airways",
+        "Motors", "Technologies", "Holdings", "Partners", "Labs", "Systems", "Services",
     }
 )
 # Nouns only people are; before a name ("executive chair Marcelo Claure") they are its role.
@@ -163,8 +137,8 @@ def entity_fixes(doc: Doc) -> Doc:
     person's role in lowercase precedes, is a person ("Montell Figgins, who represents ...",
     "police officer Brett Payne"); a name read as a person's that ends in a word only
     organisations' names end in is an organisation ("Dick Clark Productions"); a person's name
-    leaves out a team's or position's code in
-    capitals before it ("Browns DL Sheldon Richardson")."""
+    leaves out a team's or position's code in capitals before it ("Browns DL Sheldon
+    Richardson")."""
     fixed: list[Span] = []
     for ent in doc.ents:
         start, end = ent.start, ent.end
