@@ -2,8 +2,10 @@
 
 - Unicode NFC, whitespace collapsed inside paragraphs, invisible characters removed; curly
   quotes and other typography are kept.
-- Boilerplate lines ("Advertisement", "Share this article", comment counters, "Related: ...")
-  are dropped, and the body ends where a comment section starts.
+- Boilerplate lines ("Advertisement", "Share this article", comment counters, "Related: ...";
+  "read more" alone, embed placeholders, trial offers and paywall notices in other languages:
+  "Weiterlesen", "Link zum YouTube-Inhalt", "Il vous reste 57 % de cet article à lire") are
+  dropped, and the body ends where a comment section starts.
 - Credit lines ("Additional reporting by Reuters", "Reporting by X; Editing by Y",
   "X contributed reporting") move from the body into `credit_lines`; wire datelines such as
   "MOSCOW (Reuters) -" stay in the text.
@@ -41,6 +43,14 @@ _BOILERPLATE = re.compile(
     r"|this is a breaking news? story\b.{0,60}|more to follow\.?"
     r"|this (?:story|article) (?:is developing|will be updated)\b.{0,60}"
     r"|fehler gefunden\?\s*jetzt melden\.?"
+    r"|bitte markieren sie die entsprechenden wörter im text\b.*"
+    # "read more" alone, in the languages of the related-link prefixes below
+    r"|weiterlesen|lire la suite|leggi (?:anche|tutto)|lees meer|läs mer|les mer|læs mere"
+    r"|lue lisää|czytaj (?:więcej|też|także)|čtěte (?:více|také)|leia mais|lee más|ver más"
+    # an embed's placeholder, a trial offer, what a paywall hides
+    r"|link zu[mr]? [\w-]+-inhalt(?:en)?"
+    r"|(?:jetzt )?\d+ (?:tage|wochen|monate) (?:kostenlos|gratis) testen"
+    r"|il vous reste \d+(?:[.,]\d+)? ?% de cet article à lire\b.*"
     r")$",
     re.I,
 )

@@ -95,11 +95,23 @@ def test_existing_credit_lines_are_kept_and_not_duplicated() -> None:
         "READ MORE: Summit ends without a deal",
         "You may also like",
         "Subscribe to continue reading",
+        "Weiterlesen",
+        "Czytaj więcej",
+        "Link zum YouTube-Inhalt",
+        "Jetzt 4 Wochen kostenlos testen",
+        "Il vous reste 62,5 % de cet article à lire. La suite est réservée aux abonnés.",
+        "Bitte markieren Sie die entsprechenden Wörter im Text. Danke!",
     ],
 )
 def test_boilerplate_line_is_dropped(line: str) -> None:
     cleaned = clean_article(article("\n\n".join([STORY[0], line, *STORY[1:]])))
     assert cleaned.body == "\n\n".join(STORY)
+
+
+def test_a_sentence_that_only_contains_boilerplate_words_is_kept() -> None:
+    line = "Weiterlesen wollte niemand: Der Bericht endet nach vier Seiten."
+    body = "\n\n".join([STORY[0], line, *STORY[1:]])
+    assert clean_article(article(body)).body == body
 
 
 @pytest.mark.parametrize(
