@@ -87,7 +87,13 @@ from dataclasses import dataclass, replace
 from spacy.tokens import Doc, Span, Token
 
 from tasks.records import Quote
-from tasks.speakers import DOCUMENT_NOUNS, SUBJECT_DEPS, Speakers, governing_subject
+from tasks.speakers import (
+    DOCUMENT_NOUNS,
+    SUBJECT_DEPS,
+    Speakers,
+    governing_subject,
+    passive_agent,
+)
 
 # Kinds that are someone's words, and kinds that are marks around something nobody said.
 QUOTE_KINDS = frozenset({"direct", "partial"})
@@ -811,12 +817,8 @@ class _Context:
         """Who a cue in the passive is by ("recommended as a key “enabling technology” by the
         Agency's advisory panel"), or None; never whoever quotes or cites someone ("she was
         quoted by Reuters as saying")."""
-        if cue.lower_ in _REPORTING:
-            return None
-        for child in cue.children:
-            if child.dep_ == "agent" and not self.in_quote(child.idx):
-                return next((c for c in child.children if c.dep_ == "pobj"), None)
-        return None
+        agent = passive_agent(cue) if cue.lower_ not in _REPORTING else None
+        return agent if agent is not None and not self.in_quote(agent.head.idx) else None
 
     def _naming_rank(self, subject: Token) -> int:
         """0 for a subject naming a person, 1 an organisation, 2 another name (a place

@@ -66,6 +66,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 
 from spacy.tokens import Doc, Span, Token
 
@@ -182,6 +183,7 @@ GENERIC_ORG_NOUNS = _words(
     " carmaker retailer startup"
 )
 ROLE_ACRONYMS = _words("CEO CFO COO CTO CIO MP MEP MSP PM VP GM MD DJ")
+_MENTION_REACH = 12  # sentences back that an earlier mention of a noun is looked for
 _ROLE_REACH = 6  # tokens before a name that its role may take
 _ROLE_JOINERS = _words("of to for")
 _PLURAL_NOUNS = _words("people police staff crowd public media press children men women")
@@ -579,13 +581,19 @@ class Speakers:
     def _introduced_as(self, noun: Token) -> str | None:
         """The organisation an earlier mention of the same noun was named as, in apposition
         ("The group, WeWorkers Coalition, formed ..." ... "the group added"), or None."""
-        first = self.sent_starts[max(self.sentence_of(noun) - 12, 0)]
+        for token in self._mentions_before(noun):
+            named = self._appos(token)
+            if named is not None:
+                return named.name
+        return None
+
+    def _mentions_before(self, noun: Token) -> Iterator[Token]:
+        """The earlier mentions of the noun's word outside quotations, in its sentence and
+        the `_MENTION_REACH` before it, latest first."""
+        first = self.sent_starts[max(self.sentence_of(noun) - _MENTION_REACH, 0)]
         for token in reversed(self.doc[first : noun.i]):
             if token.lower_ == noun.lower_ and not self.in_quote(token.idx):
-                named = self._appos(token)
-                if named is not None:
-                    return named.name
-        return None
+                yield token
 
     def _owned_by_name(self, noun: Token) -> bool:
         """Whether a name owns the noun ("China's ambassador", "Google's chief executive")."""
@@ -656,10 +664,9 @@ class Speakers:
         mentioned one ("The company denied it in a statement", "The committee sent a
         letter"), or whose statement that was ("The Conservatives' letter said"), named or
         resolved in turn; else None."""
-        first = self.sent_starts[max(self.sentence_of(noun) - 12, 0)]
-        mentions = reversed(self.doc[first : noun.i + 1]) if _definite(noun) else [noun]
+        mentions = chain([noun], self._mentions_before(noun)) if _definite(noun) else [noun]
         for token in mentions:
-            if token.lower_ != noun.lower_ or self.in_quote(token.idx):
+            if self.in_quote(token.idx):
                 continue
             owner = self._agent(token) or (self._attached(token) if token != noun else None)
             if owner is not None:
@@ -691,13 +698,10 @@ class Speakers:
         """Whom a participle after the noun names after "by" ("a study conducted by Teri
         Allery", "a letter signed by the committee"), or None."""
         for verb in noun.children:
-            if verb.dep_ != "acl":
-                continue
-            for agent in verb.children:
-                objects = [c for c in agent.children if c.dep_ == "pobj"]
-                if agent.dep_ == "agent" and objects:
-                    found = self.referent(objects[0])
-                    return found.name if found is not None else None
+            agent = passive_agent(verb) if verb.dep_ == "acl" else None
+            if agent is not None:
+                found = self.referent(agent)
+                return found.name if found is not None else None
         return None
 
     def _employer(self, noun: Token) -> str | None:
@@ -721,6 +725,14 @@ class Speakers:
             if proper is not None:
                 return proper
         return None
+
+
+def passive_agent(verb: Token) -> Token | None:
+    """Whom a verb in the passive is by: the object of its "by" ("told by Maria Lopez")."""
+    for child in verb.children:
+        if child.dep_ == "agent":
+            return next((c for c in child.children if c.dep_ == "pobj"), None)
+    return None
 
 
 def _organisation_of(label: str, noun: str) -> bool:
