@@ -553,13 +553,28 @@ class Speakers:
             if employer is not None:
                 return employer
         elif word in ORG_NOUNS:
-            modifiers = [c for c in noun.children if c.dep_ in _ATTACHED_DEPS]
-            if any(self._named_in(c.subtree) for c in modifiers):
-                return _noun_phrase(noun)
+            modifiers = [c for c in noun.lefts if c.dep_ in _ATTACHED_DEPS]
+            named = [c for c in modifiers if self._named_in(c.subtree)]
+            if named:
+                return self._organisation_phrase(noun, named[0])
         owned = word in FEMALE_NOUNS | MALE_NOUNS and any(c.dep_ == "poss" for c in noun.children)
         if not (_definite(noun) or owned or word.endswith("old")):  # "his aunt", "56-year-old"
             return None
         return self._by_role(noun) or self._described_before(noun)
+
+    def _organisation_phrase(self, noun: Token, first: Token) -> str:
+        """An organisation written as a noun after a name, from that name on, with what it is
+        "on", "of" or "for" when that is a name: "the new House committee on China" ->
+        "House committee on China"."""
+        doc = noun.doc
+        end = noun.i + 1
+        for child in noun.rights:
+            if child.dep_ == "prep" and child.lower_ in ("on", "of", "for"):
+                objects = [c for c in child.children if c.dep_ == "pobj"]
+                if objects and self._named_in([objects[0]]) is not None:
+                    end = objects[0].right_edge.i + 1
+                break
+        return doc[first.left_edge.i : end].text
 
     def _organisation_subject(self, noun: Token) -> str | None:
         """The organisation named as a subject in the noun's sentence or the one before, for

@@ -1104,6 +1104,20 @@ def test_organisation_noun_is_the_name_an_earlier_mention_of_it_was_given(nlp: L
     assert only_quote(body, nlp).speaker == "Northwind Workers Alliance"
 
 
+@pytest.mark.parametrize(
+    ("subject", "speaker"),
+    [
+        ("The new Senate committee on Trade", "Senate committee on Trade"),
+        ("The powerful Senate ethics committee", "Senate ethics committee"),
+    ],
+)
+def test_organisation_noun_after_a_name_is_named_from_that_name_with_what_it_is_on(
+    nlp: Language, subject: str, speaker: str
+) -> None:
+    body = f"{subject} wrote to the minister on Monday. “The answers were not enough,” it said."
+    assert only_quote(body, nlp).speaker == speaker
+
+
 def test_organisation_noun_passes_over_a_country_but_the_government_may_be_one(
     nlp: Language,
 ) -> None:
