@@ -66,7 +66,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from itertools import chain
+from itertools import chain, takewhile
 
 from spacy.tokens import Doc, Span, Token
 
@@ -88,6 +88,7 @@ PRONOUNS = {
 }  # fmt: skip
 _NOUN_PHRASE_DEPS = frozenset({"compound", "amod", "nmod", "poss", "case", "nummod"})
 _ATTACHED_DEPS = frozenset({"compound", "amod", "nmod", "poss"})
+_MEMBER_NOUNS = frozenset({"members", "member"})
 _ATTACHING_PREPS = frozenset({"for", "of", "from", "at", "by"})
 _MISREAD_SUBJECT_DEPS = frozenset({"advmod", "npadvmod", "dep"})
 _DEFINITE = frozenset({"the", "this", "that"})
@@ -426,7 +427,7 @@ class Speakers:
         words = [" ".join(written[common[-1] + 1 :]) if common else phrase]
         for child in token.rights:
             if child.dep_ == "prep" and child.lower_ in ("for", "of"):
-                tail = list(child.subtree)
+                tail = list(takewhile(lambda t: not t.is_punct, child.subtree))
                 if all(t.is_title or t.lower_ in ("of", "and", "for", "the") for t in tail):
                     words.append(" ".join(t.text for t in tail))
                 break
@@ -602,10 +603,10 @@ class Speakers:
                 return named.name
         return None
 
-    def _mentions_before(self, noun: Token) -> Iterator[Token]:
+    def _mentions_before(self, noun: Token, reach: int = _MENTION_REACH) -> Iterator[Token]:
         """The earlier mentions of the noun's word outside quotations, in its sentence and
-        the `_MENTION_REACH` before it, latest first."""
-        first = self.sent_starts[max(self.sentence_of(noun) - _MENTION_REACH, 0)]
+        the `reach` before it, latest first."""
+        first = self.sent_starts[max(self.sentence_of(noun) - reach, 0)]
         for token in reversed(self.doc[first : noun.i]):
             if token.lower_ == noun.lower_ and not self.in_quote(token.idx):
                 yield token
@@ -649,7 +650,7 @@ class Speakers:
             return near[-1].text if near else None
         here = self.sentence_of(noun)
         if _plural(noun):  # "the experts": a group, not one of the people named
-            return None
+            return self._group_of(noun)
         n, stop = here, max(here - 12, -1)
         while n > stop:
             for subject in reversed(self.subjects[n]):
@@ -728,6 +729,41 @@ class Speakers:
                     found = self.referent(target) if target.dep_ == "pobj" else None
                     if found is not None and found.label == "ORG":
                         return found.name
+        return None
+
+    def _group_of(self, noun: Token) -> str | None:
+        """The organisation a plural noun's group was written as part of, at this mention or
+        any earlier one in the article ("The doctors, members of Doctors for Camp Closure,
+        ..." ... "the doctors stated"), or None."""
+        mentions = chain([noun], self._mentions_before(noun, reach=len(self.sent_starts)))
+        return next(filter(None, map(self._membership, mentions)), None)
+
+    def _membership(self, group: Token) -> str | None:
+        """The organisation a group of people was written as part of ("lawmakers on the
+        House Oversight Committee", "The doctors, members of Doctors for Camp Closure"),
+        whose words the group's are, or None."""
+        preps = ("on", "of") if group.lower_ in _MEMBER_NOUNS else ("on",)
+        for child in group.children:
+            if child.dep_ == "appos" and child.lower_ in _MEMBER_NOUNS:
+                return self._membership(child)
+            if child.dep_ == "prep" and child.lower_ in preps:
+                for target in child.children:
+                    found = self._organisation_in(target) if target.dep_ == "pobj" else None
+                    if found is not None:
+                        return found
+        return None
+
+    def _organisation_in(self, noun: Token) -> str | None:
+        """The organisation a noun names with its modifiers or its appositive ("a new group
+        Physicians for Fair Care"), tagged or not, or None."""
+        appositives = [c.doc[c.left_edge.i : c.i + 1] for c in noun.children if c.dep_ == "appos"]
+        for part in chain(noun.doc[noun.left_edge.i : noun.i + 1], *appositives):
+            found = self.referent(part)
+            if found is not None:
+                return found.name if found.label == "ORG" else None
+            proper = self.proper_name(part) if part.dep_ in ("pobj", "compound") else None
+            if proper is not None:
+                return proper
         return None
 
     def _named_in(self, tokens: Iterable[Token]) -> str | None:

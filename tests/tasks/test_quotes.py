@@ -941,6 +941,40 @@ def test_analysts_at_an_organisation_speak_for_it_students_do_not(nlp: Language)
     assert speakers == ["Boston Consulting Group", None]
 
 
+def test_a_group_written_as_part_of_an_organisation_speaks_for_it(nlp: Language) -> None:
+    body = (
+        "Lawmakers on the House Oversight Committee wrote to the FBI on Monday. The FBI "
+        "answered on Friday. The lawmakers said they were “disappointed” by the answers."
+    )
+    assert only_quote(body, nlp).speaker == "House Oversight Committee"
+
+
+@pytest.mark.parametrize(
+    "group",
+    [
+        "Physicians for Fair Care",  # tagged ORG by the model
+        "Medics for Open Borders",  # not tagged ORG
+    ],
+)
+def test_a_group_speaks_for_the_organisation_it_was_written_members_of_earlier(
+    nlp: Language, group: str
+) -> None:
+    body = (
+        f"The doctors, members of a recently formed group {group}, D4, wrote to the agency. "
+        + "The agency did not reply. It has no budget for this. " * 7
+        + "“We write with urgency,” the doctors stated."
+    )
+    assert only_quote(body, nlp).speaker == group
+
+
+def test_a_group_written_about_an_organisation_does_not_speak_for_it(nlp: Language) -> None:
+    body = (
+        "Critics of Northwind Airlines met in Leeds on Monday. The critics said the fares "
+        "were “far too high.”"
+    )
+    assert only_quote(body, nlp).speaker is None
+
+
 def test_statement_speaks_for_its_author(nlp: Language) -> None:
     body = (
         "Greater Manchester Police said in a statement that it respected the verdict. "
