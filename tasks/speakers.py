@@ -691,7 +691,11 @@ class Speakers:
                 continue
             subject = governing_subject(token)
             if subject is not None and subject.i < token.i:
-                return self.name(subject, allow_climb=False).name
+                named = self.name(subject, allow_climb=False).name
+                org_noun = next((t for t in subject.subtree if t.lower_ in ORG_NOUNS), None)
+                if named is None and org_noun is not None and org_noun != subject:
+                    return self.described(org_noun)  # "The company flat-out denied": "out" misread
+                return named
         return None
 
     def _attached(self, noun: Token) -> str | None:

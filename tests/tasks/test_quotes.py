@@ -983,12 +983,13 @@ def test_statement_speaks_for_its_author(nlp: Language) -> None:
     assert only_quote(body, nlp).speaker == "Greater Manchester Police"
 
 
+@pytest.mark.parametrize("denied", ["denied", "flat-out denied"])  # "out" read as subject
 def test_statement_speaks_for_whoever_issued_it_not_the_latest_named_subject(
-    nlp: Language,
+    nlp: Language, denied: str
 ) -> None:
     body = (
         "Taylor Swift accused Big Machine Records of blocking her performance. The company "
-        "denied the allegations in a statement on its website. “We never said Taylor could "
+        f"{denied} the allegations in a statement on its website. “We never said Taylor could "
         "not perform,” the statement read."
     )
     assert only_quote(body, nlp).speaker == "Big Machine Records"
