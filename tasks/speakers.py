@@ -37,7 +37,8 @@ subject of a speech verb into a speaker's name, or None:
    Northwind", "a WeWork spokesperson", "a statement from X", "its spokesman"), is that
    organisation or author; "a company spokesperson" is what "the company" would be; staff
    of a named organisation ("analysts at Boston Consulting Group") speak for it. An
-   organisation noun with a named modifier stays a phrase ("the French foreign ministry").
+   organisation noun with a named modifier stays a phrase from that name on, with a named
+   "on"/"of"/"for" after it ("the new House committee on China": "House committee on China").
    A definite description, or one a name owns ("China's ambassador"), whose noun was
    written just before a person's name, also across "of", "to" or "for" ("Secretary of
    State", "ambassador to Britain"), is that person: the latest so written before it ("US
@@ -50,12 +51,15 @@ subject of a speech verb into a speaker's name, or None:
    organisation, else (the agency, the department ...) the latest organisation named in its
    sentence or the two before ("drawn up by the Storm Prediction Center. The agency warns");
    a document ("the statement") to whoever issued the one last mentioned
-   ("The company denied it in a statement" ... "the statement read": the company), else
-   to the latest named subject; a person noun ("the actor", "The 56-year-old", and a
+   ("The company denied it in a statement" ... "the statement read": the company; an
+   organisation noun inside a subject the parser misread counts), else to the latest
+   named subject; a person noun ("the actor", "The 56-year-old", and a
    relative: "his aunt") to the latest agreeing
    named person who was a subject, unless the same noun last described someone unnamed
    ("one legal expert" ... "the expert"; "the expert" again refers where the first did), and
-   a plural one ("the experts") to nobody.
+   a plural one ("the experts") to nobody, unless this or any earlier mention of it in the
+   article makes the group part of an organisation: "lawmakers on the House Oversight
+   Committee", "The doctors, members of Doctors for Camp Closure" (not "critics of X").
 
 Limits: no coreference model. A pronoun or description far from its referent, or a person
 of unknown gender in between, can still resolve wrongly; gender comes from short lists.
