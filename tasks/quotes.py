@@ -123,7 +123,7 @@ _CUE_VERBS = """
     estimate forecast inform chime interject interrupt summarise summarize clarify
     elaborate underline underscore opine posit scoff sneer fume decry denounce lambast mock
     ridicule question query inquire enquire guarantee swear confess apologise apologize
-    reflect characterise characterize portray cite recommend propose instruct answer justify
+    reflect characterise characterize portray depict cite recommend propose instruct answer justify
     defend repeat hint text email blog blast slam share
 """
 _DOUBLED = "admit quip snap rebut beg sob"  # admitted, quipped ...

@@ -603,6 +603,10 @@ def test_title_takes_no_speaker_from_a_cue_after_it(nlp: Language) -> None:
         ("“Markets are calm,” Elena Varga maintained later that day.", "Elena Varga"),
         ("“It was a mistake,” Gabor Szabo conceded after the session.", "Gabor Szabo"),
         ("“I like to watch from the pit,” Travis Kelce shared on his podcast.", "Travis Kelce"),
+        (
+            "The Audit Office released a report that depicted “delays and rising costs”.",
+            "Audit Office",
+        ),
     ],
 )
 def test_wider_speech_verbs_attribute_quotes(nlp: Language, body: str, speaker: str) -> None:
