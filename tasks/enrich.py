@@ -253,8 +253,15 @@ def _name_parts(doc: Doc, start: int, end: int, label: str) -> Iterator[tuple[in
             part_start += 1
         if part_end - part_start > 1 and doc[part_start].lower_ in _LEADING_DETERMINERS:
             part_start += 1
-        if part_end > part_start and any(t.is_alpha for t in doc[part_start:part_end]):
+        if part_end > part_start and _is_name(doc[part_start:part_end]):
             yield part_start, part_end
+
+
+def _is_name(span: Span) -> bool:
+    """Whether the model's span can be a name: a word ("Ascom") or two letters or more
+    ("U.S."), not figures ("6-4", "½"), an initial alone ("T.") or a link."""
+    words = any(t.is_alpha for t in span) or sum(c.isalpha() for c in span.text) > 1
+    return words and not any(t.like_url for t in span)
 
 
 @Language.component("newsflow_repeated_names")
@@ -325,8 +332,14 @@ def mentions_of(article_id: str, doc: Doc, labels: frozenset[str]) -> list[Menti
             end_char=ent.end_char,
         )
         for ent in doc.ents
-        if ent.label_ in labels
+        if ent.label_ in labels and _capitalised(ent.text)
     ]
+
+
+def _capitalised(text: str) -> bool:
+    """Whether a name the model found is written with a capital, as names are ("eBay"):
+    lowercase words it reads as names ("heifers", "nonstick spray") are not mentions."""
+    return any(c.isupper() for c in text)
 
 
 def enrich(

@@ -18,6 +18,7 @@ from tasks.enrich import (
     enrich_articles,
     entity_fixes,
     load_nlp,
+    mentions_of,
     parse_where_quoted,
 )
 from tasks.quotes import attribute_quotes, find_quote_spans
@@ -355,6 +356,22 @@ def test_a_team_or_position_code_before_a_name_is_left_out_of_it(nlp: Language) 
     doc.ents = [doc.char_span(9, 18, "PERSON"), doc.char_span(23, 35, "PERSON")]
     # "AJ" is a wrestler's initials, not a code: one capitalised word follows it
     assert [e.text for e in entity_fixes(doc).ents] == ["AJ Styles", "Tom Brady"]
+
+
+def test_names_written_with_stops_or_apostrophes_are_mentions(nlp: Language) -> None:
+    text = "Sean O’Brien flew to the U.S. on Monday. AT&T and PG&E said nothing."
+    found = names([("s", text, "en")], nlp)
+    assert {("Sean O’Brien", "PERSON"), ("U.S.", "GPE"), ("AT&T", "ORG")} <= found
+    doc = spacy.blank("en")("Scores 6-4 and ½ cup, T. and https://example.com/a-page then.")
+    doc.ents = [doc.char_span(*span, "ORG") for span in ((7, 10), (15, 16), (22, 24), (29, 55))]
+    assert list(entity_fixes(doc).ents) == []  # figures, an initial alone and a link
+
+
+def test_lowercase_words_the_model_reads_as_names_are_not_mentions() -> None:
+    doc = spacy.blank("en")("The heifers sold well to eBay and Acme.")
+    doc.ents = [doc.char_span(*span, "PERSON") for span in ((4, 11), (25, 29), (34, 38))]
+    found = [m.text for m in mentions_of("a", doc, frozenset({"PERSON"}))]
+    assert found == ["eBay", "Acme"]
 
 
 def test_a_person_named_with_an_organisations_last_word_is_an_organisation() -> None:
