@@ -19,13 +19,18 @@ title "Gov."). The rules, in order:
    recently before it wins (else the first named after it).
 4. An all-capitals word ("WHO") is the organisation whose initials it spells, named in full in
    the article.
-5. Anything else is one entity per name ("Al-Qaeda" is "Al Qaeda"), whatever its labels.
+5. A name that is the first words of a company named in full in the article ("Newmont",
+   "Santa Fe" of "Newmont Mining Corp", "Santa Fe Pacific Gold Corp": an organisation whose
+   name ends in Corp, Inc, Ltd, Group, Records ... `COMPANY_ENDINGS`) is that company, the
+   nearest named before it (else after it), unless the name is a country's ("China" of
+   "China Airlines").
+6. Anything else is one entity per name ("Al-Qaeda" is "Al Qaeda"), whatever its labels.
 
 An entity's label is the one most of its mentions carry, a person named in full making it
-PERSON; its name is its longest name (the most frequent of equal length, and written in
-capitals only if the article writes it no other way: "Vladimir Putin", not the headline's
-"VLADIMIR PUTIN"); an organisation named with an institution's word (ministry, court, army
-... `INSTITUTION_WORDS`) right after a place and "’s" takes that place into its name
+PERSON and else a company named in full making it ORG; its name is its longest name (the
+most frequent of equal length, and written in capitals only if the article writes it no other
+way: "Vladimir Putin", not the headline's "VLADIMIR PUTIN"); an organisation named with an
+institution's word (ministry, court, army ... `INSTITUTION_WORDS`) right after a place and "’s" takes that place into its name
 ("Russia’s Defense Ministry", also for a later "the Defense Ministry"), so that two
 countries' ministries are two entities, unless one article writes it with two owners.
 Across the warehouse an entity is identified by its label and name
@@ -41,6 +46,8 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+
+from babel import Locale
 
 from tasks.records import Mention
 
@@ -77,6 +84,25 @@ INSTITUTION_WORDS = frozenset(
     }
 )
 OWNER_LABELS = frozenset({"GPE", "NORP"})
+# Last words of a company's name, lowercase without a full stop ("Newmont Mining Corp"): the
+# name's first words alone are the company too ("Newmont"). Not the words of institutions and
+# public bodies: "the House" is not the "House Select Committee", nor "Michigan" the
+# "Michigan Department of Health and Human Services".
+COMPANY_ENDINGS = frozenset(
+    {
+        "corp", "corporation", "inc", "incorporated", "co", "company", "ltd", "limited",
+        "plc", "llc", "llp", "gmbh", "ag", "sa", "nv", "spa", "group", "holdings",
+        "records", "productions", "studios", "entertainment", "airlines", "airways",
+        "motors", "technologies", "pharmaceuticals", "labs",
+    }
+)
+# Countries and regions (CLDR's English names, and the common abbreviations): a company named
+# after one ("China Airlines", "U.S. Steel Corp") does not take the country's own mentions.
+_TERRITORIES = Locale("en").territories.values()
+COUNTRIES = frozenset(
+    {"us", "usa", "uk", "eu", "uae"}
+    | {unicodedata.normalize("NFKC", n).casefold().replace(".", "") for n in _TERRITORIES}
+)
 _OWNED = re.compile(r"['’]s\s+")  # what stands between the owner and the institution
 _QUOTES = "\"'“”‘’«»„"
 _POSSESSIVE = re.compile(r"['’]s?$")
@@ -113,7 +139,11 @@ def split_title(text: str) -> tuple[str, str | None]:
     taken: list[str] = []
     while len(words) > 1 and _is_title(words[0]):
         taken.append(words.pop(0))
-    return " ".join(words).strip(",. "), " ".join(taken) or None
+    name = " ".join(words).strip(", ").lstrip(".")
+    last = name.rsplit(" ", 1)[-1]
+    if last.endswith(".") and "." not in last[:-1]:  # "Jr." -> "Jr", "U.S." stays
+        name = name[:-1].rstrip(", ")
+    return name, " ".join(taken) or None
 
 
 def surname(words: Sequence[str]) -> str:
@@ -192,7 +222,17 @@ def link_mentions(
         if chosen is not None:
             join(chosen, i)
             linked.update((i, chosen))
-    first_of: dict[tuple[str, ...], int] = {}  # rule 5: the rest, one entity per spelling
+    companies = [i for i in full if _company(mentions[i], names[i])]
+    for i, name in enumerate(names):  # rule 5
+        size = len(name.spelled)
+        country = " ".join(name.key) in COUNTRIES
+        if i not in linked and not country and not _company(mentions[i], name):
+            longer = [j for j in companies if names[j].spelled[:size] == name.spelled]
+            chosen = _nearest(i, [j for j in longer if len(names[j].spelled) > size])
+            if chosen is not None:
+                join(chosen, i)
+                linked.update((i, chosen))
+    first_of: dict[tuple[str, ...], int] = {}  # rule 6: the rest, one entity per spelling
     for i, name in enumerate(names):
         if i in linked:
             continue
@@ -221,6 +261,12 @@ def _owners(
         if institution and _OWNED.fullmatch(text, place.end_char, org.start_char):
             owners[i] = text[place.start_char : org.start_char].rstrip()
     return owners
+
+
+def _company(mention: Mention, name: _Name) -> bool:
+    """Whether a mention names an organisation in full as a company ("Barrick Gold Corp")."""
+    last = name.key[-1].rstrip(",")
+    return mention.label == "ORG" and len(name.words) > 1 and last in COMPANY_ENDINGS
 
 
 def _words(text: str) -> tuple[tuple[str, ...], str | None]:
@@ -256,7 +302,8 @@ def _labelled(
             mentions[i].label == "PERSON" and len(names[i].words) > 1 for i in indices
         )
         seen = [mentions[i].label for i in indices]
-        label = "PERSON" if full_person else _most_common(labels, seen)
+        company = any(_company(mentions[i], names[i]) for i in indices)
+        label = "PERSON" if full_person else "ORG" if company else _most_common(labels, seen)
         written = [" ".join(names[i].words) for i in indices]
         longest = max(len(s.split()) for s in written)
         candidates = [s for s in written if len(s.split()) == longest]

@@ -138,6 +138,8 @@ def test_a_title_is_kept_apart_from_the_name() -> None:
     assert split_title("Vice-President Kamala Harris") == ("Kamala Harris", "Vice-President")
     assert split_title("Major-Gen Gopaul Govender") == ("Gopaul Govender", "Major-Gen")
     assert split_title("Jean-Pierre Dupont") == ("Jean-Pierre Dupont", None)
+    assert split_title("the U.S.") == ("U.S.", None)  # an abbreviation keeps its stop
+    assert split_title("Acme Corp.,") == ("Acme Corp", None)
 
 
 def test_entity_ids_depend_on_label_and_name_only_not_on_case() -> None:
@@ -320,3 +322,41 @@ def test_an_owner_is_a_place_with_a_possessive_before_an_institution_and_only_on
             {("body", 0): text},
         )
         assert linked[1].entity_name == "Defense Ministry"
+
+
+def test_a_company_named_without_its_ending_is_the_company() -> None:
+    linked = link_mentions(
+        mentions(
+            ("Newmont Mining Corp", "ORG"),
+            ("Newmont", "GPE"),
+            ("Santa Fe", "GPE"),
+            ("Santa Fe Pacific Gold Corp.", "ORG"),
+            ("Bre-X", "PERSON"),
+            ("Bre-X Minerals Ltd", "ORG"),
+        )
+    )
+    assert names(linked) == [
+        ("Newmont Mining Corp", "Newmont Mining Corp", "ORG"),
+        ("Newmont", "Newmont Mining Corp", "ORG"),
+        ("Santa Fe", "Santa Fe Pacific Gold Corp", "ORG"),
+        ("Santa Fe Pacific Gold Corp.", "Santa Fe Pacific Gold Corp", "ORG"),
+        ("Bre-X", "Bre-X Minerals Ltd", "ORG"),
+        ("Bre-X Minerals Ltd", "Bre-X Minerals Ltd", "ORG"),
+    ]
+
+
+def test_a_country_or_an_institution_is_not_taken_by_a_company_or_body_named_after_it() -> None:
+    linked = link_mentions(
+        mentions(
+            ("China Airlines", "ORG"),
+            ("China", "GPE"),
+            ("U.S. Steel Corp", "ORG"),
+            ("U.S.", "GPE"),
+            ("Michigan Department of Health and Human Services", "ORG"),
+            ("Michigan", "GPE"),
+            ("House Select Committee", "ORG"),
+            ("House", "ORG"),
+        )
+    )
+    assert [m.entity_name for m in linked][1::2] == ["China", "U.S.", "Michigan", "House"]
+    assert [m.label for m in linked][1::2] == ["GPE", "GPE", "GPE", "ORG"]
