@@ -31,10 +31,10 @@ import numpy as np
 import spacy
 from spacy.attrs import DEP, HEAD, IS_SPACE, ORTH
 from spacy.language import Language
-from spacy.tokens import Doc, Span
+from spacy.tokens import Doc, Span, Token
 from spacy.util import filter_spans
 
-from tasks.entities import link_mentions, resolve_speaker
+from tasks.entities import PLACE_TITLES, fold, is_title, link_mentions, resolve_speaker
 from tasks.language import is_english
 from tasks.quotes import QuoteSpan, attribute_quotes, find_quote_spans, unattributed_quotes
 from tasks.records import Article, Enrichment, Mention, Quote
@@ -322,18 +322,42 @@ def warm_up(model_name: str) -> None:
 
 
 def mentions_of(article_id: str, doc: Doc, labels: frozenset[str]) -> list[Mention]:
-    """The named entities of one parsed body, in text order."""
-    return [
-        Mention(
-            article_id=article_id,
-            text=ent.text,
-            label=ent.label_,
-            start_char=ent.start_char,
-            end_char=ent.end_char,
+    """The named entities of one parsed body, in text order; a person's without the title
+    written before the name, which is kept apart ("Gov. Kathy Hochul", "Defender Hassan
+    Abbas")."""
+    found = []
+    for ent in doc.ents:
+        if ent.label_ not in labels or not _capitalised(ent.text):
+            continue
+        name, title = _person_title(ent) if ent.label_ == "PERSON" else (ent, None)
+        found.append(
+            Mention(
+                article_id=article_id,
+                text=name.text,
+                label=ent.label_,
+                start_char=name.start_char,
+                end_char=name.end_char,
+                title=title,
+            )
         )
-        for ent in doc.ents
-        if ent.label_ in labels and _capitalised(ent.text)
-    ]
+    return found
+
+
+def _person_title(ent: Span) -> tuple[Span, str | None]:
+    """A person's name and the title or role written with it: the capitalised title words
+    that open the model's span or stand right before it on its line ("Prime Minister")."""
+    doc, start = ent.doc, ent.start
+    while start < ent.end - 1 and _title_word(doc[start]):
+        start += 1
+    first = ent.start
+    while first > 0 and ent.start - first < 3 and _title_word(doc[first - 1]):
+        first -= 1
+    return doc[start : ent.end], doc[first:start].text or None
+
+
+def _title_word(token: Token) -> bool:
+    written = token.text[:1].isupper() and is_title(token.text)
+    return written and fold(token.text) not in PLACE_TITLES
 
 
 def _capitalised(text: str) -> bool:

@@ -30,9 +30,10 @@ An entity's label is the one most of its mentions carry, a person named in full 
 PERSON and else a company named in full making it ORG; its name is its longest name (the
 most frequent of equal length, and written in capitals only if the article writes it no other
 way: "Vladimir Putin", not the headline's "VLADIMIR PUTIN"); an organisation named with an
-institution's word (ministry, court, army ... `INSTITUTION_WORDS`) right after a place and "’s" takes that place into its name
-("Russia’s Defense Ministry", also for a later "the Defense Ministry"), so that two
-countries' ministries are two entities, unless one article writes it with two owners.
+institution's word (ministry, court, army ... `INSTITUTION_WORDS`) right after a place and
+"’s" takes that place into its name ("Russia’s Defense Ministry", also for a later "the
+Defense Ministry"), so that two countries' ministries are two entities, unless one article
+writes it with two owners.
 Across the warehouse an entity is identified by its label and name
 (`entity_id`): two people with one name are one entity, and a person named only by surname in
 an article is an entity of that surname.
@@ -64,7 +65,8 @@ TITLES = frozenset(
         "ayatollah", "rabbi", "imam", "cardinal", "bishop", "archbishop", "chairman",
         "chairwoman", "chief", "coach", "commissioner", "councillor", "councilman",
         "councilwoman", "deputy", "director", "officer", "detective", "inspector",
-        "superintendent", "constable", "st", "saint",
+        "superintendent", "constable", "st", "saint", "defender", "midfielder", "striker",
+        "goalkeeper", "winger", "quarterback", "pitcher",
     }
 )
 PLACE_TITLES = frozenset({"st", "saint"})  # also in place names ("St Louis")
@@ -137,7 +139,7 @@ def split_title(text: str) -> tuple[str, str | None]:
     if len(words) > 1 and fold(words[0]) == "the":
         words.pop(0)
     taken: list[str] = []
-    while len(words) > 1 and _is_title(words[0]):
+    while len(words) > 1 and is_title(words[0]):
         taken.append(words.pop(0))
     name = " ".join(words).strip(", ").lstrip(".")
     last = name.rsplit(" ", 1)[-1]
@@ -153,7 +155,7 @@ def surname(words: Sequence[str]) -> str:
     return words[-1]
 
 
-def _is_title(word: str) -> bool:
+def is_title(word: str) -> bool:
     """A title ("Vice-President"), or titles joined by hyphens ("Major-Gen")."""
     folded = fold(word).rstrip(",")
     return folded in TITLES or all(part in TITLES for part in _HYPHENS.split(folded))
@@ -323,7 +325,7 @@ def _labelled(
                 label=label,
                 entity_id=entity_id(label, name),
                 entity_name=name,
-                title=names[i].title,
+                title=names[i].title or mention.title,
             )
         )
     return tuple(linked)

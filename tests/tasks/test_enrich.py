@@ -367,6 +367,27 @@ def test_names_written_with_stops_or_apostrophes_are_mentions(nlp: Language) -> 
     assert list(entity_fixes(doc).ents) == []  # figures, an initial alone and a link
 
 
+def test_a_persons_title_before_or_inside_the_span_is_kept_apart_from_the_name(
+    nlp: Language,
+) -> None:
+    text = "Gov. Kathy Hochul met Prime Minister Keir Starmer.\nDefender Hassan Abbas scored."
+    article = Article(
+        source_id="s", url="https://x.example/1", final_url="https://x.example/1",
+        canonical_url="https://x.example/1", title=None, body=text,
+        fetched_at=datetime(2024, 1, 1, tzinfo=UTC), language="en",
+    )  # fmt: skip
+    found = [
+        (text[m.start_char : m.end_char], m.title)
+        for m in enrich_articles([("a", article)], nlp).mentions
+        if m.label == "PERSON"
+    ]
+    assert found == [
+        ("Kathy Hochul", "Gov."),
+        ("Keir Starmer", "Prime Minister"),
+        ("Hassan Abbas", "Defender"),
+    ]
+
+
 def test_lowercase_words_the_model_reads_as_names_are_not_mentions() -> None:
     doc = spacy.blank("en")("The heifers sold well to eBay and Acme.")
     doc.ents = [doc.char_span(*span, "PERSON") for span in ((4, 11), (25, 29), (34, 38))]
