@@ -34,7 +34,14 @@ from spacy.language import Language
 from spacy.tokens import Doc, Span, Token
 from spacy.util import filter_spans
 
-from tasks.entities import PLACE_TITLES, fold, is_title, link_mentions, resolve_speaker
+from tasks.entities import (
+    PLACE_TITLES,
+    fold,
+    is_country,
+    is_title,
+    link_mentions,
+    resolve_speaker,
+)
 from tasks.language import is_english
 from tasks.quotes import QuoteSpan, attribute_quotes, find_quote_spans, unattributed_quotes
 from tasks.records import Article, Enrichment, Mention, Quote
@@ -72,6 +79,7 @@ MAX_CHARS = 100_000
 
 _POSSESSIVES = frozenset({"'s", "’s", "'", "’"})
 _LEADING_DETERMINERS = frozenset({"the"})
+_SCORE = re.compile(r"\d{1,3}")
 _NUMBER = re.compile(r"\d[\d.,:/–-]*")  # a score or figure ("6-4", "1,200"), not "3M" or "G7"
 _NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "FAC"})  # no digits inside these names
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
@@ -165,7 +173,7 @@ def entity_fixes(doc: Doc) -> Doc:
                 part = Span(doc, part_start, part_end, label="GPE")
             elif _described_person(part):
                 part = Span(doc, part_start, part_end, label="PERSON")
-            elif part.label_ == "PERSON" and part[-1].text.rstrip(".") in _ORG_ENDINGS:
+            elif _org_ending(part) or _team_in_score_line(part):
                 part = Span(doc, part_start, part_end, label="ORG")
             fixed.append(part)
     doc.ents = filter_spans(fixed)
@@ -204,6 +212,23 @@ def _after_code(doc: Doc, start: int, end: int) -> int:
         if code.is_alpha and code.is_upper and all(t.text[:1].isupper() for t in rest):
             return i + 1
     return start
+
+
+def _org_ending(span: Span) -> bool:
+    """Whether a person's name ends in a word only organisations' names end in."""
+    return span.label_ == "PERSON" and span[-1].text.rstrip(".") in _ORG_ENDINGS
+
+
+def _team_in_score_line(span: Span) -> bool:
+    """Whether a place is a team, by the score after it in a line of results or standings
+    ("Leeds 0 Southampton 0", "PHILADELPHIA 5 12 .294"): a place other than a country, at
+    the start of its line or after another score, before a score of up to three digits."""
+    doc = span.doc
+    if span.label_ not in _PLACE_LABELS or span.end >= len(doc):
+        return False
+    before = doc[span.start - 1] if span.start > 0 else None
+    opens = before is None or "\n" in before.text or _SCORE.fullmatch(before.text) is not None
+    return opens and _SCORE.fullmatch(doc[span.end].text) is not None and not is_country(span.text)
 
 
 def _dateline(span: Span) -> bool:

@@ -102,7 +102,7 @@ COMPANY_ENDINGS = frozenset(
 # after one ("China Airlines", "U.S. Steel Corp") does not take the country's own mentions.
 _TERRITORIES = Locale("en").territories.values()
 COUNTRIES = frozenset(
-    {"us", "usa", "uk", "eu", "uae"}
+    {"us", "usa", "uk", "eu", "uae", "england", "scotland", "wales", "northern ireland"}
     | {unicodedata.normalize("NFKC", n).casefold().replace(".", "") for n in _TERRITORIES}
 )
 _OWNED = re.compile(r"['’]s\s+")  # what stands between the owner and the institution
@@ -146,6 +146,11 @@ def split_title(text: str) -> tuple[str, str | None]:
     if last.endswith(".") and "." not in last[:-1]:  # "Jr." -> "Jr", "U.S." stays
         name = name[:-1].rstrip(", ")
     return name, " ".join(taken) or None
+
+
+def is_country(name: str) -> bool:
+    """Whether a name is a country's or region's ("Japan", "U.S.", "Wales")."""
+    return " ".join(fold(word) for word in name.split()) in COUNTRIES
 
 
 def surname(words: Sequence[str]) -> str:

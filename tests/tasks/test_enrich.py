@@ -395,6 +395,26 @@ def test_lowercase_words_the_model_reads_as_names_are_not_mentions() -> None:
     assert found == ["eBay", "Acme"]
 
 
+def test_a_city_in_a_line_of_scores_is_a_team_and_a_country_stays_a_place() -> None:
+    text = "Leeds 0 Southampton 2\nWales 12 Japan 30\nThey flew to Paris 2 days ago.\n"
+    text += "Boston is cold.\nDenver"
+    doc = spacy.blank("en")(text)
+    places = ("Leeds", "Southampton", "Wales", "Japan", "Paris", "Boston", "Denver")
+    doc.ents = [
+        doc.char_span(text.index(p), text.index(p) + len(p), "GPE") for p in places
+    ]  # fmt: skip
+    found = [(e.text, e.label_) for e in entity_fixes(doc).ents]
+    assert found == [
+        ("Leeds", "ORG"),
+        ("Southampton", "ORG"),
+        ("Wales", "GPE"),
+        ("Japan", "GPE"),
+        ("Paris", "GPE"),
+        ("Boston", "GPE"),
+        ("Denver", "GPE"),
+    ]
+
+
 def test_a_person_named_with_an_organisations_last_word_is_an_organisation() -> None:
     doc = spacy.blank("en")("Dick Clark Productions and Kylie Systemsen spoke.")
     doc.ents = [doc.char_span(0, 22, "PERSON"), doc.char_span(27, 42, "PERSON")]
