@@ -45,7 +45,7 @@ from tasks.entities import (
 from tasks.language import is_english
 from tasks.quotes import QuoteSpan, attribute_quotes, find_quote_spans, unattributed_quotes
 from tasks.records import Article, Enrichment, Mention, Quote
-from tasks.repeats import first_names, repeated_names
+from tasks.repeats import CALENDAR, first_names, repeated_names
 from tasks.truecase import truecase
 
 log = logging.getLogger(__name__)
@@ -92,6 +92,16 @@ _ORG_ENDINGS = frozenset(
         "Motors", "Technologies", "Holdings", "Partners", "Labs", "Systems", "Services",
     }
 )
+# Last words of a public body's name, before its remit ("Committee on Foreign Relations").
+_BODY_WORDS = frozenset(
+    {
+        "committee", "subcommittee", "council", "commission", "department", "ministry",
+        "institute", "office", "board", "bureau", "agency", "centre", "center", "foundation",
+        "association", "society", "federation", "academy", "court", "coalition", "alliance",
+        "organization", "organisation", "administration", "authority", "tribunal",
+    }
+)
+_REMIT_JOINERS = frozenset({"on", "of", "for", "the", "and", "between"})
 # Nouns only people are; before a name ("executive chair Marcelo Claure") they are its role.
 _PERSON_NOUNS = (
     r"professor|researcher|lawyer|attorney|spokes(?:man|woman|person)|economist|analyst"
@@ -167,6 +177,8 @@ def entity_fixes(doc: Doc) -> Doc:
             end += 2
         if ent.label_ == "PERSON":
             start = _after_code(doc, start, end)
+        elif ent.label_ == "ORG":
+            end = _remit(doc, end)
         for part_start, part_end in _name_parts(doc, start, end, ent.label_):
             part = Span(doc, part_start, part_end, label=ent.label_)
             if _dateline(part):
@@ -212,6 +224,30 @@ def _after_code(doc: Doc, start: int, end: int) -> int:
         if code.is_alpha and code.is_upper and all(t.text[:1].isupper() for t in rest):
             return i + 1
     return start
+
+
+def _remit(doc: Doc, end: int) -> int:
+    """Where an organisation's name ends that the model cut after its body's word: the
+    remit written after it in capitalised words ("House Select Committee" + "on the
+    Strategic Competition Between the United States and the Chinese Communist Party",
+    "Institute" + "for Fiscal Studies"); not "the committee on Monday"."""
+    if doc[end - 1].lower_ not in _BODY_WORDS or end + 1 >= len(doc):
+        return end
+    if doc[end].lower_ not in {"on", "of", "for"}:
+        return end
+    last, between = end, False
+    for token in doc[end + 1 :]:
+        if token.lower_ == "and" and not between:
+            break  # "Department" + "of Justice and the FBI": two bodies
+        between = between or token.lower_ == "between"
+        if token.lower_ in _REMIT_JOINERS:
+            continue
+        if not token.is_title and not (token.is_upper and len(token) > 1):
+            break
+        if not token.is_alpha or token.lower_ in CALENDAR:
+            break
+        last = token.i + 1
+    return last
 
 
 def _org_ending(span: Span) -> bool:

@@ -46,14 +46,14 @@ _ARTICLES = frozenset({"a", "an", "the"})
 _NOT_PEOPLE = frozenset(
     {"GPE", "LOC", "NORP", "FAC", "PRODUCT", "WORK_OF_ART", "EVENT", "LAW", "LANGUAGE"}
 )
-_CALENDAR = frozenset(
+CALENDAR = frozenset(
     {
         "january", "february", "march", "april", "may", "june", "july", "august",
         "september", "october", "november", "december",
         "monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday",
     }
 )
-_NOT_FIRST_NAMES = STOP_WORDS | _CALENDAR | TITLES
+_NOT_FIRST_NAMES = STOP_WORDS | CALENDAR | TITLES
 
 
 def repeated_names(doc: Doc) -> list[Span]:
@@ -202,7 +202,7 @@ def _may_stand_alone(word: str, lowercase: set[str]) -> bool:
     return (
         len(word) >= MIN_LETTERS
         and folded not in STOP_WORDS
-        and folded not in _CALENDAR
+        and folded not in CALENDAR
         and folded not in lowercase
     )
 

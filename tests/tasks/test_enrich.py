@@ -415,6 +415,27 @@ def test_a_city_in_a_line_of_scores_is_a_team_and_a_country_stays_a_place() -> N
     ]
 
 
+def test_an_organisation_cut_after_its_bodys_word_takes_its_remit_back() -> None:
+    texts = {
+        "Lawmakers on the House Select Committee on the Strategic Competition Between the "
+        "United States and the Chinese Communist Party asked.": (
+            "House Select Committee",
+            "House Select Committee on the Strategic Competition Between the United States "
+            "and the Chinese Communist Party",
+        ),
+        "The Institute for Fiscal Studies said.": ("Institute", "Institute for Fiscal Studies"),
+        "The Senate Committee on Monday voted.": ("Senate Committee", "Senate Committee"),
+        "The Department of Justice and the FBI agreed.": ("Department", "Department of Justice"),
+        "A Committee on the budget met.": ("Committee", "Committee"),
+        "Then the Committee for": ("Committee", "Committee"),
+        "Acme of Texas said.": ("Acme", "Acme"),  # no body's word: no remit
+    }
+    for text, (model, fixed) in texts.items():
+        doc = spacy.blank("en")(text)
+        doc.ents = [doc.char_span(text.index(model), text.index(model) + len(model), "ORG")]
+        assert [e.text for e in entity_fixes(doc).ents] == [fixed]
+
+
 def test_a_person_named_with_an_organisations_last_word_is_an_organisation() -> None:
     doc = spacy.blank("en")("Dick Clark Productions and Kylie Systemsen spoke.")
     doc.ents = [doc.char_span(0, 22, "PERSON"), doc.char_span(27, 42, "PERSON")]
