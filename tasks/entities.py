@@ -21,9 +21,9 @@ title "Gov."). The rules, in order:
    the article.
 5. A name that is the first words of a company named in full in the article ("Newmont",
    "Santa Fe" of "Newmont Mining Corp", "Santa Fe Pacific Gold Corp": an organisation whose
-   name ends in Corp, Inc, Ltd, Group, Records ... `COMPANY_ENDINGS`) is that company, the
-   nearest named before it (else after it), unless the name is a country's ("China" of
-   "China Airlines").
+   name ends in Corp, Inc, Ltd, Group, Records ... `COMPANY_ENDINGS`) is that company: of
+   several, the one named nearest before the name's first mention (else after it); unless the
+   name is a country's ("China" of "China Airlines") or rule 3 or 4 made it a person's.
 6. Anything else is one entity per name ("Al-Qaeda" is "Al Qaeda"), whatever its labels.
 
 An entity's label is the one most of its mentions carry, a person named in full making it
@@ -203,6 +203,7 @@ def link_mentions(
         group[root(j)] = root(i)
 
     linked: set[int] = set()  # mentions joined to another by rules 2-4
+    to_people: set[int] = set()  # ... by rules 3-4
     full = [i for i, n in enumerate(names) if len(n.words) > 1]
     persons = [i for i in full if mentions[i].label == "PERSON"]
     titled = [i for i in full if (t := names[i].title) and fold(t) not in PLACE_TITLES]
@@ -229,16 +230,25 @@ def link_mentions(
         if chosen is not None:
             join(chosen, i)
             linked.update((i, chosen))
+            to_people.add(i)
     companies = [i for i in full if _company(mentions[i], names[i])]
+    company_of: dict[tuple[str, ...], int | None] = {}  # a spelling's company, by its first
     for i, name in enumerate(names):  # rule 5
-        size = len(name.spelled)
         country = " ".join(name.key) in COUNTRIES
-        if i not in linked and not country and not _company(mentions[i], name):
-            longer = [j for j in companies if names[j].spelled[:size] == name.spelled]
-            chosen = _nearest(i, [j for j in longer if len(names[j].spelled) > size])
-            if chosen is not None:
-                join(chosen, i)
-                linked.update((i, chosen))
+        if i in to_people or country or _company(mentions[i], name):
+            continue
+        if name.spelled not in company_of:
+            size = len(name.spelled)
+            longer = [
+                j
+                for j in companies
+                if names[j].spelled[:size] == name.spelled and len(names[j].spelled) > size
+            ]
+            company_of[name.spelled] = _nearest(i, longer)
+        chosen = company_of[name.spelled]
+        if chosen is not None:
+            join(chosen, i)
+            linked.update((i, chosen))
     first_of: dict[tuple[str, ...], int] = {}  # rule 6: the rest, one entity per spelling
     for i, name in enumerate(names):
         if i in linked:

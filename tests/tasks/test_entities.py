@@ -360,3 +360,29 @@ def test_a_country_or_an_institution_is_not_taken_by_a_company_or_body_named_aft
     )
     assert [m.entity_name for m in linked][1::2] == ["China", "U.S.", "Michigan", "House"]
     assert [m.label for m in linked][1::2] == ["GPE", "GPE", "GPE", "ORG"]
+
+
+def test_a_short_form_written_again_is_the_company_named_nearest_its_first_mention() -> None:
+    linked = link_mentions(
+        mentions(
+            ("Big Machine", "ORG"),
+            ("Big Machine Records", "ORG"),
+            ("Big Machine", "ORG"),
+            ("Big Machine Label Group", "ORG"),
+            ("Big Machine", "ORG"),
+        )
+    )
+    assert [m.entity_name for m in linked] == [
+        "Big Machine Records",
+        "Big Machine Records",
+        "Big Machine Records",
+        "Big Machine Label Group",
+        "Big Machine Records",
+    ]
+
+
+def test_a_surname_linked_to_a_person_is_not_also_the_company_named_after_them() -> None:
+    linked = link_mentions(
+        mentions(("Michael Dell", "PERSON"), ("Dell", "PERSON"), ("Dell Technologies", "ORG"))
+    )
+    assert [m.entity_name for m in linked] == ["Michael Dell", "Michael Dell", "Dell Technologies"]
