@@ -15,8 +15,12 @@ title "Gov."). The rules, in order:
    ("Dale" for "Dale Ford"), whatever label the model gave the one-word mention ("Sondland"
    read as a place). A full name written after a title counts as a person's for a one-word
    name read as a person, whatever its own label ("Govender" and "Major-Gen Gopaul Govender"
-   read as an organisation). When several people share that word, the one named most
-   recently before it wins (else the first named after it).
+   read as an organisation); failing that, so does a name read as an organisation that may
+   be a person's: two or three capitalised words without figures, none an organisation's
+   word, the first and last never written in lowercase in the article, not opening with a
+   place it names ("Rudolph" and "Mason Rudolph"; not "Pittsburgh Steelers"). When several
+   people share that word, the one named most recently before it wins (else the first
+   named after it).
 4. An all-capitals word ("WHO") is the organisation whose initials it spells, named in full in
    the article.
 5. A name that is the first words of a company named in full in the article ("Newmont",
@@ -26,14 +30,14 @@ title "Gov."). The rules, in order:
    name is a country's ("China" of "China Airlines") or rule 3 or 4 made it a person's.
 6. Anything else is one entity per name ("Al-Qaeda" is "Al Qaeda"), whatever its labels.
 
-An entity's label is the one most of its mentions carry, a person named in full making it
-PERSON and else a company named in full making it ORG; its name is its longest name (the
-most frequent of equal length, and written in capitals only if the article writes it no other
-way: "Vladimir Putin", not the headline's "VLADIMIR PUTIN"); an organisation named with an
-institution's word (ministry, court, army ... `INSTITUTION_WORDS`) right after a place and
-"’s" takes that place into its name ("Russia’s Defense Ministry", also for a later "the
-Defense Ministry"), so that two countries' ministries are two entities, unless one article
-writes it with two owners.
+An entity's label is the one most of its mentions carry, a person named in full (or a full
+name rule 3 gave a one-word name read as a person) making it PERSON and else a company named
+in full making it ORG; its name is its longest name (the most frequent of equal length, and
+written in capitals only if the article writes it no other way: "Vladimir Putin", not the
+headline's "VLADIMIR PUTIN"); an organisation named with an institution's word (ministry,
+court, army ... `INSTITUTION_WORDS`) right after a place and "’s" takes that place into its
+name ("Russia’s Defense Ministry", also for a later "the Defense Ministry"), so that two
+countries' ministries are two entities, unless one article writes it with two owners.
 Across the warehouse an entity is identified by its label and name
 (`entity_id`): two people with one name are one entity, and a person named only by surname in
 an article is an entity of that surname.
@@ -98,6 +102,14 @@ COMPANY_ENDINGS = frozenset(
         "motors", "technologies", "pharmaceuticals", "labs",
     }
 )
+# Words of organisations' and places' names that people's names do not have.
+ORGANISATION_WORDS = (
+    COMPANY_ENDINGS
+    | INSTITUTION_WORDS
+    | {"university", "college", "school", "party", "foundation", "institute", "association"}
+    | {"club", "united", "city", "fc", "team", "union", "league", "news", "times", "post"}
+    | {"services", "systems", "international", "national", "america", "american", "street"}
+)
 # Countries and regions (CLDR's English names, and the common abbreviations): a company named
 # after one ("China Airlines", "U.S. Steel Corp") does not take the country's own mentions.
 _TERRITORIES = Locale("en").territories.values()
@@ -109,6 +121,9 @@ _OWNED = re.compile(r"['’]s\s+")  # what stands between the owner and the inst
 _QUOTES = "\"'“”‘’«»„"
 _POSSESSIVE = re.compile(r"['’]s?$")
 _HYPHENS = re.compile(r"[-‐‑]")
+_PLACES = frozenset({"GPE", "LOC", "FAC"})
+_LOWER_WORD = re.compile(r"\b[a-z][a-z'’-]*\b")
+_DIGIT = re.compile(r"\d")
 
 
 @dataclass(frozen=True, slots=True)
@@ -202,8 +217,27 @@ def link_mentions(
     def join(i: int, j: int) -> None:
         group[root(j)] = root(i)
 
+    lowercase = {w for text in (texts or {}).values() for w in _LOWER_WORD.findall(text)}
+    places = {n.spelled for n, m in zip(names, mentions, strict=True) if m.label in _PLACES}
+
+    def person_like(j: int) -> bool:
+        """Whether a name the model read as an organisation's may be a person's: two or
+        three capitalised words without figures, none an organisation's word, the first and
+        last never written in lowercase, not opening with a place the article names
+        ("Mason Rudolph"; not "Harris Corp", "Blue Moon", "Pittsburgh Steelers")."""
+        name = names[j]
+        if mentions[j].label != "ORG" or not 1 < len(name.words) < 4:
+            return False
+        if not all(w[:1].isupper() and not _DIGIT.search(w) for w in name.words):
+            return False
+        if any(name.spelled[:size] in places for size in (1, 2)):
+            return False  # a team or a paper: "Pittsburgh Steelers", "London Standard"
+        first_last = {name.key[0], surname(name.key)}
+        return ORGANISATION_WORDS.isdisjoint(name.key) and first_last.isdisjoint(lowercase)
+
     linked: set[int] = set()  # mentions joined to another by rules 2-4
     to_people: set[int] = set()  # ... by rules 3-4
+    people: set[int] = set()  # full names that rule 3 gave a surname read as a person's
     full = [i for i, n in enumerate(names) if len(n.words) > 1]
     persons = [i for i in full if mentions[i].label == "PERSON"]
     titled = [i for i in full if (t := names[i].title) and fold(t) not in PLACE_TITLES]
@@ -224,7 +258,11 @@ def link_mentions(
         by_first = [j for j in persons if names[j].key[0] == word]
         if not by_last and mentions[i].label == "PERSON":  # "Major-Gen Gopaul Govender" (ORG)
             by_last = [j for j in titled if surname(names[j].key) == word]
+        if not by_last and mentions[i].label == "PERSON":  # "Mason Rudolph" read as ORG
+            by_last = [j for j in full if surname(names[j].key) == word and person_like(j)]
         chosen = _nearest(i, by_last or by_first)  # rule 3
+        if chosen is not None and mentions[i].label == "PERSON":
+            people.add(chosen)  # a surname read as a person's makes the full name a person's
         if chosen is None and name.words[0].isupper() and len(word) >= 2:  # rule 4
             chosen = _nearest(i, [j for j in full if _initials(names[j].words) == word])
         if chosen is not None:
@@ -258,7 +296,8 @@ def link_mentions(
         else:
             first_of[name.spelled] = i
     owners = _owners(mentions, names, texts or {})
-    return _labelled(mentions, names, [root(i) for i in range(len(mentions))], owners)
+    roots = [root(i) for i in range(len(mentions))]
+    return _labelled(mentions, names, roots, owners, people)
 
 
 def _owners(
@@ -308,6 +347,7 @@ def _labelled(
     names: Sequence[_Name],
     roots: Sequence[int],
     owners: Mapping[int, str],
+    people: set[int],
 ) -> tuple[Mention, ...]:
     members: dict[int, list[int]] = {}
     for i, r in enumerate(roots):
@@ -316,7 +356,8 @@ def _labelled(
     for r, indices in members.items():
         labels = Counter(mentions[i].label for i in indices)
         full_person = any(
-            mentions[i].label == "PERSON" and len(names[i].words) > 1 for i in indices
+            (mentions[i].label == "PERSON" or i in people) and len(names[i].words) > 1
+            for i in indices
         )
         seen = [mentions[i].label for i in indices]
         company = any(_company(mentions[i], names[i]) for i in indices)

@@ -32,7 +32,8 @@ def test_a_surname_read_as_a_person_names_a_titled_full_name_read_as_something_e
             ("Govender", "PERSON"),
             ("Camp Strava", "ORG"),
             ("Strava", "PERSON"),
-        )
+        ),
+        {("body", 0): "Runners at the camp met Strava's staff."},
     )
     assert names(linked)[:3] == [
         ("Major-Gen Gopaul Govender", "Gopaul Govender", "PERSON"),
@@ -40,7 +41,39 @@ def test_a_surname_read_as_a_person_names_a_titled_full_name_read_as_something_e
         ("Govender", "Gopaul Govender", "PERSON"),
     ]
     assert linked[0].title == "Major-Gen"
-    assert names(linked)[4] == ("Strava", "Strava", "PERSON")  # no title: not a person's name
+    # no title, and "camp" is a word the article writes in lowercase: not a person's name
+    assert names(linked)[4] == ("Strava", "Strava", "PERSON")
+
+
+def test_a_surname_read_as_a_person_names_a_full_name_read_as_an_organisation() -> None:
+    text = "Mason Rudolph of Pittsburgh threw. Blue Moon is a moon trip."
+    linked = link_mentions(
+        mentions(
+            ("Mason Rudolph", "ORG"),
+            ("Pittsburgh", "GPE"),
+            ("Pittsburgh Steelers", "ORG"),
+            ("Blue Moon", "ORG"),
+            ("Team Sky", "ORG"),
+            ("Make Trump", "WORK_OF_ART"),
+            ("LC500 Convertible", "ORG"),
+            ("Rudolph", "PERSON"),
+            ("Steelers", "PERSON"),
+            ("Moon", "PERSON"),
+            ("Sky", "PERSON"),
+            ("Trump", "PERSON"),
+            ("Convertible", "PERSON"),
+        ),
+        {("body", 0): text},
+    )
+    assert [(m.entity_name, m.label) for m in linked][7:] == [
+        ("Mason Rudolph", "PERSON"),  # and the full name is a person's too
+        ("Steelers", "PERSON"),  # a team named after a place the article names
+        ("Moon", "PERSON"),  # "moon" is written in lowercase
+        ("Sky", "PERSON"),  # an organisation's word
+        ("Trump", "PERSON"),  # not read as an organisation
+        ("Convertible", "PERSON"),  # a figure in the name
+    ]
+    assert linked[0].label == "PERSON"
 
 
 def test_a_surname_names_the_person_whose_full_name_ends_in_a_suffix() -> None:
