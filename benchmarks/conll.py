@@ -26,15 +26,14 @@ import sys
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from spacy.language import Language
 
+from benchmarks.quotes import bench_article
 from tasks.enrich import DEFAULT_MODEL, enrich_articles, load_nlp
-from tasks.records import Article
 
 TYPES = ("PER", "ORG", "LOC")
 LABELS = {"PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC"}
@@ -147,23 +146,7 @@ def to_tokens(spans: Iterable[tuple[int, int, str]], offsets: list[tuple[int, in
 
 
 def newsflow_names(nlp: Language, bodies: list[str]) -> list[set[tuple[int, int, str]]]:
-    fetched = datetime(2024, 1, 1, tzinfo=UTC)
-    articles = [
-        (
-            str(i),
-            Article(
-                source_id="conll",
-                url=f"https://conll.invalid/{i}",
-                final_url=f"https://conll.invalid/{i}",
-                canonical_url=f"https://conll.invalid/{i}",
-                title=None,
-                body=body,
-                fetched_at=fetched,
-                language="en",
-            ),
-        )
-        for i, body in enumerate(bodies)
-    ]
+    articles = [bench_article(str(i), body) for i, body in enumerate(bodies)]
     found: list[set[tuple[int, int, str]]] = [set() for _ in bodies]
     for mention in enrich_articles(articles, nlp).mentions:
         start = mention.start_char

@@ -108,24 +108,19 @@ def body_of(entry: dict[str, object]) -> str:
     return "\n\n".join(map(str, paragraphs))
 
 
-def enriched_quotes(pages: list[Page], model: str) -> dict[str, list[Quote]]:
+def bench_article(name: str, body: str) -> tuple[str, Article]:
+    """An English article of a benchmark body alone, keyed by `name`, as enrichment takes it."""
+    url = f"https://bench.invalid/{name}"
     fetched = datetime(2024, 1, 1, tzinfo=UTC)
-    articles = [
-        (
-            page.name,
-            Article(
-                source_id="bench",
-                url=f"https://bench.invalid/{page.name}",
-                final_url=f"https://bench.invalid/{page.name}",
-                canonical_url=f"https://bench.invalid/{page.name}",
-                title=None,
-                body=page.body,
-                fetched_at=fetched,
-                language="en",
-            ),
-        )
-        for page in pages
-    ]
+    article = Article(
+        source_id="bench", url=url, final_url=url, canonical_url=url, title=None, body=body,
+        fetched_at=fetched, language="en",
+    )  # fmt: skip
+    return name, article
+
+
+def enriched_quotes(pages: list[Page], model: str) -> dict[str, list[Quote]]:
+    articles = [bench_article(page.name, page.body) for page in pages]
     found: dict[str, list[Quote]] = {page.name: [] for page in pages}
     for quote in enrich_articles(articles, load_nlp(model)).quotes:
         found[quote.article_id].append(quote)
