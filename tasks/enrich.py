@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import bisect
 import functools
+import itertools
 import logging
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
@@ -80,6 +81,7 @@ MAX_CHARS = 100_000
 _POSSESSIVES = frozenset({"'s", "’s", "'", "’"})
 _LEADING_DETERMINERS = frozenset({"the"})
 _SCORE = re.compile(r"\d{1,3}")
+_FIGURE = re.compile(r"\.?\d[\d.,:/–-]*")  # a figure of a table ("12", ".294", "1:19.21")
 _NUMBER = re.compile(r"\d[\d.,:/–-]*")  # a score or figure ("6-4", "1,200"), not "3M" or "G7"
 _NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "FAC"})  # no digits inside these names
 _PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
@@ -256,15 +258,28 @@ def _org_ending(span: Span) -> bool:
 
 
 def _team_in_score_line(span: Span) -> bool:
-    """Whether a place is a team, by the score after it in a line of results or standings
-    ("Leeds 0 Southampton 0", "PHILADELPHIA 5 12 .294"): a place other than a country, at
-    the start of its line or after another score, before a score of up to three digits."""
+    """Whether a place is a team, by the line of results or standings it stands in: a place
+    other than a country before a score of up to three digits, that either follows another
+    score ("Southampton" in "Leeds 0 Southampton 2") or opens its line, followed there by a
+    name and a score ("Leeds 0 Southampton 2") or by three figures more ("PHILADELPHIA 5 12
+    .294 9"); not a line of weather ("London 12 8 Cloudy") or of votes ("Ohio 18")."""
     doc = span.doc
-    if span.label_ not in _PLACE_LABELS or span.end >= len(doc):
+    if span.label_ not in _PLACE_LABELS or span.end >= len(doc) or is_country(span.text):
+        return False
+    if _SCORE.fullmatch(doc[span.end].text) is None:
         return False
     before = doc[span.start - 1] if span.start > 0 else None
-    opens = before is None or "\n" in before.text or _SCORE.fullmatch(before.text) is not None
-    return opens and _SCORE.fullmatch(doc[span.end].text) is not None and not is_country(span.text)
+    if before is not None and _SCORE.fullmatch(before.text):
+        return True
+    if before is not None and "\n" not in before.text:
+        return False
+    line = list(itertools.takewhile(lambda t: "\n" not in t.text, doc[span.end + 1 :]))
+    figures = sum(1 for t in line if _FIGURE.fullmatch(t.text))
+    named = any(
+        t.text[:1].isupper() and _SCORE.fullmatch(after.text)
+        for t, after in itertools.pairwise(line)
+    )
+    return figures >= 3 or named
 
 
 def _dateline(span: Span) -> bool:

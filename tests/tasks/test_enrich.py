@@ -397,9 +397,11 @@ def test_lowercase_words_the_model_reads_as_names_are_not_mentions() -> None:
 
 def test_a_city_in_a_line_of_scores_is_a_team_and_a_country_stays_a_place() -> None:
     text = "Leeds 0 Southampton 2\nWales 12 Japan 30\nThey flew to Paris 2 days ago.\n"
-    text += "Boston is cold.\nDenver"
+    text += "Boston is cold.\nPhiladelphia 5 12 .294 9\nLondon 12 to 8 11 Cloudy\nOhio 18\n"
+    text += "She ran the Reno 10 Miles 5 times.\nDenver"
     doc = spacy.blank("en")(text)
-    places = ("Leeds", "Southampton", "Wales", "Japan", "Paris", "Boston", "Denver")
+    places = ("Leeds", "Southampton", "Wales", "Japan", "Paris", "Boston", "Philadelphia")
+    places += ("London", "Ohio", "Reno", "Denver")
     doc.ents = [
         doc.char_span(text.index(p), text.index(p) + len(p), "GPE") for p in places
     ]  # fmt: skip
@@ -411,6 +413,10 @@ def test_a_city_in_a_line_of_scores_is_a_team_and_a_country_stays_a_place() -> N
         ("Japan", "GPE"),
         ("Paris", "GPE"),
         ("Boston", "GPE"),
+        ("Philadelphia", "ORG"),  # standings
+        ("London", "GPE"),  # weather
+        ("Ohio", "GPE"),  # votes
+        ("Reno", "GPE"),  # inside a sentence
         ("Denver", "GPE"),
     ]
 
