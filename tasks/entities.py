@@ -154,8 +154,8 @@ def split_title(text: str) -> tuple[str, str | None]:
     if len(words) > 1 and fold(words[0]) == "the":
         words.pop(0)
     taken: list[str] = []
-    while len(words) > 1 and is_title(words[0]):
-        taken.append(words.pop(0))
+    while len(words) > 1 and is_title(words[0]) and fold(words[0]) not in PLACE_TITLES:
+        taken.append(words.pop(0))  # "St Louis" keeps its "St"
     name = " ".join(words).strip(", ").lstrip(".")
     last = name.rsplit(" ", 1)[-1]
     if last.endswith(".") and "." not in last[:-1]:  # "Jr." -> "Jr", "U.S." stays

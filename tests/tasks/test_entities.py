@@ -172,6 +172,7 @@ def test_a_title_is_kept_apart_from_the_name() -> None:
     assert split_title("Major-Gen Gopaul Govender") == ("Gopaul Govender", "Major-Gen")
     assert split_title("Jean-Pierre Dupont") == ("Jean-Pierre Dupont", None)
     assert split_title("the U.S.") == ("U.S.", None)  # an abbreviation keeps its stop
+    assert split_title("ST. JOSEPH") == ("ST. JOSEPH", None)  # a place's "Saint"
     assert split_title("Acme Corp.,") == ("Acme Corp", None)
 
 
