@@ -395,6 +395,27 @@ def test_lowercase_words_the_model_reads_as_names_are_not_mentions() -> None:
     assert found == ["eBay", "Acme"]
 
 
+def test_the_place_of_a_dateline_the_model_missed_is_a_place() -> None:
+    text = (
+        "MADRID 1996-12-06\nSIALKOT, Pakistan 1996-12-06\nRobert Galvin MELBOURNE 1996-12-06\n"
+        "NAIROBI, Kenya (AP) — It rained.\nBREAKING NEWS — It rained in ROME 12 times."
+    )
+    doc = spacy.blank("en")(text)
+    doc.ents = [
+        doc.char_span(0, 6, "ORG"),
+        doc.char_span(47, 60, "PERSON"),
+        doc.char_span(61, 70, "PERSON"),
+    ]
+    found = [(e.text, e.label_) for e in entity_fixes(doc).ents]
+    assert found == [
+        ("MADRID", "GPE"),  # read as an organisation: a place, once
+        ("SIALKOT", "GPE"),
+        ("Robert Galvin", "PERSON"),
+        ("MELBOURNE", "GPE"),  # read as a person
+        ("NAIROBI", "GPE"),
+    ]
+
+
 def test_a_city_in_a_line_of_scores_is_a_team_and_a_country_stays_a_place() -> None:
     text = "Leeds 0 Southampton 2\nWales 12 Japan 30\nThey flew to Paris 2 days ago.\n"
     text += "Boston is cold.\nPhiladelphia 5 12 .294 9\nLondon 12 to 8 11 Cloudy\nOhio 18\n"
