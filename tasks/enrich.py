@@ -120,8 +120,6 @@ _PERSON_TAIL = re.compile(
 )
 # Before it: a person's role in lowercase ("police officer Brett Payne").
 _ROLE_BEFORE = re.compile(rf"\b(?:{_ROLE_NOUNS})\s+$")
-# What follows a dateline's place: ", State" or ", Month day", "(Agency)", then a dash; or an
-# ISO date (Reuters' archive style).
 # A dateline the model may have read nothing in: a place in capitals opening its line (or
 # after a byline's name), then ", Region" and an ISO date or "(Agency)" and a dash.
 _DATELINE = re.compile(
@@ -130,6 +128,8 @@ _DATELINE = re.compile(
     r"(?:\([A-Z][\w.&' ]{0,30}\)\s*(?:[—–]|--?)\s|\d{4}-\d{2}-\d{2}\b))",
     re.MULTILINE,
 )
+# What follows a dateline's place: ", State" or ", Month day", "(Agency)", then a dash; or an
+# ISO date (Reuters' archive style).
 _DATELINE_TAIL = re.compile(
     r"(?:\s*,\s*[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3})?(?:\s+\d{1,2})?"
     r"(?:\s*\([A-Z][\w.&' ]{0,30}\))?(?:\s*(?:[—–]|--?)\s|\s+\d{4}-\d{2}-\d{2}\b)"
@@ -159,14 +159,16 @@ def _after_line_breaks(doc: Doc) -> list[int]:
 def entity_fixes(doc: Doc) -> Doc:
     """Tidy entity spans: whole hyphenated names, no trailing possessive, no leading "the",
     no quotation marks or other punctuation at either end, and a name never running across a
-    number ("Nicolas Jarry 6-4 6-3 Roger Federer" is two people); the place of a wire
-    dateline is a place ("KABUL 1996-12-06", "INDIANAPOLIS (AP) —"); a name read as an
-    organisation that "who" in the singular or a person's noun in apposition follows, or a
-    person's role in lowercase precedes, is a person ("Montell Figgins, who represents ...",
-    "police officer Brett Payne"); a name read as a person's that ends in a word only
-    organisations' names end in is an organisation ("Dick Clark Productions"); a person's name
-    leaves out a team's or position's code in capitals before it ("Browns DL Sheldon
-    Richardson")."""
+    number ("Nicolas Jarry 6-4 6-3 Roger Federer" is two people) or being only figures, an
+    initial or a link; the place of a wire dateline is a place, read by the model or not
+    ("KABUL 1996-12-06", "INDIANAPOLIS (AP) —"); a name read as an organisation that "who" in
+    the singular or a person's noun in apposition follows, or a person's role in lowercase
+    precedes, is a person ("Montell Figgins, who represents ...", "police officer Brett
+    Payne"); a name read as a person's that ends in a word only organisations' names end in
+    is an organisation ("Dick Clark Productions"), as is a place in a line of results
+    ("Leeds 0 Southampton 2"); an organisation cut after its body's word takes its remit back
+    ("House Select Committee on ..."); a person's name leaves out a team's or position's
+    code in capitals before it ("Browns DL Sheldon Richardson")."""
     fixed: list[Span] = []
     for ent in doc.ents:
         start, end = ent.start, ent.end
@@ -281,7 +283,7 @@ def _team_in_score_line(span: Span) -> bool:
     other than a country before a score of up to three digits, that either follows another
     score ("Southampton" in "Leeds 0 Southampton 2") or opens its line, followed there by a
     name and a score ("Leeds 0 Southampton 2") or by three figures more ("PHILADELPHIA 5 12
-    .294 9"); not a line of weather ("London 12 8 Cloudy") or of votes ("Ohio 18")."""
+    .294 9"); not a line of weather ("London 12 to 8 11 Cloudy") or of votes ("Ohio 18")."""
     doc = span.doc
     if span.label_ not in _PLACE_LABELS or span.end >= len(doc) or is_country(span.text):
         return False
