@@ -45,14 +45,13 @@ an article is an entity of that surname.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-
-from babel import Locale
 
 from tasks.records import Mention
 
@@ -110,13 +109,6 @@ ORGANISATION_WORDS = (
     | {"club", "united", "city", "fc", "team", "union", "league", "news", "times", "post"}
     | {"services", "systems", "international", "national", "america", "american", "street"}
 )
-# Countries and regions (CLDR's English names, and the common abbreviations): a company named
-# after one ("China Airlines", "U.S. Steel Corp") does not take the country's own mentions.
-_TERRITORIES = Locale("en").territories.values()
-COUNTRIES = frozenset(
-    {"us", "usa", "uk", "eu", "uae", "england", "scotland", "wales", "northern ireland"}
-    | {unicodedata.normalize("NFKC", n).casefold().replace(".", "") for n in _TERRITORIES}
-)
 _OWNED = re.compile(r"['’]s\s+")  # what stands between the owner and the institution
 _QUOTES = "\"'“”‘’«»„"
 _POSSESSIVE = re.compile(r"['’]s?$")
@@ -165,7 +157,21 @@ def split_title(text: str) -> tuple[str, str | None]:
 
 def is_country(name: str) -> bool:
     """Whether a name is a country's or region's ("Japan", "U.S.", "Wales")."""
-    return " ".join(fold(word) for word in name.split()) in COUNTRIES
+    return " ".join(fold(word) for word in name.split()) in _countries()
+
+
+@functools.cache
+def _countries() -> frozenset[str]:
+    """Countries and regions, folded: CLDR's English names (through Babel, loaded on first
+    use) and the common abbreviations. A company named after one ("China Airlines", "U.S.
+    Steel Corp") does not take the country's own mentions."""
+    from babel import Locale
+
+    names = Locale("en").territories.values()
+    return frozenset(
+        {"us", "usa", "uk", "eu", "uae", "england", "scotland", "wales", "northern ireland"}
+        | {fold(name) for name in names}
+    )
 
 
 def surname(words: Sequence[str]) -> str:
@@ -272,7 +278,7 @@ def link_mentions(
     companies = [i for i in full if _company(mentions[i], names[i])]
     company_of: dict[tuple[str, ...], int | None] = {}  # a spelling's company, by its first
     for i, name in enumerate(names):  # rule 5
-        country = " ".join(name.key) in COUNTRIES
+        country = " ".join(name.key) in _countries()
         if i in to_people or country or _company(mentions[i], name):
             continue
         if name.spelled not in company_of:
