@@ -36,6 +36,7 @@ from spacy.tokens import Doc, Span, Token
 from spacy.util import filter_spans
 
 from tasks.entities import (
+    PLACE_LABELS,
     PLACE_TITLES,
     fold,
     is_country,
@@ -81,10 +82,9 @@ MAX_CHARS = 100_000
 _POSSESSIVES = frozenset({"'s", "’s", "'", "’"})
 _LEADING_DETERMINERS = frozenset({"the"})
 _SCORE = re.compile(r"\d{1,3}")
-_FIGURE = re.compile(r"\.?\d[\d.,:/–-]*")  # a figure of a table ("12", ".294", "1:19.21")
 _NUMBER = re.compile(r"\d[\d.,:/–-]*")  # a score or figure ("6-4", "1,200"), not "3M" or "G7"
+_FIGURE = re.compile(r"\.?" + _NUMBER.pattern)  # in a table too: ".294", "1:19.21"
 _NAME_LABELS = frozenset({"PERSON", "ORG", "NORP", "FAC"})  # no digits inside these names
-_PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 # Last words of a name only organisations have ("Dick Clark Productions", "Masten Space Systems").
 _ORG_ENDINGS = frozenset(
     {
@@ -285,9 +285,9 @@ def _team_in_score_line(span: Span) -> bool:
     name and a score ("Leeds 0 Southampton 2") or by three figures more ("PHILADELPHIA 5 12
     .294 9"); not a line of weather ("London 12 to 8 11 Cloudy") or of votes ("Ohio 18")."""
     doc = span.doc
-    if span.label_ not in _PLACE_LABELS or span.end >= len(doc) or is_country(span.text):
+    if span.label_ not in PLACE_LABELS or span.end >= len(doc):
         return False
-    if _SCORE.fullmatch(doc[span.end].text) is None:
+    if _SCORE.fullmatch(doc[span.end].text) is None or is_country(span.text):
         return False
     before = doc[span.start - 1] if span.start > 0 else None
     if before is not None and _SCORE.fullmatch(before.text):
@@ -308,7 +308,7 @@ def _dateline(span: Span) -> bool:
     opening its line, before a date, "(Agency)" and a dash ("KABUL 1996-12-06",
     "INDIANAPOLIS (AP) —", "NAIROBI, Kenya (AP) —")."""
     doc = span.doc
-    if span.label_ in _PLACE_LABELS or not span.text.isupper():
+    if span.label_ in PLACE_LABELS or not span.text.isupper():
         return False
     if span.start > 0 and "\n" not in doc[span.start - 1].text_with_ws:
         return False

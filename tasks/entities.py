@@ -89,6 +89,7 @@ INSTITUTION_WORDS = frozenset(
     }
 )
 OWNER_LABELS = frozenset({"GPE", "NORP"})
+PLACE_LABELS = frozenset({"GPE", "LOC", "FAC"})
 # Last words of a company's name, lowercase without a full stop ("Newmont Mining Corp"): the
 # name's first words alone are the company too ("Newmont"). Not the words of institutions and
 # public bodies: "the House" is not the "House Select Committee", nor "Michigan" the
@@ -113,7 +114,6 @@ _OWNED = re.compile(r"['’]s\s+")  # what stands between the owner and the inst
 _QUOTES = "\"'“”‘’«»„"
 _POSSESSIVE = re.compile(r"['’]s?$")
 _HYPHENS = re.compile(r"[-‐‑]")
-_PLACES = frozenset({"GPE", "LOC", "FAC"})
 _LOWER_WORD = re.compile(r"\b[a-z][a-z'’-]*\b")
 _DIGIT = re.compile(r"\d")
 
@@ -224,7 +224,7 @@ def link_mentions(
         group[root(j)] = root(i)
 
     lowercase = {w for text in (texts or {}).values() for w in _LOWER_WORD.findall(text)}
-    places = {n.spelled for n, m in zip(names, mentions, strict=True) if m.label in _PLACES}
+    places = {n.spelled for n, m in zip(names, mentions, strict=True) if m.label in PLACE_LABELS}
 
     def person_like(j: int) -> bool:
         """Whether a name the model read as an organisation's may be a person's: two or
@@ -278,7 +278,7 @@ def link_mentions(
     companies = [i for i in full if _company(mentions[i], names[i])]
     company_of: dict[tuple[str, ...], int | None] = {}  # a spelling's company, by its first
     for i, name in enumerate(names):  # rule 5
-        country = " ".join(name.key) in _countries()
+        country = is_country(" ".join(name.words))
         if i in to_people or country or _company(mentions[i], name):
             continue
         if name.spelled not in company_of:
