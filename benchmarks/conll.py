@@ -37,6 +37,7 @@ from tasks.enrich import DEFAULT_MODEL, enrich_articles, load_nlp
 
 TYPES = ("PER", "ORG", "LOC")
 LABELS = {"PERSON": "PER", "ORG": "ORG", "GPE": "LOC", "LOC": "LOC", "FAC": "LOC"}
+_TAG = re.compile(r"O|[BI]-\w+")
 _DATELINE_END = re.compile(r"\d{4}-\d{2}-\d{2}")
 _NO_SPACE_BEFORE = frozenset({",", ".", ";", ":", "?", "!", ")", "'s", "'", "n't", "%"})
 Name = tuple[int, int, str]  # first token, token after the last, type
@@ -52,7 +53,7 @@ class Document:
 def read_sentences(path: Path) -> Iterator[list[tuple[str, str]] | None]:
     """Sentences as (token, tag) lists; None where a ``-DOCSTART-`` line stands."""
     sentence: list[tuple[str, str]] = []
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
         fields = line.split()
         if fields and fields[0] == "-DOCSTART-":
             if sentence:
@@ -60,6 +61,8 @@ def read_sentences(path: Path) -> Iterator[list[tuple[str, str]] | None]:
             sentence = []
             yield None
         elif fields:
+            if len(fields) < 2 or not _TAG.fullmatch(fields[-1]):
+                raise SystemExit(f"{path}:{number}: not 'token ... TAG' with an IOB tag: {line!r}")
             sentence.append((fields[0], fields[-1]))
         elif sentence:
             yield sentence
