@@ -331,12 +331,13 @@ def _described_person(span: Span) -> bool:
 
 
 def _name_parts(doc: Doc, start: int, end: int, label: str) -> Iterator[tuple[int, int]]:
-    """The token ranges of a name span: split at numbers (names only), trimmed of
-    punctuation, possessives and a leading "the"."""
+    """The token ranges of a name span: split at numbers (names only) and, for people, at
+    "and" ("Prince Archie and Princess Lilibet" is two), trimmed of punctuation,
+    possessives and a leading "the"."""
     cuts = [start]
     if label in _NAME_LABELS:
         for token in doc[start:end]:
-            if _NUMBER.fullmatch(token.text):
+            if _NUMBER.fullmatch(token.text) or (label == "PERSON" and token.text == "and"):
                 cuts += [token.i, token.i + 1]
     cuts.append(end)
     for part_start, part_end in zip(cuts[::2], cuts[1::2], strict=True):

@@ -14,13 +14,13 @@ title "Gov."). The rules, in order:
    whose last word ("King" of "Martin Luther King Jr.") it is, else whose first word it is
    ("Dale" for "Dale Ford"), whatever label the model gave the one-word mention ("Sondland"
    read as a place). A full name written after a title counts as a person's for a one-word
-   name read as a person, whatever its own label ("Govender" and "Major-Gen Gopaul Govender"
-   read as an organisation); failing that, so does a name read as an organisation that may
-   be a person's: two or three capitalised words without figures, none an organisation's
-   word, the first and last never written in lowercase in the article, not opening with a
-   place it names ("Rudolph" and "Mason Rudolph"; not "Pittsburgh Steelers"). When several
-   people share that word, the one named most recently before it wins (else the first
-   named after it).
+   name read as a person at any of its mentions, whatever its own label ("Govender" and
+   "Major-Gen Gopaul Govender" read as an organisation); failing that, so does a name read
+   as an organisation that may be a person's: two or three capitalised words without
+   figures, none an organisation's word, the first and last never written in lowercase in
+   the article, not opening with a place it names ("Rudolph" and "Mason Rudolph"; not
+   "Pittsburgh Steelers"). When several people share that word, the one named most
+   recently before it wins (else the first named after it).
 4. An all-capitals word ("WHO") is the organisation whose initials it spells, named in full in
    the article.
 5. A name that is the first words of a company named in full in the article ("Newmont",
@@ -256,18 +256,23 @@ def link_mentions(
                 join(j, i)
                 linked.update((i, j))
                 break
+    # one-word names read as a person's at least once: every mention of the word is judged so
+    read_as_person = {
+        n.key for n, m in zip(names, mentions, strict=True) if m.label == "PERSON"
+    }
     for i, name in enumerate(names):
         if len(name.words) != 1:
             continue
         word = name.key[0]
+        as_person = name.key in read_as_person
         by_last = [j for j in persons if surname(names[j].key) == word]
         by_first = [j for j in persons if names[j].key[0] == word]
-        if not by_last and mentions[i].label == "PERSON":  # "Major-Gen Gopaul Govender" (ORG)
+        if not by_last and as_person:  # "Major-Gen Gopaul Govender" (ORG)
             by_last = [j for j in titled if surname(names[j].key) == word]
-        if not by_last and mentions[i].label == "PERSON":  # "Mason Rudolph" read as ORG
+        if not by_last and as_person:  # "Mason Rudolph" read as ORG
             by_last = [j for j in full if surname(names[j].key) == word and person_like(j)]
         chosen = _nearest(i, by_last or by_first)  # rule 3
-        if chosen is not None and mentions[i].label == "PERSON":
+        if chosen is not None and as_person:
             people.add(chosen)  # a surname read as a person's makes the full name a person's
         if chosen is None and name.words[0].isupper() and len(word) >= 2:  # rule 4
             chosen = _nearest(i, [j for j in full if _initials(names[j].words) == word])

@@ -348,6 +348,16 @@ def test_a_name_never_runs_across_a_score_or_figure(nlp: Language) -> None:
     assert not any(any(c.isdigit() for c in text) for text, _ in found)
 
 
+def test_a_person_span_joining_two_names_with_and_is_two_people() -> None:
+    doc = spacy.blank("en")("Prince Archie and Princess Lilibet met Procter and Gamble.")
+    doc.ents = [doc.char_span(0, 34, "PERSON"), doc.char_span(39, 57, "ORG")]
+    found = [(e.text, e.label_) for e in entity_fixes(doc).ents]
+    # an organisation's name may hold "and"; a person's never does
+    assert found == [
+        ("Prince Archie", "PERSON"), ("Princess Lilibet", "PERSON"), ("Procter and Gamble", "ORG")
+    ]
+
+
 def test_a_team_or_position_code_before_a_name_is_left_out_of_it(nlp: Language) -> None:
     text = "Browns DL Myles Garrett was suspended on Friday. AJ Styles won the belt."
     found = {text for text, _ in names([("s", text, "en")], nlp)}

@@ -420,3 +420,21 @@ def test_a_surname_linked_to_a_person_is_not_also_the_company_named_after_them()
         mentions(("Michael Dell", "PERSON"), ("Dell", "PERSON"), ("Dell Technologies", "ORG"))
     )
     assert [m.entity_name for m in linked] == ["Michael Dell", "Michael Dell", "Dell Technologies"]
+
+
+def test_a_surname_read_as_a_person_once_takes_its_other_mentions_to_the_full_name() -> None:
+    linked = link_mentions(
+        mentions(
+            ("Marina Lacerda", "ORG"),
+            ("Lacerda", "ORG"),
+            ("Lacerda", "PERSON"),
+            ("Lacerda", "ORG"),
+        ),
+        {("body", 0): "Marina Lacerda said it. Lacerda added more."},
+    )
+    assert names(linked) == [
+        ("Marina Lacerda", "Marina Lacerda", "PERSON"),
+        ("Lacerda", "Marina Lacerda", "PERSON"),
+        ("Lacerda", "Marina Lacerda", "PERSON"),
+        ("Lacerda", "Marina Lacerda", "PERSON"),
+    ]
