@@ -130,6 +130,20 @@ _DATELINE = re.compile(
 )
 # What follows a dateline's place: ", State" or ", Month day", "(Agency)", then a dash; or an
 # ISO date (Reuters' archive style).
+# A row of a standings table: a name in capitals opening its line, then three figures or more
+# and nothing else ("NY RANGERS 10 13 5 91 81 25", "TAMPA BAY 8 15 2 69 81 18").
+_STANDINGS_ROW = re.compile(
+    r"^([A-Z][A-Z.'&]*(?: [A-Z][A-Z.'&]*){0,2})(?:[ \t]+[-+]?\.?\d[\d.,:/-]*){3,}[ \t]*$",
+    re.MULTILINE,
+)
+# A line of fixtures in capitals: the home team "AT" the away team ("TORONTO AT NY RANGERS").
+_FIXTURE_LINE = re.compile(
+    r"^([A-Z][A-Z.'&]*(?: [A-Z][A-Z.'&]*){0,2}) AT ([A-Z][A-Z.'&]*(?: [A-Z][A-Z.'&]*){0,2})"
+    r"[ \t]*$",
+    re.MULTILINE,
+)
+# A table's header line: column heads of one to four capitals ("W L T GF GA PTS").
+_HEADER_LINE = re.compile(r"^[ \t]*[A-Z]{1,4}(?:[ \t]+[A-Z]{1,4}){2,}[ \t]*$", re.MULTILINE)
 _DATELINE_TAIL = re.compile(
     r"(?:\s*,\s*[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3})?(?:\s+\d{1,2})?"
     r"(?:\s*\([A-Z][\w.&' ]{0,30}\))?(?:\s*(?:[—–]|--?)\s|\s+\d{4}-\d{2}-\d{2}\b)"
@@ -201,6 +215,25 @@ def entity_fixes(doc: Doc) -> Doc:
                 part = Span(doc, part_start, part_end, label="ORG")
             fixed.append(part)
     doc.ents = filter_spans([*_datelines(doc), *fixed])
+    return doc
+
+
+def sports_tables(doc: Doc) -> Doc:
+    """The doc with the names of sports tables as written (in capitals, which NER reads
+    re-cased): a header line's column heads are no names ("W L T GF GA PTS"), and the
+    teams of a standings row or a fixtures line are organisations, which the model reads
+    as places, in part or not at all ("NY RANGERS 10 13 5 91 81 25", "TORONTO AT NY
+    RANGERS"); they win over the parts it read ("NY" as a place)."""
+    text = doc.text
+    headers = [m.span() for m in _HEADER_LINE.finditer(text)]
+    rows = [m.span(1) for m in _STANDINGS_ROW.finditer(text)]
+    fixtures = [m.span(i) for m in _FIXTURE_LINE.finditer(text) for i in (1, 2)]
+    if not (headers or rows or fixtures):
+        return doc
+    spans = (doc.char_span(*at, label="ORG", alignment_mode="contract") for at in rows + fixtures)
+    teams = [span for span in spans if span is not None and not is_country(span.text)]
+    kept = [e for e in doc.ents if not any(a <= e.start_char < b for a, b in headers)]
+    doc.ents = filter_spans([*teams, *kept])
     return doc
 
 
@@ -498,7 +531,7 @@ def enrich(
     cased = [truecase(body, contexts.get(aid, "")) for aid, body in english]
     docs = list(_run(nlp, map(nlp.make_doc, cased), NER, batch_size))
     docs = [
-        doc if doc.text == body else _as_written(nlp, doc, body)
+        sports_tables(doc if doc.text == body else _as_written(nlp, doc, body))
         for (_, body), doc in zip(english, docs, strict=True)
     ]
     for (aid, body), doc in zip(english, docs, strict=True):

@@ -20,6 +20,7 @@ from tasks.enrich import (
     load_nlp,
     mentions_of,
     parse_where_quoted,
+    sports_tables,
 )
 from tasks.quotes import attribute_quotes, find_quote_spans
 from tasks.records import Article
@@ -346,6 +347,21 @@ def test_a_name_never_runs_across_a_score_or_figure(nlp: Language) -> None:
     assert ("Nicolas Jarry", "PERSON") in found
     assert ("Roger Federer", "PERSON") in found
     assert not any(any(c.isdigit() for c in text) for text, _ in found)
+
+
+def test_teams_of_standings_rows_and_fixtures_are_organisations_and_headers_no_names() -> None:
+    text = (
+        "NHL STANDINGS\nW L T GF GA PTS\nNY RANGERS 10 13 5 91 81 25\n"
+        "WALES 3 1 0 40 12 6\nTORONTO AT NY RANGERS\nNY Rangers won 3 2 1 times.\n"
+    )
+    doc = spacy.blank("en")(text)
+    doc.ents = [doc.char_span(14, 15, "ORG"), doc.char_span(30, 32, "GPE")]
+    found = [(e.text, e.label_, e.start_char) for e in sports_tables(doc).ents]
+    assert found == [
+        ("NY RANGERS", "ORG", 30),  # over the model's "NY", a place
+        ("TORONTO", "ORG", 78),
+        ("NY RANGERS", "ORG", 89),
+    ]  # not the column head "W", a country's row ("WALES") or a line of running text
 
 
 def test_a_person_span_joining_two_names_with_and_is_two_people() -> None:
