@@ -180,7 +180,8 @@ def entity_fixes(doc: Doc) -> Doc:
     precedes, is a person ("Montell Figgins, who represents ...", "police officer Brett
     Payne"); a name read as a person's that ends in a word only organisations' names end in
     is an organisation ("Dick Clark Productions"), as is a place in a line of results
-    ("Leeds 0 Southampton 2"); an organisation cut after its body's word takes its remit back
+    ("Leeds 0 Southampton 2"), and a country read as an organisation is a place ("Wales"); an
+    organisation cut after its body's word takes its remit back
     ("House Select Committee on ..."); a person's name leaves out a team's or position's
     code in capitals before it ("Browns DL Sheldon Richardson")."""
     fixed: list[Span] = []
@@ -213,6 +214,8 @@ def entity_fixes(doc: Doc) -> Doc:
                 part = Span(doc, part_start, part_end, label="PERSON")
             elif _org_ending(part) or _team_in_score_line(part):
                 part = Span(doc, part_start, part_end, label="ORG")
+            elif part.label_ == "ORG" and is_country(part.text):
+                part = Span(doc, part_start, part_end, label="GPE")
             fixed.append(part)
     doc.ents = filter_spans([*_datelines(doc), *fixed])
     return doc

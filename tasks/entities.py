@@ -163,15 +163,22 @@ def is_country(name: str) -> bool:
 @functools.cache
 def _countries() -> frozenset[str]:
     """Countries and regions, folded: CLDR's English names (through Babel, loaded on first
-    use) and the common abbreviations. A company named after one ("China Airlines", "U.S.
-    Steel Corp") does not take the country's own mentions."""
+    use, less the European Union and the United Nations, which are organisations) and the
+    common abbreviations. A company named after one ("China Airlines", "U.S. Steel Corp")
+    does not take the country's own mentions."""
     from babel import Locale
 
-    names = Locale("en").territories.values()
+    names = {fold(name) for name in Locale("en").territories.values()}
     return frozenset(
-        {"us", "usa", "uk", "eu", "uae", "england", "scotland", "wales", "northern ireland"}
-        | {fold(name) for name in names}
+        {"us", "usa", "uk", "uae", "england", "scotland", "wales", "northern ireland"}
+        | names - _NOT_PLACES
     )
+
+
+# CLDR's territories that are organisations, or no place at all.
+_NOT_PLACES = frozenset(
+    {"european union", "united nations", "eurozone", "world", "pseudo-accents", "pseudo-bidi"}
+)
 
 
 def surname(words: Sequence[str]) -> str:

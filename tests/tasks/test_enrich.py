@@ -364,13 +364,26 @@ def test_teams_of_standings_rows_and_fixtures_are_organisations_and_headers_no_n
     ]  # not the column head "W", a country's row ("WALES") or a line of running text
 
 
+def test_a_country_read_as_an_organisation_is_a_place_but_the_eu_is_not_a_country() -> None:
+    doc = spacy.blank("en")("Wales met the EU and the United Nations.")
+    doc.ents = [
+        doc.char_span(0, 5, "ORG"),
+        doc.char_span(14, 16, "ORG"),
+        doc.char_span(25, 39, "ORG"),
+    ]
+    found = [(e.text, e.label_) for e in entity_fixes(doc).ents]
+    assert found == [("Wales", "GPE"), ("EU", "ORG"), ("United Nations", "ORG")]
+
+
 def test_a_person_span_joining_two_names_with_and_is_two_people() -> None:
     doc = spacy.blank("en")("Prince Archie and Princess Lilibet met Procter and Gamble.")
     doc.ents = [doc.char_span(0, 34, "PERSON"), doc.char_span(39, 57, "ORG")]
     found = [(e.text, e.label_) for e in entity_fixes(doc).ents]
     # an organisation's name may hold "and"; a person's never does
     assert found == [
-        ("Prince Archie", "PERSON"), ("Princess Lilibet", "PERSON"), ("Procter and Gamble", "ORG")
+        ("Prince Archie", "PERSON"),
+        ("Princess Lilibet", "PERSON"),
+        ("Procter and Gamble", "ORG"),
     ]
 
 
