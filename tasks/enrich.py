@@ -48,6 +48,7 @@ from tasks.language import is_english
 from tasks.quotes import QuoteSpan, attribute_quotes, find_quote_spans, unattributed_quotes
 from tasks.records import Article, Enrichment, Mention, Quote
 from tasks.repeats import CALENDAR, first_names, repeated_names
+from tasks.speakers import given_name
 from tasks.truecase import truecase
 
 log = logging.getLogger(__name__)
@@ -142,6 +143,18 @@ _FIXTURE_LINE = re.compile(
     r"[ \t]*$",
     re.MULTILINE,
 )
+# A row of a league table: a name opening its line, then six whole numbers or more and nothing
+# else (played, won, drawn, lost, for, against, points: "Forfar 15 6 4 5 26 24 22"); a
+# golfer's four rounds and total are fewer.
+_LEAGUE_ROW = re.compile(
+    r"^([A-Z][\w.'&-]*(?: [A-Z][\w.'&-]*){0,2})(?:[ \t]+\d{1,3}){6,}[ \t]*$", re.MULTILINE
+)
+# A result on a line of its own: two names, each with its score ("Hearts 0 Raith 0").
+_RESULT_LINE = re.compile(
+    r"^([A-Z][\w.'&-]*(?: [A-Z][\w.'&-]*){0,2}) \d{1,3} "
+    r"([A-Z][\w.'&-]*(?: [A-Z][\w.'&-]*){0,2}) \d{1,3}[ \t]*\.?[ \t]*$",
+    re.MULTILINE,
+)
 # A table's header line: column heads of one to four capitals ("W L T GF GA PTS").
 _HEADER_LINE = re.compile(r"^[ \t]*[A-Z]{1,4}(?:[ \t]+[A-Z]{1,4}){2,}[ \t]*$", re.MULTILINE)
 _DATELINE_TAIL = re.compile(
@@ -222,19 +235,30 @@ def entity_fixes(doc: Doc) -> Doc:
 
 
 def sports_tables(doc: Doc) -> Doc:
-    """The doc with the names of sports tables as written (in capitals, which NER reads
-    re-cased): a header line's column heads are no names ("W L T GF GA PTS"), and the
-    teams of a standings row or a fixtures line are organisations, which the model reads
-    as places, in part or not at all ("NY RANGERS 10 13 5 91 81 25", "TORONTO AT NY
-    RANGERS"); they win over the parts it read ("NY" as a place)."""
+    """The doc with the names of sports tables read as written (NER reads capitals
+    re-cased): a header line's column heads are no names ("W L T GF GA PTS"), and the teams
+    of a standings row ("NY RANGERS 10 13 5 91 81 25", "Forfar 15 6 4 5 26 24 22"), a
+    fixtures line ("TORONTO AT NY RANGERS") or a result on a line of its own ("Hearts 0
+    Raith 0") are organisations, which the model reads as places or people, in part or not
+    at all; they win over what it read ("NY" as a place, "Porto" as a person), but for a
+    country and a person it read with a common given name ("Michael Jordan 40 12 25 10 12 3"
+    is a player's row)."""
     text = doc.text
     headers = [m.span() for m in _HEADER_LINE.finditer(text)]
-    rows = [m.span(1) for m in _STANDINGS_ROW.finditer(text)]
-    fixtures = [m.span(i) for m in _FIXTURE_LINE.finditer(text) for i in (1, 2)]
-    if not (headers or rows or fixtures):
+    rows = [m.span(1) for row in (_STANDINGS_ROW, _LEAGUE_ROW) for m in row.finditer(text)]
+    for pair in (_FIXTURE_LINE, _RESULT_LINE):
+        rows += [m.span(i) for m in pair.finditer(text) for i in (1, 2)]
+    if not (headers or rows):
         return doc
-    spans = (doc.char_span(*at, label="ORG", alignment_mode="contract") for at in rows + fixtures)
-    teams = [span for span in spans if span is not None and not is_country(span.text)]
+    people = [e for e in doc.ents if e.label_ == "PERSON" and given_name(tuple(e.text.split()))]
+    spans = (doc.char_span(*at, label="ORG", alignment_mode="contract") for at in rows)
+    teams = [
+        span
+        for span in spans
+        if span is not None
+        and not is_country(span.text)
+        and not any(p.start < span.end and span.start < p.end for p in people)
+    ]
     kept = [e for e in doc.ents if not any(a <= e.start_char < b for a, b in headers)]
     doc.ents = filter_spans([*teams, *kept])
     return doc

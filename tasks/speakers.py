@@ -242,7 +242,7 @@ class Speakers:
         self.title_gender: dict[str, str] = {}  # folded name or surname -> gender by title
         for ent in doc.ents:
             words = _name_words(ent)
-            if ent.label_ != "PERSON" and not _given_name(words) and not _titled(ent):
+            if ent.label_ != "PERSON" and not given_name(words) and not _titled(ent):
                 continue
             gender = self._title_before(ent.start) or _appositive_gender(ent)
             if gender is not None:
@@ -308,7 +308,7 @@ class Speakers:
         ent = self.ent_of.get(token.i)
         if ent is not None and ent.label_ in SPEAKER_LABELS:
             words = _name_words(ent)
-            if ent.label_ == "PERSON" or _given_name(words) or _titled(ent) or (
+            if ent.label_ == "PERSON" or given_name(words) or _titled(ent) or (
                 self._ending_of(words) if len(words) > 1 else self._person_of(words[0])
             ):
                 return self._person(words, ent.start)
@@ -845,7 +845,7 @@ def _person_like(name: str) -> bool:
     return 2 <= len(words) <= 4 and all(w[:1].isupper() for w in words)
 
 
-def _given_name(words: tuple[str, ...]) -> bool:
+def given_name(words: tuple[str, ...]) -> bool:
     """Whether an entity of another label reads as a person ("Penelope Muse Abernathy")."""
     first = _fold(words[0])
     return 2 <= len(words) <= 4 and (first in FEMALE_NAMES or first in MALE_NAMES)

@@ -364,6 +364,31 @@ def test_teams_of_standings_rows_and_fixtures_are_organisations_and_headers_no_n
     ]  # not the column head "W", a country's row ("WALES") or a line of running text
 
 
+def test_teams_of_league_rows_and_result_lines_are_organisations_not_players() -> None:
+    text = (
+        "Porto 15 6 4 5 26 24 22\nHearts 0 Raith 0\nMichael Jordan 40 12 25 10 12 3\n"
+        "Wales 12 Japan 30\nGreg Norman 70 68 72 69 279\n"
+    )
+    doc = spacy.blank("en")(text)
+    doc.ents = [
+        doc.char_span(0, 5, "PERSON"),  # a club the model read as a person
+        doc.char_span(41, 55, "PERSON"),
+        doc.char_span(73, 78, "GPE"),
+        doc.char_span(82, 87, "GPE"),
+        doc.char_span(91, 102, "PERSON"),
+    ]
+    found = [(e.text, e.label_) for e in sports_tables(doc).ents]
+    assert found == [
+        ("Porto", "ORG"),
+        ("Hearts", "ORG"),
+        ("Raith", "ORG"),
+        ("Michael Jordan", "PERSON"),  # a player's row: a common given name
+        ("Wales", "GPE"),  # countries stay places
+        ("Japan", "GPE"),
+        ("Greg Norman", "PERSON"),  # five figures: a golfer's card, not a league row
+    ]
+
+
 def test_a_country_read_as_an_organisation_is_a_place_but_the_eu_is_not_a_country() -> None:
     doc = spacy.blank("en")("Wales met the EU and the United Nations.")
     doc.ents = [
