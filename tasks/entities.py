@@ -27,12 +27,15 @@ title "Gov."). The rules, in order:
    "Santa Fe" of "Newmont Mining Corp", "Santa Fe Pacific Gold Corp": an organisation whose
    name ends in Corp, Inc, Ltd, Group, Records ... `COMPANY_ENDINGS`) is that company: of
    several, the one named nearest before the name's first mention (else after it); unless the
-   name is a country's ("China" of "China Airlines") or rule 3 or 4 made it a person's.
+   name is a country's ("China" of "China Airlines") or rule 3 or 4 made it a person's. So
+   is a name that is the rest of an organisation's name opening with a place the article
+   names ("Dodgers" of "Los Angeles Dodgers", "Steelers" of "Pittsburgh Steelers").
 6. Anything else is one entity per name ("Al-Qaeda" is "Al Qaeda"), whatever its labels.
 
 An entity's label is the one most of its mentions carry, a person named in full (or a full
 name rule 3 gave a one-word name read as a person) making it PERSON and else a company named
-in full making it ORG; its name is its longest name (the most frequent of equal length, and
+in full making it ORG, and one of a name opening with a place (rule 5) the label its name in
+full is read with most; its name is its longest name (the most frequent of equal length, and
 written in capitals only if the article writes it no other way: "Vladimir Putin", not the
 headline's "VLADIMIR PUTIN"); an organisation named with an institution's word (ministry,
 court, army ... `INSTITUTION_WORDS`) right after a place and "’s" takes that place into its
@@ -288,6 +291,14 @@ def link_mentions(
             linked.update((i, chosen))
             to_people.add(i)
     companies = [i for i in full if _company(mentions[i], names[i])]
+    teams = {  # an organisation named after a place the article names, by the rest of its name
+        j: names[j].spelled[size:]
+        for j in full
+        for size in (1, 2)
+        if mentions[j].label == "ORG"
+        and len(names[j].spelled) > size
+        and names[j].spelled[:size] in places
+    }
     company_of: dict[tuple[str, ...], int | None] = {}  # a spelling's company, by its first
     for i, name in enumerate(names):  # rule 5
         country = is_country(" ".join(name.words))
@@ -300,7 +311,8 @@ def link_mentions(
                 for j in companies
                 if names[j].spelled[:size] == name.spelled and len(names[j].spelled) > size
             ]
-            company_of[name.spelled] = _nearest(i, longer)
+            longer += [j for j, rest in teams.items() if rest == name.spelled]
+            company_of[name.spelled] = _nearest(i, sorted(set(longer)))
         chosen = company_of[name.spelled]
         if chosen is not None:
             join(chosen, i)
@@ -315,7 +327,7 @@ def link_mentions(
             first_of[name.spelled] = i
     owners = _owners(mentions, names, texts or {})
     roots = [root(i) for i in range(len(mentions))]
-    return _labelled(mentions, names, roots, owners, people)
+    return _labelled(mentions, names, roots, owners, people, set(teams))
 
 
 def _owners(
@@ -366,6 +378,7 @@ def _labelled(
     roots: Sequence[int],
     owners: Mapping[int, str],
     people: set[int],
+    teams: set[int],
 ) -> tuple[Mention, ...]:
     members: dict[int, list[int]] = {}
     for i, r in enumerate(roots):
@@ -380,6 +393,10 @@ def _labelled(
         seen = [mentions[i].label for i in indices]
         company = any(_company(mentions[i], names[i]) for i in indices)
         label = "PERSON" if full_person else "ORG" if company else _most_common(labels, seen)
+        team = {names[i].spelled for i in indices if i in teams}
+        if team and not full_person and not company:  # as its name in full is read
+            full = [mentions[i].label for i in indices if names[i].spelled in team]
+            label = _most_common(Counter(full), full)
         written = [" ".join(names[i].words) for i in indices]
         longest = max(len(s.split()) for s in written)
         candidates = [s for s in written if len(s.split()) == longest]

@@ -67,7 +67,7 @@ def test_a_surname_read_as_a_person_names_a_full_name_read_as_an_organisation() 
     )
     assert [(m.entity_name, m.label) for m in linked][7:] == [
         ("Mason Rudolph", "PERSON"),  # and the full name is a person's too
-        ("Steelers", "PERSON"),  # a team named after a place the article names
+        ("Pittsburgh Steelers", "ORG"),  # a team named after a place the article names
         ("Moon", "PERSON"),  # "moon" is written in lowercase
         ("Sky", "PERSON"),  # an organisation's word
         ("Trump", "PERSON"),  # not read as an organisation
@@ -438,3 +438,28 @@ def test_a_surname_read_as_a_person_once_takes_its_other_mentions_to_the_full_na
         ("Lacerda", "Marina Lacerda", "PERSON"),
         ("Lacerda", "Marina Lacerda", "PERSON"),
     ]
+
+
+def test_the_rest_of_a_name_opening_with_a_place_names_that_team_or_body() -> None:
+    linked = link_mentions(
+        mentions(
+            ("Los Angeles", "GPE"),
+            ("Los Angeles Dodgers", "ORG"),
+            ("Dodgers", "PERSON"),
+            ("Dodgers", "PERSON"),
+            ("Amsterdam", "GPE"),
+            ("Amsterdam Light Festival", "EVENT"),
+            ("Amsterdam Light Festival", "ORG"),
+            ("Amsterdam Light Festival", "EVENT"),
+            ("Light Festival", "EVENT"),
+            ("Dodgers Stadium", "FAC"),
+        )
+    )
+    assert names(linked)[1:4] == [("Los Angeles Dodgers", "Los Angeles Dodgers", "ORG")] + [
+        ("Dodgers", "Los Angeles Dodgers", "ORG")
+    ] * 2  # the team named in full makes its entity an organisation
+    # a festival that is an organisation's only in one reading stays the event most read
+    assert {(m.entity_name, m.label) for m in linked[5:9]} == {
+        ("Amsterdam Light Festival", "EVENT")
+    }
+    assert linked[9].entity_name == "Dodgers Stadium"  # the words after the place, not before
