@@ -143,11 +143,14 @@ _FIXTURE_LINE = re.compile(
     r"[ \t]*$",
     re.MULTILINE,
 )
-# A row of a league table: a name opening its line, then six whole numbers or more and nothing
-# else (played, won, drawn, lost, for, against, points: "Forfar 15 6 4 5 26 24 22"); a
+# A row of a league table: a name opening its line (after its position, if written), then six
+# whole numbers or more and nothing else (played, won, drawn, lost, for, against, goal
+# difference, points: "Forfar 15 6 4 5 26 24 22", "3. Hearts 15 5 6 4 18 19 -1 21"); a
 # golfer's four rounds and total are fewer.
 _LEAGUE_ROW = re.compile(
-    r"^([A-Z][\w.'&-]*(?: [A-Z][\w.'&-]*){0,2})(?:[ \t]+\d{1,3}){6,}[ \t]*$", re.MULTILINE
+    r"^(?:\d{1,2}\.?[ \t]+)?([A-Z][\w.'&-]*(?: [A-Z][\w.'&-]*){0,2})(?:[ \t]+[-+]?\d{1,3}){6,}"
+    r"[ \t]*$",
+    re.MULTILINE,
 )
 # A result on a line of its own: two names, each with its score ("Hearts 0 Raith 0").
 _RESULT_LINE = re.compile(

@@ -367,7 +367,7 @@ def test_teams_of_standings_rows_and_fixtures_are_organisations_and_headers_no_n
 def test_teams_of_league_rows_and_result_lines_are_organisations_not_players() -> None:
     text = (
         "Porto 15 6 4 5 26 24 22\nHearts 0 Raith 0\nMichael Jordan 40 12 25 10 12 3\n"
-        "Wales 12 Japan 30\nGreg Norman 70 68 72 69 279\n"
+        "Wales 12 Japan 30\nGreg Norman 70 68 72 69 279\n3. Clyde 15 5 6 4 18 19 -1 21\n"
     )
     doc = spacy.blank("en")(text)
     doc.ents = [
@@ -386,6 +386,7 @@ def test_teams_of_league_rows_and_result_lines_are_organisations_not_players() -
         ("Wales", "GPE"),  # countries stay places
         ("Japan", "GPE"),
         ("Greg Norman", "PERSON"),  # five figures: a golfer's card, not a league row
+        ("Clyde", "ORG"),  # after its position, with a goal difference
     ]
 
 
