@@ -131,6 +131,10 @@ _DATELINE = re.compile(
 )
 # What follows a dateline's place: ", State" or ", Month day", "(Agency)", then a dash; or an
 # ISO date (Reuters' archive style).
+_DATELINE_TAIL = re.compile(
+    r"(?:\s*,\s*[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3})?(?:\s+\d{1,2})?"
+    r"(?:\s*\([A-Z][\w.&' ]{0,30}\))?(?:\s*(?:[—–]|--?)\s|\s+\d{4}-\d{2}-\d{2}\b)"
+)
 # A row of a standings table: a name in capitals opening its line, then three figures or more
 # and nothing else ("NY RANGERS 10 13 5 91 81 25", "TAMPA BAY 8 15 2 69 81 18").
 _STANDINGS_ROW = re.compile(
@@ -160,10 +164,6 @@ _RESULT_LINE = re.compile(
 )
 # A table's header line: column heads of one to four capitals ("W L T GF GA PTS").
 _HEADER_LINE = re.compile(r"^[ \t]*[A-Z]{1,4}(?:[ \t]+[A-Z]{1,4}){2,}[ \t]*$", re.MULTILINE)
-_DATELINE_TAIL = re.compile(
-    r"(?:\s*,\s*[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3})?(?:\s+\d{1,2})?"
-    r"(?:\s*\([A-Z][\w.&' ]{0,30}\))?(?:\s*(?:[—–]|--?)\s|\s+\d{4}-\d{2}-\d{2}\b)"
-)
 
 
 class ModelNotInstalled(RuntimeError):
