@@ -135,32 +135,26 @@ _DATELINE_TAIL = re.compile(
     r"(?:\s*,\s*[A-Z][\w.'-]*(?:\s+[A-Z][\w.'-]*){0,3})?(?:\s+\d{1,2})?"
     r"(?:\s*\([A-Z][\w.&' ]{0,30}\))?(?:\s*(?:[—–]|--?)\s|\s+\d{4}-\d{2}-\d{2}\b)"
 )
+# A team's name in a table: one to three words, in capitals or capitalised.
+_CAPS_TEAM = r"[A-Z][A-Z.'&]*(?: [A-Z][A-Z.'&]*){0,2}"
+_TEAM = r"[A-Z][\w.'&-]*(?: [A-Z][\w.'&-]*){0,2}"
 # A row of a standings table: a name in capitals opening its line, then three figures or more
 # and nothing else ("NY RANGERS 10 13 5 91 81 25", "TAMPA BAY 8 15 2 69 81 18").
 _STANDINGS_ROW = re.compile(
-    r"^([A-Z][A-Z.'&]*(?: [A-Z][A-Z.'&]*){0,2})(?:[ \t]+[-+]?\.?\d[\d.,:/-]*){3,}[ \t]*$",
-    re.MULTILINE,
+    rf"^({_CAPS_TEAM})(?:[ \t]+[-+]?\.?\d[\d.,:/-]*){{3,}}[ \t]*$", re.MULTILINE
 )
 # A line of fixtures in capitals: the home team "AT" the away team ("TORONTO AT NY RANGERS").
-_FIXTURE_LINE = re.compile(
-    r"^([A-Z][A-Z.'&]*(?: [A-Z][A-Z.'&]*){0,2}) AT ([A-Z][A-Z.'&]*(?: [A-Z][A-Z.'&]*){0,2})"
-    r"[ \t]*$",
-    re.MULTILINE,
-)
+_FIXTURE_LINE = re.compile(rf"^({_CAPS_TEAM}) AT ({_CAPS_TEAM})[ \t]*$", re.MULTILINE)
 # A row of a league table: a name opening its line (after its position, if written), then six
 # whole numbers or more and nothing else (played, won, drawn, lost, for, against, goal
 # difference, points: "Forfar 15 6 4 5 26 24 22", "3. Hearts 15 5 6 4 18 19 -1 21"); a
 # golfer's four rounds and total are fewer.
 _LEAGUE_ROW = re.compile(
-    r"^(?:\d{1,2}\.?[ \t]+)?([A-Z][\w.'&-]*(?: [A-Z][\w.'&-]*){0,2})(?:[ \t]+[-+]?\d{1,3}){6,}"
-    r"[ \t]*$",
-    re.MULTILINE,
+    rf"^(?:\d{{1,2}}\.?[ \t]+)?({_TEAM})(?:[ \t]+[-+]?\d{{1,3}}){{6,}}[ \t]*$", re.MULTILINE
 )
 # A result on a line of its own: two names, each with its score ("Hearts 0 Raith 0").
 _RESULT_LINE = re.compile(
-    r"^([A-Z][\w.'&-]*(?: [A-Z][\w.'&-]*){0,2}) \d{1,3} "
-    r"([A-Z][\w.'&-]*(?: [A-Z][\w.'&-]*){0,2}) \d{1,3}[ \t]*\.?[ \t]*$",
-    re.MULTILINE,
+    rf"^({_TEAM}) \d{{1,3}} ({_TEAM}) \d{{1,3}}[ \t]*\.?[ \t]*$", re.MULTILINE
 )
 # A table's header line: column heads of one to four capitals ("W L T GF GA PTS").
 _HEADER_LINE = re.compile(r"^[ \t]*[A-Z]{1,4}(?:[ \t]+[A-Z]{1,4}){2,}[ \t]*$", re.MULTILINE)
